@@ -1,0 +1,207 @@
+// Loads and unloads modules per host, recording everything each registers.
+
+import type { EventBus, Handler } from "../events/bus.js";
+import type { Host } from "../hosts/host.js";
+import type { Router } from "../router/router.js";
+import type { StorageDriver } from "../storage/types.js";
+import type { Logger } from "../util/logger.js";
+import type { OptionReader } from "../config/options.js";
+import type { Element } from "../xml/stanza.js";
+import type { AccountStore } from "../auth/accounts.js";
+import type { ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import { jidBare, jidPrep } from "../util/jid.js";
+
+/** Prosody module names whose function is built into Herald's core. */
+export const BUILTIN_MODULES = new Set([
+  "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
+  "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
+  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled",
+]);
+
+/** What the manager needs from the server. */
+export interface ModuleContext {
+  hosts: Map<string, Host>;
+  globalBus: EventBus;
+  router: Router;
+  storage: StorageDriver;
+  log: Logger;
+  globalOptions: OptionReader;
+  accounts: (host: string) => AccountStore;
+  admins: () => Set<string>;
+  started: number;
+  version: string;
+}
+
+interface Loaded {
+  name: string;
+  host: string;
+  cleanups: Array<() => void | Promise<void>>;
+}
+
+export class ModuleManager {
+  private loaded = new Map<string, Loaded>(); // "<host>\0<name>"
+
+  constructor(
+    private readonly registry: ModuleRegistry,
+    private readonly ctx: ModuleContext,
+  ) {}
+
+  has(name: string): boolean {
+    return name in this.registry;
+  }
+
+  isLoaded(host: string, name: string): boolean {
+    return this.loaded.has(`${host}\0${name}`);
+  }
+
+  async load(host: Host, name: string): Promise<void> {
+    const key = `${host.name}\0${name}`;
+    if (this.loaded.has(key)) return;
+    const factory = this.registry[name];
+    if (!factory) throw new Error(`No module named '${name}'`);
+    const def: ModuleDefinition = (await factory()).default;
+    const record: Loaded = { name, host: host.name, cleanups: [] };
+    this.loaded.set(key, record);
+    host.modules.add(name);
+    const api = this.makeApi(host, name, record);
+    try {
+      await def.load(api);
+    } catch (err) {
+      await this.unload(host, name);
+      throw err;
+    }
+    this.ctx.log.debug(`Loaded module ${name} on ${host.name}`);
+  }
+
+  async unload(host: Host, name: string): Promise<void> {
+    const key = `${host.name}\0${name}`;
+    const record = this.loaded.get(key);
+    if (!record) return;
+    this.loaded.delete(key);
+    host.modules.delete(name);
+    // Undo in reverse order of registration.
+    for (const fn of record.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.ctx.log.error(`Error unloading ${name} on ${host.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async unloadAll(): Promise<void> {
+    for (const record of [...this.loaded.values()].reverse()) {
+      const host = this.ctx.hosts.get(record.host);
+      if (host) await this.unload(host, record.name);
+    }
+  }
+
+  private makeApi(host: Host, name: string, record: Loaded): ModuleApi {
+    const ctx = this.ctx;
+    const owner = `mod_${name}`;
+    const cleanup = (fn: () => void | Promise<void>) => record.cleanups.push(fn);
+    const hook = (bus: EventBus, event: string, fn: Handler<never>, priority?: number) => {
+      const off = bus.on(event, fn, priority);
+      cleanup(off);
+    };
+    const origin = { type: "local" as const, id: `${host.name}/${name}`, host: host.name };
+    const log = host.log.child(`${host.name}:${name}`);
+    let accounts: AccountStore | undefined;
+    const api: ModuleApi = {
+      name,
+      host: host.name,
+      hostKind: host.kind,
+      log,
+      options: host.options,
+      globalOptions: ctx.globalOptions,
+      hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
+      hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn as Handler<never>, priority),
+      fire: (event, data) => host.bus.fire(event, data),
+      fireGlobal: (event, data) => ctx.globalBus.fire(event, data),
+      fireOn: async (other, event, data) => ctx.hosts.get(other)?.bus.fire(event, data),
+      addFeature: (feature) => {
+        host.disco.addFeature(owner, feature);
+        cleanup(() => host.disco.removeOwner(owner));
+      },
+      addIdentity: (category, type, idName) => {
+        host.disco.addIdentity(owner, { category, type, name: idName });
+        cleanup(() => host.disco.removeOwner(owner));
+      },
+      addDiscoExtension: (form) => {
+        host.disco.addExtension(owner, form);
+        cleanup(() => host.disco.removeOwner(owner));
+      },
+      addDiscoItem: (jid, itemName) => {
+        host.discoItems.set(jid, { name: itemName, owner });
+        cleanup(() => {
+          if (host.discoItems.get(jid)?.owner === owner) host.discoItems.delete(jid);
+        });
+      },
+      discoInfo: () => ({
+        features: host.disco.listFeatures(),
+        identities: host.disco.listIdentities(),
+        extensions: host.disco.listExtensions() as Element[],
+      }),
+      discoItems: () => [...host.discoItems].map(([jid, v]) => (v.name === undefined ? { jid } : { jid, name: v.name })),
+      openKeyval: (store) => ctx.storage.keyval(host.name, store),
+      openMap: (store) => ctx.storage.map(host.name, store),
+      openArchive: (store) => ctx.storage.archive(host.name, store),
+      send: (stanza) => {
+        void ctx.router.post(stanza, origin).catch((err) => log.error(`send failed: ${(err as Error).stack}`));
+      },
+      post: (stanza) => ctx.router.post(stanza, origin),
+      reply: (event, stanza) => {
+        const o = event.origin as { send?: (s: Element) => boolean };
+        if (typeof o.send === "function") o.send(stanza);
+        else api.send(stanza);
+        return true;
+      },
+      sendIq: (iq, timeoutMs) => {
+        if (iq.attrs.from === undefined) iq.attrs.from = host.name;
+        return ctx.router.sendIq(iq, origin, timeoutMs);
+      },
+      addTimer: (ms, fn) => {
+        let handle: NodeJS.Timeout | undefined;
+        let cancelled = false;
+        const schedule = (delay: number) => {
+          handle = setTimeout(async () => {
+            if (cancelled) return;
+            try {
+              const next = await fn();
+              if (typeof next === "number" && !cancelled) schedule(next);
+            } catch (err) {
+              log.error(`timer failed: ${(err as Error).stack}`);
+            }
+          }, delay);
+          handle.unref?.();
+        };
+        schedule(ms);
+        const timer: Timer = {
+          cancel: () => {
+            cancelled = true;
+            if (handle) clearTimeout(handle);
+          },
+        };
+        cleanup(timer.cancel);
+        return timer;
+      },
+      onUnload: (fn) => cleanup(fn),
+      sessionsOf: (username) => host.sessionsOf(username),
+      session: (username, resource) => host.session(username, resource),
+      allSessions: () => host.allSessions(),
+      isAdmin: (jid) => {
+        const bare = jidPrep(jidBare(jid));
+        return bare !== undefined && ctx.admins().has(bare);
+      },
+      hostNames: () => [...ctx.hosts.keys()],
+      get accounts() {
+        accounts ??= ctx.accounts(host.name);
+        return accounts;
+      },
+      hostObject: host,
+      serverStarted: ctx.started,
+      serverVersion: ctx.version,
+    };
+    return api;
+  }
+}

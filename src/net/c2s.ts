@@ -1,0 +1,560 @@
+// A client-to-server stream (RFC 6120 §4–§7, RFC 7395 for WebSocket): stream headers, features,
+// STARTTLS, SASL, resource binding, then stanzas handed to the router, one at a time, in order.
+
+import { randomBytes } from "node:crypto";
+import type { Host } from "../hosts/host.js";
+import type { Router } from "../router/router.js";
+import { SerialQueue, nextSessionId, type ClientSession } from "../sessions/session.js";
+import type { Logger } from "../util/logger.js";
+import { jidJoin, namePrep, nodePrep, resourcePrep } from "../util/jid.js";
+import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
+import { Element, errorReply, reply, serialize } from "../xml/stanza.js";
+import type { Transport, TransportListener } from "./transport.js";
+import type { AccountStore } from "../auth/accounts.js";
+import { createMechanism, listMechanisms, type SaslMechanism, type SaslStep } from "../sasl/mechanism.js";
+import { escapeAttr } from "../xml/escape.js";
+
+export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
+export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
+export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
+export const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
+export const NS_XMPP_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
+
+/** What a client stream needs from the server. */
+export interface C2SContext {
+  hosts: Map<string, Host>;
+  router: Router;
+  log: Logger;
+  accounts(host: string): AccountStore;
+  /** Failed authentications per remote address, for slowing down guessing. */
+  authFailures: AuthFailureTracker;
+  options(host: string | undefined): {
+    requireEncryption: boolean;
+    allowUnencryptedPlain: boolean;
+    maxStanzaSize: number;
+    conflictResolve: "kick_old" | "kick_new" | "random";
+    keepaliveSeconds: number;
+    maxAuthFailures: number;
+  };
+}
+
+type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
+
+/** Slows down password guessing: failures per remote address within a window. */
+export class AuthFailureTracker {
+  private failures = new Map<string, { count: number; first: number }>();
+  constructor(private readonly windowMs = 5 * 60_000) {}
+  record(addr: string): number {
+    const now = Date.now();
+    let f = this.failures.get(addr);
+    if (!f || now - f.first > this.windowMs) f = { count: 0, first: now };
+    f.count++;
+    this.failures.set(addr, f);
+    if (this.failures.size > 10000) this.failures.clear();
+    return f.count;
+  }
+  /** How long to hold back the answer to the next failure. */
+  delayFor(count: number): number {
+    return count <= 3 ? 0 : Math.min(5000, 250 * 2 ** (count - 3));
+  }
+}
+
+export class C2SConnection implements ClientSession, TransportListener {
+  readonly id = nextSessionId("c2s");
+  type: "c2s" | "c2s_unauthed" = "c2s_unauthed";
+  host = "";
+  username?: string;
+  resource?: string;
+  fullJid?: string;
+  bareJid?: string;
+  presence?: Element;
+  priority = 0;
+  rosterRequested = false;
+  readonly data = new Map<string, unknown>();
+  log: Logger;
+
+  private state: State = "wait-open";
+  private parser!: XmlStream;
+  private readonly queue: SerialQueue;
+  private hostObj?: Host;
+  private streamId = "";
+  private sasl?: SaslMechanism;
+  private authFailures = 0;
+  private lastOutput = Date.now();
+  private keepalive?: NodeJS.Timeout;
+  private closeTimer?: NodeJS.Timeout;
+  private unbound = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly ctx: C2SContext,
+  ) {
+    this.log = ctx.log.child(this.id);
+    this.queue = new SerialQueue((err) => this.log.error(`Error handling a stanza: ${(err as Error)?.stack ?? err}`));
+    this.newParser();
+    this.log.debug(`New ${transport.kind} connection from ${transport.remoteAddress}`);
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+  get transportKind(): "tcp" | "tls" | "websocket" {
+    return this.transport.kind;
+  }
+  get remoteAddress(): string {
+    return this.transport.remoteAddress;
+  }
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  private newParser(): void {
+    const maxStanzaSize = this.ctx.options(this.hostObj?.name).maxStanzaSize;
+    this.parser?.stop();
+    this.parser = new XmlStream(
+      {
+        streamStart: (attrs, info) => this.onStreamStart(attrs, info),
+        stanza: (el) => this.onElement(el),
+        streamEnd: () => this.onStreamEnd(),
+        error: (condition, text) => this.onParseError(condition, text),
+      },
+      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize },
+    );
+  }
+
+  // ---- TransportListener ----
+
+  onTransportData(chunk: Buffer | string): void {
+    if (this.state === "closed") return;
+    this.parser.write(chunk);
+  }
+
+  onTransportClose(error?: Error): void {
+    if (error) this.log.debug(`Connection error: ${error.message}`);
+    this.teardown(error ? `Connection error: ${error.message}` : "Disconnected");
+  }
+
+  // ---- output ----
+
+  private writeRaw(s: string): void {
+    if (this.state === "closed") return;
+    this.lastOutput = Date.now();
+    this.transport.write(s);
+  }
+
+  send(stanza: Element): boolean {
+    if (this.state === "closed") return false;
+    if (this.transport.framed && stanza.attrs.xmlns === undefined) {
+      // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
+      const copy = stanza.shallowClone();
+      copy.attrs = { xmlns: NS_CLIENT, ...stanza.attrs };
+      this.writeRaw(serialize(copy));
+    } else {
+      this.writeRaw(serialize(stanza));
+    }
+    return true;
+  }
+
+  /** A stream-level element (features, SASL, TLS): on WebSocket it declares the stream prefix itself. */
+  private sendStreamElement(el: Element): void {
+    if (this.transport.framed && el.name.startsWith("stream:")) el.attrs["xmlns:stream"] = NS_STREAM;
+    this.writeRaw(serialize(el));
+  }
+
+  private sendHeader(to: string | undefined): void {
+    this.streamId = randomBytes(12).toString("base64url");
+    const from = this.hostObj?.name ?? to ?? "";
+    if (this.transport.framed) {
+      this.writeRaw(`<open xmlns='${NS_FRAMING}' from='${escapeAttr(from)}' id='${this.streamId}' version='1.0' xml:lang='en'/>`);
+    } else {
+      this.writeRaw(
+        `<?xml version='1.0'?><stream:stream xmlns='${NS_CLIENT}' xmlns:stream='${NS_STREAM}' from='${escapeAttr(from)}' id='${this.streamId}' version='1.0' xml:lang='en'>`,
+      );
+    }
+  }
+
+  /** Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4). */
+  close(error?: { condition: string; text?: string }): void {
+    if (this.state === "closed") return;
+    if (this.state === "wait-open" && error) {
+      // §4.9.1.2: a stream error before the header: open a stream first.
+      this.sendHeader(undefined);
+    }
+    if (error) {
+      this.log.debug(`Closing with stream error ${error.condition}${error.text ? `: ${error.text}` : ""}`);
+      const e = new Element("stream:error").tag(error.condition, { xmlns: NS_XMPP_STREAMS }).up();
+      if (error.text) e.tag("text", { xmlns: NS_XMPP_STREAMS }).text(error.text).up();
+      this.sendStreamElement(e);
+    }
+    this.writeRaw(this.transport.framed ? `<close xmlns='${NS_FRAMING}'/>` : "</stream:stream>");
+    this.teardown(error ? `stream error: ${error.condition}` : "closed by server");
+    this.transport.end();
+    // RFC 6120 §4.4: wait a little for the peer's closing tag, then drop the connection.
+    this.closeTimer = setTimeout(() => this.transport.destroy(), 2000);
+    this.closeTimer.unref?.();
+  }
+
+  /** End the session: unbind, stop parsing and timers. Safe to call more than once. */
+  private teardown(reason: string): void {
+    if (this.state === "closed") return;
+    const wasBound = this.state === "bound";
+    this.state = "closed";
+    this.parser.stop();
+    if (this.keepalive) clearInterval(this.keepalive);
+    if (wasBound && !this.unbound && this.hostObj) {
+      this.unbound = true;
+      const host = this.hostObj;
+      // Let queued stanzas finish, then tell modules (presence broadcasts unavailable).
+      void this.queue.push(async () => {
+        await host.bus.fire("resource-unbind", { session: this, reason });
+        host.removeSession(this);
+      });
+    }
+    this.log.debug(`Session ended: ${reason}`);
+  }
+
+  // ---- stream negotiation ----
+
+  private onParseError(condition: StreamErrorCondition, text: string): void {
+    this.close({ condition, text });
+  }
+
+  private onStreamStart(attrs: Record<string, string>, info: { name: string; ns: string; defaultNs: string }): void {
+    if (info.name !== "stream" || info.ns !== NS_STREAM) {
+      this.close({ condition: "invalid-namespace", text: "Expected a stream element in http://etherx.jabber.org/streams" });
+      return;
+    }
+    if (info.defaultNs !== NS_CLIENT) {
+      this.close({ condition: "invalid-namespace", text: "The default namespace of a client stream is jabber:client" });
+      return;
+    }
+    this.openStream(attrs);
+  }
+
+  private openStream(attrs: Record<string, string>): void {
+    const to = attrs.to === undefined ? undefined : namePrep(attrs.to);
+    const host = to === undefined ? undefined : this.ctx.hosts.get(to);
+    if (this.hostObj === undefined) {
+      if (!host || host.kind !== "local") {
+        this.sendHeader(attrs.to);
+        this.close({ condition: "host-unknown", text: attrs.to === undefined ? "The stream has no 'to'" : `This server does not serve ${attrs.to}` });
+        return;
+      }
+      this.hostObj = host;
+      this.host = host.name;
+    } else if (host !== this.hostObj) {
+      this.sendHeader(attrs.to);
+      this.close({ condition: "host-unknown", text: "The host changed on stream restart" });
+      return;
+    }
+    if (attrs.version !== undefined && !attrs.version.startsWith("1.")) {
+      this.sendHeader(attrs.to);
+      this.close({ condition: "unsupported-version" });
+      return;
+    }
+    this.sendHeader(attrs.to);
+    if (this.state === "wait-open") this.state = "negotiating";
+    void this.queue.push(() => this.sendFeatures());
+    if (!this.keepalive) this.startKeepalive();
+  }
+
+  private opts() {
+    return this.ctx.options(this.hostObj?.name);
+  }
+
+  private async sendFeatures(): Promise<void> {
+    const features = new Element("stream:features");
+    const opts = this.opts();
+    if (this.state === "negotiating") {
+      const mustTls = opts.requireEncryption && !this.secure;
+      if (!this.secure && this.transport.canStartTls) {
+        features.tag("starttls", { xmlns: NS_TLS });
+        if (mustTls) features.tag("required").up();
+        features.up();
+      }
+      if (!mustTls) {
+        const mechs = this.mechanisms();
+        if (mechs.length) {
+          features.tag("mechanisms", { xmlns: NS_SASL });
+          for (const m of mechs) features.textTag("mechanism", m);
+          features.up();
+        }
+      }
+    } else if (this.state === "authenticated") {
+      features.tag("bind", { xmlns: NS_BIND }).up();
+      // RFC 6121 Appendix E / RFC 3921: the optional legacy session establishment.
+      features.tag("session", { xmlns: NS_SESSION }).tag("optional").up().up();
+    }
+    await this.hostObj!.bus.fire("stream-features", { session: this, features, state: this.state });
+    this.sendStreamElement(features);
+  }
+
+  private mechanisms(): string[] {
+    const opts = this.opts();
+    return listMechanisms({
+      secure: this.secure,
+      allowPlainUnencrypted: opts.allowUnencryptedPlain,
+      acceptAny: this.ctx.accounts(this.host).acceptAny,
+    });
+  }
+
+  private onStreamEnd(): void {
+    // RFC 6120 §4.4: the peer closed its stream; close ours.
+    if (this.state === "closed") return;
+    this.writeRaw("</stream:stream>");
+    this.teardown("closed by client");
+    this.transport.end();
+  }
+
+  private onElement(el: Element): void {
+    if (this.transport.framed && el.attrs.xmlns === NS_FRAMING) {
+      if (el.name === "open") {
+        if (this.state === "wait-open" || this.awaitingRestart) {
+          this.awaitingRestart = false;
+          this.openStream(el.attrs);
+        } else this.close({ condition: "policy-violation", text: "Unexpected <open/>" });
+      } else if (el.name === "close") {
+        this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
+        this.teardown("closed by client");
+        this.transport.end();
+      } else this.close({ condition: "unsupported-stanza-type" });
+      return;
+    }
+    if (this.state === "wait-open" || this.awaitingRestart) {
+      this.close({ condition: "not-authorized", text: "The stream is not open" });
+      return;
+    }
+    void this.queue.push(() => this.handleElement(el));
+  }
+
+  private awaitingRestart = false;
+
+  private restartStream(): void {
+    if (this.transport.framed) this.awaitingRestart = true;
+    else this.newParser();
+  }
+
+  private async handleElement(el: Element): Promise<void> {
+    if (this.state === "closed") return;
+    const ns = el.attrs.xmlns;
+    if (ns === undefined) {
+      if (el.name !== "iq" && el.name !== "message" && el.name !== "presence") {
+        this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
+        return;
+      }
+      if (this.state === "bound") return this.ctx.router.process(this, el);
+      if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
+      if (this.state === "negotiating" && el.name === "iq") {
+        // In-band registration (XEP-0077) is the one thing a client may do before authenticating.
+        const payload = el.firstElement();
+        const ret = payload
+          ? await this.hostObj!.bus.fire(`unauthed-iq/${payload.attrs.xmlns ?? ""}:${payload.name}`, { session: this, stanza: el })
+          : undefined;
+        if (ret !== undefined) return;
+      }
+      this.close({ condition: "not-authorized", text: "Authenticate and bind a resource first" });
+      return;
+    }
+    if (ns === NS_TLS && el.name === "starttls") return this.handleStartTls();
+    if (ns === NS_SASL) return this.handleSasl(el);
+    if (ns === NS_CLIENT) {
+      this.close({ condition: "invalid-namespace" });
+      return;
+    }
+    // Stream-level elements of extensions (e.g. stream management) go to modules.
+    const ret = await this.hostObj!.bus.fire(`stream-element/${ns}:${el.name}`, { session: this, element: el });
+    if (ret === undefined) this.close({ condition: "unsupported-stanza-type", text: `<${el.name} xmlns='${ns}'/> is not supported` });
+  }
+
+  private async handleStartTls(): Promise<void> {
+    if (this.state !== "negotiating" || this.secure || !this.transport.canStartTls || !this.transport.startTls) {
+      this.sendStreamElement(new Element("failure", { xmlns: NS_TLS }));
+      this.close();
+      return;
+    }
+    this.writeRaw(`<proceed xmlns='${NS_TLS}'/>`);
+    this.parser.stop();
+    try {
+      await this.transport.startTls();
+    } catch (err) {
+      this.log.debug(`TLS handshake failed: ${(err as Error).message}`);
+      this.teardown("TLS handshake failed");
+      this.transport.destroy();
+      return;
+    }
+    this.newParser(); // RFC 6120 §5.4.3.3: a new stream over TLS
+  }
+
+  private async handleSasl(el: Element): Promise<void> {
+    if (this.state !== "negotiating") {
+      this.close({ condition: "policy-violation", text: "Already authenticated" });
+      return;
+    }
+    const opts = this.opts();
+    if (opts.requireEncryption && !this.secure) {
+      this.saslFailure("encryption-required", "Use STARTTLS first");
+      return;
+    }
+    let step: SaslStep;
+    if (el.name === "auth") {
+      const mechName = el.attrs.mechanism ?? "";
+      const offered = this.mechanisms();
+      const accounts = this.ctx.accounts(this.host);
+      const mech = offered.includes(mechName)
+        ? createMechanism(mechName, {
+            getCredentials: (u) => accounts.credentials(u),
+            normalizeUsername: (u) => nodePrep(u) ?? null,
+            acceptAny: accounts.acceptAny,
+          }, { secure: this.secure })
+        : undefined;
+      if (!mech) {
+        this.saslFailure("invalid-mechanism", mechName ? `${mechName} is not offered` : "No mechanism given");
+        return;
+      }
+      this.sasl = mech;
+      const decoded = decodeSaslPayload(el.getText());
+      if (decoded === null) {
+        this.sasl = undefined;
+        this.saslFailure("incorrect-encoding");
+        return;
+      }
+      step = await mech.start(decoded);
+    } else if (el.name === "response") {
+      if (!this.sasl) {
+        this.saslFailure("malformed-request", "No authentication in progress");
+        return;
+      }
+      const decoded = decodeSaslPayload(el.getText());
+      if (decoded === null) {
+        this.sasl = undefined;
+        this.saslFailure("incorrect-encoding");
+        return;
+      }
+      step = await this.sasl.step(decoded ?? Buffer.alloc(0));
+    } else if (el.name === "abort") {
+      this.sasl = undefined;
+      this.saslFailure("aborted");
+      return;
+    } else {
+      this.close({ condition: "unsupported-stanza-type" });
+      return;
+    }
+    await this.saslStep(step);
+  }
+
+  private async saslStep(step: SaslStep): Promise<void> {
+    if (step.kind === "challenge") {
+      this.writeRaw(`<challenge xmlns='${NS_SASL}'>${step.data.length ? step.data.toString("base64") : "="}</challenge>`);
+      return;
+    }
+    this.sasl = undefined;
+    if (step.kind === "failure") {
+      const count = this.ctx.authFailures.record(this.remoteAddress);
+      const delay = this.ctx.authFailures.delayFor(count);
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      this.authFailures++;
+      this.saslFailure(step.condition, step.text);
+      if (this.authFailures >= this.opts().maxAuthFailures) {
+        this.close({ condition: "policy-violation", text: "Too many failed authentication attempts" });
+      }
+      return;
+    }
+    // RFC 6120 §6.4.6: success; the username is the account's localpart.
+    if (step.authzid !== undefined && step.authzid !== "" && step.authzid !== `${step.username}@${this.host}`) {
+      this.saslFailure("invalid-authzid");
+      return;
+    }
+    this.username = step.username;
+    this.bareJid = `${step.username}@${this.host}`;
+    this.state = "authenticated";
+    this.writeRaw(`<success xmlns='${NS_SASL}'>${step.data?.length ? step.data.toString("base64") : ""}</success>`);
+    this.log.info(`Authenticated as ${this.bareJid} (${this.transport.kind}${this.secure ? ", encrypted" : ""})`);
+    await this.hostObj!.bus.fire("authentication-success", { session: this });
+    this.restartStream();
+  }
+
+  private saslFailure(condition: string, text?: string): void {
+    const f = new Element("failure", { xmlns: NS_SASL }).tag(condition).up();
+    if (text) f.textTag("text", text);
+    this.writeRaw(serialize(f));
+  }
+
+  private async handleBindOrSession(iq: Element): Promise<void> {
+    const payload = iq.firstElement();
+    if (iq.attrs.type === "set" && payload?.name === "bind" && payload.attrs.xmlns === NS_BIND) {
+      return this.bind(iq, payload);
+    }
+    if (iq.attrs.type === "set" && payload?.name === "session" && payload.attrs.xmlns === NS_SESSION) {
+      this.send(reply(iq));
+      return;
+    }
+    this.close({ condition: "not-authorized", text: "Bind a resource first" });
+  }
+
+  /** RFC 6120 §7: resource binding. */
+  private async bind(iq: Element, payload: Element): Promise<void> {
+    const host = this.hostObj!;
+    const requested = payload.getChildText("resource");
+    let resource: string;
+    if (requested !== undefined && requested.trim() !== "") {
+      const prepped = resourcePrep(requested.trim());
+      if (prepped === undefined) {
+        this.send(errorReply(iq, "modify", "bad-request", "Invalid resource"));
+        return;
+      }
+      resource = prepped;
+    } else {
+      resource = randomBytes(6).toString("base64url"); // §7.6.2.1: server-generated
+    }
+    const existing = host.session(this.username!, resource);
+    if (existing && existing !== this) {
+      // §7.7.2.2: a resource in use.
+      const policy = this.opts().conflictResolve;
+      if (policy === "kick_new") {
+        this.send(errorReply(iq, "cancel", "conflict"));
+        return;
+      }
+      if (policy === "random") {
+        resource = `${resource}-${randomBytes(4).toString("hex")}`;
+      } else {
+        existing.close({ condition: "conflict", text: "Replaced by a new connection" });
+        // Wait for the old session's unbind so presence is consistent.
+        while (host.session(this.username!, resource) === existing) await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    this.resource = resource;
+    this.fullJid = jidJoin(this.username, this.host, resource);
+    this.type = "c2s";
+    this.state = "bound";
+    host.addSession(this);
+    this.log = this.ctx.log.child(`${this.id} ${this.fullJid}`);
+    const result = reply(iq);
+    result.tag("bind", { xmlns: NS_BIND }).textTag("jid", this.fullJid);
+    this.send(result);
+    await host.bus.fire("resource-bind", { session: this });
+  }
+
+  private startKeepalive(): void {
+    const seconds = this.opts().keepaliveSeconds;
+    if (seconds <= 0 || this.transport.framed) return;
+    this.keepalive = setInterval(() => {
+      // RFC 6120 §4.6.1: whitespace keepalive when nothing else was sent for a while.
+      if (Date.now() - this.lastOutput >= seconds * 1000) this.writeRaw(" ");
+    }, Math.max(1000, (seconds * 1000) / 2));
+    this.keepalive.unref?.();
+  }
+
+  /** Resolves when every stanza received so far has been handled (shutdown, tests). */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+}
+
+/** SASL payloads are base64, "=" for an empty one (RFC 6120 §6.4.2). null: not base64. */
+function decodeSaslPayload(text: string): Buffer | undefined | null {
+  const t = text.trim();
+  if (t === "") return undefined;
+  if (t === "=") return Buffer.alloc(0);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return null;
+  return Buffer.from(t, "base64");
+}

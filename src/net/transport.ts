@@ -1,0 +1,25 @@
+// Transports carry a client stream: plain TCP (with STARTTLS), direct TLS, or WebSocket (RFC 7395).
+
+export interface Transport {
+  readonly kind: "tcp" | "tls" | "websocket";
+  /** TLS is in place (direct TLS, after STARTTLS, or wss). */
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  /** RFC 7395 framing: every message is one element, <open/> and <close/> replace the stream root. */
+  readonly framed: boolean;
+  write(data: string): void;
+  /** Close gracefully after pending output is flushed. */
+  end(): void;
+  /** Close now. */
+  destroy(): void;
+  /** STARTTLS (RFC 6120 §5): switch this transport to TLS; resolves when the handshake is done. */
+  startTls?(): Promise<void>;
+  /** Can STARTTLS be offered on this transport now. */
+  readonly canStartTls: boolean;
+}
+
+/** What a transport reports to its stream. */
+export interface TransportListener {
+  onTransportData(chunk: Buffer | string): void;
+  onTransportClose(error?: Error): void;
+}

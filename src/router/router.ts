@@ -1,0 +1,187 @@
+// The router: every stanza goes through here.
+//
+// process(): a stanza from a client session: validate, stamp `from`, prep `to` (RFC 6120 §8.1).
+// post():    any stanza (from a session or from the server itself) to its destination: fire
+//            `pre-<kind>/<type>` on the sender's host, then `<kind>/<type>` on the receiving host,
+//            where <type> is bare, full or host (Prosody's event names).
+// The fallbacks that make unhandled stanzas behave as RFC 6120 says live in ./fallbacks.ts.
+
+import { HANDLER_ERROR } from "../events/bus.js";
+import type { Host } from "../hosts/host.js";
+import type { ClientSession, StanzaSink } from "../sessions/session.js";
+import { jidBare, jidHost, jidPrep, jidSplit } from "../util/jid.js";
+import type { Logger } from "../util/logger.js";
+import { errorReply, type Element, type ErrorType } from "../xml/stanza.js";
+
+export type ToType = "bare" | "full" | "host";
+
+/** What handlers of stanza events receive. */
+export interface StanzaEvent {
+  /** The session or host the stanza came from. */
+  origin: StanzaSink | ClientSession | HostOrigin;
+  stanza: Element;
+  /** The stanza was addressed to the sender's own account (or had no `to`). */
+  toSelf: boolean;
+  /** The host whose bus the event fires on. */
+  host: Host;
+}
+
+/** The server itself, as the origin of stanzas modules send. */
+export interface HostOrigin {
+  readonly type: "local";
+  readonly id: string;
+  readonly host: string;
+}
+
+export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
+  return o.type === "c2s" || o.type === "c2s_unauthed";
+}
+
+interface PendingIq {
+  resolve: (stanza: Element) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  to: string;
+}
+
+const STANZA_TYPES: Record<string, Set<string | undefined>> = {
+  iq: new Set(["get", "set", "result", "error"]),
+  message: new Set([undefined, "chat", "error", "groupchat", "headline", "normal"]),
+  presence: new Set([undefined, "error", "probe", "subscribe", "subscribed", "unavailable", "unsubscribe", "unsubscribed"]),
+};
+
+export class Router {
+  private pendingIqs = new Map<string, PendingIq>();
+  private iqCounter = 0;
+
+  constructor(
+    private readonly hosts: Map<string, Host>,
+    private readonly log: Logger,
+  ) {}
+
+  /** A stanza from an authenticated client session, in the session's queue. */
+  async process(session: ClientSession, stanza: Element): Promise<void> {
+    const attrs = stanza.attrs;
+    // RFC 6120 §8.1.2.1: the server stamps the full JID of the sender.
+    attrs.from = session.fullJid!;
+    const type = attrs.type;
+    if (!STANZA_TYPES[stanza.name].has(type)) {
+      return this.bounce(session, stanza, "modify", "bad-request", `Invalid type '${type ?? ""}' for ${stanza.name}`);
+    }
+    if (attrs.to !== undefined) {
+      const to = jidPrep(attrs.to);
+      if (to === undefined) return this.bounce(session, stanza, "modify", "jid-malformed", "Invalid destination JID");
+      attrs.to = to;
+    }
+    if (stanza.name === "iq") {
+      // RFC 6120 §8.1.3, §8.2.3: iqs need an id; get/set carry exactly one payload.
+      if (attrs.id === undefined) return this.bounce(session, stanza, "modify", "bad-request", "An iq needs an id");
+      if ((type === "get" || type === "set") && stanza.childElements().length !== 1) {
+        return this.bounce(session, stanza, "modify", "bad-request", "An iq get or set needs exactly one payload");
+      }
+    }
+    await this.post(stanza, session);
+  }
+
+  /** Route a stanza to its destination. `origin` is the sender (session or host). */
+  async post(stanza: Element, origin: StanzaEvent["origin"]): Promise<void> {
+    const to = stanza.attrs.to;
+    const originHost = "host" in origin ? (origin as { host: string }).host : undefined;
+    let toType: ToType;
+    let toSelf = false;
+    let domain: string;
+    if (to === undefined) {
+      // RFC 6120 §10.3: no `to` means the sender's own account (or the server, for a host origin).
+      if (!originHost) return;
+      domain = originHost;
+      if (isClientSession(origin)) {
+        toType = "bare";
+        toSelf = true;
+      } else {
+        toType = "host";
+      }
+    } else {
+      const parts = jidSplit(to);
+      if (!parts) return this.bounce(origin, stanza, "modify", "jid-malformed", "Invalid destination JID");
+      domain = parts.domain;
+      if (parts.node === undefined) toType = "host";
+      else if (parts.resource === undefined) toType = "bare";
+      else toType = "full";
+      if (isClientSession(origin) && toType === "bare" && jidBare(to) === origin.bareJid) toSelf = true;
+    }
+
+    // Replies to iqs the server sent itself.
+    if (stanza.name === "iq" && (stanza.attrs.type === "result" || stanza.attrs.type === "error")) {
+      const pending = this.pendingIqs.get(stanza.attrs.id ?? "");
+      if (pending && (stanza.attrs.from === undefined || pending.to === stanza.attrs.from || jidBare(pending.to) === stanza.attrs.from)) {
+        this.pendingIqs.delete(stanza.attrs.id!);
+        clearTimeout(pending.timer);
+        pending.resolve(stanza);
+        return;
+      }
+    }
+
+    if (isClientSession(origin)) {
+      const own = this.hosts.get(origin.host);
+      if (own) {
+        const pre = await own.bus.fire(`pre-${stanza.name}/${toType}`, { origin, stanza, toSelf, host: own } satisfies StanzaEvent);
+        if (pre === HANDLER_ERROR) return this.bounce(origin, stanza, "wait", "internal-server-error");
+        if (pre !== undefined) return;
+      }
+    }
+
+    const dest = this.hosts.get(domain);
+    if (!dest) {
+      // Server-to-server federation is not part of Herald yet.
+      return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
+    }
+    const ret = await dest.bus.fire(`${stanza.name}/${toType}`, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
+    if (ret === HANDLER_ERROR) this.bounce(origin, stanza, "wait", "internal-server-error");
+  }
+
+  /** Send an error reply for `stanza` back to its sender; errors and results are never bounced (RFC 6120 §8.3.1). */
+  bounce(origin: StanzaEvent["origin"], stanza: Element, type: ErrorType, condition: string, text?: string, appError?: Element): void {
+    const t = stanza.attrs.type;
+    if (t === "error" || (stanza.name === "iq" && t === "result")) return;
+    const reply = errorReply(stanza, type, condition, text, appError);
+    if (reply.attrs.from === undefined && "host" in origin) reply.attrs.from = (origin as { host: string }).host;
+    this.deliverReply(origin, reply);
+  }
+
+  /** A reply goes straight back to the session it came from when that session is still there. */
+  deliverReply(origin: StanzaEvent["origin"], reply: Element): void {
+    if ("send" in origin && typeof origin.send === "function") {
+      (origin as StanzaSink).send(reply);
+      return;
+    }
+    void this.post(reply, { type: "local", id: "router", host: jidHost(reply.attrs.from ?? "") });
+  }
+
+  /** Send an iq from the server and wait for the reply (result or error). */
+  sendIq(stanza: Element, origin: HostOrigin, timeoutMs = 30000): Promise<Element> {
+    if (stanza.attrs.id === undefined) stanza.attrs.id = `herald-${(++this.iqCounter).toString(36)}`;
+    const id = stanza.attrs.id;
+    return new Promise<Element>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingIqs.delete(id);
+        reject(new Error(`iq ${id} to ${stanza.attrs.to} timed out`));
+      }, timeoutMs);
+      timer.unref?.();
+      this.pendingIqs.set(id, { resolve, reject, timer, to: stanza.attrs.to ?? origin.host });
+      void this.post(stanza, origin).catch((err) => {
+        this.pendingIqs.delete(id);
+        clearTimeout(timer);
+        reject(err as Error);
+      });
+    });
+  }
+
+  /** Fail every pending iq (shutdown). */
+  cancelPending(): void {
+    for (const [id, p] of this.pendingIqs) {
+      clearTimeout(p.timer);
+      p.reject(new Error("server stopping"));
+      this.pendingIqs.delete(id);
+    }
+  }
+}

@@ -1,0 +1,341 @@
+// The server: hosts, router, storage, modules and listeners, started and stopped as one.
+
+import { mkdirSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { EventBus } from "./events/bus.js";
+import { Host } from "./hosts/host.js";
+import { ModuleManager, BUILTIN_MODULES } from "./modules/manager.js";
+import type { ModuleRegistry } from "./modules/api.js";
+import { Router } from "./router/router.js";
+import { installFallbacks } from "./router/fallbacks.js";
+import { createStorage } from "./storage/index.js";
+import type { StorageDriver } from "./storage/types.js";
+import { createAccountStore, type AccountStore } from "./auth/accounts.js";
+import { AuthFailureTracker, type C2SConnection, type C2SContext } from "./net/c2s.js";
+import { CertStore, loadPair, selfSignedFor } from "./net/certs.js";
+import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { createLogger, LogRouter, consoleSink, type Logger } from "./util/logger.js";
+import type { Config, OptionReader } from "./config/options.js";
+import { jidPrep } from "./util/jid.js";
+import { VERSION } from "./version.js";
+import { closeAdminSocket, startAdminSocket, type AdminRequest, type AdminResponse } from "./admin/socket.js";
+import type { Server as NetServer } from "node:net";
+
+export interface ServerOptions {
+  config: Config;
+  registry: ModuleRegistry;
+  /** Where relative paths (data_path, certificates) are resolved; default: the working directory. */
+  baseDir?: string;
+  logRouter?: LogRouter;
+  /** Override the storage driver (tests). */
+  storage?: StorageDriver;
+  /** Listen on these ports instead of the configured ones (tests: 0 = any free port). */
+  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
+  /** Interfaces to listen on instead of the configured ones. */
+  interfaceOverride?: string[];
+}
+
+/** Modules every VirtualHost gets without being asked (Prosody autoloads the same kind). */
+export const AUTOLOAD_MODULES = ["presence", "message", "iq", "offline", "disco"];
+
+export class Server {
+  readonly globalBus: EventBus;
+  readonly hosts = new Map<string, Host>();
+  readonly router: Router;
+  readonly log: Logger;
+  readonly logRouter: LogRouter;
+  readonly modules: ModuleManager;
+  readonly certs = new CertStore();
+  readonly connections = new Set<C2SConnection>();
+  readonly dataPath: string;
+  storage!: StorageDriver;
+  listeners: Listener[] = [];
+  started = 0;
+  private accountStores = new Map<string, AccountStore>();
+  private admins = new Set<string>();
+  private stopping = false;
+
+  constructor(private readonly opts: ServerOptions) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    this.logRouter = opts.logRouter ?? new LogRouter([consoleSink("info")]);
+    this.log = createLogger(this.logRouter, "general");
+    this.globalBus = new EventBus(this.log);
+    this.router = new Router(this.hosts, this.log.child("router"));
+    const g = opts.config.global;
+    const base = opts.baseDir ?? process.cwd();
+    const dp = g.string("data_path", "./data");
+    this.dataPath = isAbsolute(dp) ? dp : resolve(base, dp);
+    this.modules = new ModuleManager(opts.registry, {
+      hosts: this.hosts,
+      globalBus: this.globalBus,
+      router: this.router,
+      get storage() {
+        return self.storage;
+      },
+      log: this.log,
+      globalOptions: g,
+      accounts: (host) => this.accounts(host),
+      admins: () => this.admins,
+      get started() {
+        return self.started;
+      },
+      version: VERSION,
+    });
+  }
+
+  get config(): Config {
+    return this.opts.config;
+  }
+
+  accounts(host: string): AccountStore {
+    let a = this.accountStores.get(host);
+    if (!a) {
+      const o = this.hostOptions(host);
+      const auth = o.string("authentication", "internal_hashed");
+      a = createAccountStore(this.storage, host, {
+        acceptAny: auth === "insecure",
+        iterations: o.integer("scram_iteration_count", 10000, { min: 4096, max: 1_000_000 }),
+        onDelete: async (username) => {
+          await this.globalBus.fire("user-deleted", { host, username });
+          for (const s of this.hosts.get(host)?.sessionsOf(username) ?? []) s.close({ condition: "not-authorized", text: "Account deleted" });
+        },
+      });
+      this.accountStores.set(host, a);
+    }
+    return a;
+  }
+
+  private hostOptions(host: string): OptionReader {
+    return this.hosts.get(host)?.options ?? this.opts.config.host(host);
+  }
+
+  /** Open storage, set up hosts and modules, start listening. */
+  async start(): Promise<void> {
+    const g = this.opts.config.global;
+    this.started = Date.now();
+    this.storage = this.opts.storage ?? this.openConfiguredStorage();
+    await this.storage.open();
+
+    for (const a of g.array("admins", [])) {
+      const j = jidPrep(a);
+      if (j) this.admins.add(j);
+      else this.log.warn(`admins: '${a}' is not a valid JID`);
+    }
+
+    for (const h of this.opts.config.hosts) {
+      const options = this.opts.config.host(h.name);
+      if (options.has("enabled") && !options.boolean("enabled", true)) continue;
+      const host = new Host(h.name, h.kind === "Component" ? "component" : "local", options, this.log.child(h.name), h.module);
+      this.hosts.set(h.name, host);
+      installFallbacks(host, this.router);
+    }
+    if (![...this.hosts.values()].some((h) => h.kind === "local")) {
+      this.log.warn("No VirtualHost is configured: clients cannot log in");
+    }
+
+    for (const host of this.hosts.values()) await this.loadHostModules(host);
+    this.loadCertificates();
+    await this.startListeners();
+    await this.startAdmin();
+    for (const host of this.hosts.values()) await this.globalBus.fire("host-activated", { host: host.name });
+    await this.globalBus.fire("server-started", {});
+    this.log.info(`Herald ${VERSION} started: ${[...this.hosts.keys()].join(", ")}`);
+  }
+
+  private openConfiguredStorage(): StorageDriver {
+    const g = this.opts.config.global;
+    const kind = g.string("storage", "internal");
+    if (kind === "memory") return createStorage("memory", {});
+    if (kind !== "internal" && kind !== "leveldb") {
+      this.log.warn(`storage = "${kind}" is not available in Herald; using LevelDB ("internal")`);
+    }
+    mkdirSync(this.dataPath, { recursive: true });
+    return createStorage("leveldb", { path: join(this.dataPath, "herald.db") });
+  }
+
+  /** Which modules a host gets: Prosody's rules (global list for VirtualHosts, own list for Components). */
+  moduleListFor(host: Host): { load: string[]; warnings: string[] } {
+    const o = host.options;
+    const warnings: string[] = [];
+    const wanted: string[] = [];
+    const disabled = new Set(o.array("modules_disabled", []));
+    if (host.kind === "local") {
+      for (const m of AUTOLOAD_MODULES) if (this.modules.has(m)) wanted.push(m);
+      wanted.push(...o.array("modules_enabled", []));
+    } else {
+      if (host.componentModule) wanted.push(host.componentModule);
+      wanted.push(...o.ownArray("modules_enabled"));
+    }
+    const load: string[] = [];
+    for (const name of wanted) {
+      if (disabled.has(name) || load.includes(name)) continue;
+      if (this.modules.has(name)) load.push(name);
+      else if (BUILTIN_MODULES.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
+      else warnings.push(`Module '${name}' is not available in Herald; it is ignored`);
+    }
+    return { load, warnings };
+  }
+
+  private warnedModules = new Set<string>();
+
+  private async loadHostModules(host: Host): Promise<void> {
+    const { load, warnings } = this.moduleListFor(host);
+    for (const w of warnings) {
+      if (this.warnedModules.has(w)) continue;
+      this.warnedModules.add(w);
+      this.log.warn(w);
+    }
+    for (const name of load) {
+      try {
+        await this.modules.load(host, name);
+      } catch (err) {
+        this.log.error(`Failed to load module ${name} on ${host.name}: ${(err as Error).stack ?? err}`);
+      }
+    }
+  }
+
+  private loadCertificates(): void {
+    const base = this.opts.baseDir ?? process.cwd();
+    const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+    for (const host of this.hosts.values()) {
+      if (host.kind !== "local") continue;
+      const o = host.options;
+      const cert = o.string("certificate", "");
+      const key = o.string("key", "");
+      try {
+        const pair = cert && key ? loadPair(abs(cert), abs(key)) : selfSignedFor(host.name, this.dataPath);
+        this.certs.add(host.name, pair);
+        this.log.debug(`Certificate for ${host.name}: ${pair.source}`);
+      } catch (err) {
+        this.log.error(`Certificate for ${host.name} could not be loaded: ${(err as Error).message}; TLS is not available for it`);
+      }
+    }
+  }
+
+  c2sContext(): C2SContext {
+    return {
+      hosts: this.hosts,
+      router: this.router,
+      log: this.log.child("c2s"),
+      accounts: (h) => this.accounts(h),
+      authFailures: new AuthFailureTracker(),
+      options: (h) => {
+        const o = h ? this.hostOptions(h) : this.opts.config.global;
+        const conflict = o.enum("conflict_resolve", "kick_old", ["kick_old", "kick_new", "random", "increment"]);
+        return {
+          requireEncryption: o.boolean("c2s_require_encryption", true),
+          allowUnencryptedPlain: o.boolean("allow_unencrypted_plain_auth", false),
+          maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+          conflictResolve: conflict === "increment" ? "random" : conflict,
+          keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
+          maxAuthFailures: o.integer("c2s_max_auth_failures", 5, { min: 1, max: 100 }),
+        };
+      },
+    };
+  }
+
+  private async startListeners(): Promise<void> {
+    const g = this.opts.config.global;
+    const c2s = this.c2sContext();
+    const ctx: ListenerContext = {
+      c2s,
+      certs: this.certs,
+      log: this.log.child("net"),
+      connections: this.connections,
+      maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
+      considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
+    };
+    const override = this.opts.portOverride ?? {};
+    const ifaces = (name: string, def: string[]) => {
+      const list = this.opts.interfaceOverride ?? g.array(name, def);
+      return list.map((i) => (i === "*" ? undefined : i));
+    };
+    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
+      override[name] ?? g.array(option, def.map(String)).map(Number);
+    const plan: Array<[number[], Array<string | undefined>, (port: number, addr: string | undefined) => Promise<Listener>]> = [
+      [ports("c2s", "c2s_ports", [5222]), ifaces("c2s_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, false)],
+      [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, true)],
+      [ports("http", "http_ports", [5280]), ifaces("http_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, false)],
+      [ports("https", "https_ports", [5281]), ifaces("https_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, true)],
+    ];
+    for (const [portList, addrs, start] of plan) {
+      for (const port of portList) {
+        for (const addr of addrs) {
+          try {
+            this.listeners.push(await start(port, addr));
+          } catch (err) {
+            const e = err as NodeJS.ErrnoException;
+            this.log.error(`Could not listen on ${addr ?? "*"}:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`);
+          }
+        }
+      }
+    }
+  }
+
+  get adminSocketPath(): string {
+    return join(this.dataPath, "herald.sock");
+  }
+
+  private adminServer?: NetServer;
+
+  private async startAdmin(): Promise<void> {
+    if (!this.opts.config.global.boolean("admin_socket", true)) return;
+    mkdirSync(this.dataPath, { recursive: true });
+    this.adminServer = await startAdminSocket(this.adminSocketPath, (req) => this.adminCommand(req), this.log.child("admin"));
+  }
+
+  /** The account commands of the CLI, run inside the server. */
+  async adminCommand(req: AdminRequest): Promise<AdminResponse> {
+    if (req.command === "status") return { ok: true, result: { version: VERSION, hosts: [...this.hosts.keys()], sessions: this.connections.size } };
+    const host = req.host ?? "";
+    if (this.hosts.get(host)?.kind !== "local") return { ok: false, error: `${host} is not a VirtualHost of this server` };
+    const accounts = this.accounts(host);
+    try {
+      switch (req.command) {
+        case "adduser":
+          await accounts.create(req.username ?? "", req.password ?? "");
+          await this.globalBus.fire("user-registered", { host, username: req.username, source: "admin" });
+          return { ok: true };
+        case "passwd":
+          await accounts.setPassword(req.username ?? "", req.password ?? "");
+          return { ok: true };
+        case "deluser":
+          await accounts.delete(req.username ?? "");
+          return { ok: true };
+        case "listusers":
+          return { ok: true, result: await accounts.list() };
+        default:
+          return { ok: false, error: `Unknown command ${String(req.command)}` };
+      }
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  /** The port a listener of this kind is bound to (tests use port 0). */
+  port(kind: Listener["kind"]): number {
+    const l = this.listeners.find((x) => x.kind === kind);
+    if (!l) throw new Error(`No ${kind} listener`);
+    return l.port;
+  }
+
+  /** Close every stream with <system-shutdown/>, flush and close the store. */
+  async stop(reason = "Server is shutting down"): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info(`Stopping: ${reason}`);
+    await this.globalBus.fire("server-stopping", { reason });
+    // Stop accepting; a listener's close completes once its connections are gone.
+    const closing = this.listeners.map((l) => l.close().catch(() => {}));
+    const conns = [...this.connections];
+    for (const c of conns) c.close({ condition: "system-shutdown", text: reason });
+    await Promise.all(conns.map((c) => c.drain()));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
+    if (this.adminServer) await closeAdminSocket(this.adminServer, this.adminSocketPath);
+    this.router.cancelPending();
+    await this.modules.unloadAll();
+    await this.storage?.close();
+    this.log.info("Stopped");
+  }
+}

@@ -1,0 +1,80 @@
+// Sessions: one per connected stream. The router delivers stanzas to them; each session handles
+// its own inbound stanzas one at a time, in order, even when a handler awaits storage.
+
+import type { Element } from "../xml/stanza.js";
+import type { Logger } from "../util/logger.js";
+
+export type SessionType = "c2s_unauthed" | "c2s" | "component" | "local";
+
+/** What every stanza origin and destination has. */
+export interface StanzaSink {
+  readonly id: string;
+  readonly type: SessionType;
+  /** Deliver a stanza to the peer. Returns false when the session is closed. */
+  send(stanza: Element): boolean;
+}
+
+/** A serial queue: tasks run one after another, in order, errors isolated per task. */
+export class SerialQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  get length(): number {
+    return this.pending;
+  }
+
+  push(task: () => unknown): Promise<void> {
+    this.pending++;
+    const run = async () => {
+      try {
+        await task();
+      } catch (err) {
+        this.onError(err);
+      } finally {
+        this.pending--;
+      }
+    };
+    this.tail = this.tail.then(run);
+    return this.tail;
+  }
+
+  /** Resolves when everything queued so far has run. */
+  drain(): Promise<void> {
+    return this.tail;
+  }
+}
+
+let sessionCounter = 0;
+export function nextSessionId(prefix: string): string {
+  sessionCounter++;
+  return `${prefix}${sessionCounter.toString(36)}`;
+}
+
+/** A client session as the rest of the server sees it. */
+export interface ClientSession extends StanzaSink {
+  readonly type: "c2s" | "c2s_unauthed";
+  readonly host: string;
+  username?: string;
+  resource?: string;
+  /** Full JID once bound. */
+  fullJid?: string;
+  /** Bare JID once authenticated. */
+  bareJid?: string;
+  readonly secure: boolean;
+  readonly transportKind: "tcp" | "tls" | "websocket";
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  /** The last available presence broadcast by the client (undefined while unavailable). */
+  presence?: Element;
+  /** Priority of that presence (RFC 6121 §4.7.2.3); negative: no bare-JID messages. */
+  priority: number;
+  /** Has the session requested the roster (RFC 6121 §2.1.6: roster pushes only then). */
+  rosterRequested: boolean;
+  /** Free-form per-module state, keyed by module name. */
+  readonly data: Map<string, unknown>;
+  /** Close the stream, optionally with a stream error condition. */
+  close(error?: { condition: string; text?: string }): void;
+  readonly closed: boolean;
+}

@@ -1,0 +1,237 @@
+// The one XML element type of Herald, with a Prosody-style builder.
+//
+// Namespaces: an element's namespace is its `xmlns` attribute; a child without one inherits its
+// parent's. Top-level stanzas on a client stream carry no xmlns (jabber:client is implied).
+
+import { escapeAttr, escapeText } from "./escape.js";
+
+export type Attrs = Record<string, string>;
+export type Node = Element | string;
+
+export class Element {
+  name: string;
+  attrs: Attrs;
+  children: Node[];
+  /** Builder cursor: the element new tags/text go into. Not part of the tree. */
+  private cursor: Element[] = [];
+
+  constructor(name: string, attrs: Attrs = {}, children: Node[] = []) {
+    this.name = name;
+    this.attrs = attrs;
+    this.children = children;
+  }
+
+  // ---- builder: every call returns the root, the cursor moves ----
+
+  private get current(): Element {
+    return this.cursor.length ? this.cursor[this.cursor.length - 1] : this;
+  }
+
+  /** Add a child element at the cursor and move the cursor into it. */
+  tag(name: string, attrs: Attrs = {}): this {
+    const child = new Element(name, dropUndefined(attrs));
+    this.current.children.push(child);
+    this.cursor.push(child);
+    return this;
+  }
+
+  /** Add a child element at the cursor without moving into it (with optional text). */
+  textTag(name: string, text?: string, attrs: Attrs = {}): this {
+    const child = new Element(name, dropUndefined(attrs));
+    if (text !== undefined && text !== "") child.children.push(text);
+    this.current.children.push(child);
+    return this;
+  }
+
+  /** Add text at the cursor. */
+  text(text: string): this {
+    if (text !== "") this.current.children.push(text);
+    return this;
+  }
+
+  /** Add an existing element at the cursor (not moving into it). */
+  add(child: Element | undefined): this {
+    if (child) this.current.children.push(child);
+    return this;
+  }
+
+  up(): this {
+    this.cursor.pop();
+    return this;
+  }
+
+  reset(): this {
+    this.cursor.length = 0;
+    return this;
+  }
+
+  // ---- queries ----
+
+  attr(name: string): string | undefined {
+    return this.attrs[name];
+  }
+
+  get xmlns(): string | undefined {
+    return this.attrs.xmlns;
+  }
+
+  /** Child elements, optionally filtered by name and by (effective) namespace. */
+  childElements(name?: string, xmlns?: string): Element[] {
+    const out: Element[] = [];
+    for (const c of this.children) {
+      if (typeof c === "string") continue;
+      if (name !== undefined && c.name !== name) continue;
+      if (xmlns !== undefined && (c.attrs.xmlns ?? this.attrs.xmlns) !== xmlns) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  getChild(name: string, xmlns?: string): Element | undefined {
+    for (const c of this.children) {
+      if (typeof c === "string" || c.name !== name) continue;
+      const ns = c.attrs.xmlns;
+      if (xmlns === undefined ? ns === undefined || ns === this.attrs.xmlns : (ns ?? this.attrs.xmlns) === xmlns) return c;
+    }
+    return undefined;
+  }
+
+  /** First child element in the given namespace, whatever its name. */
+  getChildByNs(xmlns: string): Element | undefined {
+    for (const c of this.children) {
+      if (typeof c !== "string" && (c.attrs.xmlns ?? this.attrs.xmlns) === xmlns) return c;
+    }
+    return undefined;
+  }
+
+  getChildText(name: string, xmlns?: string): string | undefined {
+    return this.getChild(name, xmlns)?.getText();
+  }
+
+  /** First child element (the payload of an iq). */
+  firstElement(): Element | undefined {
+    for (const c of this.children) if (typeof c !== "string") return c;
+    return undefined;
+  }
+
+  getText(): string {
+    let s = "";
+    for (const c of this.children) if (typeof c === "string") s += c;
+    return s;
+  }
+
+  /** Deep copy (builder cursor not copied). */
+  clone(): Element {
+    return new Element(
+      this.name,
+      { ...this.attrs },
+      this.children.map((c) => (typeof c === "string" ? c : c.clone())),
+    );
+  }
+
+  /** Shallow copy: new attrs object, same children array contents (safe when only attrs change). */
+  shallowClone(): Element {
+    return new Element(this.name, { ...this.attrs }, this.children.slice());
+  }
+
+  toString(): string {
+    return serialize(this);
+  }
+}
+
+function dropUndefined(attrs: Record<string, string | undefined>): Attrs {
+  const out: Attrs = {};
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Serialize an element (and subtree). Namespaces are carried by `xmlns` attributes. */
+export function serialize(el: Element): string {
+  const parts: string[] = [];
+  write(el, parts);
+  return parts.join("");
+}
+
+function write(el: Element, out: string[]): void {
+  out.push("<", el.name);
+  const attrs = el.attrs;
+  for (const k in attrs) out.push(" ", k, "='", escapeAttr(attrs[k]), "'");
+  if (el.children.length === 0) {
+    out.push("/>");
+    return;
+  }
+  out.push(">");
+  for (const c of el.children) {
+    if (typeof c === "string") out.push(escapeText(c));
+    else write(c, out);
+  }
+  out.push("</", el.name, ">");
+}
+
+// ---- constructors ----
+
+type Opt = Record<string, string | undefined>;
+
+export function el(name: string, attrs: Opt = {}): Element {
+  return new Element(name, dropUndefined(attrs));
+}
+export function iq(attrs: Opt): Element {
+  return el("iq", attrs);
+}
+export function message(attrs: Opt = {}): Element {
+  return el("message", attrs);
+}
+export function presence(attrs: Opt = {}): Element {
+  return el("presence", attrs);
+}
+
+/** A result to an iq (or a reply to any stanza): swaps to/from, keeps id. */
+export function reply(stanza: Element): Element {
+  const attrs: Attrs = {};
+  if (stanza.attrs.from !== undefined) attrs.to = stanza.attrs.from;
+  if (stanza.attrs.to !== undefined) attrs.from = stanza.attrs.to;
+  if (stanza.attrs.id !== undefined) attrs.id = stanza.attrs.id;
+  if (stanza.name === "iq") attrs.type = "result";
+  else if (stanza.attrs.type !== undefined) attrs.type = stanza.attrs.type;
+  return new Element(stanza.name, attrs);
+}
+
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+export type ErrorType = "cancel" | "continue" | "modify" | "auth" | "wait";
+
+/** RFC 6120 §8.3: an error reply; the original payload is not echoed. */
+export function errorReply(
+  stanza: Element,
+  type: ErrorType,
+  condition: string,
+  text?: string,
+  appError?: Element,
+  by?: string,
+): Element {
+  const r = reply(stanza);
+  r.attrs.type = "error";
+  const err = new Element("error", by ? { type, by } : { type });
+  err.children.push(new Element(condition, { xmlns: NS_STANZAS }));
+  if (text) err.children.push(new Element("text", { xmlns: NS_STANZAS }, [text]));
+  if (appError) err.children.push(appError);
+  r.children.push(err);
+  return r;
+}
+
+/** Read the condition (and text) of an error stanza. */
+export function getError(stanza: Element): { type: string; condition: string; text?: string } | undefined {
+  const e = stanza.getChild("error");
+  if (!e) return undefined;
+  let condition = "undefined-condition";
+  let text: string | undefined;
+  for (const c of e.childElements()) {
+    if (c.attrs.xmlns !== NS_STANZAS) continue;
+    if (c.name === "text") text = c.getText();
+    else condition = c.name;
+  }
+  return { type: e.attrs.type ?? "cancel", condition, text };
+}
