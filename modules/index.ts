@@ -5,4 +5,8 @@ import type { ModuleRegistry } from "../src/modules/api.js";
 export const registry: ModuleRegistry = {
   disco: () => import("./mod_disco/index.js"),
   ping: () => import("./mod_ping/index.js"),
+  // [im-roster-presence]
+  // [im-messages]
+  // [im-services]
+  // [pubsub]
 };

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/harness.js";
+import { RawClient } from "../helpers/xmpp-client.js";
+
+let ts: TestServer;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+  await ts.server.accounts("localhost").create("alice", "wonderland");
+});
+afterAll(() => ts?.stop());
+
+describe("c2s login", () => {
+  it("offers only STARTTLS before TLS when encryption is required", async () => {
+    const c = await RawClient.connect(ts.c2sPort);
+    const f = await c.stream();
+    expect(f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")?.getChild("required")).toBeDefined();
+    expect(f.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")).toBeUndefined();
+    c.close();
+  });
+
+  it.each(["SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN"] as const)("logs in with %s after STARTTLS and pings the server", async (mech) => {
+    const c = await RawClient.login(ts.c2sPort, "alice", "wonderland", { mechanism: mech, resource: `r-${mech}` });
+    expect(c.jid).toBe(`alice@localhost/r-${mech}`);
+    const pong = await c.iq("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    expect(pong.attrs).toMatchObject({ type: "result", id: "p1", from: "localhost", to: c.jid });
+    c.close();
+  });
+
+  it("logs in over direct TLS (XEP-0368)", async () => {
+    const c = await RawClient.login(ts.tlsPort, "alice", "wonderland", { directTls: true, mechanism: "SCRAM-SHA-256" });
+    expect(c.jid).toMatch(/^alice@localhost\/.+/);
+    c.close();
+  });
+
+  it("answers service-unavailable for an iq nobody handles, with the stamped from", async () => {
+    const c = await RawClient.login(ts.c2sPort, "alice", "wonderland");
+    const r = await c.iq("<iq type='get' id='u1' to='localhost'><query xmlns='urn:example:nothing'/></iq>");
+    expect(r.attrs.type).toBe("error");
+    expect(r.getChild("error")!.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+    c.close();
+  });
+});

@@ -1,0 +1,239 @@
+// A small raw XMPP client for Herald's own tests: real sockets, every step visible.
+
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { XmlStream } from "../../src/xml/parser.js";
+import { Element } from "../../src/xml/stanza.js";
+import { scramClient } from "../../src/sasl/client.js";
+
+const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
+
+export interface StreamEvent {
+  kind: "stanza" | "start" | "end" | "error";
+  el?: Element;
+  attrs?: Record<string, string>;
+  text?: string;
+}
+
+export class RawClient {
+  socket!: Socket | TLSSocket;
+  private parser!: XmlStream;
+  private events: StreamEvent[] = [];
+  private waiters: Array<() => void> = [];
+  closed = false;
+  jid = "";
+  raw = "";
+
+  constructor(
+    readonly port: number,
+    readonly domain = "localhost",
+  ) {}
+
+  static async connect(port: number, opts: { directTls?: boolean; domain?: string } = {}): Promise<RawClient> {
+    const c = new RawClient(port, opts.domain);
+    await c.open(opts.directTls ?? false);
+    return c;
+  }
+
+  private open(directTls: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sock = directTls
+        ? tlsConnect({ port: this.port, host: "127.0.0.1", servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
+        : netConnect({ port: this.port, host: "127.0.0.1" }, () => resolve());
+      sock.once("error", reject);
+      this.attach(sock);
+    });
+  }
+
+  private attach(sock: Socket | TLSSocket): void {
+    this.socket = sock;
+    this.newParser();
+    sock.on("data", (d: Buffer) => {
+      this.raw += d.toString("utf8");
+      this.parser.write(d);
+    });
+    sock.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on("error", () => {});
+  }
+
+  private newParser(): void {
+    this.parser = new XmlStream(
+      {
+        streamStart: (attrs) => this.push({ kind: "start", attrs }),
+        stanza: (el) => this.push({ kind: "stanza", el }),
+        streamEnd: () => this.push({ kind: "end" }),
+        error: (condition, text) => this.push({ kind: "error", text: `${condition}: ${text}` }),
+      },
+      { framing: "stream", maxStanzaSize: 10 * 1024 * 1024 },
+    );
+  }
+
+  private push(ev: StreamEvent): void {
+    this.events.push(ev);
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  send(el: Element | string): void {
+    this.write(typeof el === "string" ? el : el.toString());
+  }
+
+  /** The next stream event, or throws after the timeout. */
+  async nextEvent(timeoutMs = 5000): Promise<StreamEvent> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.events.length === 0) {
+      if (this.closed) throw new Error("connection closed");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`nothing received within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.events.shift()!;
+  }
+
+  /** The next element (stanza or stream-level element). */
+  async next(timeoutMs = 5000): Promise<Element> {
+    const ev = await this.nextEvent(timeoutMs);
+    if (ev.kind !== "stanza") throw new Error(`expected an element, got ${ev.kind} ${ev.text ?? ""}`);
+    return ev.el!;
+  }
+
+  /** Nothing arrives within the time. */
+  async nothing(ms = 300): Promise<void> {
+    try {
+      const ev = await this.nextEvent(ms);
+      throw new Error(`unexpected ${ev.kind}: ${ev.el ?? ev.text ?? ""}`);
+    } catch (err) {
+      if (!/nothing received/.test((err as Error).message)) throw err;
+    }
+  }
+
+  /** Wait until the server closes the connection. */
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error("connection not closed");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Open a stream, return the features element. */
+  async stream(to = this.domain): Promise<Element> {
+    this.newParser();
+    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'>`);
+    const start = await this.nextEvent();
+    if (start.kind !== "start") throw new Error(`expected a stream header, got ${start.kind} ${start.el ?? start.text ?? ""}`);
+    return this.next();
+  }
+
+  async starttls(): Promise<void> {
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    const proceed = await this.next();
+    if (proceed.name !== "proceed") throw new Error(`STARTTLS refused: ${proceed}`);
+    const plain = this.socket as Socket;
+    plain.removeAllListeners("data");
+    await new Promise<void>((resolve, reject) => {
+      const tls = tlsConnect({ socket: plain, servername: this.domain, rejectUnauthorized: false }, () => resolve());
+      tls.once("error", reject);
+      this.attach(tls);
+    });
+  }
+
+  /** SASL authentication; returns the final element (success or failure). */
+  async auth(mechanism: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256", username: string, password: string): Promise<Element> {
+    if (mechanism === "PLAIN") {
+      const payload = Buffer.from(`\0${username}\0${password}`).toString("base64");
+      this.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${payload}</auth>`);
+      return this.next();
+    }
+    const scram = scramClient(mechanism === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", username, password);
+    this.send(`<auth xmlns='${NS_SASL}' mechanism='${mechanism}'>${Buffer.from(scram.first()).toString("base64")}</auth>`);
+    const challenge = await this.next();
+    if (challenge.name !== "challenge") return challenge;
+    const final = await scram.final(Buffer.from(challenge.getText(), "base64"));
+    this.send(`<response xmlns='${NS_SASL}'>${Buffer.from(final).toString("base64")}</response>`);
+    const result = await this.next();
+    if (result.name === "success" && !scram.verify(Buffer.from(result.getText(), "base64"))) {
+      throw new Error("server signature did not verify");
+    }
+    return result;
+  }
+
+  async bind(resource?: string): Promise<string> {
+    const iq = new Element("iq", { type: "set", id: "bind1" }).tag("bind", { xmlns: "urn:ietf:params:xml:ns:xmpp-bind" });
+    if (resource) iq.textTag("resource", resource);
+    this.send(iq);
+    const res = await this.next();
+    if (res.attrs.type !== "result") throw new Error(`bind failed: ${res}`);
+    this.jid = res.getChild("bind", "urn:ietf:params:xml:ns:xmpp-bind")!.getChildText("jid")!;
+    return this.jid;
+  }
+
+  /** Everything up to a bound resource: STARTTLS (unless direct TLS), SCRAM-SHA-1, bind. */
+  static async login(
+    port: number,
+    username: string,
+    password: string,
+    opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean } = {},
+  ): Promise<RawClient> {
+    const c = await RawClient.connect(port, { directTls: opts.directTls });
+    const f = await c.stream();
+    if (!opts.directTls && !opts.noTls) {
+      if (!f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")) throw new Error(`no STARTTLS offered: ${f}`);
+      await c.starttls();
+      await c.stream();
+    }
+    const r = await c.auth(opts.mechanism ?? "SCRAM-SHA-1", username, password);
+    if (r.name !== "success") throw new Error(`authentication failed: ${r}`);
+    await c.stream();
+    await c.bind(opts.resource);
+    return c;
+  }
+
+  /** Send an iq and wait for the reply with the same id (skipping other stanzas, which stay queued). */
+  async iq(el: Element | string, timeoutMs = 5000): Promise<Element> {
+    const stanza = typeof el === "string" ? el : el.toString();
+    const id = /id=['"]([^'"]+)['"]/.exec(stanza)?.[1];
+    this.send(stanza);
+    const skipped: StreamEvent[] = [];
+    try {
+      for (;;) {
+        const ev = await this.nextEvent(timeoutMs);
+        if (ev.kind === "stanza" && ev.el!.name === "iq" && ev.el!.attrs.id === id && (ev.el!.attrs.type === "result" || ev.el!.attrs.type === "error")) {
+          return ev.el!;
+        }
+        skipped.push(ev);
+      }
+    } finally {
+      this.events.unshift(...skipped);
+    }
+  }
+
+  close(): void {
+    if (!this.closed) {
+      try {
+        this.write("</stream:stream>");
+      } catch {
+        /* gone */
+      }
+      this.socket.end();
+    }
+  }
+}
