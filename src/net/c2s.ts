@@ -161,7 +161,11 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.writeRaw(serialize(el));
   }
 
+  private headerSent = false;
+  private requestedTo?: string;
+
   private sendHeader(to: string | undefined): void {
+    this.headerSent = true;
     this.streamId = randomBytes(12).toString("base64url");
     const from = this.hostObj?.name ?? to ?? "";
     if (this.transport.framed) {
@@ -176,9 +180,9 @@ export class C2SConnection implements ClientSession, TransportListener {
   /** Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4). */
   close(error?: { condition: string; text?: string }): void {
     if (this.state === "closed") return;
-    if (this.state === "wait-open" && error) {
-      // §4.9.1.2: a stream error before the header: open a stream first.
-      this.sendHeader(undefined);
+    if (!this.headerSent && error) {
+      // RFC 6120 §4.9.1.2: a stream error before our header: open a stream first.
+      this.sendHeader(this.requestedTo);
     }
     if (error) {
       this.log.debug(`Closing with stream error ${error.condition}${error.text ? `: ${error.text}` : ""}`);
@@ -232,23 +236,22 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private openStream(attrs: Record<string, string>): void {
+    this.headerSent = false;
+    this.requestedTo = attrs.to;
     const to = attrs.to === undefined ? undefined : namePrep(attrs.to);
     const host = to === undefined ? undefined : this.ctx.hosts.get(to);
     if (this.hostObj === undefined) {
       if (!host || host.kind !== "local") {
-        this.sendHeader(attrs.to);
         this.close({ condition: "host-unknown", text: attrs.to === undefined ? "The stream has no 'to'" : `This server does not serve ${attrs.to}` });
         return;
       }
       this.hostObj = host;
       this.host = host.name;
     } else if (host !== this.hostObj) {
-      this.sendHeader(attrs.to);
       this.close({ condition: "host-unknown", text: "The host changed on stream restart" });
       return;
     }
     if (attrs.version !== undefined && !attrs.version.startsWith("1.")) {
-      this.sendHeader(attrs.to);
       this.close({ condition: "unsupported-version" });
       return;
     }

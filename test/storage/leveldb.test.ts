@@ -1,0 +1,158 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Level } from "level";
+import { afterAll, describe, expect, it } from "vitest";
+import { createStorage } from "../../src/storage/index.js";
+import { LevelStorage, decodeComponent, encodeComponent } from "../../src/storage/leveldb.js";
+import { compareKeys } from "../../src/storage/memory.js";
+import { TRICKY_NAMES, codePointSort, storageContract } from "./contract.js";
+
+const root = mkdtempSync(join(tmpdir(), "herald-leveldb-test-"));
+let counter = 0;
+const freshPath = () => join(root, `db${++counter}`);
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+storageContract("leveldb", async () => new LevelStorage(freshPath()));
+
+describe("leveldb driver", () => {
+  it("createStorage maps 'internal' and 'leveldb' to LevelDB and needs a path", async () => {
+    for (const kind of ["internal", "leveldb"] as const) {
+      const d = createStorage(kind, { path: freshPath() });
+      expect(d).toBeInstanceOf(LevelStorage);
+      expect(d.name).toBe("leveldb");
+      await d.open();
+      await d.close();
+      expect(() => createStorage(kind, {})).toThrow(/path/);
+    }
+  });
+
+  it("keeps everything across close and reopen", async () => {
+    const path = freshPath();
+    const one = new LevelStorage(path);
+    await one.open();
+    await one.keyval("h", "accounts").set("alice", { pw: "x" });
+    await one.map("h", "roster").setMany("alice", [
+      ["bob@h", { sub: "both" }],
+      ["carol@h", { sub: "to" }],
+    ]);
+    const a = one.archive("h", "mam");
+    await a.append("alice", "m1", { id: "m1", when: 1000, with: "bob@h" });
+    await a.append("alice", "m2", { id: "m2", when: 2000 });
+    await a.append("alice", "m3", { id: "m3", when: 2000 });
+    const generated = await a.append("alice", "m4");
+    await one.close();
+
+    const two = new LevelStorage(path);
+    await two.open();
+    expect(await two.keyval("h", "accounts").get("alice")).toEqual({ pw: "x" });
+    expect(await two.keyval("h", "accounts").users()).toEqual(["alice"]);
+    expect([...(await two.map("h", "roster").getAll("alice")).keys()]).toEqual(["bob@h", "carol@h"]);
+    const b = two.archive("h", "mam");
+    expect((await b.find("alice")).map((i) => i.id)).toEqual(["m1", "m2", "m3", generated]);
+    expect(await b.get("alice", "m1")).toEqual({ id: "m1", when: 1000, with: "bob@h", value: "m1" });
+    expect((await b.find("alice", { after: "m1", limit: 1 })).map((i) => i.id)).toEqual(["m2"]);
+    // Sequence numbers continue after a reopen: a new item with an existing `when` goes after it.
+    await b.append("alice", "m5", { id: "m5", when: 2000 });
+    expect((await b.find("alice")).map((i) => i.id)).toEqual(["m1", "m2", "m3", "m5", generated]);
+    // Replacing by id still works (the id index is on disk).
+    await b.append("alice", "m1 again", { id: "m1" });
+    expect((await b.find("alice")).map((i) => i.id)).toEqual(["m2", "m3", "m5", generated, "m1"]);
+    // purgeUser finds the stores written before the reopen.
+    await two.purgeUser("h", "alice");
+    expect(await two.keyval("h", "accounts").get("alice")).toBeUndefined();
+    expect((await two.map("h", "roster").getAll("alice")).size).toBe(0);
+    expect(await b.count("alice")).toBe(0);
+    await two.close();
+  });
+
+  it("clearAll survives a reopen", async () => {
+    const path = freshPath();
+    const one = new LevelStorage(path);
+    await one.open();
+    await one.keyval("h", "s").set("u", 1);
+    await one.clearAll();
+    await one.close();
+    const two = new LevelStorage(path);
+    await two.open();
+    expect(await two.keyval("h", "s").get("u")).toBeUndefined();
+    await two.keyval("h", "s").set("u", 2);
+    await two.close();
+  });
+
+  it("close waits for writes in progress", async () => {
+    const path = freshPath();
+    const one = new LevelStorage(path);
+    await one.open();
+    const a = one.archive("h", "s");
+    const writes = Array.from({ length: 50 }, (_, n) => a.append("u", n, { id: `x${n}` }));
+    await one.close();
+    await Promise.all(writes);
+    const two = new LevelStorage(path);
+    await two.open();
+    expect(await two.archive("h", "s").count("u")).toBe(50);
+    await two.close();
+  });
+
+  it("can be used before open() resolves", async () => {
+    const d = new LevelStorage(freshPath());
+    await d.keyval("h", "s").set("u", 1);
+    await d.open();
+    expect(await d.keyval("h", "s").get("u")).toBe(1);
+    await d.close();
+  });
+
+  it("refuses a second process/instance on the same directory", async () => {
+    const path = freshPath();
+    const one = new LevelStorage(path);
+    await one.open();
+    const two = new LevelStorage(path);
+    await expect(two.open()).rejects.toThrow();
+    await one.close();
+  });
+
+  it("refuses a database with another key format", async () => {
+    const path = freshPath();
+    const raw = new Level<string, string>(path);
+    await raw.open();
+    await raw.put("Vformat", "999");
+    await raw.close();
+    const d = new LevelStorage(path);
+    await expect(d.open()).rejects.toThrow(/format/);
+  });
+
+  describe("key components", () => {
+    const random = (n: number) => {
+      const alphabet = ["\x00", "\x01", "\x02", "a", "b", "/", "é", "\uffff", "😀", "\u0080"];
+      let s = "";
+      const len = Math.floor(Math.random() * n);
+      for (let i = 0; i < len; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+      return s;
+    };
+    const bytes = (s: string) => Buffer.from(s, "utf8");
+
+    it("round-trip and never contain a NUL except the terminator", () => {
+      for (const s of [...TRICKY_NAMES, ...Array.from({ length: 500 }, () => random(8))]) {
+        const e = encodeComponent(s);
+        expect(e.indexOf("\x00")).toBe(e.length - 1);
+        expect(decodeComponent("pre" + e + "post", 3)).toEqual([s, 3 + e.length]);
+      }
+    });
+
+    it("preserve code point order, also as a prefix of longer keys", () => {
+      for (let i = 0; i < 2000; i++) {
+        const a = random(6);
+        const b = random(6);
+        const expected = Math.sign(Buffer.compare(bytes(a), bytes(b)));
+        expect(Math.sign(compareKeys(a, b))).toBe(expected);
+        const ka = encodeComponent(a) + random(3);
+        const kb = encodeComponent(b) + random(3);
+        if (a !== b) expect(Math.sign(Buffer.compare(bytes(ka), bytes(kb)))).toBe(expected);
+      }
+      expect(codePointSort(["\uff21", "😀", "\x00", ""])).toEqual(["", "\x00", "\uff21", "😀"]);
+    });
+  });
+});
