@@ -300,6 +300,13 @@ export function storageContract(name: string, makeDriver: () => Promise<StorageD
         // Replacing within the same `when` moves it after its equals.
         await a.append("u", 1, { id: "x", when: 5000 });
         expect(ids(await a.find("u"))).toEqual(["zero", "v", "late", "y", "z", "w", "x"]);
+        // After deleting the newest items, equal `when`s still keep append order.
+        await a.delete("u", { start: 5000 });
+        await a.append("u", 0, { id: "p", when: 5000 });
+        await a.append("u", 0, { id: "q", when: 4500 });
+        await a.append("u", 0, { id: "r", when: 5000 });
+        const s = await a.append("u", 0);
+        expect(ids(await a.find("u"))).toEqual(["zero", "v", "late", "q", "p", "r", s]);
       });
 
       it("rejects a bad when, id, with or value", async () => {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { deriveCredentials, deriveScramKeys, verifyPassword, type StoredCredentials } from "./credentials.js";
+import { SaslprepError } from "./saslprep.js";
+
+describe("deriveCredentials", () => {
+  it("derives SCRAM keys and an argon2id hash, and keeps no password", async () => {
+    const creds = await deriveCredentials("pencil");
+    expect(creds.argon2id).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    for (const [hash, len] of [["SHA-1", 20], ["SHA-256", 32]] as const) {
+      const k = creds.scram[hash];
+      expect(k.iterations).toBe(10000);
+      expect(Buffer.from(k.salt, "base64").length).toBeGreaterThanOrEqual(16);
+      expect(Buffer.from(k.storedKey, "base64").length).toBe(len);
+      expect(Buffer.from(k.serverKey, "base64").length).toBe(len);
+    }
+    expect(creds.scram["SHA-1"].salt).not.toBe(creds.scram["SHA-256"].salt);
+    expect(JSON.stringify(creds)).not.toContain("pencil");
+    expect(JSON.parse(JSON.stringify(creds))).toEqual(creds);
+  });
+
+  it("uses random salts", async () => {
+    const [a, b] = await Promise.all([deriveCredentials("x", { iterations: 1 }), deriveCredentials("x", { iterations: 1 })]);
+    expect(a.scram["SHA-256"].salt).not.toBe(b.scram["SHA-256"].salt);
+    expect(a.argon2id).not.toBe(b.argon2id);
+  });
+
+  it("honours the iteration count", async () => {
+    const creds = await deriveCredentials("x", { iterations: 4096 });
+    expect(creds.scram["SHA-1"].iterations).toBe(4096);
+    await expect(deriveCredentials("x", { iterations: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it("rejects prohibited and empty passwords", async () => {
+    await expect(deriveCredentials("a\u0007b")).rejects.toThrow(SaslprepError);
+    await expect(deriveCredentials("\u00AD")).rejects.toThrow(SaslprepError);
+  });
+
+  it("matches the SCRAM-SHA-1 keys of RFC 5802 §5", async () => {
+    const salt = Buffer.from("QSXCR+Q6sek8bf92", "base64");
+    const k = await deriveScramKeys("SHA-1", "pencil", { salt, iterations: 4096 });
+    expect(k.salt).toBe("QSXCR+Q6sek8bf92");
+    // StoredKey = H(HMAC(Hi("pencil", salt, 4096), "Client Key")), as in the RFC's example.
+    expect(k.storedKey).toBe("6dlGYMOdZcOPutkcNY8U2g7vK9Y=");
+    expect(k.serverKey).toBe("D+CSWLOshSulAsxiupA+qs2/fTE=");
+  });
+});
+
+describe("verifyPassword", () => {
+  it("accepts the right password and rejects wrong ones", async () => {
+    const creds = await deriveCredentials("correct horse", { iterations: 1 });
+    expect(await verifyPassword(creds, "correct horse")).toBe(true);
+    expect(await verifyPassword(creds, "correct horsE")).toBe(false);
+    expect(await verifyPassword(creds, "")).toBe(false);
+    expect(await verifyPassword(creds, "bad\u0000")).toBe(false);
+  });
+
+  it("compares SASLprep'd passwords", async () => {
+    const creds = await deriveCredentials("I\u00ADX", { iterations: 1 });
+    expect(await verifyPassword(creds, "IX")).toBe(true);
+    expect(await verifyPassword(creds, "\u2168")).toBe(true);
+  });
+
+  it("falls back to SCRAM keys when there is no argon2id hash", async () => {
+    const creds: StoredCredentials = { ...(await deriveCredentials("pencil", { iterations: 16 })), argon2id: "" };
+    expect(await verifyPassword(creds, "pencil")).toBe(true);
+    expect(await verifyPassword(creds, "pencils")).toBe(false);
+  });
+
+  it("treats a damaged hash as a mismatch", async () => {
+    const creds: StoredCredentials = { ...(await deriveCredentials("pencil", { iterations: 1 })), argon2id: "$argon2id$nonsense" };
+    expect(await verifyPassword(creds, "pencil")).toBe(false);
+  });
+});

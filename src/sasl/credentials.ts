@@ -1,0 +1,184 @@
+// Stored credentials: what an account keeps instead of its password.
+//
+// SCRAM keys (RFC 5802 §3) for SCRAM-SHA-1 and SCRAM-SHA-256, and an Argon2id hash (PHC string)
+// for mechanisms that receive the password itself (PLAIN). Every field is a string or a number,
+// so the whole object is JSON-serialisable as it is.
+
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
+import type { Algorithm, Options as Argon2Options } from "@node-rs/argon2";
+import { saslprep, SaslprepError } from "./saslprep.js";
+
+const pbkdf2Async = promisify(pbkdf2);
+
+export type ScramHash = "SHA-1" | "SHA-256";
+
+/** The SCRAM hashes we support, strongest first. */
+export const SCRAM_HASHES: readonly ScramHash[] = ["SHA-256", "SHA-1"];
+
+export type ScramKeys = {
+  salt: string; // base64
+  iterations: number;
+  storedKey: string; // base64
+  serverKey: string; // base64
+};
+
+export type StoredCredentials = {
+  scram: { "SHA-1": ScramKeys; "SHA-256": ScramKeys };
+  argon2id: string; // PHC string
+};
+
+export const DEFAULT_SCRAM_ITERATIONS = 10000;
+export const SCRAM_SALT_BYTES = 16;
+
+// Argon2id, with the OWASP-recommended minimum: m=19456 KiB, t=2, p=1.
+const ARGON2ID = 2 as Algorithm; // Algorithm.Argon2id (an ambient const enum, not importable as a value here)
+const ARGON2_OPTIONS: Argon2Options = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+const NODE_HASH: Record<ScramHash, string> = { "SHA-1": "sha1", "SHA-256": "sha256" };
+const HASH_BYTES: Record<ScramHash, number> = { "SHA-1": 20, "SHA-256": 32 };
+
+export function hashLength(hash: ScramHash): number {
+  return HASH_BYTES[hash];
+}
+
+/** H(data) */
+export function scramH(hash: ScramHash, data: Buffer): Buffer {
+  return createHash(NODE_HASH[hash]).update(data).digest();
+}
+
+/** HMAC(key, data) */
+export function scramHmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
+  return createHmac(NODE_HASH[hash], key).update(data).digest();
+}
+
+/** SaltedPassword := Hi(Normalize(password), salt, i). `password` must already be SASLprep'd. */
+export async function scramSaltedPassword(
+  hash: ScramHash,
+  preppedPassword: string,
+  salt: Buffer,
+  iterations: number,
+): Promise<Buffer> {
+  return pbkdf2Async(Buffer.from(preppedPassword, "utf8"), salt, iterations, HASH_BYTES[hash], NODE_HASH[hash]);
+}
+
+/** ClientKey, StoredKey and ServerKey from a SaltedPassword. */
+export function scramKeysFromSaltedPassword(
+  hash: ScramHash,
+  saltedPassword: Buffer,
+): { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer } {
+  const clientKey = scramHmac(hash, saltedPassword, "Client Key");
+  return {
+    clientKey,
+    storedKey: scramH(hash, clientKey),
+    serverKey: scramHmac(hash, saltedPassword, "Server Key"),
+  };
+}
+
+/** Prepare a password with SASLprep; throws for prohibited or empty passwords. */
+export function preparePassword(password: string): string {
+  const prepped = saslprep(password);
+  if (prepped === "") throw new SaslprepError("empty password");
+  return prepped;
+}
+
+/** Derive the SCRAM keys of one hash from a (not yet prepared) password. Random salt unless given. */
+export async function deriveScramKeys(
+  hash: ScramHash,
+  password: string,
+  opts: { iterations?: number; salt?: Buffer } = {},
+): Promise<ScramKeys> {
+  return deriveKeysPrepped(hash, preparePassword(password), checkIterations(opts.iterations), opts.salt);
+}
+
+async function deriveKeysPrepped(
+  hash: ScramHash,
+  prepped: string,
+  iterations: number,
+  salt: Buffer = randomBytes(SCRAM_SALT_BYTES),
+): Promise<ScramKeys> {
+  const salted = await scramSaltedPassword(hash, prepped, salt, iterations);
+  const keys = scramKeysFromSaltedPassword(hash, salted);
+  return {
+    salt: salt.toString("base64"),
+    iterations,
+    storedKey: keys.storedKey.toString("base64"),
+    serverKey: keys.serverKey.toString("base64"),
+  };
+}
+
+function checkIterations(iterations: number | undefined): number {
+  const i = iterations ?? DEFAULT_SCRAM_ITERATIONS;
+  if (!Number.isSafeInteger(i) || i < 1) throw new RangeError(`invalid SCRAM iteration count ${i}`);
+  return i;
+}
+
+/**
+ * Derive everything an account stores from its password. The password is SASLprep'd first
+ * (SaslprepError for prohibited characters or an empty result); the password itself is not kept.
+ */
+export async function deriveCredentials(
+  password: string,
+  opts: { iterations?: number } = {},
+): Promise<StoredCredentials> {
+  const prepped = preparePassword(password);
+  const iterations = checkIterations(opts.iterations);
+  const [sha1, sha256, argon2id] = await Promise.all([
+    deriveKeysPrepped("SHA-1", prepped, iterations),
+    deriveKeysPrepped("SHA-256", prepped, iterations),
+    argon2Hash(prepped, ARGON2_OPTIONS),
+  ]);
+  return { scram: { "SHA-1": sha1, "SHA-256": sha256 }, argon2id };
+}
+
+let dummyArgon2: Promise<string> | undefined;
+
+/** An Argon2id hash of a random password, with our parameters: verifying against it costs
+ * what a real verification costs, so unknown users take as long as known ones. */
+export function dummyArgon2Hash(): Promise<string> {
+  dummyArgon2 ??= argon2Hash(randomBytes(24).toString("base64"), ARGON2_OPTIONS);
+  return dummyArgon2;
+}
+
+/** Burn the time of one password verification (for unknown users); always false. */
+export async function verifyDummyPassword(password: string): Promise<false> {
+  await argon2Verify(await dummyArgon2Hash(), password).catch(() => false);
+  return false;
+}
+
+/**
+ * Check a password against stored credentials. The password is SASLprep'd (failure: false).
+ * Uses the Argon2id hash when there is one (its comparison is constant-time); credentials
+ * without one (imported from SCRAM-only stores) are checked against their SCRAM keys, with
+ * a timing-safe comparison.
+ */
+export async function verifyPassword(creds: StoredCredentials, password: string): Promise<boolean> {
+  let prepped: string;
+  try {
+    prepped = preparePassword(password);
+  } catch {
+    return verifyDummyPassword(password);
+  }
+  if (typeof creds.argon2id === "string" && creds.argon2id !== "") {
+    try {
+      return await argon2Verify(creds.argon2id, prepped);
+    } catch {
+      return false; // unparseable hash
+    }
+  }
+  for (const hash of SCRAM_HASHES) {
+    const keys = creds.scram?.[hash];
+    if (keys) return verifyAgainstScramKeys(hash, keys, prepped);
+  }
+  return false;
+}
+
+async function verifyAgainstScramKeys(hash: ScramHash, keys: ScramKeys, prepped: string): Promise<boolean> {
+  const stored = Buffer.from(keys.storedKey, "base64");
+  if (stored.length !== HASH_BYTES[hash] || !Number.isSafeInteger(keys.iterations) || keys.iterations < 1) {
+    return false;
+  }
+  const salted = await scramSaltedPassword(hash, prepped, Buffer.from(keys.salt, "base64"), keys.iterations);
+  return timingSafeEqual(scramKeysFromSaltedPassword(hash, salted).storedKey, stored);
+}

@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { deriveCredentials, type StoredCredentials } from "./credentials.js";
+import { createMechanism, type SaslBackend } from "./mechanism.js";
+
+let alice: StoredCredentials;
+beforeAll(async () => {
+  alice = await deriveCredentials("wonder land", { iterations: 1 });
+});
+
+function backend(extra: Partial<SaslBackend> = {}): SaslBackend & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    async getCredentials(u) {
+      asked.push(u);
+      return u === "alice" ? alice : undefined;
+    },
+    normalizeUsername: (u) => (u === "" || /[@/\s"&'<>:]/.test(u) ? null : u.toLowerCase()),
+    ...extra,
+  };
+}
+
+const plain = (be: SaslBackend = backend()) => createMechanism("PLAIN", be, { secure: true })!;
+const msg = (authzid: string, authcid: string, passwd: string) => Buffer.from(`${authzid}\0${authcid}\0${passwd}`, "utf8");
+
+describe("PLAIN", () => {
+  it("accepts the right password", async () => {
+    const m = plain();
+    expect(m.name).toBe("PLAIN");
+    expect(await m.start(msg("", "alice", "wonder land"))).toEqual({ kind: "success", username: "alice" });
+  });
+
+  it("SASLprep's and normalises authcid and password", async () => {
+    const be = backend();
+    expect(await plain(be).start(msg("", "Al\u00ADice", "wonder\u00A0land"))).toEqual({ kind: "success", username: "alice" });
+    expect(be.asked).toEqual(["alice"]);
+  });
+
+  it("passes the authzid through", async () => {
+    expect(await plain().start(msg("alice@example.com/res", "alice", "wonder land"))).toEqual({
+      kind: "success",
+      username: "alice",
+      authzid: "alice@example.com/res",
+    });
+  });
+
+  it("works without an initial response", async () => {
+    const m = plain();
+    expect(await m.start(undefined)).toEqual({ kind: "challenge", data: Buffer.alloc(0) });
+    expect(await m.step(msg("", "alice", "wonder land"))).toMatchObject({ kind: "success" });
+    expect((await m.step(msg("", "alice", "wonder land"))).kind).toBe("failure");
+  });
+
+  it("rejects a wrong password", async () => {
+    expect(await plain().start(msg("", "alice", "wonderland"))).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(await plain().start(msg("", "alice", "wonder land\u0007"))).toEqual({ kind: "failure", condition: "not-authorized" });
+  });
+
+  it("rejects unknown and invalid users", async () => {
+    const be = backend();
+    expect(await plain(be).start(msg("", "bob", "wonder land"))).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(await plain(be).start(msg("", "a@b", "x"))).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(await plain(be).start(msg("", "a\u0007", "x"))).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(be.asked).toEqual(["bob"]);
+  });
+
+  it("takes about as long for unknown users as for wrong passwords", async () => {
+    // Not a precise measurement: just that unknown users also pay for an Argon2 verification.
+    const time = async (user: string) => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await plain().start(msg("", user, "nope"));
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    await time("bob"); // creates the dummy hash
+    const known = await time("alice");
+    const unknown = await time("bob");
+    expect(unknown).toBeGreaterThan(known / 4);
+  });
+
+  for (const [what, data] of [
+    ["no NUL", Buffer.from("alice")],
+    ["one NUL", Buffer.from("alice\0pw")],
+    ["three NULs", Buffer.from("\0alice\0pw\0")],
+    ["empty authcid", msg("", "", "pw")],
+    ["empty password", msg("", "alice", "")],
+    ["empty message", Buffer.alloc(0)],
+    ["invalid UTF-8", Buffer.concat([Buffer.from("\0ali"), Buffer.from([0xc3, 0x28]), Buffer.from("\0pw")])],
+    ["overlong", msg("", "alice", "x".repeat(5000))],
+  ] as const) {
+    it(`rejects a malformed message: ${what}`, async () => {
+      expect(await plain().start(data)).toMatchObject({ kind: "failure", condition: "malformed-request" });
+    });
+  }
+
+  it("maps backend errors to temporary-auth-failure", async () => {
+    const be = backend({ getCredentials: () => Promise.reject(new Error("db down")) });
+    expect(await plain(be).start(msg("", "alice", "x"))).toEqual({ kind: "failure", condition: "temporary-auth-failure" });
+  });
+
+  describe("with acceptAny", () => {
+    it("accepts any password for a valid username", async () => {
+      const be = backend({ acceptAny: true });
+      expect(await plain(be).start(msg("", "Nobody", "anything"))).toEqual({ kind: "success", username: "nobody" });
+      expect(be.asked).toEqual([]);
+    });
+    it("still needs a valid username and a well-formed message", async () => {
+      const be = backend({ acceptAny: true });
+      expect(await plain(be).start(msg("", "a@b", "x"))).toMatchObject({ kind: "failure", condition: "not-authorized" });
+      expect(await plain(be).start(Buffer.from("nobody"))).toMatchObject({ kind: "failure", condition: "malformed-request" });
+    });
+  });
+});

@@ -1,0 +1,142 @@
+// The `herald` executable as an admin uses it: check, account commands with the server up and down,
+// start, and a clean shutdown on SIGTERM that closes every stream with <system-shutdown/>.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { RawClient } from "../helpers/xmpp-client.js";
+
+const HERALD = fileURLToPath(new URL("../../bin/herald", import.meta.url));
+let dir: string;
+let ports: number[];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function herald(args: string[], input?: string) {
+  return spawnSync(process.execPath, [HERALD, ...args], { cwd: dir, input, encoding: "utf8", timeout: 20000 });
+}
+
+function startHerald(): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 15000);
+    const check = () => {
+      if (/Herald .* started/.test(out)) {
+        clearTimeout(t);
+        resolve({ child, output: () => out });
+      } else setTimeout(check, 50);
+    };
+    check();
+    child.on("exit", () => {
+      clearTimeout(t);
+      reject(new Error(`herald exited early:\n${out}`));
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(fileURLToPath(new URL("../../dist/bin/cli.js", import.meta.url)))) throw new Error("run `npm run build` first");
+  dir = mkdtempSync(join(tmpdir(), "herald-cli-"));
+  ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, "herald.cfg.lua"),
+    `-- test configuration
+data_path = "data"
+c2s_ports = { ${ports[0]} }
+c2s_direct_tls_ports = { ${ports[1]} }
+http_ports = { ${ports[2]} }
+https_ports = { ${ports[3]} }
+c2s_interfaces = { "127.0.0.1" }
+c2s_direct_tls_interfaces = { "127.0.0.1" }
+http_interfaces = { "127.0.0.1" }
+https_interfaces = { "127.0.0.1" }
+log = "info"
+modules_enabled = { "ping" }
+VirtualHost "localhost"
+`,
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("herald CLI", () => {
+  it("prints its version", () => {
+    const r = herald(["--version"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("checks the configuration, certificates and ports", () => {
+    const r = herald(["check", "-c", "herald.cfg.lua"]);
+    expect(r.stdout).toContain('VirtualHost "localhost"');
+    expect(r.stdout).toContain(`c2s_ports: port ${ports[0]} is free`);
+    expect(r.stdout).toContain("All checks passed");
+    expect(r.status).toBe(0);
+  });
+
+  it("reports a config syntax error with file and line", () => {
+    writeFileSync(join(dir, "broken.cfg.lua"), 'VirtualHost "localhost"\nmodules_enabled = { "ping"\n');
+    const r = herald(["check", "-c", "broken.cfg.lua"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/broken\.cfg\.lua:\d+:\d+: /);
+  });
+
+  it("manages accounts offline, then online through the admin socket, and shuts down cleanly on SIGTERM", async () => {
+    // Server down: the store is opened directly.
+    let r = herald(["adduser", "alice@localhost", "-c", "herald.cfg.lua"], "first-pw\n");
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("Created alice@localhost");
+    expect(herald(["adduser", "alice@localhost", "-c", "herald.cfg.lua"], "x\n").status).toBe(1);
+    expect(herald(["adduser", "not a jid", "-c", "herald.cfg.lua"], "x\n").status).toBe(1);
+
+    const { child, output } = await startHerald();
+    try {
+      // Server up: the same commands go through its admin socket.
+      r = herald(["adduser", "bob@localhost", "-c", "herald.cfg.lua"], "bob-pw\n");
+      expect(r.stdout.trim(), r.stderr).toBe("Created bob@localhost");
+      r = herald(["passwd", "alice@localhost", "-c", "herald.cfg.lua"], "second-pw\n");
+      expect(r.stdout.trim(), r.stderr).toBe("Changed the password of alice@localhost");
+
+      const alice = await RawClient.login(ports[0], "alice", "second-pw");
+      const bob = await RawClient.login(ports[1], "bob", "bob-pw", { directTls: true });
+      await expect(RawClient.login(ports[0], "alice", "first-pw")).rejects.toThrow(/authentication failed/);
+
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      for (const c of [alice, bob]) {
+        const err = await c.next();
+        expect(err.name).toBe("error");
+        expect(err.getChild("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams")).toBeDefined();
+      }
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    expect(output()).not.toMatch(/error/i);
+
+    // Down again: delete an account directly in the store; the data persisted across the restart.
+    r = herald(["deluser", "bob@localhost", "-c", "herald.cfg.lua"]);
+    expect(r.stdout.trim(), r.stderr).toBe("Deleted bob@localhost");
+    const again = await startHerald();
+    try {
+      const alice = await RawClient.login(ports[0], "alice", "second-pw");
+      await expect(RawClient.login(ports[0], "bob", "bob-pw")).rejects.toThrow(/authentication failed/);
+      alice.close();
+    } finally {
+      again.child.kill("SIGTERM");
+    }
+  });
+});
