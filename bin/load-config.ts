@@ -2,8 +2,8 @@
 
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { loadConfigFile } from "../prosody-compat/config/index.js";
-import { Config, ConfigTable, defaultConfig } from "../src/config/options.js";
+import { defaultConfig, loadConfigFile } from "../prosody-compat/config/index.js";
+import { Config, ConfigTable } from "../src/config/options.js";
 import { consoleSink, fileSink, isLogLevel, LogRouter, type LogLevel, type LogSink } from "../src/util/logger.js";
 
 export interface LoadedConfig {
