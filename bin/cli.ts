@@ -12,6 +12,7 @@ import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
 import { registry } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
 import { runCheck } from "./check.js";
+import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
 
 const program = new Command();
@@ -92,6 +93,23 @@ program
   .action(async (opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
     process.exit(await runCheck(loaded, registry));
+  });
+
+program
+  .command("scansion <paths...>")
+  .description("run scansion scripts (Prosody's end-to-end tests) against a fresh Herald per script, or against --host/--port")
+  .option("-c, --config <file>", "config to start Herald with (default: the prosody.cfg.lua beside the scripts)")
+  .option("--host <host>", "run against an already running server")
+  .option("--port <port>", "its client port (default 5222)")
+  .option("--expected-failures <file>", "scripts expected to fail, with reasons")
+  .option("--timeout <ms>", "how long to wait for each expected stanza")
+  .option("--verbose", "print details of expected failures and server warnings")
+  .action(async (paths: string[], opts: ScansionCliOptions) => {
+    try {
+      process.exit(await scansionCommand(paths, opts));
+    } catch (err) {
+      fail((err as Error).message);
+    }
   });
 
 async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest): Promise<void> {

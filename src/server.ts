@@ -33,6 +33,10 @@ export interface ServerOptions {
   portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
   /** Interfaces to listen on instead of the configured ones. */
   interfaceOverride?: string[];
+  /** Use this data directory whatever the config says (scansion runs). */
+  dataPathOverride?: string;
+  /** Open the local admin socket (default: the `admin_socket` option, true). */
+  adminSocket?: boolean;
 }
 
 /** Modules every VirtualHost gets without being asked (Prosody autoloads the same kind). */
@@ -64,7 +68,7 @@ export class Server {
     this.router = new Router(this.hosts, this.log.child("router"));
     const g = opts.config.global;
     const base = opts.baseDir ?? process.cwd();
-    const dp = g.string("data_path", "./data");
+    const dp = opts.dataPathOverride ?? g.string("data_path", "./data");
     this.dataPath = isAbsolute(dp) ? dp : resolve(base, dp);
     this.modules = new ModuleManager(opts.registry, {
       hosts: this.hosts,
@@ -280,7 +284,7 @@ export class Server {
   private adminServer?: NetServer;
 
   private async startAdmin(): Promise<void> {
-    if (!this.opts.config.global.boolean("admin_socket", true)) return;
+    if (!(this.opts.adminSocket ?? this.opts.config.global.boolean("admin_socket", true))) return;
     mkdirSync(this.dataPath, { recursive: true });
     this.adminServer = await startAdminSocket(this.adminSocketPath, (req) => this.adminCommand(req), this.log.child("admin"));
   }
