@@ -543,7 +543,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.keepalive = setInterval(() => {
       // RFC 6120 §4.6.1: whitespace keepalive when nothing else was sent for a while.
       if (Date.now() - this.lastOutput >= seconds * 1000) this.writeRaw(" ");
-    }, Math.max(1000, (seconds * 1000) / 2));
+    }, Math.max(250, (seconds * 1000) / 4));
     this.keepalive.unref?.();
   }
 
