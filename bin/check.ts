@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { Server } from "../src/server.js";
 import { Host } from "../src/hosts/host.js";
-import { certCovers, loadPair } from "../src/net/certs.js";
+import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
 import { formatDiagnostic } from "../src/config/options.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
 import type { ModuleRegistry } from "../src/modules/api.js";
@@ -39,9 +39,10 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry): 
       const cert = o.string("certificate", "");
       const key = o.string("key", "");
       const abs = (p: string) => (isAbsolute(p) ? p : resolve(loaded.baseDir, p));
-      if (cert && key) {
+      const fromDir = cert || key ? undefined : findInCertificatesDir(abs(o.string("certificates", "certs")), h.name);
+      if ((cert && key) || fromDir) {
         try {
-          const pair = loadPair(abs(cert), abs(key));
+          const pair = fromDir ? loadPair(fromDir.cert, fromDir.key) : loadPair(abs(cert), abs(key));
           if (certCovers(pair.cert, h.name)) ok(`certificate ${pair.source} covers ${h.name}`);
           else bad(`certificate ${pair.source} does not cover ${h.name}`);
         } catch (err) {

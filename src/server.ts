@@ -12,7 +12,7 @@ import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
 import { AuthFailureTracker, type C2SConnection, type C2SContext } from "./net/c2s.js";
-import { CertStore, loadPair, selfSignedFor } from "./net/certs.js";
+import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
 import { createLogger, LogRouter, consoleSink, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
@@ -208,7 +208,8 @@ export class Server {
       const cert = o.string("certificate", "");
       const key = o.string("key", "");
       try {
-        const pair = cert && key ? loadPair(abs(cert), abs(key)) : selfSignedFor(host.name, this.dataPath);
+        const found = cert && key ? { cert: abs(cert), key: abs(key) } : findInCertificatesDir(abs(o.string("certificates", "certs")), host.name);
+        const pair = found ? loadPair(found.cert, found.key) : selfSignedFor(host.name, this.dataPath);
         this.certs.add(host.name, pair);
         this.log.debug(`Certificate for ${host.name}: ${pair.source}`);
       } catch (err) {

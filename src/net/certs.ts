@@ -58,6 +58,18 @@ export function selfSignedFor(host: string, dataDir: string): CertPair {
   return { cert, key, source: `${certPath} (generated, self-signed)` };
 }
 
+/**
+ * Prosody's `certificates` directory: `<dir>/<host>.crt` + `<dir>/<host>.key`, or the layout
+ * certbot leaves, `<dir>/<host>/fullchain.pem` + `<dir>/<host>/privkey.pem`.
+ */
+export function findInCertificatesDir(dir: string, host: string): { cert: string; key: string } | undefined {
+  const candidates = [
+    { cert: join(dir, `${host}.crt`), key: join(dir, `${host}.key`) },
+    { cert: join(dir, host, "fullchain.pem"), key: join(dir, host, "privkey.pem") },
+  ];
+  return candidates.find((c) => existsSync(c.cert) && existsSync(c.key));
+}
+
 /** Does a certificate cover this name (SAN dNSName, with one-label wildcards). */
 export function certCovers(certPem: string, name: string): boolean {
   const x = new X509Certificate(certPem);
