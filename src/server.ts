@@ -235,6 +235,8 @@ export class Server {
           conflictResolve: conflict === "increment" ? "random" : conflict,
           keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
           maxAuthFailures: o.integer("c2s_max_auth_failures", 5, { min: 1, max: 100 }),
+          loginTimeoutSeconds: o.integer("c2s_timeout", 300, { min: 1, max: 86400 }),
+          maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
         };
       },
     };

@@ -35,8 +35,15 @@ export interface C2SContext {
     conflictResolve: "kick_old" | "kick_new" | "random";
     keepaliveSeconds: number;
     maxAuthFailures: number;
+    loginTimeoutSeconds: number;
+    /** Output buffered for a peer that does not read, before the session is dropped. */
+    maxSendBuffer: number;
   };
 }
+
+/** Inbound stanzas waiting in a session's queue before reading from its socket pauses / resumes. */
+const PAUSE_AT = 64;
+const RESUME_AT = 16;
 
 type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
 
@@ -83,6 +90,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   private lastOutput = Date.now();
   private keepalive?: NodeJS.Timeout;
   private closeTimer?: NodeJS.Timeout;
+  private authTimer?: NodeJS.Timeout;
   private unbound = false;
 
   constructor(
@@ -93,6 +101,11 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.queue = new SerialQueue((err) => this.log.error(`Error handling a stanza: ${(err as Error)?.stack ?? err}`));
     this.newParser();
     this.log.debug(`New ${transport.kind} connection from ${transport.remoteAddress}`);
+    // A connection has this long to authenticate and bind (Prosody's c2s_timeout).
+    this.authTimer = setTimeout(() => {
+      if (this.state !== "bound" && this.state !== "closed") this.close({ condition: "connection-timeout", text: "Too slow to log in" });
+    }, ctx.options(undefined).loginTimeoutSeconds * 1000);
+    this.authTimer.unref?.();
   }
 
   get secure(): boolean {
@@ -205,6 +218,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.state = "closed";
     this.parser.stop();
     if (this.keepalive) clearInterval(this.keepalive);
+    if (this.authTimer) clearTimeout(this.authTimer);
     if (wasBound && !this.unbound && this.hostObj) {
       this.unbound = true;
       const host = this.hostObj;
@@ -327,10 +341,22 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.close({ condition: "not-authorized", text: "The stream is not open" });
       return;
     }
-    void this.queue.push(() => this.handleElement(el));
+    void this.queue.push(async () => {
+      await this.handleElement(el);
+      if (this.paused && this.queue.length <= RESUME_AT) {
+        this.paused = false;
+        this.transport.resume();
+      }
+    });
+    // Flow control: a client that sends faster than its stanzas are handled waits for them.
+    if (!this.paused && this.queue.length >= PAUSE_AT) {
+      this.paused = true;
+      this.transport.pause();
+    }
   }
 
   private awaitingRestart = false;
+  private paused = false;
 
   private restartStream(): void {
     if (this.transport.framed) this.awaitingRestart = true;

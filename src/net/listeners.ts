@@ -46,6 +46,7 @@ class SocketTransport implements Transport {
     private socket: Socket,
     private readonly certs: CertStore,
     direct: boolean,
+    private readonly maxBuffer: number,
   ) {
     this.kind = direct ? "tls" : "tcp";
     this.secure = direct;
@@ -69,13 +70,24 @@ class SocketTransport implements Transport {
   }
 
   write(data: string): void {
-    if (!this.socket.destroyed) this.socket.write(data);
+    if (this.socket.destroyed) return;
+    this.socket.write(data);
+    if (this.socket.writableLength > this.maxBuffer) {
+      // A peer that does not read its stream is dropped rather than buffered without bound.
+      this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
+    }
   }
   end(): void {
     if (!this.socket.destroyed) this.socket.end();
   }
   destroy(): void {
     this.socket.destroy();
+  }
+  pause(): void {
+    this.socket.pause();
+  }
+  resume(): void {
+    this.socket.resume();
   }
 
   startTls(): Promise<void> {
@@ -110,9 +122,18 @@ class WebSocketTransport implements Transport {
     private readonly ws: WebSocket,
     readonly secure: boolean,
     readonly remoteAddress: string,
+    private readonly maxBuffer: number,
   ) {}
   write(data: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(data);
+    if (this.ws.bufferedAmount > this.maxBuffer) this.ws.terminate();
+  }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
   }
   end(): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
@@ -144,7 +165,7 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
 
 export async function listenC2S(ctx: ListenerContext, port: number, address: string | undefined, directTls: boolean): Promise<Listener> {
   const onSocket = (socket: Socket) => {
-    const transport = new SocketTransport(socket, ctx.certs, directTls);
+    const transport = new SocketTransport(socket, ctx.certs, directTls, ctx.c2s.options(undefined).maxSendBuffer);
     const conn = new C2SConnection(transport, ctx.c2s);
     transport.attach(conn);
     track(ctx, conn, (cb) => socket.once("close", cb));
@@ -189,7 +210,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = req.socket.remoteAddress ?? "unknown";
       const secure = https || ctx.considerWebsocketSecure || isLoopback(remote);
-      const transport = new WebSocketTransport(ws, secure, remote);
+      const transport = new WebSocketTransport(ws, secure, remote, ctx.c2s.options(undefined).maxSendBuffer);
       const conn = new C2SConnection(transport, ctx.c2s);
       ws.on("message", (data, isBinary) => {
         if (isBinary) {

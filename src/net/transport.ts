@@ -12,6 +12,9 @@ export interface Transport {
   end(): void;
   /** Close now. */
   destroy(): void;
+  /** Flow control: stop and restart reading from the peer. */
+  pause(): void;
+  resume(): void;
   /** STARTTLS (RFC 6120 §5): switch this transport to TLS; resolves when the handshake is done. */
   startTls?(): Promise<void>;
   /** Can STARTTLS be offered on this transport now. */

@@ -10,7 +10,7 @@ let ts: TestServer;
 
 beforeAll(async () => {
   ts = await startTestServer({
-    config: `c2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nc2s_keepalive_interval = 1\nc2s_max_auth_failures = 3\nVirtualHost "localhost"\n`,
+    config: `c2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nc2s_keepalive_interval = 1\nc2s_max_auth_failures = 3\nc2s_timeout = 1\nVirtualHost "localhost"\n`,
   });
   await ts.server.accounts("localhost").create("erin", "pw");
   // A module whose handler awaits for a random time before answering.
@@ -50,6 +50,23 @@ describe("sessions", () => {
     expect(c.raw.slice(before)).toMatch(/^ +$/);
     c.close();
   });
+
+  it("closes a connection that does not log in within c2s_timeout with <connection-timeout/>", async () => {
+    const c = await RawClient.connect(ts.c2sPort);
+    await c.stream();
+    const err = await c.next(3000);
+    expect(err.getChild("connection-timeout", "urn:ietf:params:xml:ns:xmpp-streams")).toBeDefined();
+    await c.waitClosed();
+  });
+
+  it("keeps order and answers everything when a client floods faster than handlers run", async () => {
+    const c = await RawClient.login(ts.c2sPort, "erin", "pw", { noTls: true, mechanism: "PLAIN" });
+    let batch = "";
+    for (let i = 0; i < 150; i++) batch += `<iq type='get' id='f${i}' to='localhost'><query xmlns='urn:example:slow'/></iq>`;
+    c.write(batch);
+    for (let i = 0; i < 150; i++) expect((await c.next(10000)).attrs.id).toBe(`f${i}`);
+    c.close();
+  }, 30000);
 
   it("closes the stream with <policy-violation/> after too many failed authentications", async () => {
     const c = await RawClient.connect(ts.c2sPort);
