@@ -8,5 +8,14 @@ export const registry: ModuleRegistry = {
   // [im-roster-presence]
   // [im-messages]
   // [im-services]
+  version: () => import("./mod_version/index.js"),
+  time: () => import("./mod_time/index.js"),
+  uptime: () => import("./mod_uptime/index.js"),
+  lastactivity: () => import("./mod_lastactivity/index.js"),
+  register: () => import("./mod_register/index.js"),
+  vcard: () => import("./mod_vcard/index.js"),
+  private: () => import("./mod_private/index.js"),
+  server_contact_info: () => import("./mod_server_contact_info/index.js"),
+  external_services: () => import("./mod_external_services/index.js"),
   // [pubsub]
 };

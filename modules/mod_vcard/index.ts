@@ -1,0 +1,69 @@
+// XEP-0054: vcard-temp. An account sets its own vCard; anyone may read it. The host's own vCard
+// (an iq to the server) is read-only here. Stored in the "vcard" keyval store ("" for the host).
+// `vcard_max_size` (bytes of the serialized vCard, default 256 KiB) bounds what one account stores.
+
+import { defineModule } from "../../src/modules/api.js";
+import type { StanzaEvent } from "../../src/router/router.js";
+import { isClientSession } from "../../src/router/router.js";
+import { jidNode } from "../../src/util/jid.js";
+import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+
+export const NS_VCARD = "vcard-temp";
+
+export default defineModule({
+  load(module) {
+    if (module.hostKind !== "local") return;
+    module.addFeature(NS_VCARD);
+    const store = module.openKeyval<ElementJson>("vcard");
+    const maxSize = module.options.integer("vcard_max_size", 256 * 1024, { min: 1024 });
+
+    const sendVcard = async (ev: StanzaEvent, user: string) => {
+      const vcard = elementFromJson(await store.get(user));
+      // XEP-0054 §3.1: no vCard: an error, item-not-found.
+      if (!vcard) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found"));
+      const r = reply(ev.stanza);
+      r.add(vcard);
+      return module.reply(ev, r);
+    };
+
+    // Retrieving a user's vCard (XEP-0054 §3.1 own, §3.3 another user's).
+    module.hook(`iq-get/bare/${NS_VCARD}:vCard`, async (ev: StanzaEvent) => {
+      const to = ev.stanza.attrs.to;
+      const user = to === undefined ? (ev.origin as { username?: string }).username : jidNode(to);
+      if (user === undefined) return undefined;
+      // RFC 6121 §8.5.1: an iq to an account that does not exist.
+      if (!ev.toSelf && !(await module.accounts.exists(user))) {
+        return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      }
+      return sendVcard(ev, user);
+    });
+    module.hook(`iq-get/host/${NS_VCARD}:vCard`, (ev: StanzaEvent) => sendVcard(ev, ""));
+
+    // XEP-0054 §3.2: updating one's own vCard; anybody else's is forbidden.
+    module.hook(`iq-set/bare/${NS_VCARD}:vCard`, async (ev: StanzaEvent) => {
+      const { stanza, origin } = ev;
+      if (!ev.toSelf || !isClientSession(origin) || !origin.username) {
+        return module.reply(ev, errorReply(stanza, "auth", "forbidden", "You may only set your own vCard"));
+      }
+      const vcard = stanza.firstElement()!.clone();
+      const size = Buffer.byteLength(vcard.toString(), "utf8");
+      if (size > maxSize) {
+        return module.reply(ev, errorReply(stanza, "modify", "not-acceptable", `The vCard is too large (${size} bytes, at most ${maxSize})`));
+      }
+      await store.set(origin.username, elementToJson(vcard));
+      module.reply(ev, reply(stanza));
+      await module.fire("vcard-updated", { username: origin.username, vcard, session: origin });
+      return true;
+    });
+    module.hook(`iq-set/host/${NS_VCARD}:vCard`, (ev: StanzaEvent) =>
+      module.reply(ev, errorReply(ev.stanza, "auth", "forbidden", "The server's vCard is not set over XMPP")),
+    );
+
+    // XEP-0054 §2: the account advertises vcard-temp in its disco#info.
+    module.hook("account-disco-info", (data: { node?: string; reply: Element }) => {
+      if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_VCARD }));
+      return undefined;
+    });
+  },
+});
