@@ -255,7 +255,8 @@ export class Server {
     };
     const override = this.opts.portOverride ?? {};
     const ifaces = (name: string, def: string[]) => {
-      const list = this.opts.interfaceOverride ?? g.array(name, def);
+      // Prosody: `interfaces` is the default for every service's own `<service>_interfaces`.
+      const list = this.opts.interfaceOverride ?? g.array(name, g.array("interfaces", def));
       return list.map((i) => (i === "*" ? undefined : i));
     };
     const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
