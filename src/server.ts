@@ -219,6 +219,7 @@ export class Server {
   }
 
   c2sContext(): C2SContext {
+    const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
     return {
       hosts: this.hosts,
       router: this.router,
@@ -226,9 +227,12 @@ export class Server {
       accounts: (h) => this.accounts(h),
       authFailures: new AuthFailureTracker(),
       options: (h) => {
+        // Read once per host: this is asked on every stream open.
+        const cached = optionCache.get(h ?? "*");
+        if (cached) return cached;
         const o = h ? this.hostOptions(h) : this.opts.config.global;
         const conflict = o.enum("conflict_resolve", "kick_old", ["kick_old", "kick_new", "random", "increment"]);
-        return {
+        const opts = {
           requireEncryption: o.boolean("c2s_require_encryption", true),
           allowUnencryptedPlain: o.boolean("allow_unencrypted_plain_auth", false),
           maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
@@ -238,6 +242,8 @@ export class Server {
           loginTimeoutSeconds: o.integer("c2s_timeout", 300, { min: 1, max: 86400 }),
           maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
         };
+        optionCache.set(h ?? "*", opts);
+        return opts;
       },
     };
   }
