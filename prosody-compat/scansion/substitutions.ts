@@ -1,0 +1,68 @@
+// Substitutions: adapting a shared script to the server under test without editing the script.
+//
+// Some scripts check another server's identity (version.scs expects <name>Prosody</name>). A
+// substitution replaces an exact piece of text in the XML blocks of one script before the run:
+// by default in its `receives:` blocks (the expected stanzas), optionally in `sends:` blocks.
+// Every substitution must still apply: one whose `find` text occurs in no block of its script makes
+// that script fail, so a changed script cannot silently slip out of its adaptation.
+//
+// The list used for Herald is `heraldSubstitutions` below. A run against another server (for example
+// the reference Prosody) uses none. See README.md, "Substitutions".
+
+import type { Script, Step } from "./parser.js";
+
+export interface Substitution {
+  /** The script, as a path relative to the shared scansion folder (e.g. "core/version.scs"). */
+  script: string;
+  /** Exact text to find in the script's XML blocks (every occurrence is replaced). */
+  find: string;
+  replace: string;
+  /** Which blocks: the expected stanzas (default), the sent ones, or both. */
+  in?: "receives" | "sends" | "both";
+  /** Why the script needs it. */
+  reason: string;
+}
+
+/** Substitutions for running the shared suite against Herald. */
+export const heraldSubstitutions: Substitution[] = [
+  {
+    script: "core/version.scs",
+    find: "<name>Prosody</name>",
+    replace: "<name>Herald</name>",
+    reason: "XEP-0092 software name: the script checks Prosody's own name",
+  },
+];
+
+/** Whether `path` names the script `key` (a relative path matched on whole path segments). */
+export function pathMatches(path: string, key: string): boolean {
+  const p = path.replace(/\\/g, "/");
+  const k = key.replace(/\\/g, "/").replace(/^\.\//, "");
+  return p === k || p.endsWith(`/${k}`);
+}
+
+/**
+ * Apply the substitutions that concern `script` (matched by its path) to a copy of its steps.
+ * Returns the new script, and an error message per substitution that matched nothing.
+ */
+export function applySubstitutions(script: Script, subs: readonly Substitution[]): { script: Script; errors: string[] } {
+  const mine = subs.filter((s) => pathMatches(script.path, s.script));
+  if (mine.length === 0) return { script, errors: [] };
+  const used = new Set<Substitution>();
+  const steps: Step[] = script.steps.map((step) => {
+    if (step.action !== "sends" && step.action !== "receives") return step;
+    let xml = step.xml;
+    for (const s of mine) {
+      const where = s.in ?? "receives";
+      if (where !== "both" && where !== step.action) continue;
+      if (xml.includes(s.find)) {
+        xml = xml.split(s.find).join(s.replace);
+        used.add(s);
+      }
+    }
+    return xml === step.xml ? step : { ...step, xml };
+  });
+  const errors = mine
+    .filter((s) => !used.has(s))
+    .map((s) => `substitution for ${s.script} no longer applies: ${JSON.stringify(s.find)} occurs in no ${s.in ?? "receives"} block`);
+  return { script: { ...script, steps }, errors };
+}
