@@ -6,7 +6,13 @@ export const registry: ModuleRegistry = {
   disco: () => import("./mod_disco/index.js"),
   ping: () => import("./mod_ping/index.js"),
   // [im-roster-presence]
+  roster: () => import("./mod_roster/index.js"),
+  presence: () => import("./mod_presence/index.js"),
   // [im-messages]
+  message: () => import("./mod_message/index.js"),
+  offline: () => import("./mod_offline/index.js"),
+  carbons: () => import("./mod_carbons/index.js"),
+  blocklist: () => import("./mod_blocklist/index.js"),
   // [im-services]
   version: () => import("./mod_version/index.js"),
   time: () => import("./mod_time/index.js"),
@@ -18,4 +24,5 @@ export const registry: ModuleRegistry = {
   server_contact_info: () => import("./mod_server_contact_info/index.js"),
   external_services: () => import("./mod_external_services/index.js"),
   // [pubsub]
+  pubsub: () => import("./mod_pubsub/index.js"),
 };

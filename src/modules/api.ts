@@ -27,6 +27,8 @@ export interface ModuleApi {
 
   /** Hook an event on this host's bus. Higher priority runs first. */
   hook<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
+  /** Hook an event on another host's bus (a component listening to a VirtualHost). Removed on unload. */
+  hookOn<T = unknown>(host: string, event: string, fn: Handler<T>, priority?: number): boolean;
   /** Hook an event on the server-wide bus. */
   hookGlobal<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
   /** Fire on this host's bus; resolves to the first handler's non-undefined return value. */

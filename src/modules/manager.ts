@@ -115,6 +115,12 @@ export class ModuleManager {
       options: host.options,
       globalOptions: ctx.globalOptions,
       hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
+      hookOn: (other, event, fn, priority) => {
+        const target = ctx.hosts.get(other);
+        if (!target) return false;
+        hook(target.bus, event, fn as Handler<never>, priority);
+        return true;
+      },
       hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn as Handler<never>, priority),
       fire: (event, data) => host.bus.fire(event, data),
       fireGlobal: (event, data) => ctx.globalBus.fire(event, data),

@@ -318,9 +318,13 @@ export class C2SConnection implements ClientSession, TransportListener {
   private onStreamEnd(): void {
     // RFC 6120 §4.4: the peer closed its stream; close ours.
     if (this.state === "closed") return;
-    this.writeRaw("</stream:stream>");
-    this.teardown("closed by client");
-    this.transport.end();
+    // Stanzas the client sent before closing are still handled, then the stream closes.
+    this.parser.stop();
+    void this.queue.push(() => {
+      this.writeRaw("</stream:stream>");
+      this.teardown("closed by client");
+      this.transport.end();
+    });
   }
 
   private onElement(el: Element): void {
@@ -331,9 +335,12 @@ export class C2SConnection implements ClientSession, TransportListener {
           this.openStream(el.attrs);
         } else this.close({ condition: "policy-violation", text: "Unexpected <open/>" });
       } else if (el.name === "close") {
-        this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
-        this.teardown("closed by client");
-        this.transport.end();
+        this.parser.stop();
+        void this.queue.push(() => {
+          this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
+          this.teardown("closed by client");
+          this.transport.end();
+        });
       } else this.close({ condition: "unsupported-stanza-type" });
       return;
     }

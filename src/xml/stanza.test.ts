@@ -48,3 +48,16 @@ describe("Element", () => {
     expect(String(a)).toBe("<message id='1'><body>x</body></message>");
   });
 });
+
+describe("freezeSerialization", () => {
+  it("writes a shared element's text once computed, inside any number of stanzas", async () => {
+    const { freezeSerialization } = await import("./stanza.js");
+    const payload = new Element("event", { xmlns: "http://jabber.org/protocol/pubsub#event" }).tag("items", { node: "n" }).textTag("item", "a&b").up();
+    freezeSerialization(payload);
+    const a = message({ to: "a@x" }).add(payload);
+    const b = message({ to: "b@x" }).add(payload);
+    const text = "<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item>a&amp;b</item></items></event>";
+    expect(String(a)).toBe(`<message to='a@x'>${text}</message>`);
+    expect(String(b)).toBe(`<message to='b@x'>${text}</message>`);
+  });
+});

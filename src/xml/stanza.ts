@@ -155,7 +155,24 @@ export function serialize(el: Element): string {
   return parts.join("");
 }
 
+/** Serialized text of elements that will be written many times unchanged (pubsub fan-out). */
+const frozen = new WeakMap<Element, string>();
+
+/**
+ * Serialize `el` once and reuse the text whenever it is written as part of a stanza. Only for
+ * elements nobody changes afterwards (a notification payload shared by every recipient).
+ */
+export function freezeSerialization(el: Element): void {
+  frozen.delete(el);
+  frozen.set(el, serialize(el));
+}
+
 function write(el: Element, out: string[]): void {
+  const cached = frozen.get(el);
+  if (cached !== undefined) {
+    out.push(cached);
+    return;
+  }
   out.push("<", el.name);
   const attrs = el.attrs;
   for (const k in attrs) out.push(" ", k, "='", escapeAttr(attrs[k]), "'");

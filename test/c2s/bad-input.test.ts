@@ -187,3 +187,14 @@ describe("bad input", () => {
     await c.waitClosed();
   });
 });
+
+describe("closing", () => {
+  it("handles stanzas sent right before the closing tag, then closes", async () => {
+    const c = await RawClient.login(ts.c2sPort, "alice", "wonderland", { resource: "closer" });
+    c.write("<iq type='get' id='last' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>");
+    const pong = await c.next();
+    expect(pong.attrs).toMatchObject({ id: "last", type: "result" });
+    expect((await c.nextEvent()).kind).toBe("end");
+    await c.waitClosed();
+  });
+});

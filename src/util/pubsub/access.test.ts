@@ -184,6 +184,23 @@ describe("access model authorize (§6.1.2, §8.6, §8.7)", () => {
     const t = await pendingNode();
     expect(await t.service.answerPending("n", ROMEO, ROMEO, true)).toMatchObject({ error: "forbidden" });
   });
+
+  it("a pending request is approved when the entity becomes member, publisher or owner (§8.7 note)", async () => {
+    const t = await pendingNode();
+    expectOk(await t.service.setAffiliations("n", OWNER, [{ jid: ROMEO_BARE, affiliation: "member" }]));
+    expect(expectOk(await t.service.getSubscriptions("n", ROMEO))).toEqual([
+      expect.objectContaining({ jid: ROMEO, state: "subscribed", subid: t.subid }),
+    ]);
+    expect(t.eventsOf("subscription").at(-1)).toMatchObject({ jid: ROMEO, state: "subscribed", audience: "subscriber" });
+    expect((await t.store.loadSubscriptions("n"))[0]).toMatchObject({ state: "subscribed" });
+  });
+
+  it("a pending request is rejected when the entity becomes outcast", async () => {
+    const t = await pendingNode();
+    expectOk(await t.service.setAffiliations("n", OWNER, [{ jid: ROMEO_BARE, affiliation: "outcast" }]));
+    expect(expectOk(await t.service.getSubscriptions("n", ROMEO))).toEqual([]);
+    expect(t.eventsOf("subscription").at(-1)).toMatchObject({ jid: ROMEO, state: "none" });
+  });
 });
 
 describe("service policy", () => {

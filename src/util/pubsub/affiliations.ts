@@ -2,7 +2,8 @@
 // bare JID (§4.1: "All affiliations MUST be based on a bare JID").
 
 import { jidBare, jidSplit } from "../jid.js";
-import { mayHoldSubscription } from "./acl.js";
+import { grantOf, mayHoldSubscription } from "./acl.js";
+import { activate } from "./owner-subscriptions.js";
 import type { NodeState, ServiceCore } from "./core.js";
 import { fail, ok } from "./errors.js";
 import { AFFILIATIONS, type Affiliation, type AffiliationChange, type FailedEntry, type Result } from "./types.js";
@@ -109,6 +110,11 @@ async function afterChange(core: ServiceCore, state: NodeState, bare: string, af
   if (!mayHoldSubscription(affiliation)) {
     for (const sub of Array.from(state.subscriptions.values())) {
       if (jidBare(sub.jid) === bare) await core.endSubscription(state, sub);
+    }
+  } else if (grantOf(affiliation, "subscribe") === true) {
+    // §8.7 note: an entity that becomes member, publisher or owner while its request waits is approved.
+    for (const sub of Array.from(state.subscriptions.values())) {
+      if (jidBare(sub.jid) === bare && sub.state === "pending") await activate(core, state, sub, "subscribed");
     }
   }
   await core.emit({

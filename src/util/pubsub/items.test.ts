@@ -288,6 +288,8 @@ describe("retrieval (§6.5)", () => {
   it("max_items gives the N most recent, still oldest first (pubsub_max_items.scs)", async () => {
     const t = await fiveItems();
     expect(ids(expectOk(await t.service.getItems("n", SUB, { max: 2 })).items)).toEqual(["d", "e"]);
+    // What the protocol layer needs for the `publisher` attribute (§7.1.2).
+    expect(expectOk(await t.service.getItems("n", SUB, { max: 2 }))).toMatchObject({ itemreply: "none", owners: [OWNER_BARE] });
   });
 
   it("by id: in the requested order, missing ids skipped", async () => {
@@ -314,7 +316,8 @@ describe("retrieval (§6.5)", () => {
     const previous = expectOk(await t.service.getItems("n", SUB, { rsm: { max: 2, before: "d" } }));
     expect(ids(previous.items)).toEqual(["b", "c"]);
     const end = expectOk(await t.service.getItems("n", SUB, { rsm: { max: 2, after: "e" } }));
-    expect(end).toEqual({ items: [], rsm: { count: 5 } });
+    expect(end).toMatchObject({ items: [], rsm: { count: 5 } });
+    expect(end.rsm).toEqual({ count: 5 });
     expect(await t.service.getItems("n", SUB, { rsm: { after: "zz" } })).toMatchObject({ error: "item-not-found" });
   });
 

@@ -260,15 +260,16 @@ export async function getItems(
   if (!state.config.persistItems) return fail("persistent-items-unsupported");
   await expireItems(core, state);
   const { store } = core;
+  const view = { itemreply: state.config.itemreply, owners: core.owners(state) };
   if (query.ids) {
     const found = new Map((await store.listItems(name, { ids: query.ids })).map((i) => [i.id, i]));
-    return ok({ items: query.ids.flatMap((id) => found.get(id) ?? []) });
+    return ok({ items: query.ids.flatMap((id) => found.get(id) ?? []), ...view });
   }
   const rsm = query.rsm;
   const max = rsm?.max !== undefined && query.max !== undefined ? Math.min(rsm.max, query.max) : (rsm?.max ?? query.max);
   if (!rsm) {
     const items = max === undefined ? await store.listItems(name) : await newest(core, name, max);
-    return ok({ items });
+    return ok({ items, ...view });
   }
   let items: StoredItem[];
   if (rsm.after !== undefined) {
@@ -283,7 +284,7 @@ export async function getItems(
   } else {
     items = await store.listItems(name, { limit: max });
   }
-  const page: ItemPage = { items, rsm: { count: await store.countItems(name) } };
+  const page: ItemPage = { items, rsm: { count: await store.countItems(name) }, ...view };
   if (items.length > 0 && page.rsm) {
     page.rsm.first = items[0].id;
     page.rsm.last = items[items.length - 1].id;

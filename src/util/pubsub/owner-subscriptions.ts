@@ -6,7 +6,7 @@ import { mayHoldSubscription } from "./acl.js";
 import type { NodeState, ServiceCore } from "./core.js";
 import { fail, ok } from "./errors.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./options.js";
-import { copySubscription, lastItemFor } from "./subscriptions.js";
+import { copySubscription, lastItemEvent, lastItemFor } from "./subscriptions.js";
 import type { FailedEntry, Result, Subscription, SubscriptionChange } from "./types.js";
 
 async function ownedNode(
@@ -38,24 +38,14 @@ export async function getNodeSubscriptions(
 }
 
 /** Make a subscription live (approval or owner-made), tell the subscriber, send the last item. */
-async function activate(core: ServiceCore, state: NodeState, sub: Subscription, to: "subscribed" | "unconfigured") {
+export async function activate(core: ServiceCore, state: NodeState, sub: Subscription, to: "subscribed" | "unconfigured") {
   const updated: Subscription = { ...sub, state: to };
   await core.saveSubscription(updated);
   state.subscriptions.set(updated.subid, updated);
   // §8.8.4 / §6.1.4: the subscriber learns of the new state.
   await core.emitSubscription(state, updated, to, "subscriber");
   const last = await lastItemFor(core, state, updated);
-  if (last) {
-    const item = { id: last.id, publisher: last.publisher, published: last.published };
-    await core.emit({
-      kind: "last-item",
-      node: state.name,
-      item: state.config.deliverPayloads && last.payload !== undefined ? { ...item, payload: last.payload } : item,
-      recipients: [{ jid: updated.jid, subids: [updated.subid], includeBody: updated.options.includeBody }],
-      config: core.snapshot(state),
-      owners: core.owners(state),
-    });
-  }
+  if (last) await core.emit(lastItemEvent(core, state, updated, last));
 }
 
 /** Apply one §8.8.2 entry; returns the entry to report when it cannot be applied. */

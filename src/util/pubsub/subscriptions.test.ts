@@ -246,6 +246,21 @@ describe("send_last_published_item", () => {
     expect(t.eventsOf("last-item")).toEqual([]);
   });
 
+  it("the outcome carries the last item as a ready event: payload per deliver_payloads, include_body", async () => {
+    const t = await nodeWith({ sendLastPublishedItem: "on_sub" });
+    expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));
+    const outcome = expectOk(await t.service.subscribe("n", SUB, SUB, { includeBody: true }));
+    expect(outcome.lastItemEvent).toMatchObject({
+      kind: "last-item",
+      node: "n",
+      item: { id: "1", payload: 1 },
+      recipients: [{ jid: SUB, subids: [outcome.subscription.subid], includeBody: true }],
+    });
+    expectOk(await t.service.setConfig("n", OWNER, { deliverPayloads: false }));
+    const again = expectOk(await t.service.subscribe("n", `${SUB_BARE}/two`, `${SUB_BARE}/two`));
+    expect(again.lastItemEvent?.item).toEqual({ id: "1", publisher: OWNER, published: t.clock.now });
+  });
+
   it("on_sub_and_presence: also when a subscriber comes online, addressed to that resource", async () => {
     const t = await nodeWith({ sendLastPublishedItem: "on_sub_and_presence" });
     expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));

@@ -14,7 +14,7 @@ import {
   sameSubscriptionOptions,
   validateSubscriptionOptions,
 } from "./options.js";
-import type { Result, StoredItem, SubscribeOutcome, Subscription, SubscriptionOptions } from "./types.js";
+import type { LastItemEvent, Result, StoredItem, SubscribeOutcome, Subscription, SubscriptionOptions } from "./types.js";
 
 export function copySubscription(sub: Subscription): Subscription {
   const options = { ...sub.options };
@@ -33,8 +33,25 @@ export async function lastItemFor(
   return lastItemOf(core, state);
 }
 
-function outcome(sub: Subscription, lastItem: StoredItem | undefined): SubscribeOutcome {
-  return lastItem ? { subscription: copySubscription(sub), lastItem } : { subscription: copySubscription(sub) };
+/**
+ * The "last-item" event that delivers `last` to one subscription: the payload only when the node
+ * delivers payloads, addressed to the subscribed JID with its subid and include_body option.
+ */
+export function lastItemEvent(core: ServiceCore, state: NodeState, sub: Subscription, last: StoredItem): LastItemEvent {
+  const item = { id: last.id, publisher: last.publisher, published: last.published };
+  return {
+    kind: "last-item",
+    node: state.name,
+    item: state.config.deliverPayloads && last.payload !== undefined ? { ...item, payload: last.payload } : item,
+    recipients: [{ jid: sub.jid, subids: [sub.subid], includeBody: sub.options.includeBody }],
+    config: core.snapshot(state),
+    owners: core.owners(state),
+  };
+}
+
+function outcome(core: ServiceCore, state: NodeState, sub: Subscription, lastItem: StoredItem | undefined): SubscribeOutcome {
+  if (!lastItem) return { subscription: copySubscription(sub) };
+  return { subscription: copySubscription(sub), lastItem, lastItemEvent: lastItemEvent(core, state, sub, lastItem) };
 }
 
 /** Is `actor` allowed to act for `jid`: the same bare JID, or a node owner (service admin)? */
@@ -84,7 +101,7 @@ export async function subscribe(
     const same = existing.find(
       (s) => !leaseExpired(s.options, now) && (!core.config.multiSubscribe || sameSubscriptionOptions(s.options, wanted)),
     );
-    if (same) return ok(outcome(same, await lastItemFor(core, state, same)));
+    if (same) return ok(outcome(core, state, same, await lastItemFor(core, state, same)));
     let pending = false;
     if (affiliation === "none" && !forOther) {
       const allowed = await accessModelAllows("subscribe", core.facts(state, jid));
@@ -117,10 +134,10 @@ export async function subscribe(
         jid,
         subid: sub.subid,
       });
-      return ok(outcome(sub, undefined));
+      return ok(outcome(core, state, sub, undefined));
     }
     await core.emitSubscription(state, sub, sub.state, "owners", state.config.notifySub);
-    return ok(outcome(sub, await lastItemFor(core, state, sub)));
+    return ok(outcome(core, state, sub, await lastItemFor(core, state, sub)));
   });
 }
 

@@ -134,6 +134,9 @@ export interface ItemPage {
   /** Oldest first (publish order), as Prosody returns them (pubsub_max_items.scs). */
   items: StoredItem[];
   rsm?: RsmResult;
+  /** The node's pubsub#itemreply and owners, for the protocol layer's `publisher` attribute (§7.1.2). */
+  itemreply: ItemReply;
+  owners: string[];
 }
 
 export interface NodeListEntry {
@@ -162,6 +165,11 @@ export interface SubscribeOutcome {
   subscription: Subscription;
   /** The item to send now (send_last_published_item = on_sub / on_sub_and_presence), after the reply. */
   lastItem?: StoredItem;
+  /**
+   * The same item as a ready "last-item" event for the broadcaster (node configuration applied:
+   * deliver_payloads, include_body), to hand over once the IQ result is out.
+   */
+  lastItemEvent?: LastItemEvent;
 }
 
 export interface PublishOutcome {

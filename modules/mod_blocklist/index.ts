@@ -1,0 +1,253 @@
+// XEP-0191: Blocking Command.
+//
+// The blocklist of each account lives in the keyval store "blocklist" (./blocklist.ts), with a
+// small in-memory cache (`blocklist_cache_size`, default 64 accounts) because every stanza to or
+// from an account with a list is checked against it.
+//
+// Protocol: <blocklist/> get (the asking resource then gets pushes), <block/> and <unblock/>
+// sets (an empty <unblock/> empties the list), pushes to every resource that asked for the list.
+// On block, contacts that may see the user's presence get unavailable presence from each available
+// resource; on unblock they get the current presence (a probe on their behalf, answered by
+// mod_presence).
+//
+// Gates (priority 100 unless noted):
+//  - inbound (`message|presence|iq/bare|full` for an account whose list blocks the sender):
+//    presence and iq results/errors dropped; iq get/set answered service-unavailable; chat and
+//    normal messages answered service-unavailable when `bounce_blocked_messages` is true (Prosody's
+//    option, default false: dropped), other messages dropped;
+//  - outbound (`pre-message|iq/*`, `pre-presence/full`; `pre-presence/bare|host` at -1 so that
+//    subscription handling comes first): not-acceptable with <blocked xmlns='urn:xmpp:blocking:errors'/>
+//    (errors and iq results to a blocked JID are dropped).
+//
+// Availability presence and probes that an account which blocks the recipient sends through the
+// server (mod_presence's broadcasts and probe answers) are dropped at `presence/bare|full` too.
+//
+// Query for other modules (host bus):
+//   `blocklist-is-blocked` { username, jid } → boolean: does `username`'s list block `jid`
+//   (a prepped JID, full or bare)? mod_presence asks it before sending presence broadcasts and
+//   probe answers to contacts.
+//
+// Asks mod_roster (host bus): `roster-get-item` { username, jid } → { item: { subscription, ... } | null }.
+
+import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
+import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Blocklist, NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type StoredBlocklist } from "./blocklist.js";
+
+/** Data of `blocklist-is-blocked`. */
+export interface BlocklistQuery {
+  username: string;
+  jid: string;
+}
+
+const GATE = 100;
+
+export default defineModule({
+  load(module) {
+    if (module.hostKind !== "local") return;
+    module.addFeature(NS_BLOCKING);
+
+    const store = module.openKeyval<StoredBlocklist>("blocklist");
+    const bounceMessages = module.options.boolean("bounce_blocked_messages", false);
+    const cacheSize = module.options.integer("blocklist_cache_size", 64, { min: 1 });
+    const cache = new Map<string, Blocklist>(); // insertion order = least recently used first
+    const edits = new Map<string, Promise<unknown>>();
+    let pushCounter = 0;
+    /** Stanzas this module sends on the user's behalf, which its own gates let through. */
+    const ownStanzas = new WeakSet<Element>();
+
+    const remember = (username: string, list: Blocklist) => {
+      cache.delete(username);
+      cache.set(username, list);
+      while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+    };
+    const load = async (username: string): Promise<Blocklist> => {
+      const hit = cache.get(username);
+      if (hit) {
+        remember(username, hit);
+        return hit;
+      }
+      const list = new Blocklist(await store.get(username));
+      remember(username, list);
+      return list;
+    };
+    const isBlocked = async (username: string, jid: string) => (await load(username)).blocks(jid);
+
+    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
+      if (host === module.host) cache.delete(username);
+      return undefined;
+    });
+
+    module.hook<BlocklistQuery>("blocklist-is-blocked", ({ username, jid }) => isBlocked(username, jid));
+
+    // ---- protocol ----
+
+    module.hook<StanzaEvent>(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
+      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
+      const list = await load(ev.origin.username);
+      const r = reply(ev.stanza).tag("blocklist", { xmlns: NS_BLOCKING });
+      for (const jid of list.jids()) r.textTag("item", undefined, { jid });
+      // XEP-0191: pushes go to the resources that requested the list.
+      ev.origin.data.set(module.name, true);
+      return module.reply(ev, r);
+    });
+
+    const edit = async (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined) return undefined;
+      const username = origin.username;
+      const action = ev.stanza.firstElement()!;
+      const verb = action.name as "block" | "unblock";
+      const items = readItems(action);
+      if (!items.ok) return module.reply(ev, errorReply(ev.stanza, "modify", items.condition));
+
+      // One edit at a time per account (two resources editing at once must not lose an update).
+      const prev = edits.get(username) ?? Promise.resolve();
+      const run = prev.then(() => applyEdit(username, verb, items.jids, ev));
+      const tail = run.catch(() => undefined);
+      edits.set(username, tail);
+      void tail.then(() => {
+        if (edits.get(username) === tail) edits.delete(username);
+      });
+      return run;
+    };
+
+    const applyEdit = async (username: string, verb: "block" | "unblock", jids: string[], ev: StanzaEvent): Promise<true> => {
+      const before = await load(username);
+      const after = before.edit(verb, jids, Date.now());
+      await store.set(username, after.toStored());
+      remember(username, after);
+      module.reply(ev, reply(ev.stanza));
+
+      const userBare = `${username}@${module.host}`;
+      if (verb === "block") {
+        // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
+        const available = module.sessionsOf(username).filter((s) => s.presence !== undefined && s.fullJid !== undefined);
+        for (const jid of jids) {
+          if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(module, username, jid))) continue;
+          for (const s of available) {
+            const unavailable = new Element("presence", { type: "unavailable", to: jid, from: s.fullJid! });
+            ownStanzas.add(unavailable);
+            module.send(unavailable);
+          }
+        }
+      } else {
+        // XEP-0191: current presence to an unblocked contact that may see it: a probe on the
+        // contact's behalf, which mod_presence answers with every available resource's presence.
+        const unblocked = jids.length ? jids.filter((j) => before.has(j)) : before.jids();
+        for (const jid of unblocked) {
+          if (await mayReceivePresence(module, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
+        }
+      }
+
+      // XEP-0191: pushes to every resource that requested the list.
+      const pushPayload = new Element(verb, { xmlns: NS_BLOCKING });
+      for (const jid of jids) pushPayload.textTag("item", undefined, { jid });
+      for (const s of module.sessionsOf(username)) {
+        if (s.data.get(module.name) !== true || s.fullJid === undefined) continue;
+        const push = new Element("iq", { type: "set", id: `blocklist-push-${(++pushCounter).toString(36)}`, to: s.fullJid });
+        push.add(pushPayload.clone());
+        s.send(push);
+      }
+      return true;
+    };
+    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:block`, edit);
+    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
+
+    // ---- inbound: stanzas from a JID the recipient blocked ----
+
+    /** Does the recipient account block the sender? */
+    const inboundBlocked = async (ev: StanzaEvent): Promise<boolean> => {
+      const { to, from } = ev.stanza.attrs;
+      if (to === undefined || from === undefined) return false;
+      const username = jidNode(to);
+      if (username === undefined) return false;
+      return isBlocked(username, from);
+    };
+
+    /**
+     * Presence a local account sends through the server (mod_presence's broadcasts and probe
+     * answers are posted by the host, so no pre-presence gate sees them): availability and probes
+     * are dropped when that account blocks the recipient. The unavailable presence this module
+     * sends on block is exempt.
+     */
+    const senderBlocks = async (ev: StanzaEvent): Promise<boolean> => {
+      const { to, from, type } = ev.stanza.attrs;
+      if (to === undefined || from === undefined || ownStanzas.has(ev.stanza)) return false;
+      // Subscription management still reaches the contact (as in Prosody), so both rosters agree.
+      if (type !== undefined && type !== "unavailable" && type !== "probe") return false;
+      const username = jidNode(from);
+      if (username === undefined) return false;
+      const host = jidHost(from);
+      if (host === module.host) return isBlocked(username, to);
+      if (!module.hostNames().includes(host)) return false;
+      return (await module.fireOn<BlocklistQuery>(host, "blocklist-is-blocked", { username, jid: to })) === true;
+    };
+
+    // XEP-0191: presence from a blocked JID: no answer, no error; none to a blocked JID either.
+    const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ev)) || (await senderBlocks(ev)) ? true : undefined);
+    module.hook<StanzaEvent>("presence/bare", dropPresence, GATE);
+    module.hook<StanzaEvent>("presence/full", dropPresence, GATE);
+
+    // XEP-0191: iq get/set: service-unavailable; other iqs dropped.
+    const gateIq = async (ev: StanzaEvent) => {
+      if (!(await inboundBlocked(ev))) return undefined;
+      const type = ev.stanza.attrs.type;
+      if (type === "get" || type === "set") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      return true;
+    };
+    module.hook<StanzaEvent>("iq/bare", gateIq, GATE);
+    module.hook<StanzaEvent>("iq/full", gateIq, GATE);
+
+    // XEP-0191: messages SHOULD get service-unavailable (Prosody: only with bounce_blocked_messages);
+    // never for one to a connected resource, nor for types other than chat and normal.
+    const gateMessage = async (ev: StanzaEvent) => {
+      if (!(await inboundBlocked(ev))) return undefined;
+      const type = ev.stanza.attrs.type;
+      if (bounceMessages && (type === undefined || type === "normal" || type === "chat") && !toConnectedResource(module, ev.stanza.attrs.to!)) {
+        module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      }
+      return true;
+    };
+    module.hook<StanzaEvent>("message/bare", gateMessage, GATE);
+    module.hook<StanzaEvent>("message/full", gateMessage, GATE);
+
+    // ---- outbound: stanzas from the user to a JID they blocked ----
+
+    const gateOutbound = async (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      const to = ev.stanza.attrs.to;
+      // No 'to': the user's own account, never blocked.
+      if (!isClientSession(origin) || origin.username === undefined || to === undefined) return undefined;
+      if (!(await isBlocked(origin.username, to))) return undefined;
+      const type = ev.stanza.attrs.type;
+      if (type === "error" || (ev.stanza.name === "iq" && type === "result")) return true;
+      module.reply(
+        ev,
+        errorReply(ev.stanza, "cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS })),
+      );
+      return true;
+    };
+    for (const t of ["bare", "full", "host"]) {
+      module.hook<StanzaEvent>(`pre-message/${t}`, gateOutbound, GATE);
+      module.hook<StanzaEvent>(`pre-iq/${t}`, gateOutbound, GATE);
+    }
+    module.hook<StanzaEvent>("pre-presence/full", gateOutbound, GATE);
+    module.hook<StanzaEvent>("pre-presence/bare", gateOutbound, -1);
+    module.hook<StanzaEvent>("pre-presence/host", gateOutbound, -1);
+  },
+});
+
+function toConnectedResource(module: ModuleApi, to: string): boolean {
+  const node = jidNode(to);
+  const resource = jidResource(to);
+  return node !== undefined && resource !== undefined && module.session(node, resource) !== undefined;
+}
+
+/** May `jid` see `username`'s presence (subscription from or both, RFC 6121 §3)? Asked of mod_roster. */
+async function mayReceivePresence(module: ModuleApi, username: string, jid: string): Promise<boolean> {
+  const ret = (await module.fire("roster-get-item", { username, jid: jidBare(jid) })) as { item?: { subscription?: string } | null } | undefined;
+  const sub = typeof ret === "object" && ret !== null ? ret.item?.subscription : undefined;
+  return sub === "from" || sub === "both";
+}

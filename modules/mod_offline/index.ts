@@ -1,0 +1,112 @@
+// XEP-0160: offline messages, with XEP-0203 delay stamps.
+//
+// mod_message fires `message/offline/handle` { username, origin, stanza } when an existing
+// account has no resource to take a normal or chat message; this module keeps it in the archive
+// store "offline" (LevelDB by default: it survives restarts) and answers truthy. When the account
+// is full (`offline_max_messages`, default 1000; 0: no limit) or the message must not be stored,
+// it answers undefined and the sender gets service-unavailable (XEP-0160 §2).
+//
+// Delivery: on `presence-available` { session, stanza, initial } (fired by mod_presence on the
+// host bus whenever a session sends available presence), if the session's priority is not
+// negative, every stored message goes to that session with a <delay/> and is then deleted
+// (XEP-0160 §2: "when the recipient next sends non-negative available presence").
+
+import type { ModuleApi } from "../../src/modules/api.js";
+import { defineModule } from "../../src/modules/api.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import type { Element } from "../../src/xml/stanza.js";
+import type { ArchiveStore, Json } from "../../src/storage/types.js";
+import { delayElement, elementFromJson, elementToJson, offlineVerdict } from "./stored.js";
+
+/** Data of `message/offline/handle` (fired by mod_message). */
+interface OfflineHandleEvent {
+  username: string;
+  stanza: Element;
+}
+
+/** Data of `presence-available` (fired by mod_presence). */
+interface PresenceAvailableEvent {
+  session: ClientSession;
+  stanza: Element;
+  initial: boolean;
+}
+
+const BATCH = 100;
+
+export default defineModule({
+  load(module) {
+    if (module.hostKind !== "local") return;
+    const store = module.openArchive<Json>("offline");
+    const max = module.options.integer("offline_max_messages", 1000, { min: 0 });
+    const serial = perUserQueue();
+
+    // XEP-0160 §4
+    module.addFeature("msgoffline");
+
+    module.hook<OfflineHandleEvent>(
+      "message/offline/handle",
+      ({ username, stanza }) => {
+        const verdict = offlineVerdict(stanza);
+        if (verdict === "discard") return true;
+        if (verdict === "refuse") return undefined;
+        return serial(username, async () => {
+          // XEP-0160 §2: the queue is full: service-unavailable.
+          if (max > 0 && (await store.count(username)) >= max) return undefined;
+          await store.append(username, elementToJson(stanza), stanza.attrs.from === undefined ? {} : { with: stanza.attrs.from });
+          return true;
+        });
+      },
+      -1,
+    );
+
+    module.hook<PresenceAvailableEvent>("presence-available", async ({ session }) => {
+      const username = session.username;
+      if (username === undefined || session.priority < 0) return undefined;
+      await serial(username, () => deliver(module, store, username, session));
+      return undefined; // others listen to this event too
+    });
+  },
+});
+
+/** Send the stored messages of `username` to `session`, oldest first, deleting what was sent. */
+async function deliver(module: ModuleApi, store: ArchiveStore<Json>, username: string, session: ClientSession): Promise<void> {
+  for (;;) {
+    const items = await store.find(username, { limit: BATCH });
+    if (items.length === 0) return;
+    const sent: string[] = [];
+    for (const item of items) {
+      let msg: Element;
+      try {
+        msg = elementFromJson(item.value);
+      } catch {
+        module.log.warn(`Dropping an unreadable offline message of ${username}`);
+        sent.push(item.id);
+        continue;
+      }
+      // XEP-0203 §3 / XEP-0160 §2: mark when the server received it.
+      msg.children.push(delayElement(module.host, item.when));
+      if (!session.send(msg)) break; // the session went away: keep the rest
+      sent.push(item.id);
+    }
+    if (sent.length) await store.delete(username, { ids: sent });
+    if (sent.length < items.length) return;
+  }
+}
+
+/** Runs tasks one after another per user (storing and delivering must not interleave). */
+function perUserQueue(): <T>(user: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(user: string, task: () => Promise<T>): Promise<T> => {
+    const prev = tails.get(user) ?? Promise.resolve();
+    const run = prev.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(user, tail);
+    void tail.then(() => {
+      if (tails.get(user) === tail) tails.delete(user);
+    });
+    return run;
+  };
+}

@@ -1,0 +1,105 @@
+// The AccessOracle of a pubsub service on this server: the presence and roster access models ask
+// the roster module, presence-based delivery and pubsub#show-values ask the presence module, both
+// through events on the owner's (or subscriber's) host bus. An owner or subscriber that is not an
+// account here (a remote JID, a component, an unknown host) has no roster here: it is not
+// subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
+// Its availability is what it told this service by directed presence (tracked in DirectedPresence).
+
+import type { AccessOracle } from "../../src/util/pubsub/index.js";
+import { jidBare, jidSplit } from "../../src/util/jid.js";
+import type { Element } from "../../src/xml/stanza.js";
+
+/** What mod_roster answers to "roster-get-item". */
+interface RosterItemAnswer {
+  item: { jid: string; subscription: "none" | "to" | "from" | "both"; groups: string[] } | null;
+}
+
+/** What mod_presence answers to "presence-get-available". */
+interface AvailableAnswer {
+  resources: Array<{ jid: string; priority: number; presence: Element }>;
+}
+
+/** Fire an event on another host's bus (ModuleApi.fireOn). */
+export type FireOn = (host: string, event: string, data: unknown) => Promise<unknown>;
+
+/** Presence received by the service itself (directed presence, RFC 6121 §4.6): full JID -> show. */
+export class DirectedPresence {
+  private readonly shows = new Map<string, string>();
+
+  available(jid: string, presence: Element): void {
+    this.shows.set(jid, showOf(presence));
+  }
+
+  unavailable(jid: string): void {
+    if (jid === jidBare(jid)) {
+      for (const k of this.shows.keys()) if (jidBare(k) === jid) this.shows.delete(k);
+    } else this.shows.delete(jid);
+  }
+
+  /** Shows of the resources of `jid` (bare: all of them; full: that one). */
+  showsOf(jid: string): string[] {
+    if (jid !== jidBare(jid)) {
+      const s = this.shows.get(jid);
+      return s === undefined ? [] : [s];
+    }
+    const out: string[] = [];
+    for (const [k, s] of this.shows) if (jidBare(k) === jid) out.push(s);
+    return out;
+  }
+}
+
+/** RFC 6121 §4.7.2.1: no <show/> is plain availability, "online" in pubsub#show-values. */
+export function showOf(presence: Element): string {
+  const show = presence.getChildText("show")?.trim();
+  return show === undefined || show === "" ? "online" : show;
+}
+
+/** Rank shows so a bare JID's most available resource speaks for it. */
+const SHOW_RANK: Record<string, number> = { chat: 0, online: 1, away: 2, xa: 3, dnd: 4 };
+
+export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) => boolean, directed: DirectedPresence): AccessOracle {
+  async function rosterItem(owner: string, jid: string): Promise<RosterItemAnswer["item"]> {
+    const parts = jidSplit(owner);
+    if (!parts?.node || !isLocalHost(parts.domain)) return null;
+    const answer = (await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) })) as
+      | RosterItemAnswer
+      | undefined;
+    return answer?.item ?? null;
+  }
+
+  /** Shows of the available resources of `jid`, or undefined when nobody here can tell. */
+  async function shows(jid: string): Promise<string[] | undefined> {
+    const parts = jidSplit(jid);
+    if (!parts) return [];
+    if (parts.node !== undefined && isLocalHost(parts.domain)) {
+      const answer = (await fireOn(parts.domain, "presence-get-available", { username: parts.node })) as AvailableAnswer | undefined;
+      if (answer) {
+        const resources = parts.resource === undefined ? answer.resources : answer.resources.filter((r) => r.jid === jid);
+        return resources.map((r) => showOf(r.presence));
+      }
+    }
+    return directed.showsOf(jid);
+  }
+
+  return {
+    // XEP-0060 §4.5 presence: the entity has a subscription to the owner's presence (from/both).
+    async isSubscribedToPresence(owner, jid) {
+      const item = await rosterItem(owner, jid);
+      return item?.subscription === "from" || item?.subscription === "both";
+    },
+    // §4.5 roster: the groups the owner put the entity in.
+    async rosterGroups(owner, jid) {
+      const item = await rosterItem(owner, jid);
+      return item ? item.groups : null;
+    },
+    async isAvailable(jid) {
+      const s = await shows(jid);
+      return s === undefined || s.length > 0;
+    },
+    async presenceShow(jid) {
+      const s = await shows(jid);
+      if (!s || s.length === 0) return undefined;
+      return [...s].sort((a, b) => (SHOW_RANK[a] ?? 5) - (SHOW_RANK[b] ?? 5))[0];
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// mod_pubsub: a XEP-0060 publish-subscribe service as a component (layer 3 of ARCHITECTURE.md §7):
+//   Component "pubsub.example.com" "pubsub"
+//
+// Options (Prosody's names where Prosody has one):
+//   pubsub_max_items (256)        upper bound of pubsub#max_items, and the value of "max"
+//   expose_publisher (unset)      true: items always carry `publisher`; false: never; unset: per node
+//   pubsub_create_node ("admins") who may create nodes: "admins" | "local" | "anyone"
+//   autocreate_on_publish, autocreate_on_subscribe (false)
+//   node_defaults ({})            default node configuration, e.g. { max_items = 10; access_model = "whitelist" }
+//   admins                        the server's admins and the component's own act as owners of every node
+//   pubsub_max_payload_size (65536 bytes), pubsub_max_lease (seconds, unset), pubsub_max_item_expire
+//   pubsub_max_nodes, pubsub_max_subscriptions (per JID and node), pubsub_access_models (all five)
+//   pubsub_notify_affiliations (true): XEP-0060 §8.9.4 notifications to entities whose affiliation changed
+//   pubsub_full_config_form (false): configure forms list every option, not only Prosody's and changed ones
+//   pubsub_sweep_interval (60 s): how often ended leases and expired items are removed
+//   name ("Herald PubSub Service"): the disco identity's name
+//
+// Storage: nodes, subscriptions and items in this host's stores (pubsub_nodes, pubsub_subscriptions,
+// pubsub_items); a publish is answered once its item is written. Presence: directed presence to the
+// service (RFC 6121 §4.6) drives send_last_published_item = on_sub_and_presence and ends
+// pubsub#expire = presence subscriptions; roster and presence questions go to mod_roster and
+// mod_presence through events on the user's host.
+
+import { randomBytes } from "node:crypto";
+import { defineModule } from "../../src/modules/api.js";
+import type { StanzaEvent } from "../../src/router/router.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
+import { jidBare, jidPrep } from "../../src/util/jid.js";
+import type { Element } from "../../src/xml/stanza.js";
+import { DirectedPresence, eventAccessOracle } from "./access.js";
+import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
+import { StanzaBroadcaster } from "./broadcaster.js";
+import type { ProtocolResult, PubsubContext } from "./context.js";
+import { handleDiscoInfo, handleDiscoItems } from "./disco.js";
+import { registerInstance } from "./instances.js";
+import { Notifier } from "./notifications.js";
+import { handlePubsubIq } from "./protocol.js";
+import { creationPolicy, readNodeDefaults, type CreatePolicy } from "./settings.js";
+import { HeraldPubsubStore, STORE_NAMES } from "./store.js";
+import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./xml.js";
+
+/** A hook on another host's bus, if the core offers one (ModuleApi has no such call yet). */
+
+export default defineModule({
+  async load(module) {
+    const o = module.options;
+    const maxItems = o.integer("pubsub_max_items", 256, { min: 1, max: 1_000_000 });
+    const exposePublisher = o.has("expose_publisher") ? o.boolean("expose_publisher", false) : undefined;
+    const policy = o.enum<CreatePolicy>("pubsub_create_node", "admins", ["admins", "local", "anyone"]) ?? "admins";
+    const componentAdmins = new Set(
+      o.ownArray("admins").flatMap((a) => {
+        const j = jidPrep(a);
+        return j === undefined ? [] : [jidBare(j)];
+      }),
+    );
+    const isAdmin = (jid: string) => module.isAdmin(jid) || componentAdmins.has(jidBare(jid));
+    const defaults = readNodeDefaults(o.table("node_defaults"));
+    if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
+    const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
+
+    const store = new HeraldPubsubStore({
+      nodes: module.openKeyval(STORE_NAMES.nodes),
+      subscriptions: module.openMap(STORE_NAMES.subscriptions),
+      items: module.openArchive(STORE_NAMES.items),
+    });
+    const directed = new DirectedPresence();
+    const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
+    const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
+
+    const idPrefix = randomBytes(4).toString("hex");
+    let counter = 0;
+    const notifier = new Notifier({
+      from: module.host,
+      exposePublisher,
+      maxItems,
+      nextId: () => `${idPrefix}-${(++counter).toString(36)}`,
+    });
+    const broadcaster = new StanzaBroadcaster(notifier, {
+      post: (stanza) => module.post(stanza),
+      notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
+      onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
+    });
+
+    const service = new PubsubService({
+      store,
+      broadcaster,
+      access,
+      config: {
+        nodeDefaults: defaults.ok ? defaults.value : undefined,
+        maxItems,
+        maxPayloadSize: o.integer("pubsub_max_payload_size", 65536, { min: 1, max: 64 * 1024 * 1024 }),
+        maxItemExpire: finite(o.period("pubsub_max_item_expire")),
+        maxLeaseSeconds: finite(o.period("pubsub_max_lease")),
+        maxNodes: o.integer("pubsub_max_nodes", undefined, { min: 1 }),
+        maxSubscriptionsPerJid: o.integer("pubsub_max_subscriptions", undefined, { min: 1 }),
+        accessModels: models.length > 0 ? models : ACCESS_MODELS,
+        autocreateOnPublish: o.boolean("autocreate_on_publish", false),
+        autocreateOnSubscribe: o.boolean("autocreate_on_subscribe", false),
+        canCreate: creationPolicy(policy, isAdmin, () => module.hostNames()),
+        isAdmin,
+      },
+    });
+
+    const ctx: PubsubContext = {
+      service,
+      jid: module.host,
+      exposePublisher,
+      fullConfigForm: o.boolean("pubsub_full_config_form", false),
+      broadcast: (event) => broadcaster.notify(event),
+      send: (stanza) => module.post(stanza),
+      identity: { category: "pubsub", type: "service", name: o.string("name", "Herald PubSub Service") },
+      presenceEvents: true,
+      presenceAware: true,
+      adhocCommands: true,
+    };
+    registerInstance(module.host, { service, broadcaster, ctx });
+    module.onUnload(() => registerInstance(module.host, undefined));
+
+    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
+      const result = await run();
+      module.reply(ev, result.reply);
+      // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
+      if (result.after) await result.after();
+      return true;
+    };
+
+    for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
+      for (const type of ["get", "set"]) {
+        module.hook<StanzaEvent>(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
+      }
+    }
+
+    // Components do not load mod_disco: the service answers disco itself (XEP-0060 §5). Features
+    // other modules add to this host are included.
+    module.hook<StanzaEvent>(
+      `iq-get/host/${NS_DISCO_INFO}:query`,
+      (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features })),
+      10,
+    );
+    module.hook<StanzaEvent>(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);
+    module.hook<StanzaEvent>(`iq-set/host/${NS_COMMANDS}:command`, (ev) => answer(ev, () => handleGetPending(ctx, ev.stanza)));
+
+    // §8.6: owners answer authorization requests with a message to the service.
+    module.hook<StanzaEvent>("message/host", async (ev) => {
+      const { stanza } = ev;
+      if (stanza.attrs.type === "error") return true; // a notification that could not be delivered
+      if (!isAuthorizationAnswer(stanza)) return undefined;
+      const error = await handleAuthorizationAnswer(ctx, stanza);
+      if (error) module.send(error);
+      return true;
+    });
+
+    // Directed presence to the service (RFC 6121 §4.6).
+    const available = async (jid: string, presence: Element) => {
+      directed.available(jid, presence);
+      await service.onAvailable(jid);
+    };
+    const unavailable = async (jid: string) => {
+      directed.unavailable(jid);
+      await service.onUnavailable(jid);
+    };
+    module.hook<StanzaEvent>("presence/host", async (ev) => {
+      const { stanza } = ev;
+      const from = stanza.attrs.from;
+      if (from === undefined) return true;
+      if (stanza.attrs.type === undefined) await available(from, stanza);
+      else if (stanza.attrs.type === "unavailable") await unavailable(from);
+      return true;
+    });
+    // Local users' presence: listen on the VirtualHosts' buses.
+    for (const host of module.hostNames()) {
+      if (host === module.host) continue;
+      module.hookOn<{ session: ClientSession }>(host, "presence-available", (ev) => {
+        if (ev.session.fullJid) void service.onAvailable(ev.session.fullJid);
+      });
+      module.hookOn<{ session: ClientSession }>(host, "presence-unavailable", (ev) => {
+        if (ev.session.fullJid) void service.onUnavailable(ev.session.fullJid);
+      });
+    }
+
+    // Leases (§12.18) and pubsub#item_expire.
+    const sweepMs = o.period("pubsub_sweep_interval", 60, { min: 0.05 }) * 1000;
+    module.addTimer(sweepMs, async () => {
+      await service.sweep();
+      return sweepMs;
+    });
+
+    const warmed = await service.warm();
+    if (warmed.ok) module.log.debug(`${warmed.value} pubsub nodes loaded; nodes are created by ${policy}`);
+  },
+});
+
+/** A period option, unset when absent or "never". */
+function finite(seconds: number | undefined): number | undefined {
+  return seconds !== undefined && Number.isFinite(seconds) ? seconds : undefined;
+}

@@ -1,0 +1,344 @@
+// The roster store of a host: the one place where rosters are read and written. mod_roster (the
+// jabber:iq:roster protocol) and mod_presence (subscriptions) share it through rosterManager(),
+// so both see the same cache and the same per-user lock. Other modules ask through the events
+// documented in mod_roster/index.ts, never here.
+//
+// Storage: map store "roster", one map per user. Key = the contact's bare JID, value = StoredItem
+// ({ name?, subscription, ask?, groups, approved? }). Key "" (never a JID) holds the user's meta:
+// { ver: number, pending: { [contactBareJid]: JsonElement } } — the roster version and the full
+// subscription requests received and not yet answered (RFC 6121 §3.1.3). One setMany per change
+// writes the item and the meta together.
+//
+// Versions (XEP-0237, RFC 6121 §2.6) count every stored change, Prosody's way: a roster never
+// written reports "1", the first write makes it 1, then 2, 3... (its scansion tests expect these
+// exact values). Because "1" is ambiguous, a client presenting "1" always gets the full roster.
+
+import type { ModuleApi } from "../../src/modules/api.js";
+import type { Host } from "../../src/hosts/host.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import type { MapStore } from "../../src/storage/types.js";
+import type { Logger } from "../../src/util/logger.js";
+import { Element } from "../../src/xml/stanza.js";
+import {
+  NS_ROSTER,
+  applyRosterSet,
+  contactState,
+  elementFromJson,
+  elementToJson,
+  isJsonElement,
+  itemAfter,
+  itemElement,
+  publicItem,
+  readStoredItem,
+  sameItem,
+  type JsonElement,
+  type RosterItem,
+  type StoredItem,
+} from "./roster.js";
+import { sameState, transition, visibleChange, type SubscriptionEvent, type Transition } from "./subscription.js";
+
+interface Meta {
+  ver: number;
+  pending: Record<string, JsonElement>;
+}
+
+type Record_ = StoredItem | Meta;
+
+/** A user's roster in memory. Treat as read-only outside this file. */
+export interface RosterState {
+  readonly items: Map<string, StoredItem>;
+  /** Stored changes so far (0: never written). */
+  ver: number;
+  /** Pending inbound subscription requests (RFC 6121 §3.1.3), by contact bare JID. */
+  readonly pending: Map<string, JsonElement>;
+}
+
+/** What `roster-item-changed` carries (fired on the host bus after every stored item change). */
+export interface RosterItemChanged {
+  username: string;
+  jid: string;
+  item: RosterItem | null;
+  previous: RosterItem | null;
+}
+
+export interface SubscriptionResult extends Transition {
+  item: StoredItem | undefined;
+  previousItem: StoredItem | undefined;
+  /** The stored change showed in the roster (a push was sent). */
+  pushed: boolean;
+}
+
+const META_KEY = "";
+const CACHE_MAX = 5000;
+
+const managers = new WeakMap<Host, RosterManager>();
+
+/** The roster manager of the module's host (created on first use, shared by every module). */
+export function rosterManager(module: ModuleApi): RosterManager {
+  const host = module.hostObject;
+  let m = managers.get(host);
+  if (!m) {
+    m = new RosterManager(module.openMap<Record_>("roster"), host, module.log);
+    managers.set(host, m);
+  }
+  return m;
+}
+
+let pushCounter = 0;
+
+export class RosterManager {
+  private cache = new Map<string, RosterState>();
+  private loading = new Map<string, Promise<RosterState>>();
+  private locks = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: MapStore<Record_>,
+    private readonly host: Host,
+    private readonly log: Logger,
+  ) {}
+
+  // ---- reading ----
+
+  /** The user's roster (cached). */
+  async roster(username: string): Promise<RosterState> {
+    const hit = this.cache.get(username);
+    if (hit) {
+      // Keep recently used rosters at the end of the LRU order.
+      this.cache.delete(username);
+      this.cache.set(username, hit);
+      return hit;
+    }
+    let p = this.loading.get(username);
+    if (!p) {
+      p = this.load(username).finally(() => this.loading.delete(username));
+      this.loading.set(username, p);
+    }
+    const loaded = await p;
+    const now = this.cache.get(username);
+    if (now) return now;
+    this.remember(username, loaded);
+    return loaded;
+  }
+
+  private async load(username: string): Promise<RosterState> {
+    const all = await this.store.getAll(username);
+    const state: RosterState = { items: new Map(), ver: 0, pending: new Map() };
+    for (const [key, value] of all) {
+      if (key === META_KEY) {
+        const meta = value as Partial<Meta>;
+        if (typeof meta.ver === "number" && Number.isSafeInteger(meta.ver) && meta.ver >= 0) state.ver = meta.ver;
+        if (meta.pending && typeof meta.pending === "object") {
+          for (const [jid, st] of Object.entries(meta.pending)) if (isJsonElement(st)) state.pending.set(jid, st);
+        }
+        continue;
+      }
+      const item = readStoredItem(value);
+      if (item) state.items.set(key, item);
+      else this.log.warn(`Ignoring an unreadable roster item ${key} of ${username}`);
+    }
+    return state;
+  }
+
+  private remember(username: string, state: RosterState): void {
+    this.cache.set(username, state);
+    if (this.cache.size <= CACHE_MAX) return;
+    for (const user of this.cache.keys()) {
+      if (this.cache.size <= CACHE_MAX) break;
+      if (this.host.sessionsOf(user).length === 0 && !this.locks.has(user)) this.cache.delete(user);
+    }
+  }
+
+  /** Forget a user's cached roster (account deleted: the store was purged). */
+  forget(username: string): void {
+    this.cache.delete(username);
+  }
+
+  async item(username: string, jid: string): Promise<StoredItem | undefined> {
+    return (await this.roster(username)).items.get(jid);
+  }
+
+  /** The version string the roster reports (XEP-0237). */
+  static versionString(state: RosterState): string {
+    return String(state.ver || 1);
+  }
+
+  /** May a client presenting `clientVer` be answered with an empty result (RFC 6121 §2.6.3)? */
+  static upToDate(state: RosterState, clientVer: string | undefined): boolean {
+    return clientVer !== undefined && state.ver >= 2 && clientVer === String(state.ver);
+  }
+
+  async items(username: string): Promise<RosterItem[]> {
+    const st = await this.roster(username);
+    return [...st.items].map(([jid, item]) => publicItem(jid, item));
+  }
+
+  /** Subscription requests waiting for the user's answer (RFC 6121 §3.1.3), as full stanzas. */
+  async pendingRequests(username: string): Promise<Element[]> {
+    const st = await this.roster(username);
+    return [...st.pending.values()].map(elementFromJson);
+  }
+
+  async isPendingIn(username: string, jid: string): Promise<boolean> {
+    return (await this.roster(username)).pending.has(jid);
+  }
+
+  // ---- writing ----
+
+  private async locked<T>(username: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(username) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chain = prev.then(() => mine);
+    this.locks.set(username, chain);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(username) === chain) this.locks.delete(username);
+    }
+  }
+
+  /**
+   * Store a change of one contact (item and/or pending request) and bump the version.
+   * `beforePush` runs once stored (e.g. the iq result, which RFC 6121 §2.3.2 sends before the push).
+   */
+  private async commit(
+    username: string,
+    st: RosterState,
+    jid: string,
+    item: StoredItem | undefined,
+    pending: JsonElement | undefined,
+    opts: { push: boolean; beforePush?: () => void },
+  ): Promise<void> {
+    const pendingObj: Record<string, JsonElement> = {};
+    for (const [k, v] of st.pending) if (k !== jid) pendingObj[k] = v;
+    if (pending) pendingObj[jid] = pending;
+    const meta: Meta = { ver: st.ver + 1, pending: pendingObj };
+    await this.store.setMany(username, [
+      [jid, item],
+      [META_KEY, meta],
+    ]);
+    // Stored: now the cache (synchronously, so readers never see half a change).
+    if (item) st.items.set(jid, item);
+    else st.items.delete(jid);
+    if (pending) st.pending.set(jid, pending);
+    else st.pending.delete(jid);
+    st.ver = meta.ver;
+    if (!this.cache.has(username)) this.remember(username, st);
+    opts.beforePush?.();
+    if (opts.push) this.push(username, jid, item ?? null, st);
+  }
+
+  /** RFC 6121 §2.1.6: a roster push to every interested resource of the user. */
+  push(username: string, jid: string, item: StoredItem | null, st: RosterState): void {
+    const sessions = this.host.sessionsOf(username).filter((s) => s.rosterRequested && !s.closed);
+    if (sessions.length === 0) return;
+    const ver = RosterManager.versionString(st);
+    for (const s of sessions) {
+      const iq = new Element("iq", { type: "set", id: `push${(++pushCounter).toString(36)}`, to: s.fullJid! });
+      iq.children.push(new Element("query", { xmlns: NS_ROSTER, ver }, [itemElement(jid, item)]));
+      s.send(iq);
+    }
+  }
+
+  private async changed(username: string, jid: string, previous: StoredItem | undefined, item: StoredItem | undefined): Promise<void> {
+    if (sameItem(previous, item)) return;
+    const ev: RosterItemChanged = {
+      username,
+      jid,
+      item: item ? publicItem(jid, item) : null,
+      previous: previous ? publicItem(jid, previous) : null,
+    };
+    await this.host.bus.fire("roster-item-changed", ev);
+  }
+
+  /** Add or update an item from a roster set (RFC 6121 §2.3, §2.4). */
+  async setItem(
+    username: string,
+    jid: string,
+    name: string | undefined,
+    groups: string[],
+    opts: { maxItems: number; beforePush?: () => void },
+  ): Promise<{ ok: true } | { ok: false; condition: string; text: string }> {
+    const result = await this.locked(username, async () => {
+      const st = await this.roster(username);
+      const previous = st.items.get(jid);
+      if (!previous && st.items.size >= opts.maxItems) {
+        return { ok: false as const, condition: "not-allowed", text: `A roster holds at most ${opts.maxItems} items` };
+      }
+      const item = applyRosterSet(previous, name, groups);
+      if (sameItem(previous, item)) {
+        // Nothing changes: answer, and push anyway as the RFC asks for (§2.3.2), at the same version.
+        opts.beforePush?.();
+        this.push(username, jid, item, st);
+        return { ok: true as const, previous, item };
+      }
+      await this.commit(username, st, jid, item, st.pending.get(jid), { push: true, beforePush: opts.beforePush });
+      return { ok: true as const, previous, item };
+    });
+    if (!result.ok) return result;
+    await this.changed(username, jid, result.previous, result.item);
+    return { ok: true };
+  }
+
+  /**
+   * Remove an item and any pending request from it (RFC 6121 §2.5). Returns the state it had, or
+   * undefined when there was no such item (and no pending request).
+   */
+  async removeItem(username: string, jid: string, beforePush?: () => void): Promise<{ item?: StoredItem; pendingIn: boolean } | undefined> {
+    const result = await this.locked(username, async () => {
+      const st = await this.roster(username);
+      const previous = st.items.get(jid);
+      const pendingIn = st.pending.has(jid);
+      if (!previous && !pendingIn) return undefined;
+      await this.commit(username, st, jid, undefined, undefined, { push: previous !== undefined, beforePush });
+      return { item: previous, pendingIn };
+    });
+    if (result?.item) await this.changed(username, jid, result.item, undefined);
+    return result;
+  }
+
+  /**
+   * Apply one subscription stanza to the user's state for a contact (RFC 6121 Appendix A).
+   * `request` is the full inbound subscribe stanza, kept while the request is pending (§3.1.3).
+   * `beforePush` runs after the change is stored and before the roster push.
+   */
+  async applySubscription(
+    username: string,
+    jid: string,
+    event: SubscriptionEvent,
+    opts: { request?: Element; maxPending?: number; beforePush?: (t: Transition) => void } = {},
+  ): Promise<SubscriptionResult> {
+    const result = await this.locked(username, async () => {
+      const st = await this.roster(username);
+      const previousItem = st.items.get(jid);
+      const before = contactState(previousItem, st.pending.has(jid));
+      const t = transition(before, event);
+      const item = itemAfter(previousItem, t.next);
+      let pending = st.pending.get(jid);
+      if (!t.next.pendingIn) pending = undefined;
+      else if (!before.pendingIn && opts.request) {
+        if (opts.maxPending !== undefined && st.pending.size >= opts.maxPending) {
+          // Too many unanswered requests: this one is dropped rather than stored.
+          return { ...t, next: before, forward: false, autoApprove: false, preApproved: false, item: previousItem, previousItem, pushed: false };
+        }
+        pending = elementToJson(opts.request);
+      }
+      if (sameState(before, t.next) && sameItem(previousItem, item)) {
+        opts.beforePush?.(t);
+        return { ...t, item, previousItem, pushed: false };
+      }
+      const push = visibleChange(before, t.next) && (item !== undefined || previousItem !== undefined);
+      await this.commit(username, st, jid, item, pending, { push, beforePush: () => opts.beforePush?.(t) });
+      return { ...t, item, previousItem, pushed: push };
+    });
+    await this.changed(username, jid, result.previousItem, result.item);
+    return result;
+  }
+
+  /** Interested resources (RFC 6121 §2.1.6): those that requested the roster. */
+  interested(username: string): ClientSession[] {
+    return this.host.sessionsOf(username).filter((s) => s.rosterRequested && !s.closed);
+  }
+}

@@ -1,0 +1,50 @@
+// Shared by the message, offline, carbons and blocking tests. Presence stanzas are skipped where
+// a test is about something else: broadcasts depend on mod_presence and the roster.
+
+import type { Element } from "../../src/xml/stanza.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
+
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+/** The stanza error condition of an error stanza. */
+export function errorCondition(el: Element): string | undefined {
+  const err = el.getChild("error");
+  return err?.childElements().find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
+}
+
+/** The next stanza that is not a presence (presence broadcasts depend on mod_presence and the roster). */
+export async function nextNonPresence(c: RawClient, timeoutMs = 5000): Promise<Element> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const el = await c.next(Math.max(1, deadline - Date.now()));
+    if (el.name !== "presence") return el;
+  }
+}
+
+/** Nothing but presence arrives within `ms`. */
+export async function noMessage(c: RawClient, ms = 300): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    let el: Element;
+    try {
+      el = await c.next(left);
+    } catch (err) {
+      if (/nothing received/.test((err as Error).message)) return;
+      throw err;
+    }
+    if (el.name !== "presence") throw new Error(`unexpected stanza: ${el}`);
+  }
+}
+
+/** Send available presence and wait for its echo (RFC 6121 §4.2.2: the server sends it back). */
+export async function goOnline(c: RawClient, priority?: number): Promise<void> {
+  c.send(priority === undefined ? "<presence/>" : `<presence><priority>${priority}</priority></presence>`);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const el = await c.next(Math.max(1, deadline - Date.now()));
+    if (el.name === "presence" && el.attrs.from === c.jid && el.attrs.type === undefined) return;
+    if (el.name !== "presence") throw new Error(`expected the presence echo, got ${el}`);
+  }
+}

@@ -1,0 +1,90 @@
+// A real client: two slixmpp clients (Debian's python3-slixmpp) add each other and see each
+// other's presence over STARTTLS. The script prints JSON lines; this test reads them.
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/harness.js";
+
+const PYTHON = "/usr/bin/python3";
+const SCRIPT = fileURLToPath(new URL("./slixmpp/roster_presence.py", import.meta.url));
+
+let ts: TestServer;
+
+async function hasSlixmpp(): Promise<boolean> {
+  if (!existsSync(PYTHON)) return false;
+  const r = spawn(PYTHON, ["-c", "import slixmpp"], { stdio: "ignore" });
+  return new Promise<boolean>((resolve) => r.on("close", (code) => resolve(code === 0)));
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; lines: Array<Record<string, unknown>>; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(PYTHON, [SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`slixmpp script timed out\n${out}\n${stderr}`));
+    }, timeoutMs);
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      const lines = out
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, lines, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  ts = await startTestServer({
+    config: `
+modules_enabled = { "roster" }
+c2s_require_encryption = true
+storage = "memory"
+VirtualHost "localhost"
+`,
+  });
+  await ts.server.accounts("localhost").create("romeo", "romeo-pw");
+  await ts.server.accounts("localhost").create("juliet", "juliet-pw");
+});
+afterAll(() => ts?.stop());
+
+describe("slixmpp: rosters and presence", () => {
+  it("two clients add each other, see each other's presence, and see each other leave", async () => {
+    expect(await hasSlixmpp(), "python3-slixmpp is not installed").toBe(true);
+    const { code, lines, stderr } = await run(["127.0.0.1", String(ts.c2sPort), "romeo@localhost", "romeo-pw", "juliet@localhost", "juliet-pw"], 60000);
+    expect(code, `${JSON.stringify(lines)}\n${stderr}`).toBe(0);
+    const of = (who: string, event: string) => lines.filter((l) => l.who === who && l.event === event);
+
+    // Both fetched their (empty) roster with a version (XEP-0237).
+    expect(of("a", "roster")).toEqual([{ who: "a", event: "roster", ver: "1", items: 0 }]);
+    expect(of("b", "roster")).toEqual([{ who: "b", event: "roster", ver: "1", items: 0 }]);
+    // Juliet got Romeo's request and answered it, then asked back; Romeo approved.
+    expect(of("b", "subscribe").map((l) => l.frm)).toEqual(["romeo@localhost"]);
+    expect(of("a", "subscribe").map((l) => l.frm)).toEqual(["juliet@localhost"]);
+    expect(of("a", "subscribed").map((l) => l.frm)).toEqual(["juliet@localhost"]);
+    expect(of("b", "subscribed").map((l) => l.frm)).toEqual(["romeo@localhost"]);
+    // The roster pushes went through the states to "both".
+    const pushesA = of("a", "push").map((l) => `${l.subscription}${l.ask ? `+${l.ask}` : ""}`);
+    expect(pushesA[0]).toBe("none+subscribe");
+    expect(pushesA[pushesA.length - 1]).toBe("both");
+    const pushesB = of("b", "push").map((l) => `${l.subscription}${l.ask ? `+${l.ask}` : ""}`);
+    expect(pushesB[pushesB.length - 1]).toBe("both");
+    expect(lines.find((l) => l.event === "friends")).toEqual({ event: "friends", a: "both", b: "both" });
+    // Each saw the other's presence with its status, and Romeo saw Juliet leave.
+    expect(of("a", "available").map((l) => l.status)).toContain("Juliet here");
+    expect(of("b", "available").map((l) => l.status)).toContain("Romeo here");
+    // (the first is the acknowledgement of Romeo's request from Juliet's bare JID, as Prosody sends it)
+    expect(of("a", "unavailable").map((l) => l.frm)).toEqual(["juliet@localhost", expect.stringMatching(/^juliet@localhost\/.+/)]);
+    expect(lines[lines.length - 1]).toEqual({ event: "done" });
+    // And the server agrees.
+    const bus = ts.server.hosts.get("localhost")!.bus;
+    expect(await bus.fire("roster-get", { username: "romeo" })).toEqual({ items: [{ jid: "juliet@localhost", subscription: "both", groups: [] }] });
+    expect(await bus.fire("roster-get", { username: "juliet" })).toEqual({ items: [{ jid: "romeo@localhost", subscription: "both", groups: [] }] });
+  }, 70000);
+});

@@ -1,0 +1,106 @@
+// Persistence on LevelDB across a restart: nodes with their configuration, affiliations,
+// subscriptions (with options and subids) and items survive; an item whose publish was
+// acknowledged is there even when the server goes down right after the result.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestServer } from "../helpers/harness.js";
+import {
+  NS,
+  NS_DATA,
+  NS_OWNER,
+  configure,
+  createNode,
+  eventOf,
+  expectResult,
+  formFields,
+  itemIds,
+  login,
+  nextMessage,
+  owner,
+  publish,
+  pubsub,
+  startPubsubServer,
+  submitForm,
+  subscribe,
+} from "./helpers.js";
+
+let ts: TestServer;
+
+beforeAll(async () => {
+  ts = await startPubsubServer({ storage: "leveldb" }, ["romeo", "juliet"]);
+});
+afterAll(() => ts?.stop());
+
+describe("a restart keeps everything (LevelDB)", () => {
+  it("nodes, configuration, affiliations, subscriptions and items", async () => {
+    let admin = await login(ts, "admin", "desk");
+    let juliet = await login(ts, "juliet", "balcony");
+    await createNode(admin, "keep", { "pubsub#title": "Kept", "pubsub#max_items": "3", "pubsub#access_model": "whitelist" });
+    expectResult(await configure(admin, "keep", { "pubsub#item_expire": "86400" }));
+    expectResult(
+      await owner(admin, "set", "<affiliations node='keep'><affiliation jid='juliet@localhost' affiliation='member'/><affiliation jid='romeo@localhost' affiliation='publisher'/></affiliations>"),
+    );
+    expectResult(await subscribe(juliet, "keep"));
+    const second = await pubsub(
+      juliet,
+      "set",
+      `<subscribe node='keep' jid='${juliet.jid}'/><options>${submitForm("http://jabber.org/protocol/pubsub#subscribe_options", { "pubsub#include_body": "1" })}</options>`,
+    );
+    expectResult(second);
+    for (const id of ["a", "b", "c", "d"]) expectResult(await publish(admin, "keep", id));
+    await createNode(admin, "second");
+    admin.close();
+    juliet.close();
+
+    ts = await ts.restart();
+    admin = await login(ts, "admin", "desk");
+    juliet = await login(ts, "juliet", "balcony");
+    const romeo = await login(ts, "romeo", "orchard");
+
+    const conf = expectResult(await owner(admin, "get", "<configure node='keep'/>"));
+    const form = formFields(conf.getChild("pubsub", NS_OWNER)!.getChild("configure")!.getChild("x", NS_DATA)!);
+    expect(form.get("pubsub#title")).toEqual(["Kept"]);
+    expect(form.get("pubsub#max_items")).toEqual(["3"]);
+    expect(form.get("pubsub#access_model")).toEqual(["whitelist"]);
+    expect(form.get("pubsub#item_expire")).toEqual(["86400"]);
+
+    const affs = expectResult(await owner(admin, "get", "<affiliations node='keep'/>")).getChild("pubsub", NS_OWNER)!.getChild("affiliations")!;
+    expect(affs.childElements("affiliation").map((a) => a.attrs)).toEqual([
+      { jid: "admin@localhost", affiliation: "owner" },
+      { jid: "juliet@localhost", affiliation: "member" },
+      { jid: "romeo@localhost", affiliation: "publisher" },
+    ]);
+
+    const subs = expectResult(await pubsub(juliet, "get", "<subscriptions node='keep'/>")).getChild("pubsub", NS)!.getChild("subscriptions")!;
+    expect(subs.childElements("subscription")).toHaveLength(2);
+
+    expect(itemIds(expectResult(await pubsub(juliet, "get", "<items node='keep' subid='" + subs.childElements("subscription")[0].attrs.subid + "'/>")))).toEqual(["b", "c", "d"]);
+
+    // The subscriptions work: Romeo (publisher) publishes, Juliet hears it once, with a body for the include_body one.
+    expectResult(await publish(romeo, "keep", "e"));
+    const msg = await nextMessage(juliet);
+    expect(eventOf(msg).getChild("items")!.getChild("item")!.attrs.id).toBe("e");
+    expect(msg.getChildText("body")).toBe("To be, or not to be");
+
+    const nodes = expectResult(await admin.iq("<iq type='get' to='pubsub.localhost' id='dl'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"));
+    expect(nodes.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements("item").map((i) => i.attrs.node).sort()).toEqual(["keep", "second"]);
+    for (const c of [admin, juliet, romeo]) c.close();
+  });
+
+  it("an acknowledged publish is on disk even if the server stops right after", async () => {
+    let admin = await login(ts, "admin", "desk");
+    await createNode(admin, "quick");
+    const acked = expectResult(await publish(admin, "quick", "just-now"));
+    expect(acked.getChild("pubsub", NS)!.getChild("publish")!.getChild("item")!.attrs.id).toBe("just-now");
+    admin.close();
+    ts = await ts.restart();
+    admin = await login(ts, "admin", "desk");
+    expect(itemIds(expectResult(await pubsub(admin, "get", "<items node='quick'/>")))).toEqual(["just-now"]);
+    expectResult(await owner(admin, "set", "<delete node='quick'/>"));
+    admin.close();
+    ts = await ts.restart();
+    admin = await login(ts, "admin", "desk");
+    expect((await pubsub(admin, "get", "<items node='quick'/>")).attrs.type).toBe("error");
+    admin.close();
+  });
+});

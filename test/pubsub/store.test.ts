@@ -1,0 +1,115 @@
+// The module's PubsubStore over Herald's storage drivers (memory and LevelDB), checked against the
+// behaviour of the service's MemoryPubsubStore: the same operations give the same answers, payload
+// elements come back as equal elements, prefixes keep services apart, and the service runs on it.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { LevelStorage, MemoryStorage, type StorageDriver } from "../../src/storage/index.js";
+import { COMPONENT_NODE_DEFAULTS, MemoryPubsubStore, type PubsubStore, type StoredItem } from "../../src/util/pubsub/index.js";
+import { createTestService, expectOk } from "../../src/util/pubsub/testing.js";
+import { Element } from "../../src/xml/stanza.js";
+import { HeraldPubsubStore } from "../../modules/mod_pubsub/store.js";
+
+const dir = mkdtempSync(join(tmpdir(), "herald-pubsub-store-"));
+const level = new LevelStorage(join(dir, "db"));
+const memory = new MemoryStorage();
+afterAll(async () => {
+  await level.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function storeOn(driver: StorageDriver, prefix = ""): HeraldPubsubStore {
+  return new HeraldPubsubStore(
+    { nodes: driver.keyval("ps.test", "n"), subscriptions: driver.map("ps.test", "s"), items: driver.archive("ps.test", "i") },
+    { prefix },
+  );
+}
+
+const payload = (id: string) => new Element("entry", { xmlns: "http://www.w3.org/2005/Atom" }, [new Element("title", {}, [id]), " tail & <text>"]);
+const item = (id: string, published: number): StoredItem => ({ id, publisher: "a@b", published, payload: payload(id) });
+const ids = (items: StoredItem[]) => items.map((i) => i.id);
+
+let seq = 0;
+for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) {
+  describe(`HeraldPubsubStore on ${name}`, () => {
+    const node = () => `node${++seq}`;
+    const stores = (): PubsubStore[] => [storeOn(driver, `p${seq}/`), new MemoryPubsubStore()];
+
+    it("answers item queries as the reference store does", async () => {
+      await driver.open();
+      const n = node();
+      const results = [];
+      for (const store of stores()) {
+        for (const [i, id] of ["a", "b", "c", "d", "e"].entries()) await store.appendItem(n, item(id, 1000 + i));
+        await store.appendItem(n, item("b", 2000));
+        results.push([
+          ids(await store.listItems(n)),
+          ids(await store.listItems(n, { after: "c", limit: 1 })),
+          ids(await store.listItems(n, { before: "e" })),
+          ids(await store.listItems(n, { before: "e", limit: 2 })),
+          ids(await store.listItems(n, { before: "e", limit: 2, reverse: true })),
+          ids(await store.listItems(n, { reverse: true, limit: 2 })),
+          ids(await store.listItems(n, { ids: ["d", "a"] })),
+          ids(await store.listItems(n, { after: "zz" })),
+          await store.countItems(n),
+          await store.deleteItems(n, { ids: ["c"] }),
+          await store.deleteItems(n, { olderThan: 1001 }),
+          await store.truncateItems(n, 2),
+          ids(await store.listItems(n)),
+          await store.deleteItems(n),
+          await store.countItems(n),
+        ]);
+      }
+      expect(results[0]).toEqual(results[1]);
+      expect(results[0][0]).toEqual(["a", "c", "d", "e", "b"]);
+    });
+
+    it("payloads come back as equal elements, publisher and time kept", async () => {
+      const n = node();
+      const store = storeOn(driver);
+      await store.appendItem(n, item("x", 1234));
+      await store.appendItem(n, { id: "empty", publisher: "c@d", published: 1235 });
+      const got = await store.getItem(n, "x");
+      expect(got?.publisher).toBe("a@b");
+      expect(got?.published).toBe(1234);
+      expect(String(got?.payload)).toBe(String(payload("x")));
+      expect((await store.getItem(n, "empty"))?.payload).toBeUndefined();
+    });
+
+    it("node records and subscriptions; deleteNode removes everything of the node only", async () => {
+      const [n, m] = [node(), node()];
+      const store = storeOn(driver, "svc1/");
+      const other = storeOn(driver, "svc2/");
+      const record = { name: n, config: { ...COMPONENT_NODE_DEFAULTS, title: "T" }, affiliations: { "a@b": "owner" as const }, created: 5 };
+      await store.saveNode(record);
+      await store.saveNode({ ...record, name: m });
+      await other.saveNode({ ...record, name: "elsewhere" });
+      const sub = { jid: "a@b/r", subid: "s1", state: "subscribed" as const, options: { deliver: true, includeBody: false, expire: "presence" as const }, created: 1 };
+      await store.saveSubscription(n, sub);
+      await store.saveSubscription(n, { ...sub, subid: "s2" });
+      await store.deleteSubscription(n, "s1");
+      await store.appendItem(n, item("i", 1));
+      expect(await store.loadNode(n)).toEqual(record);
+      expect((await store.listNodes()).sort()).toEqual([n, m].sort());
+      expect(await other.listNodes()).toEqual(["elsewhere"]);
+      expect(await store.loadSubscriptions(n)).toEqual([{ ...sub, subid: "s2" }]);
+      await store.deleteNode(n);
+      expect(await store.loadNode(n)).toBeUndefined();
+      expect(await store.loadSubscriptions(n)).toEqual([]);
+      expect(await store.countItems(n)).toBe(0);
+      expect(await store.loadNode(m)).toBeDefined();
+    });
+
+    it("the service runs on it: publish, subscribe, retrieve", async () => {
+      const t = createTestService({}, { store: storeOn(driver, `svc${++seq}/`) });
+      expectOk(await t.service.create("n", "o@x"));
+      expectOk(await t.service.subscribe("n", "s@x/r", "s@x/r"));
+      expectOk(await t.service.publish("n", "o@x", "1", { payload: payload("1") }));
+      const got = expectOk(await t.service.getItems("n", "s@x/r"));
+      expect(ids(got.items)).toEqual(["1"]);
+      expect(got.items[0].payload).toBeInstanceOf(Element);
+    });
+  });
+}
