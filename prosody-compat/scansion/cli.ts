@@ -21,7 +21,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadScript, ScriptError } from "./parser.js";
 import { runScript, type ScriptResult } from "./runner.js";
-import { heraldSubstitutions, pathMatches, type Substitution } from "./substitutions.js";
+import { heraldSubstitutions, pathMatches, type Insertion, type Substitution } from "./substitutions.js";
 
 export interface ServerHandle {
   /** Where the server listens; read again after every reset(). */
@@ -45,7 +45,7 @@ export interface ScansionOptions {
   /** Where the expected failures come from, for the summary line. */
   expectedFailuresFile?: string;
   /** Substitutions for the server under test (none by default; Herald uses `heraldSubstitutions`). */
-  substitutions?: readonly Substitution[];
+  substitutions?: readonly (Substitution | Insertion)[];
   /** Print details of expected failures too, and warnings. */
   verbose?: boolean;
   /** Per-step timeouts (see RunOptions). */

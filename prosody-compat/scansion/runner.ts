@@ -15,7 +15,7 @@ import type { Element } from "../../src/xml/stanza.js";
 import { LoginError, XmppClient } from "./client.js";
 import { matchStanza } from "./matcher.js";
 import { parseXmlBlock, substituteVars, type Script, type Step, type VarRef } from "./parser.js";
-import { applySubstitutions, type Substitution } from "./substitutions.js";
+import { applySubstitutions, type Insertion, type Substitution } from "./substitutions.js";
 
 export interface RunOptions {
   /** Where the server listens (overrides the scripts' connect_host/connect_port). */
@@ -30,7 +30,7 @@ export interface RunOptions {
   /** Use STARTTLS when offered (default true). */
   starttls?: boolean;
   /** Text substitutions for this server (see substitutions.ts). */
-  substitutions?: readonly Substitution[];
+  substitutions?: readonly (Substitution | Insertion)[];
   /**
    * Off by default (FORMAT.md §4: the next stanza must match). When on, a `receives:` skips
    * stanzas that do not match until one does (within `timeoutMs`). For investigating scripts that

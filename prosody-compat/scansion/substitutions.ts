@@ -23,8 +23,34 @@ export interface Substitution {
   reason: string;
 }
 
+/**
+ * An expected stanza the script leaves out, inserted as a `receives:` step before the step at
+ * `beforeLine`. Matching stays strict: the inserted stanza must arrive exactly there.
+ */
+export interface Insertion {
+  script: string;
+  beforeLine: number;
+  client: string;
+  /** The stanza, in the script's own syntax (variables such as ${Juliet's phone's full JID} work). */
+  receives: string;
+  reason: string;
+}
+
+export function isInsertion(s: Substitution | Insertion): s is Insertion {
+  return "beforeLine" in s;
+}
+
 /** Substitutions for running the shared suite against Herald. */
-export const heraldSubstitutions: Substitution[] = [
+export const heraldSubstitutions: Array<Substitution | Insertion> = [
+  {
+    script: "core/basic_message.scs",
+    beforeLine: 134,
+    client: "Juliet",
+    receives: `<presence from="\${Juliet's phone's full JID}"/>`,
+    reason:
+      "RFC 6121 §4.4.2 / Prosody's mod_presence: a resource's initial presence is answered with the presence of the user's other " +
+      "available resources (here the phone); the script does not list that stanza (the reference Prosody sends it too)",
+  },
   {
     script: "core/version.scs",
     find: "<name>Prosody</name>",
@@ -44,9 +70,28 @@ export function pathMatches(path: string, key: string): boolean {
  * Apply the substitutions that concern `script` (matched by its path) to a copy of its steps.
  * Returns the new script, and an error message per substitution that matched nothing.
  */
-export function applySubstitutions(script: Script, subs: readonly Substitution[]): { script: Script; errors: string[] } {
-  const mine = subs.filter((s) => pathMatches(script.path, s.script));
-  if (mine.length === 0) return { script, errors: [] };
+export function applySubstitutions(script: Script, all: readonly (Substitution | Insertion)[]): { script: Script; errors: string[] } {
+  const inserts = all.filter((s): s is Insertion => isInsertion(s) && pathMatches(script.path, s.script));
+  const mine = all.filter((s): s is Substitution => !isInsertion(s) && pathMatches(script.path, s.script));
+  const insertErrors: string[] = [];
+  if (inserts.length) {
+    const steps: Step[] = [];
+    const used = new Set<Insertion>();
+    for (const step of script.steps) {
+      for (const ins of inserts) {
+        if (ins.beforeLine !== step.line) continue;
+        if (!script.clients.has(ins.client)) continue;
+        steps.push({ action: "receives", client: ins.client, line: step.line, xml: ins.receives, xmlLine: step.line });
+        used.add(ins);
+      }
+      steps.push(step);
+    }
+    for (const ins of inserts) {
+      if (!used.has(ins)) insertErrors.push(`insertion for ${ins.script} no longer applies: no step for ${ins.client} at line ${ins.beforeLine}`);
+    }
+    script = { ...script, steps };
+  }
+  if (mine.length === 0) return { script, errors: insertErrors };
   const used = new Set<Substitution>();
   const steps: Step[] = script.steps.map((step) => {
     if (step.action !== "sends" && step.action !== "receives") return step;
@@ -64,5 +109,5 @@ export function applySubstitutions(script: Script, subs: readonly Substitution[]
   const errors = mine
     .filter((s) => !used.has(s))
     .map((s) => `substitution for ${s.script} no longer applies: ${JSON.stringify(s.find)} occurs in no ${s.in ?? "receives"} block`);
-  return { script: { ...script, steps }, errors };
+  return { script: { ...script, steps }, errors: [...insertErrors, ...errors] };
 }
