@@ -242,12 +242,16 @@ describe("default configuration", () => {
   test("goes through the parser", () => {
     expect(defaultConfigText).toContain(`VirtualHost "localhost"`);
     const parsed = defaultParsedConfig();
-    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"]]);
+    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"]]);
     expect(parsed.warnings).toEqual([]);
     const c = defaultConfig();
     expect(c.global.string("data_path")).toBe("./data");
     expect(c.host("localhost").string("data_path")).toBe("./data");
-    expect(c.hosts).toEqual([{ name: "localhost", kind: "VirtualHost", file: "<default config>", line: 4 }]);
+    expect(c.hosts).toEqual([
+      { name: "localhost", kind: "VirtualHost", file: "<default config>", line: 10 },
+      { name: "pubsub.localhost", kind: "Component", module: "pubsub", file: "<default config>", line: 12 },
+    ]);
+    expect(c.host("localhost").array("modules_enabled")).toContain("roster");
   });
 });
 

@@ -377,5 +377,13 @@ export function render(v: unknown): string {
 export const defaultConfigText = `-- Herald's built-in configuration (used when no config file is given)
 data_path = "./data"
 
+modules_enabled = {
+  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "vcard";
+  "version"; "uptime"; "time"; "lastactivity"; "register";
+}
+allow_registration = false
+
 VirtualHost "localhost"
+
+Component "pubsub.localhost" "pubsub"
 `;
