@@ -6,12 +6,13 @@ import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
 import { SerialQueue, nextSessionId, type ClientSession } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
-import { jidJoin, namePrep, nodePrep, resourcePrep } from "../util/jid.js";
+import { jidJoin, namePrep, resourcePrep } from "../util/jid.js";
 import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
 import { Element, errorReply, reply, serialize } from "../xml/stanza.js";
 import type { Transport, TransportListener } from "./transport.js";
 import type { AccountStore } from "../auth/accounts.js";
-import { createMechanism, listMechanisms, type SaslMechanism, type SaslStep } from "../sasl/mechanism.js";
+import { listMechanisms, type SaslStep } from "../sasl/mechanism.js";
+import { SaslExchange, type AuthFailureTracker } from "./sasl-exchange.js";
 import { escapeAttr } from "../xml/escape.js";
 
 export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
@@ -47,25 +48,6 @@ const RESUME_AT = 16;
 
 type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
 
-/** Slows down password guessing: failures per remote address within a window. */
-export class AuthFailureTracker {
-  private failures = new Map<string, { count: number; first: number }>();
-  constructor(private readonly windowMs = 5 * 60_000) {}
-  record(addr: string): number {
-    const now = Date.now();
-    let f = this.failures.get(addr);
-    if (!f || now - f.first > this.windowMs) f = { count: 0, first: now };
-    f.count++;
-    this.failures.set(addr, f);
-    if (this.failures.size > 10000) this.failures.clear();
-    return f.count;
-  }
-  /** How long to hold back the answer to the next failure. */
-  delayFor(count: number): number {
-    return count <= 3 ? 0 : Math.min(5000, 250 * 2 ** (count - 3));
-  }
-}
-
 export class C2SConnection implements ClientSession, TransportListener {
   readonly id = nextSessionId("c2s");
   type: "c2s" | "c2s_unauthed" = "c2s_unauthed";
@@ -85,7 +67,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   private readonly queue: SerialQueue;
   private hostObj?: Host;
   private streamId = "";
-  private sasl?: SaslMechanism;
+  private sasl?: SaslExchange;
   private authFailures = 0;
   private lastOutput = Date.now();
   private keepalive?: NodeJS.Timeout;
@@ -431,51 +413,18 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.saslFailure("encryption-required", "Use STARTTLS first");
       return;
     }
-    let step: SaslStep;
-    if (el.name === "auth") {
-      const mechName = el.attrs.mechanism ?? "";
-      const offered = this.mechanisms();
-      const accounts = this.ctx.accounts(this.host);
-      const mech = offered.includes(mechName)
-        ? createMechanism(mechName, {
-            getCredentials: (u) => accounts.credentials(u),
-            normalizeUsername: (u) => nodePrep(u) ?? null,
-            acceptAny: accounts.acceptAny,
-          }, { secure: this.secure })
-        : undefined;
-      if (!mech) {
-        this.saslFailure("invalid-mechanism", mechName ? `${mechName} is not offered` : "No mechanism given");
-        return;
-      }
-      this.sasl = mech;
-      const decoded = decodeSaslPayload(el.getText());
-      if (decoded === null) {
-        this.sasl = undefined;
-        this.saslFailure("incorrect-encoding");
-        return;
-      }
-      step = await mech.start(decoded);
-    } else if (el.name === "response") {
-      if (!this.sasl) {
-        this.saslFailure("malformed-request", "No authentication in progress");
-        return;
-      }
-      const decoded = decodeSaslPayload(el.getText());
-      if (decoded === null) {
-        this.sasl = undefined;
-        this.saslFailure("incorrect-encoding");
-        return;
-      }
-      step = await this.sasl.step(decoded ?? Buffer.alloc(0));
-    } else if (el.name === "abort") {
-      this.sasl = undefined;
-      this.saslFailure("aborted");
-      return;
-    } else {
+    if (el.name !== "auth" && el.name !== "response" && el.name !== "abort") {
       this.close({ condition: "unsupported-stanza-type" });
       return;
     }
-    await this.saslStep(step);
+    if (el.name === "auth" || !this.sasl) this.sasl = new SaslExchange(this.ctx.accounts(this.host), this.secure, this.mechanisms());
+    const outcome = await this.sasl.handle(el);
+    if (outcome.kind === "failure" && !outcome.counts) {
+      this.sasl = undefined;
+      this.saslFailure(outcome.condition, outcome.text);
+      return;
+    }
+    await this.saslStep(outcome);
   }
 
   private async saslStep(step: SaslStep): Promise<void> {
@@ -584,13 +533,4 @@ export class C2SConnection implements ClientSession, TransportListener {
   drain(): Promise<void> {
     return this.queue.drain();
   }
-}
-
-/** SASL payloads are base64, "=" for an empty one (RFC 6120 §6.4.2). null: not base64. */
-function decodeSaslPayload(text: string): Buffer | undefined | null {
-  const t = text.trim();
-  if (t === "") return undefined;
-  if (t === "=") return Buffer.alloc(0);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return null;
-  return Buffer.from(t, "base64");
 }
