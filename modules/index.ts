@@ -25,4 +25,7 @@ export const registry: ModuleRegistry = {
   external_services: () => import("./mod_external_services/index.js"),
   // [pubsub]
   pubsub: () => import("./mod_pubsub/index.js"),
+  pep: () => import("./mod_pep/index.js"),
+  vcard_legacy: () => import("./mod_vcard_legacy/index.js"),
+  vcard4: () => import("./mod_vcard4/index.js"),
 };

@@ -43,6 +43,15 @@ export function isInsertion(s: Substitution | Insertion): s is Insertion {
 /** Substitutions for running the shared suite against Herald. */
 export const heraldSubstitutions: Array<Substitution | Insertion> = [
   {
+    script: "pep/bookmarks2.scs",
+    beforeLine: 76,
+    client: "Juliet",
+    receives: `<presence from="\${Juliet's full JID}" id='presence0'/>`,
+    reason:
+      "RFC 6121 §4.2.2: the server echoes a client's initial presence back to it; the script lists the caps query but not " +
+      "the echo that follows it (the pep_* scripts list it at the same place, and the reference Prosody sends it too)",
+  },
+  {
     script: "core/basic_message.scs",
     beforeLine: 134,
     client: "Juliet",

@@ -144,7 +144,19 @@ describe("checkPreconditions (§7.1.5)", () => {
     expect(checkPreconditions(COMPONENT_NODE_DEFAULTS, { "pubsub#title": "" }).ok).toBe(true);
     expect(checkPreconditions(COMPONENT_NODE_DEFAULTS, { "pubsub#title": "x" })).toMatchObject({
       error: "precondition-not-met",
-      text: "Field does not match: pubsub#title",
+      text: "Field does not match: title",
+    });
+  });
+
+  it("names the option as Prosody does in the text", () => {
+    expect(checkPreconditions(COMPONENT_NODE_DEFAULTS, { "pubsub#deliver_payloads": "0" })).toMatchObject({
+      text: "Field does not match: include_payload",
+    });
+    expect(checkPreconditions(COMPONENT_NODE_DEFAULTS, { "pubsub#type": "urn:x" })).toMatchObject({
+      text: "Field does not match: payload_type",
+    });
+    expect(checkPreconditions(COMPONENT_NODE_DEFAULTS, { "pubsub#publish_node_full": "reject" })).toMatchObject({
+      text: "Field does not match: publish_node_full",
     });
   });
 });

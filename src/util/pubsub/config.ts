@@ -281,9 +281,22 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Prosody's internal option names where they differ from the variable without "pubsub#" (pubsub.lib.lua). */
+const PROSODY_OPTION_NAMES: Record<string, string> = {
+  "pubsub#type": "payload_type",
+  "pubsub#deliver_notifications": "notify_items",
+  "pubsub#deliver_payloads": "include_payload",
+};
+
+/** The option name Prosody uses in its error texts ("access_model" for pubsub#access_model). */
+export function prosodyOptionName(variable: string): string {
+  return PROSODY_OPTION_NAMES[variable] ?? variable.replace(/^pubsub#/, "");
+}
+
 /**
  * XEP-0060 §7.1.5: every publish-option must equal the node's current value; an unknown field is
- * refused too ("MUST reject the publication upon encountering unknown fields").
+ * refused too ("MUST reject the publication upon encountering unknown fields"). The text names the
+ * option as Prosody does ("Field does not match: access_model", pubsub_preconditions.scs).
  */
 export function checkPreconditions(
   config: Readonly<NodeConfig>,
@@ -295,7 +308,7 @@ export function checkPreconditions(
     if (!field) return fail("precondition-not-met", `Unknown field: ${name}`);
     const parsed = parseFieldValue(field, raw);
     if ("error" in parsed || !sameValue(parsed.value, config[field.key])) {
-      return fail("precondition-not-met", `Field does not match: ${name}`);
+      return fail("precondition-not-met", `Field does not match: ${prosodyOptionName(name)}`);
     }
   }
   return ok(undefined);

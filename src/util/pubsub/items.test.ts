@@ -182,7 +182,7 @@ describe("publish-options (§7.1.5)", () => {
         FORM_TYPE: "http://jabber.org/protocol/pubsub#publish-options",
         "pubsub#access_model": "presence",
       }),
-    ).toEqual({ ok: false, error: "precondition-not-met", text: "Field does not match: pubsub#access_model" });
+    ).toEqual({ ok: false, error: "precondition-not-met", text: "Field does not match: access_model" });
     expect(await t.store.getItem("n", "2")).toBeUndefined();
   });
 

@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { COMPONENT_NODE_DEFAULTS, type ItemsEvent } from "../../src/util/pubsub/index.js";
+import { Element } from "../../src/xml/stanza.js";
+import { Notifier } from "../mod_pubsub/notifications.js";
+import { PepBroadcaster } from "./broadcaster.js";
+import { InterestTable, NO_NODES, PendingQueries } from "./interest.js";
+import { Lru } from "./lru.js";
+
+describe("Lru", () => {
+  it("evicts the least recently used entry", () => {
+    const evicted: string[] = [];
+    const lru = new Lru<string, number>(2, (k) => evicted.push(k));
+    lru.set("a", 1);
+    lru.set("b", 2);
+    lru.get("a");
+    lru.set("c", 3);
+    expect(evicted).toEqual(["b"]);
+    expect([...lru.keys()]).toEqual(["a", "c"]);
+    lru.peek("a");
+    lru.set("d", 4);
+    expect(evicted).toEqual(["b", "a"]);
+  });
+});
+
+describe("InterestTable", () => {
+  it("remembers who wants which node, and forgets empty wishes", () => {
+    const t = new InterestTable(10);
+    t.set("romeo", "juliet@localhost/a", new Set(["tune", "mood"]));
+    t.set("romeo", "juliet@localhost", new Set(["tune"]));
+    t.set("romeo", "nurse@localhost/b", new Set(["mood"]));
+    expect(t.wanting("romeo", "tune")).toEqual(["juliet@localhost/a", "juliet@localhost"]);
+    expect(t.recipientsOf("romeo", "juliet@localhost")).toEqual(["juliet@localhost/a", "juliet@localhost"]);
+    t.set("romeo", "juliet@localhost/a", NO_NODES);
+    expect(t.get("romeo", "juliet@localhost/a")).toBeUndefined();
+    expect(t.wanting("romeo", "mood")).toEqual(["nurse@localhost/b"]);
+    t.forgetAccount("romeo");
+    expect(t.wanting("romeo", "mood")).toEqual([]);
+  });
+});
+
+describe("PendingQueries", () => {
+  it("matches an answer to its query by node, once", () => {
+    const p = new PendingQueries(10);
+    const a = { key: "sha-1:a", queryNode: "n#a", algorithm: "sha-1", ver: "a" };
+    const b = { key: "sha-1:b", queryNode: "n#b", algorithm: "sha-1", ver: "b" };
+    p.add("romeo", "romeo@localhost/x", a);
+    p.add("romeo", "romeo@localhost/x", b);
+    expect(p.take("romeo", "romeo@localhost/x", undefined)).toBeUndefined(); // two pending: ambiguous
+    expect(p.take("romeo", "romeo@localhost/x", "n#b")).toBe(b);
+    expect(p.take("romeo", "romeo@localhost/x", "n#b")).toBeUndefined();
+    expect(p.take("romeo", "romeo@localhost/x", undefined)).toBe(a);
+    expect(p.take("romeo", "juliet@localhost/x", "n#a")).toBeUndefined();
+  });
+});
+
+describe("PepBroadcaster", () => {
+  const event = (recipients: string[]): ItemsEvent => ({
+    kind: "items",
+    node: "tune",
+    item: { id: "1", publisher: "romeo@localhost", published: 0, payload: new Element("tune", { xmlns: "urn:tune" }) },
+    recipients: recipients.map((jid) => ({ jid, subids: [] })),
+    config: COMPONENT_NODE_DEFAULTS,
+    owners: ["romeo@localhost"],
+  });
+
+  it("adds the +notify recipients the access model allows, one copy per resource", async () => {
+    const sent: Element[] = [];
+    let n = 0;
+    const b = new PepBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId: () => `m${++n}` }), {
+      interested: () => ["juliet@localhost/a", "juliet@localhost", "nurse@localhost", "tybalt@localhost/x", "sub@localhost/s"],
+      mayReceive: async (_node, jid) => !jid.startsWith("tybalt"),
+      post: async (s) => {
+        sent.push(s);
+      },
+    });
+    await b.notify(event(["sub@localhost/s"]));
+    // juliet's bare JID is left out beside her resource; tybalt may not; sub is not doubled.
+    expect(sent.map((m) => m.attrs.to)).toEqual(["sub@localhost/s", "juliet@localhost/a", "nurse@localhost"]);
+    expect(sent.every((m) => m.attrs.type === "headline" && m.attrs.from === "romeo@localhost")).toBe(true);
+  });
+
+  it("does not add them to events other than items, retract, purge and delete", async () => {
+    const sent: Element[] = [];
+    const b = new PepBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId: () => "m" }), {
+      interested: () => ["juliet@localhost/a"],
+      mayReceive: async () => true,
+      post: async (s) => {
+        sent.push(s);
+      },
+    });
+    await b.notify({ ...event(["x@localhost/1"]), kind: "last-item" });
+    expect(sent.map((m) => m.attrs.to)).toEqual(["x@localhost/1"]);
+  });
+});

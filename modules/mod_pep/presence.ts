@@ -1,0 +1,137 @@
+// Presence-driven delivery (XEP-0163 §4.3, Prosody's mod_pep): when an available presence with
+// Entity Capabilities reaches an account -- from one of its own resources, or from a contact
+// subscribed to its presence -- PEP learns which nodes that entity wants ("+notify"), asking the
+// entity's disco#info once per unknown caps hash, and sends it the last item of each node it newly
+// wants (on_sub_and_presence). Unavailable presence (and an unsubscribe) forgets the entity.
+//
+// The steps and their order follow Prosody, as the PEP scripts expect:
+//  - the caps query (`<iq type='get' id='disco'>`, from the account's bare JID) is sent before the
+//    presence goes on (so before the sender's own echo);
+//  - an answer is verified: its "+notify" set is cached under the hash computed from the answer
+//    (XEP-0115 §5.4), so a false claim never poisons the cache for others;
+//  - an own resource's caps also register the account's bare JID with the local contacts whose
+//    presence it sees, so contacts' PEP reaches it without each contact asking again.
+
+import { jidBare, jidNode } from "../../src/util/jid.js";
+import type { Element } from "../../src/xml/stanza.js";
+import { capsHash, capsKey, capsOf, capsQuery, notifyNodes } from "./caps.js";
+import { NO_NODES, type InterestTable, type PendingQueries } from "./interest.js";
+import type { Lru } from "./lru.js";
+import type { PepServices } from "./services.js";
+
+export interface PepPresenceOptions {
+  host: string;
+  services: PepServices;
+  interest: InterestTable;
+  pending: PendingQueries;
+  /** caps key -> "+notify" nodes (verified answers only). */
+  caps: Lru<string, ReadonlySet<string>>;
+  /** Send a stanza to a full JID now (to the local session directly when there is one). */
+  sendTo(jid: string, stanza: Element): Promise<void>;
+  /** Is `jid` subscribed to `username`'s presence (roster subscription from/both)? */
+  isContactSubscribed(username: string, jid: string): Promise<boolean>;
+  /** Usernames of local contacts (this host) whose presence `username` sees (to/both). */
+  localContactsSeen(username: string): Promise<string[]>;
+}
+
+export class PepPresence {
+  constructor(private readonly opts: PepPresenceOptions) {}
+
+  /**
+   * Available presence from `from` (a full JID) reached `username`: its own resource's broadcast
+   * (`self`), or a contact's presence.
+   */
+  async available(username: string, from: string, presence: Element, self: boolean): Promise<void> {
+    const { opts } = this;
+    if (!self && !(await opts.isContactSubscribed(username, from))) return;
+    const claim = capsOf(presence);
+    if (!claim) {
+      // No (usable) caps: this entity wants nothing (Prosody).
+      await this.update(from, username, NO_NODES);
+      return;
+    }
+    const known = opts.caps.get(claim.key);
+    if (known) {
+      if (self) await this.shareWithContacts(username, known, from);
+      await this.update(from, username, known);
+      return;
+    }
+    opts.pending.add(username, from, claim);
+    await opts.sendTo(from, capsQuery(`${username}@${opts.host}`, from, claim.queryNode));
+  }
+
+  /** Unavailable presence from `from`: it wants nothing any more. */
+  async unavailable(username: string, from: string): Promise<void> {
+    this.opts.pending.forget(username, from);
+    await this.update(from, username, NO_NODES);
+  }
+
+  /**
+   * The account's last available resource went away: its bare JID, registered with the local
+   * contacts' services by shareWithContacts, wants nothing any more (a later resource without caps
+   * must not inherit those wishes).
+   */
+  async allGone(username: string): Promise<void> {
+    const bare = `${username}@${this.opts.host}`;
+    for (const contact of await this.opts.localContactsSeen(username)) await this.update(bare, contact, NO_NODES);
+  }
+
+  /** RFC 6121 §3.3: `bare` unsubscribed from the account's presence; each of its addresses is forgotten. */
+  async unsubscribed(username: string, bare: string): Promise<void> {
+    for (const jid of this.opts.interest.recipientsOf(username, bare)) await this.update(jid, username, NO_NODES);
+  }
+
+  /**
+   * A disco#info answer from `from` to `username` (`self`: from one of its own resources).
+   * Returns false when it answers no query of ours.
+   */
+  async discoResult(username: string, from: string, query: Element, self: boolean): Promise<boolean> {
+    const { opts } = this;
+    const claim = opts.pending.take(username, from, query.attrs.node);
+    if (!claim) return false;
+    const nodes = notifyNodes(query);
+    // XEP-0115 §5.4: cache only under the hash the answer really has (legacy caps cannot be checked).
+    if (claim.algorithm !== undefined) opts.caps.set(capsKey(claim.algorithm, capsHash(query, claim.algorithm)), nodes);
+    if (self) await this.shareWithContacts(username, nodes, from);
+    await this.update(from, username, nodes);
+    return true;
+  }
+
+  /**
+   * An own resource's wishes also go, under the account's bare JID, to the services of the local
+   * contacts whose presence the account sees: their presence may never reach the account's service
+   * (a one-way subscription), and this spares each of them a query. Prosody does this on a caps
+   * answer; Herald also when the hash was already known, so the outcome does not depend on the cache.
+   * Last items go to the resource whose caps these are (`via`): the bare JID may have no available
+   * resource yet while that resource's initial presence is on its way.
+   */
+  private async shareWithContacts(username: string, nodes: ReadonlySet<string>, via: string): Promise<void> {
+    const bare = `${username}@${this.opts.host}`;
+    for (const contact of await this.opts.localContactsSeen(username)) await this.update(bare, contact, nodes, via);
+  }
+
+  /**
+   * `recipient` now wants `nodes` of `username`'s service: remember it, and send the last item of
+   * each node it did not want before (Prosody's update_subscriptions), to `deliverTo`.
+   */
+  async update(recipient: string, username: string, nodes: ReadonlySet<string>, deliverTo = recipient): Promise<void> {
+    const { interest, services } = this.opts;
+    const current = interest.get(username, recipient) ?? NO_NODES;
+    if (current.size === 0 && nodes.size === 0) return;
+    interest.set(username, recipient, nodes);
+    const fresh = [...nodes].filter((n) => !current.has(n));
+    if (fresh.length === 0) return;
+    const account = await services.get(username);
+    if (!account) return;
+    for (const node of fresh) {
+      if ((await account.service.may(node, recipient, "subscribe")).ok) await account.sendLastItem(node, recipient, deliverTo);
+    }
+  }
+}
+
+/** The account a stanza addressed to `to` (bare) is for, on this host. */
+export function usernameOf(to: string | undefined, host: string): string | undefined {
+  if (to === undefined) return undefined;
+  const bare = jidBare(to);
+  return bare.endsWith(`@${host}`) ? jidNode(bare) : undefined;
+}

@@ -1,0 +1,187 @@
+// One XEP-0060 service per account (XEP-0163 §1: the account's bare JID is a pubsub service),
+// created on first use and kept in a bounded cache (pep_service_cache_size, as Prosody); an
+// evicted service is rebuilt from storage the next time it is needed.
+//
+// Each service: owner = the account's bare JID (acts as owner of every node, and alone may create
+// nodes, as Prosody's get_affiliation/check_node_config), Prosody's PEP node defaults (one item,
+// access model presence, last item on subscription and presence), auto-create on publish with the
+// publish-options as the new node's configuration (§7.1.5 / XEP-0163 §3), access models open,
+// presence, roster and whitelist.
+
+import {
+  PEP_NODE_DEFAULTS,
+  PubsubService,
+  type AccessModel,
+  type AccessOracle,
+  type NodeConfig,
+} from "../../src/util/pubsub/index.js";
+import { jidBare } from "../../src/util/jid.js";
+import type { Element } from "../../src/xml/stanza.js";
+import type { PubsubContext } from "../mod_pubsub/context.js";
+import { Notifier } from "../mod_pubsub/notifications.js";
+import { NS_PUBSUB } from "../mod_pubsub/xml.js";
+import { PepBroadcaster } from "./broadcaster.js";
+import type { InterestTable } from "./interest.js";
+import { Lru } from "./lru.js";
+import { pepStore, type PepStorage } from "./store.js";
+
+/** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
+export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "last-published", "presence-notifications", "presence-subscribe"].map(
+  (f) => `${NS_PUBSUB}#${f}`,
+);
+
+/** Prosody's check_node_config for PEP: these four, not authorize. */
+export const PEP_ACCESS_MODELS: readonly AccessModel[] = ["open", "presence", "roster", "whitelist"];
+
+export interface PepAccount {
+  username: string;
+  /** The account's bare JID: the service's address and owner. */
+  jid: string;
+  service: PubsubService;
+  ctx: PubsubContext;
+  /**
+   * Send `node`'s last item to `to` (default `jid`) when the node sends it on presence
+   * (pubsub#send_last_published_item = on_sub_and_presence) and `jid` may have it.
+   */
+  sendLastItem(node: string, jid: string, to?: string): Promise<void>;
+}
+
+export interface PepServicesOptions {
+  host: string;
+  storage: PepStorage;
+  access: AccessOracle;
+  interest: InterestTable;
+  accountExists(username: string): Promise<boolean>;
+  post(stanza: Element): Promise<void>;
+  /** pep_max_items: upper bound of pubsub#max_items and the value of "max" (Prosody: 256). */
+  maxItems: number;
+  maxPayloadSize: number;
+  cacheSize: number;
+  nextId(): string;
+  onError?(err: unknown): void;
+}
+
+export class PepServices {
+  private readonly cache: Lru<string, PepAccount>;
+  private readonly creating = new Map<string, Promise<PepAccount | undefined>>();
+
+  constructor(private readonly opts: PepServicesOptions) {
+    this.cache = new Lru(opts.cacheSize);
+  }
+
+  /** The account's service, or undefined when there is no such account. */
+  async get(username: string): Promise<PepAccount | undefined> {
+    const cached = this.cache.get(username);
+    if (cached) return cached;
+    let pending = this.creating.get(username);
+    if (!pending) {
+      pending = this.create(username).finally(() => this.creating.delete(username));
+      this.creating.set(username, pending);
+    }
+    return pending;
+  }
+
+  /** The cached service, if any (no storage access). */
+  peek(username: string): PepAccount | undefined {
+    return this.cache.peek(username);
+  }
+
+  cached(): PepAccount[] {
+    return [...this.cache.values()];
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  forget(username: string): void {
+    this.cache.delete(username);
+  }
+
+  private async create(username: string): Promise<PepAccount | undefined> {
+    if (!(await this.opts.accountExists(username))) return undefined;
+    const raced = this.cache.peek(username);
+    if (raced) return raced;
+    const account = this.build(username);
+    this.cache.set(username, account);
+    return account;
+  }
+
+  private build(username: string): PepAccount {
+    const { opts } = this;
+    const bare = `${username}@${opts.host}`;
+    const isOwner = (jid: string) => jidBare(jid) === bare;
+    const notifier = new Notifier({ from: bare, maxItems: opts.maxItems, nextId: opts.nextId });
+    let service: PubsubService | undefined;
+    const broadcaster = new PepBroadcaster(notifier, {
+      interested: (node) => opts.interest.wanting(username, node),
+      mayReceive: async (node, jid, config, deleted) => {
+        if (isOwner(jid)) return true;
+        if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;
+        return mayByModel(config, bare, jid, opts.access);
+      },
+      post: opts.post,
+      onError: opts.onError,
+    });
+    service = new PubsubService({
+      store: pepStore(opts.storage, username),
+      broadcaster,
+      access: opts.access,
+      config: {
+        nodeDefaults: PEP_NODE_DEFAULTS,
+        maxItems: opts.maxItems,
+        maxPayloadSize: opts.maxPayloadSize,
+        accessModels: PEP_ACCESS_MODELS,
+        autocreateOnPublish: true,
+        autocreateOnSubscribe: false,
+        canCreate: isOwner,
+        isAdmin: isOwner,
+      },
+    });
+    const svc = service;
+    const ctx: PubsubContext = {
+      service: svc,
+      jid: bare,
+      broadcast: (event) => broadcaster.notify(event),
+      send: opts.post,
+      identity: { category: "pubsub", type: "pep" },
+      presenceEvents: true,
+      presenceAware: true,
+      adhocCommands: false,
+      extraFeatures: PEP_EXTRA_FEATURES,
+    };
+    const sendLastItem = async (node: string, jid: string, to = jid): Promise<void> => {
+      const meta = await svc.getNodeMeta(node, bare);
+      if (!meta.ok || meta.value.config.sendLastPublishedItem !== "on_sub_and_presence") return;
+      const last = await svc.getLastItem(node, jid);
+      if (!last.ok || !last.value) return;
+      const { id, publisher, published, payload } = last.value;
+      const { config } = meta.value;
+      await broadcaster.notify({
+        kind: "last-item",
+        node,
+        item: config.deliverPayloads && payload !== undefined ? { id, publisher, published, payload } : { id, publisher, published },
+        recipients: [{ jid: to, subids: [] }],
+        config,
+        owners: meta.value.owners,
+      });
+    };
+    return { username, jid: bare, service: svc, ctx, sendLastItem };
+  }
+}
+
+/** The access model's answer from a node's configuration alone (a deleted node's notification). */
+async function mayByModel(config: Readonly<NodeConfig>, owner: string, jid: string, access: AccessOracle): Promise<boolean> {
+  switch (config.accessModel) {
+    case "open":
+      return true;
+    case "presence":
+      return access.isSubscribedToPresence(owner, jid);
+    case "roster": {
+      const groups = await access.rosterGroups(owner, jid);
+      return groups !== null && groups.some((g) => config.rosterGroupsAllowed.includes(g));
+    }
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,158 @@
+// mod_vcard_legacy: vcard-temp (XEP-0054) kept in PEP, as Prosody's module of that name does. A
+// vCard set with vcard-temp is stored as the account's vCard4 item (XEP-0292) and its photo as a
+// User Avatar (XEP-0084), both in open nodes ("readable by anyone", as vcard-temp always was);
+// reading a vcard-temp builds it back from those items (convert.ts). Presence carries the avatar's
+// hash (XEP-0153 §3.2), and a vCard left in mod_vcard's store is moved into PEP at the account's
+// next login (upgrade_legacy_vcards, default true). Needs mod_pep; replaces mod_vcard.
+
+import { defineModule } from "../../src/modules/api.js";
+import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import { jidNode } from "../../src/util/jid.js";
+import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
+import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { lastPayload, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
+import {
+  NODE_AVATAR_DATA,
+  NODE_AVATAR_METADATA,
+  NODE_VCARD4,
+  NS_VCARD_TEMP,
+  pepToVcardTemp,
+  vcardTempToPep,
+  type Avatar,
+} from "./convert.js";
+
+const NS_CONVERSION = "urn:xmpp:pep-vcard-conversion:0";
+const NS_VCARD_UPDATE = "vcard-temp:x:update";
+
+/** Prosody's node defaults for converted data: readable by anyone. */
+const OPEN = { "pubsub#access_model": "open" };
+
+export default defineModule({
+  load(module) {
+    if (module.hostKind !== "local") return;
+    module.addFeature(NS_VCARD_TEMP);
+    module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
+      if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_CONVERSION }));
+      return undefined;
+    });
+
+    const failed = (stanza: Element, error: string, text?: string): Element => {
+      if (error === "forbidden") return errorReply(stanza, "auth", "forbidden");
+      if (error === "internal-server-error") return errorReply(stanza, "wait", "internal-server-error");
+      return errorReply(stanza, "modify", "undefined-condition", text ?? error);
+    };
+
+    /** XEP-0054 §3.2 -> PEP: old avatars out, new ones in (data before metadata, XEP-0084 §4), then the vCard4. */
+    const saveToPep = async (pep: PepServiceHandle, actor: string, vcard4: Element, avatars: Avatar[]) => {
+      const purged = await pep.service.purge(NODE_AVATAR_METADATA, actor);
+      if (purged.ok) await pep.service.purge(NODE_AVATAR_DATA, actor);
+      const avatarDefaults: Record<string, string> = avatars.length > 1 ? { ...OPEN, "pubsub#max_items": String(avatars.length) } : OPEN;
+      for (const a of avatars) {
+        const data = await publishWithDefaults(pep, actor, NODE_AVATAR_DATA, a.hash, a.data, avatarDefaults);
+        if (!data.ok) return data;
+        const meta = await publishWithDefaults(pep, actor, NODE_AVATAR_METADATA, a.hash, a.metadata, avatarDefaults);
+        if (!meta.ok) return meta;
+      }
+      return publishWithDefaults(pep, actor, NODE_VCARD4, "current", vcard4, OPEN);
+    };
+
+    // XEP-0054 §3.1 / §3.3: own vCard or another account's, as the requester may see the items.
+    module.hook<StanzaEvent>(
+      `iq-get/bare/${NS_VCARD_TEMP}:vCard`,
+      async (ev) => {
+        const { stanza, origin } = ev;
+        const to = stanza.attrs.to;
+        const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
+        if (username === undefined) return undefined;
+        const pep = await pepService(module, username);
+        // RFC 6121 §8.5.1: no such account.
+        if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
+        const requester = stanza.attrs.from ?? pep.jid;
+        const vcard4 = await lastPayload(pep, NODE_VCARD4, requester);
+        const data = await pep.service.getItems(NODE_AVATAR_DATA, requester);
+        const meta = await pep.service.getItems(NODE_AVATAR_METADATA, requester);
+        const avatars: Array<{ data?: Element; metadata?: Element }> = [];
+        if (data.ok) {
+          for (const item of data.value.items) {
+            const metadata = meta.ok ? meta.value.items.find((m) => m.id === item.id)?.payload : undefined;
+            avatars.push({
+              data: item.payload instanceof Element ? item.payload : undefined,
+              metadata: metadata instanceof Element ? metadata : undefined,
+            });
+          }
+        }
+        const r = reply(stanza);
+        r.add(pepToVcardTemp(vcard4, avatars));
+        return module.reply(ev, r);
+      },
+      10,
+    );
+
+    // XEP-0054 §3.2: one's own vCard.
+    module.hook<StanzaEvent>(
+      `iq-set/bare/${NS_VCARD_TEMP}:vCard`,
+      async (ev) => {
+        const { stanza, origin } = ev;
+        if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) {
+          return module.reply(ev, errorReply(stanza, "auth", "forbidden", "You may only set your own vCard"));
+        }
+        const pep = await pepService(module, origin.username);
+        if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
+        const { vcard4, avatars } = vcardTempToPep(stanza.firstElement()!);
+        const saved = await saveToPep(pep, origin.fullJid, vcard4, avatars);
+        return module.reply(ev, saved.ok ? reply(stanza) : failed(stanza, saved.error, saved.text));
+      },
+      10,
+    );
+
+    // XEP-0153 §3.2: available presence carries the current avatar's hash (or, with none, an empty
+    // <x/>); what the client put there is replaced.
+    const injectPhoto = async (ev: StanzaEvent) => {
+      const { stanza, origin } = ev;
+      if (stanza.attrs.type !== undefined || !isClientSession(origin) || !origin.username) return undefined;
+      const pep = await pepService(module, origin.username);
+      if (!pep) return undefined;
+      const last = await pep.service.getLastItem(NODE_AVATAR_METADATA, pep.jid);
+      stanza.children = stanza.children.filter((c) => typeof c === "string" || !(c.name === "x" && c.attrs.xmlns === NS_VCARD_UPDATE));
+      const x = new Element("x", { xmlns: NS_VCARD_UPDATE });
+      if (last.ok && last.value) x.textTag("photo", last.value.id);
+      stanza.children.push(x);
+      return undefined;
+    };
+    for (const t of ["full", "bare", "host"]) module.hook<StanzaEvent>(`pre-presence/${t}`, injectPhoto, 1);
+
+    // A vCard stored by mod_vcard before: moved into PEP unless PEP already has a profile.
+    if (module.options.boolean("upgrade_legacy_vcards", true)) {
+      const legacy = module.openKeyval<ElementJson>("vcard");
+      module.hook<{ session: ClientSession }>("resource-bind", async ({ session }) => {
+        const username = session.username;
+        if (!username) return;
+        try {
+          const stored = await legacy.get(username);
+          if (stored === undefined) return;
+          const pep = await pepService(module, username);
+          if (!pep) return;
+          const has = async (node: string) => {
+            const last = await pep.service.getLastItem(node, pep.jid);
+            return last.ok && last.value !== undefined;
+          };
+          if ((await has(NODE_VCARD4)) || (await has(NODE_AVATAR_METADATA)) || (await has(NODE_AVATAR_DATA))) {
+            await legacy.set(username, undefined);
+            return;
+          }
+          const vcard = elementFromJson(stored);
+          if (!vcard) return;
+          const { vcard4, avatars } = vcardTempToPep(vcard);
+          const saved = await saveToPep(pep, pep.jid, vcard4, avatars);
+          if (saved.ok) {
+            await legacy.set(username, undefined);
+            module.log.info(`moved the vcard-temp of ${username} into PEP`);
+          } else module.log.warn(`could not move the vcard-temp of ${username} into PEP: ${saved.error}`);
+        } catch (err) {
+          module.log.error(`vCard upgrade of ${username}: ${(err as Error)?.stack ?? err}`);
+        }
+      });
+    }
+  },
+});
