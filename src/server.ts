@@ -103,7 +103,10 @@ export class Server {
         iterations: o.integer("scram_iteration_count", 10000, { min: 4096, max: 1_000_000 }),
         onDelete: async (username) => {
           await this.globalBus.fire("user-deleted", { host, username });
-          for (const s of this.hosts.get(host)?.sessionsOf(username) ?? []) s.close({ condition: "not-authorized", text: "Account deleted" });
+          const sessions = this.hosts.get(host)?.sessionsOf(username) ?? [];
+          for (const s of sessions) s.close({ condition: "not-authorized", text: "Account deleted" });
+          // Their last stanzas and unbind run before the account store purges again.
+          await Promise.all(sessions.map((s) => s.drain?.()));
         },
       });
       this.accountStores.set(host, a);
@@ -227,6 +230,7 @@ export class Server {
       log: this.log.child("c2s"),
       accounts: (h) => this.accounts(h),
       authFailures: new AuthFailureTracker(),
+      closed: (conn) => this.connections.delete(conn),
       options: (h) => {
         // Read once per host: this is asked on every stream open.
         const cached = optionCache.get(h ?? "*");

@@ -25,29 +25,38 @@ export async function startAdminSocket(path: string, handler: AdminHandler, log:
   }
   const server = createServer((sock) => {
     let buf = "";
+    let queue: Promise<void> = Promise.resolve(); // requests answered one at a time, in order
     sock.setEncoding("utf8");
-    sock.on("data", async (chunk: string) => {
+    sock.on("data", (chunk: string) => {
       buf += chunk;
       if (buf.length > 65536) return sock.destroy();
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let res: AdminResponse;
-        try {
-          res = await handler(JSON.parse(line) as AdminRequest);
-        } catch (err) {
-          res = { ok: false, error: (err as Error).message };
-        }
-        sock.write(JSON.stringify(res) + "\n");
+        queue = queue.then(async () => {
+          let res: AdminResponse;
+          try {
+            res = await handler(JSON.parse(line) as AdminRequest);
+          } catch (err) {
+            res = { ok: false, error: (err as Error).message };
+          }
+          if (!sock.destroyed) sock.write(JSON.stringify(res) + "\n");
+        });
       }
     });
     sock.on("error", () => {});
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => resolve());
-  });
+  // The socket is created without group/other permissions from the start (no window before chmod).
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
   chmodSync(path, 0o600);
   log.debug(`Admin socket at ${path}`);
   return server;

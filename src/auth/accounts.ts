@@ -75,6 +75,8 @@ export function createAccountStore(
       await store.set(u, undefined);
       await storage.purgeUser(host, u);
       await opts.onDelete?.(u);
+      // What the account's sessions wrote while they ended (last activity, presence) goes too.
+      await storage.purgeUser(host, u);
     },
     list: () => store.users(),
     async credentials(username) {

@@ -27,6 +27,8 @@ export interface C2SContext {
   router: Router;
   log: Logger;
   accounts(host: string): AccountStore;
+  /** Told once when a connection's session has ended (so the server stops tracking it). */
+  closed?(conn: C2SConnection): void;
   /** Failed authentications per remote address, for slowing down guessing. */
   authFailures: AuthFailureTracker;
   options(host: string | undefined): {
@@ -125,6 +127,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   onTransportClose(error?: Error): void {
+    if (this.closeTimer) clearTimeout(this.closeTimer);
     if (error) this.log.debug(`Connection error: ${error.message}`);
     this.teardown(error ? `Connection error: ${error.message}` : "Disconnected");
   }
@@ -201,6 +204,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.parser.stop();
     if (this.keepalive) clearInterval(this.keepalive);
     if (this.authTimer) clearTimeout(this.authTimer);
+    this.ctx.closed?.(this);
     if (wasBound && !this.unbound && this.hostObj) {
       this.unbound = true;
       const host = this.hostObj;
@@ -503,9 +507,16 @@ export class C2SConnection implements ClientSession, TransportListener {
         resource = `${resource}-${randomBytes(4).toString("hex")}`;
       } else {
         existing.close({ condition: "conflict", text: "Replaced by a new connection" });
-        // Wait for the old session's unbind so presence is consistent.
-        while (host.session(this.username!, resource) === existing) await new Promise((r) => setTimeout(r, 5));
+        // Wait for the old session's unbind so presence is consistent (its queue may be busy).
+        await existing.drain?.();
+        if (host.session(this.username!, resource) === existing) host.removeSession(existing);
       }
+    }
+    if (this.state !== "authenticated") return; // the connection went away meanwhile
+    if (host.session(this.username!, resource)) {
+      // Another connection bound this resource while we waited.
+      this.send(errorReply(iq, "cancel", "conflict"));
+      return;
     }
     this.resource = resource;
     this.fullJid = jidJoin(this.username, this.host, resource);

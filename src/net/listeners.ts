@@ -143,9 +143,9 @@ class WebSocketTransport implements Transport {
   }
 }
 
-function track(ctx: ListenerContext, conn: C2SConnection, onGone: (cb: () => void) => void): void {
+/** Every live connection is in ctx.connections until its session ends (C2SConnection.teardown). */
+function track(ctx: ListenerContext, conn: C2SConnection): void {
   ctx.connections.add(conn);
-  onGone(() => ctx.connections.delete(conn));
 }
 
 function listen(server: NetServer | HttpServer, port: number, address: string | undefined): Promise<number> {
@@ -168,7 +168,7 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: str
     const transport = new SocketTransport(socket, ctx.certs, directTls, ctx.c2s.options(undefined).maxSendBuffer);
     const conn = new C2SConnection(transport, ctx.c2s);
     transport.attach(conn);
-    track(ctx, conn, (cb) => socket.once("close", cb));
+    track(ctx, conn);
   };
   const server: NetServer = directTls
     ? createTlsServer({ SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
@@ -221,7 +221,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
       });
       ws.on("close", () => conn.onTransportClose());
       ws.on("error", (err) => conn.onTransportClose(err));
-      track(ctx, conn, (cb) => ws.once("close", cb));
+      track(ctx, conn);
     });
   });
   const bound = await listen(server, port, address);

@@ -58,9 +58,18 @@ export class AuthFailureTracker {
     if (!f || now - f.first > this.windowMs) f = { count: 0, first: now };
     f.count++;
     this.failures.set(addr, f);
-    if (this.failures.size > 10000) this.failures.clear();
+    if (this.failures.size > 10000) this.forgetOld(now);
     return f.count;
   }
+  /** Drop expired entries, then the oldest, so a flood of addresses cannot wipe everyone's record. */
+  private forgetOld(now: number): void {
+    for (const [a, f] of this.failures) if (now - f.first > this.windowMs) this.failures.delete(a);
+    for (const a of this.failures.keys()) {
+      if (this.failures.size <= 9000) break;
+      this.failures.delete(a);
+    }
+  }
+
   /** How long to hold back the answer to the next failure. */
   delayFor(count: number): number {
     return count <= 3 ? 0 : Math.min(5000, 250 * 2 ** (count - 3));

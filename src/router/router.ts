@@ -112,9 +112,16 @@ export class Router {
 
     // Replies to iqs the server sent itself.
     if (stanza.name === "iq" && (stanza.attrs.type === "result" || stanza.attrs.type === "error")) {
-      const pending = this.pendingIqs.get(stanza.attrs.id ?? "");
-      if (pending && (stanza.attrs.from === undefined || pending.to === stanza.attrs.from || jidBare(pending.to) === stanza.attrs.from)) {
-        this.pendingIqs.delete(stanza.attrs.id!);
+      // Keyed by the peer the iq went to and its id: a reply must come from that peer.
+      const from = stanza.attrs.from ?? "";
+      let key = `${from}\0${stanza.attrs.id ?? ""}`;
+      let pending = this.pendingIqs.get(key);
+      if (!pending && from !== jidBare(from)) {
+        key = `${jidBare(from)}\0${stanza.attrs.id ?? ""}`;
+        pending = this.pendingIqs.get(key);
+      }
+      if (pending) {
+        this.pendingIqs.delete(key);
         clearTimeout(pending.timer);
         pending.resolve(stanza);
         return;
@@ -161,15 +168,18 @@ export class Router {
   sendIq(stanza: Element, origin: HostOrigin, timeoutMs = 30000): Promise<Element> {
     if (stanza.attrs.id === undefined) stanza.attrs.id = `herald-${(++this.iqCounter).toString(36)}`;
     const id = stanza.attrs.id;
+    const to = stanza.attrs.to ?? origin.host;
+    const key = `${to}\0${id}`;
+    if (this.pendingIqs.has(key)) return Promise.reject(new Error(`an iq ${id} to ${to} is already waiting for its reply`));
     return new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pendingIqs.delete(id);
-        reject(new Error(`iq ${id} to ${stanza.attrs.to} timed out`));
+        this.pendingIqs.delete(key);
+        reject(new Error(`iq ${id} to ${to} timed out`));
       }, timeoutMs);
       timer.unref?.();
-      this.pendingIqs.set(id, { resolve, reject, timer, to: stanza.attrs.to ?? origin.host });
+      this.pendingIqs.set(key, { resolve, reject, timer, to });
       void this.post(stanza, origin).catch((err) => {
-        this.pendingIqs.delete(id);
+        this.pendingIqs.delete(key);
         clearTimeout(timer);
         reject(err as Error);
       });

@@ -77,4 +77,6 @@ export interface ClientSession extends StanzaSink {
   /** Close the stream, optionally with a stream error condition. */
   close(error?: { condition: string; text?: string }): void;
   readonly closed: boolean;
+  /** Resolves when every stanza the session has received so far has been handled. */
+  drain?(): Promise<void>;
 }

@@ -96,6 +96,17 @@ describe("XmlStream", () => {
     expect(ok.out.stanzas).toHaveLength(100);
   });
 
+  it.each([
+    ["a huge start tag", OPEN + "<message to='", "x"],
+    ["a huge stream header", "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='", "x"],
+    ["endless whitespace between stanzas", OPEN + "<message/>", " "],
+  ])("limits %s too", (_what, start, filler) => {
+    const { stream, out } = collect({ maxStanzaSize: 10000 });
+    stream.write(start);
+    for (let i = 0; i < 40 && out.errors.length === 0; i++) stream.write(filler.repeat(1000));
+    expect(out.errors[0]?.[0]).toBe("policy-violation");
+  });
+
   it("enforces the depth limit", () => {
     const { stream, out } = collect({ maxDepth: 5 });
     stream.write(OPEN + "<a><b><c><d><e><f/></e></d></c></b></a>");

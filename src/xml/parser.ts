@@ -44,7 +44,8 @@ export class XmlStream {
   private decoder = new StringDecoder("utf8");
   private stack: Element[] = [];
   private failed = false;
-  private stanzaStart = -1;
+  /** Where the last stanza (or the stream header) ended: everything since counts against the limit. */
+  private boundary = 0;
   private readonly maxSize: number;
   private readonly maxDepth: number;
   private rootDefaultNs = NS_CLIENT;
@@ -109,7 +110,9 @@ export class XmlStream {
   }
 
   private checkSize(): void {
-    if (!this.failed && this.stanzaStart >= 0 && this.parser.position - this.stanzaStart > this.maxSize) {
+    // Measured from the last boundary, not from the stanza's first tag: a huge start tag, a huge
+    // stream header or endless text between stanzas is buffered by saxes just the same.
+    if (!this.failed && this.parser.position - this.boundary > this.maxSize) {
       this.fail("policy-violation", `Stanza larger than ${this.maxSize} bytes`);
     }
   }
@@ -128,6 +131,7 @@ export class XmlStream {
     if (!this.rootSeen) {
       // The stream root (or the invisible wrapper of framed mode).
       this.rootSeen = true;
+      this.boundary = this.parser.position;
       this.rootDefaultNs = tag.ns[""] ?? "";
       if (this.options.framing === "stream") {
         const rootAttrs: Record<string, string> = {};
@@ -155,8 +159,7 @@ export class XmlStream {
       attrs[a.name] = a.value;
     }
     const el = new Element(tag.local, attrs);
-    if (depth === 0) this.stanzaStart = this.parser.position;
-    else this.stack[depth - 1].children.push(el);
+    if (depth > 0) this.stack[depth - 1].children.push(el);
     this.stack.push(el);
   }
 
@@ -183,7 +186,7 @@ export class XmlStream {
     }
     const el = this.stack.pop()!;
     if (this.stack.length === 0) {
-      this.stanzaStart = -1;
+      this.boundary = this.parser.position;
       this.completed.push(el);
     }
   }

@@ -41,3 +41,17 @@ describe("c2s login", () => {
     c.close();
   });
 });
+
+describe("connection tracking", () => {
+  it("forgets connections once they end, also after STARTTLS", async () => {
+    // Earlier tests' connections finish closing first.
+    for (let i = 0; i < 100 && ts.server.connections.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const before = ts.server.connections.size;
+    expect(before).toBe(0);
+    const clients = await Promise.all([0, 1, 2].map(() => RawClient.login(ts.c2sPort, "alice", "wonderland")));
+    expect(ts.server.connections.size).toBe(before + 3);
+    for (const c of clients) c.close();
+    for (let i = 0; i < 100 && ts.server.connections.size > before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ts.server.connections.size).toBe(before);
+  });
+});
