@@ -114,10 +114,13 @@ export default defineModule({
       const pep = await pepService(module, origin.username);
       if (!pep) return undefined;
       const last = await pep.service.getLastItem(NODE_AVATAR_METADATA, pep.jid);
-      stanza.children = stanza.children.filter((c) => typeof c === "string" || !(c.name === "x" && c.attrs.xmlns === NS_VCARD_UPDATE));
+      // A copy goes on (the router routes ev.stanza); the client's own stanza is left as it was.
+      const copy = stanza.shallowClone();
+      copy.children = stanza.children.filter((c) => typeof c === "string" || !(c.name === "x" && c.attrs.xmlns === NS_VCARD_UPDATE));
       const x = new Element("x", { xmlns: NS_VCARD_UPDATE });
       if (last.ok && last.value) x.textTag("photo", last.value.id);
-      stanza.children.push(x);
+      copy.children.push(x);
+      ev.stanza = copy;
       return undefined;
     };
     for (const t of ["full", "bare", "host"]) module.hook<StanzaEvent>(`pre-presence/${t}`, injectPhoto, 1);

@@ -84,7 +84,8 @@ export class Router {
   }
 
   /** Route a stanza to its destination. `origin` is the sender (session or host). */
-  async post(stanza: Element, origin: StanzaEvent["origin"]): Promise<void> {
+  async post(original: Element, origin: StanzaEvent["origin"]): Promise<void> {
+    let stanza = original;
     const to = stanza.attrs.to;
     const originHost = "host" in origin ? (origin as { host: string }).host : undefined;
     let toType: ToType;
@@ -131,9 +132,12 @@ export class Router {
     if (isClientSession(origin)) {
       const own = this.hosts.get(origin.host);
       if (own) {
-        const pre = await own.bus.fire(`pre-${stanza.name}/${toType}`, { origin, stanza, toSelf, host: own } satisfies StanzaEvent);
+        const ev: StanzaEvent = { origin, stanza, toSelf, host: own };
+        const pre = await own.bus.fire(`pre-${stanza.name}/${toType}`, ev);
         if (pre === HANDLER_ERROR) return this.bounce(origin, stanza, "wait", "internal-server-error");
         if (pre !== undefined) return;
+        // A pre- handler may hand on a changed copy instead of changing the sender's stanza.
+        stanza = ev.stanza;
       }
     }
 
