@@ -7,7 +7,8 @@
 //   pep_service_cache_size (1000)    services kept in memory (least recently used go first)
 //   pep_info_cache_size (10000)      accounts with remembered "+notify" recipients, caps hashes
 //   pep_max_payload_size (262144)    bytes of one item's payload
-//   pep_sweep_interval (60 s)        how often ended leases and expired items are removed
+//   pep_sweep_interval (60 s)        how often ended leases and expired items are removed (on the
+//                                    cached services and on accounts with expiring data; services.ts)
 //
 // Events on the host bus: "pep-get-service" { username } -> { service, jid } | undefined
 // (mod_vcard_legacy, mod_vcard4). Storage: see store.ts; deleting an account removes its PEP data
@@ -70,6 +71,8 @@ export default defineModule({
       cacheSize: o.integer("pep_service_cache_size", 1000, { min: 1, max: 10_000_000 }),
       nextId: () => `${idPrefix}-${(++counter).toString(36)}`,
       onError: (err) => module.log.warn(`PEP notification not sent: ${(err as Error).message}`),
+      // Accounts with bound sessions keep their service (no second instance beside one in use).
+      pinned: (username) => module.sessionsOf(username).length > 0,
     });
 
     /** A full JID's own session when it is here (the caps query must precede the presence echo). */
@@ -257,16 +260,15 @@ export default defineModule({
       interest.forgetAccount(username);
     });
 
-    // Leases (XEP-0060 §12.18) and pubsub#item_expire, on the services in memory.
+    // Leases (XEP-0060 §12.18) and pubsub#item_expire: on the services in memory and on every
+    // account with expiring data (found in storage at start, noted when a service leaves the cache).
+    services.scanStorage().then(
+      (n) => module.log.debug(`${n} accounts with expiring PEP data`),
+      (err: unknown) => fail("storage scan", err),
+    );
     const sweepMs = o.period("pep_sweep_interval", 60, { min: 0.05 }) * 1000;
     module.addTimer(sweepMs, async () => {
-      for (const account of services.cached()) {
-        try {
-          await account.service.sweep();
-        } catch (err) {
-          fail("sweep", err);
-        }
-      }
+      await services.sweep((username, err) => fail(`sweep of ${username}`, err));
       return sweepMs;
     });
   },

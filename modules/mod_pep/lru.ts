@@ -1,5 +1,7 @@
 // A size-bounded map that forgets the least recently used entry first (Prosody's util.cache, as
-// mod_pep uses it for services, recipients and caps).
+// mod_pep uses it for services, recipients and caps). `canEvict` may hold entries back: a held
+// entry is skipped (and counts as freshly used), and when every entry is held the map stays above
+// its capacity until one may go.
 
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
@@ -7,6 +9,7 @@ export class Lru<K, V> {
   constructor(
     readonly capacity: number,
     private readonly onEvict?: (key: K, value: V) => void,
+    private readonly canEvict?: (key: K, value: V) => boolean,
   ) {}
 
   get size(): number {
@@ -35,9 +38,25 @@ export class Lru<K, V> {
     this.map.delete(key);
     this.map.set(key, value);
     while (this.map.size > this.capacity) {
-      const [oldest, v] = this.map.entries().next().value as [K, V];
-      this.map.delete(oldest);
-      this.onEvict?.(oldest, v);
+      // The least recently used entry that may go, never the one just set.
+      let victim: [K, V] | undefined;
+      const held: Array<[K, V]> = [];
+      for (const [k, v] of this.map) {
+        if (k === key) continue;
+        if (this.canEvict && !this.canEvict(k, v)) held.push([k, v]);
+        else {
+          victim = [k, v];
+          break;
+        }
+      }
+      // Held entries move up, so the next look does not walk past them again.
+      for (const [k, v] of held) {
+        this.map.delete(k);
+        this.map.set(k, v);
+      }
+      if (!victim) break;
+      this.map.delete(victim[0]);
+      this.onEvict?.(victim[0], victim[1]);
     }
   }
 

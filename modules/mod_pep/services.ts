@@ -2,6 +2,16 @@
 // created on first use and kept in a bounded cache (pep_service_cache_size, as Prosody); an
 // evicted service is rebuilt from storage the next time it is needed.
 //
+// One account never has two live services (two node caches, two sets of locks and last items):
+//  - accounts with bound sessions (`pinned`) are not evicted; the cache may exceed its size by them;
+//  - an evicted service that is still referenced (an operation in flight, a module holding the
+//    handle of "pep-get-service") is found again through a weak reference and put back, rather
+//    than a second one built beside it.
+// Sweeps (leases, pubsub#item_expire) reach the cached services and every account known to have
+// expiring data: found by a scan of storage at start (scanStorage), and noted when a service with
+// such data leaves the cache; such an account's service is loaded for its sweep. An account stays
+// on that list while a node of it has pubsub#item_expire or a subscription of it has a lease.
+//
 // Each service: owner = the account's bare JID (acts as owner of every node, and alone may create
 // nodes, as Prosody's get_affiliation/check_node_config), Prosody's PEP node defaults (one item,
 // access model presence, last item on subscription and presence), auto-create on publish with the
@@ -23,7 +33,7 @@ import { NS_PUBSUB } from "../mod_pubsub/xml.js";
 import { PepBroadcaster } from "./broadcaster.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "./lru.js";
-import { pepStore, type PepStorage } from "./store.js";
+import { PEP_STORES, pepStore, type PepStorage } from "./store.js";
 
 /** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
 export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "last-published", "presence-notifications", "presence-subscribe"].map(
@@ -59,19 +69,32 @@ export interface PepServicesOptions {
   cacheSize: number;
   nextId(): string;
   onError?(err: unknown): void;
+  /** Keep this account's service in memory (it has bound sessions). */
+  pinned?(username: string): boolean;
 }
 
 export class PepServices {
   private readonly cache: Lru<string, PepAccount>;
   private readonly creating = new Map<string, Promise<PepAccount | undefined>>();
+  /** Evicted services, until collected: one still in use is put back instead of built again. */
+  private readonly retired = new Map<string, WeakRef<PepAccount>>();
+  private readonly collected = new FinalizationRegistry<string>((username) => {
+    if (this.retired.get(username)?.deref() === undefined) this.retired.delete(username);
+  });
+  /** Accounts (cached or not) that may hold items to expire or leases to end. */
+  private readonly expiring = new Set<string>();
 
   constructor(private readonly opts: PepServicesOptions) {
-    this.cache = new Lru(opts.cacheSize);
+    this.cache = new Lru(
+      opts.cacheSize,
+      (username, account) => this.retire(username, account),
+      (username) => !(opts.pinned?.(username) ?? false),
+    );
   }
 
   /** The account's service, or undefined when there is no such account. */
   async get(username: string): Promise<PepAccount | undefined> {
-    const cached = this.cache.get(username);
+    const cached = this.cache.get(username) ?? this.revive(username);
     if (cached) return cached;
     let pending = this.creating.get(username);
     if (!pending) {
@@ -94,13 +117,90 @@ export class PepServices {
     return this.cache.size;
   }
 
+  /** Accounts the sweep visits even when their service is not in memory. */
+  expiringAccounts(): string[] {
+    return [...this.expiring];
+  }
+
   forget(username: string): void {
     this.cache.delete(username);
+    this.retired.delete(username);
+    this.expiring.delete(username);
+  }
+
+  /**
+   * Note the accounts whose stored PEP data has an end in time (a node with pubsub#item_expire, a
+   * subscription with a lease), so that the sweep reaches them without their service in memory.
+   */
+  async scanStorage(): Promise<number> {
+    const { storage } = this.opts;
+    const users = new Set([
+      ...(await storage.openMap(PEP_STORES.nodes).users()),
+      ...(await storage.openMap(PEP_STORES.subscriptions).users()),
+    ]);
+    for (const username of users) {
+      if (this.expiring.has(username)) continue;
+      const store = pepStore(storage, username);
+      for (const node of await store.listNodes()) {
+        const record = await store.loadNode(node);
+        const expires = typeof record?.config.itemExpire === "number";
+        if (expires || (await store.loadSubscriptions(node)).some((s) => typeof s.options.expire === "number")) {
+          this.expiring.add(username);
+          break;
+        }
+      }
+    }
+    return this.expiring.size;
+  }
+
+  /**
+   * End leases and remove expired items: on every cached service, and on the services of the
+   * accounts known to have expiring data (loaded for it). Errors are reported per account.
+   */
+  async sweep(onError: (username: string, err: unknown) => void): Promise<void> {
+    const visit = async (account: PepAccount) => {
+      try {
+        await account.service.sweep();
+        // A sweep loads every node: the answer covers the whole service.
+        if (account.service.hasExpiringData()) this.expiring.add(account.username);
+        else this.expiring.delete(account.username);
+      } catch (err) {
+        onError(account.username, err);
+      }
+    };
+    for (const account of this.cached()) await visit(account);
+    for (const username of Array.from(this.expiring)) { // a copy: the loop changes the set
+      if (this.cache.has(username)) continue;
+      let account: PepAccount | undefined;
+      try {
+        account = await this.get(username);
+      } catch (err) {
+        onError(username, err);
+        continue;
+      }
+      if (account) await visit(account);
+      else this.expiring.delete(username);
+    }
+  }
+
+  private retire(username: string, account: PepAccount): void {
+    this.retired.set(username, new WeakRef(account));
+    this.collected.register(account, username);
+    if (account.service.hasExpiringData()) this.expiring.add(username);
+  }
+
+  /** An evicted service that is still alive goes back into the cache. */
+  private revive(username: string): PepAccount | undefined {
+    const account = this.retired.get(username)?.deref();
+    if (!account) return undefined;
+    this.retired.delete(username);
+    this.cache.set(username, account);
+    return account;
   }
 
   private async create(username: string): Promise<PepAccount | undefined> {
     if (!(await this.opts.accountExists(username))) return undefined;
-    const raced = this.cache.peek(username);
+    const raced = this.cache.peek(username) ?? this.revive(username);
     if (raced) return raced;
     const account = this.build(username);
     this.cache.set(username, account);

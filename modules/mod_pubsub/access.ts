@@ -22,29 +22,78 @@ interface AvailableAnswer {
 /** Fire an event on another host's bus (ModuleApi.fireOn). */
 export type FireOn = (host: string, event: string, data: unknown) => Promise<unknown>;
 
-/** Presence received by the service itself (directed presence, RFC 6121 §4.6): full JID -> show. */
-export class DirectedPresence {
-  private readonly shows = new Map<string, string>();
+/** The default bound of DirectedPresence (full JIDs remembered). */
+export const DIRECTED_PRESENCE_LIMIT = 10000;
 
-  available(jid: string, presence: Element): void {
-    this.shows.set(jid, showOf(presence));
+/**
+ * Presence received by the service itself (directed presence, RFC 6121 §4.6): bare JID -> full JID
+ * -> show. Bounded: a sender that never says unavailable (a remote server that lost track, a
+ * flood of resources) cannot grow it without limit; past `limit` full JIDs, the one whose presence
+ * is oldest is forgotten (it then counts as unavailable until it sends presence again).
+ */
+export class DirectedPresence {
+  private readonly byBare = new Map<string, Map<string, string>>();
+  /** full JID -> bare JID, oldest presence first (the eviction order). */
+  private readonly order = new Map<string, string>();
+
+  constructor(readonly limit: number = DIRECTED_PRESENCE_LIMIT) {}
+
+  /** Full JIDs remembered. */
+  get size(): number {
+    return this.order.size;
   }
 
+  /** Available presence from `jid`; true when it was already available (an update, not a new arrival). */
+  available(jid: string, presence: Element): boolean {
+    const bare = jidBare(jid);
+    let resources = this.byBare.get(bare);
+    if (!resources) {
+      resources = new Map();
+      this.byBare.set(bare, resources);
+    }
+    const known = resources.has(jid);
+    resources.set(jid, showOf(presence));
+    this.order.delete(jid);
+    this.order.set(jid, bare);
+    while (this.order.size > this.limit) {
+      const [oldest] = this.order.keys();
+      this.remove(oldest);
+    }
+    return known;
+  }
+
+  /** Unavailable presence from `jid` (a bare JID: every resource of it). */
   unavailable(jid: string): void {
-    if (jid === jidBare(jid)) {
-      for (const k of this.shows.keys()) if (jidBare(k) === jid) this.shows.delete(k);
-    } else this.shows.delete(jid);
+    const bare = jidBare(jid);
+    if (jid !== bare) {
+      this.remove(jid);
+      return;
+    }
+    const resources = this.byBare.get(bare);
+    if (!resources) return;
+    for (const full of resources.keys()) this.order.delete(full);
+    this.byBare.delete(bare);
   }
 
   /** Shows of the resources of `jid` (bare: all of them; full: that one). */
   showsOf(jid: string): string[] {
-    if (jid !== jidBare(jid)) {
-      const s = this.shows.get(jid);
+    const bare = jidBare(jid);
+    const resources = this.byBare.get(bare);
+    if (!resources) return [];
+    if (jid !== bare) {
+      const s = resources.get(jid);
       return s === undefined ? [] : [s];
     }
-    const out: string[] = [];
-    for (const [k, s] of this.shows) if (jidBare(k) === jid) out.push(s);
-    return out;
+    return [...resources.values()];
+  }
+
+  private remove(full: string): void {
+    const bare = this.order.get(full) ?? jidBare(full);
+    this.order.delete(full);
+    const resources = this.byBare.get(bare);
+    if (!resources) return;
+    resources.delete(full);
+    if (resources.size === 0) this.byBare.delete(bare);
   }
 }
 

@@ -14,6 +14,8 @@
 //   pubsub_full_config_form (false): configure forms list every option, not only Prosody's and changed ones
 //   pubsub_sweep_interval (60 s): how often ended leases and expired items are removed
 //   name ("Herald PubSub Service"): the disco identity's name
+//   pubsub_max_directed_presences (10000): full JIDs whose directed presence is remembered (the
+//                                 oldest is forgotten beyond that)
 //
 // Storage: nodes, subscriptions and items in this host's stores (pubsub_nodes, pubsub_subscriptions,
 // pubsub_items); a publish is answered once its item is written. Presence: directed presence to the
@@ -27,8 +29,7 @@ import type { StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
-import type { Element } from "../../src/xml/stanza.js";
-import { DirectedPresence, eventAccessOracle } from "./access.js";
+import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "./access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
 import { StanzaBroadcaster } from "./broadcaster.js";
 import type { ProtocolResult, PubsubContext } from "./context.js";
@@ -64,7 +65,7 @@ export default defineModule({
       subscriptions: module.openMap(STORE_NAMES.subscriptions),
       items: module.openArchive(STORE_NAMES.items),
     });
-    const directed = new DirectedPresence();
+    const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
     const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
 
@@ -151,31 +152,42 @@ export default defineModule({
       return true;
     });
 
-    // Directed presence to the service (RFC 6121 §4.6).
-    const available = async (jid: string, presence: Element) => {
-      directed.available(jid, presence);
-      await service.onAvailable(jid);
-    };
-    const unavailable = async (jid: string) => {
-      directed.unavailable(jid);
-      await service.onUnavailable(jid);
-    };
+    // Presence work runs beside the stanza that caused it; a failure (storage) is logged, never
+    // left as an unhandled rejection.
+    const guarded = (what: string, run: Promise<unknown>): Promise<void> =>
+      run.then(
+        () => undefined,
+        (err: unknown) => module.log.error(`pubsub ${what}: ${(err as Error)?.stack ?? err}`),
+      );
+    const background = (what: string, run: Promise<unknown>): void => void guarded(what, run);
+
+    // Directed presence to the service (RFC 6121 §4.6). XEP-0060 on_sub_and_presence: the last
+    // item goes to a subscriber when it comes online, so only when this full JID was not already
+    // available to the service (a status change is no arrival).
     module.hook<StanzaEvent>("presence/host", async (ev) => {
       const { stanza } = ev;
       const from = stanza.attrs.from;
       if (from === undefined) return true;
-      if (stanza.attrs.type === undefined) await available(from, stanza);
-      else if (stanza.attrs.type === "unavailable") await unavailable(from);
+      if (stanza.attrs.type === undefined) {
+        if (!directed.available(from, stanza)) await guarded(`presence of ${from}`, service.onAvailable(from));
+      } else if (stanza.attrs.type === "unavailable") {
+        directed.unavailable(from);
+        await guarded(`unavailable presence of ${from}`, service.onUnavailable(from));
+      }
       return true;
     });
-    // Local users' presence: listen on the VirtualHosts' buses.
+    // Local users' presence: listen on the VirtualHosts' buses. mod_presence fires
+    // "presence-available" for every broadcast (status changes too); only the initial one is the
+    // user coming online.
     for (const host of module.hostNames()) {
       if (host === module.host) continue;
-      module.hookOn<{ session: ClientSession }>(host, "presence-available", (ev) => {
-        if (ev.session.fullJid) void service.onAvailable(ev.session.fullJid);
+      module.hookOn<{ session: ClientSession; initial?: boolean }>(host, "presence-available", (ev) => {
+        const jid = ev.session.fullJid;
+        if (jid && ev.initial === true) background(`presence of ${jid}`, service.onAvailable(jid));
       });
       module.hookOn<{ session: ClientSession }>(host, "presence-unavailable", (ev) => {
-        if (ev.session.fullJid) void service.onUnavailable(ev.session.fullJid);
+        const jid = ev.session.fullJid;
+        if (jid) background(`unavailable presence of ${jid}`, service.onUnavailable(jid));
       });
     }
 

@@ -4,7 +4,7 @@
 
 import { jidBare } from "../jid.js";
 import { checkCapability, type AccessFacts, type Capability } from "./acl.js";
-import { copyNodeConfig } from "./config.js";
+import { copyNodeConfig, itemLifetimeMs } from "./config.js";
 import { ok } from "./errors.js";
 import { leaseExpired } from "./options.js";
 import type { PubsubBusEventName } from "./bus.js";
@@ -72,6 +72,11 @@ export class ServiceCore {
   private readonly loading = new Map<string, Promise<NodeState | undefined>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private allLoaded = false;
+  /**
+   * bare JID -> node -> how many subscriptions (any state) that bare JID's addresses hold there.
+   * Covers the cached nodes (all of them once loadAll ran); the presence hooks look only here.
+   */
+  private readonly bySubscriber = new Map<string, Map<string, number>>();
 
   constructor(deps: CoreDeps) {
     this.store = deps.store;
@@ -125,6 +130,7 @@ export class ServiceCore {
     const raced = this.nodes.get(node);
     if (raced) return raced;
     this.nodes.set(node, state);
+    this.indexNode(state, 1);
     return state;
   }
 
@@ -137,13 +143,92 @@ export class ServiceCore {
     return [...this.nodes.values()];
   }
 
+  /** Every node loaded, so that the cache (and the subscriber index) covers the whole service. */
+  async loadEverything(): Promise<void> {
+    if (!this.allLoaded) await this.loadAll();
+  }
+
   /** Register a node created by this service. */
   adopt(state: NodeState): void {
+    const previous = this.nodes.get(state.name);
+    if (previous === state) return;
+    if (previous) this.indexNode(previous, -1);
     this.nodes.set(state.name, state);
+    this.indexNode(state, 1);
   }
 
   forget(node: string): void {
+    const state = this.nodes.get(node);
+    if (!state) return;
     this.nodes.delete(node);
+    this.indexNode(state, -1);
+  }
+
+  /** Some cached node expires items, or holds a subscription with a lease. */
+  hasExpiringData(): boolean {
+    for (const state of this.nodes.values()) {
+      if (itemLifetimeMs(state.config, this.config) !== undefined) return true;
+      for (const sub of state.subscriptions.values()) if (typeof sub.options.expire === "number") return true;
+    }
+    return false;
+  }
+
+  // ---- the subscriber index -------------------------------------------------------------------
+
+  private indexOne(bare: string, node: string, delta: number): void {
+    let nodes = this.bySubscriber.get(bare);
+    if (!nodes) {
+      if (delta <= 0) return;
+      nodes = new Map();
+      this.bySubscriber.set(bare, nodes);
+    }
+    const n = (nodes.get(node) ?? 0) + delta;
+    if (n > 0) nodes.set(node, n);
+    else {
+      nodes.delete(node);
+      if (nodes.size === 0) this.bySubscriber.delete(bare);
+    }
+  }
+
+  private indexNode(state: NodeState, delta: 1 | -1): void {
+    for (const sub of state.subscriptions.values()) this.indexOne(jidBare(sub.jid), state.name, delta);
+  }
+
+  /** Is this the cached state of its node (not a deleted node's leftover)? */
+  private isCurrent(state: NodeState): boolean {
+    return this.nodes.get(state.name) === state;
+  }
+
+  /** Add or replace a subscription in the node's state (memory only; the caller stores it). */
+  putSubscription(state: NodeState, sub: Subscription): void {
+    const previous = state.subscriptions.get(sub.subid);
+    state.subscriptions.set(sub.subid, sub);
+    if (!this.isCurrent(state)) return;
+    if (previous) this.indexOne(jidBare(previous.jid), state.name, -1);
+    this.indexOne(jidBare(sub.jid), state.name, 1);
+  }
+
+  /** Remove a subscription from the node's state (memory only). */
+  dropSubscription(state: NodeState, subid: string): void {
+    const previous = state.subscriptions.get(subid);
+    if (!previous) return;
+    state.subscriptions.delete(subid);
+    if (this.isCurrent(state)) this.indexOne(jidBare(previous.jid), state.name, -1);
+  }
+
+  /**
+   * The cached nodes where some address of `bare` holds a subscription (call loadEverything first
+   * for an answer about the whole service), in name order.
+   */
+  nodesSubscribedBy(bare: string): NodeState[] {
+    const names = this.bySubscriber.get(bare);
+    if (!names) return [];
+    const out: NodeState[] = [];
+    for (const name of [...names.keys()].sort()) {
+      const state = this.nodes.get(name);
+      if (state) out.push(state);
+    }
+    return out;
   }
 
   async nodeCount(): Promise<number> {
@@ -304,7 +389,7 @@ export class ServiceCore {
    */
   async endSubscription(state: NodeState, sub: Subscription, tellSubscriber = true): Promise<void> {
     await this.store.deleteSubscription(state.name, sub.subid);
-    state.subscriptions.delete(sub.subid);
+    this.dropSubscription(state, sub.subid);
     if (tellSubscriber) await this.emitSubscription(state, sub, "none", "subscriber");
     else await this.emitSubscription(state, sub, "none", "owners", state.config.notifySub);
   }

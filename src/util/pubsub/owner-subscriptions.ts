@@ -41,7 +41,7 @@ export async function getNodeSubscriptions(
 export async function activate(core: ServiceCore, state: NodeState, sub: Subscription, to: "subscribed" | "unconfigured") {
   const updated: Subscription = { ...sub, state: to };
   await core.saveSubscription(updated);
-  state.subscriptions.set(updated.subid, updated);
+  core.putSubscription(state, updated);
   // §8.8.4 / §6.1.4: the subscriber learns of the new state.
   await core.emitSubscription(state, updated, to, "subscriber");
   const last = await lastItemFor(core, state, updated);

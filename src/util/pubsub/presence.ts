@@ -19,7 +19,9 @@ function covers(subscribed: string, jid: string): boolean {
  */
 export async function onAvailable(core: ServiceCore, jid: string): Promise<void> {
   const now = core.clock();
-  for (const state of await core.loadAll()) {
+  // Only the nodes where this bare JID holds subscriptions (the core's index), not every node.
+  await core.loadEverything();
+  for (const state of core.nodesSubscribedBy(jidBare(jid))) {
     if (state.config.sendLastPublishedItem !== "on_sub_and_presence") continue;
     const subs = [...state.subscriptions.values()].filter(
       (s) => s.state === "subscribed" && s.options.deliver && !leaseExpired(s.options, now) && covers(s.jid, jid),
@@ -51,7 +53,8 @@ export async function onAvailable(core: ServiceCore, jid: string): Promise<void>
  */
 export async function onUnavailable(core: ServiceCore, jid: string): Promise<void> {
   const everyResource = jid === jidBare(jid);
-  for (const state of await core.loadAll()) {
+  await core.loadEverything();
+  for (const state of core.nodesSubscribedBy(jidBare(jid))) {
     const ending = [...state.subscriptions.values()].filter(
       (s) => s.options.expire === "presence" && (s.jid === jid || (everyResource && jidBare(s.jid) === jid)),
     );

@@ -15,6 +15,7 @@
 // - Node existence is checked before access (item-not-found before forbidden).
 
 import { copyNodeConfig, resolveServiceConfig } from "./config.js";
+import { jidBare } from "../jid.js";
 import { ServiceCore } from "./core.js";
 import type { Capability } from "./acl.js";
 import { fail, ok } from "./errors.js";
@@ -267,6 +268,23 @@ export class PubsubService {
   /** Unavailable presence from `jid`: ends its pubsub#expire = presence subscriptions. */
   onUnavailable(jid: string): Promise<void> {
     return onUnavailable(this.core, jid);
+  }
+
+  /**
+   * The nodes where some address of `jid`'s bare JID holds a subscription (any state), by name:
+   * the index the presence hooks use instead of scanning every node.
+   */
+  async subscribedNodes(jid: string): Promise<string[]> {
+    await this.core.loadEverything();
+    return this.core.nodesSubscribedBy(jidBare(jid)).map((s) => s.name);
+  }
+
+  /**
+   * Does any loaded node have data with an end in time (pubsub#item_expire, or a subscription
+   * lease)? After sweep() every node is loaded, so the answer covers the whole service.
+   */
+  hasExpiringData(): boolean {
+    return this.core.hasExpiringData();
   }
 
   /** End leases that are over and remove expired items (call from a timer). */

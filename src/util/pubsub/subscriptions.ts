@@ -121,7 +121,7 @@ export async function subscribe(
       created: now,
     };
     await core.saveSubscription(sub);
-    state.subscriptions.set(sub.subid, sub);
+    core.putSubscription(state, sub);
     if (pending) {
       const owners = core.owners(state);
       // §8.6: ask the owners.
@@ -222,7 +222,7 @@ export async function setSubscriptionOptions(
       state: sub.state === "unconfigured" ? "subscribed" : sub.state,
     };
     await core.saveSubscription(updated);
-    state.subscriptions.set(updated.subid, updated);
+    core.putSubscription(state, updated);
     return ok(copySubscription(updated));
   });
 }
