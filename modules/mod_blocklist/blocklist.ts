@@ -12,9 +12,18 @@ export interface StoredBlocklist {
   items: Array<{ jid: string; since: number }>;
 }
 
-/** A user's blocklist in memory. */
+/** A user's blocklist in memory. Never changed once built: edit() returns a new list. */
 export class Blocklist {
   private readonly entries: Map<string, number>;
+
+  /** The list of an account that has none (shared: caching "no list" costs no memory per account). */
+  static readonly EMPTY: Blocklist = new Blocklist();
+
+  /** The list stored (or not) for an account; no list or an empty one is EMPTY. */
+  static from(stored: StoredBlocklist | undefined): Blocklist {
+    const list = new Blocklist(stored);
+    return list.size === 0 ? Blocklist.EMPTY : list;
+  }
 
   constructor(stored?: StoredBlocklist) {
     this.entries = new Map();

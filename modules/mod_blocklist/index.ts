@@ -1,8 +1,10 @@
 // XEP-0191: Blocking Command.
 //
-// The blocklist of each account lives in the keyval store "blocklist" (./blocklist.ts), with a
-// small in-memory cache (`blocklist_cache_size`, default 64 accounts) because every stanza to or
-// from an account with a list is checked against it.
+// The blocklist of each account lives in the keyval store "blocklist" (./blocklist.ts). Every
+// stanza to a local account, and every presence one sends through the server, is checked against
+// it, so lists are cached: those of accounts with a bound session for as long as they are online
+// (dropped to the LRU on the last unbind), others in an LRU of `blocklist_cache_size` accounts
+// (default 10000). "No list" is cached too (a shared empty list).
 //
 // Protocol: <blocklist/> get (the asking resource then gets pushes), <block/> and <unblock/>
 // sets (an empty <unblock/> empties the list), pushes to every resource that asked for the list.
@@ -33,6 +35,10 @@ import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import { KeyedLock } from "../../src/util/keyed-lock.js";
+import { Lru } from "../../src/util/lru.js";
+import { seesPresence } from "../mod_roster/roster.js";
 import { Blocklist, NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type StoredBlocklist } from "./blocklist.js";
 
 /** Data of `blocklist-is-blocked`. */
@@ -50,32 +56,89 @@ export default defineModule({
 
     const store = module.openKeyval<StoredBlocklist>("blocklist");
     const bounceMessages = module.options.boolean("bounce_blocked_messages", false);
-    const cacheSize = module.options.integer("blocklist_cache_size", 64, { min: 1 });
-    const cache = new Map<string, Blocklist>(); // insertion order = least recently used first
-    const edits = new Map<string, Promise<unknown>>();
+    const cacheSize = module.options.integer("blocklist_cache_size", 10000, { min: 1 });
+    // Lists of accounts with bound sessions stay cached while they are online (every stanza to
+    // them, and every presence they send through the server, is checked); others go to an LRU.
+    // An account without a list is cached too (as the shared EMPTY list), so it costs no read.
+    const online = new Map<string, Blocklist>();
+    const boundSessions = new Map<string, Set<ClientSession>>();
+    const others = new Lru<string, Blocklist>(cacheSize);
+    const edits = new KeyedLock<string>();
+    /** Reads in flight, so that concurrent misses for one account share one storage read. */
+    const reading = new Map<string, Promise<Blocklist>>();
+    /** Bumped on every write or purge: a read that started before one must not cache what it read. */
+    let writes = 0;
     let pushCounter = 0;
     /** Stanzas this module sends on the user's behalf, which its own gates let through. */
     const ownStanzas = new WeakSet<Element>();
 
+    const cached = (username: string): Blocklist | undefined => online.get(username) ?? others.get(username);
     const remember = (username: string, list: Blocklist) => {
-      cache.delete(username);
-      cache.set(username, list);
-      while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+      if (boundSessions.has(username)) {
+        online.set(username, list);
+        others.delete(username);
+      } else {
+        others.set(username, list);
+      }
     };
     const load = async (username: string): Promise<Blocklist> => {
-      const hit = cache.get(username);
-      if (hit) {
-        remember(username, hit);
-        return hit;
+      const hit = cached(username);
+      if (hit) return hit;
+      let p = reading.get(username);
+      if (!p) {
+        const startedAt = writes;
+        p = (async () => {
+          const list = Blocklist.from(await store.get(username));
+          if (writes === startedAt && !cached(username)) remember(username, list);
+          return cached(username) ?? list;
+        })().finally(() => reading.delete(username));
+        reading.set(username, p);
       }
-      const list = new Blocklist(await store.get(username));
+      return p;
+    };
+    const write = async (username: string, list: Blocklist) => {
+      writes++;
+      await store.set(username, list.toStored());
       remember(username, list);
-      return list;
     };
     const isBlocked = async (username: string, jid: string) => (await load(username)).blocks(jid);
 
+    // Online accounts: pin their list (moved out of the LRU) until their last session unbinds.
+    const bound = (session: ClientSession) => {
+      const username = session.username;
+      if (username === undefined || session.host !== module.host) return;
+      let set = boundSessions.get(username);
+      if (!set) {
+        set = new Set();
+        boundSessions.set(username, set);
+        const list = others.peek(username);
+        if (list) remember(username, list);
+      }
+      set.add(session);
+    };
+    for (const s of module.allSessions()) bound(s);
+    module.hook<{ session: ClientSession }>("resource-bind", ({ session }) => {
+      bound(session);
+      return undefined;
+    });
+    module.hook<{ session: ClientSession }>("resource-unbind", ({ session }) => {
+      const username = session.username;
+      const set = username === undefined ? undefined : boundSessions.get(username);
+      if (!set || username === undefined) return undefined;
+      set.delete(session);
+      if (set.size > 0) return undefined;
+      boundSessions.delete(username);
+      const list = online.get(username);
+      online.delete(username);
+      if (list) others.set(username, list);
+      return undefined;
+    }, 100); // before other handlers, so that one failing cannot leave the list pinned
+
     module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
-      if (host === module.host) cache.delete(username);
+      if (host !== module.host) return undefined;
+      online.delete(username);
+      others.delete(username);
+      writes++;
       return undefined;
     });
 
@@ -103,21 +166,13 @@ export default defineModule({
       if (!items.ok) return module.reply(ev, errorReply(ev.stanza, "modify", items.condition));
 
       // One edit at a time per account (two resources editing at once must not lose an update).
-      const prev = edits.get(username) ?? Promise.resolve();
-      const run = prev.then(() => applyEdit(username, verb, items.jids, ev));
-      const tail = run.catch(() => undefined);
-      edits.set(username, tail);
-      void tail.then(() => {
-        if (edits.get(username) === tail) edits.delete(username);
-      });
-      return run;
+      return edits.run(username, () => applyEdit(username, verb, items.jids, ev));
     };
 
     const applyEdit = async (username: string, verb: "block" | "unblock", jids: string[], ev: StanzaEvent): Promise<true> => {
       const before = await load(username);
       const after = before.edit(verb, jids, Date.now());
-      await store.set(username, after.toStored());
-      remember(username, after);
+      await write(username, after);
       module.reply(ev, reply(ev.stanza));
 
       const userBare = `${username}@${module.host}`;
@@ -247,7 +302,5 @@ function toConnectedResource(module: ModuleApi, to: string): boolean {
 
 /** May `jid` see `username`'s presence (subscription from or both, RFC 6121 §3)? Asked of mod_roster. */
 async function mayReceivePresence(module: ModuleApi, username: string, jid: string): Promise<boolean> {
-  const ret = (await module.fire("roster-get-item", { username, jid: jidBare(jid) })) as { item?: { subscription?: string } | null } | undefined;
-  const sub = typeof ret === "object" && ret !== null ? ret.item?.subscription : undefined;
-  return sub === "from" || sub === "both";
+  return seesPresence(await module.fire("roster-get-item", { username, jid: jidBare(jid) }));
 }

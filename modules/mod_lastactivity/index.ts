@@ -14,6 +14,7 @@ import { isClientSession } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { seesPresence } from "../mod_roster/roster.js";
 
 export const NS_LAST = "jabber:iq:last";
 
@@ -78,9 +79,7 @@ export default defineModule({
 
     // Does `requester` have a subscription to the presence of `username` (RFC 6121 "from"/"both")?
     const subscribed = async (username: string, requester: string): Promise<boolean> => {
-      const answer = (await module.fire("roster-get-item", { username, jid: requester })) as { item?: { subscription?: string } | null } | undefined;
-      const sub = answer?.item?.subscription;
-      return sub === "from" || sub === "both";
+      return seesPresence(await module.fire("roster-get-item", { username, jid: requester }));
     };
 
     module.hook(`iq-get/bare/${NS_LAST}:query`, async (ev: StanzaEvent) => {

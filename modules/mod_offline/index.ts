@@ -16,6 +16,7 @@ import { defineModule } from "../../src/modules/api.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import type { Element } from "../../src/xml/stanza.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
+import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { delayElement, elementFromJson, elementToJson, offlineVerdict } from "./stored.js";
 
 /** Data of `message/offline/handle` (fired by mod_message). */
@@ -38,7 +39,9 @@ export default defineModule({
     if (module.hostKind !== "local") return;
     const store = module.openArchive<Json>("offline");
     const max = module.options.integer("offline_max_messages", 1000, { min: 0 });
-    const serial = perUserQueue();
+    // Storing and delivering must not interleave for one user.
+    const userLock = new KeyedLock<string>();
+    const serial = <T>(username: string, task: () => Promise<T>): Promise<T> => userLock.run(username, task);
 
     // XEP-0160 §4
     module.addFeature("msgoffline");
@@ -91,22 +94,4 @@ async function deliver(module: ModuleApi, store: ArchiveStore<Json>, username: s
     if (sent.length) await store.delete(username, { ids: sent });
     if (sent.length < items.length) return;
   }
-}
-
-/** Runs tasks one after another per user (storing and delivering must not interleave). */
-function perUserQueue(): <T>(user: string, task: () => Promise<T>) => Promise<T> {
-  const tails = new Map<string, Promise<unknown>>();
-  return <T>(user: string, task: () => Promise<T>): Promise<T> => {
-    const prev = tails.get(user) ?? Promise.resolve();
-    const run = prev.then(task, task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    tails.set(user, tail);
-    void tail.then(() => {
-      if (tails.get(user) === tail) tails.delete(user);
-    });
-    return run;
-  };
 }

@@ -7,8 +7,10 @@
 // Contract for other modules (events on the user's host bus):
 //
 //   "presence-get-available"  data { username: string }
-//        → { resources: Array<{ jid: string; priority: number; presence: Element }> }
-//          (available resources only; `presence` is a copy of session.presence)
+//        → { resources: Array<{ jid: string; priority: number; show: Show; presence: Element }> }
+//          (available resources only; `show` is the <show/> value, "online" when none). `presence`
+//          IS session.presence, not a copy (pubsub asks this per subscriber during fan-out):
+//          callers must not mutate it (clone it first, or readdress it, to send or change it).
 //
 // Fired here on the host bus:
 //   "presence-available"   { session: ClientSession; stanza: Element; initial: boolean }
@@ -25,15 +27,23 @@
 // updates from one session are coalesced (the sender still sees each echo; contacts get the latest
 // when the rate allows). max_pending_subscriptions (1000) per user; roster_max_items (1000, shared
 // with mod_roster) also limits the items that subscribe/subscribed stanzas create.
+// max_directed_presences (1000) per session: RFC 6121 §4.6.3 has the server remember every JID a
+// session sent directed available presence to (so it can send them unavailable later); beyond that
+// many, further directed available presence to new JIDs is refused with a policy-violation error
+// (type modify) rather than sent untracked, since an untracked recipient would keep showing the
+// user as available forever. Updates to JIDs already tracked, and directed unavailable presence
+// (which frees a slot), always go through.
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
+import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
-import { Element } from "../../src/xml/stanza.js";
+import { Lru } from "../../src/util/lru.js";
+import { Element, errorReply } from "../../src/xml/stanza.js";
 import { rosterManager } from "../mod_roster/manager.js";
 import { NS_PREAPPROVAL, contactSeesUser, userSeesContact } from "../mod_roster/roster.js";
-import { LruMap, SUBSCRIPTION_TYPES, newSessionPresence, parsePriority, readdress, withDelay, type SessionPresence } from "./presence.js";
+import { SUBSCRIPTION_TYPES, newSessionPresence, parsePriority, parseShow, readdress, withDelay, type AvailableResource, type SessionPresence } from "./presence.js";
 import { answerProbe, handleInbound, handleOutbound, handleSelfSubscription, type PresenceContext } from "./subscriptions.js";
 
 export default defineModule({
@@ -42,7 +52,10 @@ export default defineModule({
     const roster = rosterManager(module);
     const burst = module.options.integer("presence_broadcast_burst", 20, { min: 1, max: 100000 });
     const ratePerSecond = module.options.number("presence_broadcast_rate", 2, { min: 0.01, max: 100000 });
-    const lastUnavailable = new LruMap<string, { stanza: Element; when: number }>(10000);
+    const maxDirected = module.options.integer("max_directed_presences", 1000, { min: 1, max: 1_000_000 });
+    const lastUnavailable = new Lru<string, { stanza: Element; when: number }>(10000);
+    /** Broadcasts of a session run one after another (handlers and deferred flushes alike). */
+    const sessionLock = new KeyedLock<ClientSession>();
     const timers = new Set<NodeJS.Timeout>();
     module.onUnload(() => {
       for (const t of timers) clearTimeout(t);
@@ -72,12 +85,8 @@ export default defineModule({
     };
 
     /** Run a session's broadcasts one after another (handlers and deferred flushes alike). */
-    const serial = (session: ClientSession, fn: () => Promise<void>): Promise<void> => {
-      const st = state(session);
-      const run = st.chain.then(fn).catch((err: unknown) => module.log.error(`presence of ${session.fullJid}: ${(err as Error)?.stack ?? err}`));
-      st.chain = run;
-      return run;
-    };
+    const serial = (session: ClientSession, fn: () => Promise<void>): Promise<void> =>
+      sessionLock.run(session, fn).catch((err: unknown) => module.log.error(`presence of ${session.fullJid}: ${(err as Error)?.stack ?? err}`));
 
     const otherAvailable = (session: ClientSession) =>
       module.sessionsOf(session.username!).filter((s) => s !== session && s.presence !== undefined && !s.closed);
@@ -212,8 +221,18 @@ export default defineModule({
           const item = await roster.item(session.username!, bare);
           // §4.6.1: presence to an entity that does not see the user is tracked for §4.6.3.
           if (!contactSeesUser(item?.subscription)) {
-            if (type === undefined) state(session).directed.add(to);
-            else state(session).directed.delete(to);
+            const directed = state(session).directed;
+            if (type === "unavailable") directed.delete(to);
+            else if (!directed.has(to)) {
+              if (directed.size >= maxDirected) {
+                // RFC 6121 §4.6.3 cannot be kept for more: refuse rather than send untracked.
+                return module.reply(
+                  ev,
+                  errorReply(stanza, "modify", "policy-violation", `Directed presence is limited to ${maxDirected} recipients per session`),
+                );
+              }
+              directed.add(to);
+            }
           }
         }
       }
@@ -293,11 +312,11 @@ export default defineModule({
 
     // ---- the query API for other modules ----
 
-    module.hook<{ username: string }>("presence-get-available", ({ username }) => {
+    module.hook<{ username: string }>("presence-get-available", ({ username }): { resources: AvailableResource[] } => {
       const resources = module
         .sessionsOf(username)
         .filter((s) => s.presence !== undefined && !s.closed)
-        .map((s) => ({ jid: s.fullJid!, priority: s.priority, presence: s.presence!.clone() }));
+        .map((s) => ({ jid: s.fullJid!, priority: s.priority, show: parseShow(s.presence!), presence: s.presence! }));
       return { resources };
     });
 

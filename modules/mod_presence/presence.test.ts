@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Element } from "../../src/xml/stanza.js";
-import { LruMap, TokenBucket, parsePriority, readdress, withDelay, xmppDateTime } from "./presence.js";
+import { TokenBucket, parsePriority, parseShow, readdress, withDelay, xmppDateTime } from "./presence.js";
 
 describe("presence helpers", () => {
   it("parses priorities as RFC 6121 §4.7.2.3 says, clamping and defaulting to 0", () => {
@@ -17,6 +17,20 @@ describe("presence helpers", () => {
     expect(p("-1000")).toBe(-128);
     expect(p("abc")).toBe(0);
     expect(p("1.5")).toBe(0);
+  });
+
+  it("reads <show/> (RFC 6121 §4.7.2.1), none or an unknown value being online", () => {
+    const p = (text?: string) => {
+      const el = new Element("presence");
+      if (text !== undefined) el.textTag("show", text);
+      return parseShow(el);
+    };
+    expect(p()).toBe("online");
+    expect(p("away")).toBe("away");
+    expect(p(" dnd ")).toBe("dnd");
+    expect(p("xa")).toBe("xa");
+    expect(p("chat")).toBe("chat");
+    expect(p("sleeping")).toBe("online");
   });
 
   it("readdresses without touching the original", () => {
@@ -46,16 +60,5 @@ describe("presence helpers", () => {
     expect(b.take(10_000)).toBe(true); // refilled, but never beyond capacity
     expect(b.take(10_000) && b.take(10_000)).toBe(true);
     expect(b.take(10_000)).toBe(false);
-  });
-
-  it("LRU map keeps the most recent entries", () => {
-    const m = new LruMap<string, number>(2);
-    m.set("a", 1);
-    m.set("b", 2);
-    m.get("a");
-    m.set("c", 3);
-    expect(m.get("b")).toBeUndefined();
-    expect(m.get("a")).toBe(1);
-    expect(m.size).toBe(2);
   });
 });

@@ -16,6 +16,26 @@ export function parsePriority(presence: Element): number {
 }
 
 /** XEP-0082 date-time, whole seconds, UTC. */
+/** XMPP <show/> values (RFC 6121 §4.7.2.1), and "online" for none, as XEP-0060's pubsub#show-values name it. */
+export type Show = "online" | "away" | "chat" | "dnd" | "xa";
+
+/** The <show/> of an available presence; absent or not one of the four RFC 6121 values: "online". */
+export function parseShow(presence: Element): Show {
+  const text = presence.getChildText("show")?.trim();
+  return text === "away" || text === "chat" || text === "dnd" || text === "xa" ? text : "online";
+}
+
+/**
+ * One entry of mod_presence's `presence-get-available` answer. `presence` is the session's own
+ * stored presence, shared and not copied: do not mutate it.
+ */
+export interface AvailableResource {
+  jid: string;
+  priority: number;
+  show: Show;
+  presence: Element;
+}
+
 export function xmppDateTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
@@ -93,8 +113,6 @@ export interface SessionPresence {
   /** A broadcast was held back by the rate policy; the latest presence goes out when allowed. */
   deferred: boolean;
   timer?: NodeJS.Timeout;
-  /** Broadcasts of this session run one after another (timer flushes included). */
-  chain: Promise<void>;
 }
 
 export function newSessionPresence(burst: number, ratePerSecond: number): SessionPresence {
@@ -104,31 +122,5 @@ export function newSessionPresence(burst: number, ratePerSecond: number): Sessio
     receivedAt: 0,
     bucket: new TokenBucket(burst, ratePerSecond),
     deferred: false,
-    chain: Promise.resolve(),
   };
-}
-
-/** A small LRU map (for the last unavailable presence of users, kept for probe answers). */
-export class LruMap<K, V> {
-  private map = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
-  }
-  delete(key: K): void {
-    this.map.delete(key);
-  }
-  get size(): number {
-    return this.map.size;
-  }
 }

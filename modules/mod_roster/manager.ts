@@ -14,10 +14,11 @@
 // exact values). Because "1" is ambiguous, a client presenting "1" always gets the full roster.
 
 import type { ModuleApi } from "../../src/modules/api.js";
-import type { Host } from "../../src/hosts/host.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import type { MapStore } from "../../src/storage/types.js";
+import { KeyedLock } from "../../src/util/keyed-lock.js";
 import type { Logger } from "../../src/util/logger.js";
+import { Lru } from "../../src/util/lru.js";
 import { Element } from "../../src/xml/stanza.js";
 import {
   NS_ROSTER,
@@ -71,43 +72,79 @@ export interface SubscriptionResult extends Transition {
 const META_KEY = "";
 const CACHE_MAX = 5000;
 
-const managers = new WeakMap<Host, RosterManager>();
+/** What the manager needs of its host: a subset of the ModuleApi. */
+export type RosterHost = Pick<ModuleApi, "sessionsOf" | "fire">;
 
-/** The roster manager of the module's host (created on first use, shared by every module). */
+interface Shared {
+  /** The host's own option reader: tells apart two servers in one process serving the same name (tests). */
+  scope: object;
+  manager: RosterManager;
+  /** The modules using it; the manager goes when the last one is unloaded. */
+  users: Set<ModuleApi>;
+}
+
+/** Shared managers by host name (normally one per name; see Shared.scope). */
+const managers = new Map<string, Shared[]>();
+
+/**
+ * The roster manager of the module's host (created on first use, shared by every module of the
+ * host that asks, forgotten once they are all unloaded so that a restarted server starts afresh).
+ */
 export function rosterManager(module: ModuleApi): RosterManager {
-  const host = module.hostObject;
-  let m = managers.get(host);
-  if (!m) {
-    m = new RosterManager(module.openMap<Record_>("roster"), host, module.log);
-    managers.set(host, m);
+  const list = managers.get(module.host) ?? [];
+  let shared = list.find((s) => s.scope === module.options);
+  if (!shared) {
+    shared = { scope: module.options, manager: new RosterManager(module.openMap<Record_>("roster"), module, module.log), users: new Set() };
+    list.push(shared);
+    managers.set(module.host, list);
   }
-  return m;
+  const entry = shared;
+  if (!entry.users.has(module)) {
+    entry.users.add(module);
+    module.onUnload(() => {
+      entry.users.delete(module);
+      const next = entry.users.values().next();
+      if (!next.done) {
+        entry.manager.rebind(next.value);
+        return;
+      }
+      const rest = (managers.get(module.host) ?? []).filter((s) => s !== entry);
+      if (rest.length) managers.set(module.host, rest);
+      else managers.delete(module.host);
+    });
+  }
+  return entry.manager;
 }
 
 let pushCounter = 0;
 
 export class RosterManager {
-  private cache = new Map<string, RosterState>();
+  private readonly lock = new KeyedLock<string>();
+  /** Rosters of users with sessions, or being changed, are held beyond CACHE_MAX. */
+  private readonly cache = new Lru<string, RosterState>(
+    CACHE_MAX,
+    undefined,
+    (user) => this.host.sessionsOf(user).length === 0 && !this.lock.busy(user),
+  );
   private loading = new Map<string, Promise<RosterState>>();
-  private locks = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: MapStore<Record_>,
-    private readonly host: Host,
+    private host: RosterHost,
     private readonly log: Logger,
   ) {}
+
+  /** Use another module's API to reach the host (the one it was created with was unloaded). */
+  rebind(host: RosterHost): void {
+    this.host = host;
+  }
 
   // ---- reading ----
 
   /** The user's roster (cached). */
   async roster(username: string): Promise<RosterState> {
     const hit = this.cache.get(username);
-    if (hit) {
-      // Keep recently used rosters at the end of the LRU order.
-      this.cache.delete(username);
-      this.cache.set(username, hit);
-      return hit;
-    }
+    if (hit) return hit;
     let p = this.loading.get(username);
     if (!p) {
       p = this.load(username).finally(() => this.loading.delete(username));
@@ -141,11 +178,6 @@ export class RosterManager {
 
   private remember(username: string, state: RosterState): void {
     this.cache.set(username, state);
-    if (this.cache.size <= CACHE_MAX) return;
-    for (const user of this.cache.keys()) {
-      if (this.cache.size <= CACHE_MAX) break;
-      if (this.host.sessionsOf(user).length === 0 && !this.locks.has(user)) this.cache.delete(user);
-    }
   }
 
   /** Forget a user's cached roster (account deleted: the store was purged). */
@@ -184,19 +216,9 @@ export class RosterManager {
 
   // ---- writing ----
 
-  private async locked<T>(username: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(username) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const chain = prev.then(() => mine);
-    this.locks.set(username, chain);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.locks.get(username) === chain) this.locks.delete(username);
-    }
+  /** One change at a time per user. */
+  private locked<T>(username: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(username, fn);
   }
 
   /**
@@ -250,7 +272,7 @@ export class RosterManager {
       item: item ? publicItem(jid, item) : null,
       previous: previous ? publicItem(jid, previous) : null,
     };
-    await this.host.bus.fire("roster-item-changed", ev);
+    await this.host.fire("roster-item-changed", ev);
   }
 
   /** Add or update an item from a roster set (RFC 6121 §2.3, §2.4). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Element } from "../../src/xml/stanza.js";
-import { applyRosterSet, elementFromJson, elementToJson, itemAfter, itemElement, parseRosterSet } from "./roster.js";
+import { applyRosterSet, elementFromJson, elementToJson, itemAfter, itemElement, parseRosterSet, seesPresence } from "./roster.js";
 import { EMPTY_STATE, stateName, transition, type ContactState, type StateName, type SubscriptionEvent } from "./subscription.js";
 
 function state(name: StateName, approved = false): ContactState {
@@ -211,5 +211,21 @@ describe("roster sets (RFC 6121 §2.3.3)", () => {
 
   it("treats an empty name as no name", () => {
     expect(parseRosterSet(q("<item jid='n@e' name=''></item>"), "j@e")).toEqual({ ok: true, action: "update", jid: "n@e", groups: [] });
+  });
+});
+
+describe("seesPresence (roster-get-item answers)", () => {
+  it("is true for from and both only", () => {
+    expect(seesPresence({ item: { jid: "a@b", subscription: "from", groups: [] } })).toBe(true);
+    expect(seesPresence({ item: { jid: "a@b", subscription: "both", groups: [] } })).toBe(true);
+    expect(seesPresence({ item: { jid: "a@b", subscription: "to", groups: [] } })).toBe(false);
+    expect(seesPresence({ item: { jid: "a@b", subscription: "none", ask: "subscribe", groups: [] } })).toBe(false);
+  });
+  it("is false when there is no answer or no item", () => {
+    expect(seesPresence(undefined)).toBe(false);
+    expect(seesPresence(null)).toBe(false);
+    expect(seesPresence({ item: null })).toBe(false);
+    expect(seesPresence({})).toBe(false);
+    expect(seesPresence(true)).toBe(false);
   });
 });

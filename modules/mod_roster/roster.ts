@@ -89,6 +89,21 @@ export function userSeesContact(sub: Subscription | undefined): boolean {
   return sub === "to" || sub === "both";
 }
 
+/** What mod_roster answers to `roster-get-item` ({ item: RosterItem | null }), as other modules receive it. */
+export type RosterGetItemAnswer = { item?: { subscription?: string } | null } | null | undefined;
+
+/**
+ * Does this `roster-get-item` answer mean the contact sees the user's presence (subscription
+ * "from" or "both", RFC 6121 §3)? Anything else (no answer, no item, unknown value): no.
+ */
+export function seesPresence(answer: unknown): boolean {
+  if (typeof answer !== "object" || answer === null) return false;
+  const item = (answer as { item?: unknown }).item;
+  if (typeof item !== "object" || item === null) return false;
+  const sub = (item as { subscription?: unknown }).subscription;
+  return sub === "from" || sub === "both";
+}
+
 // ---------------------------------------------------------------------------------------------
 // XML: items (§2.1.2) and roster sets (§2.3, §2.5)
 // ---------------------------------------------------------------------------------------------

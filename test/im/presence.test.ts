@@ -471,6 +471,82 @@ describe("directed presence (RFC 6121 §4.6)", () => {
   });
 });
 
+describe("directed presence limit (max_directed_presences, RFC 6121 §4.6.3)", () => {
+  it("refuses directed presence to a new JID beyond the limit with policy-violation; updates and freed slots go through", async () => {
+    const t = await startTestServer({ config: CONFIG.replace('storage = "memory"', 'storage = "memory"\nmax_directed_presences = 2') });
+    const clients: RawClient[] = [];
+    try {
+      const accounts = t.server.accounts("localhost");
+      for (const u of ["romeo", "m1", "m2", "m3"]) await accounts.create(u, "pw");
+      const loginT = async (u: string) => {
+        const c = await RawClient.login(t.c2sPort, u, "pw", { resource: "r" });
+        clients.push(c);
+        return c;
+      };
+      const [m1, m2, m3] = [await loginT("m1"), await loginT("m2"), await loginT("m3")];
+      for (const c of [m1, m2, m3]) await online(c);
+      const romeo = await loginT("romeo");
+      romeo.send("<presence to='m1@localhost/r'/>");
+      romeo.send("<presence to='m2@localhost/r'/>");
+      await presence(m1, { from: romeo.jid, type: undefined });
+      await presence(m2, { from: romeo.jid, type: undefined });
+
+      // A third JID: refused, not delivered.
+      romeo.send("<presence id='third' to='m3@localhost/r'/>");
+      const err = await presence(romeo, { type: "error", id: "third", from: "m3@localhost/r" });
+      const e = err.getChild("error")!;
+      expect(e.attrs.type).toBe("modify");
+      expect(e.getChild("policy-violation", STANZAS)).toBeDefined();
+      await m3.nothing(200);
+
+      // An update to a JID already tracked still goes out.
+      romeo.send("<presence to='m1@localhost/r'><status>again</status></presence>");
+      expect((await presence(m1, { from: romeo.jid, type: undefined })).getChildText("status")).toBe("again");
+      await romeo.nothing(100);
+
+      // Directed unavailable frees a slot.
+      romeo.send("<presence type='unavailable' to='m1@localhost/r'/>");
+      await presence(m1, { from: romeo.jid, type: "unavailable" });
+      romeo.send("<presence to='m3@localhost/r'/>");
+      await presence(m3, { from: romeo.jid, type: undefined });
+      await romeo.nothing(100);
+
+      // Going away: unavailable to the JIDs still tracked only.
+      romeo.socket.destroy();
+      await presence(m2, { from: romeo.jid, type: "unavailable" });
+      await presence(m3, { from: romeo.jid, type: "unavailable" });
+      await m1.nothing(200);
+    } finally {
+      for (const c of clients) c.close();
+      await t.stop();
+    }
+  });
+});
+
+describe("presence-get-available (query API)", () => {
+  it("gives each available resource's show, and its stored presence itself (not a copy)", async () => {
+    const u = await account("show");
+    const a = await login(u, "a");
+    const b = await login(u, "b");
+    await online(a, "<show>dnd</show><priority>3</priority>");
+    await drain(a);
+    await online(b);
+    await drain(a);
+    await drain(b);
+    const host = ts.server.hosts.get("localhost")!;
+    const got = (await host.bus.fire("presence-get-available", { username: u })) as {
+      resources: Array<{ jid: string; priority: number; show: string; presence: Element }>;
+    };
+    const byJid = new Map(got.resources.map((r) => [r.jid, r]));
+    expect(byJid.get(a.jid)).toMatchObject({ priority: 3, show: "dnd" });
+    expect(byJid.get(b.jid)).toMatchObject({ priority: 0, show: "online" });
+    expect(byJid.get(a.jid)!.presence).toBe(host.session(u, "a")!.presence);
+    expect(byJid.get(b.jid)!.presence).toBe(host.session(u, "b")!.presence);
+    a.close();
+    b.close();
+  });
+});
+
 describe("unavailable when a session ends (RFC 6121 §4.5)", () => {
   it("broadcasts unavailable to contacts and other resources when the connection drops", async () => {
     const [r, j] = [await account("romeo"), await account("juliet")];

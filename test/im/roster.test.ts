@@ -243,6 +243,39 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
     }
   });
 
+  it("shares one roster store per server between mod_roster and mod_presence, across a module reload, and not between servers", async () => {
+    // A second server in this process serving the same host name keeps its own rosters.
+    const t = await startTestServer({ config: CONFIG });
+    try {
+      const u = await account("twin");
+      await t.server.accounts("localhost").create(u, "pw");
+      const here = await login(u);
+      const there = await login(u, undefined, t);
+      await rosterGet(here);
+      await rosterGet(there);
+      expect((await rosterSet(here, "<item jid='a@localhost'/>")).attrs.type).toBe("result");
+      await push(here);
+      expect(items(await rosterGet(there))).toEqual([]);
+
+      // mod_roster unloaded: mod_presence still stores subscriptions in the shared manager (and
+      // pushes them through its own API); reloaded, mod_roster sees them.
+      const host = t.server.hosts.get("localhost")!;
+      await t.server.modules.unload(host, "roster");
+      there.send("<presence type='subscribe' to='b@localhost'/>");
+      const q = await push(there);
+      expect(q.getChild("item")!.attrs).toMatchObject({ jid: "b@localhost", subscription: "none", ask: "subscribe" });
+      await t.server.modules.load(host, "roster");
+      expect(items(await rosterGet(there)).map((i) => i.attrs.jid)).toEqual(["b@localhost"]);
+      there.close();
+
+      // The first server is untouched by the second one's changes.
+      expect(items(await rosterGet(here)).map((i) => i.attrs.jid)).toEqual(["a@localhost"]);
+      here.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
   it("ignores subscription, ask and approved values a client tries to set (§2.1.2)", async () => {
     const c = await login(await account("sneaky"));
     await rosterGet(c);
