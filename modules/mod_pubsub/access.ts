@@ -8,6 +8,7 @@
 import type { AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { seesPresence } from "../mod_roster/roster.js";
 
 /** What mod_roster answers to "roster-get-item". */
 interface RosterItemAnswer {
@@ -16,7 +17,7 @@ interface RosterItemAnswer {
 
 /** What mod_presence answers to "presence-get-available". */
 interface AvailableAnswer {
-  resources: Array<{ jid: string; priority: number; presence: Element }>;
+  resources: Array<{ jid: string; priority: number; show?: string; presence: Element }>;
 }
 
 /** Fire an event on another host's bus (ModuleApi.fireOn). */
@@ -124,7 +125,7 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
       const answer = (await fireOn(parts.domain, "presence-get-available", { username: parts.node })) as AvailableAnswer | undefined;
       if (answer) {
         const resources = parts.resource === undefined ? answer.resources : answer.resources.filter((r) => r.jid === jid);
-        return resources.map((r) => showOf(r.presence));
+        return resources.map((r) => r.show ?? showOf(r.presence));
       }
     }
     return directed.showsOf(jid);
@@ -133,8 +134,7 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
   return {
     // XEP-0060 §4.5 presence: the entity has a subscription to the owner's presence (from/both).
     async isSubscribedToPresence(owner, jid) {
-      const item = await rosterItem(owner, jid);
-      return item?.subscription === "from" || item?.subscription === "both";
+      return seesPresence({ item: await rosterItem(owner, jid) });
     },
     // §4.5 roster: the groups the owner put the entity in.
     async rosterGroups(owner, jid) {
