@@ -26,6 +26,7 @@ import {
   toJson,
   windowFromEnd,
 } from "./memory.js";
+import { KeyedLock } from "../util/keyed-lock.js";
 
 // ---------------------------------------------------------------------------------------------
 // Key encoding (see KEYS.md)
@@ -156,25 +157,6 @@ function toItem<T>(text: string): ArchiveItem<T> {
 }
 
 type Op = { type: "put"; key: string; value: string } | { type: "del"; key: string };
-
-/** Runs async functions one at a time per key. */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  run<R>(key: string, fn: () => Promise<R>): Promise<R> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const result = prev.then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
 
 export interface LevelStorageOptions {
   /** fsync every write before resolving (default true). false is for benchmarks only. */

@@ -24,6 +24,7 @@ import type {
   Subscription,
   SubscriptionState,
 } from "./types.js";
+import { KeyedLock } from "../keyed-lock.js";
 
 export interface NodeState {
   name: string;
@@ -70,7 +71,7 @@ export class ServiceCore {
 
   private readonly nodes = new Map<string, NodeState>();
   private readonly loading = new Map<string, Promise<NodeState | undefined>>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock<string>();
   private allLoaded = false;
   /**
    * bare JID -> node -> how many subscriptions (any state) that bare JID's addresses hold there.
@@ -88,19 +89,8 @@ export class ServiceCore {
   }
 
   /** Run `fn` after every earlier locked call on the same node has settled. */
-  async withLock<T>(node: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(node) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(node, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(node) === tail) this.locks.delete(node);
-    }
+  withLock<T>(node: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(node, fn);
   }
 
   /** The node's state, loading it (record and subscriptions) on first use. */
