@@ -240,7 +240,11 @@ async function subscribe(ctx: PubsubContext, stanza: Element, action: Element, r
   if (!done.ok) return resultOf(pubsubErrorReply(stanza, done));
   const sub = done.value.subscription;
   const several = (await subscriptionCount(ctx, need.node, sub.jid)) > 1;
-  const children = [subscriptionElement(sub, sub.state, several)];
+  const element = subscriptionElement(sub, sub.state, several);
+  // §6.1.6: an unconfigured subscription (an owner made it so, §8.8.2) receives nothing until the
+  // subscriber has configured it.
+  if (sub.state === "unconfigured") element.children.push(new Element("subscribe-options", {}, [new Element("required")]));
+  const children = [element];
   // §6.3.7: the resulting options, when they were given.
   if (options) children.push(new Element("options", {}, [subscriptionOptionsForm(sub.options, "result")]));
   const event = done.value.lastItemEvent;

@@ -3,7 +3,7 @@
 
 import { jidBare, jidSplit } from "../jid.js";
 import { grantOf, mayHoldSubscription } from "./acl.js";
-import { activate } from "./owner-subscriptions.js";
+import { setState } from "./owner-subscriptions.js";
 import type { NodeState, ServiceCore } from "./core.js";
 import { fail, ok } from "./errors.js";
 import { AFFILIATIONS, type Affiliation, type AffiliationChange, type FailedEntry, type Result } from "./types.js";
@@ -114,7 +114,7 @@ async function afterChange(core: ServiceCore, state: NodeState, bare: string, af
   } else if (grantOf(affiliation, "subscribe") === true) {
     // §8.7 note: an entity that becomes member, publisher or owner while its request waits is approved.
     for (const sub of Array.from(state.subscriptions.values())) {
-      if (jidBare(sub.jid) === bare && sub.state === "pending") await activate(core, state, sub, "subscribed");
+      if (jidBare(sub.jid) === bare && sub.state === "pending") await setState(core, state, sub, "subscribed");
     }
   }
   await core.emit({

@@ -275,12 +275,16 @@ export class ServiceCore {
     return [...state.subscriptions.values()].filter((s) => s.jid === jid);
   }
 
-  /** Does the entity (this JID, or its bare JID) hold a live subscription in state subscribed? */
+  /**
+   * Does the entity (this JID, or its bare JID) hold a live subscription, subscribed or unconfigured
+   * (an unconfigured one is a subscription whose options are still to be set, §4.2; a pending one
+   * is not a subscription yet, §6.5.3)?
+   */
   isSubscribed(state: NodeState, jid: string): boolean {
     const bare = jidBare(jid);
     const now = this.clock();
     for (const s of state.subscriptions.values()) {
-      if ((s.jid === jid || s.jid === bare) && s.state === "subscribed" && !leaseExpired(s.options, now)) return true;
+      if ((s.jid === jid || s.jid === bare) && s.state !== "pending" && !leaseExpired(s.options, now)) return true;
     }
     return false;
   }
@@ -317,7 +321,8 @@ export class ServiceCore {
   // ---- fan-out --------------------------------------------------------------------------------
 
   /**
-   * Who gets a notification now: live subscriptions (subscribed or unconfigured) with deliver on,
+   * Who gets a notification now: live subscriptions in state subscribed with deliver on (§4.2: never
+   * pending ones; unconfigured ones wait until the subscriber has configured them, §6.1.6),
    * grouped by JID; presence_based_delivery and show-values asked of the oracle only when set.
    * Expired leases found on the way are ended.
    */
@@ -329,7 +334,7 @@ export class ServiceCore {
     for (const sub of state.subscriptions.values()) {
       if (sub.state === "pending") continue;
       if (leaseExpired(sub.options, now)) expired.push(sub);
-      else if (sub.options.deliver) {
+      else if (sub.state === "subscribed" && sub.options.deliver) {
         live.push(sub);
         if (sub.options.showValues) needsPresence = true;
       }

@@ -7,7 +7,7 @@ import type { NodeState, ServiceCore } from "./core.js";
 import { fail, ok } from "./errors.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./options.js";
 import { copySubscription, lastItemEvent, lastItemFor } from "./subscriptions.js";
-import type { FailedEntry, Result, Subscription, SubscriptionChange } from "./types.js";
+import type { FailedEntry, Result, Subscription, SubscriptionChange, SubscriptionState } from "./types.js";
 
 async function ownedNode(
   core: ServiceCore,
@@ -37,12 +37,20 @@ export async function getNodeSubscriptions(
   return ok(subs.map(copySubscription));
 }
 
-/** Make a subscription live (approval or owner-made), tell the subscriber, send the last item. */
-export async function activate(core: ServiceCore, state: NodeState, sub: Subscription, to: "subscribed" | "unconfigured") {
+/**
+ * Put a subscription in state `to` (an owner's change, an approval) and store it; the subscriber is
+ * told its new state (§8.8.4), and a subscription that becomes subscribed gets the last item per
+ * send_last_published_item. Pending and unconfigured subscriptions receive no items (§4.2).
+ */
+export async function setState(
+  core: ServiceCore,
+  state: NodeState,
+  sub: Subscription,
+  to: Exclude<SubscriptionState, "none">,
+): Promise<void> {
   const updated: Subscription = { ...sub, state: to };
   await core.saveSubscription(updated);
   core.putSubscription(state, updated);
-  // §8.8.4 / §6.1.4: the subscriber learns of the new state.
   await core.emitSubscription(state, updated, to, "subscriber");
   const last = await lastItemFor(core, state, updated);
   if (last) await core.emit(lastItemEvent(core, state, updated, last));
@@ -68,7 +76,8 @@ async function applyChange(
     for (const sub of subs) await core.endSubscription(state, sub);
     return undefined;
   }
-  if (target === "pending") return subs.length > 0 && subs.every((s) => s.state === "pending") ? undefined : failed;
+  // §8.8.2: the owner may set any state; pending (awaiting approval, §8.6/§8.7) and unconfigured
+  // (options to be configured, §6.1.6) as well as subscribed. Only who may subscribe may hold one.
   if (!mayHoldSubscription(await core.affiliationOf(state, change.jid))) return failed;
   if (subs.length === 0) {
     const sub: Subscription = {
@@ -79,10 +88,10 @@ async function applyChange(
       options: { ...DEFAULT_SUBSCRIPTION_OPTIONS },
       created: core.clock(),
     };
-    await activate(core, state, sub, target);
+    await setState(core, state, sub, target);
     return undefined;
   }
-  for (const sub of subs) if (sub.state !== target) await activate(core, state, sub, target);
+  for (const sub of subs) if (sub.state !== target) await setState(core, state, sub, target);
   return undefined;
 }
 
@@ -147,7 +156,7 @@ export async function answerPending(
       .filter((s) => s.state === "pending" && (subid === undefined || s.subid === subid));
     if (pending.length === 0) return fail("item-not-found", "no pending subscription");
     if (pending.length > 1) return fail("subid-required");
-    if (allow) await activate(core, state, pending[0], "subscribed");
+    if (allow) await setState(core, state, pending[0], "subscribed");
     else await core.endSubscription(state, pending[0]);
     return ok(undefined);
   });

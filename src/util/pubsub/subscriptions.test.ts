@@ -351,3 +351,100 @@ describe("owner-managed subscriptions (§8.8)", () => {
     });
   });
 });
+
+describe("the owner sets each subscription state (§8.8.2), delivery follows the state (§4.2)", () => {
+  const BERNARDO = "bernardo@denmark.lit";
+  const recipientsOfLastPublish = (t: Awaited<ReturnType<typeof nodeWith>>) =>
+    t.eventsOf("items").at(-1)!.recipients.map((r) => r.jid);
+
+  it("pending: no items, out of the owner's list (§8.8.1), awaiting approval (§8.7); approval restores delivery", async () => {
+    const t = await nodeWith();
+    const sub = expectOk(await t.service.subscribe("n", SUB, SUB)).subscription;
+    expectOk(await t.service.setSubscriptions("n", OWNER, [{ jid: SUB, subscription: "pending" }]));
+    // §8.8.4: the subscriber is told, with its subid.
+    expect(t.eventsOf("subscription").map((e) => [e.audience, e.jid, e.subid, e.state])).toEqual([
+      ["subscriber", SUB, sub.subid, "pending"],
+    ]);
+    expect(expectOk(await t.service.getNodeSubscriptions("n", OWNER))).toEqual([]);
+    expect(expectOk(await t.service.getPending("n", OWNER)).map((s) => [s.jid, s.subid, s.state])).toEqual([
+      [SUB, sub.subid, "pending"],
+    ]);
+    expect(expectOk(await t.service.getPendingNodes(OWNER))).toEqual(["n"]);
+    expect(expectOk(await t.service.getSubscriptions("n", SUB)).map((s) => s.state)).toEqual(["pending"]);
+    expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));
+    expect(recipientsOfLastPublish(t)).toEqual([]);
+    // §6.1.3.7: while pending, subscribing again is refused.
+    expect(await t.service.subscribe("n", SUB, SUB)).toMatchObject({ ok: false, error: "pending-subscription" });
+    // The store holds the new state: a service restarted on it sees a pending request.
+    const restarted = createTestService({}, { store: t.store });
+    expect(expectOk(await restarted.service.getPending("n", OWNER)).map((s) => s.jid)).toEqual([SUB]);
+
+    expectOk(await t.service.answerPending("n", OWNER, SUB, true));
+    expect(t.eventsOf("subscription").at(-1)).toMatchObject({ jid: SUB, state: "subscribed" });
+    expectOk(await t.service.publish("n", OWNER, "2", { payload: 2 }));
+    expect(recipientsOfLastPublish(t)).toEqual([SUB]);
+  });
+
+  it("pending for an entity without a subscription makes a request an owner may deny; outcasts cannot hold one", async () => {
+    const t = await nodeWith();
+    expectOk(await t.service.setAffiliations("n", OWNER, [{ jid: "bad@denmark.lit", affiliation: "outcast" }]));
+    const result = await t.service.setSubscriptions("n", OWNER, [
+      { jid: BERNARDO, subscription: "pending" },
+      { jid: "bad@denmark.lit", subscription: "pending" },
+    ]);
+    expect(result).toEqual({ ok: false, error: "not-acceptable", failed: [{ jid: "bad@denmark.lit", subscription: "none" }] });
+    expect(expectOk(await t.service.getPending("n", OWNER)).map((s) => [s.jid, s.state])).toEqual([[BERNARDO, "pending"]]);
+    expect(expectOk(await t.service.getNodeSubscriptions("n", OWNER, { includePending: true })).map((s) => s.jid)).toEqual([
+      BERNARDO,
+    ]);
+    expectOk(await t.service.answerPending("n", OWNER, BERNARDO, false));
+    expect(t.eventsOf("subscription").map((e) => [e.jid, e.state])).toEqual([
+      [BERNARDO, "pending"],
+      [BERNARDO, "none"],
+    ]);
+    expect(expectOk(await t.service.getPending("n", OWNER))).toEqual([]);
+  });
+
+  it("unconfigured: listed, no items until the subscriber configures it (§6.1.6), then the last item", async () => {
+    const t = await nodeWith({ sendLastPublishedItem: "on_sub" });
+    const sub = expectOk(await t.service.subscribe("n", SUB, SUB)).subscription;
+    expectOk(await t.service.setSubscriptions("n", OWNER, [{ jid: SUB, subscription: "unconfigured" }]));
+    expect(t.eventsOf("subscription").map((e) => [e.jid, e.state])).toEqual([[SUB, "unconfigured"]]);
+    expect(expectOk(await t.service.getNodeSubscriptions("n", OWNER)).map((s) => [s.jid, s.state])).toEqual([
+      [SUB, "unconfigured"],
+    ]);
+    expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));
+    expect(recipientsOfLastPublish(t)).toEqual([]);
+    // Subscribing again answers with the unconfigured subscription, and sends nothing.
+    const again = expectOk(await t.service.subscribe("n", SUB, SUB));
+    expect([again.subscription.subid, again.subscription.state, again.lastItem]).toEqual([sub.subid, "unconfigured", undefined]);
+    const configured = expectOk(await t.service.setSubscriptionOptions("n", SUB, SUB, { includeBody: true }));
+    expect(configured.state).toBe("subscribed");
+    expect(t.eventsOf("last-item").map((e) => [e.item.id, e.recipients])).toEqual([
+      ["1", [{ jid: SUB, subids: [sub.subid], includeBody: true }]],
+    ]);
+    expectOk(await t.service.publish("n", OWNER, "2", { payload: 2 }));
+    expect(recipientsOfLastPublish(t)).toEqual([SUB]);
+  });
+
+  it("subscribed from any state, none from any state; the subscriber is told each time", async () => {
+    const t = await nodeWith({ sendLastPublishedItem: "on_sub" });
+    expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));
+    for (const state of ["unconfigured", "pending", "subscribed", "pending", "none", "unconfigured", "subscribed", "none"] as const) {
+      expectOk(await t.service.setSubscriptions("n", OWNER, [{ jid: BERNARDO, subscription: state }]));
+    }
+    expect(t.eventsOf("subscription").map((e) => e.state)).toEqual([
+      "unconfigured",
+      "pending",
+      "subscribed",
+      "pending",
+      "none",
+      "unconfigured",
+      "subscribed",
+      "none",
+    ]);
+    // The last item went out each time the subscription became subscribed, and only then.
+    expect(t.eventsOf("last-item")).toHaveLength(2);
+    expect(expectOk(await t.service.getNodeSubscriptions("n", OWNER, { includePending: true }))).toEqual([]);
+  });
+});

@@ -198,7 +198,10 @@ export async function getSubscriptionOptions(
   return found.ok ? ok(copySubscription(found.value)) : found;
 }
 
-/** §6.3.5. An unconfigured subscription becomes subscribed. */
+/**
+ * §6.3.5. An unconfigured subscription becomes subscribed: from now on it receives items (§6.1.6),
+ * beginning with the last one when the node sends it on subscription.
+ */
 export async function setSubscriptionOptions(
   core: ServiceCore,
   name: string,
@@ -223,6 +226,10 @@ export async function setSubscriptionOptions(
     };
     await core.saveSubscription(updated);
     core.putSubscription(state, updated);
+    if (sub.state === "unconfigured") {
+      const last = await lastItemFor(core, state, updated);
+      if (last) await core.emit(lastItemEvent(core, state, updated, last));
+    }
     return ok(copySubscription(updated));
   });
 }
