@@ -275,6 +275,70 @@ describe("owner: manage subscriptions (§8.8)", () => {
     });
   });
 
+  const GET_PENDING = "http://jabber.org/protocol/pubsub#get-pending";
+  const AUTH_FORM = "http://jabber.org/protocol/pubsub#subscribe_authorization";
+  const CMDS = "http://jabber.org/protocol/commands";
+  const stateChange = async (c: RawClient) => eventOf(await nextMessage(c)).getChild("subscription")!.attrs;
+  const listOf = async (node: string) =>
+    expectResult(await owner(admin, "get", `<subscriptions node='${node}'/>`))
+      .getChild("pubsub", NS_OWNER)!
+      .getChild("subscriptions")!
+      .childElements("subscription")
+      .map((s) => s.attrs);
+
+  it("pending: the subscriber is told, gets nothing, leaves the list; get-pending offers it and approval restores delivery", async () => {
+    await createNode(admin, "mg4");
+    expectResult(await subscribe(juliet, "mg4"));
+    expectResult(await owner(admin, "set", `<subscriptions node='mg4'><subscription jid='${juliet.jid}' subscription='pending'/></subscriptions>`));
+    expect(await stateChange(juliet)).toMatchObject({ node: "mg4", jid: juliet.jid, subscription: "pending" });
+    // §8.8.1: pending subscriptions are not listed (they are the business of §8.7).
+    expect(await listOf("mg4")).toEqual([]);
+    expectResult(await publish(admin, "mg4", "1"));
+    await noMessage(juliet);
+    expect(errorOf(await subscribe(juliet, "mg4"))).toMatchObject({ condition: "not-authorized", app: "pending-subscription" });
+    // §8.7: the owner finds the request and gets its authorization form; approving it (§8.6) ends the wait.
+    const first = expectResult(await admin.iq(`<iq type='set' to='pubsub.localhost' id='mgp1'><command xmlns='${CMDS}' node='${GET_PENDING}' action='execute'/></iq>`));
+    const cmd = first.getChild("command", CMDS)!;
+    const offered = cmd.getChild("x", NS_DATA)!.childElements("field").find((f) => f.attrs.var === "pubsub#node")!;
+    expect(offered.childElements("option").map((o) => o.getChildText("value"))).toContain("mg4");
+    expectResult(
+      await admin.iq(`<iq type='set' to='pubsub.localhost' id='mgp2'><command xmlns='${CMDS}' node='${GET_PENDING}' sessionid='${cmd.attrs.sessionid}'>${submitForm(undefined, { "pubsub#node": "mg4" })}</command></iq>`),
+    );
+    const form = formFields((await nextMessage(admin)).getChild("x", NS_DATA)!);
+    expect([form.get("pubsub#node"), form.get("pubsub#subscriber_jid")]).toEqual([["mg4"], [juliet.jid]]);
+    admin.send(
+      `<message to='pubsub.localhost' id='mgapprove'>${submitForm(AUTH_FORM, {
+        "pubsub#subid": form.get("pubsub#subid")![0],
+        "pubsub#node": "mg4",
+        "pubsub#subscriber_jid": juliet.jid,
+        "pubsub#allow": "true",
+      })}</message>`,
+    );
+    expect(await stateChange(juliet)).toMatchObject({ node: "mg4", subscription: "subscribed" });
+    expect(await listOf("mg4")).toEqual([{ jid: juliet.jid, subscription: "subscribed" }]);
+    expectResult(await publish(admin, "mg4", "2"));
+    expect(eventOf(await nextMessage(juliet)).getChild("items")!.getChild("item")!.attrs.id).toBe("2");
+  });
+
+  it("unconfigured: listed, told, nothing delivered until the subscriber configures it (§6.1.6), then the last item", async () => {
+    await createNode(admin, "mg5", { "pubsub#send_last_published_item": "on_sub" });
+    expectResult(await owner(admin, "set", `<subscriptions node='mg5'><subscription jid='${nurse.jid}' subscription='unconfigured'/></subscriptions>`));
+    expect(await stateChange(nurse)).toMatchObject({ node: "mg5", jid: nurse.jid, subscription: "unconfigured" });
+    expect(await listOf("mg5")).toEqual([{ jid: nurse.jid, subscription: "unconfigured" }]);
+    expectResult(await publish(admin, "mg5", "1"));
+    await noMessage(nurse);
+    // Subscribing again answers with the subscription, and that its configuration is required.
+    const again = expectResult(await subscribe(nurse, "mg5")).getChild("pubsub", NS)!.getChild("subscription")!;
+    expect(again.attrs).toMatchObject({ node: "mg5", subscription: "unconfigured" });
+    expect(again.getChild("subscribe-options")?.getChild("required")).toBeDefined();
+    await noMessage(nurse);
+    expectResult(await pubsub(nurse, "set", `<options node='mg5' jid='${nurse.jid}'>${submitForm(OPTIONS, { "pubsub#deliver": "true" })}</options>`));
+    expect(eventOf(await nextMessage(nurse)).getChild("items")!.getChild("item")!.attrs.id).toBe("1");
+    expect(await listOf("mg5")).toEqual([{ jid: nurse.jid, subscription: "subscribed" }]);
+    expectResult(await publish(admin, "mg5", "2"));
+    expect(eventOf(await nextMessage(nurse)).getChild("items")!.getChild("item")!.attrs.id).toBe("2");
+  });
+
   it("only owners manage subscriptions", async () => {
     await createNode(admin, "mg3");
     expect(errorOf(await owner(juliet, "get", "<subscriptions node='mg3'/>"))).toMatchObject({ condition: "forbidden" });
