@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
+import type { Element } from "../../src/xml/stanza.js";
 import {
   CAPS_NODE,
   answerQuery,
@@ -13,6 +14,7 @@ import {
   NS,
   NS_DISCO_INFO,
   NS_EVENT,
+  NS_OWNER,
   TUNE,
   capsPresence,
   drain,
@@ -251,6 +253,36 @@ describe("contacts", () => {
     expect(notifications(await drain(kim))).toEqual([`jon@localhost urn:test:status/s1`]);
     expectResult(await publish(jon, "urn:test:status", "s2", "<status xmlns='urn:test:status'>there</status>"));
     expect(notifications(await drain(kim))).toEqual([`jon@localhost urn:test:status/s2`]);
+  });
+
+  it("the account sets a subscriber's state (XEP-0060 §8.8.2): pending and unconfigured get nothing, subscribed does", async () => {
+    const lea = await client("lea", "a");
+    const max = await client("max", "a");
+    const node = "urn:test:owned";
+    const states = (stanzas: Element[]) =>
+      stanzas.flatMap((el) => {
+        const s = el.getChild("event", NS_EVENT)?.getChild("subscription");
+        return s ? [`${el.attrs.from} ${s.attrs.node} ${s.attrs.subscription}`] : [];
+      });
+    const setState = async (state: string) =>
+      expectResult(await pubsub(lea, "set", `<subscriptions node='${node}'><subscription jid='${max.jid}' subscription='${state}'/></subscriptions>`, { ns: NS_OWNER }));
+    expectResult(await publish(lea, node, "o1", "<o xmlns='urn:test:owned'/>"));
+    await setState("pending");
+    let got = await drain(max);
+    expect([states(got), notifications(got)]).toEqual([[`lea@localhost ${node} pending`], []]);
+    expectResult(await publish(lea, node, "o2", "<o xmlns='urn:test:owned'/>"));
+    expect(notifications(await drain(max))).toEqual([]);
+    await setState("subscribed");
+    got = await drain(max);
+    expect([states(got), notifications(got)]).toEqual([[`lea@localhost ${node} subscribed`], [`lea@localhost ${node}/o2`]]);
+    await setState("unconfigured");
+    got = await drain(max);
+    expect([states(got), notifications(got)]).toEqual([[`lea@localhost ${node} unconfigured`], []]);
+    expectResult(await publish(lea, node, "o3", "<o xmlns='urn:test:owned'/>"));
+    expect(notifications(await drain(max))).toEqual([]);
+    await setState("subscribed");
+    expectResult(await publish(lea, node, "o4", "<o xmlns='urn:test:owned'/>"));
+    expect(notifications(await drain(max))).toEqual([`lea@localhost ${node}/o3`, `lea@localhost ${node}/o4`]);
   });
 
   it("send_last_published_item never: no last item on presence", async () => {
