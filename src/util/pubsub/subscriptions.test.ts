@@ -427,6 +427,16 @@ describe("the owner sets each subscription state (§8.8.2), delivery follows the
     expect(recipientsOfLastPublish(t)).toEqual([SUB]);
   });
 
+  it("an unconfigured subscriber holds a subscription for the access model (§6.5.3), a pending one does not", async () => {
+    const t = await nodeWith({ accessModel: "authorize", publishModel: "subscribers" });
+    expectOk(await t.service.setSubscriptions("n", OWNER, [{ jid: SUB, subscription: "unconfigured" }]));
+    expect(expectOk(await t.service.getItems("n", SUB)).items).toEqual([]);
+    expectOk(await t.service.publish("n", SUB, "by-sub", { payload: 1 }));
+    expectOk(await t.service.setSubscriptions("n", OWNER, [{ jid: SUB, subscription: "pending" }]));
+    expect(await t.service.getItems("n", SUB)).toMatchObject({ ok: false, error: "retrieve-not-subscribed" });
+    expect(await t.service.publish("n", SUB, "by-sub-2", { payload: 2 })).toMatchObject({ ok: false, error: "forbidden" });
+  });
+
   it("subscribed from any state, none from any state; the subscriber is told each time", async () => {
     const t = await nodeWith({ sendLastPublishedItem: "on_sub" });
     expectOk(await t.service.publish("n", OWNER, "1", { payload: 1 }));
