@@ -6,7 +6,7 @@ import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
 import { SerialQueue, nextSessionId, type ClientSession } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
-import { jidJoin, namePrep, resourcePrep } from "../util/jid.js";
+import { jidJoin, jidPrep, namePrep, resourcePrep } from "../util/jid.js";
 import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
 import { Element, errorReply, reply, serialize } from "../xml/stanza.js";
 import type { Transport, TransportListener } from "./transport.js";
@@ -364,7 +364,12 @@ export class C2SConnection implements ClientSession, TransportListener {
         this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
         return;
       }
-      if (this.state === "bound") return this.ctx.router.process(this, el);
+      if (this.state === "bound") {
+        // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
+        if (!this.isSessionRequest(el)) return this.ctx.router.process(this, el);
+        this.send(reply(el));
+        return;
+      }
       if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
       if (this.state === "negotiating" && el.name === "iq") {
         // In-band registration (XEP-0077) is the one thing a client may do before authenticating.
@@ -473,11 +478,25 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (iq.attrs.type === "set" && payload?.name === "bind" && payload.attrs.xmlns === NS_BIND) {
       return this.bind(iq, payload);
     }
-    if (iq.attrs.type === "set" && payload?.name === "session" && payload.attrs.xmlns === NS_SESSION) {
+    if (this.isSessionRequest(iq)) {
       this.send(reply(iq));
       return;
     }
     this.close({ condition: "not-authorized", text: "Bind a resource first" });
+  }
+
+  /**
+   * RFC 3921 §3 session establishment, a no-op since RFC 6121 (the feature is `<optional/>`): answered
+   * with an empty result before or after bind, when addressed to the server or the account (or nobody).
+   */
+  private isSessionRequest(iq: Element): boolean {
+    const payload = iq.firstElement();
+    if (iq.name !== "iq" || iq.attrs.type !== "set" || iq.attrs.id === undefined) return false;
+    if (payload?.name !== "session" || payload.attrs.xmlns !== NS_SESSION) return false;
+    const to = iq.attrs.to;
+    if (to === undefined) return true;
+    const prepped = jidPrep(to);
+    return prepped === this.host || (this.username !== undefined && prepped === jidJoin(this.username, this.host));
   }
 
   /** RFC 6120 §7: resource binding. */

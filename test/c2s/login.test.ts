@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 
@@ -39,6 +39,30 @@ describe("c2s login", () => {
     expect(r.attrs.type).toBe("error");
     expect(r.getChild("error")!.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
     c.close();
+  });
+
+  it("offers the optional RFC 3921 session and answers the session iq before and after bind", async () => {
+    const SESSION = "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>";
+    const c = await RawClient.connect(ts.c2sPort);
+    onTestFinished(() => c.close());
+    await c.stream();
+    await c.starttls();
+    await c.stream();
+    expect((await c.auth("SCRAM-SHA-256", "alice", "wonderland")).name).toBe("success");
+    const f = await c.stream();
+    expect(f.getChild("session", "urn:ietf:params:xml:ns:xmpp-session")?.getChild("optional")).toBeDefined();
+    // Before bind (as some clients do)...
+    expect((await c.iq(`<iq type='set' id='s0'>${SESSION}</iq>`)).attrs).toMatchObject({ type: "result", id: "s0" });
+    await c.bind("session-test");
+    // ...and after bind, as Strophe.js (Converse.js) does: without `to`, and addressed to the server or the account.
+    for (const [id, to] of [["s1", ""], ["s2", " to='localhost'"], ["s3", " to='alice@localhost'"]]) {
+      const r = await c.iq(`<iq type='set' id='${id}'${to}>${SESSION}</iq>`);
+      expect(r.attrs).toMatchObject({ type: "result", id });
+      expect(r.getChild("error")).toBeUndefined();
+    }
+    // The session stays usable.
+    const pong = await c.iq("<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    expect(pong.attrs).toMatchObject({ type: "result", id: "p2" });
   });
 });
 
