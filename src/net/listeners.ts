@@ -31,6 +31,15 @@ function sniCallback(certs: CertStore) {
   return (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, certs.context(servername));
 }
 
+/**
+ * The server's own credentials for handshakes without SNI: node calls the SNICallback only when the
+ * client names a host, otherwise it uses the server's default certificate, which must be given here.
+ */
+function defaultCredentials(certs: CertStore): { cert?: string; key?: string } {
+  const pair = certs.defaultPair();
+  return pair ? { cert: pair.cert, key: pair.key } : {};
+}
+
 function isLoopback(addr: string): boolean {
   return addr === "::1" || addr.startsWith("127.") || addr.startsWith("::ffff:127.");
 }
@@ -171,7 +180,7 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: str
     track(ctx, conn);
   };
   const server: NetServer = directTls
-    ? createTlsServer({ SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
+    ? createTlsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
     : createNetServer(onSocket);
   if (directTls) server.on("tlsClientError", (err: Error) => ctx.log.debug(`TLS error: ${err.message}`));
   const bound = await listen(server, port, address);
@@ -192,7 +201,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Not found\n");
   };
-  const server = https ? createHttpsServer({ SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
+  const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: ctx.maxStanzaSize() + 4096,
