@@ -68,6 +68,12 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in LEVELS;
 }
 
+/** Control characters a peer put into a name or text, escaped: one event is one line of the log. */
+export function oneLine(msg: string): string {
+  // eslint-disable-next-line no-control-regex
+  return msg.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /**
  * Lines about what peers do (failed logins, TLS failures, stream errors): at most `limit` lines per
  * key (a kind and an address) per window, so an attack cannot flood the log. The lines held back
@@ -107,7 +113,7 @@ export class RateLimitedLog {
     }
     if (e.count < this.limit) {
       e.count++;
-      this.log[level](msg);
+      this.log[level](oneLine(msg));
       return;
     }
     e.suppressed++;

@@ -105,6 +105,15 @@ describe("failures in the log of a running server (level info)", () => {
     expect(line.line).toMatch(/of an unauthenticated client at 127\.0\.0\.1 \(c2s\S*\) with <not-authorized\/>/);
   });
 
+  it("what a peer sends cannot start a line of its own in the log", async () => {
+    const c = await RawClient.connect(ts.c2sPort);
+    c.write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='x&#10;2030-01-01T00:00:00.000Z general error forged' version='1.0'>");
+    await c.waitClosed();
+    const line = await waitFor(/host-unknown/);
+    expect(line.line).toContain("does not serve x\\u000a2030-01-01T00:00:00.000Z general error forged");
+    expect(line.line).not.toContain("\n");
+  });
+
   it("TLS handshakes that fail: direct TLS, HTTPS and STARTTLS; a peer that only hangs up is not reported", async () => {
     // A client speaking plain XMPP to the direct TLS port (a misconfigured client).
     const plain = netConnect({ port: ts.tlsPort, host: "127.0.0.1" });
