@@ -59,9 +59,15 @@ describe("the embedded default configuration", () => {
     expect(published.attrs.type, String(published)).toBe("result");
   });
 
-  it("contact addresses (XEP-0157) and external services (XEP-0215) are on, as the README says", async () => {
+  it("every XEP the README lists is on: contact addresses (XEP-0157) and external services (XEP-0215) too", async () => {
     const info = await alice.iq(`<iq type='get' id='d2' to='localhost'><query xmlns='${NS_DISCO_INFO}'/></iq>`);
-    expect(features(info)).toContain("urn:xmpp:extdisco:2");
+    // README "What it does", Everyday XEPs: 0030, 0199, 0092, 0202, 0012, 0077, 0054, 0049, 0191,
+    // 0280, 0215 (0157 is the form below; offline messages, XEP-0160, is "msgoffline").
+    const readme = [
+      NS_DISCO_INFO, "urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:time", "jabber:iq:last", "jabber:iq:register",
+      "vcard-temp", "jabber:iq:private", "urn:xmpp:blocking", "urn:xmpp:carbons:2", "urn:xmpp:extdisco:2", "msgoffline",
+    ];
+    expect(readme.filter((f) => !features(info).includes(f))).toEqual([]);
     const forms = info.getChild("query", NS_DISCO_INFO)!.childElements("x", "jabber:x:data");
     const formTypes = forms.map((x) => x.childElements("field").find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value"));
     expect(formTypes).toContain("http://jabber.org/network/serverinfo");
