@@ -49,7 +49,7 @@ export class Server {
   readonly router: Router;
   readonly log: Logger;
   readonly logRouter: LogRouter;
-  /** Failures of peers and of the server an admin should see: at most 10 lines per kind and address a minute. */
+  /** Failures of peers and of the server an admin should see: `log_failures_per_minute` lines per kind and address a minute. */
   readonly failureLog: RateLimitedLog;
   readonly modules: ModuleManager;
   readonly certs = new CertStore();
@@ -67,7 +67,7 @@ export class Server {
     const self = this;
     this.logRouter = opts.logRouter ?? new LogRouter([consoleSink("info")]);
     this.log = createLogger(this.logRouter, "general");
-    this.failureLog = new RateLimitedLog(this.log.child("c2s"));
+    this.failureLog = new RateLimitedLog(this.log.child("c2s"), opts.config.global.integer("log_failures_per_minute", 10, { min: 1, max: 1_000_000 }));
     this.globalBus = new EventBus(this.log);
     this.router = new Router(this.hosts, this.log.child("router"));
     const g = opts.config.global;

@@ -184,3 +184,23 @@ describe("failures in the log of a running server (level info)", () => {
     }
   });
 });
+
+describe("log_failures_per_minute", () => {
+  it("caps the lines of one kind from one address", async () => {
+    const ts = await startTestServer({ config: `log_failures_per_minute = 2\nc2s_require_encryption = true\nVirtualHost "localhost"\n` });
+    const lines: string[] = [];
+    ts.server.logRouter.sinks.push({ level: "info", write: (line) => lines.push(line) });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const c = await RawClient.connect(ts.c2sPort);
+        await c.stream();
+        c.send("<message xmlns='jabber:client'/>");
+        await c.waitClosed();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(lines.filter((l) => /Closing the stream/.test(l))).toHaveLength(2);
+    } finally {
+      await ts.stop();
+    }
+  });
+});
