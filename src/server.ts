@@ -15,7 +15,7 @@ import type { C2SConnection, C2SContext } from "./net/c2s.js";
 import { AuthFailureTracker } from "./net/sasl-exchange.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
-import { createLogger, LogRouter, consoleSink, type Logger } from "./util/logger.js";
+import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
 import { VERSION } from "./version.js";
@@ -49,6 +49,8 @@ export class Server {
   readonly router: Router;
   readonly log: Logger;
   readonly logRouter: LogRouter;
+  /** Failures of peers and of the server an admin should see: `log_failures_per_minute` lines per kind and address a minute. */
+  readonly failureLog: RateLimitedLog;
   readonly modules: ModuleManager;
   readonly certs = new CertStore();
   readonly connections = new Set<C2SConnection>();
@@ -65,6 +67,7 @@ export class Server {
     const self = this;
     this.logRouter = opts.logRouter ?? new LogRouter([consoleSink("info")]);
     this.log = createLogger(this.logRouter, "general");
+    this.failureLog = new RateLimitedLog(this.log.child("c2s"), opts.config.global.integer("log_failures_per_minute", 10, { min: 1, max: 1_000_000 }));
     this.globalBus = new EventBus(this.log);
     this.router = new Router(this.hosts, this.log.child("router"));
     const g = opts.config.global;
@@ -230,6 +233,7 @@ export class Server {
       log: this.log.child("c2s"),
       accounts: (h) => this.accounts(h),
       authFailures: new AuthFailureTracker(),
+      failureLog: this.failureLog,
       closed: (conn) => this.connections.delete(conn),
       options: (h) => {
         // Read once per host: this is asked on every stream open.

@@ -63,7 +63,10 @@ export default defineModule({
       if (typeof srv === "string") module.log.error(`external_services: ${srv}`);
       else usable++;
     }
-    if (usable === 0) module.log.warn("No external services configured, or none usable");
+    // Nothing configured is a valid setup (an empty list, as on the embedded default); a list of
+    // which nothing is usable is a mistake.
+    if (configured.length === 0) module.log.info("No external services configured: the list is empty");
+    else if (usable === 0) module.log.warn("None of the configured external services is usable");
 
     const allowed = (ev: StanzaEvent): boolean => {
       const from = ev.stanza.attrs.from ?? "";

@@ -4,7 +4,8 @@
 // Options (Prosody's names where Prosody has one):
 //   pubsub_max_items (256)        upper bound of pubsub#max_items, and the value of "max"
 //   expose_publisher (unset)      true: items always carry `publisher`; false: never; unset: per node
-//   pubsub_create_node ("admins") who may create nodes: "admins" | "local" | "anyone"
+//   pubsub_create_node ("admins") who may create nodes: "admins" | "local" | "anyone" (the embedded
+//                                 default configuration sets "local")
 //   autocreate_on_publish, autocreate_on_subscribe (false)
 //   node_defaults ({})            default node configuration, e.g. { max_items = 10; access_model = "whitelist" }
 //   admins                        the server's admins and the component's own act as owners of every node

@@ -3,14 +3,13 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import { ConfigError, ConfigTable, loadConfigFile, parseConfig, toPlain, type ConfigSection, type ParsedConfig } from "./index.js";
 import { optionsOf, warningsOf } from "./test-helpers.js";
+import { sharedDir } from "../../test/helpers/shared.js";
 
-const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared");
-const CONFIGS = path.join(SHARED, "prosody-config");
-const available = fs.existsSync(CONFIGS);
+const { path: CONFIGS, available } = sharedDir("prosody-config", "the tests on real Prosody configurations are");
+const SHARED = path.dirname(CONFIGS);
 
 function host(cfg: ParsedConfig, name: string): ConfigSection {
   const h = cfg.hosts.find((s) => s.name === name);
@@ -83,7 +82,7 @@ function checkScansionConfig(cfg: ParsedConfig): void {
   expect(host(cfg, "upload.localhost").options.get("http_file_share_size_limit")).toMatchObject({ line: 137, column: 1 });
 }
 
-describe.skipIf(!available)("real Prosody configs in /work/shared", () => {
+describe.skipIf(!available)("real Prosody configs (in ../shared)", () => {
   test("every file in prosody-config/ parses", () => {
     const names = fs.readdirSync(CONFIGS).filter((n) => n.endsWith(".lua"));
     expect(names.length).toBeGreaterThanOrEqual(3);

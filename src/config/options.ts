@@ -379,11 +379,13 @@ data_path = "./data"
 
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
-  "version"; "uptime"; "time"; "lastactivity"; "register";
+  "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
 }
 allow_registration = false
 
 VirtualHost "localhost"
 
 Component "pubsub.localhost" "pubsub"
+  -- Accounts of this server may create nodes (a config file's default is "admins").
+  pubsub_create_node = "local"
 `;

@@ -14,6 +14,8 @@ import type { AccountStore } from "../auth/accounts.js";
 import { listMechanisms, type SaslStep } from "../sasl/mechanism.js";
 import { SaslExchange, type AuthFailureTracker } from "./sasl-exchange.js";
 import { escapeAttr } from "../xml/escape.js";
+import type { RateLimitedLog } from "../util/logger.js";
+import { logStanzaErrorSent, logTlsFailure } from "./failure-log.js";
 
 export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
 export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -31,6 +33,8 @@ export interface C2SContext {
   closed?(conn: C2SConnection): void;
   /** Failed authentications per remote address, for slowing down guessing. */
   authFailures: AuthFailureTracker;
+  /** Failures an admin should see (failed logins, TLS, stream and server errors), rate-limited. */
+  failureLog: RateLimitedLog;
   options(host: string | undefined): {
     requireEncryption: boolean;
     allowUnencryptedPlain: boolean;
@@ -142,6 +146,7 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   send(stanza: Element): boolean {
     if (this.state === "closed") return false;
+    if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
       // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
       const copy = stanza.shallowClone();
@@ -183,7 +188,9 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.sendHeader(this.requestedTo);
     }
     if (error) {
-      this.log.debug(`Closing with stream error ${error.condition}${error.text ? `: ${error.text}` : ""}`);
+      const line = `Closing the stream of ${this.fullJid ?? this.bareJid ?? "an unauthenticated client"} at ${this.remoteAddress} (${this.id}) with <${error.condition}/>${error.text ? `: ${error.text}` : ""}`;
+      if (error.condition === "system-shutdown") this.log.debug(line);
+      else this.ctx.failureLog.info(`stream-error ${this.remoteAddress}`, line);
       const e = new Element("stream:error").tag(error.condition, { xmlns: NS_XMPP_STREAMS }).up();
       if (error.text) e.tag("text", { xmlns: NS_XMPP_STREAMS }).text(error.text).up();
       this.sendStreamElement(e);
@@ -404,7 +411,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     try {
       await this.transport.startTls();
     } catch (err) {
-      this.log.debug(`TLS handshake failed: ${(err as Error).message}`);
+      logTlsFailure(this.ctx.failureLog, this.remoteAddress, err as Error, "STARTTLS");
       this.teardown("TLS handshake failed");
       this.transport.destroy();
       return;
@@ -468,6 +475,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private saslFailure(condition: string, text?: string): void {
+    this.ctx.failureLog.warn(`auth ${this.remoteAddress}`, `Failed authentication from ${this.remoteAddress} to ${this.host}: ${condition}${text ? ` (${text})` : ""}`);
     const f = new Element("failure", { xmlns: NS_SASL }).tag(condition).up();
     if (text) f.textTag("text", text);
     this.writeRaw(serialize(f));

@@ -92,6 +92,14 @@ export class CertStore {
     return this.pairs.get(host);
   }
 
+  /**
+   * The certificate of the first VirtualHost: what a client gets when it names no host in its TLS
+   * handshake (no SNI: clients connecting by IP address) or names one Herald does not serve.
+   */
+  defaultPair(): CertPair | undefined {
+    return this.fallback ? this.pairs.get(this.fallback) : undefined;
+  }
+
   /** The context for an SNI name: exact host, parent host (for components), else the first. */
   context(servername: string | undefined): SecureContext | undefined {
     if (servername) {

@@ -6,6 +6,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Logger } from "../util/logger.js";
+import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
@@ -29,6 +30,15 @@ export interface ListenerContext {
 
 function sniCallback(certs: CertStore) {
   return (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, certs.context(servername));
+}
+
+/**
+ * The server's own credentials for handshakes without SNI: node calls the SNICallback only when the
+ * client names a host, otherwise it uses the server's default certificate, which must be given here.
+ */
+function defaultCredentials(certs: CertStore): { cert?: string; key?: string } {
+  const pair = certs.defaultPair();
+  return pair ? { cert: pair.cert, key: pair.key } : {};
 }
 
 function isLoopback(addr: string): boolean {
@@ -171,9 +181,9 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: str
     track(ctx, conn);
   };
   const server: NetServer = directTls
-    ? createTlsServer({ SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
+    ? createTlsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
     : createNetServer(onSocket);
-  if (directTls) server.on("tlsClientError", (err: Error) => ctx.log.debug(`TLS error: ${err.message}`));
+  if (directTls) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "direct TLS"));
   const bound = await listen(server, port, address);
   ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on ${address ?? "*"}:${bound}`);
   return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address ?? "*", port: bound, close: () => closeServer(server) };
@@ -192,7 +202,8 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Not found\n");
   };
-  const server = https ? createHttpsServer({ SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
+  const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
+  if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: ctx.maxStanzaSize() + 4096,

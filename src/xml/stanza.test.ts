@@ -35,7 +35,7 @@ describe("Element", () => {
     expect(String(reply(req))).toBe("<iq to='a@b/c' from='b' id='q' type='result'/>");
     const err = errorReply(req, "cancel", "item-not-found", "No such thing");
     expect(String(err)).toBe(
-      "<iq to='a@b/c' from='b' id='q' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>No such thing</text></error></iq>",
+      "<iq to='a@b/c' from='b' id='q' type='error'><error type='cancel' code='404'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>No such thing</text></error></iq>",
     );
     expect(getError(err)).toEqual({ type: "cancel", condition: "item-not-found", text: "No such thing" });
   });

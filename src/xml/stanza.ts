@@ -220,7 +220,38 @@ export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 export type ErrorType = "cancel" | "continue" | "modify" | "auth" | "wait";
 
-/** RFC 6120 §8.3: an error reply; the original payload is not echoed. */
+/**
+ * XEP-0086: the legacy numeric code of each defined condition, for clients that still look at
+ * `<error code='…'/>` rather than the condition element. policy-violation (RFC 6120) has none in
+ * XEP-0086; it gets forbidden's 403, as other servers give it.
+ */
+export const LEGACY_ERROR_CODES: Readonly<Record<string, string>> = {
+  "bad-request": "400",
+  conflict: "409",
+  "feature-not-implemented": "501",
+  forbidden: "403",
+  gone: "302",
+  "internal-server-error": "500",
+  "item-not-found": "404",
+  "jid-malformed": "400",
+  "not-acceptable": "406",
+  "not-allowed": "405",
+  "not-authorized": "401",
+  "payment-required": "402",
+  "policy-violation": "403",
+  "recipient-unavailable": "404",
+  redirect: "302",
+  "registration-required": "407",
+  "remote-server-not-found": "404",
+  "remote-server-timeout": "504",
+  "resource-constraint": "500",
+  "service-unavailable": "503",
+  "subscription-required": "407",
+  "undefined-condition": "500",
+  "unexpected-request": "400",
+};
+
+/** RFC 6120 §8.3: an error reply; the original payload is not echoed. Carries XEP-0086's code. */
 export function errorReply(
   stanza: Element,
   type: ErrorType,
@@ -231,7 +262,10 @@ export function errorReply(
 ): Element {
   const r = reply(stanza);
   r.attrs.type = "error";
-  const err = new Element("error", by ? { type, by } : { type });
+  const err = new Element("error", { type });
+  const code = LEGACY_ERROR_CODES[condition];
+  if (code !== undefined) err.attrs.code = code;
+  if (by) err.attrs.by = by;
   err.children.push(new Element(condition, { xmlns: NS_STANZAS }));
   if (text) err.children.push(new Element("text", { xmlns: NS_STANZAS }, [text]));
   if (appError) err.children.push(appError);
