@@ -12,7 +12,8 @@ import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
 import type { C2SConnection, C2SContext } from "./net/c2s.js";
-import { AuthFailureTracker } from "./net/sasl-exchange.js";
+import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate, type ReadLimit } from "./net/limits.js";
+import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
 import { createLogger, LogRouter, consoleSink, type Logger } from "./util/logger.js";
@@ -57,6 +58,10 @@ export class Server {
   listeners: Listener[] = [];
   started = 0;
   private accountStores = new Map<string, AccountStore>();
+  /** The per-address limits of client connections, once listening. */
+  limits?: ReturnType<Server["connectionLimits"]>;
+  /** Read throttles of live connections (mod_limits). */
+  private readonly readThrottles = new WeakMap<C2SConnection, ReadThrottle>();
   private admins = new Set<string>();
   private stopping = false;
 
@@ -179,6 +184,7 @@ export class Server {
     for (const name of wanted) {
       if (disabled.has(name) || load.includes(name)) continue;
       if (this.modules.has(name)) load.push(name);
+      else if (name === "limits") continue; // turns on the read rate of client streams (readLimit)
       else if (BUILTIN_MODULES.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
       else warnings.push(`Module '${name}' is not available in Herald; it is ignored`);
     }
@@ -222,15 +228,66 @@ export class Server {
     }
   }
 
+  /** Prosody's mod_limits for client streams: on when "limits" is in the global modules_enabled. */
+  readLimit(): ReadLimit | undefined {
+    const g = this.opts.config.global;
+    if (!g.array("modules_enabled", []).includes("limits") || g.array("modules_disabled", []).includes("limits")) return undefined;
+    // Prosody's defaults when the module is loaded: 10 KiB/s with a 2 s burst.
+    const limit: ReadLimit = { bytesPerSecond: 10 * 1024, burstSeconds: 2 };
+    const c2s = g.table("limits")?.get("c2s");
+    if (c2s instanceof ConfigTable) {
+      const rate = c2s.get("rate");
+      const burst = c2s.get("burst");
+      if (rate !== undefined) {
+        const r = parseRate(rate);
+        if (r === undefined || r <= 0) this.log.error(`limits: c2s rate ${JSON.stringify(rate)} is not a rate like "10kb/s"; using ${limit.bytesPerSecond} bytes/s`);
+        else limit.bytesPerSecond = r;
+      }
+      if (burst !== undefined) {
+        const b = parseBurst(burst);
+        if (b === undefined) this.log.error(`limits: c2s burst ${JSON.stringify(burst)} is not a duration like "2s"; using ${limit.burstSeconds} s`);
+        else limit.burstSeconds = b;
+      }
+    }
+    return limit;
+  }
+
+  /** The per-address limits of client connections (src/net/limits.ts), read from the global options. */
+  private connectionLimits() {
+    const g = this.opts.config.global;
+    const unauthenticated = new UnauthenticatedLimit(g.integer("c2s_max_unauthenticated_per_ip", 10, { min: 1, max: 100000 }));
+    const authThrottle = new AuthThrottle(
+      g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
+      g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
+    );
+    return { unauthenticated, authThrottle, readLimit: this.readLimit() };
+  }
+
+  /** Sessions of accounts in `unlimited_jids` read without the mod_limits rate. */
+  private unlimited(conn: C2SConnection): boolean {
+    return conn.bareJid !== undefined && this.hostOptions(conn.host).inheritedSet("unlimited_jids").has(conn.bareJid);
+  }
+
   c2sContext(): C2SContext {
     const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
+    const limits = this.connectionLimits();
+    this.limits = limits;
     return {
       hosts: this.hosts,
       router: this.router,
       log: this.log.child("c2s"),
       accounts: (h) => this.accounts(h),
-      authFailures: new AuthFailureTracker(),
-      closed: (conn) => this.connections.delete(conn),
+      authThrottle: limits.authThrottle,
+      authenticated: (conn) => {
+        limits.unauthenticated.release(conn);
+        if (this.unlimited(conn)) this.readThrottles.get(conn)?.disable();
+      },
+      closed: (conn) => {
+        this.connections.delete(conn);
+        limits.unauthenticated.release(conn);
+        limits.authThrottle.cancel(conn);
+        this.readThrottles.get(conn)?.stop();
+      },
       options: (h) => {
         // Read once per host: this is asked on every stream open.
         const cached = optionCache.get(h ?? "*");
@@ -263,6 +320,9 @@ export class Server {
       connections: this.connections,
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
+      admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
+      readLimit: this.limits!.readLimit,
+      readThrottles: this.readThrottles,
     };
     const override = this.opts.portOverride ?? {};
     const ifaces = (name: string, def: string[]) => {
