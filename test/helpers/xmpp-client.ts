@@ -39,7 +39,7 @@ export class RawClient {
   private open(directTls: boolean, localAddress?: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const sock = directTls
-        ? tlsConnect({ port: this.port, host: "127.0.0.1", localAddress, servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
+        ? tlsConnect({ port: this.port, host: "127.0.0.1", servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
         : netConnect({ port: this.port, host: "127.0.0.1", localAddress }, () => resolve());
       sock.once("error", reject);
       this.attach(sock);
