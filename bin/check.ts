@@ -8,6 +8,7 @@ import { Server } from "../src/server.js";
 import { Host } from "../src/hosts/host.js";
 import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
 import { formatDiagnostic } from "../src/config/options.js";
+import { describeOpenMode, openModes } from "../src/util/file-modes.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
 import type { ModuleRegistry } from "../src/modules/api.js";
 import type { LoadedConfig } from "./load-config.js";
@@ -72,6 +73,12 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry): 
       else ok(`${name}: port ${port} is free`);
     }
   }
+
+  console.log(`Data directory ${server.dataPath}`);
+  const open = openModes(server.dataPath);
+  if (!existsSync(server.dataPath)) ok("will be created with mode 0700");
+  else if (open.length === 0) ok("only readable by its owner");
+  for (const m of open) warn(describeOpenMode(m));
 
   console.log("Configuration warnings");
   if (config.warnings.length === 0) ok("none");

@@ -1,6 +1,6 @@
 // The server: hosts, router, storage, modules and listeners, started and stopped as one.
 
-import { mkdirSync } from "node:fs";
+import { describeOpenMode, makePrivateDir, openModes, restrictUmask } from "./util/file-modes.js";
 import { isAbsolute, join, resolve } from "node:path";
 import { EventBus } from "./events/bus.js";
 import { Host } from "./hosts/host.js";
@@ -127,6 +127,9 @@ export class Server {
   async start(): Promise<void> {
     const g = this.opts.config.global;
     this.started = Date.now();
+    // Everything Herald writes (database, generated keys, admin socket) is for its own user only.
+    restrictUmask();
+    for (const m of openModes(this.dataPath)) this.log.warn(describeOpenMode(m));
     this.storage = this.opts.storage ?? this.openConfiguredStorage();
     await this.storage.open();
 
@@ -163,7 +166,7 @@ export class Server {
     if (kind !== "internal" && kind !== "leveldb") {
       this.log.warn(`storage = "${kind}" is not available in Herald; using LevelDB ("internal")`);
     }
-    mkdirSync(this.dataPath, { recursive: true });
+    makePrivateDir(this.dataPath);
     return createStorage("leveldb", { path: join(this.dataPath, "herald.db") });
   }
 
@@ -360,7 +363,7 @@ export class Server {
 
   private async startAdmin(): Promise<void> {
     if (!(this.opts.adminSocket ?? this.opts.config.global.boolean("admin_socket", true))) return;
-    mkdirSync(this.dataPath, { recursive: true });
+    makePrivateDir(this.dataPath);
     this.adminServer = await startAdminSocket(this.adminSocketPath, (req) => this.adminCommand(req), this.log.child("admin"));
   }
 
