@@ -9,6 +9,7 @@ import { Host } from "../src/hosts/host.js";
 import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
 import { formatDiagnostic } from "../src/config/options.js";
 import { describeOpenMode, openModes } from "../src/util/file-modes.js";
+import { serviceInterfaces, type Service } from "../src/net/interfaces.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
 import type { ModuleRegistry } from "../src/modules/api.js";
 import type { LoadedConfig } from "./load-config.js";
@@ -67,6 +68,9 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry): 
     ["https_ports", g.ports("https_ports", [5281])],
   ];
   for (const [name, ports] of portList) {
+    const service = name.replace(/_ports$/, "") as Service;
+    const ifs = serviceInterfaces(g, service);
+    ok(`${service} listens on ${ifs.names.map((n) => `[${n}]`).join(", ") || "(no interface)"} (from ${ifs.from})`);
     for (const port of ports) {
       const err = await tryListen(port);
       if (err) bad(`${name}: port ${port} ${err}`);

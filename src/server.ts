@@ -16,6 +16,7 @@ import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate
 import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { createLogger, LogRouter, consoleSink, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
@@ -328,18 +329,18 @@ export class Server {
       readThrottles: this.readThrottles,
     };
     const override = this.opts.portOverride ?? {};
-    const ifaces = (name: string, def: string[]) => {
-      // Prosody: `interfaces` is the default for every service's own `<service>_interfaces`.
-      const list = this.opts.interfaceOverride ?? g.array(name, g.array("interfaces", def));
-      return list.map((i) => (i === "*" ? undefined : i));
+    // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
+    const ifaces = (service: Service) => {
+      const chosen = this.opts.interfaceOverride ? { names: this.opts.interfaceOverride, from: "override" } : serviceInterfaces(g, service);
+      return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
     };
     const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
       override[name] ?? g.array(option, def.map(String)).map(Number);
-    const plan: Array<[number[], Array<string | undefined>, (port: number, addr: string | undefined) => Promise<Listener>]> = [
-      [ports("c2s", "c2s_ports", [5222]), ifaces("c2s_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, false)],
-      [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, true)],
-      [ports("http", "http_ports", [5280]), ifaces("http_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, false)],
-      [ports("https", "https_ports", [5281]), ifaces("https_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, true)],
+    const plan: Array<[number[], ReturnType<typeof ifaces>, (port: number, addr: BindAddress) => Promise<Listener>]> = [
+      [ports("c2s", "c2s_ports", [5222]), ifaces("c2s"), (p, a) => listenC2S(ctx, p, a, false)],
+      [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls"), (p, a) => listenC2S(ctx, p, a, true)],
+      [ports("http", "http_ports", [5280]), ifaces("http"), (p, a) => listenHttp(ctx, p, a, false)],
+      [ports("https", "https_ports", [5281]), ifaces("https"), (p, a) => listenHttp(ctx, p, a, true)],
     ];
     for (const [portList, addrs, start] of plan) {
       for (const port of portList) {
@@ -348,7 +349,10 @@ export class Server {
             this.listeners.push(await start(port, addr));
           } catch (err) {
             const e = err as NodeJS.ErrnoException;
-            this.log.error(`Could not listen on ${addr ?? "*"}:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`);
+            const text = `Could not listen on [${addr.name}]:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`;
+            // A default IPv6 address on a host without IPv6 is not worth an error.
+            if (addr.fromDefault && (e.code === "EAFNOSUPPORT" || e.code === "EADDRNOTAVAIL")) this.log.debug(text);
+            else this.log.error(text);
           }
         }
       }

@@ -9,6 +9,7 @@ import type { Logger } from "../util/logger.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
+import type { BindAddress } from "./interfaces.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
 
 export interface Listener {
@@ -192,10 +193,10 @@ function track(ctx: ListenerContext, conn: C2SConnection, throttle: ReadThrottle
   }
 }
 
-function listen(server: NetServer | HttpServer, port: number, address: string | undefined): Promise<number> {
+function listen(server: NetServer | HttpServer, port: number, address: BindAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ port, host: address }, () => {
+    server.listen({ port, host: address.host, ipv6Only: address.ipv6Only }, () => {
       server.off("error", reject);
       const a = server.address();
       resolve(typeof a === "object" && a ? a.port : port);
@@ -207,7 +208,7 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-export async function listenC2S(ctx: ListenerContext, port: number, address: string | undefined, directTls: boolean): Promise<Listener> {
+export async function listenC2S(ctx: ListenerContext, port: number, address: BindAddress, directTls: boolean): Promise<Listener> {
   const onSocket = (socket: Socket) => {
     const transport = new SocketTransport(socket, ctx.certs, directTls, ctx.c2s.options(undefined).maxSendBuffer);
     const conn = new C2SConnection(transport, ctx.c2s);
@@ -218,13 +219,13 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: str
     : createNetServer(onSocket);
   if (directTls) server.on("tlsClientError", (err: Error) => ctx.log.debug(`TLS error: ${err.message}`));
   const bound = await listen(server, port, address);
-  ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on ${address ?? "*"}:${bound}`);
-  return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address ?? "*", port: bound, close: () => closeServer(server) };
+  ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on [${address.name}]:${bound}`);
+  return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address.name, port: bound, close: () => closeServer(server) };
 }
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
-export async function listenHttp(ctx: ListenerContext, port: number, address: string | undefined, https: boolean): Promise<Listener> {
+export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === WEBSOCKET_PATH) {
@@ -277,10 +278,10 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     });
   });
   const bound = await listen(server, port, address);
-  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}) on ${address ?? "*"}:${bound}`);
+  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}) on [${address.name}]:${bound}`);
   return {
     kind: https ? "https" : "http",
-    address: address ?? "*",
+    address: address.name,
     port: bound,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
