@@ -380,6 +380,7 @@ data_path = "./data"
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register";
+  "limits"; -- read rate of client connections (Prosody's default configuration has it too)
 }
 allow_registration = false
 
