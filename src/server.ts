@@ -324,6 +324,7 @@ export class Server {
       connections: this.connections,
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
+      trustedProxies: g.set("trusted_proxies", ["127.0.0.1", "::1"]),
       admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
       readLimit: this.limits!.readLimit,
       readThrottles: this.readThrottles,

@@ -8,10 +8,7 @@
 //                         (Prosody's mod_limits: `limits = { c2s = { rate = "10kb/s"; burst = "2s" } }`,
 //                         `unlimited_jids`)
 
-/** Node gives IPv4 peers of dual-stack sockets as ::ffff:a.b.c.d; one address, one spelling. */
-export function normalizeAddress(addr: string): string {
-  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
-}
+import { normalizeIp as normalizeAddress } from "../util/ip.js";
 
 /** A token bucket that may run into debt: reservations beyond the balance wait their turn. */
 class Bucket {

@@ -10,6 +10,7 @@ import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
 import type { BindAddress } from "./interfaces.js";
+import { forwardedFor, ipInList, normalizeIp } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
 
 export interface Listener {
@@ -27,6 +28,8 @@ export interface ListenerContext {
   connections: Set<C2SConnection>;
   maxStanzaSize: () => number;
   considerWebsocketSecure: boolean;
+  /** HTTP peers whose X-Forwarded-For / X-Forwarded-Proto are believed (Prosody's trusted_proxies). */
+  trustedProxies?: ReadonlySet<string>;
   /** Count a new connection against its address's unauthenticated ones; false: over the cap. */
   admit?(conn: C2SConnection, remoteAddress: string): boolean;
   /** Bytes read per session (mod_limits), when limited. */
@@ -50,6 +53,10 @@ class ReadGate {
     const after = this.flow || this.rate;
     if (after !== before) this.apply(after);
   }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
 }
 
 function sniCallback(certs: CertStore) {
@@ -252,8 +259,12 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const remote = req.socket.remoteAddress ?? "unknown";
-      const secure = https || ctx.considerWebsocketSecure || isLoopback(remote);
+      // Behind a reverse proxy every client would have the proxy's address, and share its limits.
+      const peer = req.socket.remoteAddress ?? "unknown";
+      const trusted = ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]);
+      const remote = forwardedFor(peer, header(req.headers["x-forwarded-for"]), trusted);
+      const proxiedTls = ipInList(trusted, normalizeIp(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
+      const secure = https || ctx.considerWebsocketSecure || isLoopback(peer) || proxiedTls;
       const transport = new WebSocketTransport(ws, secure, remote, ctx.c2s.options(undefined).maxSendBuffer);
       const conn = new C2SConnection(transport, ctx.c2s);
       const throttle = ctx.readLimit

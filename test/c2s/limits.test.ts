@@ -3,6 +3,7 @@
 // 127.0.0.2 stands for a second client address (all of 127/8 reaches the loopback listener).
 
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 
@@ -146,4 +147,39 @@ VirtualHost "localhost"
     vip.close();
     dave.close();
   }, 30000);
+});
+
+describe("clients behind a reverse proxy (WebSocket)", () => {
+  /** A WebSocket stream, opened; resolves with the first stanza-level element the server sends. */
+  async function wsOpen(port: number, headers: Record<string, string>, localAddress?: string): Promise<{ ws: WebSocket; first: string }> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`, "xmpp", { headers, localAddress });
+    const got: string[] = [];
+    ws.on("message", (d) => got.push(String(d)));
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
+    const deadline = Date.now() + 5000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return { ws, first: got[1] ?? "" };
+  }
+
+  it("count per forwarded client address (trusted_proxies), not per proxy", async () => {
+    ts = await startTestServer({ config: `${PLAIN}c2s_max_unauthenticated_per_ip = 1\nVirtualHost "localhost"\n` });
+    // Two clients behind the proxy at 127.0.0.1 (trusted by default): one place each.
+    const a = await wsOpen(ts.httpPort, { "X-Forwarded-For": "203.0.113.7" });
+    const b = await wsOpen(ts.httpPort, { "X-Forwarded-For": "198.51.100.1, 203.0.113.8" });
+    expect(a.first).toContain("stream:features");
+    expect(b.first).toContain("stream:features");
+    // The same client again: over its cap.
+    const again = await wsOpen(ts.httpPort, { "X-Forwarded-For": "203.0.113.7" });
+    expect(again.first).toContain("policy-violation");
+    // A peer that is not a trusted proxy cannot choose its address by the header.
+    const direct = await wsOpen(ts.httpPort, { "X-Forwarded-For": "192.0.2.55" }, "127.0.0.2");
+    expect(direct.first).toContain("stream:features");
+    const spoofing = await wsOpen(ts.httpPort, { "X-Forwarded-For": "192.0.2.56" }, "127.0.0.2");
+    expect(spoofing.first).toContain("policy-violation");
+    for (const c of [a, b, again, direct, spoofing]) c.ws.terminate();
+  });
 });
