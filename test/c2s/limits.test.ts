@@ -183,3 +183,28 @@ describe("clients behind a reverse proxy (WebSocket)", () => {
     for (const c of [a, b, again, direct, spoofing]) c.ws.terminate();
   });
 });
+
+describe("read rate over WebSocket (mod_limits)", () => {
+  it("holds whole messages back until the allowance has refilled, losing none", async () => {
+    ts = await startTestServer({ config: `${PLAIN}modules_enabled = { "limits"; "register" }\nlimits = { c2s = { rate = "2kb/s"; burst = "1s" } }\nVirtualHost "localhost"\n` });
+    const ws = new WebSocket(`ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`, "xmpp");
+    const got: string[] = [];
+    ws.on("message", (d) => got.push(String(d)));
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
+    const deadline = Date.now() + 5000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const replies = () => got.filter((m) => m.includes("id='r")).length;
+    // 10 messages of about 1000 bytes: 5 times the burst, about 4 s at 2000 bytes/s.
+    for (let i = 0; i < 10; i++) ws.send(`<iq xmlns='jabber:client' type='get' id='r${i}' pad='${"x".repeat(900)}'><query xmlns='jabber:iq:register'/></iq>`);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(replies()).toBeLessThan(10);
+    const end = Date.now() + 20000;
+    while (replies() < 10 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(replies(), got.join("\n")).toBe(10);
+    ws.terminate();
+  }, 30000);
+});
