@@ -379,8 +379,7 @@ data_path = "./data"
 
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
-  "version"; "uptime"; "time"; "lastactivity"; "register";
-  "limits"; -- read rate of client connections (Prosody's default configuration has it too)
+  "version"; "uptime"; "time"; "lastactivity"; "register"; "limits";
 }
 allow_registration = false
 
