@@ -235,7 +235,10 @@ export class Server {
   /** Prosody's mod_limits for client streams: on when "limits" is in the global modules_enabled. */
   readLimit(): ReadLimit | undefined {
     const g = this.opts.config.global;
-    if (!g.array("modules_enabled", []).includes("limits") || g.array("modules_disabled", []).includes("limits")) return undefined;
+    if (!g.array("modules_enabled", []).includes("limits") || g.array("modules_disabled", []).includes("limits")) {
+      if (g.has("limits")) this.log.warn(`limits is set but "limits" is not in the global modules_enabled: client sessions are read without a rate limit`);
+      return undefined;
+    }
     // Prosody's defaults when the module is loaded: 10 KiB/s with a 2 s burst.
     const limit: ReadLimit = { bytesPerSecond: 10 * 1024, burstSeconds: 2 };
     const c2s = g.table("limits")?.get("c2s");

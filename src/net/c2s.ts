@@ -431,7 +431,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       if (el.name === "auth" && !this.throttled) {
         this.sasl = undefined;
         if (this.state !== "negotiating") return; // closed while waiting
-        this.log.info(`Authentication refused: too many recent attempts from ${this.remoteAddress}`);
+        this.log.debug(`Authentication refused: too many recent attempts from ${this.remoteAddress}`);
         this.countAuthFailure("temporary-auth-failure", "Too many failed authentication attempts from your address; try again later");
         return;
       }

@@ -195,7 +195,7 @@ function track(ctx: ListenerContext, conn: C2SConnection, throttle: ReadThrottle
   ctx.connections.add(conn);
   if (throttle) ctx.readThrottles?.set(conn, throttle);
   if (ctx.admit && !ctx.admit(conn, conn.remoteAddress)) {
-    ctx.log.info(`Refused a connection from ${conn.remoteAddress}: too many unauthenticated connections from that address`);
+    ctx.log.debug(`Refused a connection from ${conn.remoteAddress}: too many unauthenticated connections from that address`);
     conn.close({ condition: "policy-violation", text: "Too many unauthenticated connections from your address" });
   }
 }
