@@ -8,6 +8,8 @@ import { Server } from "../src/server.js";
 import { Host } from "../src/hosts/host.js";
 import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
 import { formatDiagnostic } from "../src/config/options.js";
+import { describeOpenMode, openModes } from "../src/util/file-modes.js";
+import { serviceInterfaces, type Service } from "../src/net/interfaces.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
 import type { ModuleRegistry } from "../src/modules/api.js";
 import type { LoadedConfig } from "./load-config.js";
@@ -66,12 +68,21 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry): 
     ["https_ports", g.ports("https_ports", [5281])],
   ];
   for (const [name, ports] of portList) {
+    const service = name.replace(/_ports$/, "") as Service;
+    const ifs = serviceInterfaces(g, service);
+    ok(`${service} listens on ${ifs.names.map((n) => `[${n}]`).join(", ") || "(no interface)"} (from ${ifs.from})`);
     for (const port of ports) {
       const err = await tryListen(port);
       if (err) bad(`${name}: port ${port} ${err}`);
       else ok(`${name}: port ${port} is free`);
     }
   }
+
+  console.log(`Data directory ${server.dataPath}`);
+  const open = openModes(server.dataPath);
+  if (!existsSync(server.dataPath)) ok("will be created with mode 0700");
+  else if (open.length === 0) ok("only readable by its owner");
+  for (const m of open) warn(describeOpenMode(m));
 
   console.log("Configuration warnings");
   if (config.warnings.length === 0) ok("none");

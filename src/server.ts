@@ -1,6 +1,6 @@
 // The server: hosts, router, storage, modules and listeners, started and stopped as one.
 
-import { mkdirSync } from "node:fs";
+import { describeOpenMode, makePrivateDir, openModes, restrictUmask } from "./util/file-modes.js";
 import { isAbsolute, join, resolve } from "node:path";
 import { EventBus } from "./events/bus.js";
 import { Host } from "./hosts/host.js";
@@ -12,9 +12,11 @@ import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
 import type { C2SConnection, C2SContext } from "./net/c2s.js";
-import { AuthFailureTracker } from "./net/sasl-exchange.js";
+import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate, type ReadLimit } from "./net/limits.js";
+import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
@@ -59,6 +61,10 @@ export class Server {
   listeners: Listener[] = [];
   started = 0;
   private accountStores = new Map<string, AccountStore>();
+  /** The per-address limits of client connections, once listening. */
+  limits?: ReturnType<Server["connectionLimits"]>;
+  /** Read throttles of live connections (mod_limits). */
+  private readonly readThrottles = new WeakMap<C2SConnection, ReadThrottle>();
   private admins = new Set<string>();
   private stopping = false;
 
@@ -125,6 +131,9 @@ export class Server {
   async start(): Promise<void> {
     const g = this.opts.config.global;
     this.started = Date.now();
+    // Everything Herald writes (database, generated keys, admin socket) is for its own user only.
+    restrictUmask();
+    for (const m of openModes(this.dataPath)) this.log.warn(describeOpenMode(m));
     this.storage = this.opts.storage ?? this.openConfiguredStorage();
     await this.storage.open();
 
@@ -161,7 +170,7 @@ export class Server {
     if (kind !== "internal" && kind !== "leveldb") {
       this.log.warn(`storage = "${kind}" is not available in Herald; using LevelDB ("internal")`);
     }
-    mkdirSync(this.dataPath, { recursive: true });
+    makePrivateDir(this.dataPath);
     return createStorage("leveldb", { path: join(this.dataPath, "herald.db") });
   }
 
@@ -182,6 +191,7 @@ export class Server {
     for (const name of wanted) {
       if (disabled.has(name) || load.includes(name)) continue;
       if (this.modules.has(name)) load.push(name);
+      else if (name === "limits") continue; // turns on the read rate of client streams (readLimit)
       else if (BUILTIN_MODULES.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
       else warnings.push(`Module '${name}' is not available in Herald; it is ignored`);
     }
@@ -225,16 +235,70 @@ export class Server {
     }
   }
 
+  /** Prosody's mod_limits for client streams: on when "limits" is in the global modules_enabled. */
+  readLimit(): ReadLimit | undefined {
+    const g = this.opts.config.global;
+    if (!g.array("modules_enabled", []).includes("limits") || g.array("modules_disabled", []).includes("limits")) {
+      if (g.has("limits")) this.log.warn(`limits is set but "limits" is not in the global modules_enabled: client sessions are read without a rate limit`);
+      return undefined;
+    }
+    // Prosody's defaults when the module is loaded: 10 KiB/s with a 2 s burst.
+    const limit: ReadLimit = { bytesPerSecond: 10 * 1024, burstSeconds: 2 };
+    const c2s = g.table("limits")?.get("c2s");
+    if (c2s instanceof ConfigTable) {
+      const rate = c2s.get("rate");
+      const burst = c2s.get("burst");
+      if (rate !== undefined) {
+        const r = parseRate(rate);
+        if (r === undefined || r <= 0) this.log.error(`limits: c2s rate ${JSON.stringify(rate)} is not a rate like "10kb/s"; using ${limit.bytesPerSecond} bytes/s`);
+        else limit.bytesPerSecond = r;
+      }
+      if (burst !== undefined) {
+        const b = parseBurst(burst);
+        if (b === undefined) this.log.error(`limits: c2s burst ${JSON.stringify(burst)} is not a duration like "2s"; using ${limit.burstSeconds} s`);
+        else limit.burstSeconds = b;
+      }
+    }
+    return limit;
+  }
+
+  /** The per-address limits of client connections (src/net/limits.ts), read from the global options. */
+  private connectionLimits() {
+    const g = this.opts.config.global;
+    const unauthenticated = new UnauthenticatedLimit(g.integer("c2s_max_unauthenticated_per_ip", 10, { min: 1, max: 100000 }));
+    const authThrottle = new AuthThrottle(
+      g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
+      g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
+    );
+    return { unauthenticated, authThrottle, readLimit: this.readLimit() };
+  }
+
+  /** Sessions of accounts in `unlimited_jids` read without the mod_limits rate. */
+  private unlimited(conn: C2SConnection): boolean {
+    return conn.bareJid !== undefined && this.hostOptions(conn.host).inheritedSet("unlimited_jids").has(conn.bareJid);
+  }
+
   c2sContext(): C2SContext {
     const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
+    const limits = this.connectionLimits();
+    this.limits = limits;
     return {
       hosts: this.hosts,
       router: this.router,
       log: this.log.child("c2s"),
       accounts: (h) => this.accounts(h),
-      authFailures: new AuthFailureTracker(),
+      authThrottle: limits.authThrottle,
       failureLog: this.failureLog,
-      closed: (conn) => this.connections.delete(conn),
+      authenticated: (conn) => {
+        limits.unauthenticated.release(conn);
+        if (this.unlimited(conn)) this.readThrottles.get(conn)?.disable();
+      },
+      closed: (conn) => {
+        this.connections.delete(conn);
+        limits.unauthenticated.release(conn);
+        limits.authThrottle.cancel(conn);
+        this.readThrottles.get(conn)?.stop();
+      },
       options: (h) => {
         // Read once per host: this is asked on every stream open.
         const cached = optionCache.get(h ?? "*");
@@ -267,20 +331,24 @@ export class Server {
       connections: this.connections,
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
+      trustedProxies: g.set("trusted_proxies", ["127.0.0.1", "::1"]),
+      admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
+      readLimit: this.limits!.readLimit,
+      readThrottles: this.readThrottles,
     };
     const override = this.opts.portOverride ?? {};
-    const ifaces = (name: string, def: string[]) => {
-      // Prosody: `interfaces` is the default for every service's own `<service>_interfaces`.
-      const list = this.opts.interfaceOverride ?? g.array(name, g.array("interfaces", def));
-      return list.map((i) => (i === "*" ? undefined : i));
+    // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
+    const ifaces = (service: Service) => {
+      const chosen = this.opts.interfaceOverride ? { names: this.opts.interfaceOverride, from: "override" } : serviceInterfaces(g, service);
+      return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
     };
     const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
       override[name] ?? g.array(option, def.map(String)).map(Number);
-    const plan: Array<[number[], Array<string | undefined>, (port: number, addr: string | undefined) => Promise<Listener>]> = [
-      [ports("c2s", "c2s_ports", [5222]), ifaces("c2s_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, false)],
-      [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls_interfaces", ["*"]), (p, a) => listenC2S(ctx, p, a, true)],
-      [ports("http", "http_ports", [5280]), ifaces("http_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, false)],
-      [ports("https", "https_ports", [5281]), ifaces("https_interfaces", ["*"]), (p, a) => listenHttp(ctx, p, a, true)],
+    const plan: Array<[number[], ReturnType<typeof ifaces>, (port: number, addr: BindAddress) => Promise<Listener>]> = [
+      [ports("c2s", "c2s_ports", [5222]), ifaces("c2s"), (p, a) => listenC2S(ctx, p, a, false)],
+      [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls"), (p, a) => listenC2S(ctx, p, a, true)],
+      [ports("http", "http_ports", [5280]), ifaces("http"), (p, a) => listenHttp(ctx, p, a, false)],
+      [ports("https", "https_ports", [5281]), ifaces("https"), (p, a) => listenHttp(ctx, p, a, true)],
     ];
     for (const [portList, addrs, start] of plan) {
       for (const port of portList) {
@@ -289,7 +357,10 @@ export class Server {
             this.listeners.push(await start(port, addr));
           } catch (err) {
             const e = err as NodeJS.ErrnoException;
-            this.log.error(`Could not listen on ${addr ?? "*"}:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`);
+            const text = `Could not listen on [${addr.name}]:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`;
+            // A default IPv6 address on a host without IPv6 is not worth an error.
+            if (addr.fromDefault && (e.code === "EAFNOSUPPORT" || e.code === "EADDRNOTAVAIL")) this.log.debug(text);
+            else this.log.error(text);
           }
         }
       }
@@ -304,7 +375,7 @@ export class Server {
 
   private async startAdmin(): Promise<void> {
     if (!(this.opts.adminSocket ?? this.opts.config.global.boolean("admin_socket", true))) return;
-    mkdirSync(this.dataPath, { recursive: true });
+    makePrivateDir(this.dataPath);
     this.adminServer = await startAdminSocket(this.adminSocketPath, (req) => this.adminCommand(req), this.log.child("admin"));
   }
 

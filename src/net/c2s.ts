@@ -12,7 +12,8 @@ import { Element, errorReply, reply, serialize } from "../xml/stanza.js";
 import type { Transport, TransportListener } from "./transport.js";
 import type { AccountStore } from "../auth/accounts.js";
 import { listMechanisms, type SaslStep } from "../sasl/mechanism.js";
-import { SaslExchange, type AuthFailureTracker } from "./sasl-exchange.js";
+import { SaslExchange } from "./sasl-exchange.js";
+import type { AuthThrottle } from "./limits.js";
 import { escapeAttr } from "../xml/escape.js";
 import type { RateLimitedLog } from "../util/logger.js";
 import { logStanzaErrorSent, logTlsFailure } from "./failure-log.js";
@@ -31,8 +32,10 @@ export interface C2SContext {
   accounts(host: string): AccountStore;
   /** Told once when a connection's session has ended (so the server stops tracking it). */
   closed?(conn: C2SConnection): void;
-  /** Failed authentications per remote address, for slowing down guessing. */
-  authFailures: AuthFailureTracker;
+  /** Told once when a connection has authenticated (it no longer counts as unauthenticated). */
+  authenticated?(conn: C2SConnection): void;
+  /** Password attempts per remote address, across all of its connections (src/net/limits.ts). */
+  authThrottle: AuthThrottle;
   /** Failures an admin should see (failed logins, TLS, stream and server errors), rate-limited. */
   failureLog: RateLimitedLog;
   options(host: string | undefined): {
@@ -433,14 +436,45 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.close({ condition: "unsupported-stanza-type" });
       return;
     }
-    if (el.name === "auth" || !this.sasl) this.sasl = new SaslExchange(this.ctx.accounts(this.host), this.secure, this.mechanisms());
+    if (el.name === "auth" || !this.sasl) {
+      // Every attempt waits for its address's turn before any password is looked at.
+      if (el.name === "auth" && this.throttled) this.ctx.authThrottle.release(this.remoteAddress);
+      this.throttled = el.name === "auth" && (await this.ctx.authThrottle.acquire(this.remoteAddress, this));
+      if (el.name === "auth" && !this.throttled) {
+        this.sasl = undefined;
+        if (this.state !== "negotiating") return; // closed while waiting
+        this.log.debug(`Authentication refused: too many recent attempts from ${this.remoteAddress}`);
+        this.countAuthFailure("temporary-auth-failure", "Too many failed authentication attempts from your address; try again later");
+        return;
+      }
+      if (this.state !== "negotiating") return; // closed while waiting
+      this.sasl = new SaslExchange(this.ctx.accounts(this.host), this.secure, this.mechanisms());
+    }
     const outcome = await this.sasl.handle(el);
     if (outcome.kind === "failure" && !outcome.counts) {
       this.sasl = undefined;
+      this.releaseAttempt();
       this.saslFailure(outcome.condition, outcome.text);
       return;
     }
     await this.saslStep(outcome);
+  }
+
+  /** An attempt holding a turn of the address's throttle (see handleSasl). */
+  private throttled = false;
+
+  /** The attempt succeeded or checked no password: it does not count against the address. */
+  private releaseAttempt(): void {
+    if (this.throttled) this.ctx.authThrottle.release(this.remoteAddress);
+    this.throttled = false;
+  }
+
+  private countAuthFailure(condition: string, text?: string): void {
+    this.authFailures++;
+    this.saslFailure(condition, text);
+    if (this.authFailures >= this.opts().maxAuthFailures) {
+      this.close({ condition: "policy-violation", text: "Too many failed authentication attempts" });
+    }
   }
 
   private async saslStep(step: SaslStep): Promise<void> {
@@ -450,24 +484,21 @@ export class C2SConnection implements ClientSession, TransportListener {
     }
     this.sasl = undefined;
     if (step.kind === "failure") {
-      const count = this.ctx.authFailures.record(this.remoteAddress);
-      const delay = this.ctx.authFailures.delayFor(count);
-      if (delay) await new Promise((r) => setTimeout(r, delay));
-      this.authFailures++;
-      this.saslFailure(step.condition, step.text);
-      if (this.authFailures >= this.opts().maxAuthFailures) {
-        this.close({ condition: "policy-violation", text: "Too many failed authentication attempts" });
-      }
+      this.throttled = false; // the attempt counts against its address
+      this.countAuthFailure(step.condition, step.text);
       return;
     }
     // RFC 6120 §6.4.6: success; the username is the account's localpart.
     if (step.authzid !== undefined && step.authzid !== "" && step.authzid !== `${step.username}@${this.host}`) {
+      this.releaseAttempt(); // the password was right
       this.saslFailure("invalid-authzid");
       return;
     }
+    this.releaseAttempt();
     this.username = step.username;
     this.bareJid = `${step.username}@${this.host}`;
     this.state = "authenticated";
+    this.ctx.authenticated?.(this);
     this.writeRaw(`<success xmlns='${NS_SASL}'>${step.data?.length ? step.data.toString("base64") : ""}</success>`);
     this.log.info(`Authenticated as ${this.bareJid} (${this.transport.kind}${this.secure ? ", encrypted" : ""})`);
     await this.hostObj!.bus.fire("authentication-success", { session: this });

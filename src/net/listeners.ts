@@ -10,6 +10,9 @@ import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
+import type { BindAddress } from "./interfaces.js";
+import { forwardedFor, ipInList, normalizeIp } from "../util/ip.js";
+import { ReadThrottle, type ReadLimit } from "./limits.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -26,6 +29,35 @@ export interface ListenerContext {
   connections: Set<C2SConnection>;
   maxStanzaSize: () => number;
   considerWebsocketSecure: boolean;
+  /** HTTP peers whose X-Forwarded-For / X-Forwarded-Proto are believed (Prosody's trusted_proxies). */
+  trustedProxies?: ReadonlySet<string>;
+  /** Count a new connection against its address's unauthenticated ones; false: over the cap. */
+  admit?(conn: C2SConnection, remoteAddress: string): boolean;
+  /** Bytes read per session (mod_limits), when limited. */
+  readLimit?: ReadLimit;
+  /** Where each connection's read throttle is kept (so `unlimited_jids` can lift it). */
+  readThrottles?: WeakMap<C2SConnection, ReadThrottle>;
+}
+
+/**
+ * Reading is paused for two independent reasons: the session's queue is full (flow control, by
+ * the stream) and the session is over its read rate (mod_limits). It resumes when neither holds.
+ */
+class ReadGate {
+  private flow = false;
+  private rate = false;
+  constructor(private readonly apply: (paused: boolean) => void) {}
+  set(reason: "flow" | "rate", paused: boolean): void {
+    const before = this.flow || this.rate;
+    if (reason === "flow") this.flow = paused;
+    else this.rate = paused;
+    const after = this.flow || this.rate;
+    if (after !== before) this.apply(after);
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
 }
 
 function sniCallback(certs: CertStore) {
@@ -64,13 +96,24 @@ class SocketTransport implements Transport {
     socket.setNoDelay(true);
   }
 
-  attach(conn: C2SConnection): void {
+  private readonly gate = new ReadGate((paused) => (paused ? this.socket.pause() : this.socket.resume()));
+  private throttle?: ReadThrottle;
+
+  attach(conn: C2SConnection, limit?: ReadLimit): ReadThrottle | undefined {
     this.conn = conn;
+    if (limit) {
+      this.throttle = new ReadThrottle(limit, {
+        deliver: (chunk) => this.conn.onTransportData(chunk),
+        hold: () => this.gate.set("rate", true),
+        release: () => this.gate.set("rate", false),
+      });
+    }
     this.listen(this.socket);
+    return this.throttle;
   }
 
   private listen(socket: Socket): void {
-    socket.on("data", (d: Buffer) => this.conn.onTransportData(d));
+    socket.on("data", (d: Buffer) => (this.throttle ? this.throttle.push(d) : this.conn.onTransportData(d)));
     socket.on("error", (err) => this.conn.onTransportClose(err));
     socket.on("close", () => this.conn.onTransportClose());
   }
@@ -94,10 +137,10 @@ class SocketTransport implements Transport {
     this.socket.destroy();
   }
   pause(): void {
-    this.socket.pause();
+    this.gate.set("flow", true);
   }
   resume(): void {
-    this.socket.resume();
+    this.gate.set("flow", false);
   }
 
   startTls(): Promise<void> {
@@ -139,11 +182,12 @@ class WebSocketTransport implements Transport {
     this.ws.send(data);
     if (this.ws.bufferedAmount > this.maxBuffer) this.ws.terminate();
   }
+  readonly gate = new ReadGate((paused) => (paused ? this.ws.pause() : this.ws.resume()));
   pause(): void {
-    this.ws.pause();
+    this.gate.set("flow", true);
   }
   resume(): void {
-    this.ws.resume();
+    this.gate.set("flow", false);
   }
   end(): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
@@ -153,15 +197,23 @@ class WebSocketTransport implements Transport {
   }
 }
 
-/** Every live connection is in ctx.connections until its session ends (C2SConnection.teardown). */
-function track(ctx: ListenerContext, conn: C2SConnection): void {
+/**
+ * Every live connection is in ctx.connections until its session ends (C2SConnection.teardown).
+ * One over its address's cap of unauthenticated connections is closed at once.
+ */
+function track(ctx: ListenerContext, conn: C2SConnection, throttle: ReadThrottle | undefined): void {
   ctx.connections.add(conn);
+  if (throttle) ctx.readThrottles?.set(conn, throttle);
+  if (ctx.admit && !ctx.admit(conn, conn.remoteAddress)) {
+    ctx.log.debug(`Refused a connection from ${conn.remoteAddress}: too many unauthenticated connections from that address`);
+    conn.close({ condition: "policy-violation", text: "Too many unauthenticated connections from your address" });
+  }
 }
 
-function listen(server: NetServer | HttpServer, port: number, address: string | undefined): Promise<number> {
+function listen(server: NetServer | HttpServer, port: number, address: BindAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ port, host: address }, () => {
+    server.listen({ port, host: address.host, ipv6Only: address.ipv6Only }, () => {
       server.off("error", reject);
       const a = server.address();
       resolve(typeof a === "object" && a ? a.port : port);
@@ -173,25 +225,24 @@ function closeServer(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-export async function listenC2S(ctx: ListenerContext, port: number, address: string | undefined, directTls: boolean): Promise<Listener> {
+export async function listenC2S(ctx: ListenerContext, port: number, address: BindAddress, directTls: boolean): Promise<Listener> {
   const onSocket = (socket: Socket) => {
     const transport = new SocketTransport(socket, ctx.certs, directTls, ctx.c2s.options(undefined).maxSendBuffer);
     const conn = new C2SConnection(transport, ctx.c2s);
-    transport.attach(conn);
-    track(ctx, conn);
+    track(ctx, conn, transport.attach(conn, ctx.readLimit));
   };
   const server: NetServer = directTls
     ? createTlsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
     : createNetServer(onSocket);
   if (directTls) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "direct TLS"));
   const bound = await listen(server, port, address);
-  ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on ${address ?? "*"}:${bound}`);
-  return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address ?? "*", port: bound, close: () => closeServer(server) };
+  ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on [${address.name}]:${bound}`);
+  return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address.name, port: bound, close: () => closeServer(server) };
 }
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
-export async function listenHttp(ctx: ListenerContext, port: number, address: string | undefined, https: boolean): Promise<Listener> {
+export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === WEBSOCKET_PATH) {
@@ -219,27 +270,40 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const remote = req.socket.remoteAddress ?? "unknown";
-      const secure = https || ctx.considerWebsocketSecure || isLoopback(remote);
+      // Behind a reverse proxy every client would have the proxy's address, and share its limits.
+      const peer = req.socket.remoteAddress ?? "unknown";
+      const trusted = ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]);
+      const remote = forwardedFor(peer, header(req.headers["x-forwarded-for"]), trusted);
+      const proxiedTls = ipInList(trusted, normalizeIp(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
+      const secure = https || ctx.considerWebsocketSecure || isLoopback(peer) || proxiedTls;
       const transport = new WebSocketTransport(ws, secure, remote, ctx.c2s.options(undefined).maxSendBuffer);
       const conn = new C2SConnection(transport, ctx.c2s);
+      const throttle = ctx.readLimit
+        ? new ReadThrottle(ctx.readLimit, {
+            deliver: (chunk) => conn.onTransportData(chunk),
+            hold: () => transport.gate.set("rate", true),
+            release: () => transport.gate.set("rate", false),
+          }, false)
+        : undefined;
       ws.on("message", (data, isBinary) => {
         if (isBinary) {
           conn.close({ condition: "unsupported-encoding", text: "Binary frames are not allowed" });
           return;
         }
-        conn.onTransportData(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
+        const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        if (throttle) throttle.push(chunk);
+        else conn.onTransportData(chunk);
       });
       ws.on("close", () => conn.onTransportClose());
       ws.on("error", (err) => conn.onTransportClose(err));
-      track(ctx, conn);
+      track(ctx, conn, throttle);
     });
   });
   const bound = await listen(server, port, address);
-  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}) on ${address ?? "*"}:${bound}`);
+  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}) on [${address.name}]:${bound}`);
   return {
     kind: https ? "https" : "http",
-    address: address ?? "*",
+    address: address.name,
     port: bound,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();

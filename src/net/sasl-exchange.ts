@@ -48,35 +48,6 @@ function counted(step: SaslStep): SaslOutcome {
   return step.kind === "failure" ? { ...step, counts: true } : step;
 }
 
-/** Slows down password guessing: failures per remote address within a window. */
-export class AuthFailureTracker {
-  private failures = new Map<string, { count: number; first: number }>();
-  constructor(private readonly windowMs = 5 * 60_000) {}
-  record(addr: string): number {
-    const now = Date.now();
-    let f = this.failures.get(addr);
-    if (!f || now - f.first > this.windowMs) f = { count: 0, first: now };
-    f.count++;
-    this.failures.set(addr, f);
-    if (this.failures.size > 10000) this.forgetOld(now);
-    return f.count;
-  }
-  /** Drop expired entries, then the oldest, so a flood of addresses cannot wipe everyone's record. */
-  private forgetOld(now: number): void {
-    for (const [a, f] of this.failures) if (now - f.first > this.windowMs) this.failures.delete(a);
-    for (const a of this.failures.keys()) {
-      if (this.failures.size <= 9000) break;
-      this.failures.delete(a);
-    }
-  }
-
-  /** How long to hold back the answer to the next failure. */
-  delayFor(count: number): number {
-    return count <= 3 ? 0 : Math.min(5000, 250 * 2 ** (count - 3));
-  }
-}
-
-
 /** SASL payloads are base64, "=" for an empty one (RFC 6120 §6.4.2). null: not base64. */
 export function decodeSaslPayload(text: string): Buffer | undefined | null {
   const t = text.trim();

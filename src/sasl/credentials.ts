@@ -6,11 +6,25 @@
 
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
+import { hash as argon2HashRaw, verify as argon2VerifyRaw } from "@node-rs/argon2";
 import type { Algorithm, Options as Argon2Options } from "@node-rs/argon2";
 import { saslprep, SaslprepError } from "./saslprep.js";
+import { Semaphore } from "../util/semaphore.js";
 
-const pbkdf2Async = promisify(pbkdf2);
+/**
+ * Password hashing (Argon2id and PBKDF2 both run on libuv's thread pool, as do LevelDB's reads
+ * and writes and file I/O) may use at most half of the pool, so a burst of registrations or
+ * password checks can never leave storage without threads. The pool has UV_THREADPOOL_SIZE
+ * threads, 4 unless the environment says otherwise.
+ */
+const POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+export const hashingSlots = new Semaphore(Math.max(1, Math.floor(POOL_SIZE / 2)));
+
+const pbkdf2Raw = promisify(pbkdf2);
+const pbkdf2Async = (password: Buffer, salt: Buffer, iterations: number, keylen: number, digest: string) =>
+  hashingSlots.run(() => pbkdf2Raw(password, salt, iterations, keylen, digest));
+const argon2Hash = (password: string, options: Argon2Options) => hashingSlots.run(() => argon2HashRaw(password, options));
+const argon2Verify = (hashed: string, password: string) => hashingSlots.run(() => argon2VerifyRaw(hashed, password));
 
 export type ScramHash = "SHA-1" | "SHA-256";
 

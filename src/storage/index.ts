@@ -3,6 +3,7 @@
 //   "memory"                                                  -> MemoryStorage
 
 import { LevelStorage } from "./leveldb.js";
+import { makePrivateDir } from "../util/file-modes.js";
 import { MemoryStorage } from "./memory.js";
 import type { StorageDriver } from "./types.js";
 
@@ -20,6 +21,8 @@ export function createStorage(kind: StorageKind, opts: CreateStorageOptions = {}
       if (typeof opts.path !== "string" || opts.path === "") {
         throw new Error(`storage "${kind}" needs a path (the database directory)`);
       }
+      // The database holds every account's secrets: its directory 0700, LevelDB's files 0600.
+      makePrivateDir(opts.path);
       return new LevelStorage(opts.path);
     case "memory":
       return new MemoryStorage();

@@ -15,6 +15,7 @@ storage = "memory"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 interfaces = { "127.0.0.1" }
+c2s_max_unauthenticated_per_ip = 1000 -- every load client logs in from 127.0.0.1
 c2s_ports = { $HPORT }
 c2s_direct_tls_ports = { }
 http_ports = { }

@@ -2,7 +2,7 @@
 // start, and a clean shutdown on SIGTERM that closes every stream with <system-shutdown/>.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,4 +139,65 @@ describe("herald CLI", () => {
       again.child.kill("SIGTERM");
     }
   });
+
+  it("keeps the data directory private whatever the umask, and check warns about wider modes", async () => {
+    const home = mkdtempSync(join(tmpdir(), "herald-modes-"));
+    const p = [await freePort(), await freePort(), await freePort(), await freePort()];
+    writeFileSync(
+      join(home, "herald.cfg.lua"),
+      `data_path = "data"\ninterfaces = { "127.0.0.1" }\nc2s_ports = { ${p[0]} }\nc2s_direct_tls_ports = { ${p[1]} }\n` +
+        `http_ports = { ${p[2]} }\nhttps_ports = { ${p[3]} }\nVirtualHost "localhost"\n`,
+    );
+    // A umask that would make everything readable by every local user.
+    const run = (args: string[], input?: string) =>
+      spawnSync("/bin/sh", ["-c", 'umask 022 && exec "$0" "$@"', process.execPath, HERALD, ...args], { cwd: home, input, encoding: "utf8", timeout: 20000 });
+    const modes = () => {
+      const out: string[] = [];
+      const walk = (path: string) => {
+        const st = statSync(path);
+        out.push(`${path.slice(home.length + 1)} ${(st.mode & 0o777).toString(8)}`);
+        if (st.isDirectory()) for (const n of readdirSync(path)) walk(join(path, n));
+      };
+      walk(join(home, "data"));
+      return out;
+    };
+    try {
+      // Offline: the store is created by the account command.
+      expect(run(["adduser", "alice@localhost", "-c", "herald.cfg.lua"], "pw\n").stdout.trim()).toBe("Created alice@localhost");
+      // Then the server: certificates, admin socket, more LevelDB files.
+      const child = spawn("/bin/sh", ["-c", 'umask 022 && exec "$0" "$@"', process.execPath, HERALD, "start", "-c", "herald.cfg.lua"], { cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout!.on("data", (d) => (out += d));
+      child.stderr!.on("data", (d) => (out += d));
+      const deadline = Date.now() + 15000;
+      while (!/Herald .* started/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(/Herald .* started/);
+      expect(run(["adduser", "bob@localhost", "-c", "herald.cfg.lua"], "pw\n").stdout.trim()).toBe("Created bob@localhost");
+      const exited = new Promise((r) => child.on("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+
+      const all = modes();
+      expect(all.some((m) => m.startsWith("data/herald.db/"))).toBe(true);
+      expect(all.some((m) => m.startsWith("data/certs/localhost.key"))).toBe(true);
+      for (const m of all) {
+        const [path, mode] = m.split(" ");
+        const isDir = statSync(join(home, path)).isDirectory();
+        expect(`${path} ${mode}`).toBe(`${path} ${isDir ? "700" : "600"}`);
+      }
+      const r = run(["check", "-c", "herald.cfg.lua"]);
+      expect(r.stdout).toContain("only readable by its owner");
+      expect(r.stdout).not.toMatch(/warn .*mode/);
+
+      // Modes an older installation (or a hand-made directory) may have: reported with path and mode.
+      chmodSync(join(home, "data", "herald.db"), 0o755);
+      const current = readdirSync(join(home, "data", "herald.db")).find((n) => n === "CURRENT")!;
+      chmodSync(join(home, "data", "herald.db", current), 0o644);
+      const warned = run(["check", "-c", "herald.cfg.lua"]).stdout;
+      expect(warned).toMatch(/warn\s+\S*data\/herald\.db: mode 0755/);
+      expect(warned).toMatch(/warn\s+\S*data\/herald\.db\/CURRENT: mode 0644/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60000);
 });

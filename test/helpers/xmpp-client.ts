@@ -29,17 +29,18 @@ export class RawClient {
     readonly domain = "localhost",
   ) {}
 
-  static async connect(port: number, opts: { directTls?: boolean; domain?: string } = {}): Promise<RawClient> {
+  /** `localAddress`: connect from this loopback address (127.0.0.2, ...) to appear as another client. */
+  static async connect(port: number, opts: { directTls?: boolean; domain?: string; localAddress?: string } = {}): Promise<RawClient> {
     const c = new RawClient(port, opts.domain);
-    await c.open(opts.directTls ?? false);
+    await c.open(opts.directTls ?? false, opts.localAddress);
     return c;
   }
 
-  private open(directTls: boolean): Promise<void> {
+  private open(directTls: boolean, localAddress?: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const sock = directTls
         ? tlsConnect({ port: this.port, host: "127.0.0.1", servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
-        : netConnect({ port: this.port, host: "127.0.0.1" }, () => resolve());
+        : netConnect({ port: this.port, host: "127.0.0.1", localAddress }, () => resolve());
       sock.once("error", reject);
       this.attach(sock);
     });
@@ -191,9 +192,9 @@ export class RawClient {
     port: number,
     username: string,
     password: string,
-    opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean } = {},
+    opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean; localAddress?: string } = {},
   ): Promise<RawClient> {
-    const c = await RawClient.connect(port, { directTls: opts.directTls });
+    const c = await RawClient.connect(port, { directTls: opts.directTls, localAddress: opts.localAddress });
     const f = await c.stream();
     if (!opts.directTls && !opts.noTls) {
       if (!f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")) throw new Error(`no STARTTLS offered: ${f}`);
