@@ -31,6 +31,8 @@ export interface C2SContext {
   closed?(conn: C2SConnection): void;
   /** Failed authentications per remote address, for slowing down guessing. */
   authFailures: AuthFailureTracker;
+  /** Told of every stanza a client sends ("in") and every stanza sent to a client ("out"), for metrics. */
+  countStanza?(direction: "in" | "out", kind: string): void;
   options(host: string | undefined): {
     requireEncryption: boolean;
     allowUnencryptedPlain: boolean;
@@ -142,6 +144,7 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   send(stanza: Element): boolean {
     if (this.state === "closed") return false;
+    this.ctx.countStanza?.("out", stanza.name);
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
       // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
       const copy = stanza.shallowClone();
@@ -364,6 +367,7 @@ export class C2SConnection implements ClientSession, TransportListener {
         this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
         return;
       }
+      this.ctx.countStanza?.("in", el.name);
       if (this.state === "bound") return this.ctx.router.process(this, el);
       if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
       if (this.state === "negotiating" && el.name === "iq") {
@@ -443,6 +447,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       if (delay) await new Promise((r) => setTimeout(r, delay));
       this.authFailures++;
       this.saslFailure(step.condition, step.text);
+      await this.hostObj!.bus.fire("authentication-failure", { session: this, condition: step.condition });
       if (this.authFailures >= this.opts().maxAuthFailures) {
         this.close({ condition: "policy-violation", text: "Too many failed authentication attempts" });
       }

@@ -9,6 +9,7 @@ import type { Logger } from "../util/logger.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
+import type { HttpRoutes } from "./http-routes.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -25,6 +26,8 @@ export interface ListenerContext {
   connections: Set<C2SConnection>;
   maxStanzaSize: () => number;
   considerWebsocketSecure: boolean;
+  /** Other HTTP endpoints (modules' routes, e.g. /metrics). */
+  routes?: HttpRoutes;
 }
 
 function sniCallback(certs: CertStore) {
@@ -187,6 +190,15 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     if (path === WEBSOCKET_PATH) {
       res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
       res.end("This is Herald's XMPP WebSocket endpoint (RFC 7395): connect with a WebSocket client.\n");
+      return;
+    }
+    const route = ctx.routes?.get(path);
+    if (route) {
+      Promise.resolve(route(req, res, { secure: https })).catch((err: unknown) => {
+        ctx.log.error(`HTTP ${path}: ${(err as Error)?.stack ?? err}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end();
+      });
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });
