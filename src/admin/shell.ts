@@ -96,6 +96,7 @@ export async function runShellLine(server: Server, line: string): Promise<ShellO
     return { lines, result: "", error: false };
   }
   const { object, method, args } = parsed;
+  server.log.debug(`Admin shell: ${object}:${method}()`); // arguments may hold passwords: not logged
   const handler = (HANDLERS[object] as Record<string, Handler> | undefined)?.[method];
   let answer: ShellCommandAnswer;
   try {
