@@ -87,6 +87,7 @@ class Parser {
     if (this.eat(close)) return out;
     for (;;) {
       this.ws();
+      if (this.atEnd()) throw new ShellSyntaxError(`'${close}' expected near the end of the line`);
       out.push(this.value());
       this.ws();
       if (this.eat(close)) return out;
