@@ -59,7 +59,7 @@ export async function reloadConfig(server: Server, print: (...p: unknown[]) => v
     for (const o of hostChanges) if (!LIVE.has(o) && !globalChanges.includes(o)) restart.push(`${o} (${host.name})`);
     const { load } = server.moduleListFor(host);
     const wanted = new Set(load);
-    for (const m of [...host.modules]) {
+    for (const m of Array.from(host.modules)) { // unloading changes host.modules
       if (wanted.has(m)) continue;
       await server.modules.unload(host, m);
       print(`${host.name}: unloaded ${m}`);

@@ -36,7 +36,7 @@ export class MetricFamily {
     if (!s) {
       s = { labels: [...labels], value: 0 };
       if (this.type === "histogram") {
-        s.buckets = new Array<number>(this.buckets.length + 1).fill(0);
+        s.buckets = Array.from({ length: this.buckets.length + 1 }, () => 0);
         s.sum = 0;
       }
       this.series.set(key, s);
@@ -155,7 +155,7 @@ export class MetricsRegistry {
 
   /** The OpenMetrics text exposition, ending with "# EOF". */
   async render(): Promise<string> {
-    for (const fn of [...this.collectors]) {
+    for (const fn of Array.from(this.collectors)) { // a collector may remove itself
       try {
         await fn();
       } catch {
