@@ -292,6 +292,30 @@ describe("herald shell", () => {
     expect(r.stdout).not.toContain("OK: Herald");
   });
 
+  it("is interactive on a terminal: a prompt, '|' before output and '!' before errors, until quit", async () => {
+    // util-linux `script` gives the shell a pseudo-terminal; the lines typed come from its stdin.
+    const r = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+      const child = spawn("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(HERALD)} shell -c herald.cfg.lua`, "/dev/null"], {
+        cwd: dir,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.on("error", reject);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30000);
+      child.on("close", (status) => {
+        clearTimeout(timer);
+        resolve({ status, out });
+      });
+      child.stdin.end("server:version()\nnosuch:x()\nquit\n");
+    });
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("Welcome to Herald");
+    expect(r.out).toContain("herald> ");
+    expect(r.out).toMatch(/^\| OK: Herald \d/m);
+    expect(r.out).toMatch(/! Error: 'nosuch' is not a section of the shell/);
+  });
+
   it("config:reload() applies module lists and log settings, and says what needs a restart", async () => {
     const c = await login("romeo", "[[new]]");
     const version = () => c.iq(`<iq type='get' id='v${Math.random()}' to='localhost'><query xmlns='jabber:iq:version'/></iq>`);
