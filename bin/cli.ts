@@ -14,6 +14,8 @@ import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load
 import { runCheck } from "./check.js";
 import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
+import { wordsToShellLine } from "../src/admin/shell-parse.js";
+import type { ShellOutput } from "../src/admin/shell.js";
 
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
@@ -25,7 +27,12 @@ program
   .action(async (opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
     const logRouter = logRouterFromConfig(loaded.config);
-    const server = new Server({ config: loaded.config, registry, baseDir: loaded.baseDir, logRouter });
+    const configLoader = () => {
+      // config:reload() in the shell reads the same file again.
+      const again = loadHeraldConfig(opts.config);
+      return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
+    };
+    const server = new Server({ config: loaded.config, registry, baseDir: loaded.baseDir, logRouter, configLoader });
     for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
     server.log.info(`Configuration: ${loaded.source}`);
     let stopping = false;
@@ -84,6 +91,61 @@ for (const [name, description] of [
       const done = { adduser: "Created", passwd: "Changed the password of", deluser: "Deleted" }[name];
       console.log(`${done} ${username}@${host}`);
     });
+}
+
+program
+  .command("shell [command...]")
+  .description("the admin console of the running server (Prosody's shell commands; 'help' lists them). " +
+    "With a command, run it and exit: herald shell 'c2s:show()' (or: herald shell module reload ping localhost)")
+  .option("-c, --config <file>", "configuration file")
+  .action(async (words: string[], opts: { config?: string }) => {
+    const loaded = loadOrExit(opts.config);
+    const dataPath = resolve(loaded.baseDir, loaded.config.global.string("data_path", "./data"));
+    const socket = join(dataPath, "herald.sock");
+    const run = async (line: string): Promise<ShellOutput> => {
+      const res = await adminRequest(socket, { command: "shell", line }, 120000);
+      if (!res) fail(`the server is not running (nothing answers on ${socket})`);
+      if (!res.ok) fail(res.error);
+      return res.result as ShellOutput;
+    };
+    if (words.length > 0) {
+      process.exit(printPlain(await run(wordsToShellLine(words))) ? 1 : 0);
+    }
+    if (!process.stdin.isTTY) {
+      // Commands on standard input, one per line, answered as the one-shot form does.
+      let errors = 0;
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+        if (/^\s*(quit|exit|bye)\s*$/.test(line)) break;
+        if (line.trim() === "") continue;
+        if (printPlain(await run(line))) errors++;
+      }
+      process.exit(errors > 0 ? 1 : 0);
+    }
+    const status = await adminRequest(socket, { command: "status" }, 5000);
+    if (!status) fail(`the server is not running (nothing answers on ${socket})`);
+    const prompt = loaded.config.global.string("admin_shell_prompt", "herald> ") ?? "herald> ";
+    console.log(`Welcome to Herald ${VERSION}'s administration console. For a list of commands, type: help`);
+    console.log("Leave with quit, exit, bye or Ctrl-D.\n");
+    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt, historySize: 500 });
+    rl.prompt();
+    for await (const line of rl) {
+      if (/^\s*(quit|exit|bye)\s*$/.test(line)) break;
+      if (line.trim() !== "") {
+        const out = await run(line);
+        for (const l of out.lines) console.log(`| ${l}`);
+        if (out.result) console.log(`${out.error ? "!" : "|"} ${out.result}`);
+      }
+      rl.prompt();
+    }
+    rl.close();
+    process.exit(0);
+  });
+
+/** One-shot and piped output: printed lines on stdout, an error result on stderr. True on error. */
+function printPlain(out: ShellOutput): boolean {
+  for (const l of out.lines) console.log(l);
+  if (out.result) (out.error ? console.error : console.log)(out.result);
+  return out.error;
 }
 
 program

@@ -23,6 +23,11 @@ import { jidPrep } from "./util/jid.js";
 import { VERSION } from "./version.js";
 import { closeAdminSocket, startAdminSocket, type AdminRequest, type AdminResponse } from "./admin/socket.js";
 import type { Server as NetServer } from "node:net";
+import { runShellLine } from "./admin/shell.js";
+import { MetricsRegistry } from "./stats/metrics.js";
+import { timedStorage } from "./stats/storage.js";
+import { HttpRoutes } from "./net/http-routes.js";
+import type { LogSink } from "./util/logger.js";
 
 export interface ServerOptions {
   config: Config;
@@ -40,6 +45,8 @@ export interface ServerOptions {
   dataPathOverride?: string;
   /** Open the local admin socket (default: the `admin_socket` option, true). */
   adminSocket?: boolean;
+  /** Read the configuration again (the shell's config:reload()); `herald start` re-reads its file. */
+  configLoader?: () => { config: Config; logSinks?: LogSink[] };
 }
 
 /** Modules every VirtualHost gets without being asked (Prosody autoloads the same kind). */
@@ -56,6 +63,10 @@ export class Server {
   readonly modules: ModuleManager;
   readonly certs = new CertStore();
   readonly connections = new Set<C2SConnection>();
+  /** Counters, gauges and histograms, served by mod_http_openmetrics. */
+  readonly metrics = new MetricsRegistry();
+  /** HTTP endpoints modules add beside the WebSocket. */
+  readonly httpRoutes = new HttpRoutes();
   readonly dataPath: string;
   storage!: StorageDriver;
   listeners: Listener[] = [];
@@ -95,7 +106,34 @@ export class Server {
         return self.started;
       },
       version: VERSION,
+      metrics: this.metrics,
+      httpRoutes: this.httpRoutes,
     });
+    this.metrics.onCollect(() => {
+      // Prosody's mod_c2s gauge: established connections by host, session type and address family.
+      const g = this.metrics.gauge("prosody_mod_c2s__connections", "Established c2s connections", ["host", "type", "ip_family"]);
+      g.clear();
+      for (const c of this.connections) {
+        const v6 = c.remoteAddress.includes(":") && !c.remoteAddress.startsWith("::ffff:");
+        g.inc([c.host, c.type, v6 ? "ipv6" : "ipv4"]);
+      }
+    });
+  }
+
+  /** Re-read the configuration (config:reload()); throws when the server has no way to. */
+  loadConfigAgain(): { config: Config; logSinks?: LogSink[] } {
+    if (!this.opts.configLoader) throw new Error("This server was not started from a configuration file it can read again");
+    return this.opts.configLoader();
+  }
+
+  /** The configuration config:reload() read becomes the current one. */
+  replaceConfig(config: Config): void {
+    this.opts.config = config;
+  }
+
+  setAdmins(jids: string[]): void {
+    this.admins.clear();
+    for (const j of jids) this.admins.add(j);
   }
 
   get config(): Config {
@@ -134,7 +172,8 @@ export class Server {
     // Everything Herald writes (database, generated keys, admin socket) is for its own user only.
     restrictUmask();
     for (const m of openModes(this.dataPath)) this.log.warn(describeOpenMode(m));
-    this.storage = this.opts.storage ?? this.openConfiguredStorage();
+    const writes = this.metrics.histogram("herald_storage_write_seconds", "Time a store write takes until it is durable", ["driver", "store"], { unit: "seconds" });
+    this.storage = timedStorage(this.opts.storage ?? this.openConfiguredStorage(), writes);
     await this.storage.open();
 
     for (const a of g.array("admins", [])) {
@@ -175,7 +214,7 @@ export class Server {
   }
 
   /** Which modules a host gets: Prosody's rules (global list for VirtualHosts, own list for Components). */
-  moduleListFor(host: Host): { load: string[]; warnings: string[] } {
+  moduleListFor(host: Pick<Host, "options" | "kind" | "componentModule">): { load: string[]; warnings: string[] } {
     const o = host.options;
     const warnings: string[] = [];
     const wanted: string[] = [];
@@ -282,7 +321,9 @@ export class Server {
     const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
     const limits = this.connectionLimits();
     this.limits = limits;
+    const stanzas = this.metrics.counter("herald_c2s_stanzas", "Stanzas received from and sent to clients", ["direction", "kind"]);
     return {
+      countStanza: (direction, kind) => stanzas.inc([direction, kind]),
       hosts: this.hosts,
       router: this.router,
       log: this.log.child("c2s"),
@@ -335,6 +376,7 @@ export class Server {
       admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
       readLimit: this.limits!.readLimit,
       readThrottles: this.readThrottles,
+      routes: this.httpRoutes,
     };
     const override = this.opts.portOverride ?? {};
     // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
@@ -382,6 +424,7 @@ export class Server {
   /** The account commands of the CLI, run inside the server. */
   async adminCommand(req: AdminRequest): Promise<AdminResponse> {
     if (req.command === "status") return { ok: true, result: { version: VERSION, hosts: [...this.hosts.keys()], sessions: this.connections.size } };
+    if (req.command === "shell") return { ok: true, result: await runShellLine(this, req.line ?? "") };
     const host = req.host ?? "";
     if (this.hosts.get(host)?.kind !== "local") return { ok: false, error: `${host} is not a VirtualHost of this server` };
     const accounts = this.accounts(host);

@@ -41,6 +41,8 @@ import { handlePubsubIq } from "./protocol.js";
 import { creationPolicy, readNodeDefaults, type CreatePolicy } from "./settings.js";
 import { HeraldPubsubStore, STORE_NAMES } from "./store.js";
 import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./xml.js";
+import { pubsubShellCommand, type ShellEvent } from "./shell.js";
+import { registerPubsubMetrics } from "./metrics.js";
 
 /** A hook on another host's bus, if the core offers one (ModuleApi has no such call yet). */
 
@@ -56,7 +58,8 @@ export default defineModule({
         return j === undefined ? [] : [jidBare(j)];
       }),
     );
-    const isAdmin = (jid: string) => module.isAdmin(jid) || componentAdmins.has(jidBare(jid));
+    // The service's own JID acts for the admin shell's pubsub commands (an owner of every node).
+    const isAdmin = (jid: string) => jid === module.host || module.isAdmin(jid) || componentAdmins.has(jidBare(jid));
     const defaults = readNodeDefaults(o.table("node_defaults"));
     if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
     const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
@@ -118,6 +121,8 @@ export default defineModule({
     };
     registerInstance(module.host, { service, broadcaster, ctx });
     module.onUnload(() => registerInstance(module.host, undefined));
+    module.hook<ShellEvent>("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
+    registerPubsubMetrics(module, service, broadcaster, module.host);
 
     const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
       const result = await run();

@@ -17,7 +17,7 @@ import { AccountError } from "../../src/auth/accounts.js";
 import { nodePrep } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { NS_REGISTER, NS_REGISTER_FEATURE, readSubmission, registeredQuery, registrationQuery, type RegistrationTexts } from "./form.js";
-import { RegistrationThrottle, ipInList, normalizeIp } from "./throttle.js";
+import { RegistrationThrottle, ipInList, normalizeAddress } from "./throttle.js";
 
 export default defineModule({
   load(module) {
@@ -49,7 +49,7 @@ export default defineModule({
 
     /** May this address register now? An error to send back when not. */
     const checkAddress = (session: ClientSession, stanza: Element): Element | undefined => {
-      const ip = normalizeIp(session.remoteAddress);
+      const ip = normalizeAddress(session.remoteAddress);
       if (ipInList(blocklist, ip)) return errorReply(stanza, "auth", "forbidden", "Your IP address is blocklisted");
       if (allowlistOnly && !ipInList(allowlist, ip)) return errorReply(stanza, "auth", "forbidden", "Your IP address is not allowlisted");
       if (!ipInList(allowlist, ip) && !throttle.poll(ip)) {
@@ -119,8 +119,8 @@ export default defineModule({
         throw err;
       }
       session.send(reply(stanza));
-      session.log.info(`Registered ${username}@${module.host} from ${normalizeIp(session.remoteAddress)}`);
-      await module.fireGlobal("user-registered", { host: module.host, username, source: "mod_register", ip: normalizeIp(session.remoteAddress) });
+      session.log.info(`Registered ${username}@${module.host} from ${normalizeAddress(session.remoteAddress)}`);
+      await module.fireGlobal("user-registered", { host: module.host, username, source: "mod_register", ip: normalizeAddress(session.remoteAddress) });
       return true;
     });
 

@@ -30,4 +30,4 @@ export class RegistrationThrottle {
   }
 }
 
-export { ipInList, normalizeIp } from "../../src/util/ip.js";
+export { ipInList, normalizeAddress } from "../../src/util/ip.js";

@@ -7,7 +7,9 @@ import { createConnection, createServer, type Server as NetServer } from "node:n
 import type { Logger } from "../util/logger.js";
 
 export interface AdminRequest {
-  command: "adduser" | "passwd" | "deluser" | "listusers" | "status";
+  command: "adduser" | "passwd" | "deluser" | "listusers" | "status" | "shell";
+  /** "shell": one line of the admin shell, parsed and run by the server (src/admin/shell.ts). */
+  line?: string;
   host?: string;
   username?: string;
   password?: string;

@@ -63,7 +63,8 @@ export class Host {
   constructor(
     readonly name: string,
     readonly kind: HostKind,
-    readonly options: OptionReader,
+    /** Replaced by the shell's config:reload(). */
+    public options: OptionReader,
     readonly log: Logger,
     /** For components: the module that provides the service ("pubsub"). */
     readonly componentModule?: string,

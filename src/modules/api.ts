@@ -9,6 +9,8 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
+import type { MetricsRegistry } from "../stats/metrics.js";
+import type { HttpHandler } from "../net/http-routes.js";
 
 export interface Timer {
   cancel(): void;
@@ -77,6 +79,12 @@ export interface ModuleApi {
   readonly accounts: AccountStore;
   /** The Host object: for core-level modules only. */
   readonly hostObject: Host;
+  /** The server's metrics (families are shared: the same name gives the same family). */
+  readonly metrics: MetricsRegistry;
+  /** Run fn before each rendering of the metrics; removed on unload. */
+  onCollect(fn: () => void | Promise<void>): void;
+  /** Answer HTTP requests for this exact path on the HTTP(S) listeners; removed on unload. */
+  addHttpRoute(path: string, handler: HttpHandler): void;
   /** Time the server started (ms since epoch). */
   readonly serverStarted: number;
   readonly serverVersion: string;

@@ -10,6 +10,8 @@ import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
 import type { ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
 import { jidBare, jidPrep } from "../util/jid.js";
+import type { MetricsRegistry } from "../stats/metrics.js";
+import type { HttpRoutes } from "../net/http-routes.js";
 
 /** Prosody module names whose function is built into Herald's core. */
 export const BUILTIN_MODULES = new Set([
@@ -30,6 +32,8 @@ export interface ModuleContext {
   admins: () => Set<string>;
   started: number;
   version: string;
+  metrics: MetricsRegistry;
+  httpRoutes: HttpRoutes;
 }
 
 interface Loaded {
@@ -205,6 +209,9 @@ export class ModuleManager {
         return accounts;
       },
       hostObject: host,
+      metrics: ctx.metrics,
+      onCollect: (fn) => cleanup(ctx.metrics.onCollect(fn)),
+      addHttpRoute: (path, handler) => cleanup(ctx.httpRoutes.add(path, handler)),
       serverStarted: ctx.started,
       serverVersion: ctx.version,
     };

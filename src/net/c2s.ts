@@ -38,6 +38,8 @@ export interface C2SContext {
   authThrottle: AuthThrottle;
   /** Failures an admin should see (failed logins, TLS, stream and server errors), rate-limited. */
   failureLog: RateLimitedLog;
+  /** Told of every stanza a client sends ("in") and every stanza sent to a client ("out"), for metrics. */
+  countStanza?(direction: "in" | "out", kind: string): void;
   options(host: string | undefined): {
     requireEncryption: boolean;
     allowUnencryptedPlain: boolean;
@@ -149,6 +151,7 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   send(stanza: Element): boolean {
     if (this.state === "closed") return false;
+    this.ctx.countStanza?.("out", stanza.name);
     if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
       // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
@@ -374,6 +377,7 @@ export class C2SConnection implements ClientSession, TransportListener {
         this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
         return;
       }
+      this.ctx.countStanza?.("in", el.name);
       if (this.state === "bound") {
         // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
         if (!this.isSessionRequest(el)) return this.ctx.router.process(this, el);
@@ -486,6 +490,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (step.kind === "failure") {
       this.throttled = false; // the attempt counts against its address
       this.countAuthFailure(step.condition, step.text);
+      await this.hostObj?.bus.fire("authentication-failure", { session: this, condition: step.condition });
       return;
     }
     // RFC 6120 §6.4.6: success; the username is the account's localpart.

@@ -8,7 +8,7 @@
 //                         (Prosody's mod_limits: `limits = { c2s = { rate = "10kb/s"; burst = "2s" } }`,
 //                         `unlimited_jids`)
 
-import { normalizeIp as normalizeAddress } from "../util/ip.js";
+import { normalizeAddress } from "../util/ip.js";
 
 /** A token bucket that may run into debt: reservations beyond the balance wait their turn. */
 class Bucket {

@@ -11,8 +11,9 @@ import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
 import type { BindAddress } from "./interfaces.js";
-import { forwardedFor, ipInList, normalizeIp } from "../util/ip.js";
+import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
+import type { HttpRoutes } from "./http-routes.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -37,6 +38,8 @@ export interface ListenerContext {
   readLimit?: ReadLimit;
   /** Where each connection's read throttle is kept (so `unlimited_jids` can lift it). */
   readThrottles?: WeakMap<C2SConnection, ReadThrottle>;
+  /** Other HTTP endpoints (modules' routes, e.g. /metrics). */
+  routes?: HttpRoutes;
 }
 
 /**
@@ -250,6 +253,15 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       res.end("This is Herald's XMPP WebSocket endpoint (RFC 7395): connect with a WebSocket client.\n");
       return;
     }
+    const route = ctx.routes?.get(path);
+    if (route) {
+      Promise.resolve(route(req, res, { secure: https })).catch((err: unknown) => {
+        ctx.log.error(`HTTP ${path}: ${(err as Error)?.stack ?? err}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end();
+      });
+      return;
+    }
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Not found\n");
   };
@@ -274,7 +286,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       const peer = req.socket.remoteAddress ?? "unknown";
       const trusted = ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]);
       const remote = forwardedFor(peer, header(req.headers["x-forwarded-for"]), trusted);
-      const proxiedTls = ipInList(trusted, normalizeIp(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
+      const proxiedTls = ipInList(trusted, normalizeAddress(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
       const secure = https || ctx.considerWebsocketSecure || isLoopback(peer) || proxiedTls;
       const transport = new WebSocketTransport(ws, secure, remote, ctx.c2s.options(undefined).maxSendBuffer);
       const conn = new C2SConnection(transport, ctx.c2s);
