@@ -1,4 +1,4 @@
-// `herald`: the one executable. start | adduser | passwd | deluser | check | scansion | --version
+// `herald`: the one executable. start | adduser | passwd | deluser | check | import | scansion | --version
 
 import { Command } from "commander";
 import { join, resolve } from "node:path";
@@ -14,6 +14,7 @@ import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load
 import { runCheck } from "./check.js";
 import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
+import { importProsodyCommand } from "./import.js";
 
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
@@ -93,6 +94,21 @@ program
   .action(async (opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
     process.exit(await runCheck(loaded, registry));
+  });
+
+program
+  .command("import")
+  .description("import accounts and data from another server")
+  .command("prosody <data_path>")
+  .description("import Prosody's internal file store (accounts with their SCRAM keys, rosters, vCards, private XML, offline messages, PEP and pubsub nodes); safe to re-run")
+  .option("-c, --config <file>", "Herald's configuration (the hosts to import, and where Herald keeps its data)")
+  .action(async (dataPath: string, opts: { config?: string }) => {
+    const loaded = loadOrExit(opts.config);
+    try {
+      process.exit(await importProsodyCommand(loaded, dataPath));
+    } catch (err) {
+      fail((err as Error).message);
+    }
   });
 
 program
