@@ -5,7 +5,8 @@
 // `<store>.list` directly under the host for host-wide data; every name is %-encoded (`%2e` for
 // "."). What is read, per host configured in Herald:
 //   VirtualHost: accounts (internal_hashed SCRAM-SHA-1 keys, kept as they are), roster, vcard,
-//                private, offline (archive), pep (node records) and pep_<node> (item archives);
+//                private, blocklist, offline (archive), pep (node records) and pep_<node> (item
+//                archives); message archives (MAM) are counted and reported, not imported yet;
 //   Component "pubsub": pubsub_nodes (node records with affiliations and subscribers) and
 //                pubsub_<node> (item archives).
 // Everything is written through the account store and the modules' own store formats, so Herald's
@@ -40,6 +41,7 @@ import { mergeStoredRoster, ROSTER_STORE } from "../../modules/mod_roster/manage
 import { elementToJson as rosterJson, type JsonElement, type StoredItem } from "../../modules/mod_roster/roster.js";
 import { elementToJson as offlineJson } from "../../modules/mod_offline/stored.js";
 import { pepStore } from "../../modules/mod_pep/store.js";
+import { Blocklist, type StoredBlocklist } from "../../modules/mod_blocklist/blocklist.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/mod_pubsub/store.js";
 import { LuaTable, parseDat, parseList, type LuaValue } from "./lua-data.js";
 
@@ -154,10 +156,18 @@ export function luaToElement(t: LuaValue | undefined, opts: { dropStamp?: boolea
   return el;
 }
 
-/** Prosody's `when` (seconds, maybe fractional) as milliseconds. */
+/** An archive record's time in milliseconds: `when` (seconds, maybe fractional), or, in older
+ * data, the stamp attribute the internal store adds to every item. */
 function whenMs(t: LuaTable): number {
   const w = t.number("when");
-  return w !== undefined && Number.isFinite(w) && w >= 0 ? Math.round(w * 1000) : Date.now();
+  if (w !== undefined && Number.isFinite(w) && w >= 0) return Math.round(w * 1000);
+  const stamp = Date.parse(t.table("attr")?.string("stamp") ?? "");
+  return Number.isFinite(stamp) && stamp >= 0 ? stamp : Date.now();
+}
+
+/** An archive record's id: its key, or (records written without one) its position, as Prosody reads it. */
+function recordKey(t: LuaTable, index: number): string {
+  return t.string("key") ?? String(index + 1);
 }
 
 /** Form values for parseNodeConfigForm from Prosody's stored node config (its option names). */
@@ -299,9 +309,13 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
           return importVcard(host.name, username, value);
         case "private":
           return importPrivate(host.name, username, value);
+        case "blocklist":
+          return importBlocklist(host.name, username, value);
         case "pep": {
           const pep = pepStores(host.name, username);
-          for (const [node, record] of value.stringEntries()) {
+          for (const [node, data] of value.stringEntries()) {
+            // Older Prosody kept just `true` (persist_items) for a node: a node with the defaults.
+            const record = data === true ? new LuaTable() : data;
             if (record instanceof LuaTable) await importNode(pep, record, node, { pep: true, host, where: `${where} ${node}`, owner: `${username}@${host.name}` });
           }
           return;
@@ -419,14 +433,37 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
     if (entries.length) await store.setMany(username, entries);
   }
 
+  async function importBlocklist(host: string, username: string, t: LuaTable): Promise<void> {
+    const store = storage.keyval<StoredBlocklist>(host, "blocklist");
+    const old = Blocklist.from(await store.get(username));
+    const meta = t.get(false);
+    const created = meta instanceof LuaTable ? meta.number("created") : undefined;
+    const since = created !== undefined && Number.isFinite(created) ? Math.round(created * 1000) : Date.now();
+    // Entries are `[jid] = <when blocked>` (older versions: `true`).
+    let list = old;
+    let added = 0;
+    for (const [jid, v] of t.stringEntries()) {
+      const prepped = jidPrep(jid);
+      if ((v !== true && typeof v !== "number") || prepped === undefined) row("blocked JIDs").skipped++;
+      else if (list.has(prepped)) row("blocked JIDs").unchanged++;
+      else {
+        list = list.edit("block", [prepped], typeof v === "number" && Number.isFinite(v) ? Math.round(v * 1000) : since);
+        added++;
+      }
+    }
+    if (added === 0) return;
+    await store.set(username, list.toStored());
+    row("blocked JIDs").imported += added;
+  }
+
   async function importOffline(host: string, username: string, records: LuaValue[]): Promise<void> {
     const store = storage.archive<Json>(host, "offline");
     const ledger = storage.map<Json>(host, LEDGER_STORE);
-    for (const r of records) {
+    for (const [i, r] of records.entries()) {
       if (!(r instanceof LuaTable)) continue;
       const stanza = luaToElement(r, { dropStamp: true });
-      const key = r.string("key");
-      if (!stanza || stanza.name !== "message" || key === undefined) {
+      const key = recordKey(r, i);
+      if (!stanza || stanza.name !== "message") {
         row("offline messages").skipped++;
         continue;
       }
@@ -493,13 +530,9 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
   }
 
   async function importItems(ps: PubsubStore, node: string, records: LuaValue[], rowName: string): Promise<void> {
-    for (const r of records) {
+    for (const [i, r] of records.entries()) {
       if (!(r instanceof LuaTable)) continue;
-      const id = r.string("key");
-      if (id === undefined) {
-        row(rowName).skipped++;
-        continue;
-      }
+      const id = recordKey(r, i);
       const payload = luaToElement(r, { dropStamp: true });
       const publisher = r.string("with") ?? "";
       const published = whenMs(r);

@@ -111,7 +111,7 @@ http_ports = { ${http} }
 https_ports = { ${https} }
 interfaces = { "127.0.0.1" }
 log = "info"
-modules_enabled = { "roster"; "presence"; "message"; "offline"; "disco"; "vcard"; "private"; "pep" }
+modules_enabled = { "roster"; "presence"; "message"; "offline"; "disco"; "vcard"; "private"; "blocklist"; "pep" }
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
 	admins = { "alice@localhost" }
@@ -168,6 +168,9 @@ describe("herald import prosody", () => {
       const notes = await expectResult(alice, "<iq type='get' id='pr2'><query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'/></query></iq>");
       expect(notes.getChild("query", "jabber:iq:private")!.getChild("storage", "storage:rosternotes")!.getChildText("note")).toBe("met at the café");
 
+      const blocked = await expectResult(alice, "<iq type='get' id='b1'><blocklist xmlns='urn:xmpp:blocking'/></iq>");
+      expect(blocked.getChild("blocklist", "urn:xmpp:blocking")!.childElements("item").map((i) => i.attrs.jid).sort()).toEqual(["nuisance.example", "spammer@example.net"]);
+
       // Offline messages reach carol when she comes online, with their delay.
       const carol = await login("carol", "SCRAM-SHA-1");
       carol.send("<presence/>");
@@ -217,7 +220,7 @@ describe("herald import prosody", () => {
     // Again: nothing new, nothing duplicated; carol's delivered messages do not come back.
     const second = importProsody();
     expect(second.status, second.stderr + second.stdout).toBe(0);
-    for (const row of ["accounts", "roster items", "vCards", "private XML", "offline messages", "PEP nodes", "PEP items", "PEP subscriptions", "pubsub nodes", "pubsub items", "pubsub subscriptions", "pubsub affiliations"]) {
+    for (const row of ["accounts", "roster items", "blocked JIDs", "vCards", "private XML", "offline messages", "PEP nodes", "PEP items", "PEP subscriptions", "pubsub nodes", "pubsub items", "pubsub subscriptions", "pubsub affiliations"]) {
       expect(summaryRow(second.stdout, row)[0], row).toBe(0);
     }
     herald = await startHerald();

@@ -32,7 +32,7 @@ s2s_ports = { }
 component_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "pep"; "private"; "vcard"; "offline"; "posix"; "admin_shell" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "pep"; "private"; "vcard"; "offline"; "blocklist"; "posix"; "admin_shell" }
 modules_disabled = { "s2s"; "tls" }
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
@@ -117,7 +117,7 @@ function form(fields: Record<string, string>, formType: string): string {
 
 /**
  * Everything the import must carry over, made through Prosody: a mutual (both) roster between
- * alice and bob with a name and a group; alice's vCard and private XML; an offline message to
+ * alice and bob with a name and a group; alice's vCard, private XML and blocklist; offline messages to
  * carol; alice's PEP nodes and items (one node with publish-options); component nodes with
  * configuration, affiliations, subscriptions and items.
  */
@@ -148,6 +148,8 @@ export async function populateProsody(port: number): Promise<void> {
   await expectResult(alice, "<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Alice Liddell</FN><NICKNAME>ali</NICKNAME><EMAIL><USERID>alice@example.org</USERID></EMAIL></vCard></iq>");
   await expectResult(alice, "<iq type='set' id='p1'><query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'><colour>blue</colour><size n='3'/></prefs></query></iq>");
   await expectResult(alice, "<iq type='set' id='p2'><query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'><note jid='bob@localhost'>met at the café</note></storage></query></iq>");
+
+  await expectResult(alice, "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='spammer@example.net'/><item jid='nuisance.example'/></block></iq>");
 
   // carol is offline: this one is kept for her.
   alice.send("<message to='carol@localhost' type='chat' id='off1'><body>Hello while you were away</body></message>");
