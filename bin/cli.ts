@@ -11,7 +11,7 @@ import { createAccountStore } from "../src/auth/accounts.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
 import { registry } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
-import { runCheck } from "./check.js";
+import { CHECK_SECTIONS, runCheck } from "./check.js";
 import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
 import { importProsodyCommand } from "./import.js";
@@ -88,12 +88,12 @@ for (const [name, description] of [
 }
 
 program
-  .command("check")
-  .description("check the configuration, certificates and ports, and report")
+  .command("check [what]")
+  .description(`check the configuration and report, like prosodyctl check; what: ${CHECK_SECTIONS.join(", ")} (default: all)`)
   .option("-c, --config <file>", "configuration file")
-  .action(async (opts: { config?: string }) => {
+  .action(async (what: string | undefined, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
-    process.exit(await runCheck(loaded, registry));
+    process.exit(await runCheck(loaded, registry, what));
   });
 
 program
