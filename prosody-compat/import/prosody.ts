@@ -343,15 +343,24 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
     const serverKey = t.string("server_key");
     const hex = (s: string | undefined) => (s !== undefined && /^[0-9a-f]{40}$/i.test(s) ? Buffer.from(s, "hex").toString("base64") : undefined);
     const keys: Partial<ScramKeys> = { iterations, storedKey: hex(storedKey), serverKey: hex(serverKey) };
+    const accounts = createAccountStore(storage, host);
     if (salt === undefined || salt === "" || keys.storedKey === undefined || keys.serverKey === undefined || !Number.isSafeInteger(iterations) || iterations! < 1) {
-      // A plaintext password (authentication = "internal_plain") is not imported either: Herald
-      // never keeps passwords.
+      // authentication = "internal_plain" keeps the password itself: Herald derives its own
+      // credentials from it (and keeps no password).
+      const password = t.string("password");
+      if (password !== undefined && password !== "") {
+        if (await accounts.exists(username)) row("accounts").unchanged++;
+        else {
+          await accounts.create(username, password);
+          row("accounts").imported++;
+        }
+        return;
+      }
       row("accounts").skipped++;
-      warnings.push(`${where}: no SCRAM-SHA-1 credentials (internal_hashed) in the account, not imported`);
+      warnings.push(`${where}: neither SCRAM-SHA-1 keys (internal_hashed) nor a password (internal_plain) in the account, not imported`);
       return;
     }
     keys.salt = Buffer.from(salt, "utf8").toString("base64");
-    const accounts = createAccountStore(storage, host);
     const r = await accounts.importAccount(username, keys as ScramKeys);
     if (r === "created") row("accounts").imported++;
     else row("accounts").unchanged++;
@@ -383,7 +392,8 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
       const groups = v.table("groups");
       const item: StoredItem = {
         subscription: sub as StoredItem["subscription"],
-        groups: groups ? [...groups.stringEntries()].filter(([, x]) => x === true).map(([g]) => g).concat(groups.array().filter((g): g is string => typeof g === "string")) : [],
+        // A set ({ [group] = true }) in Prosody, so in no particular order: sorted here.
+        groups: groups ? [...new Set([...groups.stringEntries()].filter(([, x]) => x === true).map(([g]) => g).concat(groups.array().filter((g): g is string => typeof g === "string")))].sort() : [],
       };
       const name = v.string("name");
       if (name !== undefined) item.name = name;

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
-import { NS_OWNER, NS_PUBSUB, PROSODY_USERS, expectResult, populateProsody, prosodyInstalled, startProsody, waitFor } from "./prosody-data.js";
+import { NS_OWNER, NS_PUBSUB, PLAIN_USER_PASSWORD, PROSODY_USERS, expectResult, populateProsody, prosodyInstalled, startProsody, waitFor } from "./prosody-data.js";
 
 const HERALD = fileURLToPath(new URL("../../bin/herald", import.meta.url));
 let dir: string;
@@ -115,6 +115,7 @@ modules_enabled = { "roster"; "presence"; "message"; "offline"; "disco"; "vcard"
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
 	admins = { "alice@localhost" }
+VirtualHost "plain.localhost"
 `,
   );
 }, 120000);
@@ -128,7 +129,7 @@ describe("herald import prosody", () => {
   it("imports a real Prosody's data; the users log in with their passwords and find their data; a re-run changes nothing", async () => {
     const first = importProsody();
     expect(first.status, first.stderr + first.stdout).toBe(0);
-    expect(summaryRow(first.stdout, "accounts")).toEqual([3, 0, 0]);
+    expect(summaryRow(first.stdout, "accounts")).toEqual([4, 0, 0]);
     expect(summaryRow(first.stdout, "roster items")).toEqual([2, 0, 0]);
     expect(summaryRow(first.stdout, "offline messages")).toEqual([2, 0, 0]);
     expect(summaryRow(first.stdout, "pubsub items")).toEqual([4, 0, 0]);
@@ -147,6 +148,15 @@ describe("herald import prosody", () => {
       bobPlain.close();
       const bob = await login("bob", "SCRAM-SHA-256");
       (await login("bob", "SCRAM-SHA-1")).close();
+
+      // An internal_plain account gets Herald's full credentials from its stored password.
+      (await RawClient.login(c2sPort, "dave", PLAIN_USER_PASSWORD, { mechanism: "SCRAM-SHA-256", domain: "plain.localhost", resource: "d" })).close();
+      await expect(RawClient.login(c2sPort, "dave", "wrong", { mechanism: "PLAIN", domain: "plain.localhost", resource: "d" })).rejects.toThrow(/authentication failed/);
+
+      // Herald must be stopped for an import: its database is in use.
+      const busy = importProsody();
+      expect(busy.status).toBe(1);
+      expect(busy.stderr).toContain("stop Herald before importing");
 
       // The roster, as Prosody had it.
       const roster = await expectResult(alice, "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");

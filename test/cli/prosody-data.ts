@@ -8,6 +8,8 @@ import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 export const PROSODY_USERS = { alice: "alice-pw", bob: "bob pw é", carol: "Carol-Ünïcode-pw" } as const;
+/** dave@plain.localhost, a host with authentication = "internal_plain" (the password is stored). */
+export const PLAIN_USER_PASSWORD = "dave's plain pw";
 
 export function prosodyInstalled(): boolean {
   return spawnSync("sh", ["-c", "command -v prosody && command -v prosodyctl"], { encoding: "utf8" }).status === 0;
@@ -37,6 +39,8 @@ modules_disabled = { "s2s"; "tls" }
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
 	admins = { "alice@localhost" }
+VirtualHost "plain.localhost"
+	authentication = "internal_plain"
 `;
 }
 
@@ -66,6 +70,7 @@ export async function startProsody(dir: string, port: number): Promise<{ stop():
   const cfg = join(dir, "prosody.cfg.lua");
   writeFileSync(cfg, prosodyConfig(dir, port));
   for (const [u, pw] of Object.entries(PROSODY_USERS)) prosodyctl(cfg, "register", u, "localhost", pw);
+  prosodyctl(cfg, "register", "dave", "plain.localhost", PLAIN_USER_PASSWORD);
   const child = spawn("prosody", ["--config", cfg, "-F"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
