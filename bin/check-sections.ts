@@ -36,8 +36,8 @@ const GLOBAL_ONLY = new Set([
 /** Prosody's deprecated options and what to use instead. */
 const DEPRECATED: Record<string, string> = {
   anonymous_login: 'authentication = "anonymous"',
-  daemonize: "the --daemonize/-D or --foreground/-F command line flags (Herald runs in the foreground)",
-  no_daemonize: "the --daemonize/-D or --foreground/-F command line flags (Herald runs in the foreground)",
+  daemonize: "nothing: Herald always runs in the foreground (leave detaching to the service manager)",
+  no_daemonize: "nothing: Herald always runs in the foreground (leave detaching to the service manager)",
   disallow_s2s: 'modules_disabled = { "s2s" }',
   require_encryption: "c2s_require_encryption and s2s_require_encryption",
   use_libevent: 'network_backend = "event"',
