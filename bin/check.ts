@@ -1,93 +1,121 @@
-// `herald check`: read the configuration the way `start` would and report what would go wrong:
-// config warnings (file:line), hosts and their modules, certificates, and whether the ports are free.
+// `herald check [section]`: read the configuration the way `start` would and report what would go
+// wrong, in sections like `prosodyctl check`: disabled (hosts), config (warnings with file:line,
+// misplaced and deprecated options), modules (per host: what loads, unknown, built-in, disabled,
+// conflicting), certs (expiry, names), dns (SRV and A/AAAA records), ports (where each service
+// listens and whether its ports are free) and files (modes of the data directory).
+// Without a section every one runs. Exit status 1 when a FAIL was reported.
 
 import { createServer } from "node:net";
-import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
 import { Server } from "../src/server.js";
 import { Host } from "../src/hosts/host.js";
-import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
+import { existsSync } from "node:fs";
 import { formatDiagnostic } from "../src/config/options.js";
 import { describeOpenMode, openModes } from "../src/util/file-modes.js";
 import { serviceInterfaces, type Service } from "../src/net/interfaces.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
 import type { ModuleRegistry } from "../src/modules/api.js";
 import type { LoadedConfig } from "./load-config.js";
+import { checkCerts, checkConfig, checkDisabledHosts, checkDns, checkModuleNames, type DnsOptions, type Reporter } from "./check-sections.js";
 
-export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry): Promise<number> {
+export const CHECK_SECTIONS = ["disabled", "config", "modules", "certs", "dns", "ports", "files"] as const;
+export type CheckSection = (typeof CHECK_SECTIONS)[number];
+
+export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, what?: string, opts: { dns?: DnsOptions } = {}): Promise<number> {
+  if (what !== undefined && !(CHECK_SECTIONS as readonly string[]).includes(what)) {
+    console.error(`herald: unknown check '${what}'; the checks are: ${CHECK_SECTIONS.join(", ")}`);
+    return 1;
+  }
+  const run = (s: CheckSection) => what === undefined || what === s;
   const { config } = loaded;
   let problems = 0;
-  const ok = (msg: string) => console.log(`  ok    ${msg}`);
-  const warn = (msg: string) => console.log(`  warn  ${msg}`);
-  const bad = (msg: string) => {
-    problems++;
-    console.log(`  FAIL  ${msg}`);
+  let warnings = 0;
+  const r: Reporter = {
+    ok: (msg) => console.log(`  ok    ${msg}`),
+    warn: (msg) => {
+      warnings++;
+      console.log(`  warn  ${msg}`);
+    },
+    bad: (msg) => {
+      problems++;
+      console.log(`  FAIL  ${msg}`);
+    },
+    heading: (msg) => console.log(msg),
   };
 
   console.log(`Configuration: ${loaded.source}`);
-  const log = createLogger(new LogRouter([]));
   const server = new Server({ config, registry, baseDir: loaded.baseDir, logRouter: new LogRouter([]) });
-  const hosts = config.hosts.filter((h) => h.kind === "VirtualHost");
-  if (hosts.length === 0) bad("no VirtualHost: nobody can log in");
-  for (const h of config.hosts) {
-    const host = new Host(h.name, h.kind === "Component" ? "component" : "local", config.host(h.name), log, h.module);
-    const plan = server.moduleListFor(host);
-    console.log(`${h.kind} "${h.name}"${h.module ? ` "${h.module}"` : ""} (${h.file}:${h.line})`);
-    ok(`modules: ${plan.load.join(", ") || "(none)"}`);
-    for (const w of plan.warnings) warn(w);
-    if (h.kind === "Component" && h.module && !registry[h.module]) bad(`component module '${h.module}' is not available`);
-    if (h.kind === "VirtualHost") {
-      const o = config.host(h.name);
-      const cert = o.string("certificate", "");
-      const key = o.string("key", "");
-      const abs = (p: string) => (isAbsolute(p) ? p : resolve(loaded.baseDir, p));
-      const fromDir = cert || key ? undefined : findInCertificatesDir(abs(o.string("certificates", "certs")), h.name);
-      if ((cert && key) || fromDir) {
-        try {
-          const pair = fromDir ? loadPair(fromDir.cert, fromDir.key) : loadPair(abs(cert), abs(key));
-          if (certCovers(pair.cert, h.name)) ok(`certificate ${pair.source} covers ${h.name}`);
-          else bad(`certificate ${pair.source} does not cover ${h.name}`);
-        } catch (err) {
-          bad(`certificate/key for ${h.name}: ${(err as Error).message}`);
-        }
-      } else if (cert || key) {
-        bad(`set both 'certificate' and 'key' for ${h.name}`);
-      } else {
-        const generated = join(server.dataPath, "certs", `${h.name}.crt`);
-        ok(existsSync(generated) ? `self-signed certificate ${generated}` : `a self-signed certificate will be generated in ${join(server.dataPath, "certs")}`);
+
+  if (run("disabled")) {
+    console.log("Checking disabled hosts...");
+    checkDisabledHosts(config, r);
+  }
+
+  if (run("config")) {
+    console.log("Checking config...");
+    checkConfig(config, r);
+  }
+
+  if (run("modules")) {
+    console.log("Checking modules...");
+    const log = createLogger(new LogRouter([]));
+    const known = (name: string) => registry[name] !== undefined;
+    for (const h of config.hosts) {
+      const host = new Host(h.name, h.kind === "Component" ? "component" : "local", config.host(h.name), log, h.module);
+      const plan = server.moduleListFor(host);
+      r.heading!(`${h.kind} "${h.name}"${h.module ? ` "${h.module}"` : ""} (${h.file}:${h.line})`);
+      r.ok(`modules: ${plan.load.join(", ") || "(none)"}`);
+      for (const w of plan.warnings) r.warn(w);
+      if (h.kind === "Component" && h.module && !registry[h.module]) r.bad(`component module '${h.module}' is not available`);
+      checkModuleNames(config, h.name, known, r);
+    }
+  }
+
+  if (run("certs")) {
+    console.log("Checking certificates...");
+    checkCerts(config, loaded.baseDir, server.dataPath, r);
+  }
+
+  if (run("dns")) {
+    console.log("Checking DNS records...");
+    await checkDns(config, r, opts.dns);
+  }
+
+  if (run("ports")) {
+    const g = config.global;
+    console.log("Checking ports...");
+    const portList: Array<[string, number[]]> = [
+      ["c2s_ports", g.ports("c2s_ports", [5222])],
+      ["c2s_direct_tls_ports", g.ports("c2s_direct_tls_ports", [5223])],
+      ["http_ports", g.ports("http_ports", [5280])],
+      ["https_ports", g.ports("https_ports", [5281])],
+    ];
+    for (const [name, ports] of portList) {
+      const service = name.replace(/_ports$/, "") as Service;
+      const ifs = serviceInterfaces(g, service);
+      r.ok(`${service} listens on ${ifs.names.map((n) => `[${n}]`).join(", ") || "(no interface)"} (from ${ifs.from})`);
+      for (const port of ports) {
+        const err = await tryListen(port);
+        if (err) r.bad(`${name}: port ${port} ${err}`);
+        else r.ok(`${name}: port ${port} is free`);
       }
     }
   }
 
-  const g = config.global;
-  console.log("Ports");
-  const portList: Array<[string, number[]]> = [
-    ["c2s_ports", g.ports("c2s_ports", [5222])],
-    ["c2s_direct_tls_ports", g.ports("c2s_direct_tls_ports", [5223])],
-    ["http_ports", g.ports("http_ports", [5280])],
-    ["https_ports", g.ports("https_ports", [5281])],
-  ];
-  for (const [name, ports] of portList) {
-    const service = name.replace(/_ports$/, "") as Service;
-    const ifs = serviceInterfaces(g, service);
-    ok(`${service} listens on ${ifs.names.map((n) => `[${n}]`).join(", ") || "(no interface)"} (from ${ifs.from})`);
-    for (const port of ports) {
-      const err = await tryListen(port);
-      if (err) bad(`${name}: port ${port} ${err}`);
-      else ok(`${name}: port ${port} is free`);
-    }
+  if (run("files")) {
+    console.log(`Checking the data directory ${server.dataPath}...`);
+    const open = openModes(server.dataPath);
+    if (!existsSync(server.dataPath)) r.ok("will be created with mode 0700");
+    else if (open.length === 0) r.ok("only readable by its owner");
+    for (const m of open) r.warn(describeOpenMode(m));
   }
 
-  console.log(`Data directory ${server.dataPath}`);
-  const open = openModes(server.dataPath);
-  if (!existsSync(server.dataPath)) ok("will be created with mode 0700");
-  else if (open.length === 0) ok("only readable by its owner");
-  for (const m of open) warn(describeOpenMode(m));
-
-  console.log("Configuration warnings");
-  if (config.warnings.length === 0) ok("none");
-  for (const w of config.warnings) warn(formatDiagnostic(w));
-  console.log(problems ? `${problems} problem(s) found` : "All checks passed");
+  if (run("config")) {
+    // Last, so that the option readers above have added what they found.
+    console.log("Configuration warnings");
+    if (config.warnings.length === 0) r.ok("none");
+    for (const w of config.warnings) r.warn(formatDiagnostic(w));
+  }
+  console.log(problems ? `${problems} problem(s) found` : warnings ? `All checks passed, with ${warnings} warning(s)` : "All checks passed");
   return problems ? 1 : 0;
 }
 

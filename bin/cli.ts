@@ -1,4 +1,4 @@
-// `herald`: the one executable. start | adduser | passwd | deluser | check | scansion | --version
+// `herald`: the one executable. start | adduser | passwd | deluser | check | import | scansion | --version
 
 import { Command } from "commander";
 import { join, resolve } from "node:path";
@@ -11,11 +11,12 @@ import { createAccountStore } from "../src/auth/accounts.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
 import { registry } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
-import { runCheck } from "./check.js";
+import { CHECK_SECTIONS, runCheck } from "./check.js";
 import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
 import { wordsToShellLine } from "../src/admin/shell-parse.js";
 import type { ShellOutput } from "../src/admin/shell.js";
+import { importProsodyCommand } from "./import.js";
 
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
@@ -149,12 +150,27 @@ function printPlain(out: ShellOutput): boolean {
 }
 
 program
-  .command("check")
-  .description("check the configuration, certificates and ports, and report")
+  .command("check [what]")
+  .description(`check the configuration and report, like prosodyctl check; what: ${CHECK_SECTIONS.join(", ")} (default: all)`)
   .option("-c, --config <file>", "configuration file")
-  .action(async (opts: { config?: string }) => {
+  .action(async (what: string | undefined, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
-    process.exit(await runCheck(loaded, registry));
+    process.exit(await runCheck(loaded, registry, what));
+  });
+
+program
+  .command("import")
+  .description("import accounts and data from another server")
+  .command("prosody <data_path>")
+  .description("import Prosody's internal file store (accounts with their SCRAM keys, rosters, vCards, private XML, offline messages, PEP and pubsub nodes); safe to re-run")
+  .option("-c, --config <file>", "Herald's configuration (the hosts to import, and where Herald keeps its data)")
+  .action(async (dataPath: string, opts: { config?: string }) => {
+    const loaded = loadOrExit(opts.config);
+    try {
+      process.exit(await importProsodyCommand(loaded, dataPath));
+    } catch (err) {
+      fail((err as Error).message);
+    }
   });
 
 program

@@ -349,6 +349,7 @@ export class Server {
         const opts = {
           requireEncryption: o.boolean("c2s_require_encryption", true),
           allowUnencryptedPlain: o.boolean("allow_unencrypted_plain_auth", false),
+          disabledMechanisms: new Set([...o.set("disable_sasl_mechanisms")].map((m) => m.toUpperCase())),
           maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
           conflictResolve: conflict === "increment" ? "random" : conflict,
           keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),

@@ -3,7 +3,7 @@
 // `authentication = "insecure"` (Prosody's test setting) accepts any password for any user.
 
 import type { KeyvalStore, StorageDriver } from "../storage/types.js";
-import { deriveCredentials, verifyPassword, type StoredCredentials } from "../sasl/credentials.js";
+import { deriveCredentials, isComplete, verifyPassword, type ScramKeys, type StoredCredentials } from "../sasl/credentials.js";
 import { nodePrep } from "../util/jid.js";
 
 export interface AccountRecord {
@@ -22,6 +22,13 @@ export interface AccountStore {
   list(): Promise<string[]>;
   credentials(username: string): Promise<StoredCredentials | undefined>;
   verify(username: string, password: string): Promise<boolean>;
+  /**
+   * Create an account with credentials from another server (`herald import prosody`: the
+   * SCRAM-SHA-1 keys Prosody stores). An existing account is left as it is: "exists".
+   */
+  importAccount(username: string, scramSha1: ScramKeys, created?: number): Promise<"created" | "exists">;
+  /** The password verified against incomplete (imported) credentials: store the full set. */
+  upgradeCredentials(username: string, password: string): Promise<void>;
 }
 
 export class AccountError extends Error {
@@ -82,6 +89,18 @@ export function createAccountStore(
     async credentials(username) {
       const u = nodePrep(username);
       return u === undefined ? undefined : (await store.get(u))?.credentials;
+    },
+    async importAccount(username, scramSha1, created) {
+      const u = prep(username);
+      if ((await store.get(u)) !== undefined) return "exists";
+      await store.set(u, { credentials: { scram: { "SHA-1": { ...scramSha1 } } }, created: created ?? Date.now() });
+      return "created";
+    },
+    async upgradeCredentials(username, password) {
+      const u = prep(username);
+      const rec = await store.get(u);
+      if (!rec || isComplete(rec.credentials) || !(await verifyPassword(rec.credentials, password))) return;
+      await store.set(u, { ...rec, credentials: await deriveCredentials(password, { iterations: opts.iterations }) });
     },
     async verify(username, password) {
       if (opts.acceptAny) return nodePrep(username) !== undefined;

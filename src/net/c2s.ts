@@ -43,6 +43,8 @@ export interface C2SContext {
   options(host: string | undefined): {
     requireEncryption: boolean;
     allowUnencryptedPlain: boolean;
+    /** disable_sasl_mechanisms: mechanisms never offered. */
+    disabledMechanisms: ReadonlySet<string>;
     maxStanzaSize: number;
     conflictResolve: "kick_old" | "kick_new" | "random";
     keepaliveSeconds: number;
@@ -311,7 +313,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       secure: this.secure,
       allowPlainUnencrypted: opts.allowUnencryptedPlain,
       acceptAny: this.ctx.accounts(this.host).acceptAny,
-    });
+    }).filter((m) => !opts.disabledMechanisms.has(m));
   }
 
   private onStreamEnd(): void {

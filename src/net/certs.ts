@@ -14,16 +14,16 @@ export interface CertPair {
   source: string; // where it came from, for logs and `herald check`
 }
 
-/** A self-signed certificate for these names (the first is the subject CN). */
-export function generateSelfSigned(names: string[], days = 3650): { cert: string; key: string } {
+/** A self-signed certificate for these names (the first is the subject CN), valid `days` from `start`. */
+export function generateSelfSigned(names: string[], days = 3650, start = Date.now()): { cert: string; key: string } {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const pubPem = publicKey.export({ type: "spki", format: "pem" }).toString();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(pubPem);
   cert.serialNumber = "01" + forge.util.bytesToHex(forge.random.getBytesSync(15));
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + days * 86400_000);
+  cert.validity.notBefore = new Date(start - 60_000);
+  cert.validity.notAfter = new Date(start + days * 86400_000);
   const attrs = [{ name: "commonName", value: names[0] }, { name: "organizationName", value: "Herald self-signed" }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);

@@ -30,6 +30,7 @@ export class SaslExchange {
             getCredentials: (u) => this.accounts.credentials(u),
             normalizeUsername: (u) => nodePrep(u) ?? null,
             acceptAny: this.accounts.acceptAny,
+            upgradeCredentials: (u, password) => this.accounts.upgradeCredentials(u, password),
           }, { secure: this.secure })
         : undefined;
       if (!this.mechanism) {

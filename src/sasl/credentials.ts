@@ -38,10 +38,26 @@ export type ScramKeys = {
   serverKey: string; // base64
 };
 
-export type StoredCredentials = {
+/** What deriveCredentials() makes from a password: keys for every SCRAM hash and an Argon2id hash. */
+export type DerivedCredentials = {
   scram: { "SHA-1": ScramKeys; "SHA-256": ScramKeys };
   argon2id: string; // PHC string
 };
+
+/**
+ * What an account keeps. Accounts imported from another server (Prosody's internal_hashed keeps
+ * SCRAM-SHA-1 keys only) may lack some SCRAM hashes and the Argon2id hash until their password is
+ * next seen (a PLAIN login or a password change): see isComplete().
+ */
+export type StoredCredentials = {
+  scram: { "SHA-1"?: ScramKeys; "SHA-256"?: ScramKeys };
+  argon2id?: string; // PHC string; absent or "" for imported SCRAM-only credentials
+};
+
+/** Credentials with keys for every SCRAM hash and an Argon2id hash (nothing to upgrade). */
+export function isComplete(creds: StoredCredentials): boolean {
+  return typeof creds.argon2id === "string" && creds.argon2id !== "" && SCRAM_HASHES.every((h) => creds.scram?.[h] !== undefined);
+}
 
 export const DEFAULT_SCRAM_ITERATIONS = 10000;
 export const SCRAM_SALT_BYTES = 16;
@@ -135,7 +151,7 @@ function checkIterations(iterations: number | undefined): number {
 export async function deriveCredentials(
   password: string,
   opts: { iterations?: number } = {},
-): Promise<StoredCredentials> {
+): Promise<DerivedCredentials> {
   const prepped = preparePassword(password);
   const iterations = checkIterations(opts.iterations);
   const [sha1, sha256, argon2id] = await Promise.all([

@@ -41,6 +41,10 @@ export interface SaslBackend {
   /** Accept any password for any valid username (test setups; Prosody's
    * authentication = "insecure"). Only PLAIN can do that: SCRAM is then not available. */
   acceptAny?: boolean;
+  /** Called by mechanisms that see the password (PLAIN) after it verified against credentials
+   * that are not complete (imported SCRAM-SHA-1-only ones): store the full set. Failures are
+   * ignored: the login succeeds anyway. */
+  upgradeCredentials?(username: string, password: string): Promise<void>;
 }
 
 export interface SaslMechanism {

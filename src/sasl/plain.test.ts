@@ -114,3 +114,36 @@ describe("PLAIN", () => {
     });
   });
 });
+
+describe("PLAIN with imported (SCRAM-SHA-1-only) credentials", () => {
+  it("verifies against the SCRAM-SHA-1 keys and asks the backend to upgrade them, only on success", async () => {
+    const sha1Only: StoredCredentials = { scram: { "SHA-1": alice.scram["SHA-1"] } };
+    const upgrades: string[] = [];
+    const be = backend({
+      getCredentials: async (u) => (u === "alice" ? sha1Only : undefined),
+      upgradeCredentials: async (u, pw) => {
+        upgrades.push(`${u}:${pw}`);
+      },
+    });
+    expect(await plain(be).start(msg("", "alice", "wrong"))).toMatchObject({ kind: "failure", condition: "not-authorized" });
+    expect(upgrades).toEqual([]);
+    expect(await plain(be).start(msg("", "alice", "wonder land"))).toEqual({ kind: "success", username: "alice" });
+    expect(upgrades).toEqual(["alice:wonder land"]);
+  });
+
+  it("does not upgrade complete credentials, and a failing upgrade does not fail the login", async () => {
+    let calls = 0;
+    const complete = backend({ upgradeCredentials: async () => void calls++ });
+    expect(await plain(complete).start(msg("", "alice", "wonder land"))).toMatchObject({ kind: "success" });
+    expect(calls).toBe(0);
+    const failing = backend({
+      getCredentials: async () => ({ scram: { "SHA-1": alice.scram["SHA-1"] } }),
+      upgradeCredentials: async () => {
+        calls++;
+        throw new Error("disk full");
+      },
+    });
+    expect(await plain(failing).start(msg("", "alice", "wonder land"))).toMatchObject({ kind: "success" });
+    expect(calls).toBe(1);
+  });
+});

@@ -1,6 +1,6 @@
 // PLAIN (RFC 4616), server side: message = [authzid] NUL authcid NUL passwd, in UTF-8.
 
-import { verifyDummyPassword, verifyPassword, type StoredCredentials } from "./credentials.js";
+import { isComplete, verifyDummyPassword, verifyPassword, type StoredCredentials } from "./credentials.js";
 import type { SaslBackend, SaslChannel, SaslMechanism, SaslStep } from "./mechanism.js";
 import { saslprep } from "./saslprep.js";
 
@@ -68,7 +68,11 @@ class PlainServer implements SaslMechanism {
       return { kind: "failure", condition: "temporary-auth-failure" };
     }
     const ok = creds ? await verifyPassword(creds, passwd) : await verifyDummyPassword(passwd);
-    return ok ? success : notAuthorized();
+    if (!ok) return notAuthorized();
+    if (creds && !isComplete(creds) && this.backend.upgradeCredentials) {
+      await this.backend.upgradeCredentials(username, passwd).catch(() => {});
+    }
+    return success;
   }
 }
 

@@ -79,3 +79,23 @@ describe("connection tracking", () => {
     expect(ts.server.connections.size).toBe(before);
   });
 });
+
+describe("disable_sasl_mechanisms", () => {
+  it("never offers nor accepts the mechanisms it lists (e.g. SCRAM-SHA-256 while imported accounts only have SCRAM-SHA-1 keys)", async () => {
+    const s = await startTestServer({ config: `disable_sasl_mechanisms = { "scram-sha-256" }\nc2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nVirtualHost "localhost"\n` });
+    try {
+      await s.server.accounts("localhost").create("alice", "wonderland");
+      const c = await RawClient.connect(s.c2sPort);
+      const f = await c.stream();
+      const mechs = f.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")!.childElements("mechanism").map((m) => m.getText());
+      expect(mechs).toEqual(["SCRAM-SHA-1", "PLAIN"]);
+      const r = await c.auth("SCRAM-SHA-256", "alice", "wonderland");
+      expect(r.name).toBe("failure");
+      expect(r.getChild("invalid-mechanism")).toBeDefined();
+      c.close();
+      (await RawClient.login(s.c2sPort, "alice", "wonderland", { noTls: true, mechanism: "SCRAM-SHA-1" })).close();
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -192,9 +192,9 @@ export class RawClient {
     port: number,
     username: string,
     password: string,
-    opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean; localAddress?: string } = {},
+    opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean; localAddress?: string; domain?: string } = {},
   ): Promise<RawClient> {
-    const c = await RawClient.connect(port, { directTls: opts.directTls, localAddress: opts.localAddress });
+    const c = await RawClient.connect(port, { directTls: opts.directTls, localAddress: opts.localAddress, domain: opts.domain });
     const f = await c.stream();
     if (!opts.directTls && !opts.noTls) {
       if (!f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")) throw new Error(`no STARTTLS offered: ${f}`);

@@ -1,0 +1,240 @@
+// `herald check [section]`, the sections that follow `prosodyctl check`: config (misplaced and
+// deprecated options with file:line), modules (unknown, built-in, disabled, conflicting, mod_
+// prefixes), disabled hosts, certs (expired, expiring, names of hosts and components) and dns
+// (SRV and A/AAAA records, asked of a real DNS server on loopback; an unreachable server is
+// reported as "could not resolve", not waited on).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateSelfSigned } from "../../src/net/certs.js";
+import { Config } from "../../src/config/options.js";
+import { parseConfig } from "../../prosody-compat/config/index.js";
+import { checkDns, type Reporter } from "../../bin/check-sections.js";
+
+const HERALD = fileURLToPath(new URL("../../bin/herald", import.meta.url));
+const DAY = 86_400_000;
+let dir: string;
+
+function check(args: string[]) {
+  return spawnSync(process.execPath, [HERALD, "check", ...args], { cwd: dir, encoding: "utf8", timeout: 30000 });
+}
+
+function writeCfg(name: string, text: string): string {
+  writeFileSync(join(dir, name), `data_path = "data"\nc2s_ports = { }\nc2s_direct_tls_ports = { }\nhttp_ports = { }\nhttps_ports = { }\n${text}`);
+  return name;
+}
+
+beforeAll(() => {
+  if (!existsSync(fileURLToPath(new URL("../../dist/bin/cli.js", import.meta.url)))) throw new Error("run `npm run build` first");
+  dir = mkdtempSync(join(tmpdir(), "herald-check-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("herald check config, modules, disabled", () => {
+  it("reports misplaced and deprecated options with file:line, and module mistakes", () => {
+    const cfg = writeCfg(
+      "mistakes.cfg.lua",
+      `legacy_ssl_ports = { 5223 }
+VirtualHost "a.example"
+	log = "debug"
+	modules_enabled = { "mod_roster"; "auth_ldap"; "vcard"; "vcard_legacy"; "no_such_module" }
+	modules_disabled = { "not_a_module" }
+VirtualHost "b.example"
+	enabled = false
+`,
+    );
+    const r = check(["-c", cfg]);
+    const out = r.stdout;
+    expect(out).toMatch(/mistakes\.cfg\.lua:6: 'legacy_ssl_ports' is deprecated; instead, use c2s_direct_tls_ports/);
+    expect(out).toMatch(/mistakes\.cfg\.lua:8: 'log' is set under VirtualHost "a\.example", where it has no effect/);
+    expect(out).toContain("write 'roster', not 'mod_roster'");
+    expect(out).toContain('\'auth_ldap\' is an authentication provider: set authentication = "ldap" instead');
+    expect(out).toContain("both 'vcard' and 'vcard_legacy' are enabled");
+    expect(out).toContain("Module 'no_such_module' is not available in Herald");
+    expect(out).toContain("modules_disabled: 'not_a_module' is not a module Herald has");
+    expect(out).toContain("these hosts are disabled (enabled = false): b.example");
+    // Warnings only: the exit status stays 0.
+    expect(r.status, out).toBe(0);
+  });
+
+  it("runs one section when asked (like prosodyctl check config), and refuses an unknown one", () => {
+    const cfg = writeCfg("one.cfg.lua", 'VirtualHost "a.example"\n\tlog = "debug"\n');
+    const r = check(["config", "-c", cfg]);
+    expect(r.stdout).toContain("Checking config...");
+    expect(r.stdout).not.toContain("Checking certificates...");
+    expect(r.stdout).not.toContain("Checking ports...");
+    expect(r.stdout).toContain("'log' is set under VirtualHost");
+    const bad = check(["everything", "-c", cfg]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("unknown check 'everything'; the checks are: disabled, config, modules, certs, dns, ports");
+  });
+});
+
+describe("herald check certs", () => {
+  it("fails an expired certificate, warns about one expiring within 30 days, checks the names of hosts and components", () => {
+    const certs = join(dir, "certs");
+    mkdirSync(certs, { recursive: true });
+    const put = (name: string, pair: { cert: string; key: string }) => {
+      writeFileSync(join(certs, `${name}.crt`), pair.cert);
+      writeFileSync(join(certs, `${name}.key`), pair.key);
+    };
+    put("old.example", generateSelfSigned(["old.example"], 30, Date.now() - 60 * DAY));
+    put("soon.example", generateSelfSigned(["soon.example", "*.soon.example"], 10));
+    put("wrong.example", generateSelfSigned(["other.example"], 365));
+    const cfg = writeCfg(
+      "certs.cfg.lua",
+      `certificates = "certs"
+VirtualHost "old.example"
+VirtualHost "soon.example"
+VirtualHost "wrong.example"
+Component "pubsub.soon.example" "pubsub"
+Component "pubsub.elsewhere.example" "pubsub"
+`,
+    );
+    const r = check(["certs", "-c", cfg]);
+    const out = r.stdout;
+    expect(out).toMatch(/FAIL {2}certificate \S*old\.example\.crt \+ \S+ expired on \d{4}-\d\d-\d\d/);
+    expect(out).toMatch(/warn {2}certificate \S*soon\.example\.crt \+ \S+ expires in (10|11) day\(s\)/);
+    expect(out).toMatch(/ok {4}certificate \S*soon\.example\.crt \+ \S+ covers soon\.example/);
+    expect(out).toMatch(/FAIL {2}certificate \S*wrong\.example\.crt \+ \S+ does not cover wrong\.example/);
+    // The component under soon.example is covered by its wildcard; the other by nothing.
+    expect(out).toMatch(/ok {4}certificate \S*soon\.example\.crt \+ \S+, of soon\.example, covers pubsub\.soon\.example/);
+    expect(out).toContain("no certificate covers pubsub.elsewhere.example");
+    expect(r.status).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A small authoritative DNS server on loopback UDP (RFC 1035 wire format): enough for A, AAAA and SRV.
+// ---------------------------------------------------------------------------------------------
+
+type Rr = { type: "A"; ip: string } | { type: "AAAA"; ip: string } | { type: "SRV"; priority: number; weight: number; port: number; target: string };
+const TYPES = { A: 1, AAAA: 28, SRV: 33 } as const;
+
+function encodeName(name: string): Buffer {
+  const parts = name.split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)]));
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+
+function rdata(rr: Rr): Buffer {
+  if (rr.type === "A") return Buffer.from(rr.ip.split(".").map(Number));
+  if (rr.type === "AAAA") {
+    const [head, tail = ""] = rr.ip.split("::");
+    const h = head ? head.split(":") : [];
+    const t = tail ? tail.split(":") : [];
+    const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+    const b = Buffer.alloc(16);
+    groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+    return b;
+  }
+  const head = Buffer.alloc(6);
+  head.writeUInt16BE(rr.priority, 0);
+  head.writeUInt16BE(rr.weight, 2);
+  head.writeUInt16BE(rr.port, 4);
+  return Buffer.concat([head, encodeName(rr.target)]);
+}
+
+function startDns(zone: Record<string, Rr[]>): Promise<{ port: number; socket: Socket; asked: string[] }> {
+  const socket = createSocket("udp4");
+  const asked: string[] = [];
+  socket.on("message", (msg, rinfo) => {
+    // Question: name labels from offset 12, then type and class.
+    let off = 12;
+    const labels: string[] = [];
+    while (msg[off] !== 0) {
+      labels.push(msg.subarray(off + 1, off + 1 + msg[off]).toString());
+      off += msg[off] + 1;
+    }
+    const qEnd = off + 5;
+    const qtype = msg.readUInt16BE(off + 1);
+    const name = labels.join(".").toLowerCase();
+    asked.push(`${name}/${qtype}`);
+    const all = zone[name];
+    const answers = (all ?? []).filter((rr) => TYPES[rr.type] === qtype);
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(msg.readUInt16BE(0), 0);
+    header.writeUInt16BE(0x8400 | (all === undefined ? 3 : 0), 2); // QR, AA; NXDOMAIN for unknown names
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answers.length, 6);
+    const body = answers.map((rr) => {
+      const data = rdata(rr);
+      const fixed = Buffer.alloc(10);
+      fixed.writeUInt16BE(TYPES[rr.type], 0);
+      fixed.writeUInt16BE(1, 2);
+      fixed.writeUInt32BE(60, 4);
+      fixed.writeUInt16BE(data.length, 8);
+      return Buffer.concat([Buffer.from([0xc0, 0x0c]), fixed, data]);
+    });
+    socket.send(Buffer.concat([header, msg.subarray(12, qEnd), ...body]), rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve) => socket.bind(0, "127.0.0.1", () => resolve({ port: socket.address().port, socket, asked })));
+}
+
+function collect(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, ok: (m) => lines.push(`ok ${m}`), warn: (m) => lines.push(`warn ${m}`), bad: (m) => lines.push(`FAIL ${m}`) };
+}
+
+function configOf(text: string): Config {
+  return new Config(parseConfig(text, "dns.cfg.lua", { env: {}, baseDir: dir }));
+}
+
+describe("herald check dns", () => {
+  it("reads the SRV and A/AAAA records of each host and says what is missing or inconsistent", async () => {
+    const dns = await startDns({
+      "chat.herald-test.net": [{ type: "A", ip: "192.0.2.1" }],
+      "_xmpp-client._tcp.chat.herald-test.net": [{ type: "SRV", priority: 0, weight: 5, port: 5222, target: "xmpp.herald-test.net" }],
+      "_xmpps-client._tcp.chat.herald-test.net": [{ type: "SRV", priority: 0, weight: 5, port: 443, target: "xmpp.herald-test.net" }],
+      "xmpp.herald-test.net": [{ type: "A", ip: "192.0.2.10" }, { type: "AAAA", ip: "2001:db8::10" }],
+      "_xmpp-server._tcp.pubsub.chat.herald-test.net": [{ type: "SRV", priority: 0, weight: 0, port: 5269, target: "gone.herald-test.net" }],
+    });
+    try {
+      const r = collect();
+      const config = configOf(`c2s_ports = { 5222 }\nc2s_direct_tls_ports = { 5223 }\nVirtualHost "chat.herald-test.net"\nVirtualHost "localhost"\nComponent "pubsub.chat.herald-test.net" "pubsub"\n`);
+      await checkDns(config, r, { servers: [`127.0.0.1:${dns.port}`], timeoutMs: 2000 });
+      expect(r.lines).toContain("ok _xmpp-client._tcp.chat.herald-test.net SRV -> xmpp.herald-test.net:5222 (192.0.2.10, 2001:db8::10)");
+      expect(r.lines).toContain("ok _xmpps-client._tcp.chat.herald-test.net SRV -> xmpp.herald-test.net:443 (192.0.2.10, 2001:db8::10)");
+      expect(r.lines).toContain("warn _xmpps-client._tcp.chat.herald-test.net SRV points at port 443, but Herald listens on 5223 for it");
+      expect(r.lines.some((l) => /^warn no _xmpp-server\._tcp\.chat\.herald-test\.net SRV record found \(\w+\): other servers will try chat\.herald-test\.net:5269$/.test(l))).toBe(true);
+      expect(r.lines).toContain("ok chat.herald-test.net A/AAAA: 192.0.2.1");
+      expect(r.lines).toContain("ok localhost is not a public DNS name: skipped");
+      expect(r.lines.some((l) => l.startsWith("warn _xmpp-server._tcp.pubsub.chat.herald-test.net SRV -> gone.herald-test.net:5269, but "))).toBe(true);
+      expect(r.lines.some((l) => l.startsWith("warn could not resolve pubsub.chat.herald-test.net (A/AAAA: "))).toBe(true);
+      expect(r.lines.filter((l) => l.startsWith("FAIL"))).toEqual([]);
+      expect(dns.asked).toContain("_xmpp-client._tcp.chat.herald-test.net/33");
+      expect(dns.asked).not.toContain("localhost/1");
+    } finally {
+      dns.socket.close();
+    }
+  });
+
+  it("reports a DNS server that never answers as 'could not resolve', after the timeout", async () => {
+    const silent = createSocket("udp4");
+    await new Promise<void>((res) => silent.bind(0, "127.0.0.1", () => res()));
+    try {
+      const r = collect();
+      await checkDns(configOf(`VirtualHost "chat.herald-test.net"\n`), r, { servers: [`127.0.0.1:${silent.address().port}`], timeoutMs: 300 });
+      expect(r.lines).toContain("warn could not resolve _xmpp-client._tcp.chat.herald-test.net SRV (ETIMEOUT)");
+      expect(r.lines).toContain("warn could not resolve _xmpp-server._tcp.chat.herald-test.net SRV (ETIMEOUT)");
+      expect(r.lines.some((l) => l.startsWith("warn could not resolve chat.herald-test.net (A/AAAA: ETIMEOUT)"))).toBe(true);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("`herald check dns` selects the section and finishes on this machine's resolver", () => {
+    const cfg = writeCfg("dns.cfg.lua", 'VirtualHost "localhost"\nVirtualHost "chat.herald-test.net"\n');
+    const r = check(["dns", "-c", cfg]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Checking DNS records...");
+    expect(r.stdout).not.toContain("Checking config...");
+    expect(r.stdout).toContain("ok    localhost is not a public DNS name: skipped");
+    // Whatever this machine can resolve, each record gets a line.
+    expect(r.stdout).toMatch(/_xmpp-client\._tcp\.chat\.herald-test\.net/);
+    expect(r.stdout).toMatch(/chat\.herald-test\.net \(A\/AAAA|chat\.herald-test\.net A\/AAAA/);
+  });
+});

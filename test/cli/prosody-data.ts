@@ -1,0 +1,187 @@
+// A real Prosody (the Debian package) with internal_hashed accounts and the internal file store,
+// filled over the wire by real clients: what `herald import prosody` is tested against.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { RawClient } from "../helpers/xmpp-client.js";
+import type { Element } from "../../src/xml/stanza.js";
+
+export const PROSODY_USERS = { alice: "alice-pw", bob: "bob pw é", carol: "Carol-Ünïcode-pw" } as const;
+/** dave@plain.localhost, a host with authentication = "internal_plain" (the password is stored). */
+export const PLAIN_USER_PASSWORD = "dave's plain pw";
+
+export function prosodyInstalled(): boolean {
+  return spawnSync("sh", ["-c", "command -v prosody && command -v prosodyctl"], { encoding: "utf8" }).status === 0;
+}
+
+export function prosodyConfig(dir: string, port: number): string {
+  return `-- Prosody for the import test: its own data directory, loopback only, no TLS.
+data_path = "${dir}/data"
+pidfile = "${dir}/prosody.pid"
+run_as_root = true
+log = { { levels = { min = "info" }, to = "file", filename = "${dir}/prosody.log" } }
+admin_socket = "${dir}/prosody.sock"
+certificates = "${dir}/certs"
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+interfaces = { "127.0.0.1" }
+c2s_ports = { ${port} }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+modules_enabled = { "roster"; "saslauth"; "disco"; "pep"; "private"; "vcard"; "offline"; "blocklist"; "posix"; "admin_shell" }
+modules_disabled = { "s2s"; "tls" }
+VirtualHost "localhost"
+Component "pubsub.localhost" "pubsub"
+	admins = { "alice@localhost" }
+VirtualHost "plain.localhost"
+	authentication = "internal_plain"
+`;
+}
+
+function prosodyctl(cfg: string, ...args: string[]): void {
+  const r = spawnSync("prosodyctl", ["--config", cfg, ...args], { encoding: "utf8", timeout: 30000 });
+  if (r.status !== 0) throw new Error(`prosodyctl ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+}
+
+async function waitPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const c = await RawClient.connect(port);
+      c.socket.destroy();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`prosody did not listen on ${port}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Start Prosody in DIR on PORT (foreground process, daemonize off); returns a stopper. */
+export async function startProsody(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
+  mkdirSync(join(dir, "data"), { recursive: true });
+  mkdirSync(join(dir, "certs"), { recursive: true });
+  const cfg = join(dir, "prosody.cfg.lua");
+  writeFileSync(cfg, prosodyConfig(dir, port));
+  for (const [u, pw] of Object.entries(PROSODY_USERS)) prosodyctl(cfg, "register", u, "localhost", pw);
+  prosodyctl(cfg, "register", "dave", "plain.localhost", PLAIN_USER_PASSWORD);
+  const child = spawn("prosody", ["--config", cfg, "-F"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  try {
+    await waitPort(port, 20000);
+  } catch (err) {
+    child.kill("SIGKILL");
+    const log = existsSync(join(dir, "prosody.log")) ? readFileSync(join(dir, "prosody.log"), "utf8") : "";
+    throw new Error(`${(err as Error).message}\n${out}\n${log}`);
+  }
+  return {
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** The next stanza matching `pred`, skipping others. */
+export async function waitFor(c: RawClient, pred: (el: Element) => boolean, what: string): Promise<Element> {
+  for (;;) {
+    let el: Element;
+    try {
+      el = await c.next(10000);
+    } catch (err) {
+      throw new Error(`waiting for ${what}: ${(err as Error).message}`);
+    }
+    if (pred(el)) return el;
+  }
+}
+
+export async function expectResult(c: RawClient, iq: string): Promise<Element> {
+  const r = await c.iq(iq, 10000);
+  if (r.attrs.type !== "result") throw new Error(`iq failed: ${iq}\n-> ${r}`);
+  return r;
+}
+
+export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+export const NS_OWNER = "http://jabber.org/protocol/pubsub#owner";
+
+function form(fields: Record<string, string>, formType: string): string {
+  const f = Object.entries({ FORM_TYPE: formType, ...fields })
+    .map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`)
+    .join("");
+  return `<x xmlns='jabber:x:data' type='submit'>${f}</x>`;
+}
+
+/**
+ * Everything the import must carry over, made through Prosody: a mutual (both) roster between
+ * alice and bob with a name and a group; alice's vCard, private XML and blocklist; offline messages to
+ * carol; alice's PEP nodes and items (one node with publish-options); component nodes with
+ * configuration, affiliations, subscriptions and items.
+ */
+export async function populateProsody(port: number): Promise<void> {
+  const login = (u: keyof typeof PROSODY_USERS, mech: "SCRAM-SHA-1" | "PLAIN" = "SCRAM-SHA-1") =>
+    RawClient.login(port, u, PROSODY_USERS[u], { noTls: true, mechanism: mech, resource: "setup" });
+  const alice = await login("alice");
+  const bob = await login("bob", "PLAIN");
+  for (const c of [alice, bob]) c.send("<presence/>");
+
+  await expectResult(alice, "<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='bob@localhost' name='Bobby'><group>Friends</group><group>Work</group></item></query></iq>");
+  alice.send("<presence to='bob@localhost' type='subscribe'/>");
+  await waitFor(bob, (e) => e.name === "presence" && e.attrs.type === "subscribe", "alice's subscription request");
+  bob.send("<presence to='alice@localhost' type='subscribed'/>");
+  bob.send("<presence to='alice@localhost' type='subscribe'/>");
+  await waitFor(alice, (e) => e.name === "presence" && e.attrs.type === "subscribe", "bob's subscription request");
+  alice.send("<presence to='bob@localhost' type='subscribed'/>");
+  for (const [c, other] of [[alice, "bob@localhost"], [bob, "alice@localhost"]] as const) {
+    for (let i = 0; ; i++) {
+      const r = await expectResult(c, `<iq type='get' id='rg${i}'><query xmlns='jabber:iq:roster'/></iq>`);
+      const item = r.getChild("query", "jabber:iq:roster")?.childElements("item").find((x) => x.attrs.jid === other);
+      if (item?.attrs.subscription === "both" && item.attrs.ask === undefined) break;
+      if (i > 50) throw new Error(`the subscription did not become mutual: ${r}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  await expectResult(alice, "<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Alice Liddell</FN><NICKNAME>ali</NICKNAME><EMAIL><USERID>alice@example.org</USERID></EMAIL></vCard></iq>");
+  await expectResult(alice, "<iq type='set' id='p1'><query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'><colour>blue</colour><size n='3'/></prefs></query></iq>");
+  await expectResult(alice, "<iq type='set' id='p2'><query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'><note jid='bob@localhost'>met at the café</note></storage></query></iq>");
+
+  await expectResult(alice, "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='spammer@example.net'/><item jid='nuisance.example'/></block></iq>");
+
+  // carol is offline: this one is kept for her.
+  alice.send("<message to='carol@localhost' type='chat' id='off1'><body>Hello while you were away</body></message>");
+  alice.send("<message to='carol@localhost' id='off2'><subject>Second</subject><body>and another &amp; one</body></message>");
+
+  // PEP: a node with the defaults, and one made with publish-options.
+  await expectResult(alice, `<iq type='set' id='pep1'><pubsub xmlns='${NS_PUBSUB}'><publish node='http://jabber.org/protocol/tune'><item id='current'><tune xmlns='http://jabber.org/protocol/tune'><artist>Yes</artist><title>Heart of the Sunrise</title></tune></item></publish></pubsub></iq>`);
+  await expectResult(alice, `<iq type='set' id='pep2'><pubsub xmlns='${NS_PUBSUB}'><publish node='urn:example:notes'><item id='n1'><note xmlns='urn:example:notes'>first</note></item></publish><publish-options>${form({ "pubsub#access_model": "open", "pubsub#max_items": "10" }, "http://jabber.org/protocol/pubsub#publish-options")}</publish-options></pubsub></iq>`);
+  await expectResult(alice, `<iq type='set' id='pep3'><pubsub xmlns='${NS_PUBSUB}'><publish node='urn:example:notes'><item id='n2'><note xmlns='urn:example:notes'>second</note></item></publish><publish-options>${form({ "pubsub#access_model": "open", "pubsub#max_items": "10" }, "http://jabber.org/protocol/pubsub#publish-options")}</publish-options></pubsub></iq>`);
+  await expectResult(bob, `<iq type='set' id='pep4' to='alice@localhost'><pubsub xmlns='${NS_PUBSUB}'><subscribe node='urn:example:notes' jid='bob@localhost'/></pubsub></iq>`);
+
+  // The pubsub component: alice (an admin there) makes two nodes.
+  const P = "pubsub.localhost";
+  await expectResult(alice, `<iq type='set' id='ps1' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><create node='princely_musings'/><configure>${form({ "pubsub#title": "Princely Musings", "pubsub#max_items": "5", "pubsub#notify_retract": "0" }, "http://jabber.org/protocol/pubsub#node_config")}</configure></pubsub></iq>`);
+  await expectResult(alice, `<iq type='set' id='ps2' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><create node='members_only'/><configure>${form({ "pubsub#access_model": "whitelist" }, "http://jabber.org/protocol/pubsub#node_config")}</configure></pubsub></iq>`);
+  for (const [id, text] of [["soliloquy", "To be, or not to be"], ["second", "That is the question"]]) {
+    await expectResult(alice, `<iq type='set' id='pi-${id}' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><publish node='princely_musings'><item id='${id}'><entry xmlns='http://www.w3.org/2005/Atom'><title>${text}</title></entry></item></publish></pubsub></iq>`);
+  }
+  await expectResult(alice, `<iq type='set' id='pa1' to='${P}'><pubsub xmlns='${NS_OWNER}'><affiliations node='princely_musings'><affiliation jid='bob@localhost' affiliation='publisher'/></affiliations></pubsub></iq>`);
+  await expectResult(alice, `<iq type='set' id='pa2' to='${P}'><pubsub xmlns='${NS_OWNER}'><affiliations node='members_only'><affiliation jid='carol@localhost' affiliation='member'/></affiliations></pubsub></iq>`);
+  await expectResult(bob, `<iq type='set' id='ps3' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><subscribe node='princely_musings' jid='bob@localhost/setup'/></pubsub></iq>`);
+  await expectResult(bob, `<iq type='set' id='pi-bob' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><publish node='princely_musings'><item id='by-bob'><entry xmlns='http://www.w3.org/2005/Atom'><title>From Bob</title></entry></item></publish></pubsub></iq>`);
+  await expectResult(alice, `<iq type='set' id='pi-m' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><publish node='members_only'><item id='secret'><data xmlns='urn:example:data'>for members</data></item></publish></pubsub></iq>`);
+
+  // A last round trip so that the offline messages are surely stored.
+  await expectResult(alice, "<iq type='get' id='last'><query xmlns='jabber:iq:roster'/></iq>");
+  alice.close();
+  bob.close();
+  await Promise.all([alice.waitClosed(), bob.waitClosed()]).catch(() => {});
+}
