@@ -241,6 +241,8 @@ export class Server {
           requireEncryption: o.boolean("c2s_require_encryption", true),
           allowUnencryptedPlain: o.boolean("allow_unencrypted_plain_auth", false),
           maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+          maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
+          maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
           conflictResolve: conflict === "increment" ? "random" : conflict,
           keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
           maxAuthFailures: o.integer("c2s_max_auth_failures", 5, { min: 1, max: 100 }),

@@ -35,6 +35,10 @@ export interface C2SContext {
     requireEncryption: boolean;
     allowUnencryptedPlain: boolean;
     maxStanzaSize: number;
+    /** Deepest element nesting inside a stanza. */
+    maxStanzaDepth: number;
+    /** Most attributes on one element. */
+    maxElementAttributes: number;
     conflictResolve: "kick_old" | "kick_new" | "random";
     keepaliveSeconds: number;
     maxAuthFailures: number;
@@ -106,17 +110,28 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private newParser(): void {
-    const maxStanzaSize = this.ctx.options(this.hostObj?.name).maxStanzaSize;
+    const { maxStanzaSize, maxStanzaDepth, maxElementAttributes } = this.ctx.options(this.hostObj?.name);
     this.parser?.stop();
+    this.setParserBusy(false);
     this.parser = new XmlStream(
       {
         streamStart: (attrs, info) => this.onStreamStart(attrs, info),
         stanza: (el) => this.onElement(el),
         streamEnd: () => this.onStreamEnd(),
         error: (condition, text) => this.onParseError(condition, text),
+        backlog: (busy) => this.setParserBusy(busy),
       },
-      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize },
+      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes },
     );
+  }
+
+  /** The parser works through a large read a slice at a time; meanwhile the socket is not read. */
+  private parserBusy = false;
+  private setParserBusy(busy: boolean): void {
+    if (busy === this.parserBusy) return;
+    this.parserBusy = busy;
+    if (busy && !this.paused) this.transport.pause();
+    else if (!busy && !this.paused) this.transport.resume();
   }
 
   // ---- TransportListener ----
@@ -338,13 +353,13 @@ export class C2SConnection implements ClientSession, TransportListener {
       await this.handleElement(el);
       if (this.paused && this.queue.length <= RESUME_AT) {
         this.paused = false;
-        this.transport.resume();
+        if (!this.parserBusy) this.transport.resume();
       }
     });
     // Flow control: a client that sends faster than its stanzas are handled waits for them.
     if (!this.paused && this.queue.length >= PAUSE_AT) {
       this.paused = true;
-      this.transport.pause();
+      if (!this.parserBusy) this.transport.pause();
     }
   }
 
