@@ -134,7 +134,12 @@ export class XmlStream {
   private uris: string[] = [];
   /** The prefixes in scope at each open element, the stream root first. */
   private scopes: Array<Record<string, string>> = [];
+  /** No more input is parsed (an error, the end of the stream, or stop()). */
   private failed = false;
+  /** Nothing more is reported either. */
+  private stopped = false;
+  /** Where the last stanza in `completed` closed. */
+  private closedStanzaAt = -1;
   private error?: { condition: StreamErrorCondition; text: string };
   private inSaxes = false;
   private readonly maxSize: number;
@@ -197,6 +202,9 @@ export class XmlStream {
         this.ended = false;
       }
       const msg = String(err.message).replace(/^(?:[^:]*:)?\d+:\d+: /, "");
+      // saxes reports a mismatched closing tag as a close of the open element first and the error
+      // after it: a stanza "closed" that way does not count.
+      if (/close tag|closing tag/.test(msg) && this.closedStanzaAt === this.position()) this.completed.pop();
       // A well-formed reference to an entity XML does not predefine is restricted XML (§11.1);
       // anything else saxes refuses is not well-formed.
       if (/^undefined entity/.test(msg)) this.fail("restricted-xml", "Only the predefined entities are allowed");
@@ -261,14 +269,14 @@ export class XmlStream {
   /** Stop parsing; nothing more is reported. */
   stop(): void {
     this.failed = true;
+    this.stopped = true;
+    this.completed = [];
     this.dropQueue();
   }
 
   private dropQueue(): void {
     this.queue = [];
     this.queued = 0;
-    this.completed = [];
-    this.ended = false;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
@@ -391,24 +399,23 @@ export class XmlStream {
     }
   }
 
-  /** Hand out stanzas completed by the last slice. Not earlier: saxes reports a mismatched closing
-   * tag as a close of the open element first and the error after it, and such a stanza must not count. */
+  /** Hand out what the last slice produced: the stanzas it completed, then an error or the end. */
   private report(): void {
-    if (this.error) {
-      const { condition, text } = this.error;
-      this.error = undefined;
-      this.handlers.error(condition, text);
-      return;
-    }
     const done = this.completed;
     this.completed = [];
     for (const el of done) {
-      if (this.failed) return; // the handler stopped us
+      if (this.stopped) return; // a handler stopped us
       this.handlers.stanza(el);
     }
-    if (this.ended && !this.failed) {
+    if (this.stopped) return;
+    if (this.error) {
+      const { condition, text } = this.error;
+      this.error = undefined;
+      this.stopped = true;
+      this.handlers.error(condition, text);
+    } else if (this.ended) {
       this.ended = false;
-      this.failed = true;
+      this.failed = this.stopped = true;
       this.dropQueue();
       this.handlers.streamEnd?.();
     }
@@ -421,6 +428,7 @@ export class XmlStream {
     }
     this.failed = true;
     this.stack.length = 0;
+    this.ended = false;
     this.error = { condition, text };
     this.dropQueue();
     if (this.busy) this.busy = false;
@@ -504,6 +512,7 @@ export class XmlStream {
       }
       this.boundary = end;
       this.completed.push(el);
+      this.closedStanzaAt = this.position();
     }
   }
 
