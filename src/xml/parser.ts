@@ -207,7 +207,7 @@ export class XmlStream {
       if (/close tag|closing tag/.test(msg) && this.closedStanzaAt === this.position()) this.completed.pop();
       // A well-formed reference to an entity XML does not predefine is restricted XML (§11.1);
       // anything else saxes refuses is not well-formed.
-      if (/^undefined entity/.test(msg)) this.fail("restricted-xml", "Only the predefined entities are allowed");
+      if (msg.startsWith("undefined entity")) this.fail("restricted-xml", "Only the predefined entities are allowed");
       else if (/doctype/i.test(msg)) this.fail("restricted-xml", "DTDs are not allowed");
       else this.fail("not-well-formed", msg);
     });
@@ -333,7 +333,7 @@ export class XmlStream {
     this.text = text;
     this.markCu = this.cuBase;
     this.markBytes = this.bytesFed;
-    this.ascii = !/[^\x00-\x7f]/.test(text);
+    this.ascii = !/[^\t\n\r\x20-\x7e]/.test(text); // other controls are refused by saxes anyway
     this.inSaxes = true;
     try {
       this.parser.write(text);
