@@ -184,6 +184,13 @@ describe("XmlStream on hostile input", () => {
     expect(out.errors).toEqual([]);
   });
 
+  it("parses everything at once in sync mode (trusted input)", () => {
+    const out: Element[] = [];
+    const stream = new XmlStream({ stanza: (el) => out.push(el), error: () => {} }, { framing: "stream", sync: true });
+    stream.write(OPEN + "<message><body>hi</body></message>".repeat(2000));
+    expect(out).toHaveLength(2000);
+  });
+
   it("keeps the order of stanzas across queued reads", async () => {
     const { stream, out } = collect();
     stream.write(OPEN);

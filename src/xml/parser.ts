@@ -53,6 +53,9 @@ export interface XmlStreamOptions {
   maxDepth?: number;
   /** Most attributes (namespace declarations included) on one element (default 100). */
   maxAttributes?: number;
+  /** Parse everything at once in write(), however large: only for trusted input (Herald's own
+   * test clients and scripts), never for a peer's stream. */
+  sync?: boolean;
 }
 
 export const DEFAULT_MAX_STANZA_SIZE = 256 * 1024;
@@ -247,6 +250,10 @@ export class XmlStream {
     if (buf.length === 0 && !frame) return;
     this.queue.push({ buf, offset: 0, frame });
     this.queued += buf.length;
+    if (this.options.sync) {
+      while (this.step());
+      return;
+    }
     if (!this.scheduled) {
       // One slice now (a small read is done at once), the rest when the scheduler comes round.
       if (this.step()) {

@@ -67,7 +67,7 @@ export class RawClient {
         streamEnd: () => this.push({ kind: "end" }),
         error: (condition, text) => this.push({ kind: "error", text: `${condition}: ${text}` }),
       },
-      { framing: "stream", maxStanzaSize: 10 * 1024 * 1024 },
+      { framing: "stream", maxStanzaSize: 10 * 1024 * 1024, sync: true },
     );
   }
 
