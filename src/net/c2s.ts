@@ -349,6 +349,9 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.close({ condition: "not-authorized", text: "The stream is not open" });
       return;
     }
+    // RFC 6120 §5.4.3.3: nothing sent in clear after <starttls/> counts; parse no further until
+    // the TLS stream (a new parser) starts.
+    if (el.name === "starttls" && el.attrs.xmlns === NS_TLS) this.parser.stop();
     void this.queue.push(async () => {
       await this.handleElement(el);
       if (this.paused && this.queue.length <= RESUME_AT) {

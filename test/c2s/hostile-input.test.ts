@@ -142,6 +142,19 @@ describe("hostile input", () => {
     await c.waitClosed();
   });
 
+  it("stanzas sent in clear behind <starttls/> are never handled (no STARTTLS command injection)", async () => {
+    const c = await RawClient.connect(ts.c2sPort);
+    await c.stream();
+    await c.starttls(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0alice\0wonderland").toString("base64")}</auth>`);
+    const features = await c.stream();
+    expect(features.name).toBe("features");
+    expect(features.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")).toBeDefined();
+    await c.nothing(200);
+    const ok = await c.auth("SCRAM-SHA-1", "alice", "wonderland");
+    expect(ok.name).toBe("success");
+    c.close();
+  });
+
   it("an unterminated comment is refused before it ends", async () => {
     const c = await RawClient.login(ts.c2sPort, "alice", "wonderland", { resource: "comment" });
     c.write("<message><!-- and so on, for ever");

@@ -143,8 +143,9 @@ export class RawClient {
     return this.next();
   }
 
-  async starttls(): Promise<void> {
-    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  /** `injected`: sent in clear right behind <starttls/>, in the same write (what an attacker on the path could add). */
+  async starttls(injected = ""): Promise<void> {
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + injected);
     const proceed = await this.next();
     if (proceed.name !== "proceed") throw new Error(`STARTTLS refused: ${proceed}`);
     const plain = this.socket as Socket;
