@@ -3,7 +3,7 @@
 // the outcomes, any case that went wrong, and the honest session's ping round trips. It measures;
 // test/c2s/fuzz.test.ts is the test that asserts.
 //
-//   npm run build && node dist/test/bench/parser-fuzz.js [--cases 2000] [--workers 6] [--seed 24864] [--size 16384]
+//   npm run build && node dist/test/bench/parser-fuzz.js [--cases 2000] [--workers 6] [--pause 0] [--seed 24864] [--size 16384]
 
 import { startTestServer } from "../helpers/harness.js";
 import { fuzzConfig, percentile, runFuzz } from "../helpers/fuzz-runner.js";
@@ -17,9 +17,9 @@ const limits = { maxStanzaSize: arg("size", 16384), maxDepth: arg("depth", 64), 
 const errors: string[] = [];
 const ts = await startTestServer({ config: fuzzConfig(limits), logSinks: [{ level: "error", write: (l) => errors.push(l) }] });
 try {
-  const r = await runFuzz({ port: ts.c2sPort, seed: arg("seed", 0x6120), cases: arg("cases", 2000), workers: arg("workers", 6), limits });
+  const r = await runFuzz({ port: ts.c2sPort, seed: arg("seed", 0x6120), cases: arg("cases", 2000), workers: arg("workers", 6), pauseMs: arg("pause", 0), limits });
   const f = (x: number) => x.toFixed(1);
-  console.log(`cases ${r.cases} in ${f(r.elapsedMs / 1000)} s (${f(r.cases / (r.elapsedMs / 1000))}/s), ${r.logins} logins`);
+  console.log(`cases ${r.cases} in ${f(r.elapsedMs / 1000)} s (${f(r.cases / (r.elapsedMs / 1000))}/s), ${r.logins} logins, event loop busy ${f(r.loopUtilization * 100)}%`);
   console.log(`kinds    ${JSON.stringify(r.byKind)}`);
   console.log(`outcomes ${JSON.stringify(r.outcomes)}`);
   const rtt = r.pingRtts;

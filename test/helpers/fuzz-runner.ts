@@ -31,6 +31,8 @@ export interface FuzzResult {
   pingRtts: number[];
   logins: number;
   elapsedMs: number;
+  /** Share of the run the event loop was busy (server and clients: one process). */
+  loopUtilization: number;
 }
 
 export interface FuzzOptions {
@@ -41,6 +43,8 @@ export interface FuzzOptions {
   limits: HostileLimits;
   /** Per wait for the server (a case that gets no answer within it has hung). */
   timeoutMs?: number;
+  /** Each worker pauses this long between cases (milliseconds), leaving the process some idle time. */
+  pauseMs?: number;
 }
 
 function streamErrorOf(ev: StreamEvent): string | undefined {
@@ -58,8 +62,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const timeoutMs = opts.timeoutMs ?? 10000;
-  const result: FuzzResult = { cases: 0, byKind: {}, outcomes: {}, failures: [], pingRtts: [], logins: 0, elapsedMs: 0 };
+  const result: FuzzResult = { cases: 0, byKind: {}, outcomes: {}, failures: [], pingRtts: [], logins: 0, elapsedMs: 0, loopUtilization: 0 };
   const started = performance.now();
+  const elu = performance.eventLoopUtilization();
   const count = (o: string) => (result.outcomes[o] = (result.outcomes[o] ?? 0) + 1);
 
   const honest = await RawClient.login(opts.port, "honest", "x", { mechanism: "PLAIN", resource: "pinger" });
@@ -84,6 +89,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     for (;;) {
       const index = next++;
       if (index >= opts.cases) break;
+      if (opts.pauseMs) await sleep(opts.pauseMs);
       const c = hostileCase(opts.seed, index, opts.limits);
       result.cases++;
       result.byKind[c.kind] = (result.byKind[c.kind] ?? 0) + 1;
@@ -140,6 +146,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   await pinger;
   honest.close();
   result.elapsedMs = performance.now() - started;
+  result.loopUtilization = performance.eventLoopUtilization(elu).utilization;
   return result;
 }
 
