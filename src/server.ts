@@ -243,6 +243,7 @@ export class Server {
           maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
           maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
           maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
+          maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
           conflictResolve: conflict === "increment" ? "random" : conflict,
           keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
           maxAuthFailures: o.integer("c2s_max_auth_failures", 5, { min: 1, max: 100 }),

@@ -39,6 +39,8 @@ export interface C2SContext {
     maxStanzaDepth: number;
     /** Most attributes on one element. */
     maxElementAttributes: number;
+    /** Most elements in one stanza. */
+    maxStanzaElements: number;
     conflictResolve: "kick_old" | "kick_new" | "random";
     keepaliveSeconds: number;
     maxAuthFailures: number;
@@ -110,7 +112,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private newParser(): void {
-    const { maxStanzaSize, maxStanzaDepth, maxElementAttributes } = this.ctx.options(this.hostObj?.name);
+    const { maxStanzaSize, maxStanzaDepth, maxElementAttributes, maxStanzaElements } = this.ctx.options(this.hostObj?.name);
     this.parser?.stop();
     this.setParserBusy(false);
     this.parser = new XmlStream(
@@ -121,7 +123,7 @@ export class C2SConnection implements ClientSession, TransportListener {
         error: (condition, text) => this.onParseError(condition, text),
         backlog: (busy) => this.setParserBusy(busy),
       },
-      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes },
+      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes, maxElements: maxStanzaElements },
     );
   }
 

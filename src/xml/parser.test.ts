@@ -4,7 +4,7 @@ import type { Element } from "./stanza.js";
 
 const OPEN = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
-function collect(opts: { framing?: "stream" | "framed"; maxStanzaSize?: number; maxDepth?: number; maxAttributes?: number } = {}) {
+function collect(opts: { framing?: "stream" | "framed"; maxStanzaSize?: number; maxDepth?: number; maxAttributes?: number; maxElements?: number } = {}) {
   const out = { starts: [] as Record<string, string>[], stanzas: [] as Element[], errors: [] as [StreamErrorCondition, string][], ended: false };
   const stream = new XmlStream(
     {
@@ -13,7 +13,7 @@ function collect(opts: { framing?: "stream" | "framed"; maxStanzaSize?: number; 
       streamEnd: () => (out.ended = true),
       error: (c, t) => out.errors.push([c, t]),
     },
-    { framing: opts.framing ?? "stream", maxStanzaSize: opts.maxStanzaSize, maxDepth: opts.maxDepth, maxAttributes: opts.maxAttributes },
+    { framing: opts.framing ?? "stream", maxStanzaSize: opts.maxStanzaSize, maxDepth: opts.maxDepth, maxAttributes: opts.maxAttributes, maxElements: opts.maxElements },
   );
   return { stream, out };
 }
@@ -341,6 +341,16 @@ describe("XmlStream on hostile input", () => {
     expect(ok.out.errors).toEqual([]);
     const { stream, out } = collect({ maxAttributes: 20 });
     stream.write(OPEN + `<message${attrs(21)}/>`);
+    expect(out.errors.map((e) => e[0])).toEqual(["policy-violation"]);
+  });
+
+  it("limits the elements of one stanza", () => {
+    const ok = collect({ maxElements: 50 });
+    ok.stream.write(OPEN + `<message>${"<a/>".repeat(49)}</message><message>${"<a><b/></a>".repeat(24)}<c/></message>`);
+    expect(ok.out.errors).toEqual([]);
+    expect(ok.out.stanzas).toHaveLength(2);
+    const { stream, out } = collect({ maxElements: 50 });
+    stream.write(OPEN + `<message>${"<a/>".repeat(50)}</message>`);
     expect(out.errors.map((e) => e[0])).toEqual(["policy-violation"]);
   });
 

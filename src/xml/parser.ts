@@ -53,6 +53,9 @@ export interface XmlStreamOptions {
   maxDepth?: number;
   /** Most attributes (namespace declarations included) on one element (default 100). */
   maxAttributes?: number;
+  /** Most elements in one stanza, itself included (default 5000): what handles a stanza later
+   * (routing, copying, serializing) costs time per element. */
+  maxElements?: number;
   /** Parse everything at once in write(), however large: only for trusted input (Herald's own
    * test clients and scripts), never for a peer's stream. */
   sync?: boolean;
@@ -61,6 +64,7 @@ export interface XmlStreamOptions {
 export const DEFAULT_MAX_STANZA_SIZE = 256 * 1024;
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_ATTRIBUTES = 100;
+export const DEFAULT_MAX_ELEMENTS = 5000;
 
 /** Bytes handed to saxes at once: at most one slice per stream is parsed in a socket's read. */
 const SLICE_BYTES = 2048;
@@ -148,6 +152,9 @@ export class XmlStream {
   private readonly maxSize: number;
   private readonly maxDepth: number;
   private readonly maxAttributes: number;
+  private readonly maxElements: number;
+  /** Elements of the current stanza so far. */
+  private elements = 0;
   /** Attributes of the tag being read: saxes processes them all at its '>', so they are counted as they come. */
   private attributes = 0;
   private rootDefaultNs = NS_CLIENT;
@@ -181,6 +188,7 @@ export class XmlStream {
     this.maxSize = options.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttributes = options.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
+    this.maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
     this.parser = new SaxesParser({ xmlns: true, position: true });
     const p = this.parser;
     // saxes resolves a prefix by walking up every open element, which costs depth² per stanza.
@@ -482,6 +490,11 @@ export class XmlStream {
     const depth = this.stack.length;
     if (depth >= this.maxDepth) {
       this.fail("policy-violation", `Elements nested deeper than ${this.maxDepth}`);
+      return;
+    }
+    if (depth === 0) this.elements = 0;
+    if (++this.elements > this.maxElements) {
+      this.fail("policy-violation", `More than ${this.maxElements} elements in a stanza`);
       return;
     }
     const parentNs = depth === 0 ? this.rootDefaultNs : this.uris[depth - 1];

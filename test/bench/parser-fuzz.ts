@@ -13,7 +13,7 @@ function arg(name: string, def: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
 
-const limits = { maxStanzaSize: arg("size", 16384), maxDepth: arg("depth", 64), maxAttributes: arg("attributes", 100) };
+const limits = { maxStanzaSize: arg("size", 16384), maxDepth: arg("depth", 64), maxAttributes: arg("attributes", 100), maxElements: arg("elements", 1000) };
 const errors: string[] = [];
 const ts = await startTestServer({ config: fuzzConfig(limits), logSinks: [{ level: "error", write: (l) => errors.push(l) }] });
 try {

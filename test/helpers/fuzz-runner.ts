@@ -18,6 +18,7 @@ allow_unencrypted_plain_auth = true
 c2s_stanza_size_limit = ${limits.maxStanzaSize}
 c2s_max_stanza_depth = ${limits.maxDepth}
 c2s_max_element_attributes = ${limits.maxAttributes}
+c2s_max_stanza_elements = ${limits.maxElements}
 VirtualHost "localhost"
 `;
 }

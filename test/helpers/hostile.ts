@@ -29,6 +29,8 @@ export interface HostileLimits {
   maxDepth: number;
   /** c2s_max_element_attributes. */
   maxAttributes: number;
+  /** c2s_max_stanza_elements. */
+  maxElements: number;
 }
 
 /** mulberry32: small, fast, good enough to pick cases; the same seed gives the same cases. */
@@ -170,6 +172,14 @@ export const MAKERS: Record<string, Maker> = {
     const attrs = Array.from({ length: n }, (_, i) => ` a${i}='${i}'`).join("");
     const s = `<iq type='get' id='${g.id()}' to='localhost'${attrs}><ping xmlns='urn:xmpp:ping'/></iq>`;
     if (n + 3 <= maxAttributes) return ok(g, [s], [g.id()]);
+    return err(g, s, POLICY);
+  },
+  manyElements(g) {
+    const { maxElements } = g.limits;
+    // The iq and its ping are two of them.
+    const n = g.pick([maxElements - 2, maxElements - 1, 4 * maxElements]);
+    const s = g.ping(0, "<a/>".repeat(n));
+    if (n + 2 <= maxElements) return ok(g, [s], [g.id()]);
     return err(g, s, POLICY);
   },
   strayAmpersand(g) {
