@@ -121,15 +121,19 @@ function schedule(stream: XmlStream): void {
 function tick(): void {
   tickScheduled = false;
   const started = performance.now();
-  // Round robin, one slice per visit; a stream with more work goes to the back of the line.
-  while (runnable.length) {
-    const stream = runnable.shift()!;
-    if (stream.runSlice()) runnable.push(stream);
-    if (performance.now() - started > TURN_MS) break;
-  }
-  if (runnable.length && !tickScheduled) {
-    tickScheduled = true;
-    setImmediate(tick);
+  try {
+    // Round robin, one slice per visit; a stream with more work goes to the back of the line.
+    while (runnable.length) {
+      const stream = runnable.shift()!;
+      if (stream.runSlice()) runnable.push(stream);
+      if (performance.now() - started > TURN_MS) break;
+    }
+  } finally {
+    // Even if a handler threw, the other streams keep their turns.
+    if (runnable.length && !tickScheduled) {
+      tickScheduled = true;
+      setImmediate(tick);
+    }
   }
 }
 
