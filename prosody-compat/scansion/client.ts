@@ -221,7 +221,7 @@ export class XmppClient {
         },
         error: (cond, text) => this.finish(`unparsable XML from the server (${cond}): ${text}`),
       },
-      { framing: "stream", maxStanzaSize: 16 * 1024 * 1024 },
+      { framing: "stream", maxStanzaSize: 16 * 1024 * 1024, sync: true },
     );
   }
 

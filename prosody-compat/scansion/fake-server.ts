@@ -100,7 +100,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           },
           error: () => socket.destroy(),
         },
-        { framing: "stream" },
+        { framing: "stream", sync: true },
       );
     };
 

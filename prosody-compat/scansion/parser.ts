@@ -353,7 +353,7 @@ export function parseXmlBlock(xml: string): Element[] {
         error ??= text;
       },
     },
-    { framing: "stream", maxStanzaSize: 4 * 1024 * 1024 },
+    { framing: "stream", maxStanzaSize: 4 * 1024 * 1024, sync: true },
   );
   stream.write(ROOT);
   stream.write(xml);

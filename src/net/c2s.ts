@@ -46,6 +46,12 @@ export interface C2SContext {
     /** disable_sasl_mechanisms: mechanisms never offered. */
     disabledMechanisms: ReadonlySet<string>;
     maxStanzaSize: number;
+    /** Deepest element nesting inside a stanza. */
+    maxStanzaDepth: number;
+    /** Most attributes on one element. */
+    maxElementAttributes: number;
+    /** Most elements in one stanza. */
+    maxStanzaElements: number;
     conflictResolve: "kick_old" | "kick_new" | "random";
     keepaliveSeconds: number;
     maxAuthFailures: number;
@@ -117,17 +123,28 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private newParser(): void {
-    const maxStanzaSize = this.ctx.options(this.hostObj?.name).maxStanzaSize;
+    const { maxStanzaSize, maxStanzaDepth, maxElementAttributes, maxStanzaElements } = this.ctx.options(this.hostObj?.name);
     this.parser?.stop();
+    this.setParserBusy(false);
     this.parser = new XmlStream(
       {
         streamStart: (attrs, info) => this.onStreamStart(attrs, info),
         stanza: (el) => this.onElement(el),
         streamEnd: () => this.onStreamEnd(),
         error: (condition, text) => this.onParseError(condition, text),
+        backlog: (busy) => this.setParserBusy(busy),
       },
-      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize },
+      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes, maxElements: maxStanzaElements },
     );
+  }
+
+  /** The parser works through a large read a slice at a time; meanwhile the socket is not read. */
+  private parserBusy = false;
+  private setParserBusy(busy: boolean): void {
+    if (busy === this.parserBusy) return;
+    this.parserBusy = busy;
+    if (busy && !this.paused) this.transport.pause();
+    else if (!busy && !this.paused) this.transport.resume();
   }
 
   // ---- TransportListener ----
@@ -349,17 +366,20 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.close({ condition: "not-authorized", text: "The stream is not open" });
       return;
     }
+    // RFC 6120 §5.4.3.3: nothing sent in clear after <starttls/> counts; parse no further until
+    // the TLS stream (a new parser) starts.
+    if (el.name === "starttls" && el.attrs.xmlns === NS_TLS) this.parser.stop();
     void this.queue.push(async () => {
       await this.handleElement(el);
       if (this.paused && this.queue.length <= RESUME_AT) {
         this.paused = false;
-        this.transport.resume();
+        if (!this.parserBusy) this.transport.resume();
       }
     });
     // Flow control: a client that sends faster than its stanzas are handled waits for them.
     if (!this.paused && this.queue.length >= PAUSE_AT) {
       this.paused = true;
-      this.transport.pause();
+      if (!this.parserBusy) this.transport.pause();
     }
   }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseConfig } from "../../prosody-compat/config/index.js";
 import { Config } from "../../src/config/options.js";
 import { Server } from "../../src/server.js";
-import { LogRouter, consoleSink } from "../../src/util/logger.js";
+import { LogRouter, consoleSink, type LogSink } from "../../src/util/logger.js";
 import { registry } from "../../modules/index.js";
 import type { StorageDriver } from "../../src/storage/types.js";
 
@@ -30,7 +30,7 @@ VirtualHost "localhost"
 `;
 
 export async function startTestServer(
-  opts: { config?: string; dataDir?: string; storage?: StorageDriver; keepData?: boolean } = {},
+  opts: { config?: string; dataDir?: string; storage?: StorageDriver; keepData?: boolean; logSinks?: LogSink[] } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "herald-test-"));
   const text = `data_path = ${JSON.stringify(dataDir)}\n${opts.config ?? DEFAULT_TEST_CONFIG}`;
@@ -40,7 +40,7 @@ export async function startTestServer(
     registry,
     baseDir: dataDir,
     storage: opts.storage,
-    logRouter: new LogRouter(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : []),
+    logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),
     portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0] },
     interfaceOverride: ["127.0.0.1"],
   });

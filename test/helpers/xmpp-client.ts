@@ -68,7 +68,7 @@ export class RawClient {
         streamEnd: () => this.push({ kind: "end" }),
         error: (condition, text) => this.push({ kind: "error", text: `${condition}: ${text}` }),
       },
-      { framing: "stream", maxStanzaSize: 10 * 1024 * 1024 },
+      { framing: "stream", maxStanzaSize: 10 * 1024 * 1024, sync: true },
     );
   }
 
@@ -144,8 +144,9 @@ export class RawClient {
     return this.next();
   }
 
-  async starttls(): Promise<void> {
-    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  /** `injected`: sent in clear right behind <starttls/>, in the same write (what an attacker on the path could add). */
+  async starttls(injected = ""): Promise<void> {
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + injected);
     const proceed = await this.next();
     if (proceed.name !== "proceed") throw new Error(`STARTTLS refused: ${proceed}`);
     const plain = this.socket as Socket;
