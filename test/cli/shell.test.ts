@@ -99,7 +99,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("herald shell", () => {
+// Every command here is a real `herald shell` process (about a second of Node start-up each, more on a
+// loaded machine), so the tests get more time than the suite's default.
+describe("herald shell", { timeout: 90000 }, () => {
   it("runs one command and exits: server, user and help commands", async () => {
     let r = await shell("server:version()");
     expect(r.status, r.stderr).toBe(0);
