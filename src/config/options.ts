@@ -379,7 +379,7 @@ data_path = "./data"
 
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
-  "version"; "uptime"; "time"; "lastactivity"; "register";
+  "version"; "uptime"; "time"; "lastactivity"; "register"; "mam";
 }
 allow_registration = false
 
