@@ -8,7 +8,8 @@
 // (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
 // message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
 // be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
-// the message leaves (priority -1, after carbons has copied it with the id).
+// the message leaves (priority -1, after carbons has copied it with the id). The write itself does
+// not hold up delivery; queries wait for an account's queued writes (./writer.ts).
 //
 // Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
 // before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
@@ -28,6 +29,7 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
+import { generateId } from "../../src/storage/memory.js";
 import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
@@ -42,9 +44,12 @@ import {
   resultMessage,
 } from "../lib/mam/protocol.js";
 import { archivedCopy, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
+import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
 
 const DEFAULT_PAGE = 20;
+/** Archive writes queued per account before its messages wait for the store (./writer.ts). */
+const MAX_QUEUED_WRITES = 64;
 const PREFS_CACHE = 10_000;
 
 /** What `account-disco-info` carries (mod_disco). */
@@ -118,6 +123,11 @@ export default defineModule({
 
     // ---- archiving ----
 
+    const writer = new ArchiveWriter(MAX_QUEUED_WRITES, (user, err) =>
+      module.log.error(`Archiving a message of ${user} failed: ${(err as Error)?.message ?? err}`),
+    );
+    module.onUnload(() => writer.flush());
+
     /** Archive `stanza` for `username` (chatting with `peer`); the archive id, or undefined. */
     const archive = async (username: string, peer: string, stanza: Element): Promise<string | undefined> => {
       if (!shouldArchive(stanza).archive) return undefined;
@@ -126,7 +136,10 @@ export default defineModule({
       if (!(await allows(await prefsOf(username, false), peer, () => inRoster(username, peer)))) return undefined;
       // Whole seconds, as the stamps clients see (Prosody's archive times are seconds too).
       const when = Math.floor(Date.now() / 1000) * 1000;
-      return store.append(username, elementToJson(copy), { when, with: peer });
+      const id = generateId();
+      const value = elementToJson(copy);
+      await writer.write(username, () => store.append(username, value, { id, when, with: peer }));
+      return id;
     };
 
     // What a local client sends.
@@ -206,6 +219,7 @@ export default defineModule({
       // An account's archive has no nodes (pubsub node archives are asked of the pubsub service).
       if (q.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", "This archive has no nodes"));
       await prefsOf(username, true);
+      await writer.settled(username);
       const limit = Math.min(q.max ?? DEFAULT_PAGE, maxResults);
       const page = await queryPage(userSource(store, username), q, { limit, includeTotal });
       if (!page.ok) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", page.text));
@@ -227,6 +241,7 @@ export default defineModule({
     module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:metadata`, async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       const username = ev.origin.username;
+      await writer.settled(username);
       const [first] = await store.find(username, { limit: 1 });
       const [last] = await store.find(username, { limit: 1, reverse: true });
       return module.reply(ev, reply(ev.stanza).add(metadataElement(first, last)));

@@ -27,6 +27,17 @@ function archiveCount(user: string): Promise<number> {
   return ts.server.storage.archive("localhost", "archive").count(user);
 }
 
+/** The archive's size once it reaches `want` (writes finish after delivery), or after 3 s. */
+async function countReaching(user: string, want: number): Promise<number> {
+  const deadline = Date.now() + 3000;
+  let n = await archiveCount(user);
+  while (n < want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    n = await archiveCount(user);
+  }
+  return n;
+}
+
 beforeAll(async () => {
   ts = await startTestServer({ config: CONFIG });
   for (const u of USERS) await ts.server.accounts("localhost").create(u, "pw");
@@ -108,7 +119,7 @@ describe("archiving", () => {
     expect(first.getChildText("body")).toBe("kept");
     expect(first.getChild("active", "http://jabber.org/protocol/chatstates")).toBeUndefined();
     expect(forwardedOf(q.results[1])!.getChild("x", "urn:example:x")).toBeDefined();
-    expect(await archiveCount("nurse")).toBe(2);
+    expect(await countReaching("nurse", 2)).toBe(2);
     nurse.close();
     friar.close();
   });
@@ -117,7 +128,7 @@ describe("archiving", () => {
     const romeo = await login("romeo", "o");
     romeo.send("<message to='offline@localhost' type='chat' id='off1'><body>while you were out</body></message>");
     await noMessage(romeo);
-    expect(await archiveCount("offline")).toBe(1);
+    expect(await countReaching("offline", 1)).toBe(1);
     const off = await login("offline");
     await goOnline(off);
     const m = await nextNonPresence(off);
