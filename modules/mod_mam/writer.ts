@@ -44,11 +44,6 @@ export class ArchiveWriter {
 
   /** Resolves once every queued write has finished (unload, before the store closes). */
   async flush(): Promise<void> {
-    while (this.all.size > 0) await Promise.all([...this.all]);
-  }
-
-  /** Writes queued or running for `user`. */
-  queued(user: string): number {
-    return this.pending.get(user) ?? 0;
+    while (this.all.size > 0) await Promise.all(this.all);
   }
 }

@@ -339,21 +339,22 @@ async function main(): Promise<void> {
     const prosody = args.prosody && hasProsody() ? await benchProsody(args, work) : undefined;
     const version = spawnSync("dpkg-query", ["-W", "-f=${Version}", "prosody"], { encoding: "utf8" }).stdout || "not installed";
     console.log(`node ${process.version}, prosody ${version}; ${args.queries} runs of each query, pages of ${args.page}; medians`);
+    // [label, figure, unit, compare]: no ratio where the two figures measure different things.
     const rows: Array<[string, (f: Figures) => number | undefined, string, boolean]> = [
       ["first page (ms)", (f) => median(f.times.firstPage), "ms", true],
       ["last page, RSM <before/> (ms)", (f) => median(f.times.lastPage), "ms", true],
       ["`with` filter, first page (ms)", (f) => median(f.times.withFilter), "ms", true],
-      [`messages/s with MAM on (${args.throughput}, ${args.pairs} pairs)`, (f) => f.throughput, "/s", false],
-      ["archive fill (s)", (f) => f.fillSecs, "s", true],
+      [`messages/s with MAM on (${args.throughput}, ${args.pairs} pairs)`, (f) => f.throughput, "/s", true],
+      ["archive fill (s; not comparable: store API vs c2s)", (f) => f.fillSecs, "s", false],
       ["server RSS after (MiB)", (f) => f.rss, "MiB", true],
     ];
     const fmt = (v: number | undefined) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
     console.log(`| | Herald (${herald.fill}) | Prosody 0.12 (${prosody?.fill ?? "not run"}) | Prosody / Herald |`);
     console.log("|---|---|---|---|");
-    for (const [label, get] of rows) {
+    for (const [label, get, , compare] of rows) {
       const h = get(herald);
       const p = prosody ? get(prosody) : undefined;
-      const ratio = h !== undefined && p !== undefined && h > 0 ? `${(p / h).toFixed(2)}x` : "-";
+      const ratio = compare && h !== undefined && p !== undefined && h > 0 ? `${(p / h).toFixed(2)}x` : "-";
       console.log(`| ${label} | ${fmt(h)} | ${fmt(p)} | ${ratio} |`);
     }
   } finally {
