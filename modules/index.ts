@@ -13,6 +13,8 @@ export const registry: ModuleRegistry = {
   offline: () => import("./mod_offline/index.js"),
   carbons: () => import("./mod_carbons/index.js"),
   blocklist: () => import("./mod_blocklist/index.js"),
+  // [mam]
+  mam: () => import("./mod_mam/index.js"),
   // [im-services]
   version: () => import("./mod_version/index.js"),
   time: () => import("./mod_time/index.js"),

@@ -86,7 +86,11 @@ function identityElement(id: { category: string; type: string; name?: string }):
 }
 
 /** disco#info to the service, to one of its nodes, or to the command nodes. */
-export async function handleDiscoInfo(ctx: PubsubContext, stanza: Element, extra: { features?: string[] } = {}): Promise<ProtocolResult> {
+export async function handleDiscoInfo(
+  ctx: PubsubContext,
+  stanza: Element,
+  extra: { features?: string[]; nodeFeatures?: string[] } = {},
+): Promise<ProtocolResult> {
   const node = stanza.firstElement()?.attrs.node;
   const r = reply(stanza);
   if (node === undefined || node === "") {
@@ -119,6 +123,7 @@ export async function handleDiscoInfo(ctx: PubsubContext, stanza: Element, extra
   const q = infoQuery(node);
   q.children.push(new Element("identity", { category: "pubsub", type: meta.value.nodeType }));
   q.children.push(new Element("feature", { var: NS_DISCO_INFO }), new Element("feature", { var: NS_PUBSUB }));
+  for (const f of extra.nodeFeatures ?? []) q.children.push(new Element("feature", { var: f }));
   q.children.push(metaDataForm(meta.value));
   r.children.push(q);
   return resultOf(r);

@@ -17,6 +17,7 @@
 //   name ("Herald PubSub Service"): the disco identity's name
 //   pubsub_max_directed_presences (10000): full JIDs whose directed presence is remembered (the
 //                                 oldest is forgotten beyond that)
+//   max_archive_query_results (50): the largest page of a node archive query (XEP-0313, ./mam.ts)
 //
 // Storage: nodes, subscriptions and items in this host's stores (pubsub_nodes, pubsub_subscriptions,
 // pubsub_items); a publish is answered once its item is written. Presence: directed presence to the
@@ -37,9 +38,11 @@ import type { ProtocolResult, PubsubContext } from "./context.js";
 import { handleDiscoInfo, handleDiscoItems } from "./disco.js";
 import { registerInstance } from "./instances.js";
 import { Notifier } from "./notifications.js";
+import { nodeArchiveForm, nodeArchiveQuery } from "./mam.js";
 import { handlePubsubIq } from "./protocol.js";
 import { creationPolicy, readNodeDefaults, type CreatePolicy } from "./settings.js";
 import { HeraldPubsubStore, STORE_NAMES } from "./store.js";
+import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./xml.js";
 import { pubsubShellCommand, type ShellEvent } from "./shell.js";
 import { registerPubsubMetrics } from "./metrics.js";
@@ -138,11 +141,21 @@ export default defineModule({
       }
     }
 
+    // XEP-0313 on nodes: the item history as an archive (./mam.ts).
+    const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
+    module.addFeature(NS_MAM);
+    module.hook<StanzaEvent>(`iq-get/host/${NS_MAM}:query`, (ev) => module.reply(ev, nodeArchiveForm(ev.stanza)));
+    module.hook<StanzaEvent>(`iq-set/host/${NS_MAM}:query`, async (ev) => {
+      const answer = await nodeArchiveQuery(ctx, ev.stanza, maxArchiveResults);
+      for (const result of answer.results) module.reply(ev, result);
+      return module.reply(ev, answer.reply);
+    });
+
     // Components do not load mod_disco: the service answers disco itself (XEP-0060 §5). Features
     // other modules add to this host are included.
     module.hook<StanzaEvent>(
       `iq-get/host/${NS_DISCO_INFO}:query`,
-      (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features })),
+      (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
       10,
     );
     module.hook<StanzaEvent>(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);

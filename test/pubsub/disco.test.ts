@@ -30,6 +30,7 @@ const COMPONENT_FEATURES = [
   INFO,
   ITEMS,
   "http://jabber.org/protocol/pubsub",
+  "urn:xmpp:mam:2", // XEP-0313 archive queries on nodes
   ...[
     "access-authorize",
     "access-open",

@@ -1,0 +1,83 @@
+// Which messages go into an account's archive and in what form (pure parts of mod_mam).
+
+import { jidPrep, jidResource } from "../../src/util/jid.js";
+import { Element } from "../../src/xml/stanza.js";
+import { NS_STANZA_ID } from "../lib/mam/protocol.js";
+
+const NS_HINTS = "urn:xmpp:hints";
+
+export type ArchiveReason =
+  | "headline"
+  | "bounce"
+  | "groupchat"
+  | "hint"
+  | "body"
+  | "subject"
+  | "encrypted"
+  | "receipt"
+  | "marker"
+  | "invite"
+  | "jingle"
+  | "default";
+
+/**
+ * XEP-0313 §5.1.1 leaves the choice to the server; these are Prosody's rules: conversation
+ * messages (a body, a subject, encryption, receipts, markers, invitations, call signalling) are
+ * kept; headlines (ephemeral), groupchat (the room archives those) and messages with a XEP-0334
+ * no-store or no-permanent-store hint are not; an explicit store hint keeps anything. Errors are
+ * kept only when they come to a resource (a bounce of something the user sent).
+ */
+export function shouldArchive(stanza: Element): { archive: boolean; reason: ArchiveReason } {
+  const type = stanza.attrs.type ?? "normal";
+  if (type === "headline") return { archive: false, reason: "headline" };
+  if (type === "error") return { archive: stanza.attrs.to !== undefined && jidResource(stanza.attrs.to) !== undefined, reason: "bounce" };
+  if (type === "groupchat") return { archive: false, reason: "groupchat" };
+  if (stanza.getChild("no-store", NS_HINTS) || stanza.getChild("no-permanent-store", NS_HINTS)) return { archive: false, reason: "hint" };
+  if (stanza.getChild("store", NS_HINTS)) return { archive: true, reason: "hint" };
+  if (stanza.getChild("body")) return { archive: true, reason: "body" };
+  if (stanza.getChild("subject")) return { archive: true, reason: "subject" };
+  if (stanza.getChild("encryption", "urn:xmpp:eme:0")) return { archive: true, reason: "encrypted" };
+  if (stanza.getChildByNs("urn:xmpp:receipts")) return { archive: true, reason: "receipt" };
+  if (stanza.getChildByNs("urn:xmpp:chat-markers:0")) return { archive: true, reason: "marker" };
+  if (stanza.getChild("x", "jabber:x:conference") || stanza.getChild("x", "http://jabber.org/protocol/muc#user")?.getChild("invite")) {
+    return { archive: true, reason: "invite" };
+  }
+  if (stanza.getChildByNs("urn:xmpp:jingle-message:0") || stanza.getChildByNs("urn:xmpp:jingle-message:1")) return { archive: true, reason: "jingle" };
+  return { archive: false, reason: "default" };
+}
+
+/**
+ * XEP-0359 §3: a <stanza-id/> whose `by` is this archive's JID can only be trusted when this
+ * server put it there, so any that arrive with the message are removed. A copy when something
+ * is removed; the stanza itself otherwise.
+ */
+export function withoutStanzaIdsBy(stanza: Element, byBare: string): Element {
+  const ours = (c: Element | string) =>
+    typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS_STANZA_ID && c.attrs.by !== undefined && jidPrep(c.attrs.by) === byBare;
+  if (!stanza.children.some(ours)) return stanza;
+  const out = stanza.shallowClone();
+  out.children = stanza.children.filter((c) => !ours(c));
+  return out;
+}
+
+/** The stanza with our <stanza-id/> added (a copy: the original may be someone else's). */
+export function withStanzaId(stanza: Element, byBare: string, id: string): Element {
+  const out = stanza.shallowClone();
+  out.children = [...stanza.children, new Element("stanza-id", { xmlns: NS_STANZA_ID, by: byBare, id })];
+  return out;
+}
+
+/**
+ * What is kept: the message without children in `dontArchive` namespaces (chat states by default,
+ * Prosody's `dont_archive_namespaces`); undefined when nothing would be left. Its language is made
+ * explicit (RFC 6120 §4.7.4: a stanza without xml:lang has its stream's, "en" on Herald's streams),
+ * since the archived copy is later read inside another stream.
+ */
+export function archivedCopy(stanza: Element, dontArchive: ReadonlySet<string>): Element | undefined {
+  const out = stanza.shallowClone();
+  out.children = stanza.children.filter((c) => typeof c === "string" || c.attrs.xmlns === undefined || !dontArchive.has(c.attrs.xmlns));
+  if (!out.children.some((c) => typeof c !== "string")) return undefined;
+  if (out.attrs["xml:lang"] === undefined) out.attrs["xml:lang"] = "en";
+  delete out.attrs.xmlns;
+  return out;
+}

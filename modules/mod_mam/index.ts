@@ -1,0 +1,284 @@
+// mod_mam: XEP-0313 Message Archive Management for the accounts of a VirtualHost, with XEP-0359
+// stanza ids (Prosody's module name and options).
+//
+// Archiving: what a local client sends (`pre-message/*`, priority 0) goes into the sender's
+// archive; what arrives for an account (`message/bare`, `message/full`, priority 0, before carbons
+// at -0.5 and delivery at -1) into the recipient's, whether it is delivered, copied by carbons or
+// kept offline, so it is archived exactly once per account. Which messages: ./archiving.ts
+// (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
+// message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
+// be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
+// the message leaves (priority -1, after carbons has copied it with the id). The write itself does
+// not hold up delivery; queries wait for an account's queued writes (./writer.ts).
+//
+// Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
+// before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
+//
+// Options (Prosody's names and defaults):
+//   archive_store ("archive")            the archive store's name
+//   default_archive_policy (true)        true/"always", false/"never" or "roster"
+//   mam_smart_enable (false)             archive only for accounts that used MAM (a query or prefs)
+//   max_archive_query_results (50)       the largest page; 20 when the client does not say
+//   mam_include_total (true; false when archive_expires_after is "never"): RSM <count/>
+//   dont_archive_namespaces ({ "http://jabber.org/protocol/chatstates" }): removed before archiving
+//   archive_expires_after ("1w")         age at which messages are deleted; "never" keeps them
+//   archive_cleanup_interval (14400 s)   how often expired messages are deleted
+
+import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import type { ArchiveStore, Json } from "../../src/storage/types.js";
+import { jidBare, jidNode } from "../../src/util/jid.js";
+import { Lru } from "../../src/util/lru.js";
+import { generateId } from "../../src/storage/memory.js";
+import { elementFromJson, elementToJson } from "../../src/xml/json.js";
+import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
+import {
+  finElement,
+  metadataElement,
+  NS_MAM,
+  NS_MAM_EXTENDED,
+  NS_STANZA_ID,
+  parseQuery,
+  queryFormReply,
+  resultMessage,
+} from "../lib/mam/protocol.js";
+import { archivedCopy, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
+import { ArchiveWriter } from "./writer.js";
+import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
+
+const DEFAULT_PAGE = 20;
+/** Archive writes queued per account before its messages wait for the store (./writer.ts). */
+const MAX_QUEUED_WRITES = 64;
+const PREFS_CACHE = 10_000;
+
+/** What `account-disco-info` carries (mod_disco). */
+interface AccountDiscoEvent {
+  node?: string;
+  reply: Element;
+}
+
+export default defineModule({
+  load(module) {
+    if (module.hostKind !== "local") return;
+    const o = module.options;
+    const store = module.openArchive<Json>(o.string("archive_store", "archive"));
+    const prefsStore = module.openKeyval<Json>("archive_prefs");
+    const rawPolicy = o.raw("default_archive_policy");
+    const globalPolicy: Policy = rawPolicy === undefined ? "always" : (policyOf(rawPolicy) ?? "always");
+    if (rawPolicy !== undefined && policyOf(rawPolicy) === undefined) {
+      module.log.warn(`default_archive_policy must be true, false or "roster"; using true`);
+    }
+    const smartEnable = o.boolean("mam_smart_enable", false);
+    const maxResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
+    const dontArchive = o.set("dont_archive_namespaces", ["http://jabber.org/protocol/chatstates"]);
+    const expiresAfter = o.period("archive_expires_after", 7 * 86400, { min: 1 });
+    const includeTotal = o.boolean("mam_include_total", Number.isFinite(expiresAfter));
+    const cleanupInterval = o.period("archive_cleanup_interval", 4 * 3600, { min: 0.05 });
+
+    // XEP-0313 §6, XEP-0359 §4: on the account's disco#info.
+    module.hook<AccountDiscoEvent>("account-disco-info", (ev) => {
+      if (ev.node !== undefined) return undefined;
+      for (const f of [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID]) ev.reply.add(new Element("feature", { var: f }));
+      return undefined;
+    });
+
+    // ---- preferences ----
+
+    const cache = new Lru<string, ArchivePrefs | null>(PREFS_CACHE);
+    const storedPrefs = async (username: string): Promise<ArchivePrefs | undefined> => {
+      const hit = cache.lookup(username);
+      if (hit) return hit.value ?? undefined;
+      const prefs = prefsFromJson(await prefsStore.get(username));
+      cache.set(username, prefs ?? null);
+      return prefs;
+    };
+    const savePrefs = async (username: string, prefs: ArchivePrefs) => {
+      await prefsStore.set(username, { default: prefs.default, always: prefs.always, never: prefs.never });
+      cache.set(username, prefs);
+    };
+    /**
+     * The account's preferences; `explicit`: a MAM client is asking (mam_smart_enable then turns
+     * archiving on with the server's default, as Prosody does).
+     */
+    const prefsOf = async (username: string, explicit: boolean): Promise<ArchivePrefs> => {
+      const stored = await storedPrefs(username);
+      if (stored) return stored;
+      const prefs: ArchivePrefs = { default: globalPolicy, always: [], never: [] };
+      if (!smartEnable) return prefs;
+      if (explicit) {
+        await savePrefs(username, prefs);
+        return prefs;
+      }
+      return { default: "never", always: [], never: [] };
+    };
+    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
+      if (host === module.host) cache.delete(username);
+    });
+
+    const inRoster = async (username: string, peer: string): Promise<boolean> => {
+      const answer = (await module.fire("roster-get-item", { username, jid: peer })) as { item?: unknown } | undefined;
+      return answer?.item !== undefined && answer.item !== null;
+    };
+
+    // ---- archiving ----
+
+    const writer = new ArchiveWriter(MAX_QUEUED_WRITES, (user, err) =>
+      module.log.error(`Archiving a message of ${user} failed: ${(err as Error)?.message ?? err}`),
+    );
+    module.onUnload(() => writer.flush());
+
+    /** Archive `stanza` for `username` (chatting with `peer`); the archive id, or undefined. */
+    const archive = async (username: string, peer: string, stanza: Element): Promise<string | undefined> => {
+      if (!shouldArchive(stanza).archive) return undefined;
+      const copy = archivedCopy(stanza, dontArchive);
+      if (!copy) return undefined;
+      if (!(await allows(await prefsOf(username, false), peer, () => inRoster(username, peer)))) return undefined;
+      // Whole seconds, as the stamps clients see (Prosody's archive times are seconds too).
+      const when = Math.floor(Date.now() / 1000) * 1000;
+      const id = generateId();
+      const value = elementToJson(copy);
+      await writer.write(username, () => store.append(username, value, { id, when, with: peer }));
+      return id;
+    };
+
+    // What a local client sends.
+    const outbound = async (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined || origin.bareJid === undefined) return undefined;
+      const own = origin.bareJid;
+      ev.stanza = withoutStanzaIdsBy(ev.stanza, own);
+      const to = ev.stanza.attrs.to;
+      // To the own account: archived once, when it arrives.
+      if (to === undefined || jidBare(to) === own) return undefined;
+      const id = await archive(origin.username, jidBare(to), ev.stanza);
+      if (id !== undefined) ev.stanza = withStanzaId(ev.stanza, own, id);
+      return undefined;
+    };
+    // The sender's stanza-id stays on this server (carbons of the sent message have it by now).
+    const stripOutbound = (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      if (isClientSession(origin) && origin.bareJid !== undefined) ev.stanza = withoutStanzaIdsBy(ev.stanza, origin.bareJid);
+      return undefined;
+    };
+    for (const t of ["bare", "full"]) {
+      module.hook<StanzaEvent>(`pre-message/${t}`, outbound, 0);
+      module.hook<StanzaEvent>(`pre-message/${t}`, stripOutbound, -1);
+    }
+
+    // What arrives for an account of this host.
+    const inbound = async (ev: StanzaEvent) => {
+      const to = ev.stanza.attrs.to ?? (isClientSession(ev.origin) ? ev.origin.bareJid : undefined);
+      if (to === undefined) return undefined;
+      const username = jidNode(to);
+      if (username === undefined) return undefined;
+      const own = jidBare(to);
+      ev.stanza = withoutStanzaIdsBy(ev.stanza, own);
+      if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
+      const from = ev.stanza.attrs.from;
+      const id = await archive(username, from === undefined ? own : jidBare(from), ev.stanza);
+      if (id !== undefined) ev.stanza = withStanzaId(ev.stanza, own, id);
+      return undefined;
+    };
+    module.hook<StanzaEvent>("message/bare", inbound, 0);
+    module.hook<StanzaEvent>("message/full", inbound, 0);
+
+    // ---- preferences protocol (§5.1) ----
+
+    const prefsHandler = async (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined) return undefined;
+      const username = origin.username;
+      let prefs = await prefsOf(username, true);
+      if (ev.stanza.attrs.type === "set") {
+        const parsed = parsePrefs(ev.stanza.firstElement()!, prefs);
+        if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
+        await savePrefs(username, parsed.prefs);
+        prefs = parsed.prefs;
+      }
+      return module.reply(ev, reply(ev.stanza).add(prefsElement(prefs)));
+    };
+    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:prefs`, prefsHandler);
+    module.hook<StanzaEvent>(`iq-set/self/${NS_MAM}:prefs`, prefsHandler);
+
+    // ---- queries (§4) ----
+
+    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:query`, async (ev) => {
+      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
+      await prefsOf(ev.origin.username, true);
+      return module.reply(ev, reply(ev.stanza).add(queryFormReply()));
+    });
+
+    module.hook<StanzaEvent>(`iq-set/self/${NS_MAM}:query`, async (ev) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined || origin.fullJid === undefined) return undefined;
+      const username = origin.username;
+      const parsed = parseQuery(ev.stanza.firstElement()!);
+      if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
+      const q = parsed.query;
+      // An account's archive has no nodes (pubsub node archives are asked of the pubsub service).
+      if (q.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", "This archive has no nodes"));
+      await prefsOf(username, true);
+      await writer.settled(username);
+      const limit = Math.min(q.max ?? DEFAULT_PAGE, maxResults);
+      const page = await queryPage(userSource(store, username), q, { limit, includeTotal });
+      if (!page.ok) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", page.text));
+      const own = jidBare(origin.fullJid);
+      const results = q.flip ? [...page.items].reverse() : page.items;
+      for (const item of results) {
+        const msg = elementFromJson(item.value);
+        if (!msg) {
+          module.log.warn(`Skipping an unreadable archived message ${item.id} of ${username}`);
+          continue;
+        }
+        msg.attrs.xmlns = "jabber:client";
+        origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
+      }
+      return module.reply(ev, reply(ev.stanza).add(finElement(q.queryid, page.info)));
+    });
+
+    // §7 (extended): the first and last archived messages.
+    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:metadata`, async (ev) => {
+      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
+      const username = ev.origin.username;
+      await writer.settled(username);
+      const [first] = await store.find(username, { limit: 1 });
+      const [last] = await store.find(username, { limit: 1, reverse: true });
+      return module.reply(ev, reply(ev.stanza).add(metadataElement(first, last)));
+    });
+
+    // ---- expiry ----
+
+    if (Number.isFinite(expiresAfter)) {
+      const interval = cleanupInterval * 1000;
+      module.addTimer(Math.min(interval, 5000), async () => {
+        await expire(module, store, Date.now() - expiresAfter * 1000);
+        return interval;
+      });
+    }
+  },
+});
+
+/** A user's archive as the pager sees it. */
+function userSource(store: ArchiveStore<Json>, username: string): ArchiveSource<Json> {
+  return {
+    find: (q) => store.find(username, q),
+    get: (id) => store.get(username, id),
+    count: (q) => store.count(username, q),
+  };
+}
+
+/** Delete messages archived before `cutoff` (ms), every account. */
+async function expire(module: ModuleApi, store: ArchiveStore<Json>, cutoff: number): Promise<void> {
+  let deleted = 0;
+  let users = 0;
+  for (const user of await store.users()) {
+    const n = await store.delete(user, { end: cutoff - 1 });
+    if (n > 0) {
+      deleted += n;
+      users++;
+    }
+  }
+  if (deleted > 0) module.log.info(`Deleted ${deleted} expired archived messages of ${users} accounts`);
+}
+
