@@ -7,7 +7,7 @@
 // `prefix` scopes one service's data inside shared stores (PEP: one service per account).
 
 import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../src/util/pubsub/index.js";
-import { isItemNotFound, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
+import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
 import { Element } from "../../src/xml/stanza.js";
 import { elementToJson, isJsonElement, jsonToElement } from "./xml.js";
 
@@ -75,9 +75,11 @@ export class HeraldPubsubStore implements PubsubStore {
     await this.stores.subscriptions.set(this.key(node), subid, undefined);
   }
 
-  async appendItem(node: string, item: StoredItem): Promise<void> {
+  async appendItem(node: string, item: StoredItem, options: { keep?: number } = {}): Promise<void> {
     const value: StoredValue = { x: item.payload instanceof Element ? (elementToJson(item.payload) as unknown as Json) : null };
-    await this.stores.items.append(this.key(node), value as unknown as Json, { id: item.id, when: item.published, with: item.publisher });
+    const append: AppendOptions = { id: item.id, when: item.published, with: item.publisher };
+    if (options.keep !== undefined) append.keep = options.keep;
+    await this.stores.items.append(this.key(node), value as unknown as Json, append);
   }
 
   private toItem(a: ArchiveItem<Json>): StoredItem {

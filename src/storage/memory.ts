@@ -99,6 +99,12 @@ export function checkCount(n: unknown, what: string): number {
   return n;
 }
 
+/** AppendOptions.keep: a positive integer (TypeError otherwise). */
+export function checkKeep(n: unknown): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw new TypeError("storage: keep must be a positive integer");
+  return n;
+}
+
 export function itemNotFound(id: string): StorageError {
   return new StorageError("item-not-found", `storage: no archive item with id ${JSON.stringify(id)}`);
 }
@@ -326,6 +332,7 @@ export class MemoryStorage implements StorageDriver {
       append: async (user, value, options) => {
         checkName(user, "user");
         const opts = appendOptions(options);
+        const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
         const json = toJson(value);
         let a = archiveOf(user);
         if (!a) {
@@ -347,6 +354,7 @@ export class MemoryStorage implements StorageDriver {
         }
         a.items.splice(lo, 0, item);
         a.byId.set(id, item);
+        if (keep !== undefined && a.items.length > keep) removeItems(user, a, new Set(a.items.slice(0, a.items.length - keep)));
         return id;
       },
       find: async (user, query = {}) => {

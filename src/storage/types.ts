@@ -86,6 +86,12 @@ export interface AppendOptions {
   /** Defaults to now (never earlier than a previous default within this process). */
   when?: number;
   with?: string;
+  /**
+   * Keep only the newest `keep` items (a positive integer) once this one is in: the oldest beyond it
+   * are deleted in the same atomic write (the new item too, if it is among them). Like append and
+   * then truncate(user, keep), with one durable write instead of two.
+   */
+  keep?: number;
 }
 
 /**
@@ -101,7 +107,7 @@ export interface ArchiveStore<T = Json> {
   append(user: string, value: T, options?: AppendOptions): Promise<string>;
   find(user: string, query?: ArchiveQuery): Promise<ArchiveItem<T>[]>;
   get(user: string, id: string): Promise<ArchiveItem<T> | undefined>;
-  /** Number of items matching (start/end/with only). */
+  /** Number of items matching (start/end/with only). Without a filter it is read from a counter, not counted. */
   count(user: string, query?: Pick<ArchiveQuery, "start" | "end" | "with">): Promise<number>;
   /** Delete matching items (no query: all). Returns how many were deleted. */
   delete(user: string, query?: Pick<ArchiveQuery, "start" | "end" | "with" | "ids">): Promise<number>;
