@@ -8,6 +8,7 @@
 
 import { Level } from "level";
 import {
+  type AppendOptions,
   type ArchiveItem,
   type ArchiveQuery,
   type ArchiveStore,
@@ -595,6 +596,81 @@ export class LevelStorage implements StorageDriver {
       this.noteDeleted(uk.data, uk.index, doomed.length, trimmedOldest ? doomed[doomed.length - 1][0] : undefined);
       return doomed.length;
     };
+    /**
+     * Append `entries` in order, then keep only the newest `keep` items: one batch (new items, the
+     * replaced and trimmed ones with their index entries, the counter). The same result as appending
+     * them one by one, each with `keep` (an item trimmed on the way has `keep` newer items, and still
+     * has them at the end). Runs under the user's lock.
+     */
+    const appendAll = async (user: string, entries: Array<{ value: T; options?: AppendOptions }>, keep: number | undefined): Promise<string[]> => {
+      const uk = userKeys(user);
+      const prepared = entries.map(({ value, options }) => {
+        const opts = appendOptions(options);
+        return { opts, json: toJson(value), id: opts.id ?? generateId() };
+      });
+      return this.locks.run(uk.data, async () => {
+        /** id -> its data key after this call (undefined: none), for ids this call touches. */
+        const index = new Map<string, string | undefined>();
+        const added = new Map<string, { id: string; text: string; when: number; seq: number }>(); // new keys still present
+        const removed = new Set<string>(); // stored keys this call deletes
+        let count = await this.countOf(uk.data);
+        for (const { opts, json, id } of prepared) {
+          const old = index.has(id) ? index.get(id) : await lookup(uk, id);
+          if (old !== undefined) {
+            if (added.has(old)) added.delete(old);
+            else removed.add(old);
+            count--;
+          }
+          let seq = await this.nextSeq(uk.data, opts.when);
+          // Items of this call with the same `when` are not stored yet: go past them too.
+          for (const a of added.values()) if (a.when === opts.when && a.seq >= seq) seq = a.seq + 1;
+          const suffix = archiveSuffix(opts.when, seq);
+          const text =
+            `{"id":${JSON.stringify(id)},"when":${opts.when}` +
+            (opts.with === undefined ? "" : `,"with":${JSON.stringify(opts.with)}`) +
+            `,"value":${json}}`;
+          added.set(uk.data + suffix, { id, text, when: opts.when, seq });
+          index.set(id, uk.data + suffix);
+          this.noteLast(uk.data, opts.when, seq); // the cache may run ahead of the data
+          count++;
+        }
+        // Trim: the oldest `excess` of the stored items (past the floor, less those removed above)
+        // and the new ones together.
+        const trimmed: Array<[string, string]> = [];
+        if (keep !== undefined && count > keep) {
+          const excess = count - keep;
+          const stored = (await this.oldest(uk.data, excess + removed.size))
+            .filter(([k]) => !removed.has(k))
+            .slice(0, excess)
+            .map(([k, text]): [string, string] => [k, (JSON.parse(text) as StoredItem).id]);
+          const candidates: Array<[string, string]> = [...stored, ...[...added].map(([k, a]): [string, string] => [k, a.id])];
+          candidates.sort((a, b) => compareKeys(a[0], b[0]));
+          for (const [k, id] of candidates.slice(0, excess)) {
+            trimmed.push([k, id]);
+            if (added.has(k)) added.delete(k);
+            else removed.add(k);
+            index.set(id, undefined);
+          }
+          count -= trimmed.length;
+        }
+        const floor = this.floors.get(uk.data);
+        if (floor !== undefined) for (const k of added.keys()) if (compareKeys(k, floor) <= 0) this.floors.delete(uk.data);
+        const ops: Op[] = [];
+        for (const key of removed) ops.push({ type: "del", key });
+        for (const [id, key] of index) {
+          const k = uk.index + encodeComponent(id);
+          ops.push(key === undefined ? { type: "del", key: k } : { type: "put", key: k, value: key.slice(uk.data.length) });
+        }
+        for (const [key, a] of added) ops.push({ type: "put", key, value: a.text });
+        ops.push(countOp(uk, count));
+        this.counts.delete(uk.data); // re-read if the write fails
+        await this.write(ops, registry);
+        boundedSet(this.counts, uk.data, count);
+        if (trimmed.length > 0) this.noteDeleted(uk.data, uk.index, trimmed.length, trimmed[trimmed.length - 1][0]);
+        return prepared.map((p) => p.id);
+      });
+    };
+
     /** The `excess` oldest items as [key, id], skipping the key `skip`. */
     const oldestIds = async (uk: UserKeys, excess: number, skip?: string): Promise<Array<[string, string]>> => {
       const found = await this.oldest(uk.data, excess + (skip === undefined ? 0 : 1));
@@ -607,55 +683,14 @@ export class LevelStorage implements StorageDriver {
     return {
       append: (user, value, options) =>
         this.track(async () => {
-          const uk = userKeys(user);
-          const opts = appendOptions(options);
           const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
-          const json = toJson(value);
-          const id = opts.id ?? generateId();
-          return this.locks.run(uk.data, async () => {
-            const ops: Op[] = [];
-            const old = await lookup(uk, id);
-            if (old !== undefined) ops.push({ type: "del", key: old });
-            const seq = await this.nextSeq(uk.data, opts.when);
-            const suffix = archiveSuffix(opts.when, seq);
-            const key = uk.data + suffix;
-            const before = await this.countOf(uk.data);
-            let count = old === undefined ? before + 1 : before;
-            // keep: the oldest items beyond it go in the same batch, found from the counter and
-            // the first keys past the trimmed floor (the new item may itself be among the oldest).
-            let doomed: Array<[string, string]> = [];
-            let storeNew = true;
-            if (keep !== undefined && count > keep) {
-              const excess = count - keep;
-              const candidates = await oldestIds(uk, excess, old);
-              candidates.push([key, id]);
-              candidates.sort((a, b) => compareKeys(a[0], b[0]));
-              doomed = candidates.slice(0, excess);
-              storeNew = !doomed.some(([k]) => k === key);
-              doomed = doomed.filter(([k]) => k !== key);
-              count -= excess;
-            }
-            const floor = this.floors.get(uk.data);
-            if (storeNew && floor !== undefined && compareKeys(key, floor) <= 0) this.floors.delete(uk.data);
-            const stored =
-              `{"id":${JSON.stringify(id)},"when":${opts.when}` +
-              (opts.with === undefined ? "" : `,"with":${JSON.stringify(opts.with)}`) +
-              `,"value":${json}}`;
-            ops.push(...deleteOps(uk, doomed));
-            if (storeNew) {
-              ops.push({ type: "put", key, value: stored });
-              ops.push({ type: "put", key: uk.index + encodeComponent(id), value: suffix });
-            } else if (old !== undefined) {
-              ops.push({ type: "del", key: uk.index + encodeComponent(id) });
-            }
-            ops.push(countOp(uk, count));
-            this.counts.delete(uk.data); // re-read if the write fails
-            await this.write(ops, registry);
-            boundedSet(this.counts, uk.data, count);
-            if (storeNew) this.noteLast(uk.data, opts.when, seq);
-            if (doomed.length > 0) this.noteDeleted(uk.data, uk.index, doomed.length, doomed[doomed.length - 1][0]);
-            return id;
-          });
+          const [id] = await appendAll(user, [{ value, options }], keep);
+          return id;
+        }),
+      appendMany: (user, entries, options) =>
+        this.track(async () => {
+          const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
+          return appendAll(user, entries, keep);
         }),
       find: (user, query = {}) =>
         this.track(async () => {

@@ -105,6 +105,12 @@ export interface ArchiveStore<T = Json> {
    * the old one is removed and the new one placed by its `when` (with the default `when`: at the end).
    */
   append(user: string, value: T, options?: AppendOptions): Promise<string>;
+  /**
+   * Append several items in order, as one atomic write; `keep` (a positive integer) then keeps only
+   * the newest `keep` items. The same result as appending them one after another, each with `keep`.
+   * Returns their ids. (A per-entry `options.keep` is ignored.)
+   */
+  appendMany(user: string, entries: Array<{ value: T; options?: AppendOptions }>, options?: { keep?: number }): Promise<string[]>;
   find(user: string, query?: ArchiveQuery): Promise<ArchiveItem<T>[]>;
   get(user: string, id: string): Promise<ArchiveItem<T> | undefined>;
   /** Number of items matching (start/end/with only). Without a filter it is read from a counter, not counted. */

@@ -512,10 +512,40 @@ export function storageContract(name: string, makeDriver: () => Promise<StorageD
         expect(ids(await a.find("u"))).toEqual(["y"]);
       });
 
+      it("appendMany is the same as appending one by one with keep, in one all-or-nothing write", async () => {
+        const a = d.archive("h", "s");
+        let seed = 7;
+        const rand = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return seed % n;
+        };
+        for (let round = 0; round < 40; round++) {
+          const keep = 1 + rand(6);
+          const entries = Array.from({ length: 1 + rand(6) }, () => {
+            const options: { id: string; when: number } = { id: `x${rand(8)}`, when: 1000 + rand(5) * (rand(3) === 0 ? 1 : 100) };
+            return { value: { round, v: rand(1000) }, options };
+          });
+          const got = await a.appendMany("many", entries, { keep });
+          expect(got).toEqual(entries.map((e) => e.options.id));
+          for (const e of entries) await a.append("one", e.value, { ...e.options, keep });
+          const [many, one] = [await a.find("many"), await a.find("one")];
+          expect(many, `round ${round}`).toEqual(one);
+          expect(await a.count("many")).toBe(many.length);
+        }
+        expect(await a.appendMany("many", [])).toEqual([]);
+        const before = await a.find("many");
+        await expect(a.appendMany("many", [{ value: 1, options: { id: "ok" } }, { value: 2, options: { when: -1 } }])).rejects.toThrow(TypeError);
+        await expect(a.appendMany("many", [{ value: 1 }], { keep: 0 })).rejects.toThrow(TypeError);
+        expect(await a.find("many")).toEqual(before);
+        const generated = await a.appendMany("fresh", [{ value: 1 }, { value: 2 }, { value: 3 }], { keep: 2 });
+        expect(new Set(generated).size).toBe(3);
+        expect(ids(await a.find("fresh"))).toEqual(generated.slice(1));
+      });
+
       it("count stays exact through appends, replacements, deletes, truncation and purges", async () => {
         const a = d.archive("h", "s");
         const check = async (user: string) => expect(await a.count(user)).toBe((await a.find(user)).length);
-        for (let n = 0; n < 30; n++) await a.append("u", n, { id: `k${n % 20}`, keep: n < 25 ? 100 : 12 });
+        for (let n = 0; n < 30; n++) await a.append("u", n, { id: `k${n % 20}`, when: 1000 + n, keep: n < 25 ? 100 : 12 });
         await check("u");
         expect(await a.count("u")).toBe(12);
         await a.delete("u", { ids: ["k19", "k18", "absent"] });
@@ -526,7 +556,7 @@ export function storageContract(name: string, makeDriver: () => Promise<StorageD
         expect(await a.count("u")).toBe(5);
         await check("u");
         // Many trims in a row, then reads from the start and an item older than everything.
-        for (let n = 0; n < 200; n++) await a.append("u", n, { id: `m${n}`, keep: 3 });
+        for (let n = 0; n < 200; n++) await a.append("u", n, { id: `m${n}`, when: 2000 + n, keep: 3 });
         expect(ids(await a.find("u"))).toEqual(["m197", "m198", "m199"]);
         await a.append("u", "old", { id: "old", when: 5 });
         expect(ids(await a.find("u", { limit: 2 }))).toEqual(["old", "m197"]);
