@@ -29,6 +29,7 @@ import type { StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
+import { errorReply } from "../../src/xml/stanza.js";
 import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "./access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
 import { StanzaBroadcaster } from "./broadcaster.js";
@@ -60,11 +61,16 @@ export default defineModule({
     if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
     const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
 
-    const store = new HeraldPubsubStore({
-      nodes: module.openKeyval(STORE_NAMES.nodes),
-      subscriptions: module.openMap(STORE_NAMES.subscriptions),
-      items: module.openArchive(STORE_NAMES.items),
-    });
+    // Write-behind: a node's lock is not held across the fsync; replies and notifications wait
+    // for durability below (answer) and in the broadcaster (gate).
+    const store = new HeraldPubsubStore(
+      {
+        nodes: module.openKeyval(STORE_NAMES.nodes),
+        subscriptions: module.openMap(STORE_NAMES.subscriptions),
+        items: module.openArchive(STORE_NAMES.items),
+      },
+      { writeBehind: true },
+    );
     const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
     const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
@@ -81,6 +87,7 @@ export default defineModule({
       post: (stanza) => module.post(stanza),
       notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
+      gate: () => store.written(),
     });
 
     const service = new PubsubService({
@@ -116,10 +123,25 @@ export default defineModule({
       adhocCommands: true,
     };
     registerInstance(module.host, { service, broadcaster, ctx });
-    module.onUnload(() => registerInstance(module.host, undefined));
+    module.onUnload(async () => {
+      registerInstance(module.host, undefined);
+      // Queued items go to disk before the store closes.
+      await store.written();
+    });
 
     const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
+      const mark = store.mark();
       const result = await run();
+      // Acknowledge only what is on disk, and after its notifications (Prosody's order).
+      const posted = broadcaster.idle();
+      try {
+        await store.durable(mark);
+      } catch (err) {
+        module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
+        module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+        return true;
+      }
+      await posted;
       module.reply(ev, result.reply);
       // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
       if (result.after) await result.after();
