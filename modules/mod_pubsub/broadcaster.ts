@@ -76,6 +76,11 @@ export class StanzaBroadcaster implements Broadcaster {
     });
   }
 
+  /** Are posts waiting (for durability, or behind others that are)? */
+  get pending(): boolean {
+    return this.chain !== undefined;
+  }
+
   /** Resolves once every event handed to notify() so far has been posted. */
   idle(): Promise<void> {
     return this.chain ?? Promise.resolve();

@@ -129,22 +129,38 @@ export default defineModule({
       await store.written();
     });
 
+    // Replies wait until what their request wrote is durable and its notifications are posted,
+    // without holding up the requester's next stanzas (a publisher's publishes in flight go to
+    // disk together): they are sent from a chain, in request order. With nothing pending, at once.
+    let replies: Promise<void> | undefined;
     const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
       const mark = store.mark();
       const result = await run();
-      // Acknowledge only what is on disk, and after its notifications (Prosody's order).
-      const posted = broadcaster.idle();
-      try {
-        await store.durable(mark);
-      } catch (err) {
-        module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
-        module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+      if (replies === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) {
+        module.reply(ev, result.reply);
+        // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
+        if (result.after) await result.after();
         return true;
       }
-      await posted;
-      module.reply(ev, result.reply);
-      // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
-      if (result.after) await result.after();
+      const durable = store.durable(mark);
+      const posted = broadcaster.idle();
+      const send = (replies ?? Promise.resolve()).then(async () => {
+        try {
+          await durable;
+        } catch (err) {
+          module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
+          module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+          return;
+        }
+        await posted;
+        module.reply(ev, result.reply);
+        if (result.after) await result.after();
+      });
+      const tail = send.catch((err: unknown) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`));
+      replies = tail;
+      void tail.then(() => {
+        if (replies === tail) replies = undefined;
+      });
       return true;
     };
 
