@@ -111,6 +111,7 @@ describe("a restart keeps everything (LevelDB)", () => {
       }
     }
     expect(seen).toEqual(Array.from({ length: 60 }, (_, k) => `s${k}`));
+    expect(results).toEqual(Array.from({ length: 60 }, (_, k) => `storm${k}`)); // results in request order
     const romeoSaw: string[] = [];
     while (romeoSaw.length < 60) romeoSaw.push(eventOf(await nextMessage(romeo, 20000)).getChild("items")!.getChild("item")!.attrs.id!);
     expect(romeoSaw).toEqual(seen);
