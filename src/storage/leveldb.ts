@@ -191,6 +191,8 @@ export interface CommitStats {
   batches: number;
   /** Writes (callers) they carried. */
   writes: number;
+  /** Compactions of trimmed archive ranges done. */
+  compactions: number;
 }
 
 interface PendingWrite {
@@ -219,7 +221,7 @@ export class LevelStorage implements StorageDriver {
   private readonly deletedSince = new Map<string, number>();
   private pending: PendingWrite[] = [];
   private committing = false;
-  readonly commitStats: CommitStats = { batches: 0, writes: 0 };
+  readonly commitStats: CommitStats = { batches: 0, writes: 0, compactions: 0 };
 
   constructor(path: string, options: LevelStorageOptions = {}) {
     this.path = path;
@@ -375,6 +377,7 @@ export class LevelStorage implements StorageDriver {
       await db.compactRange!(dataPrefix, upTo);
       const ir = prefixRange(indexPrefix);
       await db.compactRange!(ir.gte, ir.lt);
+      this.commitStats.compactions++;
     };
     // In the background; close() waits for it. A failure only leaves tombstones in place.
     void this.track(() => compact().catch(() => undefined));

@@ -201,6 +201,27 @@ describe("leveldb driver", () => {
     await two.close();
   });
 
+  it("compacts a user's trimmed range after many trims; the archive reads the same before and after", async () => {
+    const d = new LevelStorage(freshPath());
+    await d.open();
+    const a = d.archive("h", "busy");
+    await a.append("other", "x", { id: "o", when: 1 });
+    let n = 0;
+    for (let round = 0; round < 45; round++) {
+      await a.appendMany("node", Array.from({ length: 500 }, () => ({ value: n, options: { id: `i${n++}`, when: 1000 + n } })), { keep: 10 });
+    }
+    await d.close(); // waits for the background compaction
+    expect(d.commitStats.compactions).toBeGreaterThan(0);
+    const again = new LevelStorage(d.path);
+    await again.open();
+    const b = again.archive("h", "busy");
+    expect((await b.find("node")).map((i) => i.id)).toEqual(Array.from({ length: 10 }, (_, k) => `i${n - 10 + k}`));
+    expect(await b.count("node")).toBe(10);
+    expect(await b.get("node", "i0")).toBeUndefined();
+    expect((await b.find("other")).map((i) => i.id)).toEqual(["o"]);
+    await again.close();
+  });
+
   describe("key components", () => {
     const random = (n: number) => {
       const alphabet = ["\x00", "\x01", "\x02", "a", "b", "/", "é", "\uffff", "😀", "\u0080"];
