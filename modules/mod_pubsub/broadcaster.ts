@@ -69,7 +69,7 @@ export class StanzaBroadcaster implements Broadcaster {
         return;
       }
       await this.post(messages);
-    });
+    }).catch((err: unknown) => this.opts.onError?.(err));
     this.chain = run;
     void run.then(() => {
       if (this.chain === run) this.chain = undefined;

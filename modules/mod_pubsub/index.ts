@@ -142,13 +142,16 @@ export default defineModule({
         if (result.after) await result.after();
         return true;
       }
-      const durable = store.durable(mark);
+      // Settled at once into a value: a failure waiting behind earlier replies is no unhandled rejection.
+      const failure = store.durable(mark).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
       const posted = broadcaster.idle();
       const send = (replies ?? Promise.resolve()).then(async () => {
-        try {
-          await durable;
-        } catch (err) {
-          module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
+        const failed = await failure;
+        if (failed) {
+          module.log.error(`pubsub: items not stored: ${(failed.err as Error)?.stack ?? failed.err}`);
           module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
           return;
         }
