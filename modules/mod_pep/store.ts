@@ -63,6 +63,7 @@ function itemArchives(storage: PepStorage, username: string, nodes: () => Promis
   };
   return {
     append: (node, value, options?: AppendOptions) => of(node).append(username, value, options),
+    appendMany: (node, entries, options) => of(node).appendMany(username, entries, options),
     find: (node, query?: ArchiveQuery): Promise<ArchiveItem<Json>[]> => of(node).find(username, query),
     get: (node, id) => of(node).get(username, id),
     count: (node, query) => of(node).count(username, query),

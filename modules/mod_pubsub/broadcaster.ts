@@ -3,6 +3,11 @@
 // event and shared by reference, no storage is read, and the posts run concurrently; the returned
 // promise settles once every message has been handed over, so a publisher's IQ result follows its
 // notifications (Prosody's order, relied on by the scansion scripts).
+//
+// With a `gate` (the component's write-behind store): while items are still being written, an
+// event's messages are built at once but posted only after those writes are durable, in event order
+// (a chain), and notify() returns without waiting; idle() tells when everything handed to notify()
+// so far has been posted. A subscriber is never told of an item that is not on disk.
 
 import { freezeSerialization } from "../../src/xml/stanza.js";
 import type { Element } from "../../src/xml/stanza.js";
@@ -16,6 +21,11 @@ export interface BroadcasterOptions {
   /** XEP-0060 §8.9.4 "MAY": tell entities of affiliation changes (default true). */
   notifyAffiliations?: boolean;
   onError?: (err: unknown) => void;
+  /**
+   * Before posting: undefined when nothing is pending, else a promise of the pending writes, true
+   * once they are durable, false if they failed (the event's messages are then dropped).
+   */
+  gate?: () => Promise<boolean> | undefined;
 }
 
 export interface BroadcastStats {
@@ -29,6 +39,8 @@ export class StanzaBroadcaster implements Broadcaster {
   readonly stats: BroadcastStats = { events: 0, messages: 0, sharedPayloads: 0 };
   /** Listeners that see every message built (tests, benchmarks). */
   readonly taps: Array<(messages: readonly Element[], event: PubsubEvent) => void> = [];
+  /** Deferred posts, in event order; undefined when none is waiting. */
+  private chain: Promise<void> | undefined;
 
   constructor(
     private readonly notifier: Notifier,
@@ -49,6 +61,32 @@ export class StanzaBroadcaster implements Broadcaster {
     this.stats.sharedPayloads += shared.size;
     if (messages.length > 1) for (const el of shared) freezeSerialization(el);
     for (const tap of this.taps) tap(messages, event);
+    const gate = this.opts.gate?.();
+    if (gate === undefined && this.chain === undefined) return this.post(messages);
+    const run = (this.chain ?? Promise.resolve()).then(async () => {
+      if (gate !== undefined && !(await gate)) {
+        this.opts.onError?.(new Error(`${messages.length} notifications dropped: their item was not stored`));
+        return;
+      }
+      await this.post(messages);
+    }).catch((err: unknown) => this.opts.onError?.(err));
+    this.chain = run;
+    void run.then(() => {
+      if (this.chain === run) this.chain = undefined;
+    });
+  }
+
+  /** Are posts waiting (for durability, or behind others that are)? */
+  get pending(): boolean {
+    return this.chain !== undefined;
+  }
+
+  /** Resolves once every event handed to notify() so far has been posted. */
+  idle(): Promise<void> {
+    return this.chain ?? Promise.resolve();
+  }
+
+  private async post(messages: readonly Element[]): Promise<void> {
     const onError = this.opts.onError;
     await Promise.all(
       messages.map((m) =>

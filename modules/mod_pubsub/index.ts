@@ -31,6 +31,7 @@ import type { StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
+import { errorReply } from "../../src/xml/stanza.js";
 import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "./access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
 import { StanzaBroadcaster } from "./broadcaster.js";
@@ -67,11 +68,16 @@ export default defineModule({
     if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
     const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
 
-    const store = new HeraldPubsubStore({
-      nodes: module.openKeyval(STORE_NAMES.nodes),
-      subscriptions: module.openMap(STORE_NAMES.subscriptions),
-      items: module.openArchive(STORE_NAMES.items),
-    });
+    // Write-behind: a node's lock is not held across the fsync; replies and notifications wait
+    // for durability below (answer) and in the broadcaster (gate).
+    const store = new HeraldPubsubStore(
+      {
+        nodes: module.openKeyval(STORE_NAMES.nodes),
+        subscriptions: module.openMap(STORE_NAMES.subscriptions),
+        items: module.openArchive(STORE_NAMES.items),
+      },
+      { writeBehind: true },
+    );
     const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
     const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
@@ -88,6 +94,7 @@ export default defineModule({
       post: (stanza) => module.post(stanza),
       notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
+      gate: () => store.written(),
     });
 
     const service = new PubsubService({
@@ -123,15 +130,49 @@ export default defineModule({
       adhocCommands: true,
     };
     registerInstance(module.host, { service, broadcaster, ctx });
-    module.onUnload(() => registerInstance(module.host, undefined));
+    module.onUnload(async () => {
+      registerInstance(module.host, undefined);
+      // Queued items go to disk before the store closes.
+      await store.written();
+    });
     module.hook<ShellEvent>("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
     registerPubsubMetrics(module, service, broadcaster, module.host);
 
+    // Replies wait until what their request wrote is durable and its notifications are posted,
+    // without holding up the requester's next stanzas (a publisher's publishes in flight go to
+    // disk together): they are sent from a chain, in request order. With nothing pending, at once.
+    let replies: Promise<void> | undefined;
     const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
+      const mark = store.mark();
       const result = await run();
-      module.reply(ev, result.reply);
-      // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
-      if (result.after) await result.after();
+      if (replies === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) {
+        module.reply(ev, result.reply);
+        // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
+        if (result.after) await result.after();
+        return true;
+      }
+      // Settled at once into a value: a failure waiting behind earlier replies is no unhandled rejection.
+      const failure = store.durable(mark).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      const posted = broadcaster.idle();
+      const send = (replies ?? Promise.resolve()).then(async () => {
+        const failed = await failure;
+        if (failed) {
+          module.log.error(`pubsub: items not stored: ${(failed.err as Error)?.stack ?? failed.err}`);
+          module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+          return;
+        }
+        await posted;
+        module.reply(ev, result.reply);
+        if (result.after) await result.after();
+      });
+      const tail = send.catch((err: unknown) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`));
+      replies = tail;
+      void tail.then(() => {
+        if (replies === tail) replies = undefined;
+      });
       return true;
     };
 

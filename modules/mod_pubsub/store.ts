@@ -5,9 +5,16 @@
 // only after its item is on disk. Payload elements are kept as a compact JSON tree (xml.ts).
 //
 // `prefix` scopes one service's data inside shared stores (PEP: one service per account).
+//
+// `writeBehind` (the component uses it): appendItem only queues the item and resolves at once, so
+// the service's per-node lock is not held across the fsync; the node's queued items go to the
+// archive together (appendMany: one synced batch per round, whatever the number of publishes that
+// arrived while the previous round was being synced). Reads and other item writes of a node wait
+// for its queue first (read your writes). The caller learns of durability through mark()/durable():
+// mod_pubsub sends a publish's IQ result, and its notifications, only once durable() resolved.
 
 import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../src/util/pubsub/index.js";
-import { isItemNotFound, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
+import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
 import { Element } from "../../src/xml/stanza.js";
 import { elementToJson, isJsonElement, jsonToElement } from "./xml.js";
 
@@ -20,6 +27,25 @@ export interface PubsubStores {
 /** The store names a component uses (Prosody: pubsub_nodes / pubsub_<node> archives). */
 export const STORE_NAMES = { nodes: "pubsub_nodes", subscriptions: "pubsub_subscriptions", items: "pubsub_items" } as const;
 
+interface QueuedAppend {
+  value: Json;
+  options: AppendOptions;
+  keep: number | undefined;
+  ticket: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface NodeQueue {
+  items: QueuedAppend[];
+  /** Settles once the newest queued item is written (or failed): every earlier one has settled too. */
+  last: Promise<void>;
+  running: boolean;
+}
+
+/** Failed tickets remembered for durable() (failures are rare: a disk or database error). */
+const FAILED_MAX = 10_000;
+
 interface StoredValue {
   /** The payload element, or null for an item without payload. */
   x: Json;
@@ -27,12 +53,111 @@ interface StoredValue {
 
 export class HeraldPubsubStore implements PubsubStore {
   private readonly prefix: string;
+  private readonly writeBehind: boolean;
+  private readonly queues = new Map<string, NodeQueue>();
+  /** Tickets of queued appends not yet written, with their promise. */
+  private readonly unsettled = new Map<number, Promise<void>>();
+  private readonly failed: Array<{ ticket: number; error: unknown }> = [];
+  private ticket = 0;
 
   constructor(
     private readonly stores: PubsubStores,
-    options: { prefix?: string } = {},
+    options: { prefix?: string; writeBehind?: boolean } = {},
   ) {
     this.prefix = options.prefix ?? "";
+    this.writeBehind = options.writeBehind ?? false;
+  }
+
+  /** A position in the write-behind queue: pass it to durable() after the work it precedes. */
+  mark(): number {
+    return this.ticket;
+  }
+
+  /** Are items queued and not yet written? */
+  get busy(): boolean {
+    return this.unsettled.size > 0;
+  }
+
+  /**
+   * Resolves once every item queued after `since` (a mark()) up to now is written durably; rejects
+   * with the error if any of them failed.
+   */
+  async durable(since: number): Promise<void> {
+    const upTo = this.ticket;
+    if (upTo === since) return;
+    const waits: Array<Promise<void>> = [];
+    for (const [t, p] of this.unsettled) if (t > since && t <= upTo) waits.push(p);
+    await Promise.allSettled(waits);
+    const failure = this.failed.find((f) => f.ticket > since && f.ticket <= upTo);
+    if (failure) throw failure.error;
+  }
+
+  /** Resolves (true) once every item queued so far is written; false if any of them failed. */
+  written(): Promise<boolean> | undefined {
+    if (this.unsettled.size === 0) return undefined;
+    const since = Math.min(...this.unsettled.keys()) - 1;
+    return this.durable(since).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Wait for the node's queued items (before reading or changing its items). */
+  private async settled(node: string): Promise<void> {
+    const q = this.queues.get(this.key(node));
+    if (q) await q.last;
+  }
+
+  private enqueue(k: string, value: Json, options: AppendOptions, keep: number | undefined): void {
+    let q = this.queues.get(k);
+    if (!q) {
+      q = { items: [], last: Promise.resolve(), running: false };
+      this.queues.set(k, q);
+    }
+    const ticket = ++this.ticket;
+    let entry!: QueuedAppend;
+    const written = new Promise<void>((resolve, reject) => {
+      entry = { value, options, keep, ticket, resolve, reject };
+    });
+    const settledOne = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.set(ticket, settledOne);
+    q.items.push(entry);
+    q.last = settledOne;
+    if (!q.running) void this.flush(k, q);
+  }
+
+  /** Write a node's queue in rounds: all items queued meanwhile (with the same keep) in one appendMany. */
+  private async flush(k: string, q: NodeQueue): Promise<void> {
+    q.running = true;
+    while (q.items.length > 0) {
+      const keep = q.items[0].keep;
+      let n = 1;
+      while (n < q.items.length && q.items[n].keep === keep) n++;
+      const group = q.items.splice(0, n);
+      try {
+        await this.stores.items.appendMany(
+          k,
+          group.map((g) => ({ value: g.value, options: g.options })),
+          keep === undefined ? {} : { keep },
+        );
+        for (const g of group) {
+          this.unsettled.delete(g.ticket);
+          g.resolve();
+        }
+      } catch (error) {
+        for (const g of group) {
+          this.failed.push({ ticket: g.ticket, error });
+          this.unsettled.delete(g.ticket);
+          g.reject(error);
+        }
+        if (this.failed.length > FAILED_MAX) this.failed.splice(0, this.failed.length - FAILED_MAX);
+      }
+    }
+    q.running = false;
+    if (this.queues.get(k) === q && q.items.length === 0) this.queues.delete(k);
   }
 
   private key(node: string): string {
@@ -55,6 +180,7 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   async deleteNode(node: string): Promise<void> {
+    await this.settled(node);
     const k = this.key(node);
     // XEP-0060 §8.4.1: items leave storage before the node itself.
     await this.stores.items.delete(k);
@@ -75,9 +201,15 @@ export class HeraldPubsubStore implements PubsubStore {
     await this.stores.subscriptions.set(this.key(node), subid, undefined);
   }
 
-  async appendItem(node: string, item: StoredItem): Promise<void> {
+  async appendItem(node: string, item: StoredItem, options: { keep?: number } = {}): Promise<void> {
     const value: StoredValue = { x: item.payload instanceof Element ? (elementToJson(item.payload) as unknown as Json) : null };
-    await this.stores.items.append(this.key(node), value as unknown as Json, { id: item.id, when: item.published, with: item.publisher });
+    const append: AppendOptions = { id: item.id, when: item.published, with: item.publisher };
+    if (this.writeBehind) {
+      this.enqueue(this.key(node), value as unknown as Json, append, options.keep);
+      return;
+    }
+    if (options.keep !== undefined) append.keep = options.keep;
+    await this.stores.items.append(this.key(node), value as unknown as Json, append);
   }
 
   private toItem(a: ArchiveItem<Json>): StoredItem {
@@ -88,11 +220,13 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   async getItem(node: string, id: string): Promise<StoredItem | undefined> {
+    await this.settled(node);
     const a = await this.stores.items.get(this.key(node), id);
     return a ? this.toItem(a) : undefined;
   }
 
   async listItems(node: string, query: ItemListQuery = {}): Promise<StoredItem[]> {
+    await this.settled(node);
     const q: ArchiveQuery = {};
     if (query.ids) q.ids = query.ids;
     if (query.after !== undefined) q.after = query.after;
@@ -113,11 +247,13 @@ export class HeraldPubsubStore implements PubsubStore {
     return found.map((a) => this.toItem(a));
   }
 
-  countItems(node: string): Promise<number> {
+  async countItems(node: string): Promise<number> {
+    await this.settled(node);
     return this.stores.items.count(this.key(node));
   }
 
-  deleteItems(node: string, query: ItemDeleteQuery = {}): Promise<number> {
+  async deleteItems(node: string, query: ItemDeleteQuery = {}): Promise<number> {
+    await this.settled(node);
     const q: { ids?: string[]; end?: number } = {};
     if (query.ids) q.ids = query.ids;
     // olderThan is exclusive; the archive's `end` is inclusive.
@@ -125,7 +261,8 @@ export class HeraldPubsubStore implements PubsubStore {
     return this.stores.items.delete(this.key(node), q.ids === undefined && q.end === undefined ? undefined : q);
   }
 
-  truncateItems(node: string, keep: number): Promise<number> {
+  async truncateItems(node: string, keep: number): Promise<number> {
+    await this.settled(node);
     return this.stores.items.truncate(this.key(node), keep);
   }
 }

@@ -1,5 +1,5 @@
 // Store write latency: wraps a storage driver so every write (keyval set, map set/setMany/clear,
-// archive append/delete/truncate, user purge) is timed into a histogram, whatever the driver.
+// archive append/appendMany/delete/truncate, user purge) is timed into a histogram, whatever the driver.
 
 import type { ArchiveStore, KeyvalStore, MapStore, StorageDriver } from "../storage/types.js";
 import type { MetricFamily } from "./metrics.js";
@@ -41,6 +41,7 @@ export function timedStorage(driver: StorageDriver, histogram: MetricFamily): St
       const s = driver.archive<T>(host, store);
       return {
         append: (user, value, options) => time("archive", () => s.append(user, value, options)),
+        appendMany: (user, entries, options) => time("archive", () => s.appendMany(user, entries, options)),
         find: (user, query) => s.find(user, query),
         get: (user, id) => s.get(user, id),
         count: (user, query) => s.count(user, query),

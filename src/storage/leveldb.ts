@@ -2,9 +2,13 @@
 // stores, string keys built from escaped, NUL-terminated components, JSON values.
 // The key layout is documented in KEYS.md beside this file.
 // Every write is synced (fsync) before its promise resolves, unless constructed with { sync: false }.
+// Writes are group-committed: those issued while a synced batch is being written are coalesced into
+// the next one (one fsync for all of them); each caller's promise resolves once its batch is synced.
+// Archives keep a per-user item counter, so count() and trimming never scan the items.
 
 import { Level } from "level";
 import {
+  type AppendOptions,
   type ArchiveItem,
   type ArchiveQuery,
   type ArchiveStore,
@@ -17,6 +21,7 @@ import {
   appendOptions,
   applyWindow,
   checkCount,
+  checkKeep,
   checkName,
   checkQuery,
   compareKeys,
@@ -36,9 +41,12 @@ const TAG_MAP = "M";
 const TAG_ARCHIVE = "A";
 const TAG_INDEX = "I";
 const TAG_STORES = "S";
+const TAG_COUNT = "C";
 const TAG_META = "V";
 const FORMAT_KEY = TAG_META + "format";
-const FORMAT = "1";
+const FORMAT = "2";
+/** The format before archive counters; open() migrates it (adds the C keys). */
+const FORMAT_V1 = "1";
 
 const WHEN_DIGITS = 16; // Number.MAX_SAFE_INTEGER has 16 digits
 const SEQ_DIGITS = 10;
@@ -86,6 +94,11 @@ function registryKey(host: string, tag: string, store: string): string {
   return TAG_STORES + encodeComponent(host) + tag + encodeComponent(store);
 }
 
+/** The C key (item counter) of an archive user, from its data prefix `A{host}{store}{user}`. */
+function countKeyOf(dataPrefix: string): string {
+  return TAG_COUNT + dataPrefix.slice(TAG_ARCHIVE.length);
+}
+
 function pad(n: number, digits: number): string {
   return String(n).padStart(digits, "0");
 }
@@ -99,8 +112,17 @@ function parseSuffix(suffix: string): { when: number; seq: number } {
   return { when: Number(suffix.slice(0, WHEN_DIGITS)), seq: Number(suffix.slice(WHEN_DIGITS + 1)) };
 }
 
-/** Bound on the per-user cache of the newest archive key (entries are ~100 bytes). */
+/** Bound on the per-user caches of archives (newest key, count, trimmed floor; entries are ~100 bytes). */
 const LAST_APPENDED_MAX = 100_000;
+
+/** Deleted archive keys of one user after which the deleted range is compacted (tombstones dropped). */
+const COMPACT_AFTER_DELETES = 20_000;
+
+/** A Map that forgets everything when it reaches its bound (the caches below are only hints or re-readable). */
+function boundedSet<K, V>(m: Map<K, V>, key: K, value: V): void {
+  if (!m.has(key) && m.size >= LAST_APPENDED_MAX) m.clear();
+  m.set(key, value);
+}
 
 interface Bound {
   key: string;
@@ -163,6 +185,22 @@ export interface LevelStorageOptions {
   sync?: boolean;
 }
 
+/** Counters of the group commit (tests, benchmarks). */
+export interface CommitStats {
+  /** db.batch calls made. */
+  batches: number;
+  /** Writes (callers) they carried. */
+  writes: number;
+  /** Compactions of trimmed archive ranges done. */
+  compactions: number;
+}
+
+interface PendingWrite {
+  ops: Op[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class LevelStorage implements StorageDriver {
   readonly name = "leveldb";
   readonly path: string;
@@ -172,6 +210,18 @@ export class LevelStorage implements StorageDriver {
   private readonly locks = new KeyedLock();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly lastAppended = new Map<string, { when: number; seq: number }>();
+  /** Item count per archive user (data prefix), as stored in its C key. Read/written under the user's lock. */
+  private readonly counts = new Map<string, number>();
+  /**
+   * Per archive user (data prefix): a data key such that every key of the user at or below it has
+   * been deleted (the last key trimmed). Iterations start past it instead of walking tombstones.
+   */
+  private readonly floors = new Map<string, string>();
+  /** Keys deleted per archive user since its deleted range was last compacted. */
+  private readonly deletedSince = new Map<string, number>();
+  private pending: PendingWrite[] = [];
+  private committing = false;
+  readonly commitStats: CommitStats = { batches: 0, writes: 0, compactions: 0 };
 
   constructor(path: string, options: LevelStorageOptions = {}) {
     this.path = path;
@@ -183,10 +233,50 @@ export class LevelStorage implements StorageDriver {
     await this.db.open();
     const format = await this.db.get(FORMAT_KEY);
     if (format === undefined) await this.db.put(FORMAT_KEY, FORMAT, this.writeOptions);
+    else if (format === FORMAT_V1) await this.migrateFromV1();
     else if (format !== FORMAT) {
       await this.db.close();
       throw new Error(`storage: ${this.path} has key format ${format}, this version reads format ${FORMAT}`);
     }
+  }
+
+  /**
+   * Format 1 -> 2: write the item counter (C key) of every archive user, then the new format.
+   * Idempotent: interrupted, it runs again from the start on the next open (the counts are recomputed
+   * and overwritten), and format 1 code refuses to open the result.
+   */
+  private async migrateFromV1(): Promise<void> {
+    const it = this.db.keys({ gte: TAG_ARCHIVE, lt: String.fromCharCode(TAG_ARCHIVE.charCodeAt(0) + 1) });
+    let batch: Op[] = [];
+    let current: string | undefined;
+    let n = 0;
+    const flush = async (force: boolean) => {
+      if (batch.length >= 1000 || (force && batch.length > 0)) {
+        await this.db.batch(batch, this.writeOptions);
+        batch = [];
+      }
+    };
+    try {
+      for (let keys = await it.nextv(1000); keys.length > 0; keys = await it.nextv(1000)) {
+        for (const key of keys) {
+          if (current !== undefined && key.startsWith(current)) {
+            n++;
+            continue;
+          }
+          if (current !== undefined) batch.push({ type: "put", key: countKeyOf(current), value: String(n) });
+          let pos = 1;
+          for (let c = 0; c < 3; c++) pos = decodeComponent(key, pos)[1];
+          current = key.slice(0, pos);
+          n = 1;
+        }
+        await flush(false);
+      }
+    } finally {
+      await it.close();
+    }
+    if (current !== undefined) batch.push({ type: "put", key: countKeyOf(current), value: String(n) });
+    await flush(true);
+    await this.db.put(FORMAT_KEY, FORMAT, this.writeOptions);
   }
 
   /** Waits for operations in progress, then closes the database. */
@@ -210,8 +300,87 @@ export class LevelStorage implements StorageDriver {
     const all = ops.slice();
     if (registry !== undefined && !this.registered.has(registry)) all.push({ type: "put", key: registry, value: "" });
     if (all.length === 0) return;
-    await this.db.batch(all, this.writeOptions);
+    await this.commit(all);
     if (registry !== undefined) this.registered.add(registry);
+  }
+
+  /**
+   * Group commit. A write issued while no batch is being written goes out at once; writes issued
+   * while one is in flight wait and then go out together, as one batch with one fsync. Each write's
+   * operations stay atomic (they are inside one atomic batch) and keep their order (later ones win on
+   * the same key, as if applied one after another). Every caller's promise settles with its batch:
+   * resolved once synced, or rejected with the batch's error (then none of its writes happened).
+   */
+  private commit(ops: Op[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ ops, resolve, reject });
+      if (!this.committing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending;
+        this.pending = [];
+        const ops = group.length === 1 ? group[0].ops : group.flatMap((w) => w.ops);
+        this.commitStats.batches++;
+        this.commitStats.writes += group.length;
+        try {
+          await this.db.batch(ops, this.writeOptions);
+        } catch (err) {
+          for (const w of group) w.reject(err);
+          continue;
+        }
+        for (const w of group) w.resolve();
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  /** Stored item count of an archive user (its C key; 0 if none). Call under the user's lock. */
+  private async countOf(dataPrefix: string): Promise<number> {
+    const cached = this.counts.get(dataPrefix);
+    if (cached !== undefined) return cached;
+    const text = await this.read(countKeyOf(dataPrefix));
+    const n = text === undefined ? 0 : Number(text);
+    boundedSet(this.counts, dataPrefix, n);
+    return n;
+  }
+
+  /** The first live data keys of a user, oldest first, at most `limit`, starting past the trimmed floor. */
+  private async oldest(dataPrefix: string, limit: number): Promise<Array<[string, string]>> {
+    const range = prefixRange(dataPrefix);
+    const floor = this.floors.get(dataPrefix);
+    return this.db.iterator(floor === undefined ? { ...range, limit } : { gt: floor, lt: range.lt, limit }).all();
+  }
+
+  /** After deleting keys of a user: remember the trimmed floor and compact the deleted range now and then. */
+  private noteDeleted(dataPrefix: string, indexPrefix: string, deleted: number, floor?: string): void {
+    if (floor !== undefined) {
+      const old = this.floors.get(dataPrefix);
+      if (old === undefined || compareKeys(floor, old) > 0) boundedSet(this.floors, dataPrefix, floor);
+    }
+    const since = (this.deletedSince.get(dataPrefix) ?? 0) + deleted;
+    if (since < COMPACT_AFTER_DELETES) {
+      boundedSet(this.deletedSince, dataPrefix, since);
+      return;
+    }
+    this.deletedSince.delete(dataPrefix);
+    // classic-level (what `level` is on Node) has compactRange; the `level` typings do not show it.
+    const db = this.db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
+    if (typeof db.compactRange !== "function") return;
+    const compact = async () => {
+      const upTo = this.floors.get(dataPrefix) ?? prefixRange(dataPrefix).lt;
+      await db.compactRange!(dataPrefix, upTo);
+      const ir = prefixRange(indexPrefix);
+      await db.compactRange!(ir.gte, ir.lt);
+      this.commitStats.compactions++;
+    };
+    // In the background; close() waits for it. A failure only leaves tombstones in place.
+    void this.track(() => compact().catch(() => undefined));
   }
 
   /**
@@ -247,8 +416,7 @@ export class LevelStorage implements StorageDriver {
   private noteLast(dataPrefix: string, when: number, seq: number): void {
     const last = this.lastAppended.get(dataPrefix);
     if (last !== undefined && (last.when > when || (last.when === when && last.seq > seq))) return;
-    if (last === undefined && this.lastAppended.size >= LAST_APPENDED_MAX) this.lastAppended.clear();
-    this.lastAppended.set(dataPrefix, { when, seq });
+    boundedSet(this.lastAppended, dataPrefix, { when, seq });
   }
 
   /** Keys in a range (in order). */
@@ -357,7 +525,8 @@ export class LevelStorage implements StorageDriver {
     /** Range bounds over the user's data keys for start/end/after/before; undefined if empty. */
     const bounds = async (uk: UserKeys, query: ArchiveQuery): Promise<[Bound, Bound] | undefined> => {
       const all = prefixRange(uk.data);
-      let lower: Bound = { key: all.gte, inclusive: true };
+      const floor = this.floors.get(uk.data);
+      let lower: Bound = floor === undefined ? { key: all.gte, inclusive: true } : { key: floor, inclusive: false };
       let upper: Bound = { key: all.lt, inclusive: false };
       if (query.after !== undefined) {
         const key = await lookup(uk, query.after);
@@ -418,30 +587,113 @@ export class LevelStorage implements StorageDriver {
         { type: "del", key },
         { type: "del", key: uk.index + encodeComponent(id) },
       ]);
+    const countOp = (uk: UserKeys, n: number): Op =>
+      n === 0 ? { type: "del", key: countKeyOf(uk.data) } : { type: "put", key: countKeyOf(uk.data), value: String(n) };
+    /** Delete `doomed` (in archive order) and update the counter, in one batch. Call under the user's lock. */
+    const remove = async (uk: UserKeys, doomed: Array<[string, string]>, trimmedOldest: boolean): Promise<number> => {
+      if (doomed.length === 0) return 0;
+      const count = await this.countOf(uk.data);
+      const left = Math.max(0, count - doomed.length);
+      await this.write([...deleteOps(uk, doomed), countOp(uk, left)]);
+      boundedSet(this.counts, uk.data, left);
+      this.noteDeleted(uk.data, uk.index, doomed.length, trimmedOldest ? doomed[doomed.length - 1][0] : undefined);
+      return doomed.length;
+    };
+    /**
+     * Append `entries` in order, then keep only the newest `keep` items: one batch (new items, the
+     * replaced and trimmed ones with their index entries, the counter). The same result as appending
+     * them one by one, each with `keep` (an item trimmed on the way has `keep` newer items, and still
+     * has them at the end). Runs under the user's lock.
+     */
+    const appendAll = async (user: string, entries: Array<{ value: T; options?: AppendOptions }>, keep: number | undefined): Promise<string[]> => {
+      const uk = userKeys(user);
+      const prepared = entries.map(({ value, options }) => {
+        const opts = appendOptions(options);
+        return { opts, json: toJson(value), id: opts.id ?? generateId() };
+      });
+      return this.locks.run(uk.data, async () => {
+        /** id -> its data key after this call (undefined: none), for ids this call touches. */
+        const index = new Map<string, string | undefined>();
+        const added = new Map<string, { id: string; text: string; when: number; seq: number }>(); // new keys still present
+        const removed = new Set<string>(); // stored keys this call deletes
+        let count = await this.countOf(uk.data);
+        for (const { opts, json, id } of prepared) {
+          const old = index.has(id) ? index.get(id) : await lookup(uk, id);
+          if (old !== undefined) {
+            if (added.has(old)) added.delete(old);
+            else removed.add(old);
+            count--;
+          }
+          let seq = await this.nextSeq(uk.data, opts.when);
+          // Items of this call with the same `when` are not stored yet: go past them too.
+          for (const a of added.values()) if (a.when === opts.when && a.seq >= seq) seq = a.seq + 1;
+          const suffix = archiveSuffix(opts.when, seq);
+          const text =
+            `{"id":${JSON.stringify(id)},"when":${opts.when}` +
+            (opts.with === undefined ? "" : `,"with":${JSON.stringify(opts.with)}`) +
+            `,"value":${json}}`;
+          added.set(uk.data + suffix, { id, text, when: opts.when, seq });
+          index.set(id, uk.data + suffix);
+          this.noteLast(uk.data, opts.when, seq); // the cache may run ahead of the data
+          count++;
+        }
+        // Trim: the oldest `excess` of the stored items (past the floor, less those removed above)
+        // and the new ones together.
+        const trimmed: Array<[string, string]> = [];
+        if (keep !== undefined && count > keep) {
+          const excess = count - keep;
+          const stored = (await this.oldest(uk.data, excess + removed.size))
+            .filter(([k]) => !removed.has(k))
+            .slice(0, excess)
+            .map(([k, text]): [string, string] => [k, (JSON.parse(text) as StoredItem).id]);
+          const candidates: Array<[string, string]> = [...stored, ...[...added].map(([k, a]): [string, string] => [k, a.id])];
+          candidates.sort((a, b) => compareKeys(a[0], b[0]));
+          for (const [k, id] of candidates.slice(0, excess)) {
+            trimmed.push([k, id]);
+            if (added.has(k)) added.delete(k);
+            else removed.add(k);
+            index.set(id, undefined);
+          }
+          count -= trimmed.length;
+        }
+        const floor = this.floors.get(uk.data);
+        if (floor !== undefined) for (const k of added.keys()) if (compareKeys(k, floor) <= 0) this.floors.delete(uk.data);
+        const ops: Op[] = [];
+        for (const key of removed) ops.push({ type: "del", key });
+        for (const [id, key] of index) {
+          const k = uk.index + encodeComponent(id);
+          ops.push(key === undefined ? { type: "del", key: k } : { type: "put", key: k, value: key.slice(uk.data.length) });
+        }
+        for (const [key, a] of added) ops.push({ type: "put", key, value: a.text });
+        ops.push(countOp(uk, count));
+        this.counts.delete(uk.data); // re-read if the write fails
+        await this.write(ops, registry);
+        boundedSet(this.counts, uk.data, count);
+        if (trimmed.length > 0) this.noteDeleted(uk.data, uk.index, trimmed.length, trimmed[trimmed.length - 1][0]);
+        return prepared.map((p) => p.id);
+      });
+    };
+
+    /** The `excess` oldest items as [key, id], skipping the key `skip`. */
+    const oldestIds = async (uk: UserKeys, excess: number, skip?: string): Promise<Array<[string, string]>> => {
+      const found = await this.oldest(uk.data, excess + (skip === undefined ? 0 : 1));
+      return found
+        .filter(([k]) => k !== skip)
+        .slice(0, excess)
+        .map(([k, text]): [string, string] => [k, (JSON.parse(text) as StoredItem).id]);
+    };
 
     return {
       append: (user, value, options) =>
         this.track(async () => {
-          const uk = userKeys(user);
-          const opts = appendOptions(options);
-          const json = toJson(value);
-          const id = opts.id ?? generateId();
-          return this.locks.run(uk.data, async () => {
-            const ops: Op[] = [];
-            const old = await lookup(uk, id);
-            if (old !== undefined) ops.push({ type: "del", key: old });
-            const seq = await this.nextSeq(uk.data, opts.when);
-            const suffix = archiveSuffix(opts.when, seq);
-            const stored =
-              `{"id":${JSON.stringify(id)},"when":${opts.when}` +
-              (opts.with === undefined ? "" : `,"with":${JSON.stringify(opts.with)}`) +
-              `,"value":${json}}`;
-            ops.push({ type: "put", key: uk.data + suffix, value: stored });
-            ops.push({ type: "put", key: uk.index + encodeComponent(id), value: suffix });
-            await this.write(ops, registry);
-            this.noteLast(uk.data, opts.when, seq);
-            return id;
-          });
+          const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
+          const [id] = await appendAll(user, [{ value, options }], keep);
+          return id;
+        }),
+      appendMany: (user, entries, options) =>
+        this.track(async () => {
+          const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
+          return appendAll(user, entries, keep);
         }),
       find: (user, query = {}) =>
         this.track(async () => {
@@ -497,6 +749,9 @@ export class LevelStorage implements StorageDriver {
           const uk = userKeys(user);
           checkQuery(query);
           const q: ArchiveQuery = { start: query.start, end: query.end, with: query.with };
+          if (q.start === undefined && q.end === undefined && q.with === undefined) {
+            return this.locks.run(uk.data, () => this.countOf(uk.data));
+          }
           const b = await bounds(uk, q);
           if (!b) return 0;
           const range = toRange(b[0], b[1]);
@@ -518,24 +773,16 @@ export class LevelStorage implements StorageDriver {
           const uk = userKeys(user);
           checkQuery(query);
           const q: ArchiveQuery = { start: query.start, end: query.end, with: query.with, ids: query.ids };
-          return this.locks.run(uk.data, async () => {
-            const doomed = await matching(uk, q);
-            await this.write(deleteOps(uk, doomed));
-            return doomed.length;
-          });
+          return this.locks.run(uk.data, async () => remove(uk, await matching(uk, q), false));
         }),
       truncate: (user, keep) =>
         this.track(async () => {
           const uk = userKeys(user);
           checkCount(keep, "keep");
           return this.locks.run(uk.data, async () => {
-            const doomed: Array<[string, string]> = [];
-            let seen = 0;
-            for await (const [k, text] of this.db.iterator({ ...prefixRange(uk.data), reverse: true })) {
-              if (++seen > keep) doomed.push([k, (JSON.parse(text) as StoredItem).id]);
-            }
-            await this.write(deleteOps(uk, doomed));
-            return doomed.length;
+            const excess = (await this.countOf(uk.data)) - keep;
+            if (excess <= 0) return 0;
+            return remove(uk, await oldestIds(uk, excess), true);
           });
         }),
       users: () => this.track(() => this.usersUnder(dataPrefix)),
@@ -554,8 +801,12 @@ export class LevelStorage implements StorageDriver {
         const dataPrefix = storePrefix(tag, host, store) + u;
         const purge = async () => {
           const keys = await this.keysIn(prefixRange(dataPrefix));
-          if (tag === TAG_ARCHIVE) keys.push(...(await this.keysIn(prefixRange(storePrefix(TAG_INDEX, host, store) + u))));
+          if (tag === TAG_ARCHIVE) {
+            keys.push(...(await this.keysIn(prefixRange(storePrefix(TAG_INDEX, host, store) + u))));
+            keys.push(countKeyOf(dataPrefix));
+          }
           await this.write(keys.map((key): Op => ({ type: "del", key })));
+          if (tag === TAG_ARCHIVE) boundedSet(this.counts, dataPrefix, 0);
         };
         if (tag === TAG_ARCHIVE) await this.locks.run(dataPrefix, purge);
         else await purge();
@@ -567,6 +818,10 @@ export class LevelStorage implements StorageDriver {
     return this.track(async () => {
       await this.db.clear();
       this.registered.clear();
+      this.counts.clear();
+      this.floors.clear();
+      this.lastAppended.clear();
+      this.deletedSince.clear();
       await this.db.put(FORMAT_KEY, FORMAT, this.writeOptions);
     });
   }

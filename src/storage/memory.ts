@@ -99,6 +99,12 @@ export function checkCount(n: unknown, what: string): number {
   return n;
 }
 
+/** AppendOptions.keep: a positive integer (TypeError otherwise). */
+export function checkKeep(n: unknown): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw new TypeError("storage: keep must be a positive integer");
+  return n;
+}
+
 export function itemNotFound(id: string): StorageError {
   return new StorageError("item-not-found", `storage: no archive item with id ${JSON.stringify(id)}`);
 }
@@ -322,32 +328,44 @@ export class MemoryStorage implements StorageDriver {
       if (a.items.length === 0) users(false)?.delete(user);
       return doomed.size;
     };
+    const appendOne = (user: string, opts: ReturnType<typeof appendOptions>, json: string, keep: number | undefined): string => {
+      let a = archiveOf(user);
+      if (!a) {
+        a = { items: [], byId: new Map() };
+        users(true)!.set(user, a);
+      }
+      const id = opts.id ?? generateId();
+      const old = a.byId.get(id);
+      if (old) a.items.splice(positionOf(a.items, old), 1);
+      const item: MemItem = { id, when: opts.when, json };
+      if (opts.with !== undefined) item.with = opts.with;
+      // Insert after every item with when <= item.when (binary search; usually the end).
+      let lo = 0;
+      let hi = a.items.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (a.items[mid].when <= item.when) lo = mid + 1;
+        else hi = mid;
+      }
+      a.items.splice(lo, 0, item);
+      a.byId.set(id, item);
+      if (keep !== undefined && a.items.length > keep) removeItems(user, a, new Set(a.items.slice(0, a.items.length - keep)));
+      return id;
+    };
     return {
       append: async (user, value, options) => {
         checkName(user, "user");
         const opts = appendOptions(options);
+        const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
         const json = toJson(value);
-        let a = archiveOf(user);
-        if (!a) {
-          a = { items: [], byId: new Map() };
-          users(true)!.set(user, a);
-        }
-        const id = opts.id ?? generateId();
-        const old = a.byId.get(id);
-        if (old) a.items.splice(positionOf(a.items, old), 1);
-        const item: MemItem = { id, when: opts.when, json };
-        if (opts.with !== undefined) item.with = opts.with;
-        // Insert after every item with when <= item.when (binary search; usually the end).
-        let lo = 0;
-        let hi = a.items.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (a.items[mid].when <= item.when) lo = mid + 1;
-          else hi = mid;
-        }
-        a.items.splice(lo, 0, item);
-        a.byId.set(id, item);
-        return id;
+        return appendOne(user, opts, json, keep);
+      },
+      appendMany: async (user, entries, options) => {
+        checkName(user, "user");
+        const keep = options?.keep === undefined ? undefined : checkKeep(options.keep);
+        // Validate everything first: all or nothing.
+        const prepared = entries.map(({ value, options: o }) => ({ opts: appendOptions(o), json: toJson(value) }));
+        return prepared.map(({ opts, json }) => appendOne(user, opts, json, keep));
       },
       find: async (user, query = {}) => {
         checkName(user, "user");

@@ -86,6 +86,12 @@ export interface AppendOptions {
   /** Defaults to now (never earlier than a previous default within this process). */
   when?: number;
   with?: string;
+  /**
+   * Keep only the newest `keep` items (a positive integer) once this one is in: the oldest beyond it
+   * are deleted in the same atomic write (the new item too, if it is among them). Like append and
+   * then truncate(user, keep), with one durable write instead of two.
+   */
+  keep?: number;
 }
 
 /**
@@ -99,9 +105,15 @@ export interface ArchiveStore<T = Json> {
    * the old one is removed and the new one placed by its `when` (with the default `when`: at the end).
    */
   append(user: string, value: T, options?: AppendOptions): Promise<string>;
+  /**
+   * Append several items in order, as one atomic write; `keep` (a positive integer) then keeps only
+   * the newest `keep` items. The same result as appending them one after another, each with `keep`.
+   * Returns their ids. (A per-entry `options.keep` is ignored.)
+   */
+  appendMany(user: string, entries: Array<{ value: T; options?: AppendOptions }>, options?: { keep?: number }): Promise<string[]>;
   find(user: string, query?: ArchiveQuery): Promise<ArchiveItem<T>[]>;
   get(user: string, id: string): Promise<ArchiveItem<T> | undefined>;
-  /** Number of items matching (start/end/with only). */
+  /** Number of items matching (start/end/with only). Without a filter it is read from a counter, not counted. */
   count(user: string, query?: Pick<ArchiveQuery, "start" | "end" | "with">): Promise<number>;
   /** Delete matching items (no query: all). Returns how many were deleted. */
   delete(user: string, query?: Pick<ArchiveQuery, "start" | "end" | "with" | "ids">): Promise<number>;

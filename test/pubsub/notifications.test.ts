@@ -124,6 +124,37 @@ describe("StanzaBroadcaster", () => {
     expect(new Set(posted.map((m) => m.children[0])).size).toBe(1);
   });
 
+  it("with a gate: posts wait for pending writes, in event order, without holding up notify(); a failed write drops its event", async () => {
+    const posted: string[] = [];
+    const errors: unknown[] = [];
+    const gates: Array<(ok: boolean) => void> = [];
+    let pending = true;
+    const b = new StanzaBroadcaster(notifier(), {
+      post: async (s) => {
+        posted.push(/<item [^>]*id='([^']+)'/.exec(s.toString())![1]);
+      },
+      onError: (e) => errors.push(e),
+      gate: () => (pending ? new Promise<boolean>((r) => gates.push(r)) : undefined),
+    });
+    const event = (id: string) => ({ ...base, kind: "items" as const, item: { id, publisher: "p@x", published: 0 }, recipients: [{ jid: "a@x", subids: [] }] });
+    await b.notify(event("1")); // returns although nothing is posted yet
+    await b.notify(event("2"));
+    expect(posted).toEqual([]);
+    expect(b.pending).toBe(true);
+    pending = false;
+    await b.notify(event("3")); // nothing pending, but it stays behind the waiting ones
+    gates[1](true); // the second event's writes are done first
+    await new Promise((r) => setTimeout(r, 5));
+    expect(posted).toEqual([]);
+    gates[0](false); // the first event's item could not be stored: dropped
+    await b.idle();
+    expect(posted).toEqual(["2", "3"]);
+    expect(errors).toHaveLength(1);
+    expect(b.pending).toBe(false);
+    await b.notify(event("4")); // idle again: posted before notify() returns
+    expect(posted).toEqual(["2", "3", "4"]);
+  });
+
   it("affiliation notifications can be turned off; a failed post does not fail the event", async () => {
     const errors: unknown[] = [];
     const b = new StanzaBroadcaster(notifier(), { post: async () => { throw new Error("gone"); }, notifyAffiliations: false, onError: (e) => errors.push(e) });

@@ -87,6 +87,45 @@ describe("a restart keeps everything (LevelDB)", () => {
     for (const c of [admin, juliet, romeo]) c.close();
   });
 
+  it("publishes in flight together: each result after its notification, in order, every acknowledged item stored", async () => {
+    let admin = await login(ts, "admin", "storm");
+    const romeo = await login(ts, "romeo", "storm");
+    await createNode(admin, "storm", { "pubsub#max_items": "40" });
+    expectResult(await subscribe(romeo, "storm"));
+    expectResult(await subscribe(admin, "storm"));
+    // 60 publishes sent at once: the node's items go to disk in a few rounds, not one by one.
+    for (let k = 0; k < 60; k++) {
+      admin.send(`<iq type='set' to='pubsub.localhost' id='storm${k}'><pubsub xmlns='${NS}'><publish node='storm'><item id='s${k}'><x xmlns='urn:test'/></item></publish></pubsub></iq>`);
+    }
+    // The publisher is subscribed: each notification reaches it before the result of its publish.
+    const seen: string[] = [];
+    const results: string[] = [];
+    while (results.length < 60) {
+      const el = await admin.next(20000);
+      if (el.name === "message") seen.push(eventOf(el).getChild("items")!.getChild("item")!.attrs.id!);
+      else if (el.name === "iq") {
+        expect(el.attrs.type).toBe("result");
+        const k = Number(el.attrs.id!.slice(5));
+        expect(seen, `notification of s${k} before its result`).toContain(`s${k}`);
+        results.push(el.attrs.id!);
+      }
+    }
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, k) => `s${k}`));
+    expect(results).toEqual(Array.from({ length: 60 }, (_, k) => `storm${k}`)); // results in request order
+    const romeoSaw: string[] = [];
+    while (romeoSaw.length < 60) romeoSaw.push(eventOf(await nextMessage(romeo, 20000)).getChild("items")!.getChild("item")!.attrs.id!);
+    expect(romeoSaw).toEqual(seen);
+    expect(itemIds(expectResult(await pubsub(admin, "get", "<items node='storm'/>")))).toHaveLength(40);
+    admin.close();
+    romeo.close();
+    ts = await ts.restart();
+    admin = await login(ts, "admin", "storm");
+    const kept = itemIds(expectResult(await pubsub(admin, "get", "<items node='storm'/>")));
+    expect([...kept].sort()).toEqual(Array.from({ length: 40 }, (_, k) => `s${k + 20}`).sort());
+    expectResult(await owner(admin, "set", "<delete node='storm'/>"));
+    admin.close();
+  });
+
   it("an acknowledged publish is on disk even if the server stops right after", async () => {
     let admin = await login(ts, "admin", "desk");
     await createNode(admin, "quick");

@@ -102,6 +102,28 @@ for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) 
       expect(await store.loadNode(m)).toBeDefined();
     });
 
+    it("write-behind: appends queue and go out in rounds; reads see them; durable() tells when they are stored", async () => {
+      const n = node();
+      const wb = new HeraldPubsubStore(
+        { nodes: driver.keyval("ps.test", "n"), subscriptions: driver.map("ps.test", "s"), items: driver.archive("ps.test", "i") },
+        { prefix: `wb${seq}/`, writeBehind: true },
+      );
+      const mark = wb.mark();
+      const batches = driver instanceof LevelStorage ? driver.commitStats.batches : 0;
+      await Promise.all(Array.from({ length: 64 }, (_, i) => wb.appendItem(n, item(`w${i}`, 5000 + i), { keep: 10 })));
+      if (driver instanceof LevelStorage) expect(wb.busy).toBe(true); // accepted, not yet synced
+      expect(wb.mark()).toBe(mark + 64);
+      // A read waits for the node's queue: it sees every item queued before it.
+      expect(ids(await wb.listItems(n))).toEqual(Array.from({ length: 10 }, (_, i) => `w${54 + i}`));
+      await wb.durable(mark);
+      expect(wb.busy).toBe(false);
+      expect(wb.written()).toBeUndefined();
+      // Stored: another store over the same driver, writing through, reads them.
+      expect(await storeOn(driver, `wb${seq}/`).countItems(n)).toBe(10);
+      // The first item went out alone, the others together in far fewer rounds than items.
+      if (driver instanceof LevelStorage) expect(driver.commitStats.batches - batches).toBeLessThan(32);
+    });
+
     it("the service runs on it: publish, subscribe, retrieve", async () => {
       const t = createTestService({}, { store: storeOn(driver, `svc${++seq}/`) });
       expectOk(await t.service.create("n", "o@x"));
@@ -113,3 +135,28 @@ for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) 
     });
   });
 }
+
+describe("HeraldPubsubStore write-behind on a failing database", () => {
+  it("durable() rejects and written() is false for items that could not be stored; later items are fine", async () => {
+    const broken = new LevelStorage(join(dir, "broken"));
+    await broken.open();
+    const wb = new HeraldPubsubStore(
+      { nodes: broken.keyval("ps.test", "n"), subscriptions: broken.map("ps.test", "s"), items: broken.archive("ps.test", "i") },
+      { writeBehind: true },
+    );
+    await broken.close();
+    const mark = wb.mark();
+    await wb.appendItem("n", item("lost", 1));
+    const gate = wb.written();
+    expect(gate).toBeDefined();
+    await expect(wb.durable(mark)).rejects.toThrow();
+    expect(await gate).toBe(false);
+    // Once the database is back, items queued after the failure are stored and reported so.
+    await broken.open();
+    const again = wb.mark();
+    await wb.appendItem("n", item("kept", 2));
+    await wb.durable(again);
+    expect(ids(await wb.listItems("n"))).toEqual(["kept"]);
+    await broken.close();
+  });
+});

@@ -483,6 +483,95 @@ export function storageContract(name: string, makeDriver: () => Promise<StorageD
         await expect(a.truncate("u", -1)).rejects.toThrow(TypeError);
       });
 
+      it("append with keep trims the oldest items in the same write", async () => {
+        const a = await fixture();
+        await a.append("u", "n", { id: "new", when: 20000, keep: 4 });
+        expect(ids(await a.find("u"))).toEqual(["i7", "i8", "i9", "new"]);
+        expect(await a.count("u")).toBe(4);
+        expect(await a.get("u", "i6")).toBeUndefined();
+        // Replacing an existing id: it moves to the end, the count does not grow.
+        await a.append("u", "again", { id: "i8", when: 30000, keep: 4 });
+        expect(ids(await a.find("u"))).toEqual(["i7", "i9", "new", "i8"]);
+        // Replacing the oldest item itself while full.
+        await a.append("u", "oldest", { id: "i7", when: 40000, keep: 4 });
+        expect(ids(await a.find("u"))).toEqual(["i9", "new", "i8", "i7"]);
+        // A new item older than all that remain is itself the one trimmed.
+        await a.append("u", "late", { id: "late", when: 1, keep: 4 });
+        expect(ids(await a.find("u"))).toEqual(["i9", "new", "i8", "i7"]);
+        expect(await a.get("u", "late")).toBeUndefined();
+        // With room to spare, an older item is placed chronologically and kept.
+        await a.append("u", "early", { id: "early", when: 2, keep: 5 });
+        expect(ids(await a.find("u"))).toEqual(["early", "i9", "new", "i8", "i7"]);
+        expect(await a.count("u")).toBe(5);
+        expect(await a.find("u", { limit: 2 })).toMatchObject([{ id: "early" }, { id: "i9" }]);
+        await a.append("u", "x", { id: "y", keep: 1 });
+        expect(ids(await a.find("u"))).toEqual(["y"]);
+        for (const keep of [0, -1, 1.5, "2"]) {
+          await expect(a.append("u", 1, { id: "z", keep: keep as number })).rejects.toThrow(TypeError);
+        }
+        expect(ids(await a.find("u"))).toEqual(["y"]);
+      });
+
+      it("appendMany is the same as appending one by one with keep, in one all-or-nothing write", async () => {
+        const a = d.archive("h", "s");
+        let seed = 7;
+        const rand = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return seed % n;
+        };
+        for (let round = 0; round < 40; round++) {
+          const keep = 1 + rand(6);
+          const entries = Array.from({ length: 1 + rand(6) }, () => {
+            const options: { id: string; when: number } = { id: `x${rand(8)}`, when: 1000 + rand(5) * (rand(3) === 0 ? 1 : 100) };
+            return { value: { round, v: rand(1000) }, options };
+          });
+          const got = await a.appendMany("many", entries, { keep });
+          expect(got).toEqual(entries.map((e) => e.options.id));
+          for (const e of entries) await a.append("one", e.value, { ...e.options, keep });
+          const [many, one] = [await a.find("many"), await a.find("one")];
+          expect(many, `round ${round}`).toEqual(one);
+          expect(await a.count("many")).toBe(many.length);
+        }
+        expect(await a.appendMany("many", [])).toEqual([]);
+        const before = await a.find("many");
+        await expect(a.appendMany("many", [{ value: 1, options: { id: "ok" } }, { value: 2, options: { when: -1 } }])).rejects.toThrow(TypeError);
+        await expect(a.appendMany("many", [{ value: 1 }], { keep: 0 })).rejects.toThrow(TypeError);
+        expect(await a.find("many")).toEqual(before);
+        const generated = await a.appendMany("fresh", [{ value: 1 }, { value: 2 }, { value: 3 }], { keep: 2 });
+        expect(new Set(generated).size).toBe(3);
+        expect(ids(await a.find("fresh"))).toEqual(generated.slice(1));
+      });
+
+      it("count stays exact through appends, replacements, deletes, truncation and purges", async () => {
+        const a = d.archive("h", "s");
+        const check = async (user: string) => expect(await a.count(user)).toBe((await a.find(user)).length);
+        for (let n = 0; n < 30; n++) await a.append("u", n, { id: `k${n % 20}`, when: 1000 + n, keep: n < 25 ? 100 : 12 });
+        await check("u");
+        expect(await a.count("u")).toBe(12);
+        await a.delete("u", { ids: ["k19", "k18", "absent"] });
+        await check("u");
+        await a.delete("u", { end: (await a.find("u", { limit: 1 }))[0].when });
+        await check("u");
+        expect(await a.truncate("u", 5)).toBeGreaterThan(0);
+        expect(await a.count("u")).toBe(5);
+        await check("u");
+        // Many trims in a row, then reads from the start and an item older than everything.
+        for (let n = 0; n < 200; n++) await a.append("u", n, { id: `m${n}`, when: 2000 + n, keep: 3 });
+        expect(ids(await a.find("u"))).toEqual(["m197", "m198", "m199"]);
+        await a.append("u", "old", { id: "old", when: 5 });
+        expect(ids(await a.find("u", { limit: 2 }))).toEqual(["old", "m197"]);
+        expect(await a.count("u", { end: 10 })).toBe(1);
+        await check("u");
+        await d.purgeUser("h", "u");
+        expect(await a.count("u")).toBe(0);
+        await a.append("u", 1);
+        expect(await a.count("u")).toBe(1);
+        await d.clearAll();
+        expect(await a.count("u")).toBe(0);
+        await a.append("u", 1, { keep: 1 });
+        expect(await a.count("u")).toBe(1);
+      });
+
       it("users lists users with items", async () => {
         const a = d.archive("h", "s");
         for (const u of ["b", "", "a\x00", "a", "é"]) {

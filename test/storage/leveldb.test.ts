@@ -124,6 +124,104 @@ describe("leveldb driver", () => {
     await expect(d.open()).rejects.toThrow(/format/);
   });
 
+  it("migrates a format 1 database: archive counters are added, everything reads as before", async () => {
+    // Keys exactly as format 1 wrote them (KEYS.md before the C keys): data, id index, registry.
+    const path = freshPath();
+    const raw = new Level<string, string>(path);
+    await raw.open();
+    const c = encodeComponent;
+    const ops: Array<{ type: "put"; key: string; value: string }> = [{ type: "put", key: "Vformat", value: "1" }];
+    const item = (host: string, store: string, user: string, id: string, when: number, seq: number) => {
+      const suffix = `${String(when).padStart(16, "0")}-${String(seq).padStart(10, "0")}`;
+      ops.push({ type: "put", key: `A${c(host)}${c(store)}${c(user)}${suffix}`, value: JSON.stringify({ id, when, value: { id } }) });
+      ops.push({ type: "put", key: `I${c(host)}${c(store)}${c(user)}${c(id)}`, value: suffix });
+    };
+    for (let n = 0; n < 250; n++) item("pubsub.h", "pubsub_items", "node", `n${n}`, 1000 + n, 0);
+    for (let n = 0; n < 3; n++) item("pubsub.h", "pubsub_items", "node\x00", `x${n}`, 5000, n);
+    item("h", "mam", "", "only", 7, 0);
+    ops.push({ type: "put", key: `S${c("pubsub.h")}A${c("pubsub_items")}`, value: "" }, { type: "put", key: `S${c("h")}A${c("mam")}`, value: "" });
+    await raw.batch(ops);
+    await raw.close();
+
+    const d = new LevelStorage(path);
+    await d.open();
+    const a = d.archive("pubsub.h", "pubsub_items");
+    expect(await a.count("node")).toBe(250);
+    expect(await a.count("node\x00")).toBe(3);
+    expect(await d.archive("h", "mam").count("")).toBe(1);
+    expect(await a.truncate("node", 100)).toBe(150);
+    expect((await a.find("node", { limit: 1 }))[0].id).toBe("n150");
+    await a.append("node", "new", { id: "new", keep: 100 });
+    expect(await a.count("node")).toBe(100);
+    expect((await a.find("node", { limit: 1 }))[0].id).toBe("n151");
+    expect((await a.find("node\x00")).map((i) => i.id)).toEqual(["x0", "x1", "x2"]);
+    await d.close();
+
+    const check = new Level<string, string>(path);
+    await check.open();
+    expect(await check.get("Vformat")).toBe("2");
+    expect(await check.get(`C${c("pubsub.h")}${c("pubsub_items")}${c("node")}`)).toBe("100");
+    await check.close();
+    const again = new LevelStorage(path);
+    await again.open();
+    expect(await again.archive("pubsub.h", "pubsub_items").count("node")).toBe(100);
+    await again.close();
+  });
+
+  it("group commit: concurrent writes share synced batches, each stays atomic and durable", async () => {
+    const path = freshPath();
+    const one = new LevelStorage(path);
+    await one.open();
+    const kv = one.keyval("h", "kv");
+    const map = one.map("h", "map");
+    const arch = one.archive("h", "arch");
+    const before = { ...one.commitStats };
+    const writes: Array<Promise<unknown>> = [];
+    for (let n = 0; n < 200; n++) {
+      writes.push(kv.set(`u${n}`, n));
+      writes.push(map.setMany("u", [[`a${n}`, n], [`b${n}`, n]]));
+      writes.push(arch.append(`node${n % 5}`, n, { id: `i${n}`, keep: 30 }));
+    }
+    await Promise.all(writes);
+    const batches = one.commitStats.batches - before.batches;
+    expect(one.commitStats.writes - before.writes).toBeGreaterThanOrEqual(600);
+    expect(batches).toBeLessThan(600);
+    expect(batches).toBeGreaterThan(0);
+    await one.close();
+
+    const two = new LevelStorage(path);
+    await two.open();
+    expect(await two.keyval("h", "kv").users()).toHaveLength(200);
+    expect((await two.map("h", "map").getAll("u")).size).toBe(400);
+    for (let k = 0; k < 5; k++) {
+      const a = two.archive("h", "arch");
+      expect(await a.count(`node${k}`)).toBe(30);
+      expect((await a.find(`node${k}`)).map((i) => i.id)).toEqual(Array.from({ length: 30 }, (_, j) => `i${50 + k + 5 * j}`));
+    }
+    await two.close();
+  });
+
+  it("compacts a user's trimmed range after many trims; the archive reads the same before and after", async () => {
+    const d = new LevelStorage(freshPath());
+    await d.open();
+    const a = d.archive("h", "busy");
+    await a.append("other", "x", { id: "o", when: 1 });
+    let n = 0;
+    for (let round = 0; round < 45; round++) {
+      await a.appendMany("node", Array.from({ length: 500 }, () => ({ value: n, options: { id: `i${n++}`, when: 1000 + n } })), { keep: 10 });
+    }
+    await d.close(); // waits for the background compaction
+    expect(d.commitStats.compactions).toBeGreaterThan(0);
+    const again = new LevelStorage(d.path);
+    await again.open();
+    const b = again.archive("h", "busy");
+    expect((await b.find("node")).map((i) => i.id)).toEqual(Array.from({ length: 10 }, (_, k) => `i${n - 10 + k}`));
+    expect(await b.count("node")).toBe(10);
+    expect(await b.get("node", "i0")).toBeUndefined();
+    expect((await b.find("other")).map((i) => i.id)).toEqual(["o"]);
+    await again.close();
+  });
+
   describe("key components", () => {
     const random = (n: number) => {
       const alphabet = ["\x00", "\x01", "\x02", "a", "b", "/", "é", "\uffff", "😀", "\u0080"];

@@ -122,11 +122,12 @@ async function storeItem(core: ServiceCore, state: NodeState, item: StoredItem):
     const replaces = (await store.getItem(state.name, item.id)) !== undefined;
     if (!replaces && (await store.countItems(state.name)) >= max) return fail("node-full");
   }
-  await store.appendItem(state.name, item);
   if (policy !== "retract-oldest") {
-    await store.truncateItems(state.name, max);
+    // Append and trim in one durable write.
+    await store.appendItem(state.name, item, { keep: max });
     return ok([]);
   }
+  await store.appendItem(state.name, item);
   const excess = (await store.countItems(state.name)) - max;
   if (excess <= 0) return ok([]);
   const oldest = (await store.listItems(state.name, { limit: excess })).map((i) => i.id);

@@ -35,8 +35,11 @@ export interface PubsubStore {
   saveSubscription(node: string, subscription: SubscriptionRecord): Promise<void>;
   deleteSubscription(node: string, subid: string): Promise<void>;
 
-  /** Append to the node's log; an item with the same id is removed first (it becomes the newest). */
-  appendItem(node: string, item: StoredItem): Promise<void>;
+  /**
+   * Append to the node's log; an item with the same id is removed first (it becomes the newest).
+   * `keep`: then keep only the newest `keep` items (a positive integer), in the same durable write.
+   */
+  appendItem(node: string, item: StoredItem, options?: { keep?: number }): Promise<void>;
   getItem(node: string, id: string): Promise<StoredItem | undefined>;
   listItems(node: string, query?: ItemListQuery): Promise<StoredItem[]>;
   countItems(node: string): Promise<number>;
@@ -103,10 +106,11 @@ export class MemoryPubsubStore implements PubsubStore {
     this.nodes.get(node)?.subscriptions.delete(subid);
   }
 
-  async appendItem(node: string, item: StoredItem): Promise<void> {
+  async appendItem(node: string, item: StoredItem, options: { keep?: number } = {}): Promise<void> {
     const e = this.entry(node);
     e.items = e.items.filter((i) => i.id !== item.id);
     e.items.push(cloneItem(item));
+    if (options.keep !== undefined && e.items.length > options.keep) e.items = e.items.slice(e.items.length - options.keep);
   }
 
   async getItem(node: string, id: string): Promise<StoredItem | undefined> {

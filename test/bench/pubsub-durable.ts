@@ -1,0 +1,469 @@
+// Durable pubsub fan-out, Herald (memory store and LevelDB) against Debian's Prosody (memory store)
+// under the same load, in one run. Each server is a real child process on free loopback ports; one
+// load generator (this process) drives it over raw TCP: N subscribers, one publisher, a new node per
+// run (created with pubsub#max_items), items of a fixed size published with a fixed number in
+// flight, three consecutive runs per server and variant. Prints one table: notifications per second
+// for each run, publish -> notify latency p50/p99 over the runs, and the ratios the issue asks for.
+// A benchmark: it prints figures and never fails on them.
+//
+//   npm run build && node dist/test/bench/pubsub-durable.js [--subscribers 100] [--items 2000]
+//       [--size 64] [--inflight 32] [--runs 3] [--variants 100,10000,prefill] [--prefill 1000000]
+//       [--servers herald-memory,herald-leveldb,prosody] [--unloaded 200]
+//
+// Variants: "100" and "10000" are the node's max_items; "prefill" is max_items 100 on a LevelDB
+// database that already holds --prefill items in other nodes (written through the store API before
+// the server starts; for the memory stores it is the same as "100" and is not run again).
+// "unloaded" latency: --unloaded publishes, one at a time, on a fresh node after the runs.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { RawClient } from "../helpers/xmpp-client.js";
+import { LevelStorage } from "../../src/storage/leveldb.js";
+import { HeraldPubsubStore, STORE_NAMES } from "../../modules/mod_pubsub/store.js";
+import { Element } from "../../src/xml/stanza.js";
+
+type ServerKind = "herald-memory" | "herald-leveldb" | "prosody";
+type Variant = "100" | "10000" | "prefill";
+
+interface Options {
+  subscribers: number;
+  items: number;
+  size: number;
+  inflight: number;
+  runs: number;
+  variants: Variant[];
+  prefill: number;
+  servers: ServerKind[];
+  unloaded: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    subscribers: 100,
+    items: 2000,
+    size: 64,
+    inflight: 32,
+    runs: 3,
+    variants: ["100", "10000", "prefill"],
+    prefill: 1_000_000,
+    servers: ["herald-memory", "herald-leveldb", "prosody"],
+    unloaded: 200,
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [k, v] = [argv[i].replace(/^--/, ""), argv[i + 1]];
+    if (k === "variants") o.variants = v.split(",") as Variant[];
+    else if (k === "servers") o.servers = v.split(",") as ServerKind[];
+    else if (k in o) (o as unknown as Record<string, number>)[k] = Number(v);
+    else throw new Error(`unknown option --${k}`);
+  }
+  return o;
+}
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+const PUBLISHER = "admin";
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess | undefined, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const up = await new Promise<boolean>((ok) => {
+      const c = new Socket();
+      c.once("connect", () => {
+        c.destroy();
+        ok(true);
+      });
+      c.once("error", () => ok(false));
+      c.connect(port, "127.0.0.1");
+    });
+    if (up) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not listen on ${port}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface Running {
+  kind: ServerKind;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startHerald(kind: ServerKind, dir: string, dataPath: string): Promise<Running> {
+  const port = await freePort();
+  const cfg = join(dir, "herald.cfg.lua");
+  writeFileSync(
+    cfg,
+    `data_path = ${JSON.stringify(dataPath)}
+authentication = "insecure"
+storage = ${kind === "herald-memory" ? '"memory"' : '"internal"'}
+admins = { "${PUBLISHER}@localhost" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+interfaces = { "127.0.0.1" }
+c2s_ports = { ${port} }
+c2s_direct_tls_ports = { }
+http_ports = { }
+https_ports = { }
+log = "warn"
+modules_enabled = { "roster"; "disco"; "ping" }
+VirtualHost "localhost"
+Component "pubsub.localhost" "pubsub"
+  pubsub_max_items = 10000
+`,
+  );
+  const child = spawn(process.execPath, [...(process.env.HERALD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), join(ROOT, "bin/herald"), "start", "-c", cfg], {
+    cwd: dir,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await waitForPort(port, child, kind);
+  return {
+    kind,
+    port,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(20_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+async function startProsody(dir: string): Promise<Running | undefined> {
+  const which = spawn("sh", ["-c", "command -v prosody"], { stdio: "pipe" });
+  const found = await new Promise<boolean>((r) => which.once("exit", (code) => r(code === 0)));
+  if (!found) return undefined;
+  const port = await freePort();
+  const ref = "/work/shared/prosody-reference/prosody.cfg.lua.in";
+  const shared = existsSync(ref) ? ref : join(ROOT, "../shared/prosody-reference/prosody.cfg.lua.in");
+  let cfg = readFileSync(shared, "utf8").replaceAll("@DIR@", dir).replaceAll("@PORT@", String(port));
+  cfg = cfg.replace('admins = { "admin@localhost" }', `admins = { "${PUBLISHER}@localhost" }`);
+  cfg = cfg.replace(/log = .*\n/, `log = { { levels = { min = "warn" }, to = "file", filename = "${dir}/prosody.log" } }\n`);
+  // Prosody's memory archives hold 1000 items per archive unless told otherwise.
+  cfg = cfg.replace('storage = "memory"\n', 'storage = "memory"\nstorage_archive_item_limit = 20000\n');
+  cfg += "\tpubsub_max_items = 10000\n";
+  writeFileSync(join(dir, "prosody.cfg.lua"), cfg);
+  const child = spawn("prosody", ["--config", join(dir, "prosody.cfg.lua"), "-F"], { stdio: ["ignore", "ignore", "inherit"] });
+  await waitForPort(port, child, "prosody");
+  return {
+    kind: "prosody",
+    port,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Write `count` items into nodes of the pubsub component's stores, as Herald's store would. */
+async function prefill(dataPath: string, count: number): Promise<number> {
+  const t0 = performance.now();
+  const storage = new LevelStorage(join(dataPath, "herald.db"), { sync: false });
+  await storage.open();
+  const host = "pubsub.localhost";
+  const store = new HeraldPubsubStore({
+    nodes: storage.keyval(host, STORE_NAMES.nodes),
+    subscriptions: storage.map(host, STORE_NAMES.subscriptions),
+    items: storage.archive(host, STORE_NAMES.items),
+  });
+  const nodes = 20;
+  const payload = new Element("entry", { xmlns: "urn:herald:bench" }, ["x".repeat(64)]);
+  const perNode = Math.ceil(count / nodes);
+  await Promise.all(
+    Array.from({ length: nodes }, async (_, n) => {
+      for (let i = 0; i < perNode && n * perNode + i < count; i++) {
+        await store.appendItem(`prefill-${n}`, { id: `f${i}`, publisher: `${PUBLISHER}@localhost`, published: Date.now(), payload });
+      }
+    }),
+  );
+  await storage.close();
+  return (performance.now() - t0) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generator
+
+/** One client connection read by a tag scanner instead of an XML parser (cheap for the generator). */
+class Conn {
+  private tail = "";
+  private readonly iqWaiters = new Map<string, (type: string) => void>();
+  /** Called for each notification item id seen. */
+  onItem?: (id: string, at: number) => void;
+
+  constructor(
+    readonly socket: Socket,
+    readonly jid: string,
+  ) {
+    socket.removeAllListeners("data");
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk.toString("latin1")));
+  }
+
+  static async login(port: number, user: string): Promise<Conn> {
+    const c = await RawClient.login(port, user, "pw", { noTls: true, mechanism: "PLAIN", resource: "bench" });
+    return new Conn(c.socket as Socket, c.jid);
+  }
+
+  private onData(text: string): void {
+    const now = performance.now();
+    const s = this.tail + text;
+    let end = 0;
+    for (const m of s.matchAll(/<(iq|item)\b[^>]*>/g)) {
+      end = m.index + m[0].length;
+      const tag = m[0];
+      const id = /\sid=["']([^"']*)["']/.exec(tag)?.[1];
+      if (id === undefined) continue;
+      if (m[1] === "iq") {
+        const type = /\stype=["']([^"']*)["']/.exec(tag)?.[1] ?? "";
+        const w = this.iqWaiters.get(id);
+        if (w && (type === "result" || type === "error")) {
+          this.iqWaiters.delete(id);
+          w(type);
+        }
+      } else if (id.startsWith("q")) this.onItem?.(id, now);
+    }
+    const rest = s.slice(end);
+    const lt = rest.lastIndexOf("<");
+    this.tail = lt >= 0 && rest.indexOf(">", lt) < 0 ? rest.slice(lt) : "";
+  }
+
+  /** Send an iq; resolves with the type of its answer ("result" / "error"). */
+  iq(id: string, xml: string): Promise<string> {
+    return new Promise((ok) => {
+      this.iqWaiters.set(id, ok);
+      this.socket.write(xml);
+    });
+  }
+
+  close(): void {
+    this.socket.end("</stream:stream>");
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+interface RunResult {
+  rate: number; // notifications per second
+  latencies: Float64Array; // publish sent -> notification read, ms
+  missing: number;
+  errors: number;
+}
+
+const createIq = (node: string, maxItems: number) =>
+  `<iq type='set' to='pubsub.localhost' id='c-${node}'><pubsub xmlns='${NS_PUBSUB}'><create node='${node}'/><configure><x xmlns='jabber:x:data' type='submit'>` +
+  `<field var='FORM_TYPE' type='hidden'><value>${NS_PUBSUB}#node_config</value></field>` +
+  `<field var='pubsub#max_items'><value>${maxItems}</value></field></x></configure></pubsub></iq>`;
+
+async function runOnce(pub: Conn, subs: Conn[], node: string, maxItems: number, items: number, inflight: number, size: number): Promise<RunResult> {
+  if ((await pub.iq(`c-${node}`, createIq(node, maxItems))) !== "result") throw new Error(`creating ${node} failed`);
+  await Promise.all(
+    subs.map(async (c, i) => {
+      const r = await c.iq(`s-${node}-${i}`, `<iq type='set' to='pubsub.localhost' id='s-${node}-${i}'><pubsub xmlns='${NS_PUBSUB}'><subscribe node='${node}' jid='${c.jid}'/></pubsub></iq>`);
+      if (r !== "result") throw new Error(`subscribing to ${node} failed`);
+    }),
+  );
+  const tag = node.replace(/[^0-9a-z]/g, "");
+  const sentAt = new Float64Array(items);
+  const expected = subs.length * items;
+  const latencies = new Float64Array(expected);
+  let received = 0;
+  let lastAt = 0;
+  let done: () => void = () => {};
+  const allIn = new Promise<void>((r) => (done = r));
+  const prefix = `q${tag}_`;
+  for (const c of subs) {
+    c.onItem = (id, at) => {
+      if (!id.startsWith(prefix)) return;
+      const k = Number(id.slice(prefix.length));
+      latencies[received++] = at - sentAt[k];
+      lastAt = at;
+      if (received === expected) done();
+    };
+  }
+  const filler = "x".repeat(Math.max(0, size - 29));
+  let next = 0;
+  let errors = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(inflight, items) }, async () => {
+      while (next < items) {
+        const k = next++;
+        sentAt[k] = performance.now();
+        const id = `p${tag}-${k}`;
+        const type = await pub.iq(
+          id,
+          `<iq type='set' to='pubsub.localhost' id='${id}'><pubsub xmlns='${NS_PUBSUB}'><publish node='${node}'><item id='${prefix}${k}'><x xmlns='urn:herald:bench'>${filler}</x></item></publish></pubsub></iq>`,
+        );
+        if (type !== "result") errors++;
+      }
+    }),
+  );
+  // Every notification, or none more for 10 s.
+  let lastCount = -1;
+  while (received < expected && received !== lastCount) {
+    lastCount = received;
+    await Promise.race([allIn, sleep(10_000)]);
+  }
+  for (const c of subs) c.onItem = undefined;
+  const got = latencies.subarray(0, received);
+  return { rate: received / ((lastAt - start) / 1000), latencies: got, missing: expected - received, errors };
+}
+
+interface Row {
+  server: ServerKind;
+  variant: Variant;
+  rates: number[];
+  p50: number;
+  p99: number;
+  missing: number;
+  errors: number;
+  unloadedP50?: number;
+  unloadedP99?: number;
+}
+
+async function measure(server: Running, variant: Variant, o: Options, serial: { n: number }): Promise<Row> {
+  const maxItems = variant === "10000" ? 10000 : 100;
+  const pub = await Conn.login(server.port, PUBLISHER);
+  const subs: Conn[] = [];
+  for (let i = 0; i < o.subscribers; i += 25) {
+    subs.push(...(await Promise.all(Array.from({ length: Math.min(25, o.subscribers - i) }, (_, k) => Conn.login(server.port, `sub${i + k}`)))));
+  }
+  const rates: number[] = [];
+  const all: Float64Array[] = [];
+  let missing = 0;
+  let errors = 0;
+  for (let r = 0; r < o.runs; r++) {
+    const node = `bench${++serial.n}`;
+    const res = await runOnce(pub, subs, node, maxItems, o.items, o.inflight, o.size);
+    rates.push(res.rate);
+    all.push(res.latencies);
+    missing += res.missing;
+    errors += res.errors;
+    const s = Float64Array.from(res.latencies).sort();
+    console.error(
+      `  ${server.kind} max_items=${maxItems}${variant === "prefill" ? " prefilled" : ""} run ${r + 1}: ${res.rate.toFixed(0)} notifications/s, p50 ${percentile(s, 0.5).toFixed(1)} ms, p99 ${percentile(s, 0.99).toFixed(1)} ms${res.missing ? `, ${res.missing} missing` : ""}${res.errors ? `, ${res.errors} errors` : ""}`,
+    );
+  }
+  const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
+  let off = 0;
+  for (const a of all) {
+    merged.set(a, off);
+    off += a.length;
+  }
+  merged.sort();
+  const row: Row = { server: server.kind, variant, rates, p50: percentile(merged, 0.5), p99: percentile(merged, 0.99), missing, errors };
+  if (o.unloaded > 0) {
+    const u = await runOnce(pub, subs, `bench${++serial.n}`, maxItems, o.unloaded, 1, o.size);
+    const s = Float64Array.from(u.latencies).sort();
+    row.unloadedP50 = percentile(s, 0.5);
+    row.unloadedP99 = percentile(s, 0.99);
+  }
+  for (const c of [pub, ...subs]) c.close();
+  await sleep(200);
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
+
+function printTable(rows: Row[], o: Options, notes: string[]): void {
+  const memory = (v: Variant) => rows.find((r) => r.server === "herald-memory" && r.variant === (v === "prefill" ? "100" : v));
+  const prosody = (v: Variant) => rows.find((r) => r.server === "prosody" && r.variant === (v === "prefill" ? "100" : v));
+  console.log(
+    `\npubsub fan-out: ${o.subscribers} subscribers, 1 publisher, ${o.items} items of ${o.size} bytes, ${o.inflight} in flight, ${o.runs} runs per row (a new node each), node ${process.version}`,
+  );
+  for (const n of notes) console.log(n);
+  console.log("");
+  const head = ["server", "max_items", "notifications/s per run", "p50 ms", "p99 ms", "unloaded p50/p99 ms", "last/first", "vs memory", "vs prosody"];
+  const lines: string[][] = [head];
+  for (const r of rows) {
+    const m = memory(r.variant);
+    const p = prosody(r.variant);
+    lines.push([
+      r.server,
+      r.variant === "prefill" ? `100, ${o.prefill.toLocaleString("en")} items in db` : r.variant,
+      r.rates.map(k).join(" / ") + (r.missing || r.errors ? ` (${r.missing} missing, ${r.errors} errors)` : ""),
+      r.p50.toFixed(1),
+      r.p99.toFixed(1),
+      r.unloadedP50 === undefined ? "" : `${r.unloadedP50.toFixed(1)} / ${r.unloadedP99!.toFixed(1)}`,
+      (r.rates[r.rates.length - 1] / r.rates[0]).toFixed(2),
+      m ? (mean(r.rates) / mean(m.rates)).toFixed(2) : "",
+      p ? (mean(r.rates) / mean(p.rates)).toFixed(2) : "",
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const fmt = (l: string[]) => "| " + l.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  console.log(fmt(lines[0]));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const l of lines.slice(1)) console.log(fmt(l));
+  console.log("\nratios: mean notifications/s of the row over the mean of Herald's memory store (resp. Prosody's) with the same max_items; last/first: run 3 over run 1.");
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const serial = { n: 0 };
+  for (const kind of o.servers) {
+    for (const variant of o.variants) {
+      if (variant === "prefill" && kind !== "herald-leveldb") continue;
+      const dir = mkdtempSync(join(tmpdir(), `herald-bench-${kind}-`));
+      try {
+        let server: Running | undefined;
+        if (kind === "prosody") {
+          server = await startProsody(dir);
+          if (!server) {
+            if (!notes.some((n) => n.includes("prosody"))) notes.push("prosody: not installed (apt-get install -y prosody), not measured");
+            break;
+          }
+        } else {
+          const dataPath = join(dir, "data");
+          if (variant === "prefill") {
+            console.error(`  prefilling ${o.prefill} items ...`);
+            const secs = await prefill(dataPath, o.prefill);
+            notes.push(`prefill: ${o.prefill.toLocaleString("en")} items in 20 other nodes, written through the store API in ${secs.toFixed(0)} s before the server started`);
+          }
+          server = await startHerald(kind, dir, dataPath);
+        }
+        try {
+          rows.push(await measure(server, variant, o, serial));
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  printTable(rows, o, notes);
+}
+
+await main();
