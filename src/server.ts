@@ -15,6 +15,7 @@ import type { C2SConnection, C2SContext } from "./net/c2s.js";
 import { AuthFailureTracker } from "./net/sasl-exchange.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { HttpRoutes } from "./net/http-routes.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
@@ -55,6 +56,8 @@ export class Server {
   readonly certs = new CertStore();
   readonly connections = new Set<C2SConnection>();
   readonly dataPath: string;
+  /** HTTP routes of modules, served by the http(s) listeners. */
+  readonly http = new HttpRoutes();
   storage!: StorageDriver;
   listeners: Listener[] = [];
   started = 0;
@@ -89,7 +92,10 @@ export class Server {
         return self.started;
       },
       version: VERSION,
+      http: this.http,
+      dataPath: this.dataPath,
     });
+    this.http.listeners = () => this.listeners;
   }
 
   get config(): Config {
@@ -267,6 +273,7 @@ export class Server {
       connections: this.connections,
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
+      http: this.http,
     };
     const override = this.opts.portOverride ?? {};
     const ifaces = (name: string, def: string[]) => {

@@ -9,6 +9,7 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
+import type { HttpHandler } from "../net/http-routes.js";
 
 export interface Timer {
   cancel(): void;
@@ -77,6 +78,14 @@ export interface ModuleApi {
   readonly accounts: AccountStore;
   /** The Host object: for core-level modules only. */
   readonly hostObject: Host;
+  /** HTTP routes on the server's http(s) listeners, removed on unload. */
+  readonly http: {
+    route(method: string, pathPrefix: string, handler: HttpHandler): void;
+    /** The public URL of a path (`http_external_url`, else the https listener, else http), or undefined without listeners. */
+    url(path: string): string | undefined;
+  };
+  /** The server's data directory (`data_path`). */
+  readonly dataPath: string;
   /** Time the server started (ms since epoch). */
   readonly serverStarted: number;
   readonly serverVersion: string;

@@ -10,6 +10,7 @@ import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
 import type { ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
 import { jidBare, jidPrep } from "../util/jid.js";
+import type { HttpRoutes } from "../net/http-routes.js";
 
 /** Prosody module names whose function is built into Herald's core. */
 export const BUILTIN_MODULES = new Set([
@@ -30,6 +31,8 @@ export interface ModuleContext {
   admins: () => Set<string>;
   started: number;
   version: string;
+  http: HttpRoutes;
+  dataPath: string;
 }
 
 interface Loaded {
@@ -205,6 +208,16 @@ export class ModuleManager {
         return accounts;
       },
       hostObject: host,
+      http: {
+        route: (method, pathPrefix, handler) => cleanup(ctx.http.add(method, pathPrefix, handler)),
+        url: (path) =>
+          ctx.http.url(path, {
+            host: host.name,
+            externalUrl: host.options.string("http_external_url", "") || undefined,
+            httpHost: host.options.string("http_host", "") || undefined,
+          }),
+      },
+      dataPath: ctx.dataPath,
       serverStarted: ctx.started,
       serverVersion: ctx.version,
     };

@@ -10,6 +10,7 @@ import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
 import type { Transport } from "./transport.js";
+import type { HttpRoutes } from "./http-routes.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -26,6 +27,8 @@ export interface ListenerContext {
   connections: Set<C2SConnection>;
   maxStanzaSize: () => number;
   considerWebsocketSecure: boolean;
+  /** Routes modules added (module.http.route). */
+  http?: HttpRoutes;
 }
 
 function sniCallback(certs: CertStore) {
@@ -197,6 +200,22 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: st
     if (path === WEBSOCKET_PATH) {
       res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
       res.end("This is Herald's XMPP WebSocket endpoint (RFC 7395): connect with a WebSocket client.\n");
+      return;
+    }
+    const route = ctx.http?.match(req.method ?? "GET", path);
+    if (route?.handler) {
+      Promise.resolve()
+        .then(() => route.handler!(req, res, route.rest))
+        .catch((err: Error) => {
+          ctx.log.error(`HTTP ${req.method} ${path} failed: ${err.stack ?? err.message}`);
+          if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+          res.end();
+        });
+      return;
+    }
+    if (route) {
+      res.writeHead(405, { "content-type": "text/plain", allow: route.methods.join(", ") });
+      res.end("Method not allowed\n");
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });
