@@ -55,7 +55,8 @@ function encodeFilename(name: string): string {
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
+    await module.depends("disco");
     const o = module.options;
     const name = module.name; // "http_file_share"
     const sizeLimit = o.integer(`${name}_size_limit`, 10 * 1024 * 1024, { min: 0 });

@@ -26,6 +26,8 @@ export interface ModuleApi {
   /** Options of the global section. */
   readonly globalOptions: OptionReader;
 
+  /** Load another module on this host first (Prosody's module:depends), e.g. "disco" on a component. */
+  depends(name: string): Promise<void>;
   /** Hook an event on this host's bus. Higher priority runs first. */
   hook<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
   /** Hook an event on another host's bus (a component listening to a VirtualHost). Removed on unload. */

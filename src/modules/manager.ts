@@ -117,6 +117,7 @@ export class ModuleManager {
       log,
       options: host.options,
       globalOptions: ctx.globalOptions,
+      depends: (dep) => this.load(host, dep),
       hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
       hookOn: (other, event, fn, priority) => {
         const target = ctx.hosts.get(other);
