@@ -30,4 +30,5 @@ export const registry: ModuleRegistry = {
   vcard4: () => import("./mod_vcard4/index.js"),
   // [upload-tombstones-bookmarks]
   http_file_share: () => import("./mod_http_file_share/index.js"),
+  tombstones: () => import("./mod_tombstones/index.js"),
 };

@@ -323,10 +323,14 @@ export class Server {
     const accounts = this.accounts(host);
     try {
       switch (req.command) {
-        case "adduser":
+        case "adduser": {
+          // A module may refuse the name (tombstones of deleted accounts).
+          const refusal = (await this.hosts.get(host)?.bus.fire("user-registering", { username: req.username ?? "", source: "admin" })) as { text?: string } | undefined;
+          if (refusal) return { ok: false, error: refusal.text ?? `${req.username}@${host} may not be created` };
           await accounts.create(req.username ?? "", req.password ?? "");
           await this.globalBus.fire("user-registered", { host, username: req.username, source: "admin" });
           return { ok: true };
+        }
         case "passwd":
           await accounts.setPassword(req.username ?? "", req.password ?? "");
           return { ok: true };
