@@ -31,4 +31,5 @@ export const registry: ModuleRegistry = {
   // [upload-tombstones-bookmarks]
   http_file_share: () => import("./mod_http_file_share/index.js"),
   tombstones: () => import("./mod_tombstones/index.js"),
+  bookmarks: () => import("./mod_bookmarks/index.js"),
 };

@@ -378,7 +378,7 @@ export const defaultConfigText = `-- Herald's built-in configuration (used when 
 data_path = "./data"
 
 modules_enabled = {
-  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
+  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "bookmarks"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
 }
 allow_registration = false
