@@ -242,7 +242,7 @@ describe("default configuration", () => {
   test("goes through the parser", () => {
     expect(defaultConfigText).toContain(`VirtualHost "localhost"`);
     const parsed = defaultParsedConfig();
-    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"]]);
+    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"], ["Component", "upload.localhost"]]);
     expect(parsed.warnings).toEqual([]);
     const c = defaultConfig();
     expect(c.global.string("data_path")).toBe("./data");
@@ -250,6 +250,7 @@ describe("default configuration", () => {
     expect(c.hosts).toEqual([
       { name: "localhost", kind: "VirtualHost", file: "<default config>", line: 10 },
       { name: "pubsub.localhost", kind: "Component", module: "pubsub", file: "<default config>", line: 12 },
+      { name: "upload.localhost", kind: "Component", module: "http_file_share", file: "<default config>", line: 16 },
     ]);
     expect(c.host("localhost").array("modules_enabled")).toContain("roster");
   });
