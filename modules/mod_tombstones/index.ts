@@ -7,7 +7,8 @@
 //   unavailable presence a `gone` error and `unsubscribe`, so contacts drop the subscription.
 //
 // Options: user_tombstone_expiry (default: never; Prosody keeps tombstones for ever, since there
-// is no telling when every contact has forgotten the address), e.g. "1y".
+// is no telling when every contact has forgotten the address), e.g. "1y"; tombstone_cache_size
+// (1024): names whose answer (tombstone or none) is kept in memory, as presence asks for each.
 
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
@@ -24,7 +25,8 @@ export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return;
     const ttl = module.options.period("user_tombstone_expiry", Infinity);
-    const graveyard = new Graveyard(module.openMap<number>(TOMBSTONE_STORE), ttl);
+    const cacheSize = module.options.integer("tombstone_cache_size", 1024, { min: 1, max: 10_000_000 });
+    const graveyard = new Graveyard(module.openMap<number>(TOMBSTONE_STORE), ttl, cacheSize);
 
     module.hookGlobal("user-deleted", async (ev: { host: string; username: string }) => {
       if (ev.host !== module.host) return undefined;
