@@ -195,7 +195,12 @@ export default defineModule({
         req.resume();
         return plain(res, 401, "Invalid or expired authorization", { "www-authenticate": "Bearer" });
       }
-      const slot = decodeURIComponent(rest.split("/")[0] ?? "");
+      let slot: string | undefined;
+      try {
+        slot = decodeURIComponent(rest.split("/")[0] ?? "");
+      } catch {
+        slot = undefined;
+      }
       if (slot !== grant.slot) {
         req.resume();
         return plain(res, 400, "The authorization is for another slot");
@@ -254,8 +259,9 @@ export default defineModule({
       if (!ok || received !== grant.filesize) {
         await fsp.rm(temp, { force: true });
         if (tooLong || (ok && received !== grant.filesize)) {
+          // A body longer than the slot is not read to its end: the connection goes once answered.
+          if (tooLong) res.once("finish", () => req.destroy());
           plain(res, 413, `The slot is for ${grant.filesize} bytes`, tooLong ? { connection: "close" } : {});
-          if (tooLong) req.destroy();
         } else res.destroy();
         return;
       }

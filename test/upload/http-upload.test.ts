@@ -145,6 +145,26 @@ describe("XEP-0363 HTTP file upload", () => {
     expect((await fetch(`http://127.0.0.1:${ts.httpPort}/file_share/nosuchslot/x.txt`, { method: "DELETE" })).status).toBe(405);
   });
 
+  it("takes a chunked upload of the slot's size, and refuses a longer one", async () => {
+    const romeo = await login("romeo");
+    const chunked = (chunks: string[]) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const c of chunks) controller.enqueue(Buffer.from(c));
+          controller.close();
+        },
+      });
+    const putStream = (url: string, auth: string, chunks: string[]) =>
+      fetch(url, { method: "PUT", body: chunked(chunks), headers: { Authorization: auth, "Content-Type": "text/plain" }, duplex: "half" } as RequestInit);
+    const long = slotOf(await request(romeo, "upload.localhost", "long.txt", 6));
+    const refused = await putStream(long.put, long.auth, ["1234", "5678"]);
+    expect(refused.status).toBe(413);
+    expect((await fetch(long.get)).status).toBe(404);
+    const exact = slotOf(await request(romeo, "upload.localhost", "exact.txt", 8));
+    expect((await putStream(exact.put, exact.auth, ["1234", "5678"])).status).toBe(201);
+    expect(await (await fetch(exact.get)).text()).toBe("12345678");
+  });
+
   it("answers bad requests with the errors Prosody gives, file-too-large naming the limit", async () => {
     const romeo = await login("romeo");
     const big = await request(romeo, "upload.localhost", "big.txt", 1001);
