@@ -27,6 +27,10 @@ Component "quota.localhost" "http_file_share"
   http_paths = { file_share = "/share2" }
   http_file_share_global_quota = 100
 
+Component "closed.localhost" "http_file_share"
+  http_paths = { file_share = "/closed" }
+  http_file_share_access = { "juliet@localhost" }
+
 Component "brief.localhost" "http_file_share"
   http_paths = { file_share = "/brief" }
   http_file_share_expires_after = 1
@@ -192,6 +196,15 @@ describe("XEP-0363 HTTP file upload", () => {
     expect(slotOf(await request(juliet, "upload.localhost", "3.png", 500, "image/png")).put).toBeTruthy();
     const mercutio = await login("mercutio");
     expect(slotOf(await request(mercutio, "upload.localhost", "4.png", 1000, "image/png")).put).toBeTruthy();
+  });
+
+  it("with http_file_share_access, only the JIDs listed may upload", async () => {
+    const romeo = await login("romeo");
+    const refused = await request(romeo, "closed.localhost", "x.txt", 3);
+    expect(refused.getChild("error")?.attrs.type).toBe("auth");
+    expect(condition(refused)).toBe("forbidden");
+    const juliet = await login("juliet");
+    expect(slotOf(await request(juliet, "closed.localhost", "x.txt", 3)).put).toContain("/closed/");
   });
 
   it("keeps to the global quota, on its own path", async () => {
