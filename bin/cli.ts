@@ -8,6 +8,7 @@ import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
 import { createStorage } from "../src/storage/index.js";
 import { createAccountStore } from "../src/auth/accounts.js";
+import { Graveyard } from "../modules/mod_tombstones/graveyard.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
 import { registry } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
@@ -199,10 +200,19 @@ async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest
   } catch (err) {
     fail(`Cannot open the database in ${dataPath}: ${(err as Error).message}`);
   }
-  const accounts = createAccountStore(storage, req.host!);
+  const hostOptions = loaded.config.host(req.host!);
+  const tombstones =
+    hostOptions.array("modules_enabled").includes("tombstones") && !hostOptions.array("modules_disabled").includes("tombstones")
+      ? Graveyard.open(storage, req.host!, hostOptions.period("user_tombstone_expiry", Infinity))
+      : undefined;
+  const accounts = createAccountStore(storage, req.host!, { onDelete: async (username) => tombstones?.bury(username) });
   try {
-    if (req.command === "adduser") await accounts.create(req.username!, req.password!);
-    else if (req.command === "passwd") await accounts.setPassword(req.username!, req.password!);
+    if (req.command === "adduser") {
+      if (tombstones && (await tombstones.tombstone(nodePrep(req.username!) ?? req.username!)) !== undefined) {
+        throw new Error("The requested username is not available.");
+      }
+      await accounts.create(req.username!, req.password!);
+    } else if (req.command === "passwd") await accounts.setPassword(req.username!, req.password!);
     else if (req.command === "deluser") await accounts.delete(req.username!);
   } catch (err) {
     await storage.close();

@@ -93,8 +93,8 @@ export async function scansionCommand(paths: string[], opts: ScansionCliOptions)
       registry,
       baseDir: dirname(resolve(configFile)),
       logRouter,
-      // Only the client port, on loopback; no admin socket.
-      portOverride: { c2s: [port], c2s_direct_tls: [], http: [], https: [] },
+      // The client port and HTTP (uploads) on free loopback ports; no admin socket.
+      portOverride: { c2s: [port], c2s_direct_tls: [], http: [0], https: [] },
       interfaceOverride: ["127.0.0.1"],
       dataPathOverride: dataDir,
       adminSocket: false,

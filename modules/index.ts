@@ -31,4 +31,8 @@ export const registry: ModuleRegistry = {
   pep: () => import("./mod_pep/index.js"),
   vcard_legacy: () => import("./mod_vcard_legacy/index.js"),
   vcard4: () => import("./mod_vcard4/index.js"),
+  // [upload-tombstones-bookmarks]
+  http_file_share: () => import("./mod_http_file_share/index.js"),
+  tombstones: () => import("./mod_tombstones/index.js"),
+  bookmarks: () => import("./mod_bookmarks/index.js"),
 };

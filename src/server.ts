@@ -17,6 +17,7 @@ import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
+import { HttpRoutes } from "./net/http-routes.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
@@ -26,7 +27,6 @@ import type { Server as NetServer } from "node:net";
 import { runShellLine } from "./admin/shell.js";
 import { MetricsRegistry } from "./stats/metrics.js";
 import { timedStorage } from "./stats/storage.js";
-import { HttpRoutes } from "./net/http-routes.js";
 import type { LogSink } from "./util/logger.js";
 
 export interface ServerOptions {
@@ -65,9 +65,9 @@ export class Server {
   readonly connections = new Set<C2SConnection>();
   /** Counters, gauges and histograms, served by mod_http_openmetrics. */
   readonly metrics = new MetricsRegistry();
-  /** HTTP endpoints modules add beside the WebSocket. */
-  readonly httpRoutes = new HttpRoutes();
   readonly dataPath: string;
+  /** HTTP routes of modules, served by the http(s) listeners. */
+  readonly http = new HttpRoutes();
   storage!: StorageDriver;
   listeners: Listener[] = [];
   started = 0;
@@ -107,8 +107,10 @@ export class Server {
       },
       version: VERSION,
       metrics: this.metrics,
-      httpRoutes: this.httpRoutes,
+      http: this.http,
+      dataPath: this.dataPath,
     });
+    this.http.listeners = () => this.listeners;
     this.metrics.onCollect(() => {
       // Prosody's mod_c2s gauge: established connections by host, session type and address family.
       const g = this.metrics.gauge("prosody_mod_c2s__connections", "Established c2s connections", ["host", "type", "ip_family"]);
@@ -380,7 +382,7 @@ export class Server {
       admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
       readLimit: this.limits!.readLimit,
       readThrottles: this.readThrottles,
-      routes: this.httpRoutes,
+      http: this.http,
     };
     const override = this.opts.portOverride ?? {};
     // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
@@ -434,10 +436,14 @@ export class Server {
     const accounts = this.accounts(host);
     try {
       switch (req.command) {
-        case "adduser":
+        case "adduser": {
+          // A module may refuse the name (tombstones of deleted accounts).
+          const refusal = (await this.hosts.get(host)?.bus.fire("user-registering", { username: req.username ?? "", source: "admin" })) as { text?: string } | undefined;
+          if (refusal) return { ok: false, error: refusal.text ?? `${req.username}@${host} may not be created` };
           await accounts.create(req.username ?? "", req.password ?? "");
           await this.globalBus.fire("user-registered", { host, username: req.username, source: "admin" });
           return { ok: true };
+        }
         case "passwd":
           await accounts.setPassword(req.username ?? "", req.password ?? "");
           return { ok: true };

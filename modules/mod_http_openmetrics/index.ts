@@ -15,6 +15,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { defineModule } from "../../src/modules/api.js";
 import type { MetricsRegistry } from "../../src/stats/metrics.js";
 import { OPENMETRICS_CONTENT_TYPE } from "../../src/stats/metrics.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { addressFilter } from "../../src/util/ip.js";
 
 export const METRICS_PATH = "/metrics";
@@ -85,21 +86,19 @@ export default defineModule({
     startProcessMetrics(module.metrics);
     module.onUnload(stopProcessMetrics);
 
-    module.addHttpRoute(METRICS_PATH, async (req, res) => {
+    const serve = async (req: IncomingMessage, res: ServerResponse) => {
       const remote = req.socket.remoteAddress ?? "";
       if (!filter.allows(remote)) {
         res.writeHead(403, { "content-type": "text/plain; charset=utf-8" });
         res.end("Forbidden: this address may not read the metrics (openmetrics_allow_ips, openmetrics_allow_cidr)\n");
         return;
       }
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: "GET, HEAD" });
-        res.end("Method not allowed\n");
-        return;
-      }
       const body = await module.metrics.render();
       res.writeHead(200, { "content-type": OPENMETRICS_CONTENT_TYPE, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
       res.end(req.method === "HEAD" ? undefined : body);
-    });
+    };
+    // Other methods get 405 with `Allow: GET, HEAD` from the listener.
+    module.http.route("GET", METRICS_PATH, serve);
+    module.http.route("HEAD", METRICS_PATH, serve);
   },
 });

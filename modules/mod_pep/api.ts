@@ -7,6 +7,8 @@ import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
 import { Element } from "../../src/xml/stanza.js";
 
 export const PEP_SERVICE_EVENT = "pep-get-service";
+/** Fired with a PepServiceHandle and the username when an account's service is made. */
+export const PEP_SERVICE_ADDED_EVENT = "pep-service-added";
 
 export interface PepServiceHandle {
   service: PubsubService;

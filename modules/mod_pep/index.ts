@@ -11,7 +11,8 @@
 //                                    cached services and on accounts with expiring data; services.ts)
 //
 // Events on the host bus: "pep-get-service" { username } -> { service, jid } | undefined
-// (mod_vcard_legacy, mod_vcard4). Storage: see store.ts; deleting an account removes its PEP data
+// (mod_vcard_legacy, mod_vcard4); "pep-service-added" { username, service, jid } when an account's
+// service is made, before its first use (mod_bookmarks listens to its events). Storage: see store.ts; deleting an account removes its PEP data
 // with the account's other data, and "user-deleted" drops what is cached of it.
 
 import { randomBytes } from "node:crypto";
@@ -25,7 +26,7 @@ import { serviceFeatures } from "../mod_pubsub/disco.js";
 import { metaDataForm } from "../mod_pubsub/forms.js";
 import { handlePubsubIq } from "../mod_pubsub/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../mod_pubsub/xml.js";
-import { PEP_SERVICE_EVENT, type PepServiceHandle } from "./api.js";
+import { PEP_SERVICE_ADDED_EVENT, PEP_SERVICE_EVENT, type PepServiceHandle } from "./api.js";
 import { InterestTable, PendingQueries } from "./interest.js";
 import { Lru } from "./lru.js";
 import { PepPresence, usernameOf } from "./presence.js";
@@ -73,6 +74,8 @@ export default defineModule({
       onError: (err) => module.log.warn(`PEP notification not sent: ${(err as Error).message}`),
       // Accounts with bound sessions keep their service (no second instance beside one in use).
       pinned: (username) => module.sessionsOf(username).length > 0,
+      // Handlers of "pep-service-added" must attach their listeners synchronously.
+      onBuilt: (account) => void module.fire(PEP_SERVICE_ADDED_EVENT, { username: account.username, service: account.service, jid: account.jid }),
     });
 
     /** A full JID's own session when it is here (the caps query must precede the presence echo). */

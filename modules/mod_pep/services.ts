@@ -71,6 +71,8 @@ export interface PepServicesOptions {
   onError?(err: unknown): void;
   /** Keep this account's service in memory (it has bound sessions). */
   pinned?(username: string): boolean;
+  /** A service was made (before anything is done with it): other modules may listen to its events. */
+  onBuilt?(account: PepAccount): void;
 }
 
 export class PepServices {
@@ -203,6 +205,7 @@ export class PepServices {
     const raced = this.cache.peek(username) ?? this.revive(username);
     if (raced) return raced;
     const account = this.build(username);
+    this.opts.onBuilt?.(account);
     this.cache.set(username, account);
     return account;
   }

@@ -15,9 +15,16 @@ import { isClientSession } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { AccountError } from "../../src/auth/accounts.js";
 import { nodePrep } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, errorReply, reply, type ErrorType } from "../../src/xml/stanza.js";
 import { NS_REGISTER, NS_REGISTER_FEATURE, readSubmission, registeredQuery, registrationQuery, type RegistrationTexts } from "./form.js";
 import { RegistrationThrottle, ipInList, normalizeAddress } from "./throttle.js";
+
+/** What a `user-registering` handler returns to refuse an account name. */
+interface RegistrationRefusal {
+  type: ErrorType;
+  condition: string;
+  text?: string;
+}
 
 export default defineModule({
   load(module) {
@@ -98,6 +105,12 @@ export default defineModule({
       const refused = checkAddress(session, stanza);
       if (refused) {
         session.send(refused);
+        return true;
+      }
+      // Other modules may refuse a name (tombstones of deleted accounts answer `conflict`).
+      const refusal = (await module.fire("user-registering", { username, source: "mod_register" })) as RegistrationRefusal | undefined;
+      if (refusal) {
+        session.send(errorReply(stanza, refusal.type, refusal.condition, refusal.text));
         return true;
       }
       // XEP-0077 §3.1: the username is taken.

@@ -78,7 +78,8 @@ export function createAccountStore(
     },
     async delete(username) {
       const u = prep(username);
-      if ((await store.get(u)) === undefined) throw new AccountError("not-found", `${u}@${host} does not exist`);
+      // With "insecure" authentication every name is an account, so any of them can be deleted.
+      if (!opts.acceptAny && (await store.get(u)) === undefined) throw new AccountError("not-found", `${u}@${host} does not exist`);
       await store.set(u, undefined);
       await storage.purgeUser(host, u);
       await opts.onDelete?.(u);

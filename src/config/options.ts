@@ -378,7 +378,7 @@ export const defaultConfigText = `-- Herald's built-in configuration (used when 
 data_path = "./data"
 
 modules_enabled = {
-  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
+  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "bookmarks"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
   "limits"; "mam";
 }
@@ -389,4 +389,7 @@ VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
   -- Accounts of this server may create nodes (a config file's default is "admins").
   pubsub_create_node = "local"
+
+Component "upload.localhost" "http_file_share"
+  -- XEP-0363 file upload for the accounts of this server, served at /file_share/ on the HTTP(S) ports.
 `;

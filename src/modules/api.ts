@@ -27,6 +27,8 @@ export interface ModuleApi {
   /** Options of the global section. */
   readonly globalOptions: OptionReader;
 
+  /** Load another module on this host first (Prosody's module:depends), e.g. "disco" on a component. */
+  depends(name: string): Promise<void>;
   /** Hook an event on this host's bus. Higher priority runs first. */
   hook<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
   /** Hook an event on another host's bus (a component listening to a VirtualHost). Removed on unload. */
@@ -83,8 +85,14 @@ export interface ModuleApi {
   readonly metrics: MetricsRegistry;
   /** Run fn before each rendering of the metrics; removed on unload. */
   onCollect(fn: () => void | Promise<void>): void;
-  /** Answer HTTP requests for this exact path on the HTTP(S) listeners; removed on unload. */
-  addHttpRoute(path: string, handler: HttpHandler): void;
+  /** HTTP routes on the server's http(s) listeners, removed on unload. */
+  readonly http: {
+    route(method: string, pathPrefix: string, handler: HttpHandler): void;
+    /** The public URL of a path (`http_external_url`, else the https listener, else http), or undefined without listeners. */
+    url(path: string): string | undefined;
+  };
+  /** The server's data directory (`data_path`). */
+  readonly dataPath: string;
   /** Time the server started (ms since epoch). */
   readonly serverStarted: number;
   readonly serverVersion: string;

@@ -33,7 +33,8 @@ export interface ModuleContext {
   started: number;
   version: string;
   metrics: MetricsRegistry;
-  httpRoutes: HttpRoutes;
+  http: HttpRoutes;
+  dataPath: string;
 }
 
 interface Loaded {
@@ -118,6 +119,7 @@ export class ModuleManager {
       log,
       options: host.options,
       globalOptions: ctx.globalOptions,
+      depends: (dep) => this.load(host, dep),
       hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
       hookOn: (other, event, fn, priority) => {
         const target = ctx.hosts.get(other);
@@ -211,7 +213,16 @@ export class ModuleManager {
       hostObject: host,
       metrics: ctx.metrics,
       onCollect: (fn) => cleanup(ctx.metrics.onCollect(fn)),
-      addHttpRoute: (path, handler) => cleanup(ctx.httpRoutes.add(path, handler)),
+      http: {
+        route: (method, pathPrefix, handler) => cleanup(ctx.http.add(method, pathPrefix, handler)),
+        url: (path) =>
+          ctx.http.url(path, {
+            host: host.name,
+            externalUrl: host.options.string("http_external_url", "") || undefined,
+            httpHost: host.options.string("http_host", "") || undefined,
+          }),
+      },
+      dataPath: ctx.dataPath,
       serverStarted: ctx.started,
       serverVersion: ctx.version,
     };

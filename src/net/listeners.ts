@@ -38,8 +38,8 @@ export interface ListenerContext {
   readLimit?: ReadLimit;
   /** Where each connection's read throttle is kept (so `unlimited_jids` can lift it). */
   readThrottles?: WeakMap<C2SConnection, ReadThrottle>;
-  /** Other HTTP endpoints (modules' routes, e.g. /metrics). */
-  routes?: HttpRoutes;
+  /** Routes modules added (module.http.route: /metrics, file sharing, ...). */
+  http?: HttpRoutes;
 }
 
 /**
@@ -253,13 +253,20 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       res.end("This is Herald's XMPP WebSocket endpoint (RFC 7395): connect with a WebSocket client.\n");
       return;
     }
-    const route = ctx.routes?.get(path);
+    const route = ctx.http?.match(req.method ?? "GET", path);
+    if (route?.handler) {
+      Promise.resolve()
+        .then(() => route.handler!(req, res, route.rest))
+        .catch((err: Error) => {
+          ctx.log.error(`HTTP ${req.method} ${path} failed: ${err.stack ?? err.message}`);
+          if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+          res.end();
+        });
+      return;
+    }
     if (route) {
-      Promise.resolve(route(req, res, { secure: https })).catch((err: unknown) => {
-        ctx.log.error(`HTTP ${path}: ${(err as Error)?.stack ?? err}`);
-        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-        res.end();
-      });
+      res.writeHead(405, { "content-type": "text/plain", allow: route.methods.join(", ") });
+      res.end("Method not allowed\n");
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });

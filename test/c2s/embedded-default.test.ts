@@ -8,6 +8,7 @@ import { defaultConfig } from "../../prosody-compat/config/index.js";
 import { Server } from "../../src/server.js";
 import { LogRouter, type LogLevel } from "../../src/util/logger.js";
 import { registry } from "../../modules/index.js";
+import { request as httpsRequest } from "node:https";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
@@ -73,5 +74,32 @@ describe("the embedded default configuration", () => {
     expect(formTypes).toContain("http://jabber.org/network/serverinfo");
     const services = await alice.iq("<iq type='get' id='s1' to='localhost'><services xmlns='urn:xmpp:extdisco:2'/></iq>");
     expect(services.attrs.type, String(services)).toBe("result");
+  });
+
+  it("offers file upload (XEP-0363) at upload.localhost, served over HTTPS", async () => {
+    const items = await alice.iq("<iq type='get' id='u1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+    expect(items.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements("item").map((i) => i.attrs.jid)).toContain("upload.localhost");
+    const slotIq = await alice.iq("<iq type='get' id='u2' to='upload.localhost'><request xmlns='urn:xmpp:http:upload:0' filename='hi.txt' size='2' content-type='text/plain'/></iq>");
+    const slot = slotIq.getChild("slot", "urn:xmpp:http:upload:0");
+    expect(slot, String(slotIq)).toBeDefined();
+    const putUrl = new URL(slot!.getChild("put")!.attrs.url);
+    expect(putUrl.origin).toBe(`https://upload.localhost:${server.port("https")}`);
+    const auth = slot!.getChild("put")!.getChild("header")!.getText();
+    // The generated certificate is self-signed, and upload.localhost needs no DNS here: 127.0.0.1.
+    const call = (method: string, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          { host: "127.0.0.1", port: server.port("https"), path: putUrl.pathname, method, rejectUnauthorized: false, servername: "localhost", headers: body === undefined ? {} : { authorization: auth, "content-type": "text/plain", "content-length": String(body.length) } },
+          (res) => {
+            let data = "";
+            res.on("data", (d) => (data += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    expect((await call("PUT", "hi")).status).toBe(201);
+    expect(await call("GET")).toEqual({ status: 200, body: "hi" });
   });
 });

@@ -200,4 +200,15 @@ describe("herald CLI", () => {
       rmSync(home, { recursive: true, force: true });
     }
   }, 60000);
+
+  it("with tombstones enabled, a name deleted offline cannot be created again offline", () => {
+    writeFileSync(join(dir, "tombstones.cfg.lua"), `data_path = "data-tombstones"\nmodules_enabled = { "tombstones" }\nVirtualHost "localhost"\n`);
+    let r = herald(["adduser", "carol@localhost", "-c", "tombstones.cfg.lua"], "pw\n");
+    expect(r.stdout.trim(), r.stderr).toBe("Created carol@localhost");
+    r = herald(["deluser", "carol@localhost", "-c", "tombstones.cfg.lua"]);
+    expect(r.stdout.trim(), r.stderr).toBe("Deleted carol@localhost");
+    r = herald(["adduser", "carol@localhost", "-c", "tombstones.cfg.lua"], "pw\n");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not available/);
+  });
 });

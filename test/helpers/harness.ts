@@ -30,7 +30,15 @@ VirtualHost "localhost"
 `;
 
 export async function startTestServer(
-  opts: { config?: string; dataDir?: string; storage?: StorageDriver; keepData?: boolean; logSinks?: LogSink[] } = {},
+  opts: {
+    config?: string;
+    dataDir?: string;
+    storage?: StorageDriver;
+    keepData?: boolean;
+    logSinks?: LogSink[];
+    /** Listeners to have instead of all four on free ports (e.g. `{ https: [] }` for none). */
+    ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "herald-test-"));
   const text = `data_path = ${JSON.stringify(dataDir)}\n${opts.config ?? DEFAULT_TEST_CONFIG}`;
@@ -41,7 +49,7 @@ export async function startTestServer(
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),
-    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0] },
+    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], ...opts.ports },
     interfaceOverride: ["127.0.0.1"],
   });
   await server.start();
@@ -50,8 +58,8 @@ export async function startTestServer(
     dataDir,
     c2sPort: server.port("c2s"),
     tlsPort: server.port("c2s_direct_tls"),
-    httpPort: server.port("http"),
-    httpsPort: server.port("https"),
+    httpPort: server.listeners.find((l) => l.kind === "http")?.port ?? 0,
+    httpsPort: server.listeners.find((l) => l.kind === "https")?.port ?? 0,
     async stop() {
       await server.stop("test finished");
       if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import {
   login,
   nextId,
   pepConfig,
+  publish,
   pubsub,
   startPepServer,
 } from "./helpers.js";
@@ -91,6 +92,24 @@ describe("vcard-temp in PEP (mod_vcard_legacy)", () => {
     const meta = expectResult(await pubsub(romeo, "get", "<items node='urn:xmpp:avatar:metadata'/>"));
     expect(meta.getChild("pubsub", NS)!.getChild("items")!.childElements("item")).toEqual([]);
     expect(expectResult(await vcardGet(juliet, "romeo@localhost")).getChild("vCard", "vcard-temp")!.getChild("PHOTO")).toBeUndefined();
+  });
+
+  it("an avatar published in PEP (XEP-0084) is the vCard's PHOTO and the presence hash (XEP-0398)", async () => {
+    const picture = Buffer.from("\x89PNG juliet's picture");
+    const id = createHash("sha1").update(picture).digest("hex");
+    const open = { "pubsub#access_model": "open" };
+    expectResult(await publish(juliet, "urn:xmpp:avatar:data", id, `<data xmlns='urn:xmpp:avatar:data'>${picture.toString("base64")}</data>`, open));
+    expectResult(await publish(juliet, "urn:xmpp:avatar:metadata", id, `<metadata xmlns='urn:xmpp:avatar:metadata'><info bytes='${picture.length}' id='${id}' type='image/png'/></metadata>`, open));
+    const photo = expectResult(await vcardGet(romeo, "juliet@localhost")).getChild("vCard", "vcard-temp")!.getChild("PHOTO")!;
+    expect(photo.toString()).toBe(`<PHOTO><TYPE>image/png</TYPE><BINVAL>${picture.toString("base64")}</BINVAL></PHOTO>`);
+    juliet.send("<presence/>");
+    let echo = await juliet.next();
+    while (echo.name !== "presence") echo = await juliet.next();
+    expect(echo.getChild("x", "vcard-temp:x:update")!.getChildText("photo")).toBe(id);
+    // Gone from PEP, gone from the vCard.
+    expectResult(await pubsub(juliet, "set", "<retract node='urn:xmpp:avatar:metadata' notify='true'><item id='" + id + "'/></retract>"));
+    expectResult(await pubsub(juliet, "set", "<retract node='urn:xmpp:avatar:data'><item id='" + id + "'/></retract>"));
+    expect(expectResult(await vcardGet(romeo, "juliet@localhost")).getChild("vCard", "vcard-temp")!.getChild("PHOTO")).toBeUndefined();
   });
 
   it("nobody sets another account's vCard; unknown accounts have none", async () => {
