@@ -310,7 +310,11 @@ class BoshSession implements Transport {
     this.conn = this.service.ctx.connect(this);
     const limit = this.service.ctx.readLimit;
     if (limit) {
-      this.throttle = new ReadThrottle(limit, { deliver: (c) => this.conn.onTransportData(c), hold: () => {}, release: () => {} }, false);
+      this.throttle = new ReadThrottle(limit, {
+        deliver: (c) => this.conn.onTransportData(c),
+        hold: () => this.gate("rate", true),
+        release: () => this.gate("rate", false),
+      }, false);
     }
     this.feed(this.openElement());
   }
@@ -359,16 +363,31 @@ class BoshSession implements Transport {
       this.fail(res, "item-not-found", `rid ${rid} beyond the window (last ${this.rid}, ${window} requests)`);
       return;
     }
-    if (rid > this.rid + 1) {
-      this.ahead.set(rid, { parsed, res, cors });
-      return;
-    }
-    this.process(parsed, res);
-    for (let next = this.ahead.get(this.rid + 1); next; next = this.ahead.get(this.rid + 1)) {
+    // Ahead of a missing rid, or while reading is paused: it waits its turn (at most the window).
+    this.ahead.get(rid)?.res.destroy(); // sent again: the client gave up on the first copy
+    this.ahead.set(rid, { parsed, res, cors });
+    if (this.inactivity) clearTimeout(this.inactivity);
+    this.inactivity = undefined;
+    this.processAhead();
+  }
+
+  private processAhead(): void {
+    for (let next = this.ahead.get(this.rid + 1); next && !this.paused && !this.gone; next = this.ahead.get(this.rid + 1)) {
       this.ahead.delete(this.rid + 1);
       this.cors = next.cors;
       this.process(next.parsed, next.res);
     }
+  }
+
+  /** Reading pauses while the session's queue is full (flow control) or it is over its read rate (mod_limits). */
+  private readonly pausedFor = new Set<"flow" | "rate">();
+  private get paused(): boolean {
+    return this.pausedFor.size > 0;
+  }
+  private gate(reason: "flow" | "rate", on: boolean): void {
+    if (on) this.pausedFor.add(reason);
+    else this.pausedFor.delete(reason);
+    if (!this.paused) this.processAhead();
   }
 
   /** A terminal binding error on a live session: it ends. */
@@ -554,6 +573,10 @@ class BoshSession implements Transport {
   destroy(): void {
     if (!this.terminating) this.finish("connection dropped");
   }
-  pause(): void {}
-  resume(): void {}
+  pause(): void {
+    this.gate("flow", true);
+  }
+  resume(): void {
+    this.gate("flow", false);
+  }
 }
