@@ -57,7 +57,8 @@ function parse(text: string): { attrs: Record<string, string>; children: Element
 async function post(body: string, headers: Record<string, string> = {}): Promise<Body> {
   const r = await fetch(url, { method: "POST", body, headers: { "content-type": "text/xml; charset=utf-8", ...headers } });
   const text = await r.text();
-  return { status: r.status, headers: r.headers, text, ...(r.status === 200 ? parse(text) : { attrs: {}, children: [] }) };
+  expect(r.status, text).toBe(200);
+  return { status: r.status, headers: r.headers, text, ...parse(text) };
 }
 
 /** A minimal BOSH client: it numbers its requests and sends what it is told. */
@@ -235,6 +236,7 @@ describe("BOSH requests", () => {
     const second = b.send();
     // …until the second arrives; then it comes back empty, well before its wait.
     expect(await firstDone).toBe(true);
+    expect((await first).attrs).toEqual({ sid: b.sid });
     expect((await first).children).toHaveLength(0);
     await b.send("", "type='terminate'");
     await second;
@@ -291,6 +293,7 @@ describe("BOSH requests", () => {
     expect(b.creation.attrs.stream).toBeUndefined();
     const r = await b.send("", "to='localhost' xmpp:version='1.0'");
     expect(r.attrs.type).toBeUndefined();
+    expect(r.attrs.sid).toBe(b.sid);
     expect(r.attrs.stream).toBeUndefined();
     await b.send("", "type='terminate'");
   });
