@@ -268,30 +268,29 @@ export class Server {
    * Prosody, where mod_bosh is a global module). Options with Prosody's names and defaults.
    */
   boshOptions(): ListenerContext["bosh"] {
-    const on = [...this.hosts.values()].some(
-      (h) => h.kind === "local" && h.options.array("modules_enabled", []).includes("bosh") && !h.options.array("modules_disabled", []).includes("bosh"),
-    );
-    if (!on) return undefined;
+    const enabled = (h: Host | undefined) =>
+      h?.kind === "local" && h.options.array("modules_enabled", []).includes("bosh") && !h.options.array("modules_disabled", []).includes("bosh");
+    if (![...this.hosts.values()].some(enabled)) return undefined;
     const g = this.opts.config.global;
     // CORS as Prosody 0.12+ does it for HTTP services: on unless http_default_cors_enabled = false
     // or http_cors_override = { bosh = { enabled = false } }; the older cross_domain_bosh still works.
-    let enabled = g.boolean("http_default_cors_enabled", true);
+    let corsOn = g.boolean("http_default_cors_enabled", true);
     let origins: string[] = g.array("access_control_allow_origins", []);
     const legacy = g.raw("cross_domain_bosh");
     if (legacy instanceof ConfigTable) {
-      enabled = true;
+      corsOn = true;
       origins = legacy.array.map(String);
     } else if (typeof legacy === "string") {
-      enabled = true;
+      corsOn = true;
       origins = [legacy];
     } else if (typeof legacy === "boolean") {
-      enabled = legacy;
+      corsOn = legacy;
       origins = [];
     }
     const override = g.table("http_cors_override")?.get("bosh");
     if (override instanceof ConfigTable) {
       const e = override.get("enabled");
-      if (typeof e === "boolean") enabled = e;
+      if (typeof e === "boolean") corsOn = e;
       const o = override.get("origins");
       if (o instanceof ConfigTable) origins = o.array.map(String);
       else if (typeof o === "string") origins = [o];
@@ -305,7 +304,9 @@ export class Server {
       maxBodySize: g.integer("http_max_content_size", 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
       maxStanzaSize: this.opts.config.global.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
       considerSecure: g.boolean("consider_bosh_secure", false),
-      cors: { enabled, origins: anyOrigin ? undefined : new Set(origins) },
+      cors: { enabled: corsOn, origins: anyOrigin ? undefined : new Set(origins) },
+      // A VirtualHost with "bosh" in modules_disabled takes no BOSH sessions.
+      serves: (name: string) => enabled(this.hosts.get(name)),
     };
   }
 

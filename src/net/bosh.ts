@@ -51,7 +51,7 @@ export interface BoshContext {
   /** The remote address and whether the request arrived encrypted (TLS, trusted proxy, loopback…). */
   peer(req: IncomingMessage, https: boolean): { remoteAddress: string; secure: boolean };
   readLimit?: ReadLimit;
-  /** Is this a VirtualHost of the server (a stream may be opened to it). */
+  /** Is this a VirtualHost of the server that takes BOSH sessions. */
   isLocalHost(name: string): boolean;
 }
 

@@ -41,7 +41,7 @@ export interface ListenerContext {
   /** Where each connection's read throttle is kept (so `unlimited_jids` can lift it). */
   readThrottles?: WeakMap<C2SConnection, ReadThrottle>;
   /** BOSH at /http-bind ("bosh" in modules_enabled), on every HTTP(S) listener. */
-  bosh?: BoshOptions & { considerSecure: boolean };
+  bosh?: BoshOptions & { considerSecure: boolean; serves(host: string): boolean };
   /** Prosody's http_external_url, for the URLs host-meta advertises. */
   httpExternalUrl?: string;
   /** The BOSH sessions, shared by the HTTP and HTTPS listeners (made on first use). */
@@ -269,7 +269,7 @@ function boshService(ctx: ListenerContext): BoshService | undefined {
     options,
     readLimit: ctx.readLimit,
     peer: (req, https) => httpPeer(ctx, req, https, options.considerSecure),
-    isLocalHost: (name) => ctx.c2s.hosts.get(name)?.kind === "local",
+    isLocalHost: (name) => ctx.c2s.hosts.get(name)?.kind === "local" && options.serves(name),
     connect: (transport) => {
       const conn = new C2SConnection(transport, ctx.c2s);
       track(ctx, conn, undefined);

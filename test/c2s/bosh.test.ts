@@ -24,6 +24,8 @@ c2s_require_encryption = true
 bosh_max_inactivity = 2
 http_max_content_size = 20000
 VirtualHost "localhost"
+VirtualHost "nobosh.localhost"
+  modules_disabled = { "bosh" }
 `,
   });
   await ts.server.accounts("localhost").create("alice", "wonderland");
@@ -137,6 +139,8 @@ describe("BOSH session creation", () => {
   it("refuses a request without 'to', for an unknown host, or with a bad rid or body", async () => {
     expect((await post(`<body ${XMLNS} rid='1' wait='10' hold='1'/>`)).attrs).toMatchObject({ type: "terminate", condition: "improper-addressing" });
     expect((await post(`<body ${XMLNS} rid='1' to='elsewhere.example' wait='10' hold='1'/>`)).attrs).toMatchObject({ type: "terminate", condition: "host-unknown" });
+    // A VirtualHost with "bosh" in its modules_disabled is not served over BOSH.
+    expect((await post(`<body ${XMLNS} rid='1' to='nobosh.localhost' wait='10' hold='1'/>`)).attrs).toMatchObject({ type: "terminate", condition: "host-unknown" });
     expect((await post(`<body ${XMLNS} rid='x' to='localhost' wait='10' hold='1'/>`)).attrs).toMatchObject({ type: "terminate", condition: "bad-request" });
     const notBody = await fetch(url, { method: "POST", body: "<stream xmlns='jabber:client'/>" });
     expect(await notBody.text()).toContain("condition='bad-request'");
