@@ -437,6 +437,8 @@ class BoshSession implements Transport {
   }
 
   private holdRequest(rid: number, res: ServerResponse): void {
+    if (this.inactivity) clearTimeout(this.inactivity);
+    this.inactivity = undefined;
     const h: Held = { rid, res };
     h.timer = setTimeout(() => this.respond(h, this.takePending()), this.wait * 1000);
     h.timer.unref?.();
