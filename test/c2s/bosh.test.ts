@@ -346,3 +346,20 @@ describe("BOSH switched off, and CORS options", () => {
     }
   });
 });
+
+describe("BOSH at shutdown", () => {
+  it("tells a held request <system-shutdown/>", async () => {
+    const own = await startTestServer({ config: `modules_enabled = { "bosh" }\nVirtualHost "localhost"\n` });
+    const at = `http://127.0.0.1:${own.httpPort}/http-bind`;
+    const created = parse(await (await fetch(at, { method: "POST", body: `<body ${XMLNS} rid='10' to='localhost' wait='60' hold='1' xmpp:version='1.0'/>` })).text());
+    const req = (rid: number) => fetch(at, { method: "POST", body: `<body ${XMLNS} rid='${rid}' sid='${created.attrs.sid}'/>` }).then((r) => r.text());
+    // rid 12 releases rid 11 (hold is 1): once 11 is answered, 12 is certainly held.
+    const first = req(11);
+    const held = req(12);
+    expect(parse(await first).children).toHaveLength(0);
+    await own.stop();
+    const body = parse(await held);
+    expect(body.attrs).toMatchObject({ type: "terminate", condition: "remote-stream-error" });
+    expect(body.children.find((c) => c.name === "error")?.getChild("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams")).toBeDefined();
+  });
+});
