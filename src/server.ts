@@ -233,6 +233,7 @@ export class Server {
       if (disabled.has(name) || load.includes(name)) continue;
       if (this.modules.has(name)) load.push(name);
       else if (name === "limits") continue; // turns on the read rate of client streams (readLimit)
+      else if (name === "bosh") continue; // turns on BOSH on the HTTP listeners (boshOptions)
       else if (BUILTIN_MODULES.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
       else warnings.push(`Module '${name}' is not available in Herald; it is ignored`);
     }
@@ -301,6 +302,53 @@ export class Server {
       }
     }
     return limit;
+  }
+
+  /**
+   * BOSH (XEP-0206) at /http-bind: on when a VirtualHost has "bosh" in its modules_enabled (as in
+   * Prosody, where mod_bosh is a global module). Options with Prosody's names and defaults.
+   */
+  boshOptions(): ListenerContext["bosh"] {
+    const enabled = (h: Host | undefined) =>
+      h?.kind === "local" && h.options.array("modules_enabled", []).includes("bosh") && !h.options.array("modules_disabled", []).includes("bosh");
+    if (![...this.hosts.values()].some(enabled)) return undefined;
+    const g = this.opts.config.global;
+    // CORS as Prosody 0.12+ does it for HTTP services: on unless http_default_cors_enabled = false
+    // or http_cors_override = { bosh = { enabled = false } }; the older cross_domain_bosh still works.
+    let corsOn = g.boolean("http_default_cors_enabled", true);
+    let origins: string[] = g.array("access_control_allow_origins", []);
+    const legacy = g.raw("cross_domain_bosh");
+    if (legacy instanceof ConfigTable) {
+      corsOn = true;
+      origins = legacy.array.map(String);
+    } else if (typeof legacy === "string") {
+      corsOn = true;
+      origins = [legacy];
+    } else if (typeof legacy === "boolean") {
+      corsOn = legacy;
+      origins = [];
+    }
+    const override = g.table("http_cors_override")?.get("bosh");
+    if (override instanceof ConfigTable) {
+      const e = override.get("enabled");
+      if (typeof e === "boolean") corsOn = e;
+      const o = override.get("origins");
+      if (o instanceof ConfigTable) origins = o.array.map(String);
+      else if (typeof o === "string") origins = [o];
+    }
+    const anyOrigin = origins.length === 0 || origins.includes("*");
+    return {
+      maxInactivity: g.period("bosh_max_inactivity", 60, { min: 1, max: 86400 }),
+      maxWait: g.period("bosh_max_wait", 120, { min: 1, max: 3600 }),
+      maxPolling: g.period("bosh_max_polling", 5, { min: 0, max: 3600 }),
+      maxPause: g.period("bosh_max_pause", 120, { min: 1, max: 86400 }),
+      maxBodySize: g.integer("http_max_content_size", 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+      maxStanzaSize: this.opts.config.global.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+      considerSecure: g.boolean("consider_bosh_secure", false),
+      cors: { enabled: corsOn, origins: anyOrigin ? undefined : new Set(origins) },
+      // A VirtualHost with "bosh" in modules_disabled takes no BOSH sessions.
+      serves: (name: string) => enabled(this.hosts.get(name)),
+    };
   }
 
   /** The per-address limits of client connections (src/net/limits.ts), read from the global options. */
@@ -383,6 +431,8 @@ export class Server {
       readLimit: this.limits!.readLimit,
       readThrottles: this.readThrottles,
       http: this.http,
+      bosh: this.boshOptions(),
+      httpExternalUrl: g.string("http_external_url"),
     };
     const override = this.opts.portOverride ?? {};
     // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.

@@ -112,7 +112,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   get secure(): boolean {
     return this.transport.secure;
   }
-  get transportKind(): "tcp" | "tls" | "websocket" {
+  get transportKind(): "tcp" | "tls" | "websocket" | "bosh" {
     return this.transport.kind;
   }
   get remoteAddress(): string {

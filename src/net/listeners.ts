@@ -1,4 +1,5 @@
-// Listening sockets: c2s over TCP (STARTTLS), direct TLS (XEP-0368) and WebSocket (RFC 7395).
+// Listening sockets: c2s over TCP (STARTTLS), direct TLS (XEP-0368), WebSocket (RFC 7395) and BOSH
+// (XEP-0206, src/net/bosh.ts) with XEP-0156 discovery (src/net/host-meta.ts) on HTTP(S).
 
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -14,6 +15,8 @@ import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
 import type { HttpRoutes } from "./http-routes.js";
+import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
+import { serveHostMeta } from "./host-meta.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -40,6 +43,12 @@ export interface ListenerContext {
   readThrottles?: WeakMap<C2SConnection, ReadThrottle>;
   /** Routes modules added (module.http.route: /metrics, file sharing, ...). */
   http?: HttpRoutes;
+  /** BOSH at /http-bind ("bosh" in modules_enabled), on every HTTP(S) listener. */
+  bosh?: BoshOptions & { considerSecure: boolean; serves(host: string): boolean };
+  /** Prosody's http_external_url, for the URLs host-meta advertises. */
+  httpExternalUrl?: string;
+  /** The BOSH sessions, shared by the HTTP and HTTPS listeners (made on first use). */
+  boshService?: BoshService;
 }
 
 /**
@@ -245,9 +254,44 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: Bin
 
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
+/** The client behind an HTTP request: its address (X-Forwarded-For of a trusted proxy) and whether it is encrypted. */
+function httpPeer(ctx: ListenerContext, req: IncomingMessage, https: boolean, considerSecure: boolean): { remoteAddress: string; secure: boolean; tls: boolean } {
+  // Behind a reverse proxy every client would have the proxy's address, and share its limits.
+  const peer = req.socket.remoteAddress ?? "unknown";
+  const trusted = ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]);
+  const remoteAddress = forwardedFor(peer, header(req.headers["x-forwarded-for"]), trusted);
+  const proxiedTls = ipInList(trusted, normalizeAddress(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
+  return { remoteAddress, secure: https || considerSecure || isLoopback(peer) || proxiedTls, tls: https || proxiedTls };
+}
+
+function boshService(ctx: ListenerContext): BoshService | undefined {
+  if (!ctx.bosh) return undefined;
+  const options = ctx.bosh;
+  ctx.boshService ??= new BoshService({
+    log: ctx.log.child("bosh"),
+    options,
+    readLimit: ctx.readLimit,
+    peer: (req, https) => httpPeer(ctx, req, https, options.considerSecure),
+    isLocalHost: (name) => ctx.c2s.hosts.get(name)?.kind === "local" && options.serves(name),
+    connect: (transport) => {
+      const conn = new C2SConnection(transport, ctx.c2s);
+      track(ctx, conn, undefined);
+      return conn;
+    },
+  });
+  return ctx.boshService;
+}
+
 export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
+  const bosh = boshService(ctx);
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
+    if (bosh && (path === BOSH_PATH || path === `${BOSH_PATH}/`)) {
+      bosh.handle(req, res, https);
+      return;
+    }
+    const alt = { externalUrl: ctx.httpExternalUrl, bosh: bosh ? { path: BOSH_PATH } : undefined, websocket: { path: WEBSOCKET_PATH } };
+    if (serveHostMeta(alt, req, res, httpPeer(ctx, req, https, false).tls)) return;
     if (path === WEBSOCKET_PATH) {
       res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
       res.end("This is Herald's XMPP WebSocket endpoint (RFC 7395): connect with a WebSocket client.\n");
@@ -289,12 +333,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      // Behind a reverse proxy every client would have the proxy's address, and share its limits.
-      const peer = req.socket.remoteAddress ?? "unknown";
-      const trusted = ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]);
-      const remote = forwardedFor(peer, header(req.headers["x-forwarded-for"]), trusted);
-      const proxiedTls = ipInList(trusted, normalizeAddress(peer)) && header(req.headers["x-forwarded-proto"]) === "https";
-      const secure = https || ctx.considerWebsocketSecure || isLoopback(peer) || proxiedTls;
+      const { remoteAddress: remote, secure } = httpPeer(ctx, req, https, ctx.considerWebsocketSecure);
       const transport = new WebSocketTransport(ws, secure, remote, ctx.c2s.options(undefined).maxSendBuffer);
       const conn = new C2SConnection(transport, ctx.c2s);
       const throttle = ctx.readLimit
@@ -319,7 +358,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     });
   });
   const bound = await listen(server, port, address);
-  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}) on [${address.name}]:${bound}`);
+  ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}${bosh ? `, BOSH at ${BOSH_PATH}` : ""}) on [${address.name}]:${bound}`);
   return {
     kind: https ? "https" : "http",
     address: address.name,
@@ -327,6 +366,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();
+      if (bosh?.stop()) await new Promise((ok) => setImmediate(ok)); // let the terminating responses out
       server.closeAllConnections?.();
       await closeServer(server);
     },

@@ -1,7 +1,7 @@
-// Transports carry a client stream: plain TCP (with STARTTLS), direct TLS, or WebSocket (RFC 7395).
+// Transports carry a client stream: plain TCP (with STARTTLS), direct TLS, WebSocket (RFC 7395) or BOSH (XEP-0206).
 
 export interface Transport {
-  readonly kind: "tcp" | "tls" | "websocket";
+  readonly kind: "tcp" | "tls" | "websocket" | "bosh";
   /** TLS is in place (direct TLS, after STARTTLS, or wss). */
   readonly secure: boolean;
   readonly remoteAddress: string;

@@ -63,7 +63,7 @@ export interface ClientSession extends StanzaSink {
   /** Bare JID once authenticated. */
   bareJid?: string;
   readonly secure: boolean;
-  readonly transportKind: "tcp" | "tls" | "websocket";
+  readonly transportKind: "tcp" | "tls" | "websocket" | "bosh";
   readonly remoteAddress: string;
   readonly log: Logger;
   /** The last available presence broadcast by the client (undefined while unavailable). */

@@ -102,4 +102,17 @@ describe("the embedded default configuration", () => {
     expect((await call("PUT", "hi")).status).toBe(201);
     expect(await call("GET")).toEqual({ status: 200, body: "hi" });
   });
+
+  it("serves BOSH at /http-bind and advertises it in host-meta (XEP-0156)", async () => {
+    const port = server.port("http");
+    const created = await fetch(`http://127.0.0.1:${port}/http-bind`, {
+      method: "POST",
+      body: "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' rid='1' to='localhost' wait='5' hold='1' xmpp:version='1.0'/>",
+    });
+    const text = await created.text();
+    expect(text).toMatch(/ sid='[0-9a-f]{32}'/);
+    expect(text).toContain("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>");
+    const meta = (await (await fetch(`http://127.0.0.1:${port}/.well-known/host-meta.json`)).json()) as { links: Array<{ rel: string }> };
+    expect(meta.links.map((l) => l.rel)).toEqual(["urn:xmpp:alt-connections:xbosh", "urn:xmpp:alt-connections:websocket"]);
+  });
 });
