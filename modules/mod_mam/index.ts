@@ -216,7 +216,8 @@ export default defineModule({
       const parsed = parseQuery(ev.stanza.firstElement()!);
       if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
       const q = parsed.query;
-      // An account's archive has no nodes (pubsub node archives are asked of the pubsub service).
+      // An account's archive has no nodes: a node query is for a PEP node (mod_pep answers those
+      // before this handler runs) or for the pubsub service.
       if (q.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", "This archive has no nodes"));
       await prefsOf(username, true);
       await writer.settled(username);
