@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createStorage } from "../src/storage/index.js";
 import { readNodeDefaults } from "../modules/mod_pubsub/settings.js";
+import { DEFAULT_ARCHIVE_STORE } from "../modules/mod_mam/archiving.js";
 import { formatSummary, importProsody, type ImportHost } from "../prosody-compat/import/prosody.js";
 import type { LoadedConfig } from "./load-config.js";
 
@@ -17,6 +18,8 @@ export async function importProsodyCommand(loaded: LoadedConfig, prosodyDataPath
   const hosts: ImportHost[] = config.hosts.map((h) => {
     const host: ImportHost = { name: h.name, kind: h.kind === "Component" ? "Component" : "VirtualHost" };
     if (h.module) host.module = h.module;
+    const archiveStore = config.host(h.name).string("archive_store", DEFAULT_ARCHIVE_STORE);
+    if (archiveStore !== DEFAULT_ARCHIVE_STORE) host.archiveStore = archiveStore;
     if (h.kind === "Component" && h.module === "pubsub") {
       const d = readNodeDefaults(config.host(h.name).table("node_defaults"));
       if (d.ok) host.nodeDefaults = d.value;

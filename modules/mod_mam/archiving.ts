@@ -1,10 +1,15 @@
 // Which messages go into an account's archive and in what form (pure parts of mod_mam).
 
 import { jidPrep, jidResource } from "../../src/util/jid.js";
+import type { Json } from "../../src/storage/types.js";
+import { elementToJson } from "../../src/xml/json.js";
 import { Element } from "../../src/xml/stanza.js";
 import { NS_STANZA_ID } from "../lib/mam/protocol.js";
 
 const NS_HINTS = "urn:xmpp:hints";
+
+/** The archive store's name (Prosody's `archive_store` default). */
+export const DEFAULT_ARCHIVE_STORE = "archive";
 
 export type ArchiveReason =
   | "headline"
@@ -69,15 +74,24 @@ export function withStanzaId(stanza: Element, byBare: string, id: string): Eleme
 
 /**
  * What is kept: the message without children in `dontArchive` namespaces (chat states by default,
- * Prosody's `dont_archive_namespaces`); undefined when nothing would be left. Its language is made
- * explicit (RFC 6120 §4.7.4: a stanza without xml:lang has its stream's, "en" on Herald's streams),
- * since the archived copy is later read inside another stream.
+ * Prosody's `dont_archive_namespaces`); undefined when nothing would be left.
  */
 export function archivedCopy(stanza: Element, dontArchive: ReadonlySet<string>): Element | undefined {
   const out = stanza.shallowClone();
   out.children = stanza.children.filter((c) => typeof c === "string" || c.attrs.xmlns === undefined || !dontArchive.has(c.attrs.xmlns));
   if (!out.children.some((c) => typeof c !== "string")) return undefined;
+  return out;
+}
+
+/**
+ * A message as an archive item's value (what mod_mam writes and `herald import prosody` writes for
+ * Prosody's archives). Its language is made explicit (RFC 6120 §4.7.4: a stanza without xml:lang
+ * has its stream's, "en" on Herald's streams), since the archived copy is later read inside
+ * another stream; the stream namespace is left out.
+ */
+export function archiveValue(message: Element): Json {
+  const out = message.shallowClone();
   if (out.attrs["xml:lang"] === undefined) out.attrs["xml:lang"] = "en";
   delete out.attrs.xmlns;
-  return out;
+  return elementToJson(out);
 }

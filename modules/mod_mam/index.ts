@@ -30,7 +30,7 @@ import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
 import { generateId } from "../../src/storage/memory.js";
-import { elementFromJson, elementToJson } from "../../src/xml/json.js";
+import { elementFromJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
 import {
@@ -43,7 +43,7 @@ import {
   queryFormReply,
   resultMessage,
 } from "../lib/mam/protocol.js";
-import { archivedCopy, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
+import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
 import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
 
@@ -62,7 +62,7 @@ export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return;
     const o = module.options;
-    const store = module.openArchive<Json>(o.string("archive_store", "archive"));
+    const store = module.openArchive<Json>(o.string("archive_store", DEFAULT_ARCHIVE_STORE));
     const prefsStore = module.openKeyval<Json>("archive_prefs");
     const rawPolicy = o.raw("default_archive_policy");
     const globalPolicy: Policy = rawPolicy === undefined ? "always" : (policyOf(rawPolicy) ?? "always");
@@ -137,7 +137,7 @@ export default defineModule({
       // Whole seconds, as the stamps clients see (Prosody's archive times are seconds too).
       const when = Math.floor(Date.now() / 1000) * 1000;
       const id = generateId();
-      const value = elementToJson(copy);
+      const value = archiveValue(copy);
       await writer.write(username, () => store.append(username, value, { id, when, with: peer }));
       return id;
     };
@@ -216,7 +216,8 @@ export default defineModule({
       const parsed = parseQuery(ev.stanza.firstElement()!);
       if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
       const q = parsed.query;
-      // An account's archive has no nodes (pubsub node archives are asked of the pubsub service).
+      // An account's archive has no nodes: a node query is for a PEP node (mod_pep answers those
+      // before this handler runs) or for the pubsub service.
       if (q.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", "This archive has no nodes"));
       await prefsOf(username, true);
       await writer.settled(username);

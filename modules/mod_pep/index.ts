@@ -9,6 +9,7 @@
 //   pep_max_payload_size (262144)    bytes of one item's payload
 //   pep_sweep_interval (60 s)        how often ended leases and expired items are removed (on the
 //                                    cached services and on accounts with expiring data; services.ts)
+//   max_archive_query_results (50)   the largest page of an archive query on a node (XEP-0313)
 //
 // Events on the host bus: "pep-get-service" { username } -> { service, jid } | undefined
 // (mod_vcard_legacy, mod_vcard4); "pep-service-added" { username, service, jid } when an account's
@@ -24,7 +25,9 @@ import { Element, errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../mod_pubsub/access.js";
 import { serviceFeatures } from "../mod_pubsub/disco.js";
 import { metaDataForm } from "../mod_pubsub/forms.js";
+import { nodeArchiveForm, nodeArchiveQuery } from "../mod_pubsub/mam.js";
 import { handlePubsubIq } from "../mod_pubsub/protocol.js";
+import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../mod_pubsub/xml.js";
 import { PEP_SERVICE_ADDED_EVENT, PEP_SERVICE_EVENT, type PepServiceHandle } from "./api.js";
 import { InterestTable, PendingQueries } from "./interest.js";
@@ -203,6 +206,27 @@ export default defineModule({
       }
     }
 
+    // ---- XEP-0313 on PEP nodes (§5): a node's item history, under the rules of items retrieval ----
+
+    // `<query node='…'/>` to the account's bare JID; without a node it is the account's own
+    // message archive (mod_mam, which runs after this).
+    const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
+    const nodeArchive = (type: "get" | "set") => async (ev: StanzaEvent) => {
+      if (ev.stanza.firstElement()?.attrs.node === undefined) return undefined;
+      const to = ev.stanza.attrs.to;
+      const username = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+      if (username === undefined) return undefined;
+      const account = await services.get(username);
+      if (!account) return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      if (type === "get") return module.reply(ev, nodeArchiveForm(ev.stanza));
+      const answer = await nodeArchiveQuery(account.ctx, ev.stanza, maxArchiveResults);
+      for (const result of answer.results) module.reply(ev, result);
+      return module.reply(ev, answer.reply);
+    };
+    for (const type of ["get", "set"] as const) {
+      for (const to of ["self", "bare"]) module.hook<StanzaEvent>(`iq-${type}/${to}/${NS_MAM}:query`, nodeArchive(type), 1);
+    }
+
     // ---- service discovery of the account (XEP-0163 §1, XEP-0060 §5) ----
 
     module.hook<AccountDiscoData>("account-disco-info", async (data) => {
@@ -226,6 +250,7 @@ export default defineModule({
       if (!meta.ok) return undefined;
       data.reply.add(new Element("identity", { category: "pubsub", type: meta.value.nodeType }));
       data.reply.add(new Element("feature", { var: NS_DISCO_INFO })).add(new Element("feature", { var: NS_PUBSUB }));
+      data.reply.add(new Element("feature", { var: NS_MAM }));
       data.reply.add(metaDataForm(meta.value));
       return true;
     });

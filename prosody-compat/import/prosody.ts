@@ -5,15 +5,16 @@
 // `<store>.list` directly under the host for host-wide data; every name is %-encoded (`%2e` for
 // "."). What is read, per host configured in Herald:
 //   VirtualHost: accounts (internal_hashed SCRAM-SHA-1 keys, kept as they are), roster, vcard,
-//                private, blocklist, offline (archive), pep (node records) and pep_<node> (item
-//                archives); message archives (MAM) are counted and reported, not imported yet;
+//                private, blocklist, offline (archive), pep (node records), pep_<node> (item
+//                archives) and the message archive (mod_mam's `archive_store`, "archive");
 //   Component "pubsub": pubsub_nodes (node records with affiliations and subscribers) and
 //                pubsub_<node> (item archives).
 // Everything is written through the account store and the modules' own store formats, so Herald's
 // modules read it as if they had written it. Re-running gives the same result: existing accounts
 // are kept, roster items, vCards, private XML, node records and items are written under their own
-// keys and ids, subscriptions are matched by JID, and offline messages already imported (and
-// maybe delivered since) are remembered and not imported again.
+// keys and ids, archived messages keep their archive ids (an id already there is left alone),
+// subscriptions are matched by JID, and offline messages already imported (and maybe delivered
+// since) are remembered and not imported again.
 
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -41,6 +42,7 @@ import { mergeStoredRoster, ROSTER_STORE } from "../../modules/mod_roster/manage
 import { elementToJson as rosterJson, type JsonElement, type StoredItem } from "../../modules/mod_roster/roster.js";
 import { elementToJson as offlineJson } from "../../modules/mod_offline/stored.js";
 import { pepStore } from "../../modules/mod_pep/store.js";
+import { archiveValue, DEFAULT_ARCHIVE_STORE, withoutStanzaIdsBy } from "../../modules/mod_mam/archiving.js";
 import { Blocklist, type StoredBlocklist } from "../../modules/mod_blocklist/blocklist.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/mod_pubsub/store.js";
 import { LuaTable, parseDat, parseList, type LuaValue } from "./lua-data.js";
@@ -51,6 +53,8 @@ export interface ImportHost {
   module?: string;
   /** The component's node defaults (its `node_defaults` option, already parsed). */
   nodeDefaults?: Partial<NodeConfig>;
+  /** The host's `archive_store` (mod_mam's archive, in Prosody and in Herald); "archive" if unset. */
+  archiveStore?: string;
 }
 
 export interface ImportOptions {
@@ -326,12 +330,7 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
       if (store.startsWith("pep_")) {
         return importItems(pepStores(host.name, username), store.slice("pep_".length), parseList(text, file.path), "PEP items");
       }
-      if (store === "archive" || store === "archive2") {
-        const n = parseList(text, file.path).length;
-        row("message archive (MAM)").skipped += n;
-        warnings.push(`${where}: ${n} archived message(s) not imported: Herald has no message archive (XEP-0313) yet`);
-        return;
-      }
+      if (store === (host.archiveStore ?? DEFAULT_ARCHIVE_STORE)) return importArchive(host.name, store, username, parseList(text, file.path));
     }
     row(`${store} (not imported)`).skipped++;
   }
@@ -486,6 +485,34 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
       await store.append(username, offlineJson(stanza), opts);
       await ledger.set(username, `offline:${key}`, true);
       row("offline messages").imported++;
+    }
+  }
+
+  /**
+   * mod_mam's records: the message with `key` (the archive id clients saw as stanza-id), `when`
+   * (seconds) and `with` (the bare JID of the other party), as mod_mam writes them.
+   */
+  async function importArchive(host: string, storeName: string, username: string, records: LuaValue[]): Promise<void> {
+    const store = storage.archive<Json>(host, storeName);
+    const own = `${username}@${host}`;
+    for (const [i, r] of records.entries()) {
+      if (!(r instanceof LuaTable)) continue;
+      const stanza = luaToElement(r, { dropStamp: true });
+      if (!stanza || stanza.name !== "message") {
+        row("archived messages (MAM)").skipped++;
+        continue;
+      }
+      const id = recordKey(r, i);
+      if ((await store.get(username, id)) !== undefined) {
+        row("archived messages (MAM)").unchanged++;
+        continue;
+      }
+      const opts: { id: string; when: number; with?: string } = { id, when: whenMs(r) };
+      const peer = r.string("with");
+      const peerJid = peer === undefined ? undefined : jidPrep(peer);
+      if (peerJid !== undefined) opts.with = jidBare(peerJid);
+      await store.append(username, archiveValue(withoutStanzaIdsBy(stanza, own)), opts);
+      row("archived messages (MAM)").imported++;
     }
   }
 

@@ -3,8 +3,9 @@
 // real `herald` executable, and then Herald, started on that configuration, must let the same
 // users in with the same passwords (SCRAM-SHA-1 with Prosody's keys; PLAIN, which upgrades the
 // account to every mechanism) and serve their rosters, vCards, private XML, offline messages, PEP
-// and pubsub nodes with their configuration, affiliations, subscriptions and items. A second
-// import changes nothing and duplicates nothing (offline messages already delivered stay gone).
+// and pubsub nodes with their configuration, affiliations, subscriptions and items, and their
+// message archives (MAM queries answer what Prosody's did: same ids, stamps, bodies, order). A
+// second import changes nothing and duplicates nothing (offline messages already delivered stay gone).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,11 +15,25 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
-import { NS_OWNER, NS_PUBSUB, PLAIN_USER_PASSWORD, PROSODY_USERS, expectResult, populateProsody, prosodyInstalled, startProsody, waitFor } from "./prosody-data.js";
+import { mamQuery, queryIq } from "../mam/helpers.js";
+import {
+  NS_OWNER,
+  NS_PUBSUB,
+  PLAIN_USER_PASSWORD,
+  PROSODY_USERS,
+  archiveOf,
+  expectResult,
+  populateProsody,
+  prosodyInstalled,
+  startProsody,
+  waitFor,
+  type ProsodyArchives,
+} from "./prosody-data.js";
 
 const HERALD = fileURLToPath(new URL("../../bin/herald", import.meta.url));
 let dir: string;
 let c2sPort: number;
+let prosodyArchives: ProsodyArchives;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -96,7 +111,7 @@ beforeAll(async () => {
   const prosodyPort = await freePort();
   const prosody = await startProsody(join(dir, "prosody"), prosodyPort);
   try {
-    await populateProsody(prosodyPort);
+    prosodyArchives = await populateProsody(prosodyPort);
   } finally {
     await prosody.stop();
   }
@@ -111,7 +126,7 @@ http_ports = { ${http} }
 https_ports = { ${https} }
 interfaces = { "127.0.0.1" }
 log = "info"
-modules_enabled = { "roster"; "presence"; "message"; "offline"; "disco"; "vcard"; "private"; "blocklist"; "pep" }
+modules_enabled = { "roster"; "presence"; "message"; "offline"; "disco"; "vcard"; "private"; "blocklist"; "pep"; "mam" }
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
 	admins = { "alice@localhost" }
@@ -134,6 +149,12 @@ describe("herald import prosody", () => {
     expect(summaryRow(first.stdout, "offline messages")).toEqual([2, 0, 0]);
     expect(summaryRow(first.stdout, "pubsub items")).toEqual([4, 0, 0]);
     expect(summaryRow(first.stdout, "PEP items")).toEqual([3, 0, 0]);
+    // Prosody archived the chat for alice and bob, and alice's two messages to carol for both.
+    const prosodyBodies = prosodyArchives.alice.map((m) => m.body);
+    expect(prosodyBodies).toEqual(["Hi Bob", "Hello Alice & all", "Tea at five?", "Hello while you were away", "and another & one"]);
+    expect(prosodyArchives.bob.map((m) => m.body)).toEqual(prosodyBodies.slice(0, 3));
+    const archived = prosodyArchives.alice.length + prosodyArchives.bob.length + 2;
+    expect(summaryRow(first.stdout, "archived messages (MAM)")).toEqual([archived, 0, 0]);
     expect(first.stderr).toMatch(/100% \(\d+\/\d+ files\)/);
 
     let herald = await startHerald();
@@ -222,6 +243,20 @@ describe("herald import prosody", () => {
       expect(itemIds(secret)).toEqual(["secret"]);
       const denied = await bob.iq(`<iq type='get' id='ps6' to='${P}'><pubsub xmlns='${NS_PUBSUB}'><items node='members_only'/></pubsub></iq>`);
       expect(denied.attrs.type).toBe("error");
+
+      // The message archives: what Prosody answered, with the same ids (the stanza ids bob saw) and stamps.
+      expect(await archiveOf(alice)).toEqual(prosodyArchives.alice);
+      expect(await archiveOf(bob)).toEqual(prosodyArchives.bob);
+      expect(prosodyArchives.bobSaw).toEqual([prosodyArchives.bob[0].id, prosodyArchives.bob[2].id]);
+      expect((await archiveOf(carol)).map((m) => [m.from, m.body])).toEqual([
+        ["alice@localhost/setup", "Hello while you were away"],
+        ["alice@localhost/setup", "and another & one"],
+      ]);
+      // Filters and paging work on the imported items (`with` is the other party's bare JID).
+      const withBob = await mamQuery(alice, queryIq({ fields: { with: "bob@localhost" } }));
+      expect(withBob.ids).toEqual(prosodyArchives.alice.slice(0, 3).map((m) => m.id));
+      const afterFirst = await mamQuery(alice, queryIq({ rsm: { max: 2, after: prosodyArchives.alice[0].id } }));
+      expect(afterFirst.bodies).toEqual(["Hello Alice & all", "Tea at five?"]);
       for (const c of [alice, bob, carol]) c.close();
     } finally {
       await stopHerald(herald);
@@ -230,7 +265,8 @@ describe("herald import prosody", () => {
     // Again: nothing new, nothing duplicated; carol's delivered messages do not come back.
     const second = importProsody();
     expect(second.status, second.stderr + second.stdout).toBe(0);
-    for (const row of ["accounts", "roster items", "blocked JIDs", "vCards", "private XML", "offline messages", "PEP nodes", "PEP items", "PEP subscriptions", "pubsub nodes", "pubsub items", "pubsub subscriptions", "pubsub affiliations"]) {
+    expect(summaryRow(second.stdout, "archived messages (MAM)")).toEqual([0, prosodyArchives.alice.length + prosodyArchives.bob.length + 2, 0]);
+    for (const row of ["accounts", "roster items", "blocked JIDs", "vCards", "private XML", "offline messages", "archived messages (MAM)", "PEP nodes", "PEP items", "PEP subscriptions", "pubsub nodes", "pubsub items", "pubsub subscriptions", "pubsub affiliations"]) {
       expect(summaryRow(second.stdout, row)[0], row).toBe(0);
     }
     herald = await startHerald();
@@ -248,6 +284,7 @@ describe("herald import prosody", () => {
       expect(roster.getChild("query", "jabber:iq:roster")!.childElements("item")).toHaveLength(1);
       const musings = await expectResult(alice, `<iq type='get' id='ps7' to='pubsub.localhost'><pubsub xmlns='${NS_PUBSUB}'><items node='princely_musings'/></pubsub></iq>`);
       expect(itemIds(musings)).toHaveLength(3);
+      expect(await archiveOf(alice)).toEqual(prosodyArchives.alice);
       const subs = await expectResult(alice, `<iq type='get' id='ps8' to='pubsub.localhost'><pubsub xmlns='${NS_OWNER}'><subscriptions node='princely_musings'/></pubsub></iq>`);
       expect(subs.getChild("pubsub", NS_OWNER)!.getChild("subscriptions")!.childElements("subscription")).toHaveLength(1);
       for (const c of [alice, carol]) c.close();

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { forwardedOf, mamQuery, NS_MAM, NS_SID, stanzaIds } from "../mam/helpers.js";
 
 export const PROSODY_USERS = { alice: "alice-pw", bob: "bob pw é", carol: "Carol-Ünïcode-pw" } as const;
 /** dave@plain.localhost, a host with authentication = "internal_plain" (the password is stored). */
@@ -34,7 +35,7 @@ s2s_ports = { }
 component_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "pep"; "private"; "vcard"; "offline"; "blocklist"; "posix"; "admin_shell" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "pep"; "private"; "vcard"; "offline"; "blocklist"; "mam"; "posix"; "admin_shell" }
 modules_disabled = { "s2s"; "tls" }
 VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
@@ -120,13 +121,43 @@ function form(fields: Record<string, string>, formType: string): string {
   return `<x xmlns='jabber:x:data' type='submit'>${f}</x>`;
 }
 
+/** One message of an archive query's answer. */
+export interface ArchivedMessage {
+  id: string;
+  stamp: string;
+  from: string;
+  to: string;
+  body: string;
+}
+
+/** Every message of `c`'s own archive, oldest first, as its server answers a MAM query. */
+export async function archiveOf(c: RawClient): Promise<ArchivedMessage[]> {
+  const q = await mamQuery(c, `<iq type='set' id='mam-all'><query xmlns='${NS_MAM}' queryid='all'><set xmlns='http://jabber.org/protocol/rsm'><max>50</max></set></query></iq>`);
+  if (q.iq.attrs.type !== "result" || q.fin?.attrs.complete !== "true") throw new Error(`archive query failed: ${q.iq}`);
+  return q.results.map((r) => {
+    const result = r.getChild("result", NS_MAM)!;
+    const m = forwardedOf(r)!;
+    const stamp = result.getChild("forwarded", "urn:xmpp:forward:0")!.getChild("delay", "urn:xmpp:delay")!.attrs.stamp!;
+    return { id: result.attrs.id!, stamp, from: m.attrs.from!, to: m.attrs.to!, body: m.getChildText("body") ?? "" };
+  });
+}
+
+/** What Prosody's message archive held when it stopped. */
+export interface ProsodyArchives {
+  alice: ArchivedMessage[];
+  bob: ArchivedMessage[];
+  /** The stanza ids by bob@localhost on the messages bob received live (the ids of his archive). */
+  bobSaw: string[];
+}
+
 /**
  * Everything the import must carry over, made through Prosody: a mutual (both) roster between
  * alice and bob with a name and a group; alice's vCard, private XML and blocklist; offline messages to
  * carol; alice's PEP nodes and items (one node with publish-options); component nodes with
- * configuration, affiliations, subscriptions and items.
+ * configuration, affiliations, subscriptions and items; a chat between alice and bob in their
+ * message archives (mod_mam).
  */
-export async function populateProsody(port: number): Promise<void> {
+export async function populateProsody(port: number): Promise<ProsodyArchives> {
   const login = (u: keyof typeof PROSODY_USERS, mech: "SCRAM-SHA-1" | "PLAIN" = "SCRAM-SHA-1") =>
     RawClient.login(port, u, PROSODY_USERS[u], { noTls: true, mechanism: mech, resource: "setup" });
   const alice = await login("alice");
@@ -148,6 +179,20 @@ export async function populateProsody(port: number): Promise<void> {
       if (i > 50) throw new Error(`the subscription did not become mutual: ${r}`);
       await new Promise((res) => setTimeout(res, 100));
     }
+  }
+
+  // A chat, archived by mod_mam for both; bob reads the stanza ids of what reaches him.
+  const bobSaw: string[] = [];
+  const chat: Array<[RawClient, RawClient, string, string]> = [
+    [alice, bob, "bob@localhost", "Hi Bob"],
+    [bob, alice, "alice@localhost", "Hello Alice &amp; all"],
+    [alice, bob, "bob@localhost", "Tea at five?"],
+  ];
+  for (const [i, [from, to, jid, body]] of chat.entries()) {
+    from.send(`<message to='${jid}' type='chat' id='chat${i}'><body>${body}</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+    const got = await waitFor(to, (e) => e.name === "message" && e.attrs.id === `chat${i}`, `chat message ${i}`);
+    if (to === bob) bobSaw.push(...stanzaIds(got, "bob@localhost"));
+    if (got.getChild("stanza-id", NS_SID) === undefined) throw new Error(`no stanza-id from Prosody: ${got}`);
   }
 
   await expectResult(alice, "<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Alice Liddell</FN><NICKNAME>ali</NICKNAME><EMAIL><USERID>alice@example.org</USERID></EMAIL></vCard></iq>");
@@ -181,7 +226,9 @@ export async function populateProsody(port: number): Promise<void> {
 
   // A last round trip so that the offline messages are surely stored.
   await expectResult(alice, "<iq type='get' id='last'><query xmlns='jabber:iq:roster'/></iq>");
+  const archives: ProsodyArchives = { alice: await archiveOf(alice), bob: await archiveOf(bob), bobSaw };
   alice.close();
   bob.close();
   await Promise.all([alice.waitClosed(), bob.waitClosed()]).catch(() => {});
+  return archives;
 }
