@@ -26,6 +26,7 @@ export const registry: ModuleRegistry = {
   http_openmetrics: () => import("./mod_http_openmetrics/index.js"),
   // [mobile]
   csi_simple: () => import("./mod_csi_simple/index.js"),
+  cloud_notify: () => import("./mod_cloud_notify/index.js"),
   // [pubsub]
   pubsub: () => import("./mod_pubsub/index.js"),
   pep: () => import("./mod_pep/index.js"),
