@@ -20,6 +20,7 @@ allow_unencrypted_plain_auth = true
 modules_enabled = { "cloud_notify"; "ping" }
 push_notification_with_sender = true
 push_max_errors = 1
+push_max_devices = 2
 VirtualHost "localhost"
 Component "push.localhost" "pubsub"
   pubsub_create_node = "anyone"
@@ -61,7 +62,7 @@ describe("push notifications (mod_cloud_notify)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ config: CONFIG });
-    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]) await ts.server.accounts("localhost").create(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -166,6 +167,21 @@ describe("push notifications (mod_cloud_notify)", () => {
     carol.send("<message to='erin@localhost' id='x2'><body>two</body></message>");
     expect((await nextPush(bob)).node).toBe("erin-live");
     expect(await itemCount(bob, "erin-gone")).toBe(0);
+    carol.close();
+    bob.close();
+  });
+
+  it("keeps the newest push_max_devices registrations of an account", async () => {
+    const bob = await login(ts, "bob", "backend5");
+    for (const n of ["gina-1", "gina-2", "gina-3"]) await appNode(bob, n);
+    const gina = await login(ts, "gina", "phone");
+    for (const n of ["gina-1", "gina-2", "gina-3"]) expectResult(await enable(gina, n));
+    gina.close();
+    await gina.waitClosed();
+    const carol = await login(ts, "carol", "desk5");
+    carol.send("<message to='gina@localhost' id='g1'><body>hi</body></message>");
+    expect([(await nextPush(bob)).node, (await nextPush(bob)).node]).toEqual(["gina-2", "gina-3"]);
+    expect(await itemCount(bob, "gina-1")).toBe(0);
     carol.close();
     bob.close();
   });
