@@ -6,8 +6,9 @@
 // (presence updates, chat states and other messages without a body: ./important.ts) with a XEP-0203
 // delay stamp, in order. An important stanza writes everything kept before it, then itself; so does
 // a stanza that finds `csi_queue_size` (default 256) kept, and anything the client sends (its radio is on
-// anyway), and <active/>, which also ends the holding. Nothing is dropped or reordered, so stream
-// management's counters stay right (it counts stanzas before this filter sees them).
+// anyway), and <active/>, which also ends the holding. Nothing is dropped or reordered (unlike a
+// filter that collapses presence), so stream management counting the stanzas handed to send() stays
+// right. What is still held when the connection ends is lost with it, like anything in flight.
 //
 // Options: csi_queue_size (256), csi_important_payloads ({ "{namespace}", "{namespace}name" }).
 
