@@ -26,6 +26,9 @@ export const registry: ModuleRegistry = {
   server_contact_info: () => import("./mod_server_contact_info/index.js"),
   external_services: () => import("./mod_external_services/index.js"),
   http_openmetrics: () => import("./mod_http_openmetrics/index.js"),
+  // [mobile]
+  csi_simple: () => import("./mod_csi_simple/index.js"),
+  cloud_notify: () => import("./mod_cloud_notify/index.js"),
   // [pubsub]
   pubsub: () => import("./mod_pubsub/index.js"),
   pep: () => import("./mod_pep/index.js"),

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
-import { SerialQueue, nextSessionId, type ClientSession } from "../sessions/session.js";
+import { SerialQueue, nextSessionId, type ClientSession, type OutputFilter } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
 import { jidJoin, jidPrep, namePrep, resourcePrep } from "../util/jid.js";
 import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
@@ -172,6 +172,25 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (this.state === "closed") return false;
     this.ctx.countStanza?.("out", stanza.name);
     if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
+    let out: Element | undefined = stanza;
+    for (const filter of this.outputFilters) {
+      out = filter(out);
+      if (out === undefined) return true; // kept back by the filter (e.g. client state indication)
+    }
+    return this.writeStanza(out);
+  }
+
+  private outputFilters: OutputFilter[] = [];
+
+  addOutputFilter(filter: OutputFilter): () => void {
+    this.outputFilters = [...this.outputFilters, filter];
+    return () => {
+      this.outputFilters = this.outputFilters.filter((f) => f !== filter);
+    };
+  }
+
+  writeStanza(stanza: Element): boolean {
+    if (this.state === "closed") return false;
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
       // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
       const copy = stanza.shallowClone();

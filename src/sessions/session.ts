@@ -52,6 +52,13 @@ export function nextSessionId(prefix: string): string {
   return `${prefix}${sessionCounter.toString(36)}`;
 }
 
+/**
+ * A filter on the stanzas written to a client (Prosody's "stanzas/out" filters): it returns the
+ * stanza to write (the same or a changed copy), or undefined when it keeps the stanza back; a
+ * filter that keeps stanzas writes them later with `writeStanza`, past every filter.
+ */
+export type OutputFilter = (stanza: Element) => Element | undefined;
+
 /** A client session as the rest of the server sees it. */
 export interface ClientSession extends StanzaSink {
   readonly type: "c2s" | "c2s_unauthed";
@@ -79,4 +86,8 @@ export interface ClientSession extends StanzaSink {
   readonly closed: boolean;
   /** Resolves when every stanza the session has received so far has been handled. */
   drain?(): Promise<void>;
+  /** Add a filter on what is written to the client, after the ones added before; returns its remover. */
+  addOutputFilter?(filter: OutputFilter): () => void;
+  /** Write a stanza to the client without passing it through the output filters. */
+  writeStanza?(stanza: Element): boolean;
 }
