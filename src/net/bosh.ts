@@ -81,8 +81,12 @@ function isInteger(s: string | undefined): s is string {
   return s !== undefined && /^\d{1,16}$/.test(s) && Number(s) <= Number.MAX_SAFE_INTEGER;
 }
 
-/** Parse a request body: <body xmlns='http://jabber.org/protocol/httpbind' …>stanzas</body>. */
-function parseBody(text: string, maxStanzaSize: number): Parsed | { error: string } {
+/**
+ * Parse a request body: <body xmlns='http://jabber.org/protocol/httpbind' …>stanzas</body>. The
+ * stream parser takes a large body a slice at a time, taking turns with every other stream, so
+ * this resolves when all of it has been read (or the first error stopped it).
+ */
+async function parseBody(body: Buffer, maxStanzaSize: number): Promise<Parsed | { error: string }> {
   let attrs: Record<string, string> | undefined;
   let rootOk = false;
   let ended = false;
@@ -100,7 +104,9 @@ function parseBody(text: string, maxStanzaSize: number): Parsed | { error: strin
     },
     { framing: "stream", maxStanzaSize },
   );
-  parser.write(text);
+  parser.write(body);
+  await parser.idle();
+  parser.stop();
   if (error) return { error };
   if (!attrs || !rootOk || !ended) return { error: "bad-request" };
   return { attrs, children };
@@ -180,14 +186,18 @@ export class BoshService {
     });
     req.on("end", () => {
       if (tooBig) return;
-      this.onBody(req, res, Buffer.concat(chunks).toString("utf8"), https, cors);
+      this.onBody(req, res, Buffer.concat(chunks), https, cors).catch((err: unknown) => {
+        this.ctx.log.error(`BOSH request: ${(err as Error)?.stack ?? err}`);
+        if (!res.headersSent) res.writeHead(500, { ...cors, "content-type": "text/plain" });
+        res.end();
+      });
     });
     req.on("error", () => {});
   }
 
-  private onBody(req: IncomingMessage, res: ServerResponse, text: string, https: boolean, cors: Record<string, string>): void {
-    const reply = (body: string) => send(res, body, cors);
-    const parsed = parseBody(text, this.ctx.options.maxStanzaSize);
+  private async onBody(req: IncomingMessage, res: ServerResponse, body: Buffer, https: boolean, cors: Record<string, string>): Promise<void> {
+    const reply = (text: string) => send(res, text, cors);
+    const parsed = await parseBody(body, this.ctx.options.maxStanzaSize);
     if ("error" in parsed) {
       this.ctx.log.debug(`BOSH request that is not a valid <body/>: ${parsed.error}`);
       reply(terminalBody(parsed.error));

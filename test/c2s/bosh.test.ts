@@ -199,6 +199,27 @@ describe("XMPP over BOSH", () => {
     expect((await b.send()).attrs).toMatchObject({ type: "terminate", condition: "item-not-found" });
   });
 
+  it("reads a request body larger than one parser slice whole (a long message), and refuses invalid UTF-8", async () => {
+    const b = await Bosh.open();
+    await b.login("PLAIN", "alice", "wonderland", "long");
+    const bob = await RawClient.login(ts.c2sPort, "bob", "builder", { resource: "long" });
+    try {
+      // Well over the stream parser's 2 KiB slice: the body is parsed over several turns.
+      const text = "la ".repeat(4000);
+      void b.send(`<message xmlns='jabber:client' type='chat' to='bob@localhost/long' id='big'><body>${text}</body></message>`);
+      let got = await bob.next(10000);
+      while (got.name !== "message") got = await bob.next(10000);
+      expect(got.getChildText("body")).toBe(text);
+    } finally {
+      bob.close();
+    }
+    const bad = await fetch(url, {
+      method: "POST",
+      body: Buffer.concat([Buffer.from(`<body ${XMLNS} rid='${b.rid + 1}' sid='${b.sid}'><message xmlns='jabber:client'><body>`), Buffer.from([0xc3, 0x28]), Buffer.from("</body></message></body>")]),
+    });
+    expect(parse(await bad.text()).attrs).toMatchObject({ type: "terminate", condition: "bad-request" });
+  });
+
   it("logs in with SCRAM-SHA-1 and SCRAM-SHA-256", async () => {
     for (const mech of ["SCRAM-SHA-1", "SCRAM-SHA-256"] as const) {
       const b = await Bosh.open();
