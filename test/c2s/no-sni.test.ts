@@ -117,7 +117,7 @@ describe("TLS without SNI", () => {
     // The client verifies certificates by default; a self-signed one for a name, reached by IP
     // address, is accepted by hand in real clients. This file runs in its own process.
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
-    const xmpp = client({ service: `xmpps://127.0.0.1:${ts.tlsPort}`, domain: "first.test", username: "ana", password: "s3cret", resource: "ip" });
+    const xmpp = client({ service: `xmpps://127.0.0.1:${ts.tlsPort}`, domain: "first.test", username: "ana", password: "s3cret", resource: "ip", timeout: 15000 }); // its 2 s default per step is short for a loaded 2-core machine
     xmpp.on("error", () => {});
     try {
       const jid = await xmpp.start();

@@ -17,7 +17,7 @@ afterAll(() => ts?.stop());
 
 describe("WebSocket (RFC 7395)", () => {
   it("@xmpp/client logs in with SCRAM-SHA-1 and pings the server", async () => {
-    const xmpp = client({ service: `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`, domain: "localhost", username: "carol", password: "s3cret", resource: "web" });
+    const xmpp = client({ service: `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`, domain: "localhost", username: "carol", password: "s3cret", resource: "web", timeout: 15000 }); // its 2 s default per step is short for a loaded 2-core machine
     xmpp.on("error", () => {});
     const mechanisms: string[] = [];
     xmpp.on("nonza", (el: { is(n: string, ns?: string): boolean; getChild(n: string): { getChildren(n: string): Array<{ text(): string }> } | undefined }) => {
