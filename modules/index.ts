@@ -23,6 +23,8 @@ export const registry: ModuleRegistry = {
   private: () => import("./mod_private/index.js"),
   server_contact_info: () => import("./mod_server_contact_info/index.js"),
   external_services: () => import("./mod_external_services/index.js"),
+  // [smacks]
+  smacks: () => import("./mod_smacks/index.js"),
   // [pubsub]
   pubsub: () => import("./mod_pubsub/index.js"),
   pep: () => import("./mod_pep/index.js"),

@@ -380,7 +380,7 @@ data_path = "./data"
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
-  "limits";
+  "limits"; "smacks";
 }
 allow_registration = false
 

@@ -57,6 +57,13 @@ const RESUME_AT = 16;
 
 type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
 
+/**
+ * A function that sees every stanza a bound client sends ("stanzas/in") or is sent ("stanzas/out"),
+ * as Prosody's session filters: it returns the stanza to go on with, or undefined to swallow it.
+ * Stream management (XEP-0198) counts and queues stanzas with these.
+ */
+export type StanzaFilter = (stanza: Element) => Element | undefined;
+
 export class C2SConnection implements ClientSession, TransportListener {
   readonly id = nextSessionId("c2s");
   type: "c2s" | "c2s_unauthed" = "c2s_unauthed";
@@ -83,15 +90,26 @@ export class C2SConnection implements ClientSession, TransportListener {
   private closeTimer?: NodeJS.Timeout;
   private authTimer?: NodeJS.Timeout;
   private unbound = false;
+  /** The stream is ending (closed by either side): a transport loss now is no reason to hibernate. */
+  private ending = false;
+  /** Bound, but its transport is gone: kept by a module (stream management) until resumed or closed. */
+  private detached = false;
+  /** After a resumption: the connection whose transport (and parser) this session now uses. */
+  private carrier?: C2SConnection;
+  /** After a resumption: the session this connection's transport now carries (everything goes there). */
+  private movedTo?: C2SConnection;
+  private readonly filters: { in: StanzaFilter[]; out: StanzaFilter[] } = { in: [], out: [] };
+  private transport: Transport;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly ownTransport: Transport,
     private readonly ctx: C2SContext,
   ) {
+    this.transport = ownTransport;
     this.log = ctx.log.child(this.id);
     this.queue = new SerialQueue((err) => this.log.error(`Error handling a stanza: ${(err as Error)?.stack ?? err}`));
     this.newParser();
-    this.log.debug(`New ${transport.kind} connection from ${transport.remoteAddress}`);
+    this.log.debug(`New ${ownTransport.kind} connection from ${ownTransport.remoteAddress}`);
     // A connection has this long to authenticate and bind (Prosody's c2s_timeout).
     this.authTimer = setTimeout(() => {
       if (this.state !== "bound" && this.state !== "closed") this.close({ condition: "connection-timeout", text: "Too slow to log in" });
@@ -117,10 +135,11 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.parser?.stop();
     this.parser = new XmlStream(
       {
+        // After a resumption, what this connection's parser reads belongs to the resumed session.
         streamStart: (attrs, info) => this.onStreamStart(attrs, info),
-        stanza: (el) => this.onElement(el),
-        streamEnd: () => this.onStreamEnd(),
-        error: (condition, text) => this.onParseError(condition, text),
+        stanza: (el) => (this.movedTo ?? this).onElement(el),
+        streamEnd: () => (this.movedTo ?? this).onStreamEnd(),
+        error: (condition, text) => (this.movedTo ?? this).onParseError(condition, text),
       },
       { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize },
     );
@@ -129,26 +148,115 @@ export class C2SConnection implements ClientSession, TransportListener {
   // ---- TransportListener ----
 
   onTransportData(chunk: Buffer | string): void {
-    if (this.state === "closed") return;
-    this.parser.write(chunk);
+    const session = this.movedTo ?? this;
+    // A transport replaced by a resumption (XEP-0198) is not listened to any more.
+    if (session.state === "closed" || session.transport !== this.ownTransport) return;
+    session.parser.write(chunk);
   }
 
   onTransportClose(error?: Error): void {
+    const session = this.movedTo ?? this;
+    if (session.transport !== this.ownTransport) return; // replaced by a resumption
+    session.transportClosed(error);
+  }
+
+  private transportClosed(error?: Error): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (error) this.log.debug(`Connection error: ${error.message}`);
-    this.teardown(error ? `Connection error: ${error.message}` : "Disconnected");
+    const reason = error ? `Connection error: ${error.message}` : "Disconnected";
+    if (this.state === "bound" && !this.ending && !this.detached && this.hostObj) {
+      // The connection was lost, the stream not closed: a module may keep the session for the
+      // client to resume (stream management, XEP-0198). Until then stanzas to it go to its filters.
+      this.detach();
+      void this.hostObj.bus.fire("pre-resource-unbind", { session: this, reason }).then((kept) => {
+        if (kept === true && this.state === "bound") this.log.debug(`Connection lost, session kept: ${reason}`);
+        else this.teardown(reason);
+      });
+      return;
+    }
+    this.teardown(reason);
+  }
+
+  /** The transport is gone but the session stays bound (see transportClosed). */
+  private detach(): void {
+    this.detached = true;
+    this.parser.stop();
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
+    if (this.carrier) this.ctx.closed?.(this.carrier);
+    this.carrier = undefined;
+  }
+
+  /** Bound, with no transport: kept for a resumption (stream management hibernation). */
+  get hibernating(): boolean {
+    return this.detached && this.state === "bound";
+  }
+
+  /**
+   * Stream resumption (XEP-0198 §5): this bound session continues on the transport of `from`, a
+   * connection that has authenticated as the same account and not bound a resource. `from` hands on
+   * everything it reads; this session's previous transport, if still open, is dropped.
+   */
+  resumeOn(from: C2SConnection): void {
+    if (this.state !== "bound" || from === this || from.state !== "authenticated") throw new Error("not a resumable pair");
+    const previous = this.transport;
+    const wasDetached = this.detached;
+    this.parser.stop();
+    if (this.carrier) this.ctx.closed?.(this.carrier);
+    this.transport = from.transport;
+    this.parser = from.parser;
+    this.carrier = from;
+    this.detached = false;
+    this.paused = false;
+    this.awaitingRestart = false;
+    from.movedTo = this;
+    from.clearTimers();
+    if (!wasDetached) previous.destroy();
+    this.lastOutput = Date.now();
+    this.startKeepalive();
+  }
+
+  private clearTimers(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    if (this.authTimer) clearTimeout(this.authTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.keepalive = undefined;
+  }
+
+  /** Add a filter on the stanzas of this session (see StanzaFilter); returns its remover. */
+  addFilter(kind: "stanzas/in" | "stanzas/out", fn: StanzaFilter): () => void {
+    const list = kind === "stanzas/in" ? this.filters.in : this.filters.out;
+    list.push(fn);
+    return () => {
+      const at = list.indexOf(fn);
+      if (at >= 0) list.splice(at, 1);
+    };
+  }
+
+  private filter(list: StanzaFilter[], stanza: Element): Element | undefined {
+    let s: Element | undefined = stanza;
+    for (const f of list) {
+      s = f(s);
+      if (s === undefined) return undefined;
+    }
+    return s;
   }
 
   // ---- output ----
 
   private writeRaw(s: string): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.detached) return;
     this.lastOutput = Date.now();
     this.transport.write(s);
   }
 
-  send(stanza: Element): boolean {
+  send(original: Element): boolean {
     if (this.state === "closed") return false;
+    let stanza: Element | undefined = original;
+    if (this.filters.out.length && (stanza.attrs.xmlns === undefined || stanza.attrs.xmlns === NS_CLIENT)) {
+      stanza = this.filter(this.filters.out, stanza);
+      if (stanza === undefined) return true;
+    }
     if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
       // RFC 7395 §3.5: stanzas are qualified by jabber:client in every message.
@@ -184,7 +292,9 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   /** Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4). */
-  close(error?: { condition: string; text?: string }): void {
+  /** `app`: an application-specific condition (RFC 6120 §4.9.4) after the defined one. */
+  close(error?: { condition: string; text?: string; app?: Element }): void {
+    if (this.movedTo) return this.movedTo.close(error);
     if (this.state === "closed") return;
     if (!this.headerSent && error) {
       // RFC 6120 §4.9.1.2: a stream error before our header: open a stream first.
@@ -196,6 +306,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       else this.ctx.failureLog.info(`stream-error ${this.remoteAddress}`, line);
       const e = new Element("stream:error").tag(error.condition, { xmlns: NS_XMPP_STREAMS }).up();
       if (error.text) e.tag("text", { xmlns: NS_XMPP_STREAMS }).text(error.text).up();
+      if (error.app) e.add(error.app);
       this.sendStreamElement(e);
     }
     this.writeRaw(this.transport.framed ? `<close xmlns='${NS_FRAMING}'/>` : "</stream:stream>");
@@ -215,6 +326,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (this.keepalive) clearInterval(this.keepalive);
     if (this.authTimer) clearTimeout(this.authTimer);
     this.ctx.closed?.(this);
+    if (this.carrier) this.ctx.closed?.(this.carrier);
     if (wasBound && !this.unbound && this.hostObj) {
       this.unbound = true;
       const host = this.hostObj;
@@ -315,6 +427,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     // RFC 6120 §4.4: the peer closed its stream; close ours.
     if (this.state === "closed") return;
     // Stanzas the client sent before closing are still handled, then the stream closes.
+    this.ending = true;
     this.parser.stop();
     void this.queue.push(() => {
       this.writeRaw("</stream:stream>");
@@ -331,6 +444,7 @@ export class C2SConnection implements ClientSession, TransportListener {
           this.openStream(el.attrs);
         } else this.close({ condition: "policy-violation", text: "Unexpected <open/>" });
       } else if (el.name === "close") {
+        this.ending = true;
         this.parser.stop();
         void this.queue.push(() => {
           this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
@@ -367,6 +481,8 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private async handleElement(el: Element): Promise<void> {
+    // Read before a resumption completed, handled by the resumed session after what it has queued.
+    if (this.movedTo) return this.movedTo.onElement(el);
     if (this.state === "closed") return;
     const ns = el.attrs.xmlns;
     if (ns === undefined) {
@@ -375,9 +491,11 @@ export class C2SConnection implements ClientSession, TransportListener {
         return;
       }
       if (this.state === "bound") {
+        const stanza = this.filters.in.length ? this.filter(this.filters.in, el) : el;
+        if (stanza === undefined) return;
         // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
-        if (!this.isSessionRequest(el)) return this.ctx.router.process(this, el);
-        this.send(reply(el));
+        if (!this.isSessionRequest(stanza)) return this.ctx.router.process(this, stanza);
+        this.send(reply(stanza));
         return;
       }
       if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
@@ -600,6 +718,7 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   /** Resolves when every stanza received so far has been handled (shutdown, tests). */
   drain(): Promise<void> {
+    if (this.movedTo) return this.queue.drain().then(() => this.movedTo!.drain());
     return this.queue.drain();
   }
 }
