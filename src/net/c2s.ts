@@ -161,6 +161,7 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private transportClosed(error?: Error): void {
+    if (this.detached) return; // told already (an error, then the close)
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (error) this.log.debug(`Connection error: ${error.message}`);
     const reason = error ? `Connection error: ${error.message}` : "Disconnected";

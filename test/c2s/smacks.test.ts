@@ -206,7 +206,8 @@ describe("stream management (XEP-0198)", () => {
 
   it("refuses to resume another account's session, and an unknown id", async () => {
     const { c: alice, id } = await smLogin(ts, "alice", "tablet");
-    alice.socket.destroy();
+    alice.socket.resetAndDestroy(); // a TCP reset: the server sees an error, then the close
+    await new Promise((r) => setTimeout(r, 200));
     await waitFor("the session to hibernate", () => session(ts, "alice", "tablet")?.hibernating === true);
     const { c: eve } = await authed(ts, "eve");
     eve.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
