@@ -135,7 +135,11 @@ export default defineModule({
         queueMicrotask(() => conn.close({ condition: "resource-constraint", text: "Too many unacknowledged stanzas" }));
         return conn.hibernating ? undefined : stanza;
       }
-      if (conn.hibernating) return undefined; // queued for the resumption
+      if (conn.hibernating) {
+        // Queued for the resumption; push notifications (cloud_notify) listen to this, as in Prosody.
+        void module.fire("smacks-hibernation-stanza-queued", { session: conn, stanza, queued: st.queue.length });
+        return undefined;
+      }
       if (!st.ackRequestScheduled) {
         // After this stanza (and any sent with it) is written.
         st.ackRequestScheduled = true;

@@ -153,6 +153,13 @@ describe("stream management (XEP-0198)", () => {
   });
 
   it("resumes a dropped TCP connection: every unacknowledged stanza comes again exactly once, nothing is lost", async () => {
+    const bus = ts.server.hosts.get("localhost")!.bus;
+    const events: string[] = [];
+    const off = [
+      bus.on<{ session: C2SConnection }>("smacks-hibernation-start", ({ session }) => void events.push(`start ${session.fullJid}`)),
+      bus.on<{ session: C2SConnection; resumed: boolean }>("smacks-hibernation-end", ({ session, resumed }) => void events.push(`end ${session.fullJid} ${resumed}`)),
+      bus.on<{ stanza: Element }>("smacks-hibernation-stanza-queued", ({ stanza }) => void events.push(`queued ${stanza.attrs.id}`)),
+    ];
     const { c: alice, id } = await smLogin(ts, "alice", "phone");
     const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "desk", noTls: true, mechanism: "PLAIN" });
     // Alice sends two stanzas (h = 2 on the server's side).
@@ -190,6 +197,8 @@ describe("stream management (XEP-0198)", () => {
 
     // The same session, on the new connection, in both directions.
     expect(session(ts, "alice", "phone")?.hibernating).toBe(false);
+    expect(events).toEqual(["start alice@localhost/phone", "queued m3", "queued m4", "end alice@localhost/phone true"]);
+    for (const f of off) f();
     again.send(chat("bob@localhost/desk", "a3"));
     expect((await bob.next()).attrs).toMatchObject({ id: "a3", from: "alice@localhost/phone" });
     bob.send(chat("alice@localhost/phone", "m5"));
@@ -224,6 +233,23 @@ describe("stream management (XEP-0198)", () => {
     expect((await recv(again)).name).toBe("resumed");
     again.close();
     eve.close();
+  });
+
+  it("resumes while the old connection is still open: the old one is dropped", async () => {
+    const { c: old, id } = await smLogin(ts, "alice", "laptop");
+    const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "laptop-peer", noTls: true, mechanism: "PLAIN" });
+    bob.send(chat("alice@localhost/laptop", "l1"));
+    expect((await recv(old)).attrs.id).toBe("l1");
+    const { c: again } = await authed(ts, "alice");
+    again.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    expect((await recv(again)).name).toBe("resumed");
+    expect((await recv(again)).attrs.id).toBe("l1");
+    await old.waitClosed();
+    bob.send(chat("alice@localhost/laptop", "l2"));
+    expect((await recv(again)).attrs.id).toBe("l2");
+    expect(session(ts, "alice", "laptop")?.hibernating).toBe(false);
+    again.close();
+    bob.close();
   });
 
   it("refuses <resume/> after bind", async () => {
@@ -347,6 +373,32 @@ describe("stream management: sessions not resumed in time", () => {
     expect(f.getChild("item-not-found", STANZAS)).toBeDefined();
     expect(f.attrs.h).toBeUndefined();
     late.close();
+    bob.close();
+  });
+});
+
+describe("stream management: smacks_max_queue_size", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer({ config: CONFIG("smacks_max_unacked_stanzas = 100\nsmacks_max_queue_size = 2") });
+    for (const u of ["alice", "bob"]) await ts.server.accounts("localhost").create(u, "pw");
+  });
+  afterAll(() => ts?.stop());
+
+  it("a client that does not acknowledge more than the queue holds loses its stream, not its messages", async () => {
+    const { c: alice } = await smLogin(ts, "alice", "slow");
+    const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "b", noTls: true, mechanism: "PLAIN" });
+    for (const id of ["s1", "s2", "s3"]) bob.send(chat("alice@localhost/slow", id));
+    const got: Element[] = [];
+    for (;;) {
+      const el = await recv(alice);
+      got.push(el);
+      if (el.name === "error") break;
+    }
+    expect(got.at(-1)!.getChild("resource-constraint", "urn:ietf:params:xml:ns:xmpp-streams")).toBeDefined();
+    await alice.waitClosed();
+    await waitFor("three offline messages", async () => (await offlineCount(ts, "alice")) === 3);
+    await quiet(bob);
     bob.close();
   });
 });
