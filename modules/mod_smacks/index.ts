@@ -13,6 +13,13 @@
 // (`smacks-hibernation-end`). When nobody resumes in time, the session ends for real: presence goes
 // unavailable and what the client never acknowledged is not lost (see `handleUnacked`), and a late
 // <resume/> gets <failed h='..'><item-not-found/></failed>.
+//
+// Events on the host bus (Prosody's names), for push notifications and client state indication:
+//   "smacks-hibernation-start"        { session }            the connection was lost, the session kept
+//   "smacks-hibernation-stanza-queued" { session, stanza, queued }  a stanza queued while hibernating
+//   "smacks-hibernation-end"          { session, resumed }   resumed (true) or ended unresumed (false)
+//   "smacks-ack-delayed"              { session, queued }    no <a/> within smacks_max_ack_delay
+// The state of a session is `session.data.get("smacks")` (a SmacksState) while SM is enabled.
 
 import { randomBytes } from "node:crypto";
 import { defineModule, type Timer } from "../../src/modules/api.js";

@@ -166,8 +166,10 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (error) this.log.debug(`Connection error: ${error.message}`);
     const reason = error ? `Connection error: ${error.message}` : "Disconnected";
     if (this.state === "bound" && !this.ending && !this.detached && this.hostObj) {
-      // The connection was lost, the stream not closed: a module may keep the session for the
-      // client to resume (stream management, XEP-0198). Until then stanzas to it go to its filters.
+      // The connection was lost, the stream not closed: `pre-resource-unbind` { session, reason }
+      // lets a module keep the session bound without a connection, for the client to resume
+      // (stream management, XEP-0198): a handler answering true must later resumeOn() or close() it.
+      // Meanwhile stanzas to it go through its "stanzas/out" filters and are not written.
       this.detach();
       void this.hostObj.bus.fire("pre-resource-unbind", { session: this, reason }).then((kept) => {
         if (kept === true && this.state === "bound") this.log.debug(`Connection lost, session kept: ${reason}`);
@@ -292,8 +294,10 @@ export class C2SConnection implements ClientSession, TransportListener {
     }
   }
 
-  /** Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4). */
-  /** `app`: an application-specific condition (RFC 6120 §4.9.4) after the defined one. */
+  /**
+   * Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4); `app`: an application-specific
+   * condition (§4.9.4) after the defined one.
+   */
   close(error?: { condition: string; text?: string; app?: Element }): void {
     if (this.movedTo) return this.movedTo.close(error);
     if (this.state === "closed") return;
