@@ -290,6 +290,25 @@ describe("stream management (XEP-0198)", () => {
     await waitFor("the session to end", () => session(ts, "alice", "web") === undefined);
     bob.close();
   });
+
+  it("resumes a TCP session over WebSocket", async () => {
+    const { c: alice, id } = await smLogin(ts, "alice", "roaming");
+    const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "roam-peer", noTls: true, mechanism: "PLAIN" });
+    alice.socket.destroy();
+    await waitFor("the session to hibernate", () => session(ts, "alice", "roaming")?.hibernating === true);
+    bob.send(chat("alice@localhost/roaming", "t1"));
+    const ws = await WsClient.open(ts.httpPort);
+    await ws.auth("alice");
+    ws.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    expect((await ws.next()).name).toBe("resumed");
+    expect((await ws.next()).attrs.id).toBe("t1");
+    expect(ws.frames.find((f) => f.startsWith("<message "))).toMatch(/^<message xmlns='jabber:client'/);
+    expect(session(ts, "alice", "roaming")?.transportKind).toBe("websocket");
+    ws.send(chat("bob@localhost/roam-peer", "t2"));
+    expect((await bob.next()).attrs).toMatchObject({ id: "t2", from: "alice@localhost/roaming" });
+    ws.ws.close();
+    bob.close();
+  });
 });
 
 describe("stream management: sessions not resumed in time", () => {
