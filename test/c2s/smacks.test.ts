@@ -4,6 +4,7 @@
 // offline storage.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { rmSync } from "node:fs";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { XmlStream } from "../../src/xml/parser.js";
@@ -419,6 +420,37 @@ describe("stream management: smacks_max_queue_size", () => {
     await waitFor("three offline messages", async () => (await offlineCount(ts, "alice")) === 3);
     await quiet(bob);
     bob.close();
+  });
+});
+
+describe("stream management: server shutdown", () => {
+  it("a session hibernating when the server stops hands its unacknowledged messages to offline storage (LevelDB), kept across the restart", async () => {
+    let ts = await startTestServer({ config: CONFIG("").replace('storage = "memory"', "") });
+    try {
+      for (const u of ["alice", "bob"]) await ts.server.accounts("localhost").create(u, "pw");
+      const { c: alice } = await smLogin(ts, "alice", "phone");
+      const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "b", noTls: true, mechanism: "PLAIN" });
+      bob.send(chat("alice@localhost/phone", "z1"));
+      expect((await recv(alice)).attrs.id).toBe("z1");
+      alice.socket.destroy();
+      await waitFor("the session to hibernate", () => session(ts, "alice", "phone")?.hibernating === true);
+      bob.send(chat("alice@localhost/phone", "z2"));
+      await quiet(bob);
+      ts = await ts.restart();
+      expect(await offlineCount(ts, "alice")).toBe(2);
+      const fresh = await RawClient.login(ts.c2sPort, "alice", "pw", { resource: "phone", noTls: true, mechanism: "PLAIN" });
+      fresh.send("<presence/>");
+      const ids: string[] = [];
+      while (ids.length < 2) {
+        const el = await recv(fresh);
+        if (el.name === "message") ids.push(el.attrs.id);
+      }
+      expect(ids).toEqual(["z1", "z2"]);
+      fresh.close();
+    } finally {
+      await ts.stop();
+      rmSync(ts.dataDir, { recursive: true, force: true });
+    }
   });
 });
 
