@@ -106,6 +106,12 @@ describe("stream management (XEP-0198)", () => {
     const after = await c.stream();
     expect(after.getChild("sm", SM)).toBeDefined();
     expect(after.getChild("bind", "urn:ietf:params:xml:ns:xmpp-bind")).toBeDefined();
+    await c.bind("features");
+    c.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const en = await recv(c);
+    // The resumption time announced: smacks_hibernation_time, 600 s by default.
+    expect(en.attrs).toMatchObject({ resume: "true", max: "600" });
+    expect(en.attrs.id).toMatch(/^[\w-]{24}$/); // 18 random bytes
     c.close();
   });
 
