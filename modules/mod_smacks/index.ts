@@ -22,7 +22,7 @@
 // The state of a session is `session.data.get("smacks")` (a SmacksState) while SM is enabled.
 
 import { randomBytes } from "node:crypto";
-import { defineModule, type Timer } from "../../src/modules/api.js";
+import { defineModule } from "../../src/modules/api.js";
 import { C2SConnection } from "../../src/net/c2s.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
@@ -50,14 +50,21 @@ export class SmacksState {
   resumeId?: string;
   /** Since when the session has been without a connection. */
   hibernatingSince?: number;
-  hibernationTimer?: Timer;
+  hibernationTimer?: NodeJS.Timeout;
   awaitingAck = false;
   lastRequested?: number;
   ackRequestScheduled = false;
-  ackDelayTimer?: Timer;
+  ackDelayTimer?: NodeJS.Timeout;
   /** Resending after a resumption: the stanzas are in the queue already. */
   resending = false;
   removeFilters: Array<() => void> = [];
+
+  /** Per-session timers are plain ones (module timers are kept until unload): cleared here. */
+  clearTimers(): void {
+    clearTimeout(this.ackDelayTimer);
+    clearTimeout(this.hibernationTimer);
+    this.ackDelayTimer = this.hibernationTimer = undefined;
+  }
 
   /** Stanzas sent so far (modulo 2^32). */
   get sent(): number {
@@ -125,10 +132,11 @@ export default defineModule({
       st.awaitingAck = true;
       st.lastRequested = expected;
       if (maxAckDelay > 0 && !st.ackDelayTimer) {
-        st.ackDelayTimer = module.addTimer(maxAckDelay * 1000, () => {
+        st.ackDelayTimer = setTimeout(() => {
           st.ackDelayTimer = undefined;
           if (st.awaitingAck && !conn.hibernating && !conn.closed) void module.fire("smacks-ack-delayed", { session: conn, queued: st.queue.length });
-        });
+        }, maxAckDelay * 1000);
+        st.ackDelayTimer.unref?.();
       }
     };
 
@@ -248,7 +256,7 @@ export default defineModule({
       const st = stateOf(session);
       if (!st || !(session instanceof C2SConnection)) return undefined;
       st.awaitingAck = false;
-      st.ackDelayTimer?.cancel();
+      clearTimeout(st.ackDelayTimer);
       st.ackDelayTimer = undefined;
       const h = parseH(element.attrs.h);
       if (h === undefined) {
@@ -278,9 +286,9 @@ export default defineModule({
       if (!st || st.resumeId === undefined || !(session instanceof C2SConnection)) return undefined;
       st.hibernatingSince = Date.now();
       st.awaitingAck = false;
-      st.ackDelayTimer?.cancel();
-      st.ackDelayTimer = undefined;
-      st.hibernationTimer = module.addTimer(hibernationTime * 1000, () => expire(session, st));
+      st.clearTimers();
+      st.hibernationTimer = setTimeout(() => expire(session, st), hibernationTime * 1000);
+      st.hibernationTimer.unref?.();
       session.log.debug(`Hibernating (${reason}); ${st.queue.length} stanzas unacknowledged`);
       // smacks_max_hibernated_sessions: the account's oldest hibernating sessions end first.
       const asleep = module
@@ -323,8 +331,7 @@ export default defineModule({
       st.acked = h;
       const wasHibernating = st.hibernatingSince !== undefined;
       st.hibernatingSince = undefined;
-      st.hibernationTimer?.cancel();
-      st.hibernationTimer = undefined;
+      st.clearTimers();
       st.awaitingAck = false;
       st.lastRequested = undefined;
       target.resumeOn(session);
@@ -350,8 +357,7 @@ export default defineModule({
         if (!st) return undefined;
         session.data.delete("smacks");
         for (const remove of st.removeFilters) remove();
-        st.ackDelayTimer?.cancel();
-        st.hibernationTimer?.cancel();
+        st.clearTimers();
         const wasHibernating = st.hibernatingSince !== undefined;
         st.hibernatingSince = undefined;
         if (wasHibernating) rememberOld(session, st);
@@ -370,7 +376,18 @@ export default defineModule({
       },
     );
 
-    module.onUnload(() => {
+    module.onUnload(async () => {
+      for (const session of [...module.allSessions()]) {
+        const st = stateOf(session);
+        if (!st) continue;
+        st.clearTimers();
+        for (const remove of st.removeFilters) remove();
+        session.data.delete("smacks");
+        if (st.hibernatingSince === undefined) continue;
+        // Nobody is left to resume it or to end it in time: end it now, handing its queue on.
+        session.close();
+        await handleUnacked(session, st.queue.splice(0));
+      }
       resumable.clear();
       oldSessions.clear();
     });
