@@ -321,7 +321,7 @@ describe("stream management (XEP-0198)", () => {
 describe("stream management: sessions not resumed in time", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG("smacks_hibernation_time = 1") });
+    ts = await startTestServer({ config: CONFIG("smacks_hibernation_time = 1\nsmacks_max_ack_delay = 1") });
     for (const u of ["alice", "bob", "carol", "dave"]) await ts.server.accounts("localhost").create(u, "pw");
   });
   afterAll(() => ts?.stop());
@@ -338,6 +338,23 @@ describe("stream management: sessions not resumed in time", () => {
     bob.send(chat("carol@localhost/acks", "q2"));
     expect((await carol.next()).attrs.id).toBe("q2");
     expect((await carol.next()).name).toBe("r");
+    carol.close();
+    bob.close();
+  });
+
+  it("fires smacks-ack-delayed when <r/> is not answered within smacks_max_ack_delay", async () => {
+    const delayed: Array<{ who: string; queued: number }> = [];
+    const off = ts.server.hosts
+      .get("localhost")!
+      .bus.on<{ session: C2SConnection; queued: number }>("smacks-ack-delayed", ({ session, queued }) => void delayed.push({ who: session.fullJid!, queued }));
+    const { c: carol } = await smLogin(ts, "carol", "silent");
+    const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "s", noTls: true, mechanism: "PLAIN" });
+    bob.send(chat("carol@localhost/silent", "d1"));
+    expect((await carol.next()).attrs.id).toBe("d1");
+    expect((await carol.next()).name).toBe("r"); // not answered
+    await waitFor("smacks-ack-delayed", () => delayed.length > 0);
+    expect(delayed).toEqual([{ who: "carol@localhost/silent", queued: 1 }]);
+    off();
     carol.close();
     bob.close();
   });
