@@ -27,6 +27,7 @@ export const registry: ModuleRegistry = {
   external_services: () => import("./mod_external_services/index.js"),
   http_openmetrics: () => import("./mod_http_openmetrics/index.js"),
   // [mobile]
+  smacks: () => import("./mod_smacks/index.js"),
   csi_simple: () => import("./mod_csi_simple/index.js"),
   cloud_notify: () => import("./mod_cloud_notify/index.js"),
   // [pubsub]

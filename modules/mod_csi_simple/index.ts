@@ -2,7 +2,7 @@
 //
 // After authentication the stream features offer <csi xmlns='urn:xmpp:csi:0'/>. A client that sends
 // <inactive/> (a phone in a pocket) gets what matters at once and the rest later: each stanza written
-// to it passes an output filter (ClientSession.addOutputFilter) that keeps back the unimportant ones
+// to it passes an output filter (ClientSession.addFilter("stanzas/write")) that keeps back the unimportant ones
 // (presence updates, chat states and other messages without a body: ./important.ts) with a XEP-0203
 // delay stamp, in order. An important stanza writes everything kept before it, then itself; so does
 // a stanza that finds `csi_queue_size` (default 256) kept, and anything the client sends (its radio is on
@@ -46,10 +46,10 @@ export default defineModule({
     };
 
     const inactive = (session: ClientSession) => {
-      if (states.has(session) || !session.addOutputFilter || !session.writeStanza) return;
+      if (states.has(session) || !session.addFilter || !session.writeStanza) return;
       const bare = session.bareJid ?? session.host;
       const state: CsiState = { held: [], remove: () => {} };
-      state.remove = session.addOutputFilter((stanza) => {
+      state.remove = session.addFilter("stanzas/write", (stanza) => {
         const verdict = isImportant(stanza, patterns);
         if (verdict.important || state.held.length >= queueSize) {
           flush(session, state, verdict.important ? verdict.reason : "csi_queue_size reached");

@@ -17,7 +17,7 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import type { Element } from "../../src/xml/stanza.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
-import { delayElement, elementFromJson, elementToJson, offlineVerdict } from "./stored.js";
+import { delayElement, elementFromJson, elementToJson, NS_DELAY, offlineVerdict } from "./stored.js";
 
 /** Data of `message/offline/handle` (fired by mod_message). */
 interface OfflineHandleEvent {
@@ -86,8 +86,11 @@ async function deliver(module: ModuleApi, store: ArchiveStore<Json>, username: s
         sent.push(item.id);
         continue;
       }
-      // XEP-0203 §3 / XEP-0160 §2: mark when the server received it.
-      msg.children.push(delayElement(module.host, item.when));
+      // XEP-0203 §3 / XEP-0160 §2: mark when the server received it (unless this server already
+      // did: stream management hands on what a client never acknowledged, stamped when first sent).
+      if (!msg.childElements("delay", NS_DELAY).some((d) => d.attrs.from === module.host)) {
+        msg.children.push(delayElement(module.host, item.when));
+      }
       if (!session.send(msg)) break; // the session went away: keep the rest
       sent.push(item.id);
     }

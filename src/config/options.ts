@@ -380,7 +380,7 @@ data_path = "./data"
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "bookmarks"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
-  "limits"; "mam"; "bosh"; "csi_simple"; "cloud_notify";
+  "limits"; "mam"; "bosh"; "smacks"; "csi_simple"; "cloud_notify";
 }
 allow_registration = false
 

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
-import { SerialQueue, nextSessionId, type ClientSession, type OutputFilter } from "../sessions/session.js";
+import { SerialQueue, nextSessionId, type ClientSession, type FilterKind, type StanzaFilter } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
 import { jidJoin, jidPrep, namePrep, resourcePrep } from "../util/jid.js";
 import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
@@ -67,6 +67,8 @@ const RESUME_AT = 16;
 
 type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
 
+export type { StanzaFilter } from "../sessions/session.js";
+
 export class C2SConnection implements ClientSession, TransportListener {
   readonly id = nextSessionId("c2s");
   type: "c2s" | "c2s_unauthed" = "c2s_unauthed";
@@ -93,15 +95,26 @@ export class C2SConnection implements ClientSession, TransportListener {
   private closeTimer?: NodeJS.Timeout;
   private authTimer?: NodeJS.Timeout;
   private unbound = false;
+  /** The stream is ending (closed by either side): a transport loss now is no reason to hibernate. */
+  private ending = false;
+  /** Bound, but its transport is gone: kept by a module (stream management) until resumed or closed. */
+  private detached = false;
+  /** After a resumption: the connection whose transport (and parser) this session now uses. */
+  private carrier?: C2SConnection;
+  /** After a resumption: the session this connection's transport now carries (everything goes there). */
+  private movedTo?: C2SConnection;
+  private readonly filters: Record<"in" | "out" | "write", StanzaFilter[]> = { in: [], out: [], write: [] };
+  private transport: Transport;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly ownTransport: Transport,
     private readonly ctx: C2SContext,
   ) {
+    this.transport = ownTransport;
     this.log = ctx.log.child(this.id);
     this.queue = new SerialQueue((err) => this.log.error(`Error handling a stanza: ${(err as Error)?.stack ?? err}`));
     this.newParser();
-    this.log.debug(`New ${transport.kind} connection from ${transport.remoteAddress}`);
+    this.log.debug(`New ${ownTransport.kind} connection from ${ownTransport.remoteAddress}`);
     // A connection has this long to authenticate and bind (Prosody's c2s_timeout).
     this.authTimer = setTimeout(() => {
       if (this.state !== "bound" && this.state !== "closed") this.close({ condition: "connection-timeout", text: "Too slow to log in" });
@@ -128,10 +141,11 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.setParserBusy(false);
     this.parser = new XmlStream(
       {
+        // After a resumption, what this connection's parser reads belongs to the resumed session.
         streamStart: (attrs, info) => this.onStreamStart(attrs, info),
-        stanza: (el) => this.onElement(el),
-        streamEnd: () => this.onStreamEnd(),
-        error: (condition, text) => this.onParseError(condition, text),
+        stanza: (el) => (this.movedTo ?? this).onElement(el),
+        streamEnd: () => (this.movedTo ?? this).onStreamEnd(),
+        error: (condition, text) => (this.movedTo ?? this).onParseError(condition, text),
         backlog: (busy) => this.setParserBusy(busy),
       },
       { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes, maxElements: maxStanzaElements },
@@ -150,45 +164,128 @@ export class C2SConnection implements ClientSession, TransportListener {
   // ---- TransportListener ----
 
   onTransportData(chunk: Buffer | string): void {
-    if (this.state === "closed") return;
-    this.parser.write(chunk);
+    const session = this.movedTo ?? this;
+    // A transport replaced by a resumption (XEP-0198) is not listened to any more.
+    if (session.state === "closed" || session.transport !== this.ownTransport) return;
+    session.parser.write(chunk);
   }
 
   onTransportClose(error?: Error): void {
+    const session = this.movedTo ?? this;
+    if (session.transport !== this.ownTransport) return; // replaced by a resumption
+    session.transportClosed(error);
+  }
+
+  private transportClosed(error?: Error): void {
+    if (this.detached) return; // told already (an error, then the close)
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (error) this.log.debug(`Connection error: ${error.message}`);
-    this.teardown(error ? `Connection error: ${error.message}` : "Disconnected");
+    const reason = error ? `Connection error: ${error.message}` : "Disconnected";
+    if (this.state === "bound" && !this.ending && !this.detached && this.hostObj) {
+      // The connection was lost, the stream not closed: `pre-resource-unbind` { session, reason }
+      // lets a module keep the session bound without a connection, for the client to resume
+      // (stream management, XEP-0198): a handler answering true must later resumeOn() or close() it.
+      // Meanwhile stanzas to it go through its "stanzas/out" filters and are not written.
+      this.detach();
+      void this.hostObj.bus.fire("pre-resource-unbind", { session: this, reason }).then((kept) => {
+        if (kept === true && this.state === "bound") this.log.debug(`Connection lost, session kept: ${reason}`);
+        else this.teardown(reason);
+      });
+      return;
+    }
+    this.teardown(reason);
+  }
+
+  /** The transport is gone but the session stays bound (see transportClosed). */
+  private detach(): void {
+    this.detached = true;
+    this.parser.stop();
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
+    if (this.carrier) this.ctx.closed?.(this.carrier);
+    this.carrier = undefined;
+  }
+
+  /** Bound, with no transport: kept for a resumption (stream management hibernation). */
+  get hibernating(): boolean {
+    return this.detached && this.state === "bound";
+  }
+
+  /**
+   * Stream resumption (XEP-0198 §5): this bound session continues on the transport of `from`, a
+   * connection that has authenticated as the same account and not bound a resource. `from` hands on
+   * everything it reads; this session's previous transport, if still open, is dropped.
+   */
+  resumeOn(from: C2SConnection): void {
+    if (this.state !== "bound" || from === this || from.state !== "authenticated") throw new Error("not a resumable pair");
+    const previous = this.transport;
+    const wasDetached = this.detached;
+    this.parser.stop();
+    if (this.carrier) this.ctx.closed?.(this.carrier);
+    this.transport = from.transport;
+    this.parser = from.parser;
+    this.carrier = from;
+    this.detached = false;
+    this.paused = false;
+    this.awaitingRestart = false;
+    from.movedTo = this;
+    from.clearTimers();
+    if (!wasDetached) previous.destroy();
+    this.lastOutput = Date.now();
+    this.startKeepalive();
+  }
+
+  private clearTimers(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    if (this.authTimer) clearTimeout(this.authTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.keepalive = undefined;
+  }
+
+  /** Add a filter on the stanzas of this session (see StanzaFilter), after those added before; returns its remover. */
+  addFilter(kind: FilterKind, fn: StanzaFilter): () => void {
+    const list = this.filters[kind === "stanzas/in" ? "in" : kind === "stanzas/out" ? "out" : "write"];
+    list.push(fn);
+    return () => {
+      const at = list.indexOf(fn);
+      if (at >= 0) list.splice(at, 1);
+    };
+  }
+
+  private filter(list: StanzaFilter[], stanza: Element): Element | undefined {
+    let s: Element | undefined = stanza;
+    for (const f of list) {
+      s = f(s);
+      if (s === undefined) return undefined;
+    }
+    return s;
   }
 
   // ---- output ----
 
   private writeRaw(s: string): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.detached) return;
     this.lastOutput = Date.now();
     this.transport.write(s);
   }
 
-  send(stanza: Element): boolean {
+  send(original: Element): boolean {
     if (this.state === "closed") return false;
-    this.ctx.countStanza?.("out", stanza.name);
-    if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
-    let out: Element | undefined = stanza;
-    for (const filter of this.outputFilters) {
-      out = filter(out);
-      if (out === undefined) return true; // kept back by the filter (e.g. client state indication)
+    this.ctx.countStanza?.("out", original.name);
+    let stanza: Element | undefined = original;
+    if (this.filters.out.length && (stanza.attrs.xmlns === undefined || stanza.attrs.xmlns === NS_CLIENT)) {
+      stanza = this.filter(this.filters.out, stanza);
+      if (stanza === undefined) return true;
     }
-    return this.writeStanza(out);
+    if (stanza.attrs.type === "error") logStanzaErrorSent(this.ctx.failureLog, this, stanza);
+    if (this.filters.write.length) {
+      stanza = this.filter(this.filters.write, stanza);
+      if (stanza === undefined) return true; // kept back (client state indication writes it later)
+    }
+    return this.writeStanza(stanza);
   }
 
-  private outputFilters: OutputFilter[] = [];
-
-  addOutputFilter(filter: OutputFilter): () => void {
-    this.outputFilters = [...this.outputFilters, filter];
-    return () => {
-      this.outputFilters = this.outputFilters.filter((f) => f !== filter);
-    };
-  }
-
+  /** Write a stanza to the client past the "stanzas/write" filters (what one of them kept back). */
   writeStanza(stanza: Element): boolean {
     if (this.state === "closed") return false;
     if (this.transport.framed && stanza.attrs.xmlns === undefined) {
@@ -224,8 +321,12 @@ export class C2SConnection implements ClientSession, TransportListener {
     }
   }
 
-  /** Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4). */
-  close(error?: { condition: string; text?: string }): void {
+  /**
+   * Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4); `app`: an application-specific
+   * condition (§4.9.4) after the defined one.
+   */
+  close(error?: { condition: string; text?: string; app?: Element }): void {
+    if (this.movedTo) return this.movedTo.close(error);
     if (this.state === "closed") return;
     if (!this.headerSent && error) {
       // RFC 6120 §4.9.1.2: a stream error before our header: open a stream first.
@@ -237,6 +338,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       else this.ctx.failureLog.info(`stream-error ${this.remoteAddress}`, line);
       const e = new Element("stream:error").tag(error.condition, { xmlns: NS_XMPP_STREAMS }).up();
       if (error.text) e.tag("text", { xmlns: NS_XMPP_STREAMS }).text(error.text).up();
+      if (error.app) e.add(error.app);
       this.sendStreamElement(e);
     }
     this.writeRaw(this.transport.framed ? `<close xmlns='${NS_FRAMING}'/>` : "</stream:stream>");
@@ -256,6 +358,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     if (this.keepalive) clearInterval(this.keepalive);
     if (this.authTimer) clearTimeout(this.authTimer);
     this.ctx.closed?.(this);
+    if (this.carrier) this.ctx.closed?.(this.carrier);
     if (wasBound && !this.unbound && this.hostObj) {
       this.unbound = true;
       const host = this.hostObj;
@@ -356,6 +459,7 @@ export class C2SConnection implements ClientSession, TransportListener {
     // RFC 6120 §4.4: the peer closed its stream; close ours.
     if (this.state === "closed") return;
     // Stanzas the client sent before closing are still handled, then the stream closes.
+    this.ending = true;
     this.parser.stop();
     void this.queue.push(() => {
       this.writeRaw("</stream:stream>");
@@ -372,6 +476,7 @@ export class C2SConnection implements ClientSession, TransportListener {
           this.openStream(el.attrs);
         } else this.close({ condition: "policy-violation", text: "Unexpected <open/>" });
       } else if (el.name === "close") {
+        this.ending = true;
         this.parser.stop();
         void this.queue.push(() => {
           this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
@@ -411,6 +516,8 @@ export class C2SConnection implements ClientSession, TransportListener {
   }
 
   private async handleElement(el: Element): Promise<void> {
+    // Read before a resumption completed, handled by the resumed session after what it has queued.
+    if (this.movedTo) return this.movedTo.onElement(el);
     if (this.state === "closed") return;
     const ns = el.attrs.xmlns;
     if (ns === undefined) {
@@ -420,9 +527,11 @@ export class C2SConnection implements ClientSession, TransportListener {
       }
       this.ctx.countStanza?.("in", el.name);
       if (this.state === "bound") {
+        const stanza = this.filters.in.length ? this.filter(this.filters.in, el) : el;
+        if (stanza === undefined) return;
         // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
-        if (!this.isSessionRequest(el)) return this.ctx.router.process(this, el);
-        this.send(reply(el));
+        if (!this.isSessionRequest(stanza)) return this.ctx.router.process(this, stanza);
+        this.send(reply(stanza));
         return;
       }
       if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
@@ -646,6 +755,7 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   /** Resolves when every stanza received so far has been handled (shutdown, tests). */
   drain(): Promise<void> {
+    if (this.movedTo) return this.queue.drain().then(() => this.movedTo!.drain());
     return this.queue.drain();
   }
 }

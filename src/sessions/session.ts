@@ -53,11 +53,16 @@ export function nextSessionId(prefix: string): string {
 }
 
 /**
- * A filter on the stanzas written to a client (Prosody's "stanzas/out" filters): it returns the
- * stanza to write (the same or a changed copy), or undefined when it keeps the stanza back; a
- * filter that keeps stanzas writes them later with `writeStanza`, past every filter.
+ * A function that sees the stanzas of a bound client session, as Prosody's session filters: it
+ * returns the stanza to go on with (the same or a changed copy), or undefined to swallow it.
+ * - "stanzas/in": every stanza the client sends, before it is routed;
+ * - "stanzas/out": every stanza the session is given to deliver (stream management counts and
+ *   queues them here);
+ * - "stanzas/write": what is about to be written to the connection (client state indication keeps
+ *   unimportant stanzas back here and writes them later with `writeStanza`, past these filters).
  */
-export type OutputFilter = (stanza: Element) => Element | undefined;
+export type StanzaFilter = (stanza: Element) => Element | undefined;
+export type FilterKind = "stanzas/in" | "stanzas/out" | "stanzas/write";
 
 /** A client session as the rest of the server sees it. */
 export interface ClientSession extends StanzaSink {
@@ -86,8 +91,8 @@ export interface ClientSession extends StanzaSink {
   readonly closed: boolean;
   /** Resolves when every stanza the session has received so far has been handled. */
   drain?(): Promise<void>;
-  /** Add a filter on what is written to the client, after the ones added before; returns its remover. */
-  addOutputFilter?(filter: OutputFilter): () => void;
-  /** Write a stanza to the client without passing it through the output filters. */
+  /** Add a filter on this session's stanzas (see StanzaFilter), after those added before; returns its remover. */
+  addFilter?(kind: FilterKind, fn: StanzaFilter): () => void;
+  /** Write a stanza to the client past the "stanzas/write" filters. */
   writeStanza?(stanza: Element): boolean;
 }
