@@ -18,7 +18,9 @@ export interface LoadedConfig {
 export function loadHeraldConfig(file?: string): LoadedConfig {
   const candidate = file ?? process.env.HERALD_CONFIG ?? (existsSync("herald.cfg.lua") ? "herald.cfg.lua" : undefined);
   if (candidate === undefined) {
-    return { config: defaultConfig(), source: "built-in default (VirtualHost \"localhost\", Component \"pubsub.localhost\", data in ./data)", baseDir: process.cwd() };
+    const config = defaultConfig();
+    const hosts = config.hosts.map((h) => `${h.kind} "${h.name}"`).join(", ");
+    return { config, source: `built-in default (${hosts}, data in ./data)`, baseDir: process.cwd() };
   }
   const path = resolve(candidate);
   if (!existsSync(path)) throw new Error(`Configuration file ${candidate} does not exist`);
