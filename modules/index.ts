@@ -31,4 +31,6 @@ export const registry: ModuleRegistry = {
   pep: () => import("./mod_pep/index.js"),
   vcard_legacy: () => import("./mod_vcard_legacy/index.js"),
   vcard4: () => import("./mod_vcard4/index.js"),
+  // [muc]
+  muc: () => import("./mod_muc/index.js"),
 };

@@ -389,4 +389,6 @@ VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
   -- Accounts of this server may create nodes (a config file's default is "admins").
   pubsub_create_node = "local"
+
+Component "conference.localhost" "muc"
 `;
