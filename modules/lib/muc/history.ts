@@ -35,9 +35,10 @@ export function parseHistoryRequest(attrs: Readonly<Record<string, string>> | un
 
 /**
  * The newest entries that fit every limit, oldest first. `defaultCount` is the room's history
- * length (a request cannot ask for more).
+ * length (a request cannot ask for more); `overhead` is added to each entry's size for maxchars
+ * (what the recipient's copy adds: its `to`, the delay stamp).
  */
-export function selectHistory<T>(entries: readonly HistoryEntry<T>[], req: HistoryRequest, defaultCount: number, now: number): HistoryEntry<T>[] {
+export function selectHistory<T>(entries: readonly HistoryEntry<T>[], req: HistoryRequest, defaultCount: number, now: number, overhead = 0): HistoryEntry<T>[] {
   let max = Math.min(defaultCount, req.maxstanzas ?? defaultCount);
   let chars = req.maxchars ?? Infinity;
   const notBefore = Math.max(req.seconds !== undefined ? now - req.seconds * 1000 : -Infinity, req.since ?? -Infinity);
@@ -45,8 +46,8 @@ export function selectHistory<T>(entries: readonly HistoryEntry<T>[], req: Histo
   for (let i = entries.length - 1; i >= 0 && max > 0; i--) {
     const e = entries[i];
     if (e.when < notBefore) break;
-    if (e.chars > chars) break;
-    chars -= e.chars;
+    if (e.chars + overhead > chars) break;
+    chars -= e.chars + overhead;
     max--;
     out.push(e);
   }

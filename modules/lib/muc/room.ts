@@ -252,7 +252,9 @@ export class Room {
     // History (§7.2.15), then the subject (§7.2.16).
     const historyReq = parseHistoryRequest(mucX?.getChild("history")?.attrs);
     const now = this.env.now();
-    for (const h of selectHistory(this.history, historyReq, Math.min(this.config.historyLength, this.env.maxHistory), now)) {
+    // maxchars counts each stanza as this session receives it (its `to` and the delay stamp added).
+    const overhead = ` to='${from}'`.length + delayElement(this.jid, now).toString().length;
+    for (const h of selectHistory(this.history, historyReq, Math.min(this.config.historyLength, this.env.maxHistory), now, overhead)) {
       const m = new Element("message", { ...h.value.attrs, to: from }, [...h.value.children, delayElement(this.jid, h.when)]);
       out.push(m);
     }
