@@ -103,7 +103,7 @@ export default defineModule({
       });
       return next;
     };
-    registerMucInstance(module.host, { rooms, flush: () => Promise.all([...writes.values()]).then(() => undefined) });
+    registerMucInstance(module.host, { rooms, flush: () => Promise.all(writes.values()).then(() => undefined) });
     module.onUnload(() => registerMucInstance(module.host, undefined));
 
     // ---- loading ----

@@ -35,7 +35,6 @@ import {
   NS_REGISTER,
   NS_STANZA_ID,
   delayElement,
-  errorElement,
   statusCodes,
 } from "./xml.js";
 
@@ -735,7 +734,7 @@ export class Room {
       } else {
         this.setAffiliation(c.bare, c.aff);
         save = true;
-        for (const occ of [...this.occupants.values()]) {
+        for (const occ of Array.from(this.occupants.values())) {
           if (occ.bare !== c.bare) continue;
           if (c.aff === "outcast") this.removeOccupant(occ, { codes: [301], actor: actor.nick, reason: c.reason }, out);
           else if (this.config.membersOnly && AFFILIATION_RANK[c.aff] < AFFILIATION_RANK.member) {
@@ -786,7 +785,7 @@ export class Room {
       this.history.splice(0, this.history.length - Math.min(this.config.historyLength, this.env.maxHistory));
     }
     if (ch.has("membersOnly") && this.config.membersOnly) {
-      for (const occ of [...this.occupants.values()]) {
+      for (const occ of Array.from(this.occupants.values())) {
         if (AFFILIATION_RANK[this.affiliationOf(occ.bare)] < AFFILIATION_RANK.member) this.removeOccupant(occ, { codes: [322] }, out);
       }
     }
