@@ -6,13 +6,19 @@
 //
 // Options (Prosody's names):
 //   restrict_room_creation (false)  who may create rooms: false (anyone), true or "admin" (server
-//                                   admins), "local" (accounts of this server's hosts)
-//   muc_room_default_public (true), muc_room_default_persistent (false),
+//                                   admins), "local" (accounts of the parent domain: example.com for
+//                                   conference.example.com)
+//   admins, component_admins_as_room_owners (true): the component's admins own every room, as the
+//                                   server's admins do
+//   allow_unaffiliated_register (false): entities without an affiliation may register a nickname
+//   muc_occupant_id (true)          XEP-0421 occupant ids on presence and messages
+//   muc_room_default_public (false), muc_room_default_persistent (false),
 //   muc_room_default_members_only (false), muc_room_default_moderated (false),
 //   muc_room_default_public_jids (false), muc_room_default_change_subject (false),
 //   muc_room_default_history_length (20), muc_room_default_language (""),
 //   muc_room_default_allow_member_invites (false)     a new room's configuration
 //   max_history_messages (20)       the most messages of history a room keeps for joining occupants
+//                                   (Prosody has no bound by default; Herald keeps memory bounded)
 //   muc_room_locking (true)         a new room is locked until its owner configures it (§10.1)
 //   muc_room_lock_timeout (300 s)   a room still locked after this long is destroyed
 //   muc_tombstones (true), muc_tombstone_expiry (31 days): a destroyed persistent room answers
@@ -29,7 +35,7 @@
 import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
-import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
+import { jidBare, jidHost, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
@@ -53,7 +59,7 @@ export default defineModule({
     const maxHistory = o.integer("max_history_messages", 20, { min: 0, max: 10_000 });
     const defaults: RoomConfig = {
       ...BUILTIN_DEFAULTS,
-      public: o.boolean("muc_room_default_public", true),
+      public: o.boolean("muc_room_default_public", false),
       persistent: o.boolean("muc_room_default_persistent", false),
       membersOnly: o.boolean("muc_room_default_members_only", false),
       moderated: o.boolean("muc_room_default_moderated", false),
@@ -73,6 +79,15 @@ export default defineModule({
     const maxRooms = o.integer("muc_max_rooms", undefined, { min: 1 });
     const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
     const serviceName = o.string("name", "Chatrooms");
+    const componentAdmins = new Set(
+      o.boolean("component_admins_as_room_owners", true)
+        ? o.ownArray("admins").flatMap((a) => {
+            const j = jidPrep(a);
+            return j === undefined ? [] : [jidBare(j)];
+          })
+        : [],
+    );
+    const isServiceAdmin = (bare: string) => module.isAdmin(bare) || componentAdmins.has(bare);
 
     const roomStore = module.openKeyval<Json>("muc_rooms");
     const archive = module.openArchive<Json>("muc_log");
@@ -84,7 +99,9 @@ export default defineModule({
       maxHistory,
       archiving: true,
       archiveAll: logAll,
-      isServiceAdmin: (bare: string) => module.isAdmin(bare),
+      isServiceAdmin,
+      allowUnaffiliatedRegister: o.boolean("allow_unaffiliated_register", false),
+      occupantIds: o.boolean("muc_occupant_id", true),
     };
 
     const rooms = new Map<string, Room>();
@@ -178,9 +195,10 @@ export default defineModule({
 
     const mayCreate = (from: string): boolean => {
       const bare = jidBare(from);
-      if (module.isAdmin(bare)) return true;
+      if (isServiceAdmin(bare)) return true;
       if (restrict === "admin") return false;
-      if (restrict === "local") return module.hostNames().includes(jidHost(bare)) && jidHost(bare) !== module.host;
+      // Prosody's "local": the user's domain is the component's parent domain.
+      if (restrict === "local") return jidHost(bare) === module.host.replace(/^[^.]+\./, "");
       return true;
     };
 

@@ -26,7 +26,7 @@ modules_enabled = { "roster"; "presence"; "disco"; "ping" }
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
 CFG
-node bin/herald start -c "$WORK/herald.cfg.lua" & HPID=$!
+node bin/herald start -c "$WORK/herald.cfg.lua" > "$WORK/herald.log" 2>&1 & HPID=$!
 # The reference Prosody, configured like ../shared/prosody-reference/start.sh does, plus its MUC.
 mkdir -p "$WORK/prosody/data" "$WORK/prosody/certs"
 sed -e "s#@DIR@#$WORK/prosody#g" -e "s#@PORT@#$PPORT#g" ../shared/prosody-reference/prosody.cfg.lua.in > "$WORK/prosody/prosody.cfg.lua"
@@ -36,5 +36,5 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PPORT") 2>/dev/null && brea
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$HPORT") 2>/dev/null && break; sleep 0.2; done
 PPID_=$(cat "$WORK/prosody/prosody.pid")
 echo "node $(node --version), prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null), $OCC occupants"
-node dist/test/bench/muc.js --label herald --port $HPORT --pid $HPID --occupants "$OCC" --latency "$LAT" --burst "$BURST"
+node dist/test/bench/muc.js --label herald --port $HPORT --pid $HPID --occupants "$OCC" --latency "$LAT" --burst "$BURST" || { echo "herald's log:"; tail -20 "$WORK/herald.log"; }
 node dist/test/bench/muc.js --label prosody --port $PPORT --pid "$PPID_" --occupants "$OCC" --latency "$LAT" --burst "$BURST"

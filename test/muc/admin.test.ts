@@ -167,11 +167,15 @@ describe("affiliations", () => {
     expect(m2.attrs.from).toBe(`open@${MUC}`);
   });
 
-  it("room registration (muc#register) reserves a nickname and makes a member", async () => {
+  it("room registration (muc#register) reserves a member's nickname", async () => {
     const alice = await connect("alice");
     const bob = await connect("bob");
     const carol = await connect("carol");
     await createInstant(alice, "reg", "Alice");
+    // allow_unaffiliated_register is false by default (Prosody's): members register, others may not.
+    const refused = await bob.iq(`<iq type='get' to='reg@${MUC}' id='${nextId()}'><query xmlns='jabber:iq:register'/></iq>`);
+    expect(errorOf(refused)).toMatchObject({ type: "auth", condition: "registration-required" });
+    await admin(alice, "reg", "set", "<item jid='bob@localhost' affiliation='member'/>");
     const form = await bob.iq(`<iq type='get' to='reg@${MUC}' id='${nextId()}'><query xmlns='jabber:iq:register'/></iq>`);
     const x = form.getChild("query", "jabber:iq:register")!.getChild("x", "jabber:x:data")!;
     expect(x.childElements("field").map((f) => f.attrs.var)).toContain("muc#register_roomnick");
@@ -187,6 +191,18 @@ describe("affiliations", () => {
 });
 
 describe("creation policy", () => {
+  it("restrict_room_creation = \"local\": accounts of the parent domain create rooms", async () => {
+    const other = await startMucServer({ component: 'restrict_room_creation = "local"' });
+    try {
+      const alice = await login(other, "alice");
+      expect(codes((await join(alice, "localroom", "Alice")).self)).toContain(201);
+      alice.close();
+    } finally {
+      await other.stop();
+    }
+  });
+
+
   it("restrict_room_creation = true: only server admins create rooms", async () => {
     const other = await startMucServer({ component: "restrict_room_creation = true" });
     try {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
-import { MUC, NS_OWNER, codes, configure, createInstant, drain, errorOf, itemOf, join, login, nextId, presenceFrom, startMucServer, until } from "./helpers.js";
+import { MUC, NS_OWNER, admin, codes, configure, createInstant, drain, errorOf, itemOf, join, login, nextId, presenceFrom, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
 const clients: RawClient[] = [];
@@ -60,7 +60,10 @@ describe("room creation", () => {
       expect(vars).toContain(v);
     }
     expect((await configure(alice, "reserved", { "muc#roomconfig_roomname": "The Reserve", "muc#roomconfig_whois": "bogus" })).attrs.type).toBe("error");
-    expect((await configure(alice, "reserved", { "muc#roomconfig_roomname": "The Reserve" })).attrs.type).toBe("result");
+    // Hidden by default (muc_room_default_public = false, as in Prosody): not listed until made public.
+    const hidden = await alice.iq(`<iq type='get' to='${MUC}' id='${nextId()}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`);
+    expect(hidden.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements("item")).toEqual([]);
+    expect((await configure(alice, "reserved", { "muc#roomconfig_roomname": "The Reserve", "muc#roomconfig_publicroom": "1" })).attrs.type).toBe("result");
     const info = await alice.iq(`<iq type='get' to='reserved@${MUC}' id='${nextId()}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
     const q = info.getChild("query", "http://jabber.org/protocol/disco#info")!;
     expect(q.getChild("identity")!.attrs).toMatchObject({ category: "conference", type: "text", name: "The Reserve" });
@@ -155,6 +158,32 @@ describe("occupants", () => {
     expect(rest.filter((s) => s.name === "presence")).toEqual([]);
     alice.send(`<message type='groupchat' to='multi@${MUC}'><body>still there?</body></message>`);
     await until(bob1, (el) => el.getChildText("body") === "still there?");
+  });
+
+  it("an occupant whose client disconnects leaves the room (unavailable to the others)", async () => {
+    const alice = await connect("alice");
+    const bob = await login(ts, "bob");
+    await createInstant(alice, "drops", "Alice");
+    await join(bob, "drops", "Bob");
+    await drain(alice);
+    bob.close();
+    const left = await until(alice, presenceFrom(`drops@${MUC}/Bob`));
+    expect(left.attrs.type).toBe("unavailable");
+  });
+
+  it("presence broadcast: visitors' presence is not broadcast when muc#roomconfig_presencebroadcast leaves them out", async () => {
+    const alice = await connect("alice");
+    const bob = await connect("bob");
+    const carol = await connect("carol");
+    await createInstant(alice, "quietvisitors", "Alice", { "muc#roomconfig_moderatedroom": "1", "muc#roomconfig_presencebroadcast": ["moderator", "participant"] });
+    await join(bob, "quietvisitors", "Bob");
+    await admin(alice, "quietvisitors", "set", "<item nick='Bob' role='participant'/>");
+    await drain(bob);
+    await join(carol, "quietvisitors", "Carol");
+    // Alice (a moderator) sees the visitor arrive; Bob (a participant) does not.
+    await until(alice, presenceFrom(`quietvisitors@${MUC}/Carol`));
+    const atBob = await drain(bob, 300);
+    expect(atBob.filter((s) => s.attrs.from === `quietvisitors@${MUC}/Carol`)).toEqual([]);
   });
 
   it("the owner destroys a room with an alternate venue", async () => {

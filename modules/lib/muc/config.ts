@@ -148,12 +148,11 @@ export function applyConfigForm(current: RoomConfig, x: Element, maxHistory: num
 }
 
 /** §6.4 disco#info features of a room. */
-export function roomFeatures(config: RoomConfig, opts: { archiving: boolean; registration: boolean }): string[] {
+export function roomFeatures(config: RoomConfig, opts: { archiving: boolean; registration: boolean; occupantIds?: boolean }): string[] {
   const f = [
     NS_MUC,
     NS_STABLE_ID,
     NS_SELF_PING_OPT,
-    NS_OCCUPANT_ID,
     "http://jabber.org/protocol/muc#request",
     config.public ? "muc_public" : "muc_hidden",
     config.persistent ? "muc_persistent" : "muc_temporary",
@@ -162,6 +161,7 @@ export function roomFeatures(config: RoomConfig, opts: { archiving: boolean; reg
     config.password !== "" ? "muc_passwordprotected" : "muc_unsecured",
     config.whois === "anyone" ? "muc_nonanonymous" : "muc_semianonymous",
   ];
+  if (opts.occupantIds !== false) f.push(NS_OCCUPANT_ID);
   if (opts.registration) f.push(NS_REGISTER);
   if (opts.archiving && config.archiving) f.push(NS_MAM);
   return f;

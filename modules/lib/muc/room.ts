@@ -50,6 +50,10 @@ export interface RoomEnv {
   archiveAll?: boolean;
   /** Server admins act as owners of every room. */
   isServiceAdmin(bare: string): boolean;
+  /** allow_unaffiliated_register: entities without an affiliation may register a nickname. */
+  allowUnaffiliatedRegister?: boolean;
+  /** muc_occupant_id: XEP-0421 occupant ids are added (default true). */
+  occupantIds?: boolean;
 }
 
 export interface Occupant {
@@ -362,7 +366,9 @@ export class Room {
     if (opts.reason !== undefined) item.children.push(new Element("reason", {}, [opts.reason]));
     const x = new Element("x", { xmlns: NS_MUC_USER }, [item, ...statusCodes(opts.codes ?? [])]);
     if (opts.destroy) x.children.push(opts.destroy);
-    return new Element("presence", attrs, [...payload, x, new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: occ.occupantId })]);
+    const children = [...payload, x];
+    if (this.env.occupantIds !== false) children.push(new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: occ.occupantId }));
+    return new Element("presence", attrs, children);
   }
 
   /**
@@ -437,7 +443,7 @@ export class Room {
       if (c.name === "occupant-id" && c.attrs.xmlns === NS_OCCUPANT_ID) continue;
       children.push(c);
     }
-    children.push(new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: occ.occupantId }));
+    if (this.env.occupantIds !== false) children.push(new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: occ.occupantId }));
     const archived = this.archived && body !== undefined;
     if (archived) children.push(new Element("stanza-id", { xmlns: NS_STANZA_ID, id, by: this.jid }));
     for (const c of children) freezeSerialization(c);
@@ -471,7 +477,7 @@ export class Room {
     }
     const children = stanza.children.filter((c) => typeof c !== "string" && !(c.name === "occupant-id" && c.attrs.xmlns === NS_OCCUPANT_ID));
     if (!children.some((c) => typeof c !== "string" && c.name === "x" && c.attrs.xmlns === NS_MUC_USER)) children.push(new Element("x", { xmlns: NS_MUC_USER }));
-    children.push(new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: sender.occupantId }));
+    if (this.env.occupantIds !== false) children.push(new Element("occupant-id", { xmlns: NS_OCCUPANT_ID, id: sender.occupantId }));
     const attrs = { ...stanza.attrs, from: `${this.jid}/${sender.nick}` };
     const out: Element[] = [];
     for (const s of target.sessions.keys()) out.push(new Element("message", { ...attrs, to: s }, children));
@@ -617,7 +623,7 @@ export class Room {
       return errorReply(stanza, "cancel", "item-not-found");
     }
     q.children.push(new Element("identity", { category: "conference", type: "text", name: this.config.name || (jidNodeOf(this.jid) ?? this.jid) }));
-    for (const f of roomFeatures(this.config, { archiving: this.archived, registration: true })) q.children.push(new Element("feature", { var: f }));
+    for (const f of roomFeatures(this.config, { archiving: this.archived, registration: true, occupantIds: this.env.occupantIds })) q.children.push(new Element("feature", { var: f }));
     q.children.push(roomInfoForm(this.config, this.occupants.size, this.subject.text, this.env.maxHistory));
     r.children.push(q);
     return r;
@@ -822,6 +828,9 @@ export class Room {
     const bare = jidBare(from);
     const aff = this.affiliationOf(bare);
     if (aff === "outcast") return { out: [errorReply(stanza, "auth", "forbidden", "You have been banned from this room")] };
+    if (aff === "none" && this.env.allowUnaffiliatedRegister !== true) {
+      return { out: [errorReply(stanza, "auth", "registration-required", "Only affiliated users may register a nickname")] };
+    }
     const r = reply(stanza);
     const q = new Element("query", { xmlns: NS_REGISTER });
     r.children.push(q);
