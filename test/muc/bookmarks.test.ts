@@ -37,14 +37,22 @@ describe("XEP-0402 bookmarks with autojoin", () => {
     const publish = xml(
       "iq",
       { type: "set", id: "bm1" },
-      xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub" }, [
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
         xml("publish", { node: NS_BOOKMARKS }, xml("item", { id: `team@${MUC}` }, xml("conference", { xmlns: NS_BOOKMARKS, name: "The team", autojoin: "true" }, xml("nick", {}, "alice")))),
-        xml("publish-options", {}, xml("x", { xmlns: "jabber:x:data", type: "submit" }, [
-          xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, "http://jabber.org/protocol/pubsub#publish-options")),
-          xml("field", { var: "pubsub#persist_items" }, xml("value", {}, "true")),
-          xml("field", { var: "pubsub#access_model" }, xml("value", {}, "whitelist")),
-        ])),
-      ]),
+        xml(
+          "publish-options",
+          {},
+          xml(
+            "x",
+            { xmlns: "jabber:x:data", type: "submit" },
+            xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, "http://jabber.org/protocol/pubsub#publish-options")),
+            xml("field", { var: "pubsub#persist_items" }, xml("value", {}, "true")),
+            xml("field", { var: "pubsub#access_model" }, xml("value", {}, "whitelist")),
+          ),
+        ),
+      ),
     );
     const published = (await phone.iqCaller.request(publish)) as XmlEl;
     expect(published.attrs.type).toBe("result");
