@@ -184,12 +184,18 @@ describe("invitations", () => {
     expect(dec.getChild("x", NS_USER)!.getChild("decline")!.attrs.from).toBe("dave@localhost");
   });
 
-  it("direct invitations (XEP-0249) are routed between users unchanged", async () => {
+  it("direct invitations (XEP-0249) are routed between users unchanged, and the invitee enters with the password", async () => {
     const alice = await connect("alice");
     const carol = await connect("carol");
-    alice.send(`<message to='${carol.jid}'><x xmlns='jabber:x:conference' jid='party@${MUC}' reason='come'/></message>`);
+    await createInstant(alice, "direct", "Alice", { "muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3same" });
+    alice.send(`<message to='${carol.jid}'><x xmlns='jabber:x:conference' jid='direct@${MUC}' password='s3same' reason='come'/></message>`);
     const m = await until(carol, (el) => el.name === "message");
-    expect(m.getChild("x", "jabber:x:conference")!.attrs).toMatchObject({ jid: `party@${MUC}`, reason: "come" });
+    const x = m.getChild("x", "jabber:x:conference")!;
+    expect(x.attrs).toMatchObject({ jid: `direct@${MUC}`, reason: "come" });
+    const room = x.attrs.jid!.split("@")[0];
+    const j = await join(carol, room, "Carol", `<password>${x.attrs.password}</password>`);
+    expect(j.error).toBeUndefined();
+    expect(j.stanzas.some((s) => s.attrs.from === `direct@${MUC}/Alice`)).toBe(true);
   });
 });
 
