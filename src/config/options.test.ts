@@ -242,14 +242,15 @@ describe("default configuration", () => {
   test("goes through the parser", () => {
     expect(defaultConfigText).toContain(`VirtualHost "localhost"`);
     const parsed = defaultParsedConfig();
-    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"]]);
+    expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"], ["Component", "conference.localhost"]]);
     expect(parsed.warnings).toEqual([]);
     const c = defaultConfig();
     expect(c.global.string("data_path")).toBe("./data");
     expect(c.host("localhost").string("data_path")).toBe("./data");
     expect(c.hosts).toEqual([
-      { name: "localhost", kind: "VirtualHost", file: "<default config>", line: 10 },
-      { name: "pubsub.localhost", kind: "Component", module: "pubsub", file: "<default config>", line: 12 },
+      { name: "localhost", kind: "VirtualHost", file: "<default config>", line: 11 },
+      { name: "pubsub.localhost", kind: "Component", module: "pubsub", file: "<default config>", line: 13 },
+      { name: "conference.localhost", kind: "Component", module: "muc", file: "<default config>", line: 17 },
     ]);
     expect(c.host("localhost").array("modules_enabled")).toContain("roster");
   });
