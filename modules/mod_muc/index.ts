@@ -12,6 +12,8 @@
 //                                   server's admins do
 //   allow_unaffiliated_register (false): entities without an affiliation may register a nickname
 //   muc_occupant_id (true)          XEP-0421 occupant ids on presence and messages
+//   muc_room_allow_persistent, muc_room_allow_public (true): owners who are not server admins may
+//                                   make rooms persistent / public
 //   muc_room_default_public (false), muc_room_default_persistent (false),
 //   muc_room_default_members_only (false), muc_room_default_moderated (false),
 //   muc_room_default_public_jids (false), muc_room_default_change_subject (false),
@@ -102,6 +104,8 @@ export default defineModule({
       isServiceAdmin,
       allowUnaffiliatedRegister: o.boolean("allow_unaffiliated_register", false),
       occupantIds: o.boolean("muc_occupant_id", true),
+      allowPersistent: o.boolean("muc_room_allow_persistent", true),
+      allowPublic: o.boolean("muc_room_allow_public", true),
     };
 
     const rooms = new Map<string, Room>();

@@ -190,6 +190,28 @@ describe("affiliations", () => {
   });
 });
 
+describe("muc_room_allow_persistent = false", () => {
+  it("only server admins make rooms persistent", async () => {
+    const other = await startMucServer({ component: "muc_room_allow_persistent = false" });
+    try {
+      const alice = await login(other, "alice");
+      const boss = await login(other, "admin");
+      const features = async (c: RawClient, room: string) => {
+        const info = await c.iq(`<iq type='get' to='${room}@${MUC}' id='${nextId()}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+        return info.getChild("query", "http://jabber.org/protocol/disco#info")!.childElements("feature").map((f) => f.attrs.var);
+      };
+      await createInstant(alice, "mine", "Alice", { "muc#roomconfig_persistentroom": "1" });
+      expect(await features(alice, "mine")).toContain("muc_temporary");
+      await createInstant(boss, "boss", "Boss", { "muc#roomconfig_persistentroom": "1" });
+      expect(await features(boss, "boss")).toContain("muc_persistent");
+      alice.close();
+      boss.close();
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe("creation policy", () => {
   it("restrict_room_creation = \"local\": accounts of the parent domain create rooms", async () => {
     const other = await startMucServer({ component: 'restrict_room_creation = "local"' });

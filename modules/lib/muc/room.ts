@@ -54,6 +54,9 @@ export interface RoomEnv {
   allowUnaffiliatedRegister?: boolean;
   /** muc_occupant_id: XEP-0421 occupant ids are added (default true). */
   occupantIds?: boolean;
+  /** muc_room_allow_persistent / muc_room_allow_public: owners who are not server admins may set these. */
+  allowPersistent?: boolean;
+  allowPublic?: boolean;
 }
 
 export interface Occupant {
@@ -783,6 +786,11 @@ export class Room {
     if (!parsed.ok) return { out: [errorReply(stanza, "modify", "not-acceptable", parsed.text)] };
     const wasLocked = this.locked;
     const wasArchived = this.archived;
+    // Prosody's muc_room_allow_persistent / muc_room_allow_public: only server admins change these then.
+    if (!this.env.isServiceAdmin(jidBare(from))) {
+      if (this.env.allowPersistent === false) parsed.config.persistent = this.config.persistent;
+      if (this.env.allowPublic === false) parsed.config.public = this.config.public;
+    }
     this.config = parsed.config;
     this.locked = false;
     const out: Element[] = [reply(stanza)];
