@@ -39,4 +39,6 @@ export const registry: ModuleRegistry = {
   http_file_share: () => import("./mod_http_file_share/index.js"),
   tombstones: () => import("./mod_tombstones/index.js"),
   bookmarks: () => import("./mod_bookmarks/index.js"),
+  // [muc]
+  muc: () => import("./mod_muc/index.js"),
 };

@@ -243,7 +243,7 @@ describe("default configuration", () => {
     expect(defaultConfigText).toContain(`VirtualHost "localhost"`);
     const parsed = defaultParsedConfig();
     expect(parsed.hosts.map((h) => [h.kind, h.name])).toEqual(
-      expect.arrayContaining([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"], ["Component", "upload.localhost"]]),
+      expect.arrayContaining([["VirtualHost", "localhost"], ["Component", "pubsub.localhost"], ["Component", "upload.localhost"], ["Component", "conference.localhost"]]),
     );
     expect(parsed.warnings).toEqual([]);
     const c = defaultConfig();
@@ -257,6 +257,7 @@ describe("default configuration", () => {
         { name: "localhost", kind: "VirtualHost", file: "<default config>", line: lineOf(`VirtualHost "localhost"`) },
         { name: "pubsub.localhost", kind: "Component", module: "pubsub", file: "<default config>", line: lineOf(`Component "pubsub.localhost"`) },
         { name: "upload.localhost", kind: "Component", module: "http_file_share", file: "<default config>", line: lineOf(`Component "upload.localhost"`) },
+        { name: "conference.localhost", kind: "Component", module: "muc", file: "<default config>", line: lineOf(`Component "conference.localhost"`) },
       ]),
     );
     expect(c.host("localhost").array("modules_enabled")).toContain("roster");

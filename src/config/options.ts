@@ -392,4 +392,6 @@ Component "pubsub.localhost" "pubsub"
 
 Component "upload.localhost" "http_file_share"
   -- XEP-0363 file upload for the accounts of this server, served at /file_share/ on the HTTP(S) ports.
+
+Component "conference.localhost" "muc"
 `;

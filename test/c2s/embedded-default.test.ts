@@ -60,6 +60,19 @@ describe("the embedded default configuration", () => {
     expect(published.attrs.type, String(published)).toBe("result");
   });
 
+  it("group chat is served at conference.localhost, which the server's disco#items lists", async () => {
+    const items = await alice.iq("<iq type='get' id='i1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+    const jids = items.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements("item").map((i) => i.attrs.jid);
+    expect(jids).toContain("conference.localhost");
+    const info = await alice.iq(`<iq type='get' id='d3' to='conference.localhost'><query xmlns='${NS_DISCO_INFO}'/></iq>`);
+    expect(features(info)).toContain("http://jabber.org/protocol/muc");
+    alice.send("<presence to='lobby@conference.localhost/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>");
+    let self: Element;
+    do self = await alice.next(4000);
+    while (self.name !== "presence");
+    expect(self.toString()).toContain("code='201'");
+  });
+
   it("every XEP the README lists is on: contact addresses (XEP-0157) and external services (XEP-0215) too", async () => {
     const info = await alice.iq(`<iq type='get' id='d2' to='localhost'><query xmlns='${NS_DISCO_INFO}'/></iq>`);
     // README "What it does", Everyday XEPs: 0030, 0199, 0092, 0202, 0012, 0077, 0054, 0049, 0191,
