@@ -377,7 +377,9 @@ export default defineModule({
     );
 
     module.onUnload(async () => {
-      for (const session of [...module.allSessions()]) {
+      // A copy: closing a hibernating session below removes it from the host's sessions.
+      const sessions = Array.from(module.allSessions());
+      for (const session of sessions) {
         const st = stateOf(session);
         if (!st) continue;
         st.clearTimers();
