@@ -29,6 +29,7 @@ import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
 import { itemPayload } from "../mod_pubsub/protocol.js";
+import { startWebhooks } from "./webhooks.js";
 
 
 export const NS_JSON = "urn:xmpp:json:0";
@@ -278,6 +279,8 @@ function load(module: ModuleApi): void {
     }
   };
   for (const method of ["POST", "PUT", "DELETE", "OPTIONS"]) module.http.route(method, "/pubsub/", dispatch);
+
+  startWebhooks(module);
 
 
 }
