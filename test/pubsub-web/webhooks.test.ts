@@ -2,6 +2,7 @@
 // and sees them retried; deliveries queued before a restart (LevelDB) arrive after it.
 
 import { createHmac } from "node:crypto";
+import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import type { Element } from "../../src/xml/stanza.js";
 import { createNode, expectResult, login, nextId, publish, startPubsubServer, submitForm, PUBSUB } from "../pubsub/helpers.js";
 
 const NODE = "urn:herald:pubsub:webhooks";
+const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 interface Received {
   body: string;
@@ -64,7 +66,7 @@ function configure(c: RawClient, fields: Record<string, string | string[]>): Pro
 }
 
 function fieldValues(iq: Element, name: string): string[] {
-  const x = iq.getChild("command")!.getChild("x", "jabber:x:data")!;
+  const x = iq.getChild("command", "http://jabber.org/protocol/commands")!.getChild("x", "jabber:x:data")!;
   const f = x.childElements("field").find((e) => e.attrs.var === name);
   return f ? f.childElements("value").map((v) => v.getText()) : [];
 }
@@ -88,9 +90,9 @@ describe("webhooks", () => {
     // Only owners register hooks; only http(s) URLs.
     const refused = await configure(juliet, { "pubsub#node": "hooked", webhook_urls: rx.url, webhook_secret: "s3cret" });
     expect(refused.attrs.type).toBe("error");
-    expect(refused.getChild("error")!.getChild("forbidden")).toBeDefined();
+    expect(refused.getChild("error")!.getChild("forbidden", STANZAS)).toBeDefined();
     const notHttp = await configure(admin, { "pubsub#node": "hooked", webhook_urls: "file:///etc/passwd", webhook_secret: "s3cret" });
-    expect(notHttp.getChild("error")!.getChild("not-acceptable")).toBeDefined();
+    expect(notHttp.getChild("error")!.getChild("not-acceptable", STANZAS)).toBeDefined();
     const ok = expectResult(await configure(admin, { "pubsub#node": "hooked", webhook_urls: rx.url, webhook_secret: "s3cret" }));
     expect(fieldValues(ok, "webhook_urls")).toEqual([rx.url]);
 
@@ -119,6 +121,9 @@ describe("webhooks", () => {
     cleanups.push(() => ts.stop());
     const admin = await login(ts, "admin");
     cleanups.push(() => admin.close());
+    // Available, so a message to the bare JID reaches this session.
+    admin.send("<presence/>");
+    await admin.next();
     await createNode(admin, "failing");
     const rx = await receiver(() => "k", [500, 500, 500, 500]);
     cleanups.push(() => void rx.server.close());
@@ -149,7 +154,13 @@ describe("webhooks", () => {
     cleanups.pop();
     cleanups.pop();
     ts = await ts.restart();
-    cleanups.push(() => ts.stop(), () => void rx.server.close());
+    cleanups.push(
+      async () => {
+        await ts.stop();
+        rmSync(ts.dataDir, { recursive: true, force: true });
+      },
+      () => void rx.server.close(),
+    );
     const again = await rx.next();
     expect(again.status).toBe(204);
     expect(again.delivery).toBe(refused.delivery);
