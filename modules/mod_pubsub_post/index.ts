@@ -34,8 +34,13 @@ import { startWebhooks } from "./webhooks.js";
 
 export const NS_JSON = "urn:xmpp:json:0";
 
-/** The services on this server that accept HTTP publishing, by component name. */
-const services = new Map<string, (req: IncomingMessage, res: ServerResponse, parts: string[]) => Promise<void>>();
+type Serve = (req: IncomingMessage, res: ServerResponse, parts: string[]) => Promise<void>;
+
+/**
+ * The services that accept HTTP publishing, by component name, per server (a process may run
+ * several servers, as the tests do; the server's metrics registry stands for the server).
+ */
+const servers = new WeakMap<object, Map<string, Serve>>();
 
 /** The HTTP status of a service failure. */
 function statusOf(f: PubsubFailure): number {
@@ -188,7 +193,12 @@ function load(module: ModuleApi): void {
       const password = colon < 0 ? "" : decoded.slice(colon + 1);
       const jid = jidPrep(user.includes("@") ? user : `${user}@${module.host.replace(/^[^.]*\./, "")}`);
       const addr = req.socket.remoteAddress ?? "";
-      if (!(await throttle.acquire(addr))) {
+      // A client that gives up while its attempt waits for a turn leaves the queue.
+      const gone = () => throttle.cancel(res);
+      res.once("close", gone);
+      const turn = await throttle.acquire(addr, res);
+      res.off("close", gone);
+      if (!turn) {
         send(req, res, 429, "Too many failed authentication attempts", { "retry-after": "30" });
         return undefined;
       }
@@ -249,6 +259,8 @@ function load(module: ModuleApi): void {
     send(req, res, 201, id, { location: module.http.url(path) ?? path });
   };
 
+  let services = servers.get(module.metrics);
+  if (!services) servers.set(module.metrics, (services = new Map()));
   services.set(module.host, serve);
   module.onUnload(() => {
     if (services.get(module.host) === serve) services.delete(module.host);

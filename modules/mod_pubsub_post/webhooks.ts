@@ -203,7 +203,8 @@ export function startWebhooks(module: ModuleApi): void {
   };
   const attachTimer = setInterval(() => {
     if (attach()) clearInterval(attachTimer);
-  }, 50);
+  }, 100);
+  attachTimer.unref();
   if (attach()) clearInterval(attachTimer);
 
   // Deliveries left from before a restart.

@@ -125,6 +125,28 @@ describe("publishing over HTTP", () => {
     await juliet.nothing(200);
   });
 
+  it("throttles failed Basic logins per address (limit_auth_max, limit_auth_period)", async () => {
+    const t = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }`, global: "limit_auth_max = 2\nlimit_auth_period = 600" });
+    try {
+      const url = `http://127.0.0.1:${t.httpPort}/pubsub/pubsub.localhost/news`;
+      const post = (pw: string, signal?: AbortSignal) =>
+        fetch(url, { method: "POST", headers: { authorization: basic("admin@localhost", pw), "content-type": "application/json" }, body: "{}", signal });
+      expect((await post("wrong1")).status).toBe(401);
+      expect((await post("wrong2")).status).toBe(401);
+      // The third waits for its turn (minutes away); while it waits, a fourth is refused outright,
+      // even with the right password.
+      const waiting = new AbortController();
+      const third = post("wrong3", waiting.signal).catch(() => "aborted");
+      await new Promise((r) => setTimeout(r, 300));
+      const fourth = await post("pw");
+      expect(fourth.status).toBe(429);
+      waiting.abort();
+      expect(await third).toBe("aborted");
+    } finally {
+      await t.stop();
+    }
+  });
+
   it("answers CORS for the origins of http_cors_override.pubsub_post only", async () => {
     const pre = await fetch(`${base}/news`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "POST" } });
     expect(pre.status).toBe(204);
