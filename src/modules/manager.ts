@@ -210,6 +210,7 @@ export class ModuleManager {
         accounts ??= ctx.accounts(host.name);
         return accounts;
       },
+      accountsOf: (name) => (ctx.hosts.get(name)?.kind === "local" ? ctx.accounts(name) : undefined),
       hostObject: host,
       metrics: ctx.metrics,
       onCollect: (fn) => cleanup(ctx.metrics.onCollect(fn)),
