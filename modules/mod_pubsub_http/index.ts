@@ -168,7 +168,7 @@ export default defineModule({
     const refuse = (req: IncomingMessage, res: ServerResponse, actor: string, failure: PubsubFailure) => {
       const spec = errorSpec(failure);
       if (spec.condition === "item-not-found") return plain(req, res, 404, "No such node or item");
-      if (spec.type === "auth" || spec.condition === "forbidden" || spec.condition === "not-authorized") {
+      if (spec.type === "auth" || ["forbidden", "not-authorized", "not-allowed"].includes(spec.condition)) {
         if (actor === ANONYMOUS) {
           return plain(req, res, 401, "Authentication required", { "www-authenticate": `Basic realm="${service}", charset="UTF-8"` });
         }
