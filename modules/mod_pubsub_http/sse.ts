@@ -154,12 +154,14 @@ export class EventStreams {
 
   private write(node: string, res: ServerResponse, text: string): void {
     if (res.destroyed || res.writableEnded) return;
-    res.write(text);
+    // Still holding more than the limit from earlier events: the reader does not keep up.
     if (res.writableLength > this.opts.maxBuffered) {
       this.stats.dropped++;
       this.opts.log.debug(`pubsub_http: slow event stream of ${node} dropped`);
       res.destroy();
+      return;
     }
+    res.write(text);
   }
 
   private writeAll(text: string): void {
