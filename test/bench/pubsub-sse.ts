@@ -76,7 +76,7 @@ function sseListener(port: number, node: string): Promise<{ socket: Socket; scan
       socket.write(`GET /pubsub/pubsub.localhost/${node}/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n`);
       socket.once("data", (first: Buffer) => {
         if (!first.toString().startsWith("HTTP/1.1 200")) reject(new Error(`SSE refused: ${first.toString().split("\r\n")[0]}`));
-        else resolve({ socket, scanner: new Scanner(socket, /id: (b\d+-\d+)/g) });
+        else resolve({ socket, scanner: new Scanner(socket, /id: (b\w+-\d+)/g) });
       });
     });
   });
