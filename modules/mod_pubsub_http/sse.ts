@@ -147,7 +147,7 @@ export class EventStreams {
     this.stats.events += events.length;
     if (events.length > 0) {
       const text = events.map(formatEvent).join("");
-      for (const res of [...entry.streams]) this.write(node, res, text);
+      for (const res of entry.streams) this.write(node, res, text);
     }
     if (endAfter) this.end(node, entry);
   }
@@ -179,7 +179,7 @@ export class EventStreams {
   }
 
   private end(node: string, entry: NodeStreams): void {
-    for (const res of [...entry.streams]) {
+    for (const res of entry.streams) {
       res.end();
       this.remove(node, res);
     }
