@@ -110,6 +110,24 @@ describe("Server-Sent Events", () => {
     l.es.close();
   });
 
+  it("an affiliation change ends the node's streams; a reader no longer allowed is refused on reconnecting", async () => {
+    await createNode(juliet, "members", { "pubsub#access_model": "whitelist" });
+    expectResult(await owner(juliet, "set", "<affiliations node='members'><affiliation jid='romeo@localhost' affiliation='member'/></affiliations>"));
+    const res = await fetch(url("/members/events"), { headers: { authorization: basic("romeo") } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read(); // the opening comment
+    expectResult(await owner(juliet, "set", "<affiliations node='members'><affiliation jid='romeo@localhost' affiliation='none'/></affiliations>"));
+    let text = "";
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text).not.toContain("event: publish");
+    expect((await fetch(url("/members/events"), { headers: { authorization: basic("romeo") } })).status).toBe(403);
+  });
+
   it("a reader that does not read is dropped; the others get every event", async () => {
     await createNode(juliet, "flood", { "pubsub#max_items": "5" });
     const streams = eventStreamsOf("pubsub.localhost")!;
