@@ -34,6 +34,7 @@ export const registry: ModuleRegistry = {
   pubsub: () => import("./mod_pubsub/index.js"),
   pep: () => import("./mod_pep/index.js"),
   pubsub_post: () => import("./mod_pubsub_post/index.js"),
+  pubsub_http: () => import("./mod_pubsub_http/index.js"),
   vcard_legacy: () => import("./mod_vcard_legacy/index.js"),
   vcard4: () => import("./mod_vcard4/index.js"),
   // [upload-tombstones-bookmarks]

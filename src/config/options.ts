@@ -389,6 +389,8 @@ VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
   -- Accounts of this server may create nodes (a config file's default is "admins").
   pubsub_create_node = "local"
+  -- Nodes as Atom/RSS/JSON feeds and Server-Sent Events at /pubsub/pubsub.localhost/ on the HTTP(S) ports.
+  modules_enabled = { "pubsub_http" }
 
 Component "upload.localhost" "http_file_share"
   -- XEP-0363 file upload for the accounts of this server, served at /file_share/ on the HTTP(S) ports.

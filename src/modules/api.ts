@@ -79,7 +79,7 @@ export interface ModuleApi {
   hostNames(): string[];
   /** The account store of this host (local hosts). */
   readonly accounts: AccountStore;
-  /** The account store of another local host this server serves (undefined for other names). */
+  /** The account store of another local host (a component checking a user's password), or undefined. */
   accountsOf(host: string): AccountStore | undefined;
   /** The Host object: for core-level modules only. */
   readonly hostObject: Host;
