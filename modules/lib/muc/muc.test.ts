@@ -171,3 +171,17 @@ describe("switching muc#roomconfig_moderatedroom (Prosody's behaviour)", () => {
     expect(room.occupants.get("D")?.role).toBe("visitor");
   });
 });
+
+describe("muc_log_presences", () => {
+  const base = { now: () => 1000, newId: () => "p1", maxHistory: 20, archiving: true, isServiceAdmin: () => false };
+  it("is off by default: a join archives nothing; on, the join and the leave are archived under room/nick", () => {
+    const off = new Room("r@muc.example", BUILTIN_DEFAULTS, base);
+    expect(off.presence(parseXml("<presence from='b@example/1' to='r@muc.example/B'/>")).archive).toBeUndefined();
+    const on = new Room("r@muc.example", BUILTIN_DEFAULTS, { ...base, logPresences: true });
+    const joined = on.presence(parseXml("<presence from='b@example/1' to='r@muc.example/B'/>")).archive;
+    expect(joined?.with).toBe("r@muc.example/B");
+    expect(joined?.stanza.toString()).not.toContain("b@example");
+    const left = on.presence(parseXml("<presence type='unavailable' from='b@example/1' to='r@muc.example/B'/>")).archive;
+    expect(left?.stanza.attrs.type).toBe("unavailable");
+  });
+});

@@ -57,6 +57,8 @@ export interface RoomEnv {
   /** muc_room_allow_persistent / muc_room_allow_public: owners who are not server admins may set these. */
   allowPersistent?: boolean;
   allowPublic?: boolean;
+  /** muc_log_presences: joins and leaves go to the archive too (default false). */
+  logPresences?: boolean;
 }
 
 export interface Occupant {
@@ -74,7 +76,7 @@ export interface Occupant {
 export interface ArchiveEntry {
   id: string;
   when: number;
-  /** The occupant's real bare JID. */
+  /** The occupant's in-room JID (room@service/nick), what a `with` filter matches (XEP-0313 §4.1.1). */
   with: string;
   stanza: Element;
 }
@@ -235,6 +237,7 @@ export class Room {
     const out: Element[] = [];
     const payload = presencePayload(stanza);
     let occ = existing;
+    let archive: ArchiveEntry | undefined;
     // Everyone already here, to the newcomer first (§7.2.3).
     for (const other of this.occupants.values()) {
       if (other === occ || !this.broadcasts(other.role, this.roleOf(bare, aff))) continue;
@@ -258,6 +261,7 @@ export class Room {
       this.occupants.set(nick, occ);
       this.byJid.set(from, nick);
       this.fanoutPresence(occ, { selfCodes: this.selfCodes(created) }, out, from);
+      archive = this.presenceArchive(occ);
     }
     // History (§7.2.15), then the subject (§7.2.16).
     const historyReq = parseHistoryRequest(mucX?.getChild("history")?.attrs);
@@ -272,7 +276,14 @@ export class Room {
     const subj = new Element("message", { type: "groupchat", from: subjectFrom, to: from }, [new Element("subject", {}, this.subject.text ? [this.subject.text] : [])]);
     if (this.subject.when !== undefined && this.subject.text) subj.children.push(delayElement(this.jid, this.subject.when));
     out.push(subj);
-    return { out };
+    return archive ? { out, archive } : { out };
+  }
+
+  /** muc_log_presences: the occupant's presence as the room shows it (no real JID), to archive. */
+  private presenceArchive(occ: Occupant): ArchiveEntry | undefined {
+    if (this.env.logPresences !== true || !this.archived) return undefined;
+    const p = this.presenceOf(occ, occ.role === "none" ? { type: "unavailable" } : {});
+    return { id: this.env.newId(), when: this.env.now(), with: `${this.jid}/${occ.nick}`, stanza: p };
   }
 
   private roleOf(bare: string, aff: Affiliation): Role {
@@ -340,7 +351,8 @@ export class Room {
     }
     occ.last = from;
     this.removeOccupant(occ, { codes }, out);
-    return this.afterLeave({ out });
+    const archive = this.presenceArchive(occ);
+    return this.afterLeave(archive ? { out, archive } : { out });
   }
 
   private afterLeave(outcome: Outcome): Outcome {
@@ -466,7 +478,7 @@ export class Room {
       this.history.push({ when: now, chars: template.toString().length, value: template });
       const limit = Math.min(this.config.historyLength, this.env.maxHistory);
       if (this.history.length > limit) this.history.splice(0, this.history.length - limit);
-      if (archived) outcome.archive = { id, when: now, with: occ.bare, stanza: template };
+      if (archived) outcome.archive = { id, when: now, with: `${this.jid}/${occ.nick}`, stanza: template };
     }
     return outcome;
   }
