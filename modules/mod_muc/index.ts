@@ -27,6 +27,7 @@
 //                                   `gone` (with its alternate venue) for this long
 //   muc_log_by_default (true)       rooms archive their messages unless configured otherwise
 //   muc_log_all_rooms (false)       every room archives, whatever its configuration
+//   muc_log_presences (false)       joins and leaves are archived too
 //   muc_log_expires_after ("1w")    archived messages older than this are removed ("never" keeps them)
 //   muc_max_rooms (unset)           the most rooms the service holds at once
 //   max_archive_query_results (50)  the largest page of a room archive query
@@ -106,6 +107,7 @@ export default defineModule({
       occupantIds: o.boolean("muc_occupant_id", true),
       allowPersistent: o.boolean("muc_room_allow_persistent", true),
       allowPublic: o.boolean("muc_room_allow_public", true),
+      logPresences: o.boolean("muc_log_presences", false),
     };
 
     const rooms = new Map<string, Room>();
@@ -144,6 +146,8 @@ export default defineModule({
           const v = item.value as unknown as { x?: Json } | null;
           if (!v || !isJsonElement(v.x)) return [];
           const stanza = jsonToElement(v.x);
+          // Archived joins and leaves (muc_log_presences) are not chat history.
+          if (stanza.name !== "message") return [];
           return [{ when: item.when, chars: stanza.toString().length, value: stanza }];
         });
       }
@@ -320,9 +324,14 @@ export default defineModule({
       const parsed = parseQuery(query);
       if (!parsed.ok) return errorReply(stanza, "modify", "bad-request", parsed.text);
       const q = parsed.query;
-      // `with` filters by occupant JID, which only those who may see real JIDs may use.
-      if (q.with !== undefined && room.config.whois !== "anyone" && room.affiliationOf(from) !== "owner" && room.affiliationOf(from) !== "admin") {
-        return errorReply(stanza, "auth", "forbidden", "Real JIDs of this room are not public");
+      // XEP-0313 §4.1.1: in a room archive `with` matches the publisher, the occupant's in-room JID
+      // (room@service/nick). Real JIDs are not matched, so the filter reveals nothing in any room.
+      if (q.with !== undefined) {
+        const w = jidPrep(q.with);
+        if (w === undefined || jidBare(w) !== room.jid || jidResource(w) === undefined) {
+          return errorReply(stanza, "modify", "bad-request", "In a room archive, 'with' is an occupant's room@service/nick JID");
+        }
+        q.with = w;
       }
       await writes.get(node);
       const page = await queryPage(

@@ -241,3 +241,28 @@ describe("creation policy", () => {
     }
   });
 });
+
+describe("owner and admin lists in the configuration form (§10.2)", () => {
+  it("the form lists owners and admins; submitting them grants and revokes, and an ownerless room is refused", async () => {
+    const alice = await connect("alice");
+    const bob = await connect("bob");
+    await createInstant(alice, "formlists", "Alice");
+    await join(bob, "formlists", "Bob");
+    await drain(alice);
+    const r = await configure(alice, "formlists", { "muc#roomconfig_roomowners": ["alice@localhost"], "muc#roomconfig_roomadmins": ["bob@localhost"] });
+    expect(r.attrs.type).toBe("result");
+    const seen = await until(alice, presenceFrom(`formlists@${MUC}/Bob`));
+    expect(itemOf(seen)).toMatchObject({ affiliation: "admin", role: "moderator" });
+    const self = await until(bob, (e) => presenceFrom(`formlists@${MUC}/Bob`)(e) && codes(e).includes(110));
+    expect(itemOf(self).affiliation).toBe("admin");
+    const form = await alice.iq(`<iq type='get' to='formlists@${MUC}' id='${nextId()}'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>`);
+    const fields = form.getChild("query", "http://jabber.org/protocol/muc#owner")!.getChild("x", "jabber:x:data")!.childElements("field");
+    const values = (v: string) => fields.find((f) => f.attrs.var === v)?.childElements("value").map((e) => e.getText());
+    expect(values("muc#roomconfig_roomowners")).toEqual(["alice@localhost"]);
+    expect(values("muc#roomconfig_roomadmins")).toEqual(["bob@localhost"]);
+    const none = await configure(alice, "formlists", { "muc#roomconfig_roomowners": [] });
+    expect(errorOf(none)).toMatchObject({ type: "cancel", condition: "conflict" });
+    const list = await admin(alice, "formlists", "get", "<item affiliation='owner'/>");
+    expect(list.getChild("query", NS_ADMIN)!.childElements("item").map((i) => i.attrs.jid)).toEqual(["alice@localhost"]);
+  });
+});

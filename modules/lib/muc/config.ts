@@ -97,20 +97,35 @@ export function configFormDef(maxHistory: number, archiving: boolean): FormDef {
     },
   ];
   if (archiving) fields.push({ var: "muc#roomconfig_enablearchiving", name: "archiving", type: "boolean", label: "Archive chat on server" });
+  // §10.2: the owner and admin lists, edited like the §10.3–§10.7 admin lists.
+  fields.push(
+    { var: "muc#roomconfig_roomowners", name: "owners", type: "jid-multi", label: "Full list of room owners" },
+    { var: "muc#roomconfig_roomadmins", name: "admins", type: "jid-multi", label: "Full list of room admins" },
+  );
   return { formType: FORM_ROOMCONFIG, title: "Room configuration", fields };
 }
 
-export function renderConfigForm(config: RoomConfig, maxHistory: number, archiving: boolean, title?: string): Element {
+/** The room's current owner and admin lists (bare JIDs), shown in the form. */
+export interface AffiliationLists {
+  owners: string[];
+  admins: string[];
+}
+
+export function renderConfigForm(config: RoomConfig, maxHistory: number, archiving: boolean, title?: string, lists?: AffiliationLists): Element {
   const def = configFormDef(maxHistory, archiving);
   return renderForm(title ? { ...def, title } : def, {
     ...config,
+    owners: lists?.owners ?? [],
+    admins: lists?.admins ?? [],
     passwordProtected: config.password !== "",
     maxUsers: config.maxUsers === 0 ? "none" : String(config.maxUsers),
     presenceBroadcast: config.presenceBroadcast,
   }, "form");
 }
 
-export type ConfigParse = { ok: true; config: RoomConfig; changed: Set<keyof RoomConfig> } | { ok: false; text: string };
+export type ConfigParse =
+  | { ok: true; config: RoomConfig; changed: Set<keyof RoomConfig>; owners?: string[]; admins?: string[] }
+  | { ok: false; text: string };
 
 /** Apply a submitted muc#roomconfig form to `current` (fields left out keep their value). */
 export function applyConfigForm(current: RoomConfig, x: Element, maxHistory: number, archiving: boolean): ConfigParse {
@@ -144,7 +159,11 @@ export function applyConfigForm(current: RoomConfig, x: Element, maxHistory: num
   for (const k of Object.keys(next) as (keyof RoomConfig)[]) {
     if (JSON.stringify(next[k]) !== JSON.stringify(current[k])) changed.add(k);
   }
-  return { ok: true, config: next, changed };
+  const result: ConfigParse = { ok: true, config: next, changed };
+  // jid-multi values as submitted; the room validates and applies them as affiliation changes.
+  if (parsed.present.has("owners")) result.owners = [...((v.owners as string[] | undefined) ?? [])];
+  if (parsed.present.has("admins")) result.admins = [...((v.admins as string[] | undefined) ?? [])];
+  return result;
 }
 
 /** §6.4 disco#info features of a room. */

@@ -95,3 +95,93 @@ describe("room", () => {
   });
 });
 
+
+describe("owner and admin lists in the configuration form (§10.2)", () => {
+  const env = { now: () => 1000, newId: () => "id1", maxHistory: 20, archiving: true, isServiceAdmin: () => false };
+  const R = "r@muc.example";
+  const setup = () => {
+    const room = new Room(R, BUILTIN_DEFAULTS, env);
+    room.affiliations.set("a@example", "owner");
+    room.affiliations.set("c@example", "admin");
+    room.presence(parseXml(`<presence from='a@example/1' to='${R}/A'/>`));
+    room.presence(parseXml(`<presence from='b@example/1' to='${R}/B'/>`));
+    return room;
+  };
+  const submit = (room: Room, fields: string) =>
+    room.iq(parseXml(`<iq type='set' id='c1' from='a@example/1' to='${R}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>${fields}</x></query></iq>`));
+  const field = (v: string, jids: string[]) => `<field var='muc#roomconfig_${v}'>${jids.map((j) => `<value>${j}</value>`).join("")}</field>`;
+
+  it("shows the current owners and admins", () => {
+    const room = setup();
+    const out = room.iq(parseXml(`<iq type='get' id='g1' from='a@example/1' to='${R}'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>`)).out;
+    const x = out[0].getChild("query", "http://jabber.org/protocol/muc#owner")!.getChild("x", "jabber:x:data")!;
+    const values = (v: string) => x.childElements("field").find((f) => f.attrs.var === v)?.childElements("value").map((e) => e.getText());
+    expect(values("muc#roomconfig_roomowners")).toEqual(["a@example"]);
+    expect(values("muc#roomconfig_roomadmins")).toEqual(["c@example"]);
+    expect(x.childElements("field").find((f) => f.attrs.var === "muc#roomconfig_roomowners")?.attrs.type).toBe("jid-multi");
+  });
+
+  it("submitting the lists changes affiliations and re-broadcasts affected occupants' presence", () => {
+    const room = setup();
+    const o = submit(room, field("roomowners", ["a@example", "b@example"]) + field("roomadmins", []));
+    expect(o.out[0].attrs.type).toBe("result");
+    expect(room.affiliationOf("b@example")).toBe("owner");
+    expect(room.affiliationOf("c@example")).toBe("none");
+    expect(o.save).toBe(true);
+    const toA = o.out.filter((s) => s.name === "presence" && s.attrs.to === "a@example/1" && s.attrs.from === `${R}/B`);
+    expect(toA).toHaveLength(1);
+    expect(toA[0].toString()).toContain("affiliation='owner' role='moderator'");
+    const self = o.out.find((s) => s.name === "presence" && s.attrs.to === "b@example/1");
+    expect(self?.toString()).toContain("affiliation='owner'");
+    expect(self?.toString()).toContain("code='110'");
+  });
+
+  it("refuses to leave the room without an owner (conflict), changing nothing", () => {
+    const room = setup();
+    const o = submit(room, field("roomowners", []) + field("roomadmins", ["a@example"]) + "<field var='muc#roomconfig_roomname'><value>New</value></field>");
+    expect(o.out).toHaveLength(1);
+    expect(o.out[0].attrs.type).toBe("error");
+    expect(o.out[0].getChild("error")?.toString()).toContain("<conflict ");
+    expect(room.affiliationOf("a@example")).toBe("owner");
+    expect(room.config.name).toBe("");
+  });
+
+  it("refuses a JID in both lists and a full JID (not-acceptable, jid-malformed)", () => {
+    const room = setup();
+    const both = submit(room, field("roomowners", ["a@example", "b@example"]) + field("roomadmins", ["b@example"]));
+    expect(both.out[0].getChild("error")?.toString()).toContain("<not-acceptable ");
+    const full = submit(room, field("roomowners", ["a@example", "b@example/res"]));
+    expect(full.out[0].getChild("error")?.toString()).toContain("<jid-malformed ");
+    expect(room.affiliationOf("b@example")).toBe("none");
+  });
+});
+
+describe("switching muc#roomconfig_moderatedroom (Prosody's behaviour)", () => {
+  const env = { now: () => 1000, newId: () => "id1", maxHistory: 20, archiving: true, isServiceAdmin: () => false };
+  it("keeps present occupants' roles, tells them with 104, and newcomers join as visitors", () => {
+    const R = "r@muc.example";
+    const room = new Room(R, BUILTIN_DEFAULTS, env);
+    room.affiliations.set("a@example", "owner");
+    room.presence(parseXml(`<presence from='a@example/1' to='${R}/A'/>`));
+    room.presence(parseXml(`<presence from='b@example/1' to='${R}/B'/>`));
+    const o = room.iq(parseXml(`<iq type='set' id='c1' from='a@example/1' to='${R}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_moderatedroom'><value>1</value></field></x></query></iq>`));
+    expect(room.occupants.get("B")?.role).toBe("participant");
+    expect(o.out.some((s) => s.name === "message" && s.attrs.to === "b@example/1" && s.toString().includes("code='104'"))).toBe(true);
+    room.presence(parseXml(`<presence from='d@example/1' to='${R}/D'/>`));
+    expect(room.occupants.get("D")?.role).toBe("visitor");
+  });
+});
+
+describe("muc_log_presences", () => {
+  const base = { now: () => 1000, newId: () => "p1", maxHistory: 20, archiving: true, isServiceAdmin: () => false };
+  it("is off by default: a join archives nothing; on, the join and the leave are archived under room/nick", () => {
+    const off = new Room("r@muc.example", BUILTIN_DEFAULTS, base);
+    expect(off.presence(parseXml("<presence from='b@example/1' to='r@muc.example/B'/>")).archive).toBeUndefined();
+    const on = new Room("r@muc.example", BUILTIN_DEFAULTS, { ...base, logPresences: true });
+    const joined = on.presence(parseXml("<presence from='b@example/1' to='r@muc.example/B'/>")).archive;
+    expect(joined?.with).toBe("r@muc.example/B");
+    expect(joined?.stanza.toString()).not.toContain("b@example");
+    const left = on.presence(parseXml("<presence type='unavailable' from='b@example/1' to='r@muc.example/B'/>")).archive;
+    expect(left?.stanza.attrs.type).toBe("unavailable");
+  });
+});

@@ -57,6 +57,8 @@ export interface RoomEnv {
   /** muc_room_allow_persistent / muc_room_allow_public: owners who are not server admins may set these. */
   allowPersistent?: boolean;
   allowPublic?: boolean;
+  /** muc_log_presences: joins and leaves go to the archive too (default false). */
+  logPresences?: boolean;
 }
 
 export interface Occupant {
@@ -74,7 +76,7 @@ export interface Occupant {
 export interface ArchiveEntry {
   id: string;
   when: number;
-  /** The occupant's real bare JID. */
+  /** The occupant's in-room JID (room@service/nick), what a `with` filter matches (XEP-0313 §4.1.1). */
   with: string;
   stanza: Element;
 }
@@ -158,6 +160,10 @@ export class Room {
     return this.affiliations.get(bare) ?? "none";
   }
 
+  private affiliationList(aff: Affiliation): string[] {
+    return [...this.affiliations].filter(([, a]) => a === aff).map(([j]) => j);
+  }
+
   private setAffiliation(bare: string, aff: Affiliation): void {
     if (aff === "none") this.affiliations.delete(bare);
     else this.affiliations.set(bare, aff);
@@ -231,6 +237,7 @@ export class Room {
     const out: Element[] = [];
     const payload = presencePayload(stanza);
     let occ = existing;
+    let archive: ArchiveEntry | undefined;
     // Everyone already here, to the newcomer first (§7.2.3).
     for (const other of this.occupants.values()) {
       if (other === occ || !this.broadcasts(other.role, this.roleOf(bare, aff))) continue;
@@ -254,6 +261,7 @@ export class Room {
       this.occupants.set(nick, occ);
       this.byJid.set(from, nick);
       this.fanoutPresence(occ, { selfCodes: this.selfCodes(created) }, out, from);
+      archive = this.presenceArchive(occ);
     }
     // History (§7.2.15), then the subject (§7.2.16).
     const historyReq = parseHistoryRequest(mucX?.getChild("history")?.attrs);
@@ -268,7 +276,14 @@ export class Room {
     const subj = new Element("message", { type: "groupchat", from: subjectFrom, to: from }, [new Element("subject", {}, this.subject.text ? [this.subject.text] : [])]);
     if (this.subject.when !== undefined && this.subject.text) subj.children.push(delayElement(this.jid, this.subject.when));
     out.push(subj);
-    return { out };
+    return archive ? { out, archive } : { out };
+  }
+
+  /** muc_log_presences: the occupant's presence as the room shows it (no real JID), to archive. */
+  private presenceArchive(occ: Occupant): ArchiveEntry | undefined {
+    if (this.env.logPresences !== true || !this.archived) return undefined;
+    const p = this.presenceOf(occ, occ.role === "none" ? { type: "unavailable" } : {});
+    return { id: this.env.newId(), when: this.env.now(), with: `${this.jid}/${occ.nick}`, stanza: p };
   }
 
   private roleOf(bare: string, aff: Affiliation): Role {
@@ -336,7 +351,8 @@ export class Room {
     }
     occ.last = from;
     this.removeOccupant(occ, { codes }, out);
-    return this.afterLeave({ out });
+    const archive = this.presenceArchive(occ);
+    return this.afterLeave(archive ? { out, archive } : { out });
   }
 
   private afterLeave(outcome: Outcome): Outcome {
@@ -462,7 +478,7 @@ export class Room {
       this.history.push({ when: now, chars: template.toString().length, value: template });
       const limit = Math.min(this.config.historyLength, this.env.maxHistory);
       if (this.history.length > limit) this.history.splice(0, this.history.length - limit);
-      if (archived) outcome.archive = { id, when: now, with: occ.bare, stanza: template };
+      if (archived) outcome.archive = { id, when: now, with: `${this.jid}/${occ.nick}`, stanza: template };
     }
     return outcome;
   }
@@ -741,21 +757,54 @@ export class Room {
           this.fanoutPresence(c.occ, { actor: actor.nick, reason: c.reason }, out);
         }
       } else {
-        this.setAffiliation(c.bare, c.aff);
+        this.applyAffiliation(c.bare, c.aff, actor.nick, c.reason, out);
         save = true;
-        for (const occ of Array.from(this.occupants.values())) {
-          if (occ.bare !== c.bare) continue;
-          if (c.aff === "outcast") this.removeOccupant(occ, { codes: [301], actor: actor.nick, reason: c.reason }, out);
-          else if (this.config.membersOnly && AFFILIATION_RANK[c.aff] < AFFILIATION_RANK.member) {
-            this.removeOccupant(occ, { codes: [321], actor: actor.nick, reason: c.reason }, out);
-          } else {
-            occ.role = defaultRole(c.aff, this.config.moderated);
-            this.fanoutPresence(occ, { actor: actor.nick, reason: c.reason }, out);
-          }
-        }
       }
     }
     return this.afterLeave({ out, save });
+  }
+
+  /** Set an affiliation (already checked) and tell the room about each affected occupant (§9–§10). */
+  private applyAffiliation(bare: string, aff: Affiliation, actorNick: string | undefined, reason: string | undefined, out: Element[]): void {
+    this.setAffiliation(bare, aff);
+    for (const occ of Array.from(this.occupants.values())) {
+      if (occ.bare !== bare) continue;
+      if (aff === "outcast") this.removeOccupant(occ, { codes: [301], actor: actorNick, reason }, out);
+      else if (this.config.membersOnly && AFFILIATION_RANK[aff] < AFFILIATION_RANK.member) {
+        this.removeOccupant(occ, { codes: [321], actor: actorNick, reason }, out);
+      } else {
+        occ.role = defaultRole(aff, this.config.moderated);
+        this.fanoutPresence(occ, { actor: actorNick, reason }, out);
+      }
+    }
+  }
+
+  /**
+   * §10.2 muc#roomconfig_roomowners / _roomadmins: the submitted full lists as affiliation changes
+   * (whoever leaves a list becomes unaffiliated), checked as the §10.3–§10.7 admin lists are.
+   */
+  private formAffiliationChanges(owners: string[] | undefined, admins: string[] | undefined): Map<string, Affiliation> | { type: ErrorType; condition: string; text: string } {
+    const changes = new Map<string, Affiliation>();
+    const want = new Map<string, Affiliation>();
+    for (const [list, aff] of [[owners, "owner"], [admins, "admin"]] as const) {
+      if (list === undefined) continue;
+      for (const [j, a] of this.affiliations) if (a === aff && !list.includes(j)) changes.set(j, "none");
+      for (const j of list) {
+        const bare = jidBare(j);
+        if (bare !== j) return { type: "modify", condition: "jid-malformed", text: `Affiliations are held by bare JIDs: ${j}` };
+        if (want.has(bare) && want.get(bare) !== aff) return { type: "modify", condition: "not-acceptable", text: `${bare} cannot be both owner and admin` };
+        want.set(bare, aff);
+      }
+    }
+    for (const [j, a] of want) changes.set(j, a);
+    for (const [j, a] of Array.from(changes)) {
+      if ((this.affiliations.get(j) ?? "none") === a) changes.delete(j);
+      else if (this.env.isServiceAdmin(j) && a !== "owner") return { type: "cancel", condition: "not-allowed", text: "That entity administers this service" };
+    }
+    // §10.6: a room keeps at least one owner.
+    const remaining = [...this.affiliations].filter(([j, a]) => (changes.get(j) ?? a) === "owner").length + [...changes].filter(([j, a]) => a === "owner" && !this.affiliations.has(j)).length;
+    if (remaining === 0 && changes.size > 0 && this.affiliationList("owner").length > 0) return { type: "cancel", condition: "conflict", text: "The room needs at least one owner" };
+    return changes;
   }
 
   private owner(stanza: Element, query: Element, type: "get" | "set"): Outcome {
@@ -763,7 +812,8 @@ export class Room {
     if (this.affiliationOf(from) !== "owner") return { out: [errorReply(stanza, "auth", "forbidden", "Only owners may configure the room")] };
     if (type === "get") {
       const r = reply(stanza);
-      r.children.push(new Element("query", { xmlns: NS_MUC_OWNER }, [renderConfigForm(this.config, this.env.maxHistory, this.env.archiving, `Configuration for ${this.jid}`)]));
+      const lists = { owners: this.affiliationList("owner"), admins: this.affiliationList("admin") };
+      r.children.push(new Element("query", { xmlns: NS_MUC_OWNER }, [renderConfigForm(this.config, this.env.maxHistory, this.env.archiving, `Configuration for ${this.jid}`, lists)]));
       return { out: [r] };
     }
     const destroy = query.getChild("destroy");
@@ -784,6 +834,8 @@ export class Room {
     if (x.attrs.type !== "submit") return { out: [errorReply(stanza, "modify", "bad-request", "Submit the configuration form")] };
     const parsed = applyConfigForm(this.config, x, this.env.maxHistory, this.env.archiving);
     if (!parsed.ok) return { out: [errorReply(stanza, "modify", "not-acceptable", parsed.text)] };
+    const affChanges = this.formAffiliationChanges(parsed.owners, parsed.admins);
+    if (!(affChanges instanceof Map)) return { out: [errorReply(stanza, affChanges.type, affChanges.condition, affChanges.text)] };
     const wasLocked = this.locked;
     const wasArchived = this.archived;
     // Prosody's muc_room_allow_persistent / muc_room_allow_public: only server admins change these then.
@@ -795,6 +847,11 @@ export class Room {
     this.locked = false;
     const out: Element[] = [reply(stanza)];
     const ch = parsed.changed;
+    const actorNick = this.occupantOf(from)?.nick;
+    for (const [bare, aff] of affChanges) this.applyAffiliation(bare, aff, actorNick, undefined, out);
+    // Switching muc#roomconfig_moderatedroom keeps present occupants' roles, as Prosody does
+    // (XEP-0045 §10.2 asks for nothing more): only newcomers get the new default role, and
+    // moderators grant or revoke voice (§8.3, §8.4). Occupants learn of it from status 104.
     if (this.history.length > Math.min(this.config.historyLength, this.env.maxHistory)) {
       this.history.splice(0, this.history.length - Math.min(this.config.historyLength, this.env.maxHistory));
     }
