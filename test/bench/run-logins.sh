@@ -18,7 +18,7 @@ cleanup() {
   sleep 1; rm -rf "$WORK"
 }
 trap cleanup EXIT
-HPORT=25232; PPORT=25233; EPORT=25234
+BASE=$((20000 + $$ % 4000 * 3)); HPORT=$BASE; PPORT=$((BASE + 1)); EPORT=$((BASE + 2))
 RESULTS="$WORK/results.jsonl"
 run() { node dist/test/bench/login-load.js --label "$1" --port "$2" --pid "$3" --sessions "$SESSIONS" --concurrency "$CONC" --idle "$IDLE" | tee -a "$RESULTS"; }
 
