@@ -6,7 +6,8 @@
 #   bash test/bench/run-logins.sh [SESSIONS] [CONCURRENCY] [IDLE_SESSIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SESSIONS=${1:-500}; CONC=${2:-50}; IDLE=${3:-0}
+SESSIONS=${1:-500}; CONC=${2:-50}; IDLE=${3:-0}; SERVERS=${SERVERS:-herald prosody ejabberd}
+want() { [[ " $SERVERS " == *" $1 "* ]]; }
 ulimit -n 65536 2>/dev/null || true
 npm run build >/dev/null
 WORK=$(mktemp -d); chmod 755 "$WORK"
@@ -18,10 +19,12 @@ cleanup() {
   sleep 1; rm -rf "$WORK"
 }
 trap cleanup EXIT
+stop_pid() { kill "$1" 2>/dev/null || return 0; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
 BASE=$((20000 + $$ % 4000 * 3)); HPORT=$BASE; PPORT=$((BASE + 1)); EPORT=$((BASE + 2))
 RESULTS="$WORK/results.jsonl"
 run() { node dist/test/bench/login-load.js --label "$1" --port "$2" --pid "$3" --sessions "$SESSIONS" --concurrency "$CONC" --idle "$IDLE" | tee -a "$RESULTS"; }
 
+if want herald; then
 cat > "$WORK/herald.cfg.lua" <<CFG
 data_path = "$WORK/herald-data"
 storage = "memory"
@@ -44,10 +47,10 @@ node bin/herald start -c "$WORK/herald.cfg.lua" & HPID=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HPORT") 2>/dev/null && break; sleep 0.1; done
 sleep 2
 run herald $HPORT $HPID
-stop_pid() { kill "$1" 2>/dev/null || return 0; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
 stop_pid $HPID; HPID=""
+fi
 
-if command -v prosody >/dev/null; then
+if want prosody && command -v prosody >/dev/null; then
   mkdir -p "$WORK/prosody/data" "$WORK/prosody/certs"
   # The reference setup (../shared/prosody-reference), with hashed accounts and in-band registration.
   sed -e "s#@DIR@#$WORK/prosody#g" -e "s#@PORT@#$PPORT#g" -e 's/^authentication = "insecure".*/authentication = "internal_hashed"/' \
@@ -60,7 +63,7 @@ if command -v prosody >/dev/null; then
   stop_pid "$(cat "$WORK/prosody/prosody.pid")"; rm -f "$WORK/prosody/prosody.pid"
 fi
 
-if command -v ejabberdctl >/dev/null; then
+if want ejabberd && command -v ejabberdctl >/dev/null; then
   mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
   cat > "$WORK/ejabberd/ejabberd.yml" <<CFG
 hosts: ["localhost"]
@@ -113,7 +116,7 @@ fi
 echo "node $(node --version), prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null || echo -), ejabberd $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null || echo -); $SESSIONS logins per mechanism, $CONC in flight; $IDLE idle sessions; 2 cores"
 node -e '
 const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-const h = rows.find((r) => r.label === "herald");
+const h = rows.find((r) => r.label === "herald") ?? rows[0];
 const f = (x, d = 0) => x ? x.toFixed(d) : "-";
 console.log("| server | PLAIN logins/s | SCRAM-SHA-1 logins/s | idle RSS MiB | KiB per idle session | Herald PLAIN / this | Herald SCRAM / this |");
 console.log("|---|---|---|---|---|---|---|");
