@@ -66,11 +66,13 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const idleRss = rssKiB(args.pid);
   const total = Math.max(args.sessions, args.idle);
-  if (args.register) await pool(total, args.concurrency, (i) => register(args.port, i));
+  const phase = (s: string) => console.error(`[${args.label}] ${s}`);
+  if (args.register) phase(`registered ${total} accounts: ${(await pool(total, args.concurrency, (i) => register(args.port, i))).toFixed(0)}/s`);
   const login = (mechanism: "PLAIN" | "SCRAM-SHA-1") => (i: number) =>
     RawClient.login(args.port, `bench${i % total}`, "pw", { noTls: true, mechanism, resource: "load" });
 
   const plain = await pool(args.sessions, args.concurrency, async (i) => login("PLAIN")(i).then((c) => c.close()));
+  phase(`PLAIN ${plain.toFixed(0)}/s`);
   const scram = await pool(args.sessions, args.concurrency, async (i) => login("SCRAM-SHA-1")(i).then((c) => c.close()));
 
   let perSession = 0;

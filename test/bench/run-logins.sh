@@ -73,6 +73,7 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_c2s
     starttls: false
+    backlog: 1024
 auth_method: internal
 auth_password_format: scram
 registration_timeout: infinity
