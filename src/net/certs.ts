@@ -6,10 +6,7 @@ import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import type forgeModule from "node-forge";
-import { lazyRequire } from "../util/lazy-require.js";
-
-const loadForge = lazyRequire<typeof forgeModule>("node-forge");
+import forge from "node-forge";
 
 export interface CertPair {
   cert: string; // PEM
@@ -19,7 +16,6 @@ export interface CertPair {
 
 /** A self-signed certificate for these names (the first is the subject CN), valid `days` from `start`. */
 export function generateSelfSigned(names: string[], days = 3650, start = Date.now()): { cert: string; key: string } {
-  const forge = loadForge();
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const pubPem = publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -37,7 +33,7 @@ export function generateSelfSigned(names: string[], days = 3650, start = Date.no
     { name: "extKeyUsage", serverAuth: true },
     { name: "subjectAltName", altNames: names.map((n) => ({ type: 2, value: n })) },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem) as forgeModule.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: keyPem };
 }
 

@@ -5,7 +5,6 @@ import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
 import type { WebSocket } from "ws";
-import { lazyRequire } from "../util/lazy-require.js";
 import type { Logger } from "../util/logger.js";
 import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
@@ -15,9 +14,6 @@ import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
 import type { HttpRoutes } from "./http-routes.js";
-
-// ws is loaded when the first HTTP listener starts.
-const loadWs = lazyRequire<typeof import("ws")>("ws");
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
@@ -271,7 +267,8 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
   };
   const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
   if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
-  const wss = new (loadWs().WebSocketServer)({
+  const { WebSocketServer } = await import("ws"); // loaded when the first HTTP listener starts
+  const wss = new WebSocketServer({
     noServer: true,
     maxPayload: ctx.maxStanzaSize() + 4096,
     handleProtocols: (protocols) => (protocols.has("xmpp") ? "xmpp" : false),

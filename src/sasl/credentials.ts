@@ -9,10 +9,9 @@ import { promisify } from "node:util";
 import type { Algorithm, Options as Argon2Options } from "@node-rs/argon2";
 import { saslprep, SaslprepError } from "./saslprep.js";
 import { Semaphore } from "../util/semaphore.js";
-import { lazyRequire } from "../util/lazy-require.js";
 
 // Argon2 (a native addon) is loaded when an account is created or a password checked with it.
-const loadArgon2 = lazyRequire<typeof import("@node-rs/argon2")>("@node-rs/argon2");
+const loadArgon2 = () => import("@node-rs/argon2");
 
 /**
  * Password hashing (Argon2id and PBKDF2 both run on libuv's thread pool, as do LevelDB's reads
@@ -26,8 +25,8 @@ export const hashingSlots = new Semaphore(Math.max(1, Math.floor(POOL_SIZE / 2))
 const pbkdf2Raw = promisify(pbkdf2);
 const pbkdf2Async = (password: Buffer, salt: Buffer, iterations: number, keylen: number, digest: string) =>
   hashingSlots.run(() => pbkdf2Raw(password, salt, iterations, keylen, digest));
-const argon2Hash = (password: string, options: Argon2Options) => hashingSlots.run(() => loadArgon2().hash(password, options));
-const argon2Verify = (hashed: string, password: string) => hashingSlots.run(() => loadArgon2().verify(hashed, password));
+const argon2Hash = (password: string, options: Argon2Options) => hashingSlots.run(async () => (await loadArgon2()).hash(password, options));
+const argon2Verify = (hashed: string, password: string) => hashingSlots.run(async () => (await loadArgon2()).verify(hashed, password));
 
 export type ScramHash = "SHA-1" | "SHA-256";
 

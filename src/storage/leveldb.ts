@@ -6,8 +6,7 @@
 // the next one (one fsync for all of them); each caller's promise resolves once its batch is synced.
 // Archives keep a per-user item counter, so count() and trimming never scan the items.
 
-import type { Level } from "level";
-import { lazyRequire } from "../util/lazy-require.js";
+import { Level } from "level";
 import {
   type AppendOptions,
   type ArchiveItem,
@@ -33,8 +32,6 @@ import {
   windowFromEnd,
 } from "./memory.js";
 import { KeyedLock } from "../util/keyed-lock.js";
-
-const loadLevel = lazyRequire<typeof import("level")>("level");
 
 // ---------------------------------------------------------------------------------------------
 // Key encoding (see KEYS.md)
@@ -228,7 +225,7 @@ export class LevelStorage implements StorageDriver {
 
   constructor(path: string, options: LevelStorageOptions = {}) {
     this.path = path;
-    this.db = new (loadLevel().Level)<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
+    this.db = new Level<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
     this.writeOptions = { sync: options.sync ?? true };
   }
 
