@@ -1,7 +1,8 @@
 // Logins with hashed accounts and memory per idle session, against any server on loopback
 // (Herald, Prosody, ejabberd). Accounts bench0..bench<N-1> (password "pw") are created by in-band
 // registration (XEP-0077) unless --register 0; then N PLAIN logins, N SCRAM-SHA-1 logins, and
-// --idle sessions held open to measure RSS per session. Prints one JSON line; never fails on figures.
+// --idle sessions held open to measure RSS per session (SCRAM-SHA-1 logins, the accounts in turn,
+// each session with its own resource). Prints one JSON line; never fails on figures.
 //
 //   node dist/test/bench/login-load.js --port 5222 --pid <server pid> [--sessions 500]
 //          [--concurrency 50] [--idle 0] [--register 1] [--label herald]
@@ -65,11 +66,11 @@ async function register(port: number, i: number): Promise<void> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const idleRss = rssKiB(args.pid);
-  const total = Math.max(args.sessions, args.idle);
+  const total = args.sessions;
   const phase = (s: string) => console.error(`[${args.label}] ${s}`);
   if (args.register) phase(`registered ${total} accounts: ${(await pool(total, args.concurrency, (i) => register(args.port, i))).toFixed(0)}/s`);
   const login = (mechanism: "PLAIN" | "SCRAM-SHA-1") => (i: number) =>
-    RawClient.login(args.port, `bench${i % total}`, "pw", { noTls: true, mechanism, resource: "load" });
+    RawClient.login(args.port, `bench${i % total}`, "pw", { noTls: true, mechanism, resource: `load${i}` });
 
   const plain = await pool(args.sessions, args.concurrency, async (i) => login("PLAIN")(i).then((c) => c.close()));
   phase(`PLAIN ${plain.toFixed(0)}/s`);

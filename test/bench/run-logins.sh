@@ -22,7 +22,7 @@ trap cleanup EXIT
 stop_pid() { kill "$1" 2>/dev/null || return 0; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
 BASE=$((20000 + $$ % 4000 * 3)); HPORT=$BASE; PPORT=$((BASE + 1)); EPORT=$((BASE + 2))
 RESULTS="$WORK/results.jsonl"
-run() { node dist/test/bench/login-load.js --label "$1" --port "$2" --pid "$3" --sessions "$SESSIONS" --concurrency "$CONC" --idle "$IDLE" | tee -a "$RESULTS"; }
+run() { node dist/test/bench/login-load.js --label "$1" --port "$2" --pid "$3" --sessions "$SESSIONS" --concurrency "$CONC" --idle "$IDLE" | tee -a "$RESULTS" || echo "$1: the run failed (see above)" >&2; }
 
 if want herald; then
 cat > "$WORK/herald.cfg.lua" <<CFG
