@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import type { Logger } from "../util/logger.js";
 import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
@@ -318,6 +318,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
   };
   const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
   if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
+  const { WebSocketServer } = await import("ws"); // loaded when the first HTTP listener starts
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: ctx.maxStanzaSize() + 4096,

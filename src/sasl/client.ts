@@ -26,7 +26,7 @@ export function scramClient(
   hash: ScramHash,
   username: string,
   password: string,
-  opts: { nonce?: string; authzid?: string } = {},
+  opts: { nonce?: string; authzid?: string; saltedPasswords?: Map<string, Buffer> } = {},
 ): ScramClient {
   const clientNonce = opts.nonce ?? randomBytes(18).toString("base64");
   if (!isPrintableNonce(clientNonce)) throw new Error("invalid client nonce");
@@ -59,7 +59,10 @@ export function scramClient(
       if (!salt || salt.length === 0 || !Number.isSafeInteger(iterations)) {
         throw new Error("SCRAM: invalid salt or iteration count");
       }
-      const salted = await scramSaltedPassword(hash, prepOrKeep(password), salt, iterations);
+      // A client may keep the SaltedPassword of a salt and iteration count (RFC 5802 §5.1).
+      const cacheKey = `${hash}\0${saltB64}\0${iterations}\0${password}`;
+      const salted = opts.saltedPasswords?.get(cacheKey) ?? (await scramSaltedPassword(hash, prepOrKeep(password), salt, iterations));
+      opts.saltedPasswords?.set(cacheKey, salted);
       const { clientKey, storedKey, serverKey } = scramKeysFromSaltedPassword(hash, salted);
       const withoutProof = `c=${Buffer.from(gs2Header, "utf8").toString("base64")},r=${nonce}`;
       const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;

@@ -70,4 +70,17 @@ describe("verifyPassword", () => {
     const creds: StoredCredentials = { ...(await deriveCredentials("pencil", { iterations: 1 })), argon2id: "$argon2id$nonsense" };
     expect(await verifyPassword(creds, "pencil")).toBe(false);
   });
+
+  it("checks passwords against SCRAM-SHA-256 keys of at least 10,000 iterations, not Argon2id", async () => {
+    // A PLAIN login costs one PBKDF2 (a few ms) instead of Argon2id (about 15 ms of CPU). The
+    // Argon2id hash is damaged here: only a check that does not use it can accept the password.
+    const creds: StoredCredentials = { ...(await deriveCredentials("pencil", { iterations: 10000 })), argon2id: "$argon2id$nonsense" };
+    expect(await verifyPassword(creds, "pencil")).toBe(true);
+    expect(await verifyPassword(creds, "pencils")).toBe(false);
+    expect(await verifyPassword(creds, "")).toBe(false);
+    // Keys of fewer iterations are not enough: the Argon2id hash decides.
+    const weak = await deriveCredentials("pencil", { iterations: 4096 });
+    expect(await verifyPassword(weak, "pencil")).toBe(true);
+    expect(await verifyPassword({ ...weak, argon2id: "$argon2id$nonsense" }, "pencil")).toBe(false);
+  });
 });

@@ -6,10 +6,12 @@
 
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import { hash as argon2HashRaw, verify as argon2VerifyRaw } from "@node-rs/argon2";
 import type { Algorithm, Options as Argon2Options } from "@node-rs/argon2";
 import { saslprep, SaslprepError } from "./saslprep.js";
 import { Semaphore } from "../util/semaphore.js";
+
+// Argon2 (a native addon) is loaded when an account is created or a password checked with it.
+const loadArgon2 = () => import("@node-rs/argon2");
 
 /**
  * Password hashing (Argon2id and PBKDF2 both run on libuv's thread pool, as do LevelDB's reads
@@ -23,8 +25,8 @@ export const hashingSlots = new Semaphore(Math.max(1, Math.floor(POOL_SIZE / 2))
 const pbkdf2Raw = promisify(pbkdf2);
 const pbkdf2Async = (password: Buffer, salt: Buffer, iterations: number, keylen: number, digest: string) =>
   hashingSlots.run(() => pbkdf2Raw(password, salt, iterations, keylen, digest));
-const argon2Hash = (password: string, options: Argon2Options) => hashingSlots.run(() => argon2HashRaw(password, options));
-const argon2Verify = (hashed: string, password: string) => hashingSlots.run(() => argon2VerifyRaw(hashed, password));
+const argon2Hash = (password: string, options: Argon2Options) => hashingSlots.run(async () => (await loadArgon2()).hash(password, options));
+const argon2Verify = (hashed: string, password: string) => hashingSlots.run(async () => (await loadArgon2()).verify(hashed, password));
 
 export type ScramHash = "SHA-1" | "SHA-256";
 
@@ -162,26 +164,35 @@ export async function deriveCredentials(
   return { scram: { "SHA-1": sha1, "SHA-256": sha256 }, argon2id };
 }
 
-let dummyArgon2: Promise<string> | undefined;
+/**
+ * The least PBKDF2 iteration count of stored SCRAM-SHA-256 keys that a password check (PLAIN) may
+ * use instead of the Argon2id hash: Prosody's default. Keys with fewer iterations (an account
+ * created with a lower `scram_iteration_count`) are checked with Argon2id as before.
+ */
+export const MIN_PLAIN_CHECK_ITERATIONS = 10000;
 
-/** An Argon2id hash of a random password, with our parameters: verifying against it costs
- * what a real verification costs, so unknown users take as long as known ones. */
-export function dummyArgon2Hash(): Promise<string> {
-  dummyArgon2 ??= argon2Hash(randomBytes(24).toString("base64"), ARGON2_OPTIONS);
-  return dummyArgon2;
+let dummyKeys: Promise<ScramKeys> | undefined;
+
+/** SCRAM-SHA-256 keys of a random password, with our parameters: checking a password against
+ * them costs what a real check costs, so unknown users take as long as known ones. */
+function dummyScramKeys(): Promise<ScramKeys> {
+  dummyKeys ??= deriveKeysPrepped("SHA-256", randomBytes(24).toString("base64"), DEFAULT_SCRAM_ITERATIONS);
+  return dummyKeys;
 }
 
 /** Burn the time of one password verification (for unknown users); always false. */
 export async function verifyDummyPassword(password: string): Promise<false> {
-  await argon2Verify(await dummyArgon2Hash(), password).catch(() => false);
+  await verifyAgainstScramKeys("SHA-256", await dummyScramKeys(), password).catch(() => false);
   return false;
 }
 
 /**
  * Check a password against stored credentials. The password is SASLprep'd (failure: false).
- * Uses the Argon2id hash when there is one (its comparison is constant-time); credentials
- * without one (imported from SCRAM-only stores) are checked against their SCRAM keys, with
- * a timing-safe comparison.
+ * Uses the SCRAM-SHA-256 keys when they were derived with at least MIN_PLAIN_CHECK_ITERATIONS
+ * (PBKDF2, a few milliseconds: what the keys already stored for SCRAM protect, no weaker than
+ * Prosody's PBKDF2-SHA-1 with 10,000 iterations), else the Argon2id hash when there is one (about
+ * 15 ms of CPU per check), else the SCRAM keys there are (imported credentials). Comparisons are
+ * constant-time.
  */
 export async function verifyPassword(creds: StoredCredentials, password: string): Promise<boolean> {
   let prepped: string;
@@ -189,6 +200,10 @@ export async function verifyPassword(creds: StoredCredentials, password: string)
     prepped = preparePassword(password);
   } catch {
     return verifyDummyPassword(password);
+  }
+  const sha256 = creds.scram?.["SHA-256"];
+  if (sha256 && Number.isSafeInteger(sha256.iterations) && sha256.iterations >= MIN_PLAIN_CHECK_ITERATIONS) {
+    return verifyAgainstScramKeys("SHA-256", sha256, prepped);
   }
   if (typeof creds.argon2id === "string" && creds.argon2id !== "") {
     try {

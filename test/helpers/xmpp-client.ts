@@ -30,6 +30,9 @@ export class RawClient {
   ) {}
 
   /** `localAddress`: connect from this loopback address (127.0.0.2, ...) to appear as another client. */
+  /** Set (benchmarks): SCRAM logins keep each SaltedPassword, as real clients may, and reuse it. */
+  static saltedPasswords?: Map<string, Buffer>;
+
   static async connect(port: number, opts: { directTls?: boolean; domain?: string; localAddress?: string } = {}): Promise<RawClient> {
     const c = new RawClient(port, opts.domain);
     await c.open(opts.directTls ?? false, opts.localAddress);
@@ -165,7 +168,7 @@ export class RawClient {
       this.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${payload}</auth>`);
       return this.next();
     }
-    const scram = scramClient(mechanism === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", username, password);
+    const scram = scramClient(mechanism === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", username, password, { saltedPasswords: RawClient.saltedPasswords });
     this.send(`<auth xmlns='${NS_SASL}' mechanism='${mechanism}'>${Buffer.from(scram.first()).toString("base64")}</auth>`);
     const challenge = await this.next();
     if (challenge.name !== "challenge") return challenge;
