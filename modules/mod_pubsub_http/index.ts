@@ -366,7 +366,7 @@ export default defineModule({
       return undefined;
     });
     module.onUnload(() => {
-      for (const username of [...accountStreams.keys()]) endAccount(username);
+      for (const username of accountStreams.keys()) endAccount(username);
     });
 
     const pepHandler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
