@@ -12,6 +12,15 @@
 //                                        JSON Feed item), "retract", "purge", "delete";
 //                                        Last-Event-ID resumes from the node's items
 //
+// On a VirtualHost it serves the PEP nodes of the host's accounts (XEP-0163), where the owner allows:
+//   VirtualHost "example.com"
+//     modules_enabled = { "pep"; "pubsub_http" }
+//   GET /pubsub/<user@host>/<node> and /pubsub/<user@host>/<node>/events, as above; the node's
+//   access model decides as for XMPP items retrieval: open nodes are public, presence / roster /
+//   whitelist nodes need HTTP Basic of an account the model admits (a contact with a presence
+//   subscription, ...). The account's node list (GET /pubsub/<user@host>) is served likewise.
+//   Options as on a component, read from the VirtualHost (event streams counted per account).
+//
 // Access is that of XMPP items retrieval (the service's getItems with the requester's JID): open
 // nodes are public, others need HTTP Basic authentication ("user@host" or, for the component's
 // parent domain, "user") of an account the node's access model lets retrieve items; otherwise 401 or
@@ -31,16 +40,18 @@
 
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { HttpHandler } from "../../src/net/http-routes.js";
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { ConfigTable } from "../../src/config/options.js";
 import { AuthThrottle } from "../../src/net/limits.js";
 import { errorSpec, type ItemPage, type PubsubFailure, type Result } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
 import { normalizeAddress } from "../../src/util/ip.js";
-import { pubsubInstance, type PubsubInstance } from "../mod_pubsub/instances.js";
+import { pubsubInstance } from "../mod_pubsub/instances.js";
+import { PEP_SERVICE_ADDED_EVENT, pepService } from "../mod_pep/api.js";
 import { publisherAttr } from "../mod_pubsub/xml.js";
 import { CONTENT_TYPES, feedItemOf, jsonItem, pickFormat, render, type FeedItem } from "./feeds.js";
-import { EventStreams } from "./sse.js";
+import { EventStreams, type StreamSource } from "./sse.js";
 
 /** The requester without authentication: no account, so only `open` nodes let it retrieve. */
 export const ANONYMOUS = "anonymous.pubsub-http.invalid";
@@ -99,10 +110,12 @@ export default defineModule({
     );
     const cors = corsOptions(module);
     const service = module.host;
+    const pep = module.hostKind === "local";
     const prefix = `/pubsub/${service}`;
-    const parent = service.includes(".") ? service.slice(service.indexOf(".") + 1) : service;
+    // A bare "user" in Basic credentials: an account of the component's parent domain, or of this host.
+    const parent = pep || !service.includes(".") ? service : service.slice(service.indexOf(".") + 1);
 
-    const instance = (): PubsubInstance | undefined => pubsubInstance(service);
+    const instance = (): StreamSource | undefined => pubsubInstance(service);
 
     const corsHeaders = (req: IncomingMessage): Record<string, string> => {
       if (!cors.enabled) return {};
@@ -177,20 +190,28 @@ export default defineModule({
       return plain(req, res, 404, `Not available: ${failure.error}`);
     };
 
-    const streams = new EventStreams({
+    const streamOptions = {
       maxBuffered: o.integer("pubsub_http_sse_buffer", 262_144, { min: 1024, max: 64 * 1024 * 1024 }),
       maxStreams: o.integer("pubsub_http_sse_max_streams", 10_000, { min: 1, max: 1_000_000 }),
       keepaliveMs: o.period("pubsub_http_sse_keepalive", 30, { min: 0.05, max: 3600 }) * 1000,
-      service,
-      instance,
       log: module.log,
-    });
-    module.onUnload(() => streams.close());
+    };
 
-    const toFeedItems = (page: ItemPage): FeedItem[] =>
-      page.items.map((i) => feedItemOf(i, publisherAttr(instance()?.ctx.exposePublisher, page.itemreply, page.owners, i.publisher)));
+    /** One pubsub service served: the component's, or one account's PEP service. */
+    interface Target {
+      name: string;
+      prefix: string;
+      inst: StreamSource;
+      streams: () => EventStreams;
+      /** May another event stream open (the limit counts every stream of this module)? */
+      admit: () => boolean;
+    }
 
-    async function feed(req: IncomingMessage, res: ServerResponse, url: URL, node: string, actor: string, inst: PubsubInstance) {
+    const toFeedItems = (page: ItemPage, inst: StreamSource): FeedItem[] =>
+      page.items.map((i) => feedItemOf(i, publisherAttr(inst.ctx.exposePublisher, page.itemreply, page.owners, i.publisher)));
+
+    async function feed(req: IncomingMessage, res: ServerResponse, url: URL, node: string, actor: string, t: Target) {
+      const inst = t.inst;
       const format = pickFormat(url.searchParams.get("format"), req.headers.accept);
       if (!format) return plain(req, res, 400, "format must be atom, rss or json");
       const maxParam = url.searchParams.get("max");
@@ -200,7 +221,7 @@ export default defineModule({
       const got: Result<ItemPage> = await inst.service.getItems(node, actor, { rsm: { before, max: Math.min(max, maxPage) } });
       if (!got.ok) return refuse(req, res, actor, got);
       const page = got.value;
-      const items = toFeedItems(page).reverse();
+      const items = toFeedItems(page, inst).reverse();
       const oldest = page.items[0];
       const hasOlder = page.rsm?.count !== undefined && oldest !== undefined && page.items.length === Math.min(max, maxPage) && (await olderExists(inst, node, actor, oldest.id));
       const self = new URL(url.pathname + url.search, baseOf(req));
@@ -230,12 +251,13 @@ export default defineModule({
           : ims !== undefined && newest !== undefined && Math.floor(newest / 1000) * 1000 <= Date.parse(ims);
       if (notModified) return void res.writeHead(304, headers).end();
       const title = (await inst.service.getNodeMeta(node, actor).then((m) => (m.ok ? m.value.config.title : undefined), () => undefined)) || node;
-      const body = render(format, { service, node, title, selfUrl: self.toString(), nextUrl, items });
+      const body = render(format, { service: t.name, node, title, selfUrl: self.toString(), nextUrl, items });
       res.writeHead(200, { ...headers, "content-type": CONTENT_TYPES[format], "content-length": String(Buffer.byteLength(body)) });
       res.end(req.method === "HEAD" ? undefined : body);
     }
 
-    async function listNodes(req: IncomingMessage, res: ServerResponse, actor: string, inst: PubsubInstance) {
+    async function listNodes(req: IncomingMessage, res: ServerResponse, actor: string, t: Target) {
+      const inst = t.inst;
       const list = await inst.service.listNodes(actor);
       if (!list.ok) return refuse(req, res, actor, list);
       const nodes: Array<{ node: string; title?: string; url: string }> = [];
@@ -243,16 +265,17 @@ export default defineModule({
       for (const n of list.value.nodes) {
         const may = await inst.service.may(n.node, actor, "retrieve-items");
         if (!may.ok) continue;
-        const entry: { node: string; title?: string; url: string } = { node: n.node, url: new URL(`${prefix}/${encodeURIComponent(n.node)}`, base).toString() };
+        const entry: { node: string; title?: string; url: string } = { node: n.node, url: new URL(`${t.prefix}/${encodeURIComponent(n.node)}`, base).toString() };
         if (n.title) entry.title = n.title;
         nodes.push(entry);
       }
-      const body = JSON.stringify({ service, nodes }) + "\n";
+      const body = JSON.stringify({ service: t.name, nodes }) + "\n";
       res.writeHead(200, { ...corsHeaders(req), "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", "content-length": String(Buffer.byteLength(body)) });
       res.end(body);
     }
 
-    async function events(req: IncomingMessage, res: ServerResponse, node: string, actor: string, inst: PubsubInstance) {
+    async function events(req: IncomingMessage, res: ServerResponse, node: string, actor: string, t: Target) {
+      const inst = t.inst;
       // The same check as a feed request, and the items to resume with.
       const last = req.headers["last-event-id"];
       const lastId = typeof last === "string" && last !== "" ? last : undefined;
@@ -261,9 +284,9 @@ export default defineModule({
       if (!check.ok) return refuse(req, res, actor, check);
       if (lastId !== undefined) {
         const after = await inst.service.getItems(node, actor, { rsm: { after: lastId, max: maxPage } });
-        if (after.ok) replay = toFeedItems(after.value);
+        if (after.ok) replay = toFeedItems(after.value, inst);
       }
-      if (!streams.admit()) return plain(req, res, 503, "Too many event streams", { "retry-after": "10" });
+      if (!t.admit()) return plain(req, res, 503, "Too many event streams", { "retry-after": "10" });
       res.writeHead(200, {
         ...corsHeaders(req),
         "content-type": "text/event-stream; charset=utf-8",
@@ -271,17 +294,12 @@ export default defineModule({
         "x-accel-buffering": "no",
       });
       res.flushHeaders();
-      streams.open(node, res, replay.map((i) => ({ id: i.id, event: "publish", data: JSON.stringify(jsonItem({ service, node }, i)) })));
+      t.streams().open(node, res, replay.map((i) => ({ id: i.id, event: "publish", data: JSON.stringify(jsonItem({ service: t.name, node }, i)) })));
     }
 
-    const handler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
-      if (req.method === "OPTIONS") {
-        res.writeHead(204, { ...corsHeaders(req), allow: "GET, HEAD, OPTIONS" }).end();
-        return;
-      }
+    /** A request for `t` ("<node>", "<node>/events", "" for the node list). */
+    const serve = async (req: IncomingMessage, res: ServerResponse, rest: string, t: Target): Promise<void> => {
       const url = new URL(req.url ?? "/", "http://x");
-      const inst = instance();
-      if (!inst) return plain(req, res, 503, "The pubsub service is not running");
       let path = rest.replace(/^\/+/, "");
       let live = false;
       if (path.endsWith("/events")) {
@@ -297,22 +315,143 @@ export default defineModule({
       }
       const actor = await requester(req, res);
       if (actor === undefined) return;
-      if (node === "" && !live) return listNodes(req, res, actor, inst);
+      if (node === "" && !live) return listNodes(req, res, actor, t);
       if (node === "") return plain(req, res, 404, "No such node");
-      if (live) return events(req, res, node, actor, inst);
-      return feed(req, res, url, node, actor, inst);
+      if (live) return events(req, res, node, actor, t);
+      return feed(req, res, url, node, actor, t);
     };
-    const guarded = (req: IncomingMessage, res: ServerResponse, rest: string) =>
-      handler(req, res, rest).catch((err: unknown) => {
+    const preflight = (req: IncomingMessage, res: ServerResponse): boolean => {
+      if (req.method !== "OPTIONS") return false;
+      res.writeHead(204, { ...corsHeaders(req), allow: "GET, HEAD, OPTIONS" }).end();
+      return true;
+    };
+    const guard = (h: HttpHandler) => (req: IncomingMessage, res: ServerResponse, rest: string) =>
+      Promise.resolve(h(req, res, rest)).catch((err: unknown) => {
         module.log.error(`pubsub_http: ${(err as Error)?.stack ?? err}`);
         plain(req, res, 500, "Internal error");
       });
-    for (const method of ["GET", "HEAD", "OPTIONS"]) module.http.route(method, prefix, guarded);
+
+    if (!pep) {
+      const streams = new EventStreams({ ...streamOptions, service, instance });
+      module.onUnload(() => streams.close());
+      const handler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
+        if (preflight(req, res)) return;
+        const inst = instance();
+        if (!inst) return plain(req, res, 503, "The pubsub service is not running");
+        return serve(req, res, rest, { name: service, prefix, inst, streams: () => streams, admit: () => streams.admit() });
+      };
+      for (const method of ["GET", "HEAD", "OPTIONS"]) module.http.route(method, prefix, guard(handler));
+      return;
+    }
+
+    // ---- on a VirtualHost: the PEP services of its accounts, at /pubsub/<user@host>/… ----
+
+    /** Event streams by account; made on an account's first stream, closed when its last one ends. */
+    const accountStreams = new Map<string, { streams: EventStreams; source: StreamSource }>();
+    const openStreams = () => {
+      let n = 0;
+      for (const a of accountStreams.values()) n += a.streams.size;
+      return n;
+    };
+    const endAccount = (username: string) => {
+      const a = accountStreams.get(username);
+      if (!a) return;
+      accountStreams.delete(username);
+      a.streams.close();
+    };
+    // A PEP service made anew (it had left mod_pep's cache): streams on the old one would hear
+    // nothing more, so they end and their readers reconnect (Last-Event-ID) to the new one.
+    module.hook<{ username: string }>(PEP_SERVICE_ADDED_EVENT, ({ username }) => {
+      endAccount(username);
+      return undefined;
+    });
+    module.onUnload(() => {
+      for (const username of accountStreams.keys()) endAccount(username);
+    });
+
+    const pepHandler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
+      if (preflight(req, res)) return;
+      const trimmed = rest.replace(/^\/+/, "");
+      const slash = trimmed.indexOf("/");
+      let owner: string | undefined;
+      try {
+        owner = jidPrep(decodeURIComponent(slash < 0 ? trimmed : trimmed.slice(0, slash)));
+      } catch {
+        return plain(req, res, 400, "Bad address");
+      }
+      const at = owner?.indexOf("@") ?? -1;
+      if (!owner || at <= 0 || owner.includes("/") || owner.slice(at + 1) !== service) return plain(req, res, 404, "No such pubsub service");
+      const username = owner.slice(0, at);
+      const handle = await pepService(module, username);
+      // No such account, or no PEP here: the same answer as an unknown service.
+      if (!handle) return plain(req, res, 404, "No such pubsub service");
+      let entry = accountStreams.get(username);
+      if (entry && entry.source.service !== handle.service) {
+        endAccount(username);
+        entry = undefined;
+      }
+      const source: StreamSource = entry?.source ?? {
+        service: handle.service,
+        ctx: { jid: handle.jid, exposePublisher: undefined },
+        // PEP notifications are posted before the publish completes: nothing to wait for.
+        broadcaster: { idle: () => Promise.resolve() },
+      };
+      const name = handle.jid;
+      const target: Target = {
+        name,
+        prefix: `/pubsub/${encodeURIComponent(name)}`,
+        inst: source,
+        admit: () => openStreams() < streamOptions.maxStreams,
+        streams: () => {
+          let a = accountStreams.get(username);
+          if (!a || a.source !== source) {
+            if (a) endAccount(username);
+            a = { streams: new EventStreams({ ...streamOptions, service: name, instance: () => source }), source };
+            accountStreams.set(username, a);
+          }
+          const mine = a;
+          // The account's last stream gone: its listeners and keep-alive timer go too.
+          res.once("close", () => {
+            if (accountStreams.get(username) === mine && mine.streams.size === 0) endAccount(username);
+          });
+          return a.streams;
+        },
+      };
+      return serve(req, res, slash < 0 ? "" : trimmed.slice(slash), target);
+    };
+
+    // Every VirtualHost with pubsub_http shares one route per method ("/pubsub/", where the
+    // account's address starts); whichever answers hands the request to the host its address names.
+    let hosts = pepHosts.get(module.metrics);
+    if (!hosts) pepHosts.set(module.metrics, (hosts = new Map()));
+    const byHost = hosts;
+    const served = guard(pepHandler);
+    byHost.set(service, served);
+    module.onUnload(() => {
+      if (byHost.get(service) === served) byHost.delete(service);
+    });
+    const dispatch = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
+      const first = rest.replace(/^\/+/, "").split("/")[0];
+      let domain: string | undefined;
+      try {
+        const jid = jidPrep(decodeURIComponent(first));
+        domain = jid?.includes("@") ? jid.slice(jid.indexOf("@") + 1) : undefined;
+      } catch {
+        domain = undefined;
+      }
+      const h = domain === undefined ? undefined : byHost.get(domain);
+      if (!h) return plain(req, res, 404, "No such pubsub service");
+      return h(req, res, rest);
+    };
+    for (const method of ["GET", "HEAD", "OPTIONS"]) module.http.route(method, "/pubsub/", guard(dispatch));
   },
 });
 
+/** The PEP hosts served, by server (keyed by its metrics registry, one per server). */
+const pepHosts = new WeakMap<object, Map<string, HttpHandler>>();
+
 /** Is there an item older than `id` the requester may see? */
-async function olderExists(inst: PubsubInstance, node: string, actor: string, id: string): Promise<boolean> {
+async function olderExists(inst: StreamSource, node: string, actor: string, id: string): Promise<boolean> {
   const got = await inst.service.getItems(node, actor, { rsm: { before: id, max: 1 } });
   return got.ok && got.value.items.length > 0;
 }

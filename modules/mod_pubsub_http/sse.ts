@@ -12,6 +12,14 @@ import type { PubsubInstance } from "../mod_pubsub/instances.js";
 import { publisherAttr } from "../mod_pubsub/xml.js";
 import { feedItemOf, jsonItem } from "./feeds.js";
 
+/** What a stream reads: a component's pubsub instance, or an account's PEP service. */
+export interface StreamSource {
+  service: PubsubInstance["service"];
+  ctx: Pick<PubsubInstance["ctx"], "jid" | "exposePublisher">;
+  /** Resolves once the service's notifications of the events so far are posted. */
+  broadcaster: { idle(): Promise<void> };
+}
+
 export interface SseEvent {
   id?: string;
   event: string;
@@ -23,7 +31,7 @@ export interface EventStreamOptions {
   maxStreams: number;
   keepaliveMs: number;
   service: string;
-  instance: () => PubsubInstance | undefined;
+  instance: () => StreamSource | undefined;
   log: Pick<Logger, "debug" | "warn">;
 }
 
@@ -115,7 +123,7 @@ export class EventStreams {
   }
 
   /** Deliver in event order, after the service's notifications of the event are posted. */
-  private later(node: string, inst: PubsubInstance, make: () => SseEvent[] | Promise<SseEvent[]>, endAfter: boolean): void {
+  private later(node: string, inst: StreamSource, make: () => SseEvent[] | Promise<SseEvent[]>, endAfter: boolean): void {
     const run = this.chain.then(async () => {
       await inst.broadcaster.idle();
       return make();
@@ -126,7 +134,7 @@ export class EventStreams {
     );
   }
 
-  private async published(inst: PubsubInstance, e: ItemsEvent): Promise<SseEvent[]> {
+  private async published(inst: StreamSource, e: ItemsEvent): Promise<SseEvent[]> {
     const id = e.item.id;
     if (id === undefined) return [];
     let payload = e.item.payload;

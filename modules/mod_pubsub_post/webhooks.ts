@@ -1,11 +1,12 @@
-// Webhooks out of a pubsub component: each published or retracted item of a node is POSTed as JSON
+// Webhooks out of a pubsub component: each event of a node (an item published or retracted, the node
+// purged or deleted: "event" is item-published, item-retracted, node-purged, node-deleted) is POSTed as JSON
 // to the HTTP endpoints the node's owner registered, signed with the node's webhook secret
 // (`X-Herald-Signature-256: sha256=<hex HMAC-SHA256 of the body>`).
 //
 // Registration: the ad-hoc command `urn:herald:pubsub:webhooks` (XEP-0050) on the component, owners
 // only: fields pubsub#node, webhook_urls (http/https URLs; empty removes the hooks) and
 // webhook_secret (empty: a random one, shown in the result). The result also lists the node's recent
-// delivery failures; a delivery that gives up is also reported to the node's owners in a message.
+// delivery failures; deleting the node removes its hooks (after its node-deleted event). A delivery that gives up is also reported to the node's owners in a message.
 //
 // Deliveries wait in a queue in the component's storage (`pubsub_webhook_queue`), so they survive
 // a restart; a refused one (not 2xx, or no answer within pubsub_webhook_timeout) is retried after
@@ -15,7 +16,7 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
-import type { ItemsEvent, RetractEvent } from "../../src/util/pubsub/index.js";
+import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
 import { findDataForm, formKind, rawFormValues } from "../mod_pubsub/forms.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
@@ -36,6 +37,8 @@ interface Delivery {
   body: string;
   attempts: number;
   due: number;
+  /** The signing secret when the event was queued (a deleted node's hooks are gone). */
+  secret?: string;
 }
 
 interface Failure {
@@ -106,7 +109,8 @@ export function startWebhooks(module: ModuleApi): void {
     let error: string | undefined;
     try {
       const headers: Record<string, string> = { "content-type": "application/json", "x-herald-delivery": id };
-      if (hooks) headers["x-herald-signature-256"] = `sha256=${createHmac("sha256", hooks.secret).update(d.body).digest("hex")}`;
+      const secret = d.secret ?? hooks?.secret;
+      if (secret !== undefined) headers["x-herald-signature-256"] = `sha256=${createHmac("sha256", secret).update(d.body).digest("hex")}`;
       const r = await fetch(d.url, { method: "POST", headers, body: d.body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
       await r.arrayBuffer().catch(() => undefined);
       if (r.status < 200 || r.status > 299) error = `HTTP ${r.status}`;
@@ -157,7 +161,7 @@ export function startWebhooks(module: ModuleApi): void {
     const body = JSON.stringify({ service: module.host, node, ...event });
     for (const url of hooks.urls) {
       const id = randomUUID();
-      const d: Delivery = { url, node, body, attempts: 0, due: Date.now() };
+      const d: Delivery = { url, node, body, attempts: 0, due: Date.now(), secret: hooks.secret };
       await queue.set(id, d);
       pending.set(id, d);
     }
@@ -198,6 +202,18 @@ export function startWebhooks(module: ModuleApi): void {
         ),
       ),
       inst.service.events.on("item-retracted", (ev: RetractEvent) => guarded("enqueue", enqueue(ev.node, { event: "item-retracted", ids: ev.ids }))),
+      inst.service.events.on("node-purged", (ev: PurgeEvent) => guarded("enqueue", enqueue(ev.node, { event: "node-purged" }))),
+      inst.service.events.on("node-deleted", (ev: DeleteEvent) =>
+        guarded(
+          "enqueue",
+          (async () => {
+            await enqueue(ev.node, ev.redirect ? { event: "node-deleted", redirect: ev.redirect } : { event: "node-deleted" });
+            // A node made later under the same name is another node: the hooks went with this one.
+            await hooksStore.set(ev.node, undefined);
+            await failures.set(ev.node, undefined);
+          })(),
+        ),
+      ),
     ];
     return true;
   };

@@ -381,6 +381,8 @@ modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "bookmarks"; "vcard4"; "vcard_legacy";
   "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
   "limits"; "mam"; "bosh"; "smacks"; "csi_simple"; "cloud_notify";
+  -- Accounts' PEP nodes as feeds and event streams at /pubsub/<user@host>/<node>, where the access model allows.
+  "pubsub_http";
 }
 allow_registration = false
 

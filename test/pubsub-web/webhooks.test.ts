@@ -116,6 +116,35 @@ describe("webhooks", () => {
     expect(rx.got).toHaveLength(4);
   });
 
+  it("POSTs a node's purge and deletion; a node made again under the name has no hooks", async () => {
+    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 0.1` });
+    cleanups.push(() => ts.stop());
+    const admin = await login(ts, "admin");
+    cleanups.push(() => admin.close());
+    await createNode(admin, "doomed");
+    const rx = await receiver(() => "purge-key");
+    cleanups.push(() => void rx.server.close());
+    expectResult(await configure(admin, { "pubsub#node": "doomed", webhook_urls: rx.url, webhook_secret: "purge-key" }));
+    const owner = (body: string) =>
+      admin.iq(`<iq type='set' to='${PUBSUB}' id='${nextId()}'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>${body}</pubsub></iq>`);
+
+    expectResult(await publish(admin, "doomed", "a"));
+    expect((await rx.next()).json).toMatchObject({ node: "doomed", event: "item-published", id: "a" });
+    expectResult(await owner("<purge node='doomed'/>"));
+    const purged = await rx.next();
+    expect(purged.json).toEqual({ service: PUBSUB, node: "doomed", event: "node-purged" });
+    expect(purged.signatureOk).toBe(true);
+    expectResult(await owner("<delete node='doomed'/>"));
+    const deleted = await rx.next();
+    expect(deleted.json).toEqual({ service: PUBSUB, node: "doomed", event: "node-deleted" });
+    expect(deleted.signatureOk).toBe(true);
+
+    await createNode(admin, "doomed");
+    expectResult(await publish(admin, "doomed", "b"));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rx.got.map((d) => d.json.event)).toEqual(["item-published", "node-purged", "node-deleted"]);
+  });
+
   it("gives up after pubsub_webhook_max_attempts and tells the owners", async () => {
     const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 0.05\npubsub_webhook_max_attempts = 2` });
     cleanups.push(() => ts.stop());
