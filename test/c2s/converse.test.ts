@@ -1,5 +1,6 @@
-// A real web client: Converse.js (Strophe.js underneath) in headless Chromium logs in to Herald over
-// WebSocket (RFC 7395), sends a message to a raw client and shows the raw client's answer.
+// A real web client: Converse.js (Strophe.js underneath) in headless Chromium logs in to Herald, once
+// over WebSocket (RFC 7395) and once over BOSH (XEP-0206, from a page on another origin, so Chromium
+// checks Herald's CORS headers), sends a message to a raw client and shows the raw client's answer.
 // Needs Debian's chromium at /usr/bin/chromium (`bash .ci/run` installs it); skipped without it.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -33,14 +34,16 @@ const TYPES: Record<string, string> = {
   ".map": "application/json",
 };
 
-/** The page: Converse from node_modules, logging in automatically over Herald's WebSocket. */
-function page(websocketUrl: string): string {
+type Transport = "websocket" | "bosh";
+
+/** The page: Converse from node_modules, logging in automatically over Herald's WebSocket or BOSH. */
+function page(transport: Transport, url: string): string {
   const settings = {
+    ...(transport === "websocket" ? { websocket_url: url } : { bosh_service_url: url }),
     authentication: "login",
     auto_login: true,
     jid: "alice@localhost",
     password: "wonderland",
-    websocket_url: websocketUrl,
     discover_connection_methods: false,
     view_mode: "fullscreen",
     assets_path: "/dist/",
@@ -61,11 +64,13 @@ function page(websocketUrl: string): string {
 </body></html>`;
 }
 
-function serve(websocketUrl: () => string): Promise<HttpServer> {
+/** Serves /websocket and /bosh (a page for each) and Converse's files. */
+function serve(urls: Record<Transport, () => string>): Promise<HttpServer> {
   const http = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://127.0.0.1").pathname);
-    if (path === "/") {
-      res.writeHead(200, { "content-type": TYPES[".html"] }).end(page(websocketUrl()));
+    if (path === "/websocket" || path === "/bosh") {
+      const transport = path.slice(1) as Transport;
+      res.writeHead(200, { "content-type": TYPES[".html"] }).end(page(transport, urls[transport]()));
       return;
     }
     const file = path.startsWith("/dist/") ? resolve(DIST, path.slice("/dist/".length)) : "";
@@ -82,7 +87,7 @@ function serve(websocketUrl: () => string): Promise<HttpServer> {
 const CONFIG = `
 modules_enabled = {
   "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "vcard4"; "vcard_legacy";
-  "version"; "uptime"; "time"; "lastactivity";
+  "version"; "uptime"; "time"; "lastactivity"; "bosh";
 }
 c2s_require_encryption = true
 VirtualHost "localhost"
@@ -90,10 +95,6 @@ VirtualHost "localhost"
 
 let ts: TestServer;
 let http: HttpServer;
-let profile: string;
-let browser: BrowserContext;
-let tab: Page;
-const browserLog: string[] = [];
 
 beforeAll(async () => {
   if (!haveChromium) return;
@@ -101,9 +102,23 @@ beforeAll(async () => {
   await ts.server.accounts("localhost").create("alice", "wonderland");
   await ts.server.accounts("localhost").create("bob", "builder");
   await befriend();
-  http = await serve(() => `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`);
-  profile = mkdtempSync(join(tmpdir(), "herald-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
+  http = await serve({
+    websocket: () => `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`,
+    // The page is on another origin than /http-bind: Chromium checks Herald's CORS headers.
+    bosh: () => `http://127.0.0.1:${ts.httpPort}/http-bind`,
+  });
+}, 60000);
+
+afterAll(async () => {
+  http?.closeAllConnections();
+  await new Promise((ok) => (http ? http.close(ok) : ok(undefined)));
+  await ts?.stop();
+});
+
+/** A fresh headless Chromium (its own profile), its console kept in `log`. */
+async function openBrowser(log: string[]): Promise<{ browser: BrowserContext; tab: Page; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), "herald-chromium-"));
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -120,22 +135,22 @@ beforeAll(async () => {
   });
   // Nothing leaves loopback (the login page links a few images on conversejs.org).
   await browser.route((url) => url.hostname !== "127.0.0.1", (route) => route.abort());
-  tab = browser.pages()[0] ?? (await browser.newPage());
-  tab.on("console", (m) => browserLog.push(`${m.type()}: ${m.text()}`));
-  tab.on("pageerror", (e) => browserLog.push(`pageerror: ${e.message}`));
-  tab.on("requestfailed", (r) => browserLog.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  const tab = browser.pages()[0] ?? (await browser.newPage());
+  tab.on("console", (m) => log.push(`${m.type()}: ${m.text()}`));
+  tab.on("pageerror", (e) => log.push(`pageerror: ${e.message}`));
+  tab.on("requestfailed", (r) => log.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
   tab.on("response", (r) => {
-    if (r.status() >= 400) browserLog.push(`HTTP ${r.status()}: ${r.url()}`);
+    if (r.status() >= 400) log.push(`HTTP ${r.status()}: ${r.url()}`);
   });
-}, 60000);
-
-afterAll(async () => {
-  await browser?.close();
-  http?.closeAllConnections();
-  await new Promise((ok) => (http ? http.close(ok) : ok(undefined)));
-  await ts?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-});
+  return {
+    browser,
+    tab,
+    async close() {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
 
 /** alice and bob subscribe to each other (raw clients), so bob is in the roster Converse shows. */
 async function befriend(): Promise<void> {
@@ -159,46 +174,55 @@ async function befriend(): Promise<void> {
 describe.skipIf(!haveChromium)(
   haveChromium ? "Converse.js in Chromium" : `Converse.js in Chromium (skipped: ${CHROMIUM} is absent; bash .ci/run installs Debian's chromium)`,
   () => {
-    it("logs in over WebSocket and exchanges messages with a raw client", { timeout: 60000 }, async () => {
+    it.each<Transport>(["websocket", "bosh"])("logs in over %s and exchanges messages with a raw client", { timeout: 60000 }, async (transport) => {
       // On failure, show what Converse logged (HERALD_CONVERSE_DEBUG=1 for its XMPP traffic too).
+      const browserLog: string[] = [];
       onTestFailed(() => console.log(`Browser console:\n${browserLog.join("\n")}`));
       const host = ts.server.hosts.get("localhost")!;
-      const { port } = http.address() as AddressInfo;
-      await tab.goto(`http://127.0.0.1:${port}/`);
-
-      // Logged in: Herald has alice bound, and Converse shows her roster and profile.
-      await expect.poll(() => host.sessionsOf("alice").length, { timeout: 20000 }).toBe(1);
-      const alice = host.sessionsOf("alice")[0];
-      expect(alice.fullJid).toMatch(/^alice@localhost\/.+/);
-      await tab.locator("converse-roster").waitFor({ state: "attached", timeout: 20000 });
-      await tab.locator("converse-user-profile").waitFor({ state: "attached", timeout: 20000 });
-
-      // bob is online on a raw socket; alice clicks him in Converse's roster and types into the chat.
-      const bob = await RawClient.login(ts.c2sPort, "bob", "builder", { resource: "raw" });
+      // The other transport's session (if it ran first) has ended with its browser.
+      await expect.poll(() => host.sessionsOf("alice").length, { timeout: 20000 }).toBe(0);
+      const { tab, close } = await openBrowser(browserLog);
       try {
-        bob.send("<presence/>");
-        const contact = tab.locator("converse-roster a.open-chat[data-jid='bob@localhost']");
-        await contact.waitFor({ timeout: 20000 });
-        await contact.click();
-        const textarea = tab.locator("converse-chat[jid='bob@localhost'] textarea.chat-textarea");
-        await textarea.waitFor({ timeout: 20000 });
-        await textarea.fill("Hello Bob, from Converse");
-        await textarea.press("Enter");
-        let got = await bob.next(20000);
-        while (got.name !== "message" || got.getChildText("body") === undefined) got = await bob.next(20000);
-        expect(got.attrs.from).toBe(alice.fullJid);
-        expect(got.attrs.to).toBe("bob@localhost");
-        expect(got.getChildText("body")).toBe("Hello Bob, from Converse");
+        const { port } = http.address() as AddressInfo;
+        await tab.goto(`http://127.0.0.1:${port}/${transport}`);
 
-        // bob to alice: the message appears in Converse's chat view.
-        bob.send(`<message type='chat' to='${alice.fullJid}' id='b1'><body>Hi Alice, this is Bob on a raw socket</body></message>`);
-        const shown = tab.locator("converse-chat[jid='bob@localhost'] .chat-msg__text", { hasText: "Hi Alice, this is Bob on a raw socket" });
-        await shown.waitFor({ timeout: 20000 });
-        expect(await shown.count()).toBe(1);
-        // HERALD_CONVERSE_SCREENSHOT=file.png keeps a picture of the chat.
-        if (process.env.HERALD_CONVERSE_SCREENSHOT) await tab.screenshot({ path: process.env.HERALD_CONVERSE_SCREENSHOT });
+        // Logged in: Herald has alice bound, and Converse shows her roster and profile.
+        await expect.poll(() => host.sessionsOf("alice").length, { timeout: 20000 }).toBe(1);
+        const alice = host.sessionsOf("alice")[0];
+        expect(alice.fullJid).toMatch(/^alice@localhost\/.+/);
+        expect(alice.transportKind).toBe(transport);
+        await tab.locator("converse-roster").waitFor({ state: "attached", timeout: 20000 });
+        await tab.locator("converse-user-profile").waitFor({ state: "attached", timeout: 20000 });
+
+        // bob is online on a raw socket; alice clicks him in Converse's roster and types into the chat.
+        const bob = await RawClient.login(ts.c2sPort, "bob", "builder", { resource: "raw" });
+        try {
+          bob.send("<presence/>");
+          const contact = tab.locator("converse-roster a.open-chat[data-jid='bob@localhost']");
+          await contact.waitFor({ timeout: 20000 });
+          await contact.click();
+          const textarea = tab.locator("converse-chat[jid='bob@localhost'] textarea.chat-textarea");
+          await textarea.waitFor({ timeout: 20000 });
+          await textarea.fill("Hello Bob, from Converse");
+          await textarea.press("Enter");
+          let got = await bob.next(20000);
+          while (got.name !== "message" || got.getChildText("body") === undefined) got = await bob.next(20000);
+          expect(got.attrs.from).toBe(alice.fullJid);
+          expect(got.attrs.to).toBe("bob@localhost");
+          expect(got.getChildText("body")).toBe("Hello Bob, from Converse");
+
+          // bob to alice: the message appears in Converse's chat view.
+          bob.send(`<message type='chat' to='${alice.fullJid}' id='b1'><body>Hi Alice, this is Bob on a raw socket</body></message>`);
+          const shown = tab.locator("converse-chat[jid='bob@localhost'] .chat-msg__text", { hasText: "Hi Alice, this is Bob on a raw socket" });
+          await shown.waitFor({ timeout: 20000 });
+          expect(await shown.count()).toBe(1);
+          // HERALD_CONVERSE_SCREENSHOT=file.png keeps a picture of the chat.
+          if (process.env.HERALD_CONVERSE_SCREENSHOT) await tab.screenshot({ path: process.env.HERALD_CONVERSE_SCREENSHOT.replace(/\.png$/, `-${transport}.png`) });
+        } finally {
+          bob.close();
+        }
       } finally {
-        bob.close();
+        await close();
       }
     });
   },
