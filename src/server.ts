@@ -18,6 +18,7 @@ import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
+import { corsPolicy } from "./net/cors.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
 import { jidPrep } from "./util/jid.js";
@@ -313,30 +314,13 @@ export class Server {
       h?.kind === "local" && h.options.array("modules_enabled", []).includes("bosh") && !h.options.array("modules_disabled", []).includes("bosh");
     if (![...this.hosts.values()].some(enabled)) return undefined;
     const g = this.opts.config.global;
-    // CORS as Prosody 0.12+ does it for HTTP services: on unless http_default_cors_enabled = false
-    // or http_cors_override = { bosh = { enabled = false } }; the older cross_domain_bosh still works.
-    let corsOn = g.boolean("http_default_cors_enabled", true);
-    let origins: string[] = g.array("access_control_allow_origins", []);
+    // CORS as for every HTTP service (src/net/cors.ts); the older cross_domain_bosh is still read.
     const legacy = g.raw("cross_domain_bosh");
-    if (legacy instanceof ConfigTable) {
-      corsOn = true;
-      origins = legacy.array.map(String);
-    } else if (typeof legacy === "string") {
-      corsOn = true;
-      origins = [legacy];
-    } else if (typeof legacy === "boolean") {
-      corsOn = legacy;
-      origins = [];
-    }
-    const override = g.table("http_cors_override")?.get("bosh");
-    if (override instanceof ConfigTable) {
-      const e = override.get("enabled");
-      if (typeof e === "boolean") corsOn = e;
-      const o = override.get("origins");
-      if (o instanceof ConfigTable) origins = o.array.map(String);
-      else if (typeof o === "string") origins = [o];
-    }
-    const anyOrigin = origins.length === 0 || origins.includes("*");
+    const base =
+      legacy instanceof ConfigTable ? { enabled: true, origins: legacy.array.map(String) }
+      : typeof legacy === "string" ? { enabled: true, origins: [legacy] }
+      : typeof legacy === "boolean" ? { enabled: legacy, origins: [] }
+      : undefined;
     return {
       maxInactivity: g.period("bosh_max_inactivity", 60, { min: 1, max: 86400 }),
       maxWait: g.period("bosh_max_wait", 120, { min: 1, max: 3600 }),
@@ -345,7 +329,7 @@ export class Server {
       maxBodySize: g.integer("http_max_content_size", 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
       maxStanzaSize: this.opts.config.global.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
       considerSecure: g.boolean("consider_bosh_secure", false),
-      cors: { enabled: corsOn, origins: anyOrigin ? undefined : new Set(origins) },
+      cors: corsPolicy(g, "bosh", base),
       // A VirtualHost with "bosh" in modules_disabled takes no BOSH sessions.
       serves: (name: string) => enabled(this.hosts.get(name)),
     };

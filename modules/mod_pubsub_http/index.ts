@@ -41,8 +41,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpHandler } from "../../src/net/http-routes.js";
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
-import { ConfigTable } from "../../src/config/options.js";
+import { defineModule } from "../../src/modules/api.js";
+import { corsAllows, corsPolicy } from "../../src/net/cors.js";
 import { AuthThrottle } from "../../src/net/limits.js";
 import { errorSpec, type ItemPage, type PubsubFailure, type Result } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
@@ -83,21 +83,6 @@ class RateLimit {
   }
 }
 
-function corsOptions(module: ModuleApi): { enabled: boolean; origins?: ReadonlySet<string> } {
-  const g = module.globalOptions;
-  let enabled = g.boolean("http_default_cors_enabled", true);
-  let origins: string[] = g.array("access_control_allow_origins", []);
-  const override = g.table("http_cors_override")?.get("pubsub_http");
-  if (override instanceof ConfigTable) {
-    const e = override.get("enabled");
-    if (typeof e === "boolean") enabled = e;
-    const o = override.get("origins");
-    if (o instanceof ConfigTable) origins = o.array.map(String);
-    else if (typeof o === "string") origins = [o];
-  }
-  return { enabled, origins: origins.length === 0 || origins.includes("*") ? undefined : new Set(origins) };
-}
-
 export default defineModule({
   load(module) {
     const o = module.options;
@@ -108,7 +93,7 @@ export default defineModule({
       g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
       g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
     );
-    const cors = corsOptions(module);
+    const cors = corsPolicy(module.globalOptions, "pubsub_http");
     const service = module.host;
     const pep = module.hostKind === "local";
     const prefix = `/pubsub/${service}`;
@@ -118,9 +103,8 @@ export default defineModule({
     const instance = (): StreamSource | undefined => pubsubInstance(service);
 
     const corsHeaders = (req: IncomingMessage): Record<string, string> => {
-      if (!cors.enabled) return {};
       const origin = req.headers.origin;
-      if (cors.origins && (origin === undefined || !cors.origins.has(origin))) return {};
+      if (!corsAllows(cors, origin)) return {};
       return {
         "access-control-allow-origin": origin ?? "*",
         "access-control-allow-methods": "GET, OPTIONS",

@@ -22,6 +22,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { ConfigTable } from "../../src/config/values.js";
+import { corsAllows, corsPolicy } from "../../src/net/cors.js";
 import { AuthThrottle } from "../../src/net/limits.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
 import type { PubsubFailure } from "../../src/util/pubsub/index.js";
@@ -142,23 +143,11 @@ function load(module: ModuleApi): void {
     g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
     g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
   );
-  // CORS as for Herald's other HTTP services: http_default_cors_enabled (default true), overridden
-  // by http_cors_override = { pubsub_post = { enabled = …, origins = { … } } }.
-  let corsOn = g.boolean("http_default_cors_enabled", true);
-  let origins: string[] = g.array("access_control_allow_origins", []);
-  const override = g.table("http_cors_override")?.get("pubsub_post");
-  if (override instanceof ConfigTable) {
-    const e = override.get("enabled");
-    if (typeof e === "boolean") corsOn = e;
-    const v = override.get("origins");
-    if (v instanceof ConfigTable) origins = v.array.map(String);
-    else if (typeof v === "string") origins = [v];
-  }
-  const anyOrigin = origins.length === 0 || origins.includes("*");
+  // CORS as for Herald's other HTTP services (src/net/cors.ts), with http_cors_override = { pubsub_post = … }.
+  const corsPolicyOf = corsPolicy(g, "pubsub_post");
   const cors = (req: IncomingMessage): Record<string, string> => {
     const origin = req.headers.origin;
-    if (!corsOn || origin === undefined) return {};
-    if (!anyOrigin && !origins.includes(origin)) return {};
+    if (origin === undefined || !corsAllows(corsPolicyOf, origin)) return {};
     return {
       "access-control-allow-origin": origin,
       "access-control-allow-methods": "POST, PUT, DELETE, OPTIONS",

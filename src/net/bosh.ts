@@ -6,6 +6,7 @@
 // collected and handed to the HTTP requests the client leaves open ("held"). The connection's
 // <close/> and <stream:error/> become a <body type='terminate'/>.
 
+import { corsAllows, type CorsPolicy } from "./cors.js";
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { C2SConnection } from "./c2s.js";
@@ -39,7 +40,7 @@ export interface BoshOptions {
   /** Largest stanza in a body (c2s_stanza_size_limit). */
   maxStanzaSize: number;
   /** CORS: off, any origin, or these origins. */
-  cors: { enabled: boolean; origins?: ReadonlySet<string> };
+  cors: CorsPolicy;
 }
 
 /** What the BOSH endpoint needs from the listener side. */
@@ -134,10 +135,8 @@ export class BoshService {
 
   /** CORS headers for a request (Prosody's http_cors_override / access_control_allow_origins). */
   corsHeaders(req: IncomingMessage): Record<string, string> {
-    const cors = this.ctx.options.cors;
-    if (!cors.enabled) return {};
     const origin = req.headers.origin;
-    if (cors.origins && (origin === undefined || !cors.origins.has(origin))) return {};
+    if (!corsAllows(this.ctx.options.cors, origin)) return {};
     return {
       "access-control-allow-origin": origin ?? "*",
       "access-control-allow-methods": "GET, POST, OPTIONS",
