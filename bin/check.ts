@@ -66,6 +66,11 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
       r.ok(`modules: ${plan.load.join(", ") || "(none)"}`);
       for (const w of plan.warnings) r.warn(w);
       if (h.kind === "Component" && h.module && !registry[h.module]) r.bad(`component module '${h.module}' is not available`);
+      if (h.kind === "Component" && h.module === undefined) {
+        // XEP-0114: without a secret no component can authenticate (Prosody refuses it too).
+        if (config.host(h.name).string("component_secret", "")) r.ok(`external component: connects with component_secret on component_ports`);
+        else r.bad(`external component without component_secret: it cannot connect (or give it a module: Component "${h.name}" "<module>")`);
+      }
       checkModuleNames(config, h.name, known, r);
     }
   }
@@ -89,6 +94,10 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
       ["http_ports", g.ports("http_ports", [5280])],
       ["https_ports", g.ports("https_ports", [5281])],
     ];
+    // External components (XEP-0114): the listener exists only when a Component has no module.
+    const external = config.hosts.filter((h) => h.kind === "Component" && h.module === undefined).map((h) => h.name);
+    if (external.length) portList.push(["component_ports", g.ports("component_ports", [5347])]);
+    else r.ok("component: no external Component is configured, so Herald does not listen for components");
     for (const [name, ports] of portList) {
       const service = name.replace(/_ports$/, "") as Service;
       const ifs = serviceInterfaces(g, service);

@@ -227,6 +227,7 @@ export class Server {
       wanted.push(...o.array("modules_enabled", []));
     } else {
       if (host.componentModule) wanted.push(host.componentModule);
+      else wanted.push("component"); // an external component (XEP-0114)
       wanted.push(...o.ownArray("modules_enabled"));
     }
     const load: string[] = [];
