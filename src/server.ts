@@ -18,6 +18,7 @@ import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
+import { ComponentStream, listenComponents, type ComponentContext } from "./net/component.js";
 import { corsPolicy } from "./net/cors.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
@@ -39,7 +40,7 @@ export interface ServerOptions {
   /** Override the storage driver (tests). */
   storage?: StorageDriver;
   /** Listen on these ports instead of the configured ones (tests: 0 = any free port). */
-  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
+  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "component", number[]>>;
   /** Interfaces to listen on instead of the configured ones. */
   interfaceOverride?: string[];
   /** Use this data directory whatever the config says (scansion runs). */
@@ -64,6 +65,8 @@ export class Server {
   readonly modules: ModuleManager;
   readonly certs = new CertStore();
   readonly connections = new Set<C2SConnection>();
+  /** Streams of external components (XEP-0114), authenticated or not. */
+  readonly componentStreams = new Set<ComponentStream>();
   /** Counters, gauges and histograms, served by mod_http_openmetrics. */
   readonly metrics = new MetricsRegistry();
   readonly dataPath: string;
@@ -401,6 +404,40 @@ export class Server {
     };
   }
 
+  /** What component streams need: Prosody's mod_component options, per component host. */
+  componentContext(): ComponentContext {
+    const cache = new Map<string, ReturnType<ComponentContext["options"]>>();
+    return {
+      hosts: this.hosts,
+      router: this.router,
+      log: this.log.child("component"),
+      failureLog: this.failureLog,
+      streams: this.componentStreams,
+      options: (h) => {
+        const cached = cache.get(h ?? "*");
+        if (cached) return cached;
+        const o = h ? this.hostOptions(h) : this.opts.config.global;
+        const secret = h ? o.string("component_secret", "") : "";
+        const opts = {
+          secret: secret === "" ? undefined : secret,
+          conflictResolve: o.enum("component_conflict_resolve", "kick_new", ["kick_new", "kick_old"]),
+          validateFrom: o.boolean("validate_from_addresses", true),
+          limits: {
+            // Prosody: component_stanza_size_limit, else s2s_stanza_size_limit, else 512 KiB.
+            maxStanzaSize: o.integer("component_stanza_size_limit", o.integer("s2s_stanza_size_limit", 512 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }), { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+            maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
+            maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
+            maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
+            keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
+          },
+          maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+        };
+        cache.set(h ?? "*", opts);
+        return opts;
+      },
+    };
+  }
+
   private async startListeners(): Promise<void> {
     const g = this.opts.config.global;
     const c2s = this.c2sContext();
@@ -425,7 +462,7 @@ export class Server {
       const chosen = this.opts.interfaceOverride ? { names: this.opts.interfaceOverride, from: "override" } : serviceInterfaces(g, service);
       return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
     };
-    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
+    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https" | "component", option: string, def: number[]) =>
       override[name] ?? g.array(option, def.map(String)).map(Number);
     const plan: Array<[number[], ReturnType<typeof ifaces>, (port: number, addr: BindAddress) => Promise<Listener>]> = [
       [ports("c2s", "c2s_ports", [5222]), ifaces("c2s"), (p, a) => listenC2S(ctx, p, a, false)],
@@ -433,6 +470,11 @@ export class Server {
       [ports("http", "http_ports", [5280]), ifaces("http"), (p, a) => listenHttp(ctx, p, a, false)],
       [ports("https", "https_ports", [5281]), ifaces("https"), (p, a) => listenHttp(ctx, p, a, true)],
     ];
+    // External components (XEP-0114): listened for only when a Component without a module is configured.
+    if ([...this.hosts.values()].some((h) => h.external)) {
+      const components = this.componentContext();
+      plan.push([ports("component", "component_ports", [5347]), ifaces("component"), (p, a) => listenComponents(components, p, a)]);
+    }
     for (const [portList, addrs, start] of plan) {
       for (const port of portList) {
         for (const addr of addrs) {
@@ -512,6 +554,9 @@ export class Server {
     const closing = this.listeners.map((l) => l.close().catch(() => {}));
     const conns = [...this.connections];
     for (const c of conns) c.close({ condition: "system-shutdown", text: reason });
+    const components = [...this.componentStreams];
+    for (const c of components) c.close({ condition: "system-shutdown", text: reason });
+    await Promise.all(components.map((c) => c.drain()));
     await Promise.all(conns.map((c) => c.drain()));
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
     if (this.adminServer) await closeAdminSocket(this.adminServer, this.adminSocketPath);

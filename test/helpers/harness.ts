@@ -17,6 +17,8 @@ export interface TestServer {
   tlsPort: number;
   httpPort: number;
   httpsPort: number;
+  /** The external components' port (XEP-0114), when a Component without a module is configured; else 0. */
+  componentPort: number;
   stop(): Promise<void>;
   /** Stop and start again on the same data directory (and the same ports where possible). */
   restart(): Promise<TestServer>;
@@ -37,7 +39,7 @@ export async function startTestServer(
     keepData?: boolean;
     logSinks?: LogSink[];
     /** Listeners to have instead of all four on free ports (e.g. `{ https: [] }` for none). */
-    ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
+    ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "component", number[]>>;
   } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "herald-test-"));
@@ -49,7 +51,7 @@ export async function startTestServer(
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),
-    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], ...opts.ports },
+    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], component: [0], ...opts.ports },
     interfaceOverride: ["127.0.0.1"],
   });
   await server.start();
@@ -60,6 +62,7 @@ export async function startTestServer(
     tlsPort: server.port("c2s_direct_tls"),
     httpPort: server.listeners.find((l) => l.kind === "http")?.port ?? 0,
     httpsPort: server.listeners.find((l) => l.kind === "https")?.port ?? 0,
+    componentPort: server.listeners.find((l) => l.kind === "component")?.port ?? 0,
     async stop() {
       await server.stop("test finished");
       if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
