@@ -17,8 +17,8 @@ import type { Logger, RateLimitedLog } from "../util/logger.js";
 import { jidHost, jidPrep, namePrep } from "../util/jid.js";
 import { errorReply, serialize, type Element } from "../xml/stanza.js";
 import type { BindAddress } from "./interfaces.js";
-import type { Listener } from "./listeners.js";
-import { S2STransport, type S2STls } from "./s2s-transport.js";
+import { SocketTransport, type Listener } from "./listeners.js";
+import { CertStore } from "./certs.js";
 import { XmppStream, type FeatureProvider, type StreamLimits } from "./stream.js";
 import type { Transport } from "./transport.js";
 
@@ -46,14 +46,14 @@ export interface ComponentContext {
   options(host: string | undefined): ComponentOptions;
 }
 
-/** Component streams are plain TCP on loopback (XEP-0114 has no STARTTLS). */
-const NO_TLS: S2STls = { context: () => undefined, pair: () => undefined, ca: [] };
+/** Component streams are plain TCP, on loopback by default (XEP-0114 has no STARTTLS): no certificates. */
+const NO_CERTIFICATES = new CertStore();
 
 export class ComponentStream extends XmppStream implements StanzaSink {
   readonly id: string;
   readonly kind = "component" as const;
-  /** The session type (Prosody's "component" once authenticated). */
-  type: "component" = "component";
+  /** The session type (Prosody's "component"). */
+  readonly type = "component" as const;
   /** The component's domain, once its stream is open. */
   host = "";
   authenticated = false;
@@ -80,7 +80,7 @@ export class ComponentStream extends XmppStream implements StanzaSink {
     return this.ctx.options(this.hostObj?.name).limits;
   }
 
-  protected describePeer(): string {
+  protected override describePeer(): string {
     return `component ${this.host || "(not yet named)"} at ${this.remoteAddress} (${this.id})`;
   }
 
@@ -206,7 +206,7 @@ export class ComponentStream extends XmppStream implements StanzaSink {
 /** A component listener (component_ports on component_interfaces). */
 export async function listenComponents(ctx: ComponentContext, port: number, address: BindAddress): Promise<Listener> {
   const server: NetServer = createNetServer((socket: Socket) => {
-    const transport = new S2STransport(socket, NO_TLS, false, ctx.options(undefined).maxSendBuffer);
+    const transport = new SocketTransport(socket, NO_CERTIFICATES, false, ctx.options(undefined).maxSendBuffer);
     transport.attach(new ComponentStream(transport, ctx));
   });
   const bound = await new Promise<number>((resolve, reject) => {

@@ -283,8 +283,8 @@ export abstract class XmppStream implements TransportListener {
     this.sendStreamElement(features);
   }
 
-  /** "c2s", "s2sin" or "s2sout" (Prosody's session types). */
-  abstract readonly kind: "c2s" | "s2sin" | "s2sout";
+  /** "c2s", "s2sin", "s2sout" or "component" (Prosody's session types). */
+  abstract readonly kind: "c2s" | "s2sin" | "s2sout" | "component";
 
   protected onStreamEnd(): void {
     // RFC 6120 §4.4: the peer closed its stream; close ours once what it sent before is handled.

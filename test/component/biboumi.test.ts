@@ -68,7 +68,7 @@ it.skipIf(!installed)("biboumi connects as irc.localhost and answers a client's 
   const info = await alice.iq("<iq type='get' to='irc.localhost' id='bib1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>", 10000);
   expect(info.attrs.type, String(info)).toBe("result");
   expect(info.attrs.from).toBe("irc.localhost");
-  const q = info.getChild("query")!;
+  const q = info.getChild("query", "http://jabber.org/protocol/disco#info")!;
   const identities = q.childElements().filter((e) => e.name === "identity").map((e) => `${e.attrs.category}/${e.attrs.type}`);
   expect(identities).toContain("conference/irc");
   const features = q.childElements().filter((e) => e.name === "feature").map((e) => e.attrs.var);
@@ -76,6 +76,6 @@ it.skipIf(!installed)("biboumi connects as irc.localhost and answers a client's 
 
   // The server lists the gateway among its items.
   const items = await alice.iq("<iq type='get' to='localhost' id='bib2'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
-  expect(items.getChild("query")!.childElements().map((i) => i.attrs.jid)).toContain("irc.localhost");
+  expect(items.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements().map((i) => i.attrs.jid)).toContain("irc.localhost");
   alice.close();
 }, 60000);

@@ -134,7 +134,7 @@ describe("routing", () => {
     gw.send("<iq type='get' from='gateway.localhost' id='nt'><ping xmlns='urn:xmpp:ping'/></iq>");
     const noTo = await gw.next();
     expect(noTo.attrs.type).toBe("error");
-    expect(noTo.getChild("error")?.getChild("bad-request")).toBeDefined();
+    expect(noTo.getChild("error")?.getChild("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
     gw.send(`<message to='${alice.jid}' id='nf'><body>no from</body></message>`);
     expect((await alice.next()).attrs.from).toBe("gateway.localhost");
     gw.close();
@@ -162,18 +162,18 @@ describe("routing", () => {
     alice.send("<iq type='get' to='gateway.localhost' id='away1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
     const e1 = await alice.next();
     expect(e1.attrs).toMatchObject({ type: "error", id: "away1", from: "gateway.localhost" });
-    expect(e1.getChild("error")?.getChild("service-unavailable")).toBeDefined();
+    expect(e1.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
     alice.send("<message to='someone@gateway.localhost' id='away2'><body>anyone?</body></message>");
     const e2 = await alice.next();
     expect(e2.attrs).toMatchObject({ type: "error", id: "away2", from: "someone@gateway.localhost" });
-    expect(e2.getChild("error")?.getChild("service-unavailable")).toBeDefined();
+    expect(e2.getChild("error")?.getChild("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
     alice.close();
   });
 
   it("lists the component in the server's disco#items", async () => {
     const alice = await login("alice");
     const r = await alice.iq("<iq type='get' to='localhost' id='items'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
-    const jids = r.getChild("query")!.childElements().map((i) => i.attrs.jid);
+    const jids = r.getChild("query", "http://jabber.org/protocol/disco#items")!.childElements().map((i) => i.attrs.jid);
     expect(jids).toContain("gateway.localhost");
     alice.close();
   });

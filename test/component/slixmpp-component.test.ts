@@ -31,7 +31,7 @@ it("slixmpp's ComponentXMPP authenticates, answers disco#info and echoes message
   const alice = await RawClient.login(ts.c2sPort, "alice", "pw", { mechanism: "PLAIN" });
   const info = await alice.iq("<iq type='get' to='echo.localhost' id='info1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>", 10000);
   expect(info.attrs.type).toBe("result");
-  const identity = info.getChild("query")!.getChild("identity")!;
+  const identity = info.getChild("query", "http://jabber.org/protocol/disco#info")!.getChild("identity")!;
   expect(identity.attrs).toMatchObject({ category: "gateway", type: "echo", name: "Slixmpp echo gateway" });
 
   alice.send("<message to='bot@echo.localhost' type='chat' id='e1'><body>ping through Herald</body></message>");
