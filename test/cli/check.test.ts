@@ -72,6 +72,31 @@ VirtualHost "b.example"
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("unknown check 'everything'; the checks are: disabled, config, modules, certs, dns, ports");
   });
+
+  it("reports where external components are listened for and which Component has no component_secret", () => {
+    const cfg = writeCfg(
+      "components.cfg.lua",
+      `component_ports = { 15347 }
+VirtualHost "a.example"
+Component "gateway.a.example"
+	component_secret = "s3cret"
+Component "nosecret.a.example"
+Component "pubsub.a.example" "pubsub"
+`,
+    );
+    const ports = check(["ports", "-c", cfg]);
+    expect(ports.stdout).toContain("component listens on [127.0.0.1], [::1] (from default (loopback: a private service))");
+    expect(ports.stdout).toMatch(/component_ports: port 15347 (is free|.*in use)/);
+    const modules = check(["modules", "-c", cfg]);
+    expect(modules.stdout).toContain("external component: connects with component_secret on component_ports");
+    expect(modules.stdout).toContain("FAIL  external component without component_secret: it cannot connect");
+    expect(modules.status).toBe(1);
+
+    const none = writeCfg("no-components.cfg.lua", 'VirtualHost "a.example"\nComponent "pubsub.a.example" "pubsub"\n');
+    const r = check(["ports", "-c", none]);
+    expect(r.stdout).toContain("component: no external Component is configured, so Herald does not listen for components");
+    expect(r.stdout).not.toContain("component_ports");
+  });
 });
 
 describe("herald check certs", () => {
