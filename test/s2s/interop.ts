@@ -1,0 +1,112 @@
+// Herald federating with a real foreign server (Debian's Prosody or ejabberd), started once per test
+// file: two domains on each side, one pair with certificates of a test CA both servers trust (SASL
+// EXTERNAL, XEP-0178, must be what authenticates them: each lists the other in s2s_secure_domains)
+// and one pair with self-signed certificates (dialback, XEP-0220). The cases (./cases.ts) run both ways.
+
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/harness.js";
+import { federationCases, PASSWORD, USERS, type Side } from "./cases.js";
+import { addHostsEntries, loopbackPair, peerMissing, startPeer, type PeerKind, type PeerServer } from "./peers.js";
+import { selfSigned, TestCa } from "./pki.js";
+
+const MODULES = ["roster", "presence", "message", "disco", "ping", "pep", "offline"];
+
+export function interopSuite(kind: PeerKind, peerName: string): void {
+  const missing = peerMissing(kind);
+  if (missing) console.warn(missing);
+
+  describe.skipIf(missing !== undefined)(`Herald ↔ ${peerName}`, () => {
+    const tag = randomBytes(3).toString("hex");
+    const [heraldIp, peerIp] = loopbackPair();
+    const d = {
+      heraldCa: `herald-ca-${tag}.test`,
+      heraldSelf: `herald-self-${tag}.test`,
+      peerCa: `${kind}-ca-${tag}.test`,
+      peerSelf: `${kind}-self-${tag}.test`,
+    };
+    let dir = "";
+    let herald: TestServer | undefined;
+    let peer: PeerServer | undefined;
+    let removeHosts = () => {};
+    const heraldLog: string[] = [];
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), `herald-interop-${kind}-`));
+      const ca = new TestCa(join(dir, "ca"));
+      const resolveHerald = { [d.heraldCa]: heraldIp, [`pubsub.${d.heraldCa}`]: heraldIp, [d.heraldSelf]: heraldIp, [`pubsub.${d.heraldSelf}`]: heraldIp };
+      const resolvePeer = { [d.peerCa]: peerIp, [`pubsub.${d.peerCa}`]: peerIp, [d.peerSelf]: peerIp, [`pubsub.${d.peerSelf}`]: peerIp };
+      // Herald finds the foreign domains in /etc/hosts (as it does in production).
+      removeHosts = addHostsEntries(resolvePeer);
+      const heraldCert = ca.issue(d.heraldCa);
+      peer = await startPeer(kind, {
+        dir: join(dir, kind),
+        address: peerIp,
+        caFile: ca.cert,
+        domains: [
+          { name: d.peerCa, cert: ca.issue(d.peerCa) },
+          { name: d.peerSelf, cert: selfSigned(join(dir, "self"), d.peerSelf) },
+        ],
+        resolve: resolveHerald,
+        secureDomains: [d.heraldCa],
+        users: Object.fromEntries(USERS.map((u) => [u, PASSWORD])),
+      });
+      herald = await startTestServer({
+        config: `
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+storage = "memory"
+modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
+s2s_interfaces = { "${heraldIp}" }
+ssl = { cafile = ${JSON.stringify(ca.cert)} }
+s2s_secure_domains = { "${d.peerCa}" }
+VirtualHost "${d.heraldCa}"
+  certificate = ${JSON.stringify(heraldCert.cert)}
+  key = ${JSON.stringify(heraldCert.key)}
+Component "pubsub.${d.heraldCa}" "pubsub"
+VirtualHost "${d.heraldSelf}"
+Component "pubsub.${d.heraldSelf}" "pubsub"
+`,
+        ports: { s2s: [5269], s2s_direct_tls: [] },
+        // The last lines of Herald's debug log, for failure messages.
+        logSinks: [{ level: "debug", write: (line: string) => void (heraldLog.push(line) > 3000 && heraldLog.splice(0, 1000)) }],
+      });
+      for (const domain of [d.heraldCa, d.heraldSelf]) {
+        const accounts = herald.server.accounts(domain);
+        await Promise.all(USERS.map((u) => accounts.create(u, PASSWORD)));
+      }
+    }, 180_000);
+
+    afterAll(async () => {
+      await herald?.stop();
+      await peer?.stop();
+      removeHosts();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }, 60_000);
+
+    const heraldSide = (domain: string): Side => ({
+      name: "Herald",
+      domain,
+      pubsub: `pubsub.${domain}`,
+      get c2sPort() {
+        return herald!.c2sPort;
+      },
+      log: () => heraldLog.join("\n"),
+    });
+    const peerSide = (domain: string): Side => ({
+      name: peerName,
+      domain,
+      pubsub: `pubsub.${domain}`,
+      get c2sPort() {
+        return peer!.c2sPort;
+      },
+      log: () => peer!.log(),
+    });
+
+    federationCases("test CA (SASL EXTERNAL)", () => ({ local: heraldSide(d.heraldCa), remote: peerSide(d.peerCa) }));
+    federationCases("self-signed (dialback)", () => ({ local: heraldSide(d.heraldSelf), remote: peerSide(d.peerSelf) }));
+  });
+}
