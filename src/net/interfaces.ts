@@ -12,7 +12,7 @@
 
 import type { OptionReader } from "../config/options.js";
 
-export type Service = "c2s" | "c2s_direct_tls" | "http" | "https";
+export type Service = "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls";
 
 const PRIVATE: ReadonlySet<Service> = new Set(["http"]);
 
