@@ -16,6 +16,8 @@ import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate
 import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { S2SManager, type S2SContext } from "./net/s2s.js";
+import { listenS2S, s2sOptions, s2sTls, trustedCAs } from "./net/s2s-service.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
 import { ComponentStream, listenComponents, type ComponentContext } from "./net/component.js";
@@ -40,8 +42,8 @@ export interface ServerOptions {
   /** Override the storage driver (tests). */
   storage?: StorageDriver;
   /** Listen on these ports instead of the configured ones (tests: 0 = any free port). */
-  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "component", number[]>>;
-  /** Interfaces to listen on instead of the configured ones. */
+  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", number[]>>;
+  /** Interfaces to listen on instead of the configured ones (client and HTTP listeners; s2s keeps s2s_interfaces). */
   interfaceOverride?: string[];
   /** Use this data directory whatever the config says (scansion runs). */
   dataPathOverride?: string;
@@ -76,6 +78,8 @@ export class Server {
   listeners: Listener[] = [];
   started = 0;
   private accountStores = new Map<string, AccountStore>();
+  /** Federation (src/net/s2s.ts), unless "s2s" is in the global modules_disabled. */
+  s2s?: S2SManager;
   /** The per-address limits of client connections, once listening. */
   limits?: ReturnType<Server["connectionLimits"]>;
   /** Read throttles of live connections (mod_limits). */
@@ -462,14 +466,25 @@ export class Server {
       const chosen = this.opts.interfaceOverride ? { names: this.opts.interfaceOverride, from: "override" } : serviceInterfaces(g, service);
       return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
     };
-    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https" | "component", option: string, def: number[]) =>
+    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", option: string, def: number[]) =>
       override[name] ?? g.array(option, def.map(String)).map(Number);
+    const s2sIfaces = (service: "s2s" | "s2s_direct_tls") => {
+      const chosen = serviceInterfaces(g, service);
+      return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
+    };
     const plan: Array<[number[], ReturnType<typeof ifaces>, (port: number, addr: BindAddress) => Promise<Listener>]> = [
       [ports("c2s", "c2s_ports", [5222]), ifaces("c2s"), (p, a) => listenC2S(ctx, p, a, false)],
       [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls"), (p, a) => listenC2S(ctx, p, a, true)],
       [ports("http", "http_ports", [5280]), ifaces("http"), (p, a) => listenHttp(ctx, p, a, false)],
       [ports("https", "https_ports", [5281]), ifaces("https"), (p, a) => listenHttp(ctx, p, a, true)],
     ];
+    const s2s = this.startS2S();
+    if (s2s) {
+      plan.push(
+        [ports("s2s", "s2s_ports", [5269]), s2sIfaces("s2s"), (p, a) => listenS2S(s2s.ctx, s2s.manager, p, a, false)],
+        [ports("s2s_direct_tls", "s2s_direct_tls_ports", []), s2sIfaces("s2s_direct_tls"), (p, a) => listenS2S(s2s.ctx, s2s.manager, p, a, true)],
+      );
+    }
     // External components (XEP-0114): listened for only when a Component without a module is configured.
     if ([...this.hosts.values()].some((h) => h.external)) {
       const components = this.componentContext();
@@ -490,6 +505,25 @@ export class Server {
         }
       }
     }
+  }
+
+  /** Federation: on unless "s2s" is in the global modules_disabled (as in Prosody). */
+  private startS2S(): { ctx: S2SContext; manager: S2SManager } | undefined {
+    const g = this.opts.config.global;
+    if (g.array("modules_disabled", []).includes("s2s")) return undefined;
+    const log = this.log.child("s2s");
+    const ctx: S2SContext = {
+      hosts: this.hosts,
+      router: this.router,
+      log,
+      failureLog: this.failureLog,
+      tls: s2sTls(this.certs, trustedCAs(g, this.opts.baseDir ?? process.cwd(), log)),
+      options: s2sOptions(g, log),
+    };
+    const manager = new S2SManager(ctx);
+    this.s2s = manager;
+    this.router.remote = manager;
+    return { ctx, manager };
   }
 
   get adminSocketPath(): string {
@@ -558,6 +592,11 @@ export class Server {
     for (const c of components) c.close({ condition: "system-shutdown", text: reason });
     await Promise.all(components.map((c) => c.drain()));
     await Promise.all(conns.map((c) => c.drain()));
+    if (this.s2s) {
+      this.router.remote = undefined;
+      this.s2s.stop();
+      for (const s of this.s2s.streams()) s.close({ condition: "system-shutdown", text: reason });
+    }
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
     if (this.adminServer) await closeAdminSocket(this.adminServer, this.adminSocketPath);
     this.router.cancelPending();

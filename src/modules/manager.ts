@@ -17,7 +17,7 @@ import type { HttpRoutes } from "../net/http-routes.js";
 export const BUILTIN_MODULES = new Set([
   "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
   "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
-  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled",
+  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled", "s2s", "dialback", "s2s_bidi",
 ]);
 
 /** What the manager needs from the server. */

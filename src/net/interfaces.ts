@@ -13,7 +13,7 @@
 
 import type { OptionReader } from "../config/options.js";
 
-export type Service = "c2s" | "c2s_direct_tls" | "http" | "https" | "component";
+export type Service = "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
 
 /** Services Prosody marks private: plain HTTP and external components (XEP-0114) listen on loopback by default. */
 const PRIVATE: ReadonlySet<Service> = new Set(["http", "component"]);

@@ -19,7 +19,7 @@ import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
 import { serveHostMeta } from "./host-meta.js";
 
 export interface Listener {
-  readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https" | "component";
+  readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
   readonly address: string;
   readonly port: number;
   close(): Promise<void>;

@@ -39,7 +39,8 @@ export async function startTestServer(
     keepData?: boolean;
     logSinks?: LogSink[];
     /** Listeners to have instead of all four on free ports (e.g. `{ https: [] }` for none). */
-    ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "component", number[]>>;
+    /** s2s listeners only when asked for (they bind the configured s2s_interfaces). */
+    ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", number[]>>;
   } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "herald-test-"));
@@ -51,7 +52,7 @@ export async function startTestServer(
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),
-    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], component: [0], ...opts.ports },
+    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], s2s: [], s2s_direct_tls: [], component: [0], ...opts.ports },
     interfaceOverride: ["127.0.0.1"],
   });
   await server.start();
