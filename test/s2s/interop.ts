@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { federationCases, PASSWORD, USERS, type Side } from "./cases.js";
 import { addHostsEntries, loopbackPair, peerMissing, startPeer, type PeerKind, type PeerServer } from "./peers.js";
@@ -33,6 +33,8 @@ export function interopSuite(kind: PeerKind, peerName: string): void {
     let peer: PeerServer | undefined;
     let removeHosts = () => {};
     const heraldLog: string[] = [];
+    /** Herald's "s2s stream ... authenticated by ..." lines (kept apart: the debug log is trimmed). */
+    const authLines: string[] = [];
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), `herald-interop-${kind}-`));
@@ -63,6 +65,7 @@ modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
 s2s_interfaces = { "${heraldIp}" }
 ssl = { cafile = ${JSON.stringify(ca.cert)} }
 s2s_secure_domains = { "${d.peerCa}" }
+pubsub_create_node = "local"
 VirtualHost "${d.heraldCa}"
   certificate = ${JSON.stringify(heraldCert.cert)}
   key = ${JSON.stringify(heraldCert.key)}
@@ -72,7 +75,15 @@ Component "pubsub.${d.heraldSelf}" "pubsub"
 `,
         ports: { s2s: [5269], s2s_direct_tls: [] },
         // The last lines of Herald's debug log, for failure messages.
-        logSinks: [{ level: "debug", write: (line: string) => void (heraldLog.push(line) > 3000 && heraldLog.splice(0, 1000)) }],
+        logSinks: [
+          {
+            level: "debug",
+            write: (line: string) => {
+              if (/s2s stream .* authenticated by/.test(line)) authLines.push(line);
+              if (heraldLog.push(line) > 3000) heraldLog.splice(0, 1000);
+            },
+          },
+        ],
       });
       for (const domain of [d.heraldCa, d.heraldSelf]) {
         const accounts = herald.server.accounts(domain);
@@ -108,5 +119,16 @@ Component "pubsub.${d.heraldSelf}" "pubsub"
 
     federationCases("test CA (SASL EXTERNAL)", () => ({ local: heraldSide(d.heraldCa), remote: peerSide(d.peerCa) }));
     federationCases("self-signed (dialback)", () => ({ local: heraldSide(d.heraldSelf), remote: peerSide(d.peerSelf) }));
+
+    it("authenticated the test CA's domains with SASL EXTERNAL and the self-signed ones with dialback, both ways", () => {
+      const how = (peerDomain: string, direction: "Incoming" | "Outgoing") =>
+        authLines.filter((l) => l.includes(`${direction} s2s stream ${direction === "Incoming" ? "from" : "to"} ${peerDomain} `)).map((l) => /authenticated by (\w+)/.exec(l)![1]);
+      const lines = `\n${authLines.join("\n")}`;
+      // The peer's streams to Herald (what Herald verified) and Herald's streams to the peer.
+      expect(new Set(how(d.peerCa, "Incoming")), lines).toEqual(new Set(["external"]));
+      expect(new Set(how(d.peerCa, "Outgoing")), lines).toEqual(new Set(["external"]));
+      expect(new Set(how(d.peerSelf, "Incoming")), lines).toEqual(new Set(["dialback"]));
+      expect(new Set(how(d.peerSelf, "Outgoing")), lines).toEqual(new Set(["dialback"]));
+    });
   });
 }
