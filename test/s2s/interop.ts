@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { federationCases, PASSWORD, USERS, type Side } from "./cases.js";
-import { addHostsEntries, loopbackPair, peerMissing, startPeer, type PeerKind, type PeerServer } from "./peers.js";
-import { selfSigned, TestCa } from "./pki.js";
+import { generateSelfSigned } from "../../src/net/certs.js";
+import { makePki } from "./helpers.js";
+import { addHostsEntries, loopbackPair, peerMissing, startPeer, writeCertFiles, type PeerKind, type PeerServer } from "./peers.js";
 
 const MODULES = ["roster", "presence", "message", "disco", "ping", "pep", "offline"];
 
@@ -29,6 +30,7 @@ export function interopSuite(kind: PeerKind, peerName: string): void {
       peerSelf: `${kind}-self-${tag}.test`,
     };
     let dir = "";
+    let pkiDir = "";
     let herald: TestServer | undefined;
     let peer: PeerServer | undefined;
     let removeHosts = () => {};
@@ -38,19 +40,21 @@ export function interopSuite(kind: PeerKind, peerName: string): void {
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), `herald-interop-${kind}-`));
-      const ca = new TestCa(join(dir, "ca"));
+      // The test CA (and its certificates for one domain of each side), and a self-signed certificate.
+      const pki = makePki([d.heraldCa, d.peerCa]);
+      pkiDir = pki.dir;
       const resolveHerald = { [d.heraldCa]: heraldIp, [`pubsub.${d.heraldCa}`]: heraldIp, [d.heraldSelf]: heraldIp, [`pubsub.${d.heraldSelf}`]: heraldIp };
       const resolvePeer = { [d.peerCa]: peerIp, [`pubsub.${d.peerCa}`]: peerIp, [d.peerSelf]: peerIp, [`pubsub.${d.peerSelf}`]: peerIp };
       // Herald finds the foreign domains in /etc/hosts (as it does in production).
       removeHosts = addHostsEntries(resolvePeer);
-      const heraldCert = ca.issue(d.heraldCa);
+      const heraldCert = pki.files[d.heraldCa];
       peer = await startPeer(kind, {
         dir: join(dir, kind),
         address: peerIp,
-        caFile: ca.cert,
+        caFile: pki.caFile,
         domains: [
-          { name: d.peerCa, cert: ca.issue(d.peerCa) },
-          { name: d.peerSelf, cert: selfSigned(join(dir, "self"), d.peerSelf) },
+          { name: d.peerCa, cert: writeCertFiles(join(dir, "certs"), d.peerCa, pki.pem[d.peerCa]) },
+          { name: d.peerSelf, cert: writeCertFiles(join(dir, "certs"), d.peerSelf, generateSelfSigned([d.peerSelf, `*.${d.peerSelf}`], 2)) },
         ],
         resolve: resolveHerald,
         secureDomains: [d.heraldCa],
@@ -63,7 +67,7 @@ allow_unencrypted_plain_auth = true
 storage = "memory"
 modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
 s2s_interfaces = { "${heraldIp}" }
-ssl = { cafile = ${JSON.stringify(ca.cert)} }
+ssl = { cafile = ${JSON.stringify(pki.caFile)} }
 s2s_secure_domains = { "${d.peerCa}" }
 pubsub_create_node = "local"
 VirtualHost "${d.heraldCa}"
@@ -95,7 +99,7 @@ Component "pubsub.${d.heraldSelf}" "pubsub"
       await herald?.stop();
       await peer?.stop();
       removeHosts();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      for (const d of [dir, pkiDir]) if (d) rmSync(d, { recursive: true, force: true });
     }, 60_000);
 
     const heraldSide = (domain: string): Side => ({

@@ -11,13 +11,30 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { CertFiles } from "./pki.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { freePort } from "./helpers.js";
 
 export type PeerKind = "prosody" | "ejabberd";
+
+export interface CertFiles {
+  cert: string;
+  key: string;
+  /** Certificate followed by its key, in one file (ejabberd's `certfiles`). */
+  combined: string;
+}
+
+/** Write a certificate and its key (PEM) as the files a foreign server reads. */
+export function writeCertFiles(dir: string, name: string, pem: { cert: string; key: string }): CertFiles {
+  mkdirSync(dir, { recursive: true });
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), combined: join(dir, `${name}.pem`) };
+  writeFileSync(files.cert, pem.cert);
+  writeFileSync(files.key, pem.key, { mode: 0o600 });
+  writeFileSync(files.combined, pem.cert + pem.key, { mode: 0o600 });
+  return files;
+}
 
 export interface PeerDomain {
   /** The VirtualHost; it also gets a pubsub component at pubsub.<name>. */
@@ -98,17 +115,6 @@ export function addHostsEntries(entries: Record<string, string>): () => void {
   // O_APPEND: lines other processes add at the same time are not overwritten.
   appendFileSync(HOSTS_FILE, (current.endsWith("\n") || current === "" ? "" : "\n") + text);
   return () => removeHostsLines((l) => l.endsWith(mark));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 }
 
 async function waitListening(host: string, port: number, ms: number, child: ChildProcess): Promise<void> {
@@ -198,7 +204,7 @@ ${hosts}`;
 export async function startProsody(o: PeerOptions): Promise<PeerServer> {
   mkdirSync(join(o.dir, "data"), { recursive: true });
   writeFileSync(join(o.dir, "hosts"), Object.entries(o.resolve).map(([n, a]) => `${a} ${n}\n`).join(""));
-  const c2sPort = await freePort();
+  const c2sPort = await freePort("127.0.0.1");
   const cfg = join(o.dir, "prosody.cfg.lua");
   writeFileSync(cfg, prosodyConfig(o, c2sPort));
   const child = spawn("prosody", ["--config", cfg, "-F"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -274,7 +280,7 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   const spool = join(o.dir, "spool");
   const logs = join(o.dir, "logs");
   for (const d of [o.dir, spool, logs]) mkdirSync(d, { recursive: true });
-  const c2sPort = await freePort();
+  const c2sPort = await freePort("127.0.0.1");
   writeFileSync(join(o.dir, "ejabberd.yml"), ejabberdConfig(o, c2sPort));
   writeFileSync(join(o.dir, "ejabberdctl.cfg"), `ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=${join(o.dir, "ejabberd.pid")}\n`);
   // ejabberd finds SRV records with DNS queries and addresses with getaddrinfo(), which reads
