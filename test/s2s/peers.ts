@@ -10,7 +10,7 @@
 // lines a process added (marked with its pid) are removed.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -155,6 +155,36 @@ async function stopGroup(child: ChildProcess, exited: Promise<void>): Promise<vo
   }, 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The Erlang VM running `node` (found in /proc by its -sname), stopped with SIGTERM (SIGKILL after 10 s). */
+async function stopErlangNode(node: string): Promise<void> {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args.some((a) => a.endsWith("beam.smp")) && args.includes(node)) pids.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  for (const pid of pids) signal(pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (pids.some((pid) => existsSync(`/proc/${pid}`))) {
+    if (Date.now() > deadline) {
+      for (const pid of pids) signal(pid, "SIGKILL");
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // ---------------------------------------------------------------- Prosody
@@ -317,6 +347,7 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
     await registerAccounts(c2sPort, o);
   } catch (err) {
     await stopGroup(child, exited);
+    await stopErlangNode(node);
     removeHosts();
     throw new Error(`ejabberd did not start: ${(err as Error).message}\n${log().slice(-4000)}`);
   }
@@ -326,6 +357,8 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
     log,
     async stop() {
       await stopGroup(child, exited);
+      // ejabberdctl runs the VM through su, in a session of its own: end it by its node name.
+      await stopErlangNode(node);
       removeHosts();
     },
   };
