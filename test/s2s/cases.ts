@@ -20,8 +20,8 @@ export interface Side {
   log(): string;
 }
 
-/** Accounts every side has (password "pw"); each case uses its own. */
-export const USERS = Array.from({ length: 24 }, (_, i) => `u${i + 1}`);
+/** Accounts every side has (password "pw"); each case uses its own (24 per label), the last is for other tests. */
+export const USERS = Array.from({ length: 25 }, (_, i) => `u${i + 1}`);
 export const PASSWORD = "pw";
 
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { federationCases, PASSWORD, USERS, type Side } from "./cases.js";
+import { Contact, federationCases, PASSWORD, USERS, type Side } from "./cases.js";
+import { connectComponent } from "../component/helpers.js";
 import { generateSelfSigned } from "../../src/net/certs.js";
 import { makePki } from "./helpers.js";
 import { addHostsEntries, loopbackPair, peerMissing, startPeer, writeCertFiles, type PeerKind, type PeerServer } from "./peers.js";
@@ -43,7 +44,13 @@ export function interopSuite(kind: PeerKind, peerName: string): void {
       // The test CA (and its certificates for one domain of each side), and a self-signed certificate.
       const pki = makePki([d.heraldCa, d.peerCa]);
       pkiDir = pki.dir;
-      const resolveHerald = { [d.heraldCa]: heraldIp, [`pubsub.${d.heraldCa}`]: heraldIp, [d.heraldSelf]: heraldIp, [`pubsub.${d.heraldSelf}`]: heraldIp };
+      const resolveHerald = {
+        [d.heraldCa]: heraldIp,
+        [`pubsub.${d.heraldCa}`]: heraldIp,
+        [`gateway.${d.heraldCa}`]: heraldIp,
+        [d.heraldSelf]: heraldIp,
+        [`pubsub.${d.heraldSelf}`]: heraldIp,
+      };
       const resolvePeer = { [d.peerCa]: peerIp, [`pubsub.${d.peerCa}`]: peerIp, [d.peerSelf]: peerIp, [`pubsub.${d.peerSelf}`]: peerIp };
       // Herald finds the foreign domains in /etc/hosts (as it does in production).
       removeHosts = addHostsEntries(resolvePeer);
@@ -74,6 +81,8 @@ VirtualHost "${d.heraldCa}"
   certificate = ${JSON.stringify(heraldCert.cert)}
   key = ${JSON.stringify(heraldCert.key)}
 Component "pubsub.${d.heraldCa}" "pubsub"
+Component "gateway.${d.heraldCa}"
+  component_secret = "interop gateway"
 VirtualHost "${d.heraldSelf}"
 Component "pubsub.${d.heraldSelf}" "pubsub"
 `,
@@ -123,6 +132,22 @@ Component "pubsub.${d.heraldSelf}" "pubsub"
 
     federationCases("test CA (SASL EXTERNAL)", () => ({ local: heraldSide(d.heraldCa), remote: peerSide(d.peerCa) }));
     federationCases("self-signed (dialback)", () => ({ local: heraldSide(d.heraldSelf), remote: peerSide(d.peerSelf) }));
+
+    it(`an external component on Herald and a user of ${peerName} exchange messages over s2s`, async () => {
+      const gateway = `gateway.${d.heraldCa}`;
+      const { c: gw, answer } = await connectComponent(herald!.componentPort, gateway, "interop gateway");
+      expect(answer.name).toBe("handshake");
+      const user = await Contact.online(peerSide(d.peerCa), USERS[USERS.length - 1]);
+      user.c.send(`<message type='chat' to='bot@${gateway}' id='to-gw'><body>hello gateway</body></message>`);
+      const m = await gw.next(20000);
+      expect(m.attrs).toMatchObject({ from: user.jid, to: `bot@${gateway}` });
+      expect(m.getChildText("body")).toBe("hello gateway");
+      gw.send(`<message type='chat' from='bot@${gateway}/r' to='${user.jid}' id='from-gw'><body>hello ${peerName}</body></message>`);
+      const back = await user.waitFor((el) => el.name === "message" && el.attrs.from === `bot@${gateway}/r`, "the component's answer");
+      expect(back.getChildText("body")).toBe(`hello ${peerName}`);
+      user.close();
+      gw.close();
+    }, 60_000);
 
     it("authenticated the test CA's domains with SASL EXTERNAL and the self-signed ones with dialback, both ways", () => {
       const how = (peerDomain: string, direction: "Incoming" | "Outgoing") =>
