@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { A, B, login, makePki, startPair, type Pair } from "./helpers.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { runShellLine } from "../../src/admin/shell.js";
 import { capsHash } from "../../modules/mod_pep/caps.js";
 import { xml } from "../pep/helpers.js";
 
@@ -74,6 +75,9 @@ describe.each([
     const inB = pair.b.server.s2s!.list().find((s) => s.direction === "in" && s.remote === A.domain);
     expect(outA).toMatchObject({ ready: true, secure: true, auth });
     expect(inB?.auth).toBe(auth);
+    // The admin shell shows them.
+    const shown = await runShellLine(pair.a.server, `s2s:show("${B.domain}")`);
+    expect(shown.lines.join("\n")).toContain(`${A.domain} -> ${B.domain}\tauthenticated (${auth}) encrypted`);
     alice.close();
     bob.close();
   });
