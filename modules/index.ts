@@ -41,8 +41,6 @@ export const registry: ModuleRegistry = {
   http_file_share: () => import("./mod_http_file_share/index.js"),
   tombstones: () => import("./mod_tombstones/index.js"),
   bookmarks: () => import("./mod_bookmarks/index.js"),
-  // [federation]
-  component: () => import("./mod_component/index.js"),
   // [muc]
   muc: () => import("./mod_muc/index.js"),
 };

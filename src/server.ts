@@ -8,6 +8,7 @@ import { ModuleManager, BUILTIN_MODULES } from "./modules/manager.js";
 import type { ModuleRegistry } from "./modules/api.js";
 import { Router } from "./router/router.js";
 import { installFallbacks } from "./router/fallbacks.js";
+import { installComponentRoute } from "./router/components.js";
 import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
@@ -198,6 +199,7 @@ export class Server {
       const host = new Host(h.name, h.kind === "Component" ? "component" : "local", options, this.log.child(h.name), h.module);
       this.hosts.set(h.name, host);
       installFallbacks(host, this.router);
+      if (host.external) installComponentRoute(host, this.router);
     }
     if (![...this.hosts.values()].some((h) => h.kind === "local")) {
       this.log.warn("No VirtualHost is configured: clients cannot log in");
@@ -234,7 +236,6 @@ export class Server {
       wanted.push(...o.array("modules_enabled", []));
     } else {
       if (host.componentModule) wanted.push(host.componentModule);
-      else wanted.push("component"); // an external component (XEP-0114)
       wanted.push(...o.ownArray("modules_enabled"));
     }
     const load: string[] = [];

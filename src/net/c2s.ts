@@ -333,6 +333,14 @@ export class C2SConnection extends XmppStream implements ClientSession {
     return this.ctx.options(this.hostObj?.name);
   }
 
+  protected override async fireFeatures(features: Element): Promise<void> {
+    await this.hostObj!.bus.fire("stream-features", { session: this, features, state: this.state });
+  }
+
+  protected override fireStreamElement(el: Element): Promise<unknown> {
+    return this.hostObj ? this.hostObj.bus.fire(`stream-element/${el.attrs.xmlns ?? ""}:${el.name}`, { session: this, element: el }) : Promise.resolve(undefined);
+  }
+
   /** The SASL mechanisms this stream offers now. */
   mechanisms(): string[] {
     const opts = this.opts();

@@ -233,17 +233,20 @@ export class S2SInStream extends XmppStream {
       this.ctx.failureLog.warn(`s2s-auth ${this.remoteAddress}`, `Refused dialback from ${from} at ${this.remoteAddress}: s2s_secure_auth needs a valid certificate (${this.s2sTransport.peerCertError ?? "none"})`);
       return answer("error", "not-authorized", "a valid certificate is required");
     }
-    const outcome = await this.manager.verifyDialback(to, from, this.streamId, el.getText().trim());
-    if (this.closed) return;
-    if (outcome === "valid") {
-      this.markAuthenticated(from, "dialback");
-      return answer("valid");
-    }
-    if (outcome === "invalid") {
-      this.ctx.failureLog.warn(`s2s-auth ${this.remoteAddress}`, `Forged or stale dialback key from ${this.remoteAddress} claiming ${from}`);
-      return answer("invalid");
-    }
-    return answer("error", outcome, `verification failed: ${outcome}`);
+    // Not awaited: this stream goes on reading (a <db:verify/> for the peer may be behind this
+    // request, and the peer may be waiting for it before it answers ours: dialback deadlock).
+    void this.manager.verifyDialback(to, from, this.streamId, el.getText().trim()).then((outcome) => {
+      if (this.closed) return;
+      if (outcome === "valid") {
+        this.markAuthenticated(from, "dialback");
+        return answer("valid");
+      }
+      if (outcome === "invalid") {
+        this.ctx.failureLog.warn(`s2s-auth ${this.remoteAddress}`, `Forged or stale dialback key from ${this.remoteAddress} claiming ${from}`);
+        return answer("invalid");
+      }
+      return answer("error", outcome, `verification failed: ${outcome}`);
+    });
   }
 
   private markAuthenticated(domain: string, how: "external" | "dialback" | "certificate"): void {

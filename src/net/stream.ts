@@ -279,8 +279,18 @@ export abstract class XmppStream implements TransportListener {
   protected async sendFeatures(): Promise<void> {
     const features = new Element("stream:features");
     for (const p of this.providers as readonly FeatureProvider<this>[]) await p.offer?.(this, features);
-    if (this.hostObj) await this.hostObj.bus.fire(this.kind === "c2s" ? "stream-features" : "s2s-stream-features", { session: this, features, state: this.state });
+    await this.fireFeatures(features);
     this.sendStreamElement(features);
+  }
+
+  /** Let modules add to the features: `stream-features` (client streams), `s2s-stream-features` (servers). */
+  protected async fireFeatures(features: Element): Promise<void> {
+    if (this.hostObj) await this.hostObj.bus.fire("s2s-stream-features", { session: this, features, state: this.state });
+  }
+
+  /** A stream-level element no feature handles: modules may take it (`stream-element/<ns>:<name>`, client streams). */
+  protected fireStreamElement(_el: Element): Promise<unknown> {
+    return Promise.resolve(undefined);
   }
 
   /** "c2s", "s2sin", "s2sout" or "component" (Prosody's session types). */
@@ -355,7 +365,7 @@ export abstract class XmppStream implements TransportListener {
       return;
     }
     // Stream-level elements of extensions (e.g. stream management) go to modules.
-    const ret = this.hostObj ? await this.hostObj.bus.fire(`stream-element/${ns}:${el.name}`, { session: this, element: el }) : undefined;
+    const ret = await this.fireStreamElement(el);
     if (ret === undefined) this.close({ condition: "unsupported-stanza-type", text: `<${el.name} xmlns='${ns}'/> is not supported` });
   }
 

@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { A, B, login, makePki, startPair, type Pair } from "./helpers.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { runShellLine } from "../../src/admin/shell.js";
+import { capsHash } from "../../modules/mod_pep/caps.js";
+import { xml } from "../pep/helpers.js";
 
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const NS_EVENT = "http://jabber.org/protocol/pubsub#event";
@@ -25,6 +28,24 @@ async function waitFor(c: RawClient, pred: (el: Element) => boolean, timeoutMs =
 
 function errorCondition(el: Element): string | undefined {
   return el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
+}
+
+/** x and y (on different servers) subscribe to each other's presence, both online. */
+async function subscribeBoth(x: RawClient, y: RawClient): Promise<void> {
+  const bx = x.jid.split("/")[0];
+  const by = y.jid.split("/")[0];
+  await x.iq(`<iq type='get' id='${id()}'><query xmlns='jabber:iq:roster'/></iq>`);
+  await y.iq(`<iq type='get' id='${id()}'><query xmlns='jabber:iq:roster'/></iq>`);
+  x.send("<presence/>");
+  y.send("<presence/>");
+  x.send(`<presence type='subscribe' to='${by}'/>`);
+  await waitFor(y, (e) => e.name === "presence" && e.attrs.type === "subscribe" && e.attrs.from === bx);
+  y.send(`<presence type='subscribed' to='${bx}'/>`);
+  y.send(`<presence type='subscribe' to='${bx}'/>`);
+  await waitFor(x, (e) => e.name === "presence" && e.attrs.type === "subscribe" && e.attrs.from === by);
+  x.send(`<presence type='subscribed' to='${by}'/>`);
+  // x sees y online once y's server knows x is subscribed.
+  await waitFor(x, (e) => e.name === "presence" && e.attrs.from === y.jid && e.attrs.type === undefined);
 }
 
 describe.each([
@@ -54,6 +75,9 @@ describe.each([
     const inB = pair.b.server.s2s!.list().find((s) => s.direction === "in" && s.remote === A.domain);
     expect(outA).toMatchObject({ ready: true, secure: true, auth });
     expect(inB?.auth).toBe(auth);
+    // The admin shell shows them.
+    const shown = await runShellLine(pair.a.server, `s2s:show("${B.domain}")`);
+    expect(shown.lines.join("\n")).toContain(`${A.domain} -> ${B.domain}\tauthenticated (${auth}) encrypted`);
     alice.close();
     bob.close();
   });
@@ -131,29 +155,32 @@ describe.each([
   });
 
   it("sends PEP notifications to a remote contact whose client wants them (+notify through caps)", async () => {
-    // alice@a and bob@b subscribe to each other first.
+    // alice@a and bob@b: subscribed to each other.
     const alice = await login(pair.a, "alice", A.domain, "pep");
     const bob = await login(pair.b, "bob", B.domain, "pep");
-    await alice.iq(`<iq type='get' id='${id()}'><query xmlns='jabber:iq:roster'/></iq>`);
-    await bob.iq(`<iq type='get' id='${id()}'><query xmlns='jabber:iq:roster'/></iq>`);
-    alice.send(`<presence type='subscribe' to='bob@${B.domain}'/>`);
-    await waitFor(bob, (e) => e.name === "presence" && e.attrs.type === "subscribe");
-    bob.send(`<presence type='subscribed' to='alice@${A.domain}'/>`);
-    await waitFor(alice, (e) => e.name === "iq" && e.attrs.type === "set" && e.getChild("query", "jabber:iq:roster")?.getChild("item")?.attrs.subscription === "to");
-    // bob comes online with caps saying he wants tune notifications; a.test asks his client.
-    const ver = "tunever1";
+    await subscribeBoth(alice, bob);
+    // bob's client says (caps) that it wants tune notifications; a.test asks it what the hash means.
+    const info = `<identity category='client' type='pc'/><feature var='${NS_DISCO_INFO}'/><feature var='http://jabber.org/protocol/tune+notify'/>`;
+    const ver = capsHash(xml(`<query xmlns='${NS_DISCO_INFO}'>${info}</query>`));
     bob.send(`<presence><c xmlns='${NS_CAPS}' hash='sha-1' node='https://herald.example/s2s' ver='${ver}'/></presence>`);
-    const q = await waitFor(bob, (e) => e.name === "iq" && e.attrs.type === "get" && e.getChild("query", NS_DISCO_INFO) !== undefined, 15000);
-    bob.send(
-      `<iq type='result' id='${q.attrs.id}' to='${q.attrs.from}'><query xmlns='${NS_DISCO_INFO}' node='${q.getChild("query", NS_DISCO_INFO)!.attrs.node ?? ""}'>` +
-        `<identity category='client' type='pc'/><feature var='${NS_DISCO_INFO}'/><feature var='http://jabber.org/protocol/tune+notify'/></query></iq>`,
-    );
-    await new Promise((r) => setTimeout(r, 500));
-    alice.send("<presence/>");
+    // bob's client answers every disco#info query (a.test asks once per contact it serves, at its pace).
+    const answered: string[] = [];
+    const answer = (q: Element) => {
+      answered.push(q.attrs.from ?? "");
+      bob.send(`<iq type='result' id='${q.attrs.id}' to='${q.attrs.from}'><query xmlns='${NS_DISCO_INFO}' node='${q.getChild("query", NS_DISCO_INFO)!.attrs.node ?? ""}'>${info}</query></iq>`);
+    };
+    const isQuery = (e: Element) => e.name === "iq" && e.attrs.type === "get" && e.getChild("query", NS_DISCO_INFO) !== undefined;
+    answer(await waitFor(bob, isQuery, 15000));
+    // Once the server has asked, alice publishes; bob gets the event (answering any later query).
+    await new Promise((r) => setTimeout(r, 300));
     await alice.iq(
       `<iq type='set' id='${id()}'><pubsub xmlns='${NS_PUBSUB}'><publish node='http://jabber.org/protocol/tune'><item><tune xmlns='http://jabber.org/protocol/tune'><title>Federated</title></tune></item></publish></pubsub></iq>`,
     );
-    const ev = await waitFor(bob, (e) => e.name === "message" && e.getChild("event", NS_EVENT) !== undefined, 15000);
+    const ev = await waitFor(bob, (e) => {
+      if (isQuery(e)) answer(e);
+      return e.name === "message" && e.getChild("event", NS_EVENT) !== undefined;
+    }, 15000);
+    expect(answered.some((f) => f.endsWith(A.domain))).toBe(true);
     expect(ev.attrs.from).toBe(`alice@${A.domain}`);
     expect(ev.toString()).toContain("Federated");
     alice.close();

@@ -100,9 +100,11 @@ export interface Pair {
 }
 
 /** Start a.test and b.test; `pki`: certificates from the test CA (else each generates a self-signed one). */
-export async function startPair(opts: { pki?: Pki; extra?: string; secrets?: { a: string; b: string } } = {}): Promise<Pair> {
+export async function startPair(opts: { pki?: Pki; extra?: string; secrets?: { a: string; b: string }; directTls?: boolean } = {}): Promise<Pair> {
   const pa = await freePort(A.ip);
   const pb = await freePort(B.ip);
+  const dt = opts.directTls ? "; direct_tls = true" : "";
+  const ports = (p: number) => (opts.directTls ? { s2s: [], s2s_direct_tls: [p] } : { s2s: [p], s2s_direct_tls: [] });
   const cfg = (me: typeof A, other: typeof A, otherPort: number, secret?: string) => `
 admins = { "admin@${me.domain}" }
 c2s_require_encryption = false
@@ -110,7 +112,8 @@ allow_unencrypted_plain_auth = true
 storage = "memory"
 modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
 s2s_interfaces = { "${me.ip}" }
-s2s_connect_overrides = { ["${other.domain}"] = { "${other.ip}", ${otherPort} }; ["pubsub.${other.domain}"] = { "${other.ip}", ${otherPort} } }
+s2s_direct_tls_interfaces = { "${me.ip}" }
+s2s_connect_overrides = { ["${other.domain}"] = { "${other.ip}", ${otherPort}${dt} }; ["pubsub.${other.domain}"] = { "${other.ip}", ${otherPort}${dt} } }
 ${opts.pki ? `ssl = { cafile = ${JSON.stringify(opts.pki.caFile)} }` : ""}
 ${secret ? `dialback_secret = "${secret}"` : ""}
 ${opts.extra ?? ""}
@@ -118,8 +121,8 @@ VirtualHost "${me.domain}"
 ${opts.pki ? `certificate = ${JSON.stringify(opts.pki.files[me.domain].cert)}\nkey = ${JSON.stringify(opts.pki.files[me.domain].key)}` : ""}
 Component "pubsub.${me.domain}" "pubsub"
 `;
-  const a = await startTestServer({ config: cfg(A, B, pb, opts.secrets?.a), ports: { s2s: [pa], s2s_direct_tls: [] } });
-  const b = await startTestServer({ config: cfg(B, A, pa, opts.secrets?.b), ports: { s2s: [pb], s2s_direct_tls: [] } });
+  const a = await startTestServer({ config: cfg(A, B, pb, opts.secrets?.a), ports: ports(pa) });
+  const b = await startTestServer({ config: cfg(B, A, pa, opts.secrets?.b), ports: ports(pb) });
   for (const u of ["alice", "admin", "anne"]) await a.server.accounts(A.domain).create(u, "pw");
   for (const u of ["bob", "admin", "bea"]) await b.server.accounts(B.domain).create(u, "pw");
   return {
