@@ -390,7 +390,7 @@ export class S2SOutStream extends XmppStream {
           this.authMethod = "dialback";
           return this.becomeReady();
         }
-        const cond = el.getChild("error")?.childElements()[0]?.name;
+        const cond = el.getChild("error", NS_SERVER)?.childElements()[0]?.name;
         return this.fail(`dialback refused by ${this.remote}: ${el.attrs.type}${cond ? ` (${cond})` : ""}`);
       }
       if (el.name === "verify") {

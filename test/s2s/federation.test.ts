@@ -132,8 +132,33 @@ describe.each([
     bob.send("<presence><status>here</status></presence>");
     const p = await waitFor(anne, (e) => e.name === "presence" && e.attrs.from === bob.jid && e.getChildText("status") === "here");
     expect(p.attrs.type).toBeUndefined();
+    // anne comes back: a.test probes bob@b.test, and b.test answers with bob's presence.
     anne.close();
+    await anne.waitClosed();
+    const anne2 = await login(pair.a, "anne", A.domain, "again");
+    anne2.send("<presence/>");
+    const probed = await waitFor(anne2, (e) => e.name === "presence" && e.attrs.from === bob.jid);
+    expect(probed.getChildText("status")).toBe("here");
+    anne2.close();
     bob.close();
+  });
+
+  it("sends carbons of a chat from a remote contact to the account's other resources", async () => {
+    const alice1 = await login(pair.a, "alice", A.domain, "one");
+    const alice2 = await login(pair.a, "alice", A.domain, "two");
+    const bob = await login(pair.b, "bob", B.domain, "carbons");
+    for (const c of [alice1, alice2]) {
+      c.send("<presence/>");
+      const r = await c.iq(`<iq type='set' id='${id()}'><enable xmlns='urn:xmpp:carbons:2'/></iq>`);
+      expect(r.attrs.type).toBe("result");
+    }
+    bob.send(`<message type='chat' to='${alice1.jid}' id='${id()}'><body>to one</body></message>`);
+    const direct = await waitFor(alice1, (e) => e.name === "message" && e.getChildText("body") === "to one");
+    expect(direct.attrs.from).toBe(bob.jid);
+    const carbon = await waitFor(alice2, (e) => e.name === "message" && e.getChild("received", "urn:xmpp:carbons:2") !== undefined);
+    expect(carbon.toString()).toContain("to one");
+    expect(carbon.toString()).toContain(`from='${bob.jid}'`);
+    for (const c of [alice1, alice2, bob]) c.close();
   });
 
   it("subscribes a remote user to a node and notifies it", async () => {

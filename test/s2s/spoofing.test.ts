@@ -71,6 +71,16 @@ describe("s2s anti-spoofing (self-signed certificates, dialback)", () => {
     bob.close();
   });
 
+  it("answers dialback for a domain not served here with a dialback error (item-not-found)", async () => {
+    const { s } = await openAsA();
+    s.write(`<db:result from='${A.domain}' to='c.test'>${dialbackKey(SECRET_A, "c.test", A.domain, s.streamId)}</db:result>`);
+    const res = await s.next(15000);
+    expect(res.name).toBe("result");
+    expect(res.attrs.type).toBe("error");
+    expect(res.getChild("error", "jabber:server")?.getChild("item-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+    s.close();
+  });
+
   it("closes a stream opened to a domain not served here with host-unknown", async () => {
     const s = await RawS2S.connect(B.ip, pair.ports.b);
     s.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='${A.domain}' to='c.test' version='1.0'>`);
@@ -115,5 +125,52 @@ describe("s2s with a test CA: SASL EXTERNAL only for the domain the certificate 
     const fail = await t.next();
     expect(fail.name).toBe("failure");
     t.close();
+  });
+});
+
+describe("s2s_secure_auth with self-signed certificates", () => {
+  let pair: Pair;
+  beforeAll(async () => {
+    // a.test insists on certificates, except for b.test when s2s_insecure_domains says so (second test).
+    pair = await startPair({ extra: "s2s_secure_auth = true" });
+  });
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("refuses to federate without a valid certificate: the stanza bounces, the raw dialback gets not-authorized", async () => {
+    const alice = await login(pair.a, "alice", A.domain, "secure");
+    const r = await alice.iq(`<iq type='get' to='${B.domain}' id='sa1'><ping xmlns='urn:xmpp:ping'/></iq>`, 15000);
+    expect(r.attrs.type).toBe("error");
+    expect(r.getChild("error")?.getChild("remote-server-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+    alice.close();
+    // Incoming: b.test's dialback to a.test is refused too.
+    const s = await RawS2S.connect(A.ip, pair.ports.a);
+    await s.open(B.domain, A.domain);
+    await s.starttls(A.domain);
+    await s.open(B.domain, A.domain);
+    s.write(`<db:result from='${B.domain}' to='${A.domain}'>${"1".repeat(64)}</db:result>`);
+    const res = await s.next(15000);
+    expect(res.attrs.type).toBe("error");
+    expect(res.getChild("error", "jabber:server")?.getChild("not-authorized", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+    s.close();
+  });
+});
+
+describe("s2s_secure_auth with s2s_insecure_domains", () => {
+  let pair: Pair;
+  beforeAll(async () => {
+    pair = await startPair({ extra: `s2s_secure_auth = true\ns2s_insecure_domains = { "${A.domain}", "${B.domain}" }` });
+  });
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("lets the listed domains authenticate by dialback", async () => {
+    const alice = await login(pair.a, "alice", A.domain, "insecure");
+    const r = await alice.iq(`<iq type='get' to='${B.domain}' id='si1'><ping xmlns='urn:xmpp:ping'/></iq>`, 15000);
+    expect(r.attrs.type).toBe("result");
+    expect(pair.a.server.s2s!.list().find((x) => x.direction === "out")?.auth).toBe("dialback");
+    alice.close();
   });
 });
