@@ -144,7 +144,7 @@ export class ComponentStream extends XmppStream implements StanzaSink {
       return;
     }
     attrs.to = to;
-    await this.ctx.router.post(el, this);
+    await this.ctx.router.processChecked(this, el);
   }
 
   /** XEP-0114 §3.2: the handshake proves the component knows the shared secret. */

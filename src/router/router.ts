@@ -106,6 +106,14 @@ export class Router {
 
   /** A stanza from a remote server (its stream has checked that `from` is authenticated and `to` served here). */
   async processRemote(origin: RemoteOrigin, stanza: Element): Promise<void> {
+    return this.processChecked(origin, stanza);
+  }
+
+  /**
+   * A stanza whose stream has checked its `from` and `to` already (a remote server's, an external
+   * component's): the type and the iq rules of RFC 6120 §8.1–§8.2, then post().
+   */
+  async processChecked(origin: StanzaEvent["origin"], stanza: Element): Promise<void> {
     const type = stanza.attrs.type;
     if (!STANZA_TYPES[stanza.name].has(type)) {
       return this.bounce(origin, stanza, "modify", "bad-request", `Invalid type '${type ?? ""}' for ${stanza.name}`);

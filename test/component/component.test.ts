@@ -137,6 +137,15 @@ describe("routing", () => {
     expect(noTo.getChild("error")?.getChild("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
     gw.send(`<message to='${alice.jid}' id='nf'><body>no from</body></message>`);
     expect((await alice.next()).attrs.from).toBe("gateway.localhost");
+    // RFC 6120 §8.1.3, §8.2.3: an iq needs an id and one payload; stanza types are checked too.
+    gw.send("<iq type='get' from='gateway.localhost' to='localhost' id='two'><ping xmlns='urn:xmpp:ping'/><ping xmlns='urn:xmpp:ping'/></iq>");
+    const two = await gw.next();
+    expect(two.attrs).toMatchObject({ type: "error", id: "two" });
+    expect(two.getChild("error")?.getChild("bad-request", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+    gw.send(`<message type='bogus' from='gateway.localhost' to='${alice.jid}' id='bogus'><body>?</body></message>`);
+    const bogus = await gw.next();
+    expect(bogus.attrs).toMatchObject({ type: "error", id: "bogus" });
+    await alice.nothing(200);
     gw.close();
     alice.close();
   });
