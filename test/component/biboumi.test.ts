@@ -61,7 +61,7 @@ afterAll(async () => {
 
 it.skipIf(!installed)("biboumi connects as irc.localhost and answers a client's disco#info through Herald", async () => {
   const host = ts.server.hosts.get("irc.localhost")!;
-  for (let i = 0; !host.component && i < 300; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; !host.component && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
   expect(host.component, `biboumi connected; its output:\n${output}`).toBeDefined();
 
   const alice = await RawClient.login(ts.c2sPort, "alice", "pw", { mechanism: "PLAIN" });

@@ -165,7 +165,7 @@ describe("routing", () => {
 
   it("bounces stanzas to a component that is not connected with service-unavailable", async () => {
     // The components of the tests before have closed their streams; wait until the server saw it.
-    for (let i = 0; ts.server.hosts.get("gateway.localhost")!.component && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; ts.server.hosts.get("gateway.localhost")!.component && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
     expect(ts.server.hosts.get("gateway.localhost")!.component).toBeUndefined();
     const alice = await login("alice");
     alice.send("<iq type='get' to='gateway.localhost' id='away1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");

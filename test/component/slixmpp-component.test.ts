@@ -25,7 +25,7 @@ afterAll(() => ts?.stop());
 it("slixmpp's ComponentXMPP authenticates, answers disco#info and echoes messages through Herald", async () => {
   const run = runPython(SCRIPT, [String(ts.componentPort), "echo.localhost", "slixmpp secret"], 40000);
   const host = ts.server.hosts.get("echo.localhost")!;
-  for (let i = 0; !host.component && i < 300; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; !host.component && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
   expect(host.component, "the component connected").toBeDefined();
 
   const alice = await RawClient.login(ts.c2sPort, "alice", "pw", { mechanism: "PLAIN" });

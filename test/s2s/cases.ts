@@ -328,7 +328,7 @@ export function federationCases(label: string, sides: () => { local: Side; remot
         );
         c.answerIq(asked);
         // Servers may ask more than once (the server, then the publisher's session): answer them all.
-        await c.settle(1000);
+        await c.settle(2000);
         // The answer travels ahead of this ping on the same server-to-server stream.
         await c.iq(`<iq type='get' id='pep-sync-${uc}' to='${x.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`, "a pong after the caps answer");
         const pub = await p.iq(
