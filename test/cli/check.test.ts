@@ -92,6 +92,9 @@ Component "pubsub.a.example" "pubsub"
     expect(modules.stdout).toContain("FAIL  external component without component_secret: it cannot connect");
     expect(modules.status).toBe(1);
 
+    const open = writeCfg("open-components.cfg.lua", 'component_interfaces = { "*" }\nVirtualHost "a.example"\nComponent "gateway.a.example"\n\tcomponent_secret = "s"\n');
+    expect(check(["ports", "-c", open]).stdout).toContain("warn  component_interfaces: [*] is not loopback; component streams are not encrypted");
+
     const none = writeCfg("no-components.cfg.lua", 'VirtualHost "a.example"\nComponent "pubsub.a.example" "pubsub"\n');
     const r = check(["ports", "-c", none]);
     expect(r.stdout).toContain("component: no external Component is configured, so Herald does not listen for components");
