@@ -32,7 +32,9 @@ const GLOBAL_ONLY = new Set([
   "https_interfaces", "consider_websocket_secure", "consider_bosh_secure", "daemonize", "gc", "network_backend",
   "network_settings", "plugin_paths", "prosody_user", "prosody_group", "run_as_root", "s2s_require_encryption",
   "s2s_secure_auth", "s2s_secure_domains", "s2s_insecure_domains", "statistics", "statistics_interval", "tls_profile",
-  "trusted_proxies", "umask", "use_ipv4", "use_ipv6", "tcp_keepalives",
+  "trusted_proxies", "umask", "use_ipv4", "use_ipv6", "tcp_keepalives", "s2s_ports", "s2s_interfaces",
+  "s2s_direct_tls_ports", "s2s_direct_tls_interfaces", "s2s_timeout", "s2s_idle_timeout", "s2s_send_queue_size",
+  "s2s_stanza_size_limit", "s2s_send_buffer_limit", "s2s_keepalive_interval", "s2s_connect_overrides", "dialback_secret",
 ]);
 
 /** Prosody's deprecated options and what to use instead. */
@@ -214,6 +216,8 @@ export function checkCerts(config: Config, baseDir: string, dataPath: string, r:
     else r.bad(`certificate ${cert.source} does not cover ${h.name}`);
     if (s2sOn) {
       if (chainTrusted(cert.cert, trusted())) r.ok(`certificate ${cert.source} leads to a trusted CA: other servers can authenticate ${h.name} with SASL EXTERNAL (XEP-0178)`);
+      // The generated one is self-signed by design: said, not warned about.
+      else if (cert.source.includes("generated, self-signed")) r.ok(`other servers can authenticate ${h.name} only by dialback with this self-signed certificate (those with s2s_secure_auth refuse it)`);
       else r.warn(`certificate ${cert.source} is not signed by a CA other servers trust: they can only authenticate ${h.name} by dialback, and those with s2s_secure_auth refuse it`);
     }
   }

@@ -93,6 +93,10 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
       ["c2s_direct_tls_ports", g.ports("c2s_direct_tls_ports", [5223])],
       ["http_ports", g.ports("http_ports", [5280])],
       ["https_ports", g.ports("https_ports", [5281])],
+      // Federation's listeners, unless "s2s" is in modules_disabled.
+      ...(g.array("modules_disabled", []).includes("s2s")
+        ? []
+        : ([["s2s_ports", g.ports("s2s_ports", [5269])], ["s2s_direct_tls_ports", g.ports("s2s_direct_tls_ports", [])]] as Array<[string, number[]]>)),
     ];
     // External components (XEP-0114): the listener exists only when a Component has no module.
     const external = config.hosts.filter((h) => h.kind === "Component" && h.module === undefined).map((h) => h.name);

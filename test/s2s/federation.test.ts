@@ -75,6 +75,11 @@ describe.each([
     const inB = pair.b.server.s2s!.list().find((s) => s.direction === "in" && s.remote === A.domain);
     expect(outA).toMatchObject({ ready: true, secure: true, auth });
     expect(inB?.auth).toBe(auth);
+    if (ca) {
+      // Bidirectional (XEP-0288): b.test answered and asked over a.test's connection, opening none of its own.
+      expect(outA?.bidi).toBe(true);
+      expect(pair.b.server.s2s!.list().filter((s) => s.direction === "out")).toEqual([]);
+    }
     // The admin shell shows them.
     const shown = await runShellLine(pair.a.server, `s2s:show("${B.domain}")`);
     expect(shown.lines.join("\n")).toContain(`${A.domain} -> ${B.domain}\tauthenticated (${auth}) encrypted`);

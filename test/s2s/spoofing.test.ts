@@ -81,6 +81,15 @@ describe("s2s anti-spoofing (self-signed certificates, dialback)", () => {
     s.close();
   });
 
+  it("offers no dialback before STARTTLS (s2s_require_encryption) and ends a stream that tries it in clear", async () => {
+    const s = await RawS2S.connect(B.ip, pair.ports.b);
+    const f = await s.open(A.domain, B.domain);
+    expect(f.getChild("dialback", "urn:xmpp:features:dialback")).toBeUndefined();
+    s.write(`<db:result from='${A.domain}' to='${B.domain}'>${dialbackKey(SECRET_A, B.domain, A.domain, s.streamId)}</db:result>`);
+    expect(await s.streamError()).toBe("policy-violation");
+    s.close();
+  });
+
   it("closes a stream opened to a domain not served here with host-unknown", async () => {
     const s = await RawS2S.connect(B.ip, pair.ports.b);
     s.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='${A.domain}' to='c.test' version='1.0'>`);
