@@ -105,8 +105,7 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
       // XEP-0114 streams are plain TCP, the secret's hash travels in clear: loopback (or a private network) only.
       const open = serviceInterfaces(g, "component").names.filter((n) => !/^(127\.|::1$|localhost$)/.test(n));
       if (open.length) r.warn(`component_interfaces: ${open.map((n) => `[${n}]`).join(", ")} is not loopback; component streams are not encrypted, so keep them on loopback or a private network`);
-    }
-    else r.ok("component: no external Component is configured, so Herald does not listen for components");
+    } else r.ok("component: no external Component is configured, so Herald does not listen for components");
     for (const [name, ports] of portList) {
       const service = name.replace(/_ports$/, "") as Service;
       const ifs = serviceInterfaces(g, service);
