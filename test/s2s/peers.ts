@@ -10,7 +10,7 @@
 // lines a process added (marked with its pid) are removed.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -90,14 +90,43 @@ const HOSTS_MARK = `# herald-test ${process.pid}`;
 let hostsCalls = 0;
 let hostsCleanupInstalled = false;
 
-function removeHostsLines(matches: (line: string) => boolean): void {
+const HOSTS_LOCK = "/etc/hosts.herald-test.lock";
+
+/** Edit /etc/hosts under a lock file, so that test processes editing it at once do not lose each other's lines. */
+function withHostsLock(fn: () => void): void {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      closeSync(openSync(HOSTS_LOCK, "wx"));
+      break;
+    } catch {
+      // A lock older than 10 s was left by a process that died: take it over.
+      try {
+        if (Date.now() - statSync(HOSTS_LOCK).mtimeMs > 10_000) unlinkSync(HOSTS_LOCK);
+      } catch {
+        /* gone meanwhile */
+      }
+      if (Date.now() > deadline) throw new Error(`${HOSTS_LOCK} is held by another process`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
   try {
+    fn();
+  } finally {
+    try {
+      unlinkSync(HOSTS_LOCK);
+    } catch {
+      /* already removed */
+    }
+  }
+}
+
+function removeHostsLines(matches: (line: string) => boolean): void {
+  withHostsLock(() => {
     const lines = readFileSync(HOSTS_FILE, "utf8").split("\n");
     const kept = lines.filter((l) => !matches(l));
     if (kept.length !== lines.length) writeFileSync(HOSTS_FILE, kept.join("\n"));
-  } catch {
-    /* nothing to remove */
-  }
+  });
 }
 
 /** Add `address names...` lines to /etc/hosts; the returned function (or else the process's exit) removes them. */
@@ -111,9 +140,10 @@ export function addHostsEntries(entries: Record<string, string>): () => void {
   for (const [name, address] of Object.entries(entries)) byAddress.set(address, [...(byAddress.get(address) ?? []), name]);
   let text = "";
   for (const [address, names] of byAddress) text += `${address} ${names.join(" ")} ${mark}\n`;
-  const current = readFileSync(HOSTS_FILE, "utf8");
-  // O_APPEND: lines other processes add at the same time are not overwritten.
-  appendFileSync(HOSTS_FILE, (current.endsWith("\n") || current === "" ? "" : "\n") + text);
+  withHostsLock(() => {
+    const current = readFileSync(HOSTS_FILE, "utf8");
+    appendFileSync(HOSTS_FILE, (current.endsWith("\n") || current === "" ? "" : "\n") + text);
+  });
   return () => removeHostsLines((l) => l.endsWith(mark));
 }
 
