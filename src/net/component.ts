@@ -23,6 +23,7 @@ import { XmppStream, type FeatureProvider, type StreamLimits } from "./stream.js
 import type { Transport } from "./transport.js";
 
 export const NS_COMPONENT = "jabber:component:accept";
+const NS_CLIENT = "jabber:client";
 
 export interface ComponentOptions {
   /** component_secret of the component's host; undefined: none configured (nobody can connect). */
@@ -106,6 +107,14 @@ export class ComponentStream extends XmppStream implements StanzaSink {
     this.sendHeader(host.name);
     this.state = "negotiating";
     this.startKeepalive();
+  }
+
+  protected override async handleElement(el: Element): Promise<void> {
+    // COMPAT: some component libraries qualify their stanzas with jabber:client; Prosody takes them too.
+    if (el.attrs.xmlns === NS_CLIENT && (el.name === "iq" || el.name === "message" || el.name === "presence")) {
+      delete el.attrs.xmlns;
+    }
+    return super.handleElement(el);
   }
 
   protected async handleStanza(el: Element): Promise<void> {

@@ -116,6 +116,10 @@ describe("routing", () => {
       expect(back.getChildText("body")).toBe(`hi from ${from}`);
     }
 
+    // Stanzas qualified with jabber:client (some component libraries send them so) are taken too.
+    gw.send(`<message xmlns='jabber:client' from='gateway.localhost' to='${alice.jid}' id='jc'><body>client ns</body></message>`);
+    expect((await alice.next()).getChildText("body")).toBe("client ns");
+
     // An iq from a user to the component, answered by the component.
     alice.send("<iq type='get' to='gateway.localhost' id='v1'><query xmlns='jabber:iq:version'/></iq>");
     const iq = await gw.next();
