@@ -69,6 +69,8 @@ beforeAll(async () => {
       m.hook("disco-info-node/broken", () => {
         throw new Error("a bug in a node handler");
       });
+      // A disco node handler returns the query as an iq handler does.
+      m.hook("disco-info-node/probe", (ev) => new Element("query", { xmlns: ev.payload.attrs.xmlns!, node: "probe" }, [new Element("feature", { var: NS })]));
     }),
   };
   Object.assign((ts.server.modules as unknown as { registry: Record<string, unknown> }).registry, registry);
@@ -141,6 +143,16 @@ describe("module.iq handlers return their reply", () => {
   it("a disco node handler that throws gets the requester internal-server-error", async () => {
     const r = await c.iq(`<iq type='get' id='h' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='broken'/></iq>`);
     expect(errorOf(r)).toEqual({ type: "wait", condition: "internal-server-error" });
+  });
+
+  it("a disco node handler's returned query is the result; an unknown node is item-not-found", async () => {
+    const r = await c.iq(`<iq type='get' id='i1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='probe'/></iq>`);
+    expect(r.attrs.type).toBe("result");
+    const q = r.getChild("query", "http://jabber.org/protocol/disco#info")!;
+    expect(q.attrs.node).toBe("probe");
+    expect(q.getChild("feature")!.attrs.var).toBe(NS);
+    const none = await c.iq(`<iq type='get' id='i2' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='nothing-here'/></iq>`);
+    expect(errorOf(none)).toEqual({ type: "cancel", condition: "item-not-found" });
   });
 });
 
