@@ -8,7 +8,7 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
-import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, Timer } from "./api.js";
 import type { StanzaEvent } from "../router/router.js";
 import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
@@ -108,6 +108,8 @@ export class ModuleManager {
   }
 
   /** The service `name` provides on `host`, if loaded. */
+  service<K extends keyof ServiceMap>(host: string, name: K): ServiceMap[K] | undefined;
+  service(host: string, name: string): unknown;
   service(host: string, name: string): unknown {
     return this.services.get(`${host}\0${name}`);
   }
