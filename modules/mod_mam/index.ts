@@ -197,66 +197,54 @@ export default defineModule({
 
     // ---- queries (§4) ----
 
-    module.iq.get(
-      NS_MAM,
-      "query",
-      async (ev) => {
-        if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
-        await prefsOf(ev.origin.username, true);
-        return queryFormReply();
-      },
-      { to: "self" },
-    );
+    const queryForm: IqHandler = async (ev) => {
+      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
+      await prefsOf(ev.origin.username, true);
+      return queryFormReply();
+    };
+    module.iq.get(NS_MAM, "query", queryForm, { to: "self" });
 
-    module.iq.set(
-      NS_MAM,
-      "query",
-      async (ev) => {
-        const origin = ev.origin;
-        if (!isClientSession(origin) || origin.username === undefined || origin.fullJid === undefined) return undefined;
-        const username = origin.username;
-        const parsed = parseQuery(ev.payload);
-        if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
-        const q = parsed.query;
-        // An account's archive has no nodes: a node query is for a PEP node (mod_pep answers those
-        // before this handler runs) or for the pubsub service.
-        if (q.node !== undefined) return new StanzaError("cancel", "item-not-found", "This archive has no nodes");
-        await prefsOf(username, true);
-        await writer.settled(username);
-        const limit = Math.min(q.max ?? DEFAULT_PAGE, maxResults);
-        const page = await queryPage(userSource(store, username), q, { limit, includeTotal });
-        if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
-        const own = jidBare(origin.fullJid);
-        const results = q.flip ? [...page.items].reverse() : page.items;
-        // XEP-0313 §4.2: the results, then the iq result with <fin/>.
-        for (const item of results) {
-          const msg = elementFromJson(item.value);
-          if (!msg) {
-            module.log.warn(`Skipping an unreadable archived message ${item.id} of ${username}`);
-            continue;
-          }
-          msg.attrs.xmlns = "jabber:client";
-          origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
+    const query: IqHandler = async (ev) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined || origin.fullJid === undefined) return undefined;
+      const username = origin.username;
+      const parsed = parseQuery(ev.payload);
+      if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
+      const q = parsed.query;
+      // An account's archive has no nodes: a node query is for a PEP node (mod_pep answers those
+      // before this handler runs) or for the pubsub service.
+      if (q.node !== undefined) return new StanzaError("cancel", "item-not-found", "This archive has no nodes");
+      await prefsOf(username, true);
+      await writer.settled(username);
+      const limit = Math.min(q.max ?? DEFAULT_PAGE, maxResults);
+      const page = await queryPage(userSource(store, username), q, { limit, includeTotal });
+      if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
+      const own = jidBare(origin.fullJid);
+      const results = q.flip ? [...page.items].reverse() : page.items;
+      // XEP-0313 §4.2: the results, then the iq's result with <fin/>.
+      for (const item of results) {
+        const msg = elementFromJson(item.value);
+        if (!msg) {
+          module.log.warn(`Skipping an unreadable archived message ${item.id} of ${username}`);
+          continue;
         }
-        return finElement(q.queryid, page.info);
-      },
-      { to: "self" },
-    );
+        msg.attrs.xmlns = "jabber:client";
+        origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
+      }
+      return finElement(q.queryid, page.info);
+    };
+    module.iq.set(NS_MAM, "query", query, { to: "self" });
 
     // §7 (extended): the first and last archived messages.
-    module.iq.get(
-      NS_MAM,
-      "metadata",
-      async (ev) => {
-        if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
-        const username = ev.origin.username;
-        await writer.settled(username);
-        const [first] = await store.find(username, { limit: 1 });
-        const [last] = await store.find(username, { limit: 1, reverse: true });
-        return metadataElement(first, last);
-      },
-      { to: "self" },
-    );
+    const metadata: IqHandler = async (ev) => {
+      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
+      const username = ev.origin.username;
+      await writer.settled(username);
+      const [first] = await store.find(username, { limit: 1 });
+      const [last] = await store.find(username, { limit: 1, reverse: true });
+      return metadataElement(first, last);
+    };
+    module.iq.get(NS_MAM, "metadata", metadata, { to: "self" });
 
     // ---- expiry ----
 

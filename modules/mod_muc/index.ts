@@ -36,7 +36,7 @@
 // Storage: room records in the keyval store muc_rooms (user = room name), archives in muc_log.
 
 import { randomBytes } from "node:crypto";
-import { defineModule, type IqEvent } from "../../src/modules/api.js";
+import { defineModule, type IqHandler } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
 import { Element, errorReply, StanzaError } from "../../src/xml/stanza.js";
@@ -47,19 +47,6 @@ import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_MUC, NS_REGISTER, NS_SELF_PIN
 import { elementToJson, isJsonElement, jsonToElement } from "../mod_pubsub/xml.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
-
-/** What the MUC service offers others on its host (tests and benchmarks look inside). */
-export interface MucService {
-  rooms: Map<string, Room>;
-  /** Resolves once every pending room and archive write is done. */
-  flush(): Promise<void>;
-}
-
-declare module "../../src/modules/api.js" {
-  interface ServiceMap {
-    muc: MucService;
-  }
-}
 
 interface Tombstone {
   tombstone: { alternate?: string; reason?: string; expires: number };
@@ -304,9 +291,8 @@ export default defineModule({
     module.hook("message/full", onMessage);
 
     // ---- iq ----
-    // Every iq to a room goes to the room; an iq to a room that is not there gets item-not-found
-    // (or `gone` with the room's new address). The room archive (an iq to the room's bare JID) is
-    // answered by the XEP-0313 handlers below.
+    // Every iq to a room goes to the room, except the room archive's (roomArchiveQuery, below); an
+    // iq to a room that is not there gets item-not-found, or `gone` with the room's new address.
     const onIq = async (ev: StanzaEvent) => {
       const { stanza } = ev;
       const node = jidNode(stanza.attrs.to ?? "")!;
@@ -327,68 +313,61 @@ export default defineModule({
     module.hook("iq/bare", onIq, 10);
     module.hook("iq/full", onIq, 10);
 
-    /** The room an iq to a room's bare JID is for (onIq answered for rooms that are not there). */
-    const roomOf = (ev: IqEvent): [string, Room] | undefined => {
-      const node = jidNode(ev.stanza.attrs.to ?? "")!;
+    const roomArchiveQuery: IqHandler = async (ev) => {
+      const { stanza, payload: query } = ev;
+      const node = jidNode(stanza.attrs.to ?? "")!;
       const room = rooms.get(node);
-      return room ? [node, room] : undefined;
+      if (!room) return undefined; // (onIq answered it)
+      // XEP-0313 §4.2: the result messages go straight back to the requester, before the iq's result.
+      const send = (m: Element) => module.reply(ev, m);
+      if (stanza.attrs.type === "get") return queryFormReply();
+      const from = stanza.attrs.from ?? "";
+      if (!room.archived) return new StanzaError("cancel", "service-unavailable", "This room is not archived");
+      if (!room.mayReadArchive(from)) return new StanzaError("auth", "forbidden", "You may not read this room's archive");
+      const parsed = parseQuery(query);
+      if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
+      const q = parsed.query;
+      // XEP-0313 §4.1.1: in a room archive `with` matches the publisher, the occupant's in-room JID
+      // (room@service/nick). Real JIDs are not matched, so the filter reveals nothing in any room.
+      if (q.with !== undefined) {
+        const w = jidPrep(q.with);
+        if (w === undefined || jidBare(w) !== room.jid || jidResource(w) === undefined) {
+          return new StanzaError("modify", "bad-request", "In a room archive, 'with' is an occupant's room@service/nick JID");
+        }
+        q.with = w;
+      }
+      await writes.get(node);
+      const page = await queryPage(
+        {
+          find: (aq) => archive.find(node, aq),
+          get: (id) => archive.get(node, id),
+          count: (aq) => archive.count(node, aq),
+        },
+        q,
+        { limit: Math.min(q.max ?? 20, maxArchiveResults), includeTotal: true },
+      );
+      if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
+      const items = q.flip ? [...page.items].reverse() : page.items;
+      for (const item of items) {
+        const v = item.value as unknown as { x?: Json } | null;
+        if (!v || !isJsonElement(v.x)) continue;
+        const m = jsonToElement(v.x);
+        delete m.attrs.to;
+        m.attrs.xmlns = "jabber:client";
+        send(resultMessage(from, room.jid, q.queryid, item.id, item.when, m));
+      }
+      return finElement(q.queryid, page.info);
     };
-    module.iq.get(NS_MAM, "query", (ev) => (roomOf(ev) ? queryFormReply() : undefined), { to: "bare" });
-    module.iq.set(
-      NS_MAM,
-      "query",
-      async (ev) => {
-        const found = roomOf(ev);
-        if (!found) return undefined;
-        const [node, room] = found;
-        const from = ev.stanza.attrs.from ?? "";
-        if (!room.archived) return new StanzaError("cancel", "service-unavailable", "This room is not archived");
-        if (!room.mayReadArchive(from)) return new StanzaError("auth", "forbidden", "You may not read this room's archive");
-        const parsed = parseQuery(ev.payload);
-        if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
-        const q = parsed.query;
-        // XEP-0313 §4.1.1: in a room archive `with` matches the publisher, the occupant's in-room JID
-        // (room@service/nick). Real JIDs are not matched, so the filter reveals nothing in any room.
-        if (q.with !== undefined) {
-          const w = jidPrep(q.with);
-          if (w === undefined || jidBare(w) !== room.jid || jidResource(w) === undefined) {
-            return new StanzaError("modify", "bad-request", "In a room archive, 'with' is an occupant's room@service/nick JID");
-          }
-          q.with = w;
-        }
-        await writes.get(node);
-        const page = await queryPage(
-          {
-            find: (aq) => archive.find(node, aq),
-            get: (id) => archive.get(node, id),
-            count: (aq) => archive.count(node, aq),
-          },
-          q,
-          { limit: Math.min(q.max ?? 20, maxArchiveResults), includeTotal: true },
-        );
-        if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
-        const items = q.flip ? [...page.items].reverse() : page.items;
-        // XEP-0313 §4.2: the result messages go straight back to the requester, before the iq's result with <fin/>.
-        for (const item of items) {
-          const v = item.value as unknown as { x?: Json } | null;
-          if (!v || !isJsonElement(v.x)) continue;
-          const m = jsonToElement(v.x);
-          delete m.attrs.to;
-          m.attrs.xmlns = "jabber:client";
-          module.reply(ev, resultMessage(from, room.jid, q.queryid, item.id, item.when, m));
-        }
-        return finElement(q.queryid, page.info);
-      },
-      { to: "bare" },
-    );
+    module.iq.get(NS_MAM, "query", roomArchiveQuery, { to: "bare" });
+    module.iq.set(NS_MAM, "query", roomArchiveQuery, { to: "bare" });
 
-    // ---- the service itself: disco, ping ----
+    // ---- the service itself: disco ----
     module.iq.get(
       NS_DISCO_INFO,
       "query",
       (ev) => {
-        if (ev.payload.attrs.node !== undefined) return new StanzaError("cancel", "item-not-found");
         const q = new Element("query", { xmlns: NS_DISCO_INFO });
+        if (ev.payload.attrs.node !== undefined) return new StanzaError("cancel", "item-not-found");
         q.children.push(new Element("identity", { category: "conference", type: "text", name: serviceName }));
         const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, "urn:xmpp:ping", ...module.discoInfo().features]);
         for (const f of features) q.children.push(new Element("feature", { var: f }));
@@ -441,4 +420,17 @@ export default defineModule({
 function withMucX(e: Element): Element {
   e.children.unshift(new Element("x", { xmlns: NS_MUC }));
   return e;
+}
+
+/** What the MUC service offers others on its host (tests and benchmarks look inside). */
+export interface MucService {
+  rooms: Map<string, Room>;
+  /** Resolves once every pending room and archive write is done. */
+  flush(): Promise<void>;
+}
+
+declare module "../../src/modules/api.js" {
+  interface ServiceMap {
+    muc: MucService;
+  }
 }
