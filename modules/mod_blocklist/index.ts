@@ -38,7 +38,7 @@ import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { Lru } from "../../src/util/lru.js";
-import { seesPresence } from "../mod_roster/roster.js";
+import { seesPresence } from "../lib/roster/roster.js";
 import { Blocklist, NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type StoredBlocklist } from "./blocklist.js";
 
 /** Data of `blocklist-is-blocked`. */
@@ -178,7 +178,7 @@ export default defineModule({
       const userBare = `${username}@${module.host}`;
       if (verb === "block") {
         // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
-        const available = module.sessionsOf(username).filter((s) => s.presence !== undefined && s.fullJid !== undefined);
+        const available = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s.fullJid !== undefined);
         for (const jid of jids) {
           if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(module, username, jid))) continue;
           for (const s of available) {

@@ -29,8 +29,9 @@ import type { Json } from "../../src/storage/types.js";
 import { jidBare, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { Element, errorReply, getError, reply } from "../../src/xml/stanza.js";
-import { messageType, routeToAccount } from "../mod_message/routing.js";
-import { elementFromJson, elementToJson, offlineVerdict, type ElementJson } from "../mod_offline/stored.js";
+import { messageType, routeToAccount } from "../lib/im/delivery.js";
+import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
+import { elementFromJson, elementToJson, offlineVerdict, type ElementJson } from "../lib/im/stored.js";
 import { isImportant, NS_DATA, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
 
 interface Registration {
@@ -321,6 +322,7 @@ function recipients(module: ModuleApi, stanza: Element, sessions: ClientSession[
     const direct = resource === undefined ? undefined : module.session(username, resource);
     if (direct) return [direct];
   }
-  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFull);
+  const presence = module.serviceOn(module.host, "presence") ?? NOBODY_AVAILABLE;
+  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFull, (s) => presence.priority(s));
   return route.action === "deliver" ? route.to : [];
 }

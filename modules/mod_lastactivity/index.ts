@@ -14,7 +14,8 @@ import { isClientSession } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { seesPresence } from "../mod_roster/roster.js";
+import "../lib/im/presence.js";
+import { seesPresence } from "../lib/roster/roster.js";
 
 export const NS_LAST = "jabber:iq:last";
 
@@ -33,6 +34,8 @@ export default defineModule({
     if (module.hostKind !== "local") return;
     module.addFeature(NS_LAST);
     const store = module.openKeyval<LastRecord>("lastactivity");
+    /** mod_presence's service, when it runs on this host (sessions that went available before this module loaded). */
+    const presence = () => module.serviceOn(module.host, "presence");
 
     const record = async (session: ClientSession, status: string) => {
       session.data.set(STATE_KEY, "unavailable" satisfies SessionState);
@@ -67,7 +70,7 @@ export default defineModule({
       "resource-unbind",
       async (ev: { session: ClientSession }) => {
         const s = ev.session;
-        const wasAvailable = s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && s.presence !== undefined);
+        const wasAvailable = s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && presence()?.current(s) !== undefined);
         if (wasAvailable) await record(s, "");
         return undefined;
       },
@@ -75,7 +78,7 @@ export default defineModule({
     );
 
     const isOnline = (username: string) =>
-      module.sessionsOf(username).some((s) => !s.closed && (s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && s.presence !== undefined)));
+      module.sessionsOf(username).some((s) => !s.closed && (s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && presence()?.current(s) !== undefined)));
 
     // Does `requester` have a subscription to the presence of `username` (RFC 6121 "from"/"both")?
     const subscribed = async (username: string, requester: string): Promise<boolean> => {

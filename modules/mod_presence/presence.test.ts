@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Element } from "../../src/xml/stanza.js";
-import { TokenBucket, parsePriority, parseShow, readdress, withDelay, xmppDateTime } from "./presence.js";
+import { parseShow } from "../lib/im/presence.js";
+import { TokenBucket, parsePriority, readdress, withDelay, xmppDateTime } from "./presence.js";
 
 describe("presence helpers", () => {
   it("parses priorities as RFC 6121 §4.7.2.3 says, clamping and defaulting to 0", () => {

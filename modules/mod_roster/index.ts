@@ -11,7 +11,10 @@
 //                        ask?: "subscribe"; groups: string[]; approved?: true }
 //                      (`jid` is the contact's bare JID; `approved`: a pre-approval, RFC 6121 §3.4)
 //
-// Fired here (via the shared roster manager, also for changes made by mod_presence):
+// Provides the "roster" service (../lib/roster/service.ts): the roster store and cache of the host,
+// which mod_presence gets with `module.depends("roster")` for subscriptions.
+//
+// Fired here (by the roster manager, also for changes made through the service by mod_presence):
 //   "roster-item-changed" { username, jid, item: RosterItem | null (after), previous: RosterItem | null }
 //
 // Options: roster_max_items (default 1000), roster_max_name_length and roster_max_group_length
@@ -22,13 +25,17 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidPrepBare } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { RosterManager, rosterManager } from "./manager.js";
-import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, userSeesContact, type RosterItem } from "./roster.js";
+import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, userSeesContact, type RosterItem } from "../lib/roster/roster.js";
+import { ROSTER_STORE, type StoredRecord } from "../lib/roster/store.js";
+import "../lib/roster/service.js";
+import "../lib/im/presence.js";
+import { RosterManager, rosterRequested } from "./manager.js";
 
 export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return; // rosters belong to accounts
-    const roster = rosterManager(module);
+    const roster = new RosterManager(module.openMap<StoredRecord>(ROSTER_STORE), module, module.log);
+    module.provides("roster", roster);
     const limits = {
       maxNameLength: module.options.integer("roster_max_name_length", 1023, { min: 1, max: 65535 }),
       maxGroupLength: module.options.integer("roster_max_group_length", 1023, { min: 1, max: 65535 }),
@@ -47,7 +54,7 @@ export default defineModule({
       const session = ev.origin;
       const st = await roster.roster(session.username!);
       const clientVer = ev.stanza.firstElement()!.attrs.ver;
-      session.rosterRequested = true; // from now on this resource is "interested" (§2.1.6)
+      rosterRequested.set(session, true); // from now on this resource is "interested" (§2.1.6)
       const r = reply(ev.stanza);
       if (RosterManager.upToDate(st, clientVer)) return module.reply(ev, r); // §2.6.3: unchanged
       const q = new Element("query", { xmlns: NS_ROSTER, ver: RosterManager.versionString(st) });
@@ -77,8 +84,7 @@ export default defineModule({
       if (contactSeesUser(sub) || removed.pendingIn) {
         // The contact stops seeing the user: unavailable from each available resource first (§3.2.2).
         if (contactSeesUser(sub)) {
-          for (const s of module.sessionsOf(username)) {
-            if (!s.presence || s.closed) continue;
+          for (const s of module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []) {
             await module.post(new Element("presence", { type: "unavailable", from: s.fullJid!, to: req.jid }));
           }
         }

@@ -16,6 +16,15 @@ export interface Timer {
   cancel(): void;
 }
 
+/**
+ * Services modules provide (Prosody's module:provides), by name. Each providing module declares its
+ * entry by declaration merging: `declare module ".../src/modules/api.js" { interface ServiceMap { roster: RosterService } }`.
+ */
+// oxlint-disable-next-line no-empty-interface
+export interface ServiceMap {}
+
+export type ServiceName = keyof ServiceMap;
+
 export interface ModuleApi {
   readonly name: string;
   /** The host this instance runs on ("*" for global modules). */
@@ -27,8 +36,15 @@ export interface ModuleApi {
   /** Options of the global section. */
   readonly globalOptions: OptionReader;
 
-  /** Load another module on this host first (Prosody's module:depends), e.g. "disco" on a component. */
-  depends(name: string): Promise<void>;
+  /**
+   * Load another module on this host first (Prosody's module:depends), e.g. "disco" on a component;
+   * resolves to the service that module provides under its own name, if any.
+   */
+  depends<K extends string>(name: K): Promise<K extends ServiceName ? ServiceMap[K] : undefined>;
+  /** Offer a service under a name on this host (Prosody's module:provides); withdrawn on unload. */
+  provides<K extends ServiceName>(name: K, service: ServiceMap[K]): void;
+  /** A service provided on a host (this one or another), without loading anything; undefined when none is. */
+  serviceOn<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined;
   /** Hook an event on this host's bus. Higher priority runs first. */
   hook<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
   /** Hook an event on another host's bus (a component listening to a VirtualHost). Removed on unload. */

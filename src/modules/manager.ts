@@ -8,7 +8,7 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
-import type { ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import type { ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, ServiceName, Timer } from "./api.js";
 import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
@@ -45,6 +45,7 @@ interface Loaded {
 
 export class ModuleManager {
   private loaded = new Map<string, Loaded>(); // "<host>\0<name>"
+  private services = new Map<string, unknown>(); // "<host>\0<service name>"
 
   constructor(
     private readonly registry: ModuleRegistry,
@@ -53,6 +54,11 @@ export class ModuleManager {
 
   has(name: string): boolean {
     return name in this.registry;
+  }
+
+  /** A service provided on a host, if any (Prosody's module:provides; for tests and tools too). */
+  service<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined {
+    return this.services.get(`${host}\0${name}`) as ServiceMap[K] | undefined;
   }
 
   isLoaded(host: string, name: string): boolean {
@@ -119,7 +125,18 @@ export class ModuleManager {
       log,
       options: host.options,
       globalOptions: ctx.globalOptions,
-      depends: (dep) => this.load(host, dep),
+      depends: (async (dep: string) => {
+        await this.load(host, dep);
+        return this.services.get(`${host.name}\0${dep}`);
+      }) as ModuleApi["depends"],
+      provides: (serviceName, service) => {
+        const key = `${host.name}\0${serviceName}`;
+        this.services.set(key, service);
+        cleanup(() => {
+          if (this.services.get(key) === service) this.services.delete(key);
+        });
+      },
+      serviceOn: (other, serviceName) => this.service(other, serviceName),
       hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
       hookOn: (other, event, fn, priority) => {
         const target = ctx.hosts.get(other);
@@ -178,22 +195,30 @@ export class ModuleManager {
         const schedule = (delay: number) => {
           handle = setTimeout(async () => {
             if (cancelled) return;
+            let next: number | void = undefined;
             try {
-              const next = await fn();
-              if (typeof next === "number" && !cancelled) schedule(next);
+              next = await fn();
             } catch (err) {
               log.error(`timer failed: ${(err as Error).stack}`);
             }
+            if (typeof next === "number" && !cancelled) schedule(next);
+            else forget(); // done: nothing to undo on unload
           }, delay);
           handle.unref?.();
         };
-        schedule(ms);
         const timer: Timer = {
           cancel: () => {
             cancelled = true;
             if (handle) clearTimeout(handle);
+            forget();
           },
         };
+        // One-shot timers (a module may make many) leave nothing behind once they have run.
+        const forget = () => {
+          const i = record.cleanups.indexOf(timer.cancel);
+          if (i >= 0) record.cleanups.splice(i, 1);
+        };
+        schedule(ms);
         cleanup(timer.cancel);
         return timer;
       },
