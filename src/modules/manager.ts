@@ -46,6 +46,8 @@ interface Loaded {
 export class ModuleManager {
   private loaded = new Map<string, Loaded>(); // "<host>\0<name>"
   private services = new Map<string, unknown>(); // "<host>\0<service name>"
+  /** The modules that asked for a module with `depends`: "<host>\0<name>" -> their names. */
+  private dependents = new Map<string, Set<string>>();
 
   constructor(
     private readonly registry: ModuleRegistry,
@@ -59,6 +61,11 @@ export class ModuleManager {
   /** A service provided on a host, if any (Prosody's module:provides; for tests and tools too). */
   service<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined {
     return this.services.get(`${host}\0${name}`) as ServiceMap[K] | undefined;
+  }
+
+  /** The loaded modules of a host that depend on this one (it stays while they are loaded). */
+  neededBy(host: string, name: string): string[] {
+    return [...(this.dependents.get(`${host}\0${name}`) ?? [])].filter((m) => this.isLoaded(host, m));
   }
 
   isLoaded(host: string, name: string): boolean {
@@ -127,6 +134,11 @@ export class ModuleManager {
       globalOptions: ctx.globalOptions,
       depends: (async (dep: string) => {
         await this.load(host, dep);
+        const key = `${host.name}\0${dep}`;
+        const set = this.dependents.get(key) ?? new Set<string>();
+        set.add(name);
+        this.dependents.set(key, set);
+        cleanup(() => void this.dependents.get(key)?.delete(name));
         return this.services.get(`${host.name}\0${dep}`);
       }) as ModuleApi["depends"],
       provides: (serviceName, service) => {
