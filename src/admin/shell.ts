@@ -4,7 +4,6 @@
 
 import type { Server } from "../server.js";
 import type { C2SConnection } from "../net/c2s.js";
-import { BUILTIN_MODULES } from "../modules/manager.js";
 import { jidBare, jidSplit, namePrep, nodePrep } from "../util/jid.js";
 import { render as renderConfigValue } from "../config/options.js";
 import { parseShellLine, ShellSyntaxError, type ShellValue } from "./shell-parse.js";
@@ -240,7 +239,7 @@ function targetHosts(server: Server, hosts: ShellValue, name?: string): string[]
 }
 
 function checkModuleName(server: Server, name: string): void {
-  if (BUILTIN_MODULES.has(name)) throw new Error(`mod_${name} is built into Herald's core; it is not loaded or unloaded`);
+  if (server.builtinModules.has(name)) throw new Error(`mod_${name} is built into Herald's core; it is not loaded or unloaded`);
   if (!server.modules.has(name)) throw new Error(`Herald has no module named '${name}'`);
 }
 
