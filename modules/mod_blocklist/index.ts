@@ -44,6 +44,7 @@ import { seesPresence } from "../lib/roster/roster.js";
 import { NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type Blocklist, type StoredBlocklist } from "./blocklist.js";
 import { BlocklistCache } from "./cache.js";
 import { inboundAction, outboundAction, senderListApplies, type StanzaKind } from "./gates.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 /** Data of `blocklist-is-blocked`. */
 export interface BlocklistQuery {
@@ -81,14 +82,14 @@ export default defineModule({
       if (s.username !== undefined && s.host === module.host) lists.bind(s.username, s);
     };
     for (const s of module.allSessions()) bind(s);
-    module.hook<{ session: ClientSession }>("resource-bind", ({ session }) => void bind(session));
+    module.hook("resource-bind", ({ session }) => void bind(session));
     // Before other handlers, so that one failing cannot leave the list pinned.
-    module.hook<{ session: ClientSession }>("resource-unbind", ({ session }) => void (session.username !== undefined && lists.unbind(session.username, session)), 100);
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => void (host === module.host && lists.purge(username)));
-    module.hook<BlocklistQuery>("blocklist-is-blocked", ({ username, jid }) => ctx.isBlocked(username, jid));
+    module.hook("resource-unbind", ({ session }) => void (session.username !== undefined && lists.unbind(session.username, session)), 100);
+    module.hookGlobal("user-deleted", ({ host, username }) => void (host === module.host && lists.purge(username)));
+    module.hook("blocklist-is-blocked", ({ username, jid }) => ctx.isBlocked(username, jid));
 
     // Protocol: the list, and edits of it.
-    module.hook<StanzaEvent>(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
+    module.hook(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       const list = await lists.get(ev.origin.username);
       const r = reply(ev.stanza).tag("blocklist", { xmlns: NS_BLOCKING });
@@ -105,8 +106,8 @@ export default defineModule({
       if (!items.ok) return module.reply(ev, errorReply(ev.stanza, "modify", items.condition));
       return edits.run(username, () => applyEdit(ctx, username, action.name as "block" | "unblock", items.jids, ev));
     };
-    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:block`, edit);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
+    module.hook(`iq-set/self/${NS_BLOCKING}:block`, edit);
+    module.hook(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
 
     // Inbound: stanzas from a JID the recipient blocked. Presence is also held to the sender's list.
     const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ctx, ev)) || (await senderBlocks(ctx, ev)) ? true : undefined);
@@ -117,21 +118,21 @@ export default defineModule({
       if (action === "bounce") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
       return true;
     };
-    for (const t of ["bare", "full"]) {
-      module.hook<StanzaEvent>(`presence/${t}`, dropPresence, GATE);
-      module.hook<StanzaEvent>(`iq/${t}`, gateInbound("iq"), GATE);
-      module.hook<StanzaEvent>(`message/${t}`, gateInbound("message"), GATE);
+    for (const t of ["bare", "full"] as const) {
+      module.hook(`presence/${t}`, dropPresence, GATE);
+      module.hook(`iq/${t}`, gateInbound("iq"), GATE);
+      module.hook(`message/${t}`, gateInbound("message"), GATE);
     }
 
     // Outbound: stanzas from the user to a JID they blocked (subscription handling comes first for presence).
     const gateOutbound = (ev: StanzaEvent) => outbound(ctx, ev);
-    for (const t of ["bare", "full", "host"]) {
-      module.hook<StanzaEvent>(`pre-message/${t}`, gateOutbound, GATE);
-      module.hook<StanzaEvent>(`pre-iq/${t}`, gateOutbound, GATE);
+    for (const t of ["bare", "full", "host"] as const) {
+      module.hook(`pre-message/${t}`, gateOutbound, GATE);
+      module.hook(`pre-iq/${t}`, gateOutbound, GATE);
     }
-    module.hook<StanzaEvent>("pre-presence/full", gateOutbound, GATE);
-    module.hook<StanzaEvent>("pre-presence/bare", gateOutbound, -1);
-    module.hook<StanzaEvent>("pre-presence/host", gateOutbound, -1);
+    module.hook("pre-presence/full", gateOutbound, GATE);
+    module.hook("pre-presence/bare", gateOutbound, -1);
+    module.hook("pre-presence/host", gateOutbound, -1);
   },
 });
 
@@ -201,7 +202,7 @@ async function senderBlocks(ctx: BlocklistContext, ev: StanzaEvent): Promise<boo
   const host = jidHost(from);
   if (host === module.host) return ctx.isBlocked(username, to);
   if (!module.hostNames().includes(host)) return false;
-  return (await module.fireOn<BlocklistQuery>(host, "blocklist-is-blocked", { username, jid: to })) === true;
+  return (await module.fireOn(host, "blocklist-is-blocked", { username, jid: to })) === true;
 }
 
 /** A stanza from the user to a JID they blocked: dropped, or refused with not-acceptable. */
@@ -226,4 +227,11 @@ function toConnectedResource(module: ModuleApi, to: string): boolean {
 /** May `jid` see `username`'s presence (subscription from or both, RFC 6121 §3)? Asked of mod_roster. */
 async function mayReceivePresence(module: ModuleApi, username: string, jid: string): Promise<boolean> {
   return seesPresence(await module.fire("roster-get-item", { username, jid: jidBare(jid) }));
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** Does the account block this JID (XEP-0191)? */
+    "blocklist-is-blocked": EventSpec<BlocklistQuery, boolean>;
+  }
 }

@@ -9,20 +9,6 @@ import { Element } from "../../src/xml/stanza.js";
 import { audience, currentPresence, parsePriority, probeTargets, readdress, uncoveredDirected, withDelay, type SessionPresence } from "./presence.js";
 import type { PresenceContext } from "./subscriptions.js";
 
-/** Data of `presence-available` (fired on the host bus after a broadcast of available presence went out). */
-export interface PresenceAvailableEvent {
-  session: ClientSession;
-  stanza: Element;
-  /** The session's first available presence (after the probes and the pending subscription requests). */
-  initial: boolean;
-}
-
-/** Data of `presence-unavailable` (after the unavailable broadcast of a session that was available, also when it ends). */
-export interface PresenceUnavailableEvent {
-  session: ClientSession;
-  stanza: Element;
-}
-
 export class Broadcaster {
   private readonly sessionLock = new KeyedLock<ClientSession>();
 
@@ -73,7 +59,7 @@ export class Broadcaster {
     // §4.6.3: and to everyone that got directed presence from this resource.
     for (const jid of uncoveredDirected(st.directed, covered)) await module.post(readdress(out, session.fullJid!, jid));
     st.directed.clear();
-    if (wasAvailable) await module.fire<PresenceUnavailableEvent>("presence-unavailable", { session, stanza: out });
+    if (wasAvailable) await module.fire("presence-unavailable", { session, stanza: out });
   }
 
   private otherAvailable(session: ClientSession): ClientSession[] {
@@ -109,7 +95,7 @@ export class Broadcaster {
       // ...and the subscription requests still waiting for an answer (§3.1.3).
       for (const req of await roster.pendingRequests(session.username!)) session.send(req);
     }
-    await module.fire<PresenceAvailableEvent>("presence-available", { session, stanza, initial });
+    await module.fire("presence-available", { session, stanza, initial });
   }
 
   /** The latest presence of a session held back by the rate policy goes out when a token is back. */

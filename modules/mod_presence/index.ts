@@ -68,32 +68,32 @@ export default defineModule({
     module.provides("presence", presenceService(module));
 
     // RFC 6121 §3.4.1: pre-approvals are supported (announced once authenticated).
-    module.hook<{ features: Element; state: string }>("stream-features", (ev) => {
+    module.hook("stream-features", (ev) => {
       if (ev.state === "authenticated") ev.features.add(new Element("sub", { xmlns: NS_PREAPPROVAL }));
     });
     // Stanzas from our clients with a `to`: subscriptions (§3) and directed presence (§4.6).
-    for (const t of ["bare", "full", "host"]) module.hook<StanzaEvent>(`pre-presence/${t}`, (ev) => outbound(ctx, maxDirected, ev));
+    for (const t of ["bare", "full", "host"] as const) module.hook(`pre-presence/${t}`, (ev) => outbound(ctx, maxDirected, ev));
     // Broadcast presence from our clients, and presence for our users' bare JIDs.
-    module.hook<StanzaEvent>("presence/bare", (ev) => toBareJid(ctx, broadcaster, ev));
-    module.hook<StanzaEvent>("presence/full", (ev) => toFullJid(ctx, ev));
-    module.hook<StanzaEvent>("presence/host", async (ev) => {
+    module.hook("presence/bare", (ev) => toBareJid(ctx, broadcaster, ev));
+    module.hook("presence/full", (ev) => toFullJid(ctx, ev));
+    module.hook("presence/host", async (ev) => {
       await answerServerPresence(ctx, ev.stanza);
       return true;
     });
     // A session ended (also a dropped connection): unavailable for everyone who saw it (§4.5.2).
-    module.hook<{ session: ClientSession }>("resource-unbind", async ({ session }) => {
+    module.hook("resource-unbind", async ({ session }) => {
       if (session.username) await goneUnavailable(session);
     });
     // The admin shell's status column (c2s:show()): the <show/> of an available session.
-    module.hook<{ session: ClientSession }>("session-status", ({ session }) => {
+    module.hook("session-status", ({ session }) => {
       const current = presenceSlot.get(session)?.current;
       return current === undefined ? undefined : (current.getChildText("show") ?? "online");
     });
-    module.hook<{ username: string }>("presence-get-available", ({ username }): { resources: AvailableResource[] } => ({
+    module.hook("presence-get-available", ({ username }): { resources: AvailableResource[] } => ({
       resources: availableResources(module.sessionsOf(username)),
     }));
     // Account deleted (its data already purged): tell the contacts we still know of, then forget.
-    module.hookGlobal<{ host: string; username: string }>(
+    module.hookGlobal(
       "user-deleted",
       async ({ host, username }) => {
         if (host !== module.host) return;
@@ -119,7 +119,7 @@ function presenceService(module: ModuleApi): PresenceService {
 }
 
 /** Presence with a `to` from one of our clients: subscriptions (§3) and directed presence (§4.6). */
-async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<unknown> {
+async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<true | undefined> {
   if (!isClientSession(ev.origin) || !ev.origin.username) return undefined;
   const session = ev.origin;
   const { stanza } = ev;

@@ -1,6 +1,6 @@
 // Loads and unloads modules per host, recording everything each registers.
 
-import type { EventBus, Handler } from "../events/bus.js";
+import type { EventBus, EventName } from "../events/bus.js";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
 import type { StorageDriver } from "../storage/types.js";
@@ -8,10 +8,19 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
-import type { ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, ServiceName, Timer } from "./api.js";
+import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, Timer } from "./api.js";
+import type { StanzaEvent } from "../router/router.js";
+import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
+
+/** Prosody module names whose function is built into Herald's core. */
+export const BUILTIN_MODULES = new Set([
+  "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
+  "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
+  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled",
+]);
 
 /** What the manager needs from the server. */
 export interface ModuleContext {
@@ -38,7 +47,10 @@ interface Loaded {
 
 export class ModuleManager {
   private loaded = new Map<string, Loaded>(); // "<host>\0<name>"
-  private services = new Map<string, unknown>(); // "<host>\0<service name>"
+  /** Services modules provide, by "<host>\0<name>". */
+  private services = new Map<string, unknown>();
+  /** module:shared state, by "<module>\0<key>": lives as long as the server. */
+  private sharedState = new Map<string, unknown>();
   /** The modules that asked for a module with `depends`: "<host>\0<name>" -> their names. */
   private dependents = new Map<string, Set<string>>();
 
@@ -49,16 +61,6 @@ export class ModuleManager {
 
   has(name: string): boolean {
     return name in this.registry;
-  }
-
-  /** A service provided on a host, if any (Prosody's module:provides; for tests and tools too). */
-  service<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined {
-    return this.services.get(`${host}\0${name}`) as ServiceMap[K] | undefined;
-  }
-
-  /** The loaded modules of a host that depend on this one (it stays while they are loaded). */
-  neededBy(host: string, name: string): string[] {
-    return [...(this.dependents.get(`${host}\0${name}`) ?? [])].filter((m) => this.isLoaded(host, m));
   }
 
   isLoaded(host: string, name: string): boolean {
@@ -107,13 +109,56 @@ export class ModuleManager {
     }
   }
 
+  /** The service `name` provides on `host`, if loaded. */
+  service<K extends keyof ServiceMap>(host: string, name: K): ServiceMap[K] | undefined;
+  service(host: string, name: string): unknown;
+  service(host: string, name: string): unknown {
+    return this.services.get(`${host}\0${name}`);
+  }
+
+  /** The loaded modules of a host that depend on this one (it stays while they are loaded). */
+  neededBy(host: string, name: string): string[] {
+    return [...(this.dependents.get(`${host}\0${name}`) ?? [])].filter((m) => this.isLoaded(host, m));
+  }
+
   private makeApi(host: Host, name: string, record: Loaded): ModuleApi {
     const ctx = this.ctx;
     const owner = `mod_${name}`;
     const cleanup = (fn: () => void | Promise<void>) => record.cleanups.push(fn);
-    const hook = (bus: EventBus, event: string, fn: Handler<never>, priority?: number) => {
-      const off = bus.on(event, fn, priority);
+    // The handler types are checked where modules call hook(); here they are passed through.
+    const hook = (bus: EventBus, event: string, fn: unknown, priority?: number) => {
+      const off = bus.on(event as EventName, fn as never, priority);
       cleanup(off);
+    };
+    const iqHandler = (type: "get" | "set") => (ns: string, elName: string, handler: IqHandler, opts: IqOptions = {}) => {
+      const targets: IqTarget[] = opts.to === undefined ? ["host"] : Array.isArray(opts.to) ? opts.to : [opts.to];
+      const run = async (ev: StanzaEvent) => {
+        const after: Array<() => void> = [];
+        let answer;
+        try {
+          answer = await handler({ ...ev, payload: ev.stanza.firstElement()!, afterReply: (fn) => after.push(fn) });
+        } catch (err) {
+          if (!(err instanceof StanzaError)) throw err;
+          answer = err;
+        }
+        if (answer === undefined) return undefined;
+        let out;
+        if (answer instanceof StanzaError) out = answer.replyTo(ev.stanza);
+        else {
+          out = resultOf(ev.stanza);
+          if (answer !== null) out.add(answer);
+        }
+        api.reply(ev, out);
+        for (const fn of after) {
+          try {
+            fn();
+          } catch (err) {
+            log.error(`after-reply action for ${ns}:${elName} failed: ${(err as Error).stack}`);
+          }
+        }
+        return true as const;
+      };
+      for (const t of targets) hook(host.bus, `iq-${type}/${t}/${ns}:${elName}`, run, opts.priority);
     };
     const origin = { type: "local" as const, id: `${host.name}/${name}`, host: host.name };
     const log = host.log.child(`${host.name}:${name}`);
@@ -132,24 +177,31 @@ export class ModuleManager {
         set.add(name);
         this.dependents.set(key, set);
         cleanup(() => void this.dependents.get(key)?.delete(name));
-        return this.services.get(`${host.name}\0${dep}`);
+        return this.services.get(key);
       }) as ModuleApi["depends"],
-      provides: (serviceName, service) => {
-        const key = `${host.name}\0${serviceName}`;
-        this.services.set(key, service);
+      provides: (key, service) => {
+        const k = `${host.name}\0${key}`;
+        if (this.services.has(k)) throw new Error(`${key} is already provided on ${host.name}`);
+        this.services.set(k, service);
         cleanup(() => {
-          if (this.services.get(key) === service) this.services.delete(key);
+          if (this.services.get(k) === service) this.services.delete(k);
         });
       },
-      serviceOn: (other, serviceName) => this.service(other, serviceName),
-      hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
+      serviceOn: (other, key) => this.services.get(`${other}\0${key}`) as never,
+      shared: <T>(key: string, init: () => T): T => {
+        const k = `${name}\0${key}`;
+        if (!this.sharedState.has(k)) this.sharedState.set(k, init());
+        return this.sharedState.get(k) as T;
+      },
+      hook: (event, fn, priority) => hook(host.bus, event, fn, priority),
       hookOn: (other, event, fn, priority) => {
         const target = ctx.hosts.get(other);
         if (!target) return false;
-        hook(target.bus, event, fn as Handler<never>, priority);
+        hook(target.bus, event, fn, priority);
         return true;
       },
-      hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn as Handler<never>, priority),
+      hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn, priority),
+      iq: { get: iqHandler("get"), set: iqHandler("set") },
       fire: (event, data) => host.bus.fire(event, data),
       fireGlobal: (event, data) => ctx.globalBus.fire(event, data),
       fireOn: async (other, event, data) => ctx.hosts.get(other)?.bus.fire(event, data),
@@ -241,7 +293,6 @@ export class ModuleManager {
         return accounts;
       },
       accountsOf: (name) => (ctx.hosts.get(name)?.kind === "local" ? ctx.accounts(name) : undefined),
-      hostObject: host,
       metrics: ctx.metrics,
       onCollect: (fn) => cleanup(ctx.metrics.onCollect(fn)),
       http: {

@@ -164,9 +164,9 @@ describe("XEP-0012 last activity", () => {
   beforeAll(() => {
     ts.server.hosts.get("localhost")!.bus.on(
       "roster-get-item",
-      (ev: { username: string; jid: string }) => {
+      (ev) => {
         const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
-        return { item: sub === undefined ? null : { subscription: sub } };
+        return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
       },
       1,
     );

@@ -7,6 +7,7 @@
 // available and messages go to offline storage) looks it up with `module.serviceOn(module.host,
 // "presence")` when it needs it, rather than loading it with `depends`.
 
+import type { EventSpec } from "../../../src/events/bus.js";
 import type { ClientSession } from "../../../src/sessions/session.js";
 import type { Element } from "../../../src/xml/stanza.js";
 
@@ -44,6 +45,34 @@ export interface PresenceService {
 declare module "../../../src/modules/api.js" {
   interface ServiceMap {
     presence: PresenceService;
+  }
+}
+
+/** Data of `presence-available`. */
+export interface PresenceAvailableEvent {
+  session: ClientSession;
+  stanza: Element;
+  /** The session's first available presence (fired after the probes and the pending subscription requests). */
+  initial: boolean;
+}
+
+/** Data of `presence-unavailable`. */
+export interface PresenceUnavailableEvent {
+  session: ClientSession;
+  stanza: Element;
+}
+
+declare module "../../../src/events/bus.js" {
+  interface EventMap {
+    /**
+     * After a broadcast of available presence went out (a broadcast held back by the flood policy
+     * fires when it finally goes out); offline delivery and PEP hook this.
+     */
+    "presence-available": EventSpec<PresenceAvailableEvent, never>;
+    /** After the unavailable broadcast of a session that was available (also when it ends). */
+    "presence-unavailable": EventSpec<PresenceUnavailableEvent, never>;
+    /** The account's available resources (for components, which ask by event with fireOn). */
+    "presence-get-available": EventSpec<{ username: string }, { resources: AvailableResource[] }>;
   }
 }
 
