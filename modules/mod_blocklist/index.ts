@@ -33,10 +33,10 @@
 // Asks mod_roster (host bus): `roster-get-item` { username, jid } → { item: { subscription, ... } | null };
 // and mod_presence's "presence" service for the account's available sessions.
 
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError, errorReply } from "../../src/xml/stanza.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import "../lib/im/presence.js";
@@ -88,26 +88,29 @@ export default defineModule({
     module.hookGlobal("user-deleted", ({ host, username }) => void (host === module.host && lists.purge(username)));
     module.hook("blocklist-is-blocked", ({ username, jid }) => ctx.isBlocked(username, jid));
 
-    // Protocol: the list, and edits of it.
-    module.hook(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
-      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
-      const list = await lists.get(ev.origin.username);
-      const r = reply(ev.stanza).tag("blocklist", { xmlns: NS_BLOCKING });
-      for (const jid of list.jids()) r.textTag("item", undefined, { jid });
-      ev.origin.data.set(module.name, true); // XEP-0191: pushes go to the resources that requested the list
-      return module.reply(ev, r);
-    });
-    const edit = async (ev: StanzaEvent) => {
-      const origin = ev.origin;
+    // Protocol: the list (the asking resource then gets pushes), and edits of it.
+    module.iq.get(
+      NS_BLOCKING,
+      "blocklist",
+      async ({ origin }) => {
+        if (!isClientSession(origin) || origin.username === undefined) return undefined;
+        const list = await lists.get(origin.username);
+        origin.data.set(module.name, true);
+        const payload = new Element("blocklist", { xmlns: NS_BLOCKING });
+        for (const jid of list.jids()) payload.textTag("item", undefined, { jid });
+        return payload;
+      },
+      { to: "self" },
+    );
+    const edit = async ({ origin, payload, afterReply }: IqEvent) => {
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
       const username = origin.username;
-      const action = ev.stanza.firstElement()!;
-      const items = readItems(action);
-      if (!items.ok) return module.reply(ev, errorReply(ev.stanza, "modify", items.condition));
-      return edits.run(username, () => applyEdit(ctx, username, action.name as "block" | "unblock", items.jids, ev));
+      const items = readItems(payload);
+      if (!items.ok) return new StanzaError("modify", items.condition);
+      return edits.run(username, () => applyEdit(ctx, username, payload.name as "block" | "unblock", items.jids, afterReply));
     };
-    module.hook(`iq-set/self/${NS_BLOCKING}:block`, edit);
-    module.hook(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
+    module.iq.set(NS_BLOCKING, "block", edit, { to: "self" });
+    module.iq.set(NS_BLOCKING, "unblock", edit, { to: "self" });
 
     // Inbound: stanzas from a JID the recipient blocked. Presence is also held to the sender's list.
     const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ctx, ev)) || (await senderBlocks(ctx, ev)) ? true : undefined);
@@ -138,13 +141,25 @@ export default defineModule({
 
 let pushCounter = 0;
 
-/** Store a block or unblock, answer it, tell the contacts concerned (XEP-0191), and push it to the interested resources. */
-async function applyEdit(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[], ev: StanzaEvent): Promise<true> {
-  const { module } = ctx;
+/**
+ * Store a block or unblock; once the (empty) result is out, tell the contacts concerned and push
+ * the change to the resources that asked for the list (XEP-0191).
+ */
+async function applyEdit(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[], afterReply: IqEvent["afterReply"]): Promise<null> {
   const before: Blocklist = await ctx.lists.get(username);
   await ctx.lists.set(username, before.edit(verb, jids, Date.now()));
-  module.reply(ev, reply(ev.stanza));
 
+  // XEP-0191: once answered, the contacts concerned hear of it, then the interested resources.
+  afterReply(async () => {
+    await tellContacts(ctx, username, verb, jids, before);
+    pushChange(ctx, username, verb, jids);
+  });
+  return null;
+}
+
+/** Unavailable presence to newly blocked contacts that may see the user; current presence (a probe on their behalf) to unblocked ones. */
+async function tellContacts(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[], before: Blocklist): Promise<void> {
+  const { module } = ctx;
   const userBare = `${username}@${module.host}`;
   if (verb === "block") {
     // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
@@ -165,8 +180,11 @@ async function applyEdit(ctx: BlocklistContext, username: string, verb: "block" 
       if (await mayReceivePresence(module, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
     }
   }
+}
 
-  // XEP-0191: pushes to every resource that requested the list.
+/** XEP-0191: pushes to every resource that requested the list. */
+function pushChange(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[]): void {
+  const { module } = ctx;
   const pushPayload = new Element(verb, { xmlns: NS_BLOCKING });
   for (const jid of jids) pushPayload.textTag("item", undefined, { jid });
   for (const s of module.sessionsOf(username)) {
@@ -175,9 +193,7 @@ async function applyEdit(ctx: BlocklistContext, username: string, verb: "block" 
     push.add(pushPayload.clone());
     s.send(push);
   }
-  return true;
 }
-
 /** Does the recipient account block the sender? */
 async function inboundBlocked(ctx: BlocklistContext, ev: StanzaEvent): Promise<boolean> {
   const { to, from } = ev.stanza.attrs;

@@ -9,11 +9,10 @@
 // Hooks at -0.5: after policy gates such as blocking (100), before mod_message's delivery (-1),
 // so that a <private/> element can be removed before the recipient sees it (§9).
 
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode, jidResource } from "../../src/util/jid.js";
-import { reply } from "../../src/xml/stanza.js";
 import { messageType, routeToAccount } from "../lib/im/delivery.js";
 import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
 import { carbonCopy, NS_CARBONS, NS_CARBONS_RULES, shouldCopy, withoutPrivate } from "./copy.js";
@@ -29,15 +28,14 @@ export default defineModule({
     const enabled = (s: ClientSession) => s.data.get(module.name) === true;
 
     // §4, §5: only for the sender's own session (an iq without 'to', or to its own bare JID).
-    const toggle = (ev: StanzaEvent) => {
-      if (!isClientSession(ev.origin)) return undefined;
-      const on = ev.stanza.firstElement()!.name === "enable";
-      if (on) ev.origin.data.set(module.name, true);
-      else ev.origin.data.delete(module.name);
-      return module.reply(ev, reply(ev.stanza));
+    const toggle = ({ origin, payload }: IqEvent) => {
+      if (!isClientSession(origin)) return undefined;
+      if (payload.name === "enable") origin.data.set(module.name, true);
+      else origin.data.delete(module.name);
+      return null;
     };
-    module.hook(`iq-set/self/${NS_CARBONS}:enable`, toggle);
-    module.hook(`iq-set/self/${NS_CARBONS}:disable`, toggle);
+    module.iq.set(NS_CARBONS, "enable", toggle, { to: "self" });
+    module.iq.set(NS_CARBONS, "disable", toggle, { to: "self" });
 
     // §8: what a resource sends.
     const outbound = (ev: StanzaEvent) => {

@@ -8,12 +8,12 @@
 // Who may ask: the account itself, and contacts with a subscription to its presence ("from" or
 // "both"), known through mod_roster's `roster-get-item` event.
 
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import "../lib/im/presence.js";
 import { seesPresence } from "../lib/roster/roster.js";
 
@@ -85,17 +85,17 @@ export default defineModule({
       return seesPresence(await module.fire("roster-get-item", { username, jid: requester }));
     };
 
-    module.hook(`iq-get/bare/${NS_LAST}:query`, async (ev: StanzaEvent) => {
-      const { stanza, origin } = ev;
+    // Asked of an account (its own, too: the router tries `self` handlers, then `bare` ones).
+    const query = async ({ stanza, origin, toSelf }: IqEvent) => {
       const to = stanza.attrs.to;
       const username = to === undefined ? (origin as { username?: string }).username : jidNode(to);
       if (username === undefined) return undefined;
-      if (!ev.toSelf) {
+      if (!toSelf) {
         // RFC 6121 §8.5.1: no such account.
-        if (!(await module.accounts.exists(username))) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
+        if (!(await module.accounts.exists(username))) return new StanzaError("cancel", "service-unavailable");
         // XEP-0012 §5: only those allowed to see the user's presence.
         const requester = jidBare(stanza.attrs.from ?? "");
-        if (!(await subscribed(username, requester))) return module.reply(ev, errorReply(stanza, "auth", "forbidden"));
+        if (!(await subscribed(username, requester))) return new StanzaError("auth", "forbidden");
       }
       let seconds = 0;
       let status = "";
@@ -107,9 +107,8 @@ export default defineModule({
           status = typeof rec.s === "string" ? rec.s : "";
         }
       }
-      const r = reply(stanza);
-      r.add(new Element("query", { xmlns: NS_LAST, seconds: String(seconds) }, status === "" ? [] : [status]));
-      return module.reply(ev, r);
-    });
+      return new Element("query", { xmlns: NS_LAST, seconds: String(seconds) }, status === "" ? [] : [status]);
+    };
+    module.iq.get(NS_LAST, "query", query, { to: "bare" });
   },
 });

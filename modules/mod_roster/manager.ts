@@ -39,6 +39,9 @@ const CACHE_MAX = 5000;
 /** What the manager needs of its host: a subset of the ModuleApi. */
 export type RosterHost = Pick<ModuleApi, "sessionsOf" | "fire">;
 
+/** Sends a roster push later (an iq handler's afterReply: the push follows the result). */
+export type PushScheduler = (push: () => void) => void;
+
 /** What mod_roster keeps on a session: it requested the roster (RFC 6121 §2.1.6: pushes only then). */
 export const rosterRequested = new SessionSlot<true>("roster");
 
@@ -151,7 +154,8 @@ export class RosterManager implements RosterService {
 
   /**
    * Store a change of one contact (item and/or pending request) and bump the version.
-   * `beforePush` runs once stored (e.g. the iq result, which RFC 6121 §2.3.2 sends before the push).
+   * `beforePush` runs once stored; `pushAfter`, when given, is handed the push instead of it being
+   * sent at once (a roster set's push follows its iq result, RFC 6121 §2.3.2).
    */
   private async commit(
     username: string,
@@ -159,7 +163,7 @@ export class RosterManager implements RosterService {
     jid: string,
     item: StoredItem | undefined,
     pending: JsonElement | undefined,
-    opts: { push: boolean; beforePush?: () => void },
+    opts: { push: boolean; beforePush?: () => void; pushAfter?: PushScheduler },
   ): Promise<void> {
     const pendingObj: Record<string, JsonElement> = {};
     for (const [k, v] of st.pending) if (k !== jid) pendingObj[k] = v;
@@ -177,14 +181,20 @@ export class RosterManager implements RosterService {
     st.ver = meta.ver;
     if (!this.cache.has(username)) this.remember(username, st);
     opts.beforePush?.();
-    if (opts.push) this.push(username, jid, item ?? null, st);
+    if (opts.push) this.schedulePush(username, jid, item ?? null, st, opts.pushAfter);
   }
 
-  /** RFC 6121 §2.1.6: a roster push to every interested resource of the user. */
-  push(username: string, jid: string, item: StoredItem | null, st: MutableRosterState): void {
+  /** A push of the roster as it is now, sent now or handed to `pushAfter`. */
+  private schedulePush(username: string, jid: string, item: StoredItem | null, st: MutableRosterState, pushAfter?: PushScheduler): void {
+    const ver = RosterManager.versionString(st);
+    if (pushAfter) pushAfter(() => this.push(username, jid, item, ver));
+    else this.push(username, jid, item, ver);
+  }
+
+  /** RFC 6121 §2.1.6: a roster push (at version `ver`) to every interested resource of the user. */
+  push(username: string, jid: string, item: StoredItem | null, ver: string): void {
     const sessions = this.host.sessionsOf(username).filter((s) => rosterRequested.get(s) === true && !s.closed);
     if (sessions.length === 0) return;
-    const ver = RosterManager.versionString(st);
     for (const s of sessions) {
       const iq = new Element("iq", { type: "set", id: `push${(++pushCounter).toString(36)}`, to: s.fullJid! });
       iq.children.push(new Element("query", { xmlns: NS_ROSTER, ver }, [itemElement(jid, item)]));
@@ -209,7 +219,7 @@ export class RosterManager implements RosterService {
     jid: string,
     name: string | undefined,
     groups: string[],
-    opts: { maxItems: number; beforePush?: () => void },
+    opts: { maxItems: number; pushAfter?: PushScheduler },
   ): Promise<{ ok: true } | { ok: false; condition: string; text: string }> {
     const result = await this.locked(username, async () => {
       const st = await this.roster(username);
@@ -220,11 +230,10 @@ export class RosterManager implements RosterService {
       const item = applyRosterSet(previous, name, groups);
       if (sameItem(previous, item)) {
         // Nothing changes: answer, and push anyway as the RFC asks for (§2.3.2), at the same version.
-        opts.beforePush?.();
-        this.push(username, jid, item, st);
+        this.schedulePush(username, jid, item, st, opts.pushAfter);
         return { ok: true as const, previous, item };
       }
-      await this.commit(username, st, jid, item, st.pending.get(jid), { push: true, beforePush: opts.beforePush });
+      await this.commit(username, st, jid, item, st.pending.get(jid), { push: true, pushAfter: opts.pushAfter });
       return { ok: true as const, previous, item };
     });
     if (!result.ok) return result;
@@ -236,13 +245,13 @@ export class RosterManager implements RosterService {
    * Remove an item and any pending request from it (RFC 6121 §2.5). Returns the state it had, or
    * undefined when there was no such item (and no pending request).
    */
-  async removeItem(username: string, jid: string, beforePush?: () => void): Promise<{ item?: StoredItem; pendingIn: boolean } | undefined> {
+  async removeItem(username: string, jid: string, pushAfter?: PushScheduler): Promise<{ item?: StoredItem; pendingIn: boolean } | undefined> {
     const result = await this.locked(username, async () => {
       const st = await this.roster(username);
       const previous = st.items.get(jid);
       const pendingIn = st.pending.has(jid);
       if (!previous && !pendingIn) return undefined;
-      await this.commit(username, st, jid, undefined, undefined, { push: previous !== undefined, beforePush });
+      await this.commit(username, st, jid, undefined, undefined, { push: previous !== undefined, pushAfter });
       return { item: previous, pendingIn };
     });
     if (result?.item) await this.changed(username, jid, result.item, undefined);

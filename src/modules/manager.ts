@@ -133,7 +133,7 @@ export class ModuleManager {
     const iqHandler = (type: "get" | "set") => (ns: string, elName: string, handler: IqHandler, opts: IqOptions = {}) => {
       const targets: IqTarget[] = opts.to === undefined ? ["host"] : Array.isArray(opts.to) ? opts.to : [opts.to];
       const run = async (ev: StanzaEvent) => {
-        const after: Array<() => void> = [];
+        const after: Array<() => void | Promise<void>> = [];
         let answer;
         try {
           answer = await handler({ ...ev, payload: ev.stanza.firstElement()!, afterReply: (fn) => after.push(fn) });
@@ -149,9 +149,10 @@ export class ModuleManager {
           if (answer !== null) out.add(answer);
         }
         api.reply(ev, out);
+        // In order, awaited: the sender's next stanza waits for them, as it waits for the handler.
         for (const fn of after) {
           try {
-            fn();
+            await fn();
           } catch (err) {
             log.error(`after-reply action for ${ns}:${elName} failed: ${(err as Error).stack}`);
           }
