@@ -107,6 +107,26 @@ beforeAll(async () => {
 afterAll(() => ts?.stop());
 
 describe("available presence (RFC 6121 §4.2, §4.4)", () => {
+  it("keeps each session's presence across a reload of mod_presence (it lives on the session), and messages still reach it", async () => {
+    const u = await account("reload");
+    const c = await login(u, "desk");
+    await online(c, "<priority>3</priority>");
+    const host = ts.server.hosts.get("localhost")!;
+    await ts.server.modules.unload(host, "presence");
+    expect(ts.server.modules.service("localhost", "presence")).toBeUndefined();
+    await ts.server.modules.load(host, "presence");
+    const service = ts.server.modules.service("localhost", "presence")!;
+    expect(service.priority(host.session(u, "desk")!)).toBe(3);
+    // Delivery to the bare JID asks the presence service: the session is still the available one.
+    const other = await login(await account("sender"));
+    other.send(`<message type='chat' to='${u}@localhost' id='m1'><body>still there?</body></message>`);
+    const got = await c.next();
+    expect(got.name, got.toString()).toBe("message");
+    expect(got.getChildText("body")).toBe("still there?");
+    c.close();
+    other.close();
+  });
+
   it("echoes presence to the sender, keeps it and its priority on the session", async () => {
     const u = await account("echo");
     const c = await login(u, "desk");
