@@ -15,13 +15,6 @@ import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
 
-/** Prosody module names whose function is built into Herald's core. */
-export const BUILTIN_MODULES = new Set([
-  "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
-  "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
-  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled",
-]);
-
 /** What the manager needs from the server. */
 export interface ModuleContext {
   hosts: Map<string, Host>;
