@@ -150,7 +150,7 @@ export default defineModule({
       if (!username || !fullJid) return;
       try {
         await presence.unavailable(username, fullJid);
-        const others = module.sessionsOf(username).filter((s) => s !== session && !s.closed && s.presence !== undefined);
+        const others = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s !== session);
         if (others.length === 0) await presence.allGone(username);
       } catch (err) {
         fail("presence", err);

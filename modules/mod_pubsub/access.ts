@@ -9,7 +9,7 @@ import type { ModuleApi } from "../../src/modules/api.js";
 import type { AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
-import { seesPresence } from "../mod_roster/roster.js";
+import { seesPresence } from "../lib/roster/roster.js";
 
 /** What mod_roster answers to "roster-get-item". */
 interface RosterItemAnswer {

@@ -64,6 +64,13 @@ beforeAll(async () => {
         order.push("handler");
         return null;
       });
+      m.iq.get(NS, "slow-after", (ev) => {
+        ev.afterReply(async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          m.send(new Element("message", { to: ev.stanza.attrs.from!, from: m.host, id: "late" }));
+        });
+        return null;
+      });
       m.iq.get(NS, "self", (ev) => new Element("self", { xmlns: NS, to: ev.stanza.attrs.to ?? "" }), { to: "self" });
       // A disco node whose handler throws: the requester gets internal-server-error, not silence.
       m.hook("disco-info-node/broken", () => {
@@ -131,6 +138,13 @@ describe("module.iq handlers return their reply", () => {
     expect([first.name, first.attrs.type, first.attrs.id]).toEqual(["iq", "result", "f"]);
     expect([second.name, second.attrs.id, second.attrs.from]).toEqual(["message", "follow-up", "localhost"]);
     expect(order).toEqual(["handler", "after"]);
+  });
+
+  it("an afterReply action that awaits holds the sender's next stanza until it is done", async () => {
+    c.send(`<iq type='get' id='f2' to='localhost'><slow-after xmlns='${NS}'/></iq>`);
+    c.send(`<iq type='get' id='f3' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const got = [await c.next(), await c.next(), await c.next()].map((el) => `${el.name} ${el.attrs.id}`);
+    expect(got).toEqual(["iq f2", "message late", "iq f3"]);
   });
 
   it("`to: self` serves iqs to the sender's own account, not the host", async () => {
