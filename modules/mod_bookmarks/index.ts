@@ -18,7 +18,7 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
-import { PEP_SERVICE_ADDED_EVENT, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
+import { PEP_SERVICE_ADDED_EVENT, pepService, publishWithDefaults, type PepServiceHandle } from "../lib/pubsub/pep.js";
 import { NS_BOOKMARKS2, NS_LEGACY, fromItem, fromLegacy, sameBookmark, toLegacy, toPayload, type Bookmark } from "./convert.js";
 
 const NS_PRIVATE = "jabber:iq:private";

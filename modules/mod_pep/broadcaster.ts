@@ -8,7 +8,7 @@
 import type { Broadcaster, NodeConfig, PubsubEvent, Recipient } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import { freezeSerialization, type Element } from "../../src/xml/stanza.js";
-import type { Notifier } from "../mod_pubsub/notifications.js";
+import type { Notifier } from "../lib/pubsub/notifications.js";
 
 /** The events filtered notifications apply to (Prosody's subscriber_filter runs on broadcasts). */
 const FILTERED_KINDS = new Set<PubsubEvent["kind"]>(["items", "retract", "purge", "delete"]);

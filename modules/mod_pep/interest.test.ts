@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { COMPONENT_NODE_DEFAULTS, type ItemsEvent } from "../../src/util/pubsub/index.js";
 import { Element } from "../../src/xml/stanza.js";
-import { Notifier } from "../mod_pubsub/notifications.js";
+import { Notifier } from "../lib/pubsub/notifications.js";
 import { PepBroadcaster } from "./broadcaster.js";
 import { InterestTable, NO_NODES, PendingQueries } from "./interest.js";
 import { Lru } from "./lru.js";

@@ -27,13 +27,13 @@ import {
 } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
-import type { PubsubContext } from "../mod_pubsub/context.js";
-import { Notifier } from "../mod_pubsub/notifications.js";
-import { NS_PUBSUB } from "../mod_pubsub/xml.js";
+import type { PubsubContext } from "../lib/pubsub/context.js";
+import { Notifier } from "../lib/pubsub/notifications.js";
+import { NS_PUBSUB } from "../lib/pubsub/xml.js";
 import { PepBroadcaster } from "./broadcaster.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "./lru.js";
-import { PEP_STORES, pepStore, type PepStorage } from "./store.js";
+import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 
 /** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
 export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "last-published", "presence-notifications", "presence-subscribe"].map(

@@ -2,8 +2,8 @@
 // statistics, the service object). The module registers itself on load and removes itself on unload.
 
 import type { PubsubService } from "../../src/util/pubsub/index.js";
-import type { StanzaBroadcaster } from "./broadcaster.js";
-import type { PubsubContext } from "./context.js";
+import type { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import type { PubsubContext } from "../lib/pubsub/context.js";
 
 export interface PubsubInstance {
   service: PubsubService;

@@ -48,8 +48,8 @@ import { errorSpec, type ItemPage, type PubsubFailure, type Result } from "../..
 import { jidBare, jidPrep } from "../../src/util/jid.js";
 import { normalizeAddress } from "../../src/util/ip.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { PEP_SERVICE_ADDED_EVENT, pepService } from "../mod_pep/api.js";
-import { publisherAttr } from "../mod_pubsub/xml.js";
+import { PEP_SERVICE_ADDED_EVENT, pepService } from "../lib/pubsub/pep.js";
+import { publisherAttr } from "../lib/pubsub/xml.js";
 import { CONTENT_TYPES, feedItemOf, jsonItem, pickFormat, render, type FeedItem } from "./feeds.js";
 import { EventStreams, type StreamSource } from "./sse.js";
 

@@ -9,7 +9,7 @@ import type { ServerResponse } from "node:http";
 import type { Logger } from "../../src/util/logger.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import type { PubsubInstance } from "../mod_pubsub/instances.js";
-import { publisherAttr } from "../mod_pubsub/xml.js";
+import { publisherAttr } from "../lib/pubsub/xml.js";
 import { feedItemOf, jsonItem } from "./feeds.js";
 
 /** What a stream reads: a component's pubsub instance, or an account's PEP service. */

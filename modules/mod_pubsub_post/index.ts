@@ -29,7 +29,7 @@ import type { PubsubFailure } from "../../src/util/pubsub/index.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { itemPayload } from "../mod_pubsub/protocol.js";
+import { itemPayload } from "../lib/pubsub/protocol.js";
 import { startWebhooks } from "./webhooks.js";
 
 

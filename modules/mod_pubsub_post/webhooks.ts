@@ -18,9 +18,9 @@ import type { ModuleApi } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
-import { findDataForm, formKind, rawFormValues } from "../mod_pubsub/forms.js";
+import { findDataForm, formKind, rawFormValues } from "../lib/pubsub/forms.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { NS_COMMANDS } from "../mod_pubsub/xml.js";
+import { NS_COMMANDS } from "../lib/pubsub/xml.js";
 
 export const NODE_WEBHOOKS = "urn:herald:pubsub:webhooks";
 const NS_DATA = "jabber:x:data";

@@ -6,7 +6,7 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { pepService } from "../mod_pep/api.js";
+import { pepService } from "../lib/pubsub/pep.js";
 
 const NS_VCARD4 = "urn:ietf:params:xml:ns:vcard-4.0";
 const NODE_VCARD4 = "urn:xmpp:vcard4";

@@ -11,7 +11,7 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { jidNode } from "../../src/util/jid.js";
 import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { lastPayload, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
+import { lastPayload, pepService, publishWithDefaults, type PepServiceHandle } from "../lib/pubsub/pep.js";
 import {
   NODE_AVATAR_DATA,
   NODE_AVATAR_METADATA,

@@ -10,7 +10,7 @@ import { LevelStorage, MemoryStorage, type StorageDriver } from "../../src/stora
 import { COMPONENT_NODE_DEFAULTS, MemoryPubsubStore, type PubsubStore, type StoredItem } from "../../src/util/pubsub/index.js";
 import { createTestService, expectOk } from "../../src/util/pubsub/testing.js";
 import { Element } from "../../src/xml/stanza.js";
-import { HeraldPubsubStore } from "../../modules/mod_pubsub/store.js";
+import { HeraldPubsubStore } from "../../modules/lib/pubsub/store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herald-pubsub-store-"));
 const level = new LevelStorage(join(dir, "db"));

@@ -2,9 +2,9 @@
 // host bus, answered by mod_pep, so they never import mod_pep's wiring. Also the small helpers they
 // share: publishing with "defaults only" options and reading one node's last payload.
 
-import type { ModuleApi } from "../../src/modules/api.js";
-import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
-import { Element } from "../../src/xml/stanza.js";
+import type { ModuleApi } from "../../../src/modules/api.js";
+import type { PubsubService, Result } from "../../../src/util/pubsub/index.js";
+import { Element } from "../../../src/xml/stanza.js";
 
 export const PEP_SERVICE_EVENT = "pep-get-service";
 /** Fired with a PepServiceHandle and the username when an account's service is made. */

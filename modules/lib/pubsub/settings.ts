@@ -2,9 +2,9 @@
 // keyed by form variable, Prosody's internal option name, or Herald's), and the node-creation
 // policy pubsub_create_node.
 
-import { ConfigTable, type ConfigValue } from "../../src/config/options.js";
-import { NODE_CONFIG_FIELDS, parseNodeConfigForm, type NodeConfig, type Result } from "../../src/util/pubsub/index.js";
-import { jidBare, jidHost } from "../../src/util/jid.js";
+import { ConfigTable, type ConfigValue } from "../../../src/config/options.js";
+import { NODE_CONFIG_FIELDS, parseNodeConfigForm, type NodeConfig, type Result } from "../../../src/util/pubsub/index.js";
+import { jidBare, jidHost } from "../../../src/util/jid.js";
 
 /** Prosody's internal names that differ from the form variable (pubsub.lib.lua). */
 const PROSODY_NAMES: Record<string, string> = {

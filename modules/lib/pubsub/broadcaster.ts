@@ -9,9 +9,9 @@
 // (a chain), and notify() returns without waiting; idle() tells when everything handed to notify()
 // so far has been posted. A subscriber is never told of an item that is not on disk.
 
-import { freezeSerialization } from "../../src/xml/stanza.js";
-import type { Element } from "../../src/xml/stanza.js";
-import type { Broadcaster, PubsubEvent } from "../../src/util/pubsub/index.js";
+import { freezeSerialization } from "../../../src/xml/stanza.js";
+import type { Element } from "../../../src/xml/stanza.js";
+import type { Broadcaster, PubsubEvent } from "../../../src/util/pubsub/index.js";
 import type { Notifier } from "./notifications.js";
 
 

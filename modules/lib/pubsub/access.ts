@@ -5,10 +5,10 @@
 // subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
 // Its availability is what it told this service by directed presence (tracked in DirectedPresence).
 
-import type { AccessOracle } from "../../src/util/pubsub/index.js";
-import { jidBare, jidSplit } from "../../src/util/jid.js";
-import type { Element } from "../../src/xml/stanza.js";
-import { seesPresence } from "../mod_roster/roster.js";
+import type { AccessOracle } from "../../../src/util/pubsub/index.js";
+import { jidBare, jidSplit } from "../../../src/util/jid.js";
+import type { Element } from "../../../src/xml/stanza.js";
+import { seesPresence } from "../../mod_roster/roster.js";
 
 /** What mod_roster answers to "roster-get-item". */
 interface RosterItemAnswer {

@@ -13,9 +13,9 @@
 // for its queue first (read your writes). The caller learns of durability through mark()/durable():
 // mod_pubsub sends a publish's IQ result, and its notifications, only once durable() resolved.
 
-import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../src/util/pubsub/index.js";
-import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
-import { Element } from "../../src/xml/stanza.js";
+import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../../src/util/pubsub/index.js";
+import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../../src/storage/types.js";
+import { Element } from "../../../src/xml/stanza.js";
 import { elementToJson, isJsonElement, jsonToElement } from "./xml.js";
 
 export interface PubsubStores {

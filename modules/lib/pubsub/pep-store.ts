@@ -7,8 +7,8 @@
 // mod_pubsub's HeraldPubsubStore does the item and record encoding; the adapters below present
 // these stores to it as its per-node stores (its "user" is the node name).
 
-import type { ArchiveItem, ArchiveQuery, ArchiveStore, AppendOptions, Json, KeyvalStore, MapStore } from "../../src/storage/types.js";
-import { HeraldPubsubStore } from "../mod_pubsub/store.js";
+import type { ArchiveItem, ArchiveQuery, ArchiveStore, AppendOptions, Json, KeyvalStore, MapStore } from "../../../src/storage/types.js";
+import { HeraldPubsubStore } from "./store.js";
 
 export const PEP_STORES = { nodes: "pep", subscriptions: "pep_subscriptions", itemsPrefix: "pep_" } as const;
 

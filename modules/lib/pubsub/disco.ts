@@ -4,7 +4,7 @@
 // metadata (§5.3, §5.4) and a node's items (§5.5, with paging); plus the XEP-0050 command node of
 // get-pending (§8.7).
 
-import { Element, reply } from "../../src/xml/stanza.js";
+import { Element, reply } from "../../../src/xml/stanza.js";
 import { actorOf, parseRsm, resultOf, rsmElement, type ProtocolResult, type PubsubContext } from "./context.js";
 import { metaDataForm } from "./forms.js";
 import {

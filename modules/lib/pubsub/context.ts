@@ -1,8 +1,8 @@
 // What the protocol layer needs to answer for one pubsub service: the service, its address, and
 // the few switches that differ between the component and PEP (per-account services).
 
-import type { PubsubEvent, PubsubService, RsmQuery, RsmResult, Subscription } from "../../src/util/pubsub/index.js";
-import { Element, reply } from "../../src/xml/stanza.js";
+import type { PubsubEvent, PubsubService, RsmQuery, RsmResult, Subscription } from "../../../src/util/pubsub/index.js";
+import { Element, reply } from "../../../src/xml/stanza.js";
 import { NS_RSM, pubsubErrorReply } from "./xml.js";
 
 export interface PubsubContext {
