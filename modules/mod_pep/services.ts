@@ -18,30 +18,16 @@
 // publish-options as the new node's configuration (§7.1.5 / XEP-0163 §3), access models open,
 // presence, roster and whitelist.
 
-import {
-  PEP_NODE_DEFAULTS,
-  PubsubService,
-  type AccessModel,
-  type AccessOracle,
-  type NodeConfig,
-} from "../../src/util/pubsub/index.js";
+import { PEP_NODE_DEFAULTS, PubsubService, type AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import type { PubsubContext } from "../lib/pubsub/context.js";
 import { Notifier } from "../lib/pubsub/notifications.js";
-import { NS_PUBSUB } from "../lib/pubsub/xml.js";
-import { PepBroadcaster } from "./broadcaster.js";
+import { mayByModel, PEP_ACCESS_MODELS, PEP_EXTRA_FEATURES, pepRecipients } from "../lib/pubsub/pep.js";
+import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "./lru.js";
-import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
-
-/** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
-export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "last-published", "presence-notifications", "presence-subscribe"].map(
-  (f) => `${NS_PUBSUB}#${f}`,
-);
-
-/** Prosody's check_node_config for PEP: these four, not authorize. */
-export const PEP_ACCESS_MODELS: readonly AccessModel[] = ["open", "presence", "roster", "whitelist"];
 
 export interface PepAccount {
   username: string;
@@ -216,13 +202,16 @@ export class PepServices {
     const isOwner = (jid: string) => jidBare(jid) === bare;
     const notifier = new Notifier({ from: bare, maxItems: opts.maxItems, nextId: opts.nextId });
     let service: PubsubService | undefined;
-    const broadcaster = new PepBroadcaster(notifier, {
-      interested: (node) => opts.interest.wanting(username, node),
-      mayReceive: async (node, jid, config, deleted) => {
-        if (isOwner(jid)) return true;
-        if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;
-        return mayByModel(config, bare, jid, opts.access);
-      },
+    // The component's broadcaster with PEP's recipient filter (Prosody's subscriber_filter).
+    const broadcaster = new StanzaBroadcaster(notifier, {
+      recipients: pepRecipients({
+        interested: (node) => opts.interest.wanting(username, node),
+        mayReceive: async (node, jid, config, deleted) => {
+          if (isOwner(jid)) return true;
+          if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;
+          return mayByModel(config, bare, jid, opts.access);
+        },
+      }),
       post: opts.post,
       onError: opts.onError,
     });
@@ -270,21 +259,5 @@ export class PepServices {
       });
     };
     return { username, jid: bare, service: svc, ctx, sendLastItem };
-  }
-}
-
-/** The access model's answer from a node's configuration alone (a deleted node's notification). */
-async function mayByModel(config: Readonly<NodeConfig>, owner: string, jid: string, access: AccessOracle): Promise<boolean> {
-  switch (config.accessModel) {
-    case "open":
-      return true;
-    case "presence":
-      return access.isSubscribedToPresence(owner, jid);
-    case "roster": {
-      const groups = await access.rosterGroups(owner, jid);
-      return groups !== null && groups.some((g) => config.rosterGroupsAllowed.includes(g));
-    }
-    default:
-      return false;
   }
 }

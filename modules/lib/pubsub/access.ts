@@ -8,7 +8,6 @@
 import type { AccessOracle } from "../../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../../src/util/jid.js";
 import type { Element } from "../../../src/xml/stanza.js";
-import { seesPresence } from "../../mod_roster/roster.js";
 
 /** What mod_roster answers to "roster-get-item". */
 interface RosterItemAnswer {
@@ -134,7 +133,9 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
   return {
     // XEP-0060 §4.5 presence: the entity has a subscription to the owner's presence (from/both).
     async isSubscribedToPresence(owner, jid) {
-      return seesPresence({ item: await rosterItem(owner, jid) });
+      const item = await rosterItem(owner, jid);
+      // RFC 6121 §3: "from" and "both" let the contact see the user's presence.
+      return item?.subscription === "from" || item?.subscription === "both";
     },
     // §4.5 roster: the groups the owner put the entity in.
     async rosterGroups(owner, jid) {

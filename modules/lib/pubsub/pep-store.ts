@@ -4,11 +4,10 @@
 //   map "pep"                user = username, key = node            -> the node record
 //   map "pep_subscriptions"  user = username, key = node NUL subid  -> a subscription
 //   archive "pep_<node>"     user = username                        -> the node's items
-// mod_pubsub's HeraldPubsubStore does the item and record encoding; the adapters below present
-// these stores to it as its per-node stores (its "user" is the node name).
+// HeraldPubsubStore (store.ts) does the record and item encoding over this layout.
 
-import type { ArchiveItem, ArchiveQuery, ArchiveStore, AppendOptions, Json, KeyvalStore, MapStore } from "../../../src/storage/types.js";
-import { HeraldPubsubStore } from "./store.js";
+import type { ArchiveStore, Json, MapStore } from "../../../src/storage/types.js";
+import { HeraldPubsubStore, type NodeItems, type PubsubLayout } from "./store.js";
 
 export const PEP_STORES = { nodes: "pep", subscriptions: "pep_subscriptions", itemsPrefix: "pep_" } as const;
 
@@ -19,66 +18,49 @@ export interface PepStorage {
 
 const SEP = "\u0000";
 
-/** Node records: a keyval view (user = node) of the account's entries in map "pep". */
-function nodeRecords(map: MapStore<Json>, username: string): KeyvalStore<Json> {
-  return {
-    get: (node) => map.get(username, node),
-    set: (node, value) => map.set(username, node, value),
-    users: async () => [...(await map.getAll(username)).keys()],
-  };
-}
-
-/** Subscriptions: a map view (user = node, key = subid) of the account's entries in "pep_subscriptions". */
-function subscriptionRecords(map: MapStore<Json>, username: string): MapStore<Json> {
+/** One account's PEP layout. */
+export function pepLayout(storage: PepStorage, username: string): PubsubLayout {
+  const nodes = storage.openMap(PEP_STORES.nodes);
+  const subscriptions = storage.openMap(PEP_STORES.subscriptions);
   const key = (node: string, subid: string) => `${node}${SEP}${subid}`;
-  const ofNode = async (node: string): Promise<Map<string, Json>> => {
+  const subscriptionsOf = async (node: string): Promise<Map<string, Json>> => {
     const out = new Map<string, Json>();
     const prefix = `${node}${SEP}`;
-    for (const [k, v] of await map.getAll(username)) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+    for (const [k, v] of await subscriptions.getAll(username)) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
     return out;
   };
+  const archives = new Map<string, NodeItems>();
   return {
-    get: (node, subid) => map.get(username, key(node, subid)),
-    set: (node, subid, value) => map.set(username, key(node, subid), value),
-    setMany: (node, entries) => map.setMany(username, entries.map(([subid, v]) => [key(node, subid), v])),
-    getAll: ofNode,
-    clear: async (node) => {
-      const keys = [...(await ofNode(node)).keys()];
-      if (keys.length > 0) await map.setMany(username, keys.map((subid) => [key(node, subid), undefined]));
+    nodeNames: async () => [...(await nodes.getAll(username)).keys()],
+    getNode: (node) => nodes.get(username, node),
+    setNode: (node, value) => nodes.set(username, node, value),
+    subscriptions: subscriptionsOf,
+    setSubscription: (node, subid, value) => subscriptions.set(username, key(node, subid), value),
+    async clearSubscriptions(node) {
+      const subids = [...(await subscriptionsOf(node)).keys()];
+      if (subids.length > 0) await subscriptions.setMany(username, subids.map((subid) => [key(node, subid), undefined]));
     },
-    users: async () => [...new Set([...(await map.getAll(username)).keys()].map((k) => k.slice(0, k.indexOf(SEP))))],
-  };
-}
-
-/** Items: an archive view (user = node) over one archive per node, user = username. */
-function itemArchives(storage: PepStorage, username: string, nodes: () => Promise<string[]>): ArchiveStore<Json> {
-  const archives = new Map<string, ArchiveStore<Json>>();
-  const of = (node: string): ArchiveStore<Json> => {
-    let a = archives.get(node);
-    if (!a) {
-      a = storage.openArchive(PEP_STORES.itemsPrefix + node);
-      archives.set(node, a);
-    }
-    return a;
-  };
-  return {
-    append: (node, value, options?: AppendOptions) => of(node).append(username, value, options),
-    appendMany: (node, entries, options) => of(node).appendMany(username, entries, options),
-    find: (node, query?: ArchiveQuery): Promise<ArchiveItem<Json>[]> => of(node).find(username, query),
-    get: (node, id) => of(node).get(username, id),
-    count: (node, query) => of(node).count(username, query),
-    delete: (node, query) => of(node).delete(username, query),
-    truncate: (node, keep) => of(node).truncate(username, keep),
-    users: nodes,
+    items(node) {
+      let items = archives.get(node);
+      if (!items) {
+        const a = storage.openArchive(PEP_STORES.itemsPrefix + node);
+        items = {
+          append: (value, options) => a.append(username, value, options),
+          appendMany: (entries, options) => a.appendMany(username, entries, options),
+          find: (query) => a.find(username, query),
+          get: (id) => a.get(username, id),
+          count: () => a.count(username),
+          delete: (query) => a.delete(username, query),
+          truncate: (keep) => a.truncate(username, keep),
+        };
+        archives.set(node, items);
+      }
+      return items;
+    },
   };
 }
 
 /** The PubsubStore of one account's PEP service. */
 export function pepStore(storage: PepStorage, username: string): HeraldPubsubStore {
-  const nodes = nodeRecords(storage.openMap(PEP_STORES.nodes), username);
-  return new HeraldPubsubStore({
-    nodes,
-    subscriptions: subscriptionRecords(storage.openMap(PEP_STORES.subscriptions), username),
-    items: itemArchives(storage, username, () => nodes.users()),
-  });
+  return new HeraldPubsubStore(pepLayout(storage, username));
 }
