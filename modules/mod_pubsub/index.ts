@@ -29,10 +29,9 @@ import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
-import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
-import { jidBare, jidPrep } from "../../src/util/jid.js";
+import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
-import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "../lib/pubsub/adhoc.js";
 import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import type { ProtocolResult, PubsubContext } from "../lib/pubsub/context.js";
@@ -41,32 +40,20 @@ import { registerInstance } from "./instances.js";
 import { Notifier } from "../lib/pubsub/notifications.js";
 import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
 import { handlePubsubIq } from "../lib/pubsub/protocol.js";
-import { creationPolicy, readNodeDefaults, type CreatePolicy } from "../lib/pubsub/settings.js";
+import { componentSettings } from "../lib/pubsub/settings.js";
+import { DurableReplies } from "../lib/pubsub/replies.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../lib/pubsub/store.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
 import { pubsubShellCommand, type ShellEvent } from "./shell.js";
 import { registerPubsubMetrics } from "./metrics.js";
 
-/** A hook on another host's bus, if the core offers one (ModuleApi has no such call yet). */
-
 export default defineModule({
   async load(module) {
     const o = module.options;
-    const maxItems = o.integer("pubsub_max_items", 256, { min: 1, max: 1_000_000 });
-    const exposePublisher = o.has("expose_publisher") ? o.boolean("expose_publisher", false) : undefined;
-    const policy = o.enum<CreatePolicy>("pubsub_create_node", "admins", ["admins", "local", "anyone"]) ?? "admins";
-    const componentAdmins = new Set(
-      o.ownArray("admins").flatMap((a) => {
-        const j = jidPrep(a);
-        return j === undefined ? [] : [jidBare(j)];
-      }),
-    );
-    // The service's own JID acts for the admin shell's pubsub commands (an owner of every node).
-    const isAdmin = (jid: string) => jid === module.host || module.isAdmin(jid) || componentAdmins.has(jidBare(jid));
-    const defaults = readNodeDefaults(o.table("node_defaults"));
-    if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
-    const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
+    const settings = componentSettings(o, { host: module.host, isServerAdmin: (jid) => module.isAdmin(jid), hostNames: () => module.hostNames() });
+    for (const warning of settings.warnings) module.log.warn(warning);
+    const { maxItems, exposePublisher, policy } = settings;
 
     // Write-behind: a node's lock is not held across the fsync; replies and notifications wait
     // for durability below (answer) and in the broadcaster (gate).
@@ -78,7 +65,7 @@ export default defineModule({
       },
       { writeBehind: true },
     );
-    const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
+    const directed = new DirectedPresence(settings.directedPresenceLimit);
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
     const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
 
@@ -92,39 +79,21 @@ export default defineModule({
     });
     const broadcaster = new StanzaBroadcaster(notifier, {
       post: (stanza) => module.post(stanza),
-      notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
+      notifyAffiliations: settings.notifyAffiliations,
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
       gate: () => store.written(),
     });
 
-    const service = new PubsubService({
-      store,
-      broadcaster,
-      access,
-      config: {
-        nodeDefaults: defaults.ok ? defaults.value : undefined,
-        maxItems,
-        maxPayloadSize: o.integer("pubsub_max_payload_size", 65536, { min: 1, max: 64 * 1024 * 1024 }),
-        maxItemExpire: finite(o.period("pubsub_max_item_expire")),
-        maxLeaseSeconds: finite(o.period("pubsub_max_lease")),
-        maxNodes: o.integer("pubsub_max_nodes", undefined, { min: 1 }),
-        maxSubscriptionsPerJid: o.integer("pubsub_max_subscriptions", undefined, { min: 1 }),
-        accessModels: models.length > 0 ? models : ACCESS_MODELS,
-        autocreateOnPublish: o.boolean("autocreate_on_publish", false),
-        autocreateOnSubscribe: o.boolean("autocreate_on_subscribe", false),
-        canCreate: creationPolicy(policy, isAdmin, () => module.hostNames()),
-        isAdmin,
-      },
-    });
+    const service = new PubsubService({ store, broadcaster, access, config: settings.service });
 
     const ctx: PubsubContext = {
       service,
       jid: module.host,
       exposePublisher,
-      fullConfigForm: o.boolean("pubsub_full_config_form", false),
+      fullConfigForm: settings.fullConfigForm,
       broadcast: (event) => broadcaster.notify(event),
       send: (stanza) => module.post(stanza),
-      identity: { category: "pubsub", type: "service", name: o.string("name", "Herald PubSub Service") },
+      identity: { category: "pubsub", type: "service", name: settings.name },
       presenceEvents: true,
       presenceAware: true,
       adhocCommands: true,
@@ -138,44 +107,20 @@ export default defineModule({
     module.hook<ShellEvent>("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
     registerPubsubMetrics(module, service, broadcaster, module.host);
 
-    // Replies wait until what their request wrote is durable and its notifications are posted,
-    // without holding up the requester's next stanzas (a publisher's publishes in flight go to
-    // disk together): they are sent from a chain, in request order. With nothing pending, at once.
-    let replies: Promise<void> | undefined;
-    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
-      const mark = store.mark();
-      const result = await run();
-      if (replies === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) {
-        module.reply(ev, result.reply);
-        // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
-        if (result.after) await result.after();
-        return true;
-      }
-      // Settled at once into a value: a failure waiting behind earlier replies is no unhandled rejection.
-      const failure = store.durable(mark).then(
-        () => undefined,
-        (err: unknown) => ({ err }),
-      );
-      const posted = broadcaster.idle();
-      const send = (replies ?? Promise.resolve()).then(async () => {
-        const failed = await failure;
-        if (failed) {
-          module.log.error(`pubsub: items not stored: ${(failed.err as Error)?.stack ?? failed.err}`);
-          module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
-          return;
-        }
-        await posted;
-        module.reply(ev, result.reply);
-        if (result.after) await result.after();
-      });
-      const tail = send.catch((err: unknown) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`));
-      replies = tail;
-      void tail.then(() => {
-        if (replies === tail) replies = undefined;
-      });
+    // Replies wait until what their request wrote is durable (lib/pubsub/replies.ts).
+    const replies = new DurableReplies({
+      store,
+      broadcaster,
+      failure: (request, err) => {
+        module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
+        return errorReply(request, "wait", "internal-server-error");
+      },
+      onError: (err) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`),
+    });
+    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>): Promise<true> => {
+      await replies.answer(ev.stanza, run, (reply) => module.reply(ev, reply));
       return true;
     };
-
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
       for (const type of ["get", "set"]) {
         module.hook<StanzaEvent>(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
@@ -183,7 +128,7 @@ export default defineModule({
     }
 
     // XEP-0313 on nodes: the item history as an archive (./mam.ts).
-    const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
+    const maxArchiveResults = settings.maxArchiveResults;
     module.addFeature(NS_MAM);
     module.hook<StanzaEvent>(`iq-get/host/${NS_MAM}:query`, (ev) => module.reply(ev, nodeArchiveForm(ev.stanza)));
     module.hook<StanzaEvent>(`iq-set/host/${NS_MAM}:query`, async (ev) => {
@@ -252,7 +197,7 @@ export default defineModule({
     }
 
     // Leases (§12.18) and pubsub#item_expire.
-    const sweepMs = o.period("pubsub_sweep_interval", 60, { min: 0.05 }) * 1000;
+    const { sweepMs } = settings;
     module.addTimer(sweepMs, async () => {
       await service.sweep();
       return sweepMs;
@@ -262,8 +207,3 @@ export default defineModule({
     if (warmed.ok) module.log.debug(`${warmed.value} pubsub nodes loaded; nodes are created by ${policy}`);
   },
 });
-
-/** A period option, unset when absent or "never". */
-function finite(seconds: number | undefined): number | undefined {
-  return seconds !== undefined && Number.isFinite(seconds) ? seconds : undefined;
-}
