@@ -23,8 +23,7 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidHost, jidSplit } from "../../src/util/jid.js";
 import { Element, errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
-import { serviceFeatures } from "../lib/pubsub/disco.js";
-import { metaDataForm } from "../lib/pubsub/forms.js";
+import { addItemList, addNodeInfo, addNodeList, addServiceToAccountInfo } from "../lib/pubsub/disco.js";
 import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
 import { handlePubsubIq } from "../lib/pubsub/protocol.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
@@ -233,25 +232,13 @@ export default defineModule({
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
-        const q = data.reply;
-        // After the account's identities, then every feature not already listed.
-        const identity = new Element("identity", { category: "pubsub", type: "pep" });
-        let at = 0;
-        q.children.forEach((c, i) => {
-          if (typeof c !== "string" && c.name === "identity") at = i + 1;
-        });
-        q.children.splice(at, 0, identity);
-        const listed = new Set(q.childElements("feature").map((f) => f.attrs.var));
-        for (const f of serviceFeatures(account.ctx)) if (!listed.has(f)) q.add(new Element("feature", { var: f }));
+        addServiceToAccountInfo(data.reply, account.ctx);
         return undefined;
       }
       // XEP-0060 §5.3/§5.4: a node of the account.
       const meta = await account.service.getNodeMeta(data.node, data.requester);
       if (!meta.ok) return undefined;
-      data.reply.add(new Element("identity", { category: "pubsub", type: meta.value.nodeType }));
-      data.reply.add(new Element("feature", { var: NS_DISCO_INFO })).add(new Element("feature", { var: NS_PUBSUB }));
-      data.reply.add(new Element("feature", { var: NS_MAM }));
-      data.reply.add(metaDataForm(meta.value));
+      addNodeInfo(data.reply, meta.value, [NS_MAM]);
       return true;
     });
 
@@ -261,16 +248,13 @@ export default defineModule({
       if (data.node === undefined) {
         // §5.2: the nodes the requester may see, named by their titles.
         const listed = await account.service.listNodes(data.requester);
-        if (!listed.ok) return undefined;
-        for (const n of listed.value.nodes) {
-          data.reply.add(new Element("item", n.title === undefined ? { jid: account.jid, node: n.node } : { jid: account.jid, node: n.node, name: n.title }));
-        }
+        if (listed.ok) addNodeList(data.reply, account.jid, listed.value.nodes);
         return undefined;
       }
       // §5.5: a node's items, named by id.
       const got = await account.service.getItems(data.node, data.requester);
       if (!got.ok) return undefined;
-      for (const item of got.value.items) data.reply.add(new Element("item", { jid: account.jid, name: item.id }));
+      addItemList(data.reply, account.jid, got.value.items);
       return true;
     });
 
