@@ -12,19 +12,16 @@
 // such data leaves the cache; such an account's service is loaded for its sweep. An account stays
 // on that list while a node of it has pubsub#item_expire or a subscription of it has a lease.
 //
-// Each service: owner = the account's bare JID (acts as owner of every node, and alone may create
-// nodes, as Prosody's get_affiliation/check_node_config), Prosody's PEP node defaults (one item,
-// access model presence, last item on subscription and presence), auto-create on publish with the
-// publish-options as the new node's configuration (§7.1.5 / XEP-0163 §3), access models open,
-// presence, roster and whitelist.
+// Each service is the one pubsub service with PEP's configuration, context and recipient filter
+// (lib/pubsub/pep.ts).
 
-import { PEP_NODE_DEFAULTS, PubsubService, type AccessOracle } from "../../src/util/pubsub/index.js";
+import { PubsubService, type AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import type { PubsubContext } from "../lib/pubsub/context.js";
 import { Notifier } from "../lib/pubsub/notifications.js";
-import { mayByModel, PEP_ACCESS_MODELS, PEP_EXTRA_FEATURES, pepRecipients } from "../lib/pubsub/pep.js";
+import { mayByModel, pepContext, pepRecipients, pepServiceConfig } from "../lib/pubsub/pep.js";
 import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "./lru.js";
@@ -219,29 +216,10 @@ export class PepServices {
       store: pepStore(opts.storage, username),
       broadcaster,
       access: opts.access,
-      config: {
-        nodeDefaults: PEP_NODE_DEFAULTS,
-        maxItems: opts.maxItems,
-        maxPayloadSize: opts.maxPayloadSize,
-        accessModels: PEP_ACCESS_MODELS,
-        autocreateOnPublish: true,
-        autocreateOnSubscribe: false,
-        canCreate: isOwner,
-        isAdmin: isOwner,
-      },
+      config: pepServiceConfig(bare, opts),
     });
     const svc = service;
-    const ctx: PubsubContext = {
-      service: svc,
-      jid: bare,
-      broadcast: (event) => broadcaster.notify(event),
-      send: opts.post,
-      identity: { category: "pubsub", type: "pep" },
-      presenceEvents: true,
-      presenceAware: true,
-      adhocCommands: false,
-      extraFeatures: PEP_EXTRA_FEATURES,
-    };
+    const ctx = pepContext(svc, bare, broadcaster, opts.post);
     const sendLastItem = async (node: string, jid: string, to = jid): Promise<void> => {
       const meta = await svc.getNodeMeta(node, bare);
       if (!meta.ok || meta.value.config.sendLastPublishedItem !== "on_sub_and_presence") return;

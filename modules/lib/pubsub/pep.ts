@@ -4,9 +4,21 @@
 // small helpers they share: publishing with "defaults only" options, reading one node's last payload.
 
 import type { ModuleApi } from "../../../src/modules/api.js";
-import type { AccessModel, AccessOracle, NodeConfig, PubsubEvent, PubsubService, Recipient, Result } from "../../../src/util/pubsub/index.js";
+import {
+  PEP_NODE_DEFAULTS,
+  type AccessModel,
+  type AccessOracle,
+  type NodeConfig,
+  type PubsubEvent,
+  type PubsubService,
+  type Recipient,
+  type Result,
+  type ServiceConfig,
+} from "../../../src/util/pubsub/index.js";
 import { jidBare } from "../../../src/util/jid.js";
 import { Element } from "../../../src/xml/stanza.js";
+import type { StanzaBroadcaster } from "./broadcaster.js";
+import type { PubsubContext } from "./context.js";
 import { NS_PUBSUB } from "./xml.js";
 
 // ---- what makes a service PEP: its defaults and its recipient filter -----------------------------
@@ -19,6 +31,40 @@ export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "
 
 /** Prosody's check_node_config for PEP: these four, not authorize. */
 export const PEP_ACCESS_MODELS: readonly AccessModel[] = ["open", "presence", "roster", "whitelist"];
+
+/**
+ * The configuration of an account's service (Prosody's mod_pep): the account (`owner`, its bare
+ * JID) acts as owner of every node and alone may create nodes; PEP's node defaults (one item,
+ * access model presence, last item on subscription and presence); auto-create on publish.
+ */
+export function pepServiceConfig(owner: string, limits: { maxItems: number; maxPayloadSize: number }): ServiceConfig {
+  const isOwner = (jid: string) => jidBare(jid) === owner;
+  return {
+    nodeDefaults: PEP_NODE_DEFAULTS,
+    maxItems: limits.maxItems,
+    maxPayloadSize: limits.maxPayloadSize,
+    accessModels: PEP_ACCESS_MODELS,
+    autocreateOnPublish: true,
+    autocreateOnSubscribe: false,
+    canCreate: isOwner,
+    isAdmin: isOwner,
+  };
+}
+
+/** The protocol context of an account's service: identity pubsub/pep, PEP's features, no ad-hoc commands. */
+export function pepContext(service: PubsubService, owner: string, broadcaster: StanzaBroadcaster, send: (stanza: Element) => Promise<void>): PubsubContext {
+  return {
+    service,
+    jid: owner,
+    broadcast: (event) => broadcaster.notify(event),
+    send,
+    identity: { category: "pubsub", type: "pep" },
+    presenceEvents: true,
+    presenceAware: true,
+    adhocCommands: false,
+    extraFeatures: PEP_EXTRA_FEATURES,
+  };
+}
 
 /** The events filtered notifications apply to (Prosody's subscriber_filter runs on broadcasts). */
 const FILTERED_KINDS = new Set<PubsubEvent["kind"]>(["items", "retract", "purge", "delete"]);
