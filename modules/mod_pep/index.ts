@@ -1,6 +1,7 @@
 // mod_pep: the Personal Eventing Protocol (XEP-0163). Every account is a pubsub service at its
-// bare JID (services.ts), answering XEP-0060 requests through mod_pubsub's protocol layer, with
-// notifications filtered by Entity Capabilities (presence.ts, broadcaster.ts).
+// bare JID (services.ts): the one pubsub library (modules/lib/pubsub) with PEP's defaults and
+// recipient filter (lib/pubsub/pep.ts), notifications going also to the entities that asked for a
+// node through Entity Capabilities (presence.ts, interest.ts).
 //
 // Options (Prosody's names):
 //   pep_max_items (256)              upper bound of pubsub#max_items, and the value of "max"
@@ -11,39 +12,29 @@
 //                                    cached services and on accounts with expiring data; services.ts)
 //   max_archive_query_results (50)   the largest page of an archive query on a node (XEP-0313)
 //
-// Events on the host bus: "pep-get-service" { username } -> { service, jid } | undefined
-// (mod_vcard_legacy, mod_vcard4); "pep-service-added" { username, service, jid } when an account's
-// service is made, before its first use (mod_bookmarks listens to its events). Storage: see store.ts; deleting an account removes its PEP data
-// with the account's other data, and "user-deleted" drops what is cached of it.
+// Provides "pep" (lib/pubsub/services.ts): an account's service by username, for mod_vcard_legacy,
+// mod_vcard4, mod_bookmarks and mod_pubsub_http. Fires "pep-service-added" { username, service, jid }
+// on the host bus when an account's service is made, before its first use (mod_bookmarks listens to
+// its events). Storage: lib/pubsub/pep-store.ts; deleting an account removes its PEP data with the
+// account's other data, and "user-deleted" drops what is cached of it.
 
 import { randomBytes } from "node:crypto";
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidHost, jidSplit } from "../../src/util/jid.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { iqAnswerOf } from "../lib/pubsub/context.js";
 import { addItemList, addNodeInfo, addNodeList, addServiceToAccountInfo } from "../lib/pubsub/disco.js";
 import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
 import { handlePubsubIq } from "../lib/pubsub/protocol.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
-import { PEP_SERVICE_ADDED_EVENT, PEP_SERVICE_EVENT, type PepServiceHandle } from "../lib/pubsub/pep.js";
+import "../lib/pubsub/services.js";
 import { InterestTable, PendingQueries } from "./interest.js";
 import { Lru } from "./lru.js";
 import { PepPresence, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
-
-interface RosterItemAnswer {
-  items: Array<{ jid: string; subscription: "none" | "to" | "from" | "both" }>;
-}
-
-interface AccountDiscoData {
-  username: string;
-  requester: string;
-  node?: string;
-  reply: Element;
-}
 
 export default defineModule({
   load(module) {
@@ -55,7 +46,7 @@ export default defineModule({
     const pending = new PendingQueries(infoCacheSize);
     const caps = new Lru<string, ReadonlySet<string>>(infoCacheSize);
     const access = eventAccessOracle(
-      (h, event, data) => module.fireOn(h, event, data),
+      module.fireOn,
       (h) => module.hostNames().includes(h),
       new DirectedPresence(),
     );
@@ -77,7 +68,7 @@ export default defineModule({
       // Accounts with bound sessions keep their service (no second instance beside one in use).
       pinned: (username) => module.sessionsOf(username).length > 0,
       // Handlers of "pep-service-added" must attach their listeners synchronously.
-      onBuilt: (account) => void module.fire(PEP_SERVICE_ADDED_EVENT, { username: account.username, service: account.service, jid: account.jid }),
+      onBuilt: (account) => void module.fire("pep-service-added", { username: account.username, service: account.service, jid: account.jid }),
     });
 
     /** A full JID's own session when it is here (the caps query must precede the presence echo). */
@@ -102,7 +93,7 @@ export default defineModule({
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
       localContactsSeen: async (username) => {
-        const answer = (await module.fire("roster-get", { username })) as RosterItemAnswer | undefined;
+        const answer = await module.fire("roster-get", { username });
         const out: string[] = [];
         for (const item of answer?.items ?? []) {
           // RFC 6121: to/both -- the user receives the contact's presence, so may receive its PEP.
@@ -120,7 +111,7 @@ export default defineModule({
     // ---- presence: caps, +notify, last items (XEP-0163 §4.3) ----
 
     // Above mod_presence (0), so the caps query reaches the sender before its presence echo.
-    module.hook<StanzaEvent>(
+    module.hook(
       "presence/bare",
       async (ev) => {
         const { stanza, origin } = ev;
@@ -152,7 +143,7 @@ export default defineModule({
     );
 
     // A session that ends without saying so; and the account's last resource going offline.
-    module.hook<{ session: ClientSession }>("presence-unavailable", async ({ session }) => {
+    module.hook("presence-unavailable", async ({ session }) => {
       const { username, fullJid } = session;
       if (!username || !fullJid) return;
       try {
@@ -172,13 +163,13 @@ export default defineModule({
       const username = usernameOf(ev.stanza.attrs.to, host);
       return username === undefined ? undefined : { username, from, self: false };
     };
-    module.hook<StanzaEvent>("iq-result/bare/disco", async (ev) => {
+    module.hook("iq-result/bare/disco", async (ev) => {
       const query = ev.stanza.getChild("query", NS_DISCO_INFO);
       const who = discoAnswer(ev);
       if (!query || !who) return undefined;
       return (await presence.discoResult(who.username, who.from, query, who.self)) ? true : undefined;
     });
-    module.hook<StanzaEvent>("iq-error/bare/disco", (ev) => {
+    module.hook("iq-error/bare/disco", (ev) => {
       const who = discoAnswer(ev);
       if (who) pending.forget(who.username, who.from);
       return undefined;
@@ -186,23 +177,25 @@ export default defineModule({
 
     // ---- XEP-0060 requests to the account's bare JID ----
 
-    const handle = async (ev: StanzaEvent) => {
+    /** The account an iq is addressed to (its own, without `to`). */
+    const accountOf = (ev: StanzaEvent): string | undefined => {
       const to = ev.stanza.attrs.to;
-      const username = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+      return to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+    };
+    const handle = async (ev: IqEvent) => {
+      const username = accountOf(ev);
       if (username === undefined) return undefined;
       const account = await services.get(username);
       // RFC 6121 §8.5.1: no such account.
-      if (!account) return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      if (!account) return new StanzaError("cancel", "service-unavailable");
       const result = await handlePubsubIq(account.ctx, ev.stanza);
-      module.reply(ev, result.reply);
-      if (result.after) await result.after();
-      return true;
+      const after = result.after;
+      if (after) ev.afterReply(() => void after().catch((err: unknown) => fail("after reply", err)));
+      return iqAnswerOf(result.reply);
     };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"]) {
-        module.hook<StanzaEvent>(`iq-${type}/self/${ns}:pubsub`, handle);
-        module.hook<StanzaEvent>(`iq-${type}/bare/${ns}:pubsub`, handle);
-      }
+      module.iq.get(ns, "pubsub", handle, { to: ["self", "bare"] });
+      module.iq.set(ns, "pubsub", handle, { to: ["self", "bare"] });
     }
 
     // ---- XEP-0313 on PEP nodes (§5): a node's item history, under the rules of items retrieval ----
@@ -210,25 +203,24 @@ export default defineModule({
     // `<query node='…'/>` to the account's bare JID; without a node it is the account's own
     // message archive (mod_mam, which runs after this).
     const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
-    const nodeArchive = (type: "get" | "set") => async (ev: StanzaEvent) => {
-      if (ev.stanza.firstElement()?.attrs.node === undefined) return undefined;
-      const to = ev.stanza.attrs.to;
-      const username = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+    const nodeArchive = (type: "get" | "set") => async (ev: IqEvent) => {
+      if (ev.payload.attrs.node === undefined) return undefined;
+      const username = accountOf(ev);
       if (username === undefined) return undefined;
       const account = await services.get(username);
-      if (!account) return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      if (type === "get") return module.reply(ev, nodeArchiveForm(ev.stanza));
+      if (!account) return new StanzaError("cancel", "service-unavailable");
+      if (type === "get") return iqAnswerOf(nodeArchiveForm(ev.stanza));
       const answer = await nodeArchiveQuery(account.ctx, ev.stanza, maxArchiveResults);
+      // The result messages go to the requester before the iq's result (XEP-0313 §4.2).
       for (const result of answer.results) module.reply(ev, result);
-      return module.reply(ev, answer.reply);
+      return iqAnswerOf(answer.reply);
     };
-    for (const type of ["get", "set"] as const) {
-      for (const to of ["self", "bare"]) module.hook<StanzaEvent>(`iq-${type}/${to}/${NS_MAM}:query`, nodeArchive(type), 1);
-    }
+    module.iq.get(NS_MAM, "query", nodeArchive("get"), { to: ["self", "bare"], priority: 1 });
+    module.iq.set(NS_MAM, "query", nodeArchive("set"), { to: ["self", "bare"], priority: 1 });
 
     // ---- service discovery of the account (XEP-0163 §1, XEP-0060 §5) ----
 
-    module.hook<AccountDiscoData>("account-disco-info", async (data) => {
+    module.hook("account-disco-info", async (data) => {
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
@@ -242,7 +234,7 @@ export default defineModule({
       return true;
     });
 
-    module.hook<AccountDiscoData>("account-disco-items", async (data) => {
+    module.hook("account-disco-items", async (data) => {
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
@@ -260,13 +252,15 @@ export default defineModule({
 
     // ---- for other modules ----
 
-    module.hook<{ username: string }>(PEP_SERVICE_EVENT, async ({ username }) => {
-      const account: PepAccount | undefined = await services.get(username);
-      return account ? ({ service: account.service, jid: account.jid } satisfies PepServiceHandle) : undefined;
+    module.provides("pep", {
+      async service(username) {
+        const account: PepAccount | undefined = await services.get(username);
+        return account ? { service: account.service, jid: account.jid } : undefined;
+      },
     });
 
     // The account's data went with the account (store.ts); forget what is cached of it.
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host: h, username }) => {
+    module.hookGlobal("user-deleted", ({ host: h, username }) => {
       if (h !== host) return;
       services.forget(username);
       interest.forgetAccount(username);

@@ -5,22 +5,13 @@
 // subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
 // Its availability is what it told this service by directed presence (tracked in DirectedPresence).
 
+import type { ModuleApi } from "../../../src/modules/api.js";
 import type { AccessOracle } from "../../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../../src/util/jid.js";
 import type { Element } from "../../../src/xml/stanza.js";
 
-/** What mod_roster answers to "roster-get-item". */
-interface RosterItemAnswer {
-  item: { jid: string; subscription: "none" | "to" | "from" | "both"; groups: string[] } | null;
-}
-
-/** What mod_presence answers to "presence-get-available". */
-interface AvailableAnswer {
-  resources: Array<{ jid: string; priority: number; show?: string; presence: Element }>;
-}
-
 /** Fire an event on another host's bus (ModuleApi.fireOn). */
-export type FireOn = (host: string, event: string, data: unknown) => Promise<unknown>;
+export type FireOn = ModuleApi["fireOn"];
 
 /** The default bound of DirectedPresence (full JIDs remembered). */
 export const DIRECTED_PRESENCE_LIMIT = 10000;
@@ -107,12 +98,10 @@ export function showOf(presence: Element): string {
 const SHOW_RANK: Record<string, number> = { chat: 0, online: 1, away: 2, xa: 3, dnd: 4 };
 
 export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) => boolean, directed: DirectedPresence): AccessOracle {
-  async function rosterItem(owner: string, jid: string): Promise<RosterItemAnswer["item"]> {
+  async function rosterItem(owner: string, jid: string) {
     const parts = jidSplit(owner);
     if (!parts?.node || !isLocalHost(parts.domain)) return null;
-    const answer = (await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) })) as
-      | RosterItemAnswer
-      | undefined;
+    const answer = await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) });
     return answer?.item ?? null;
   }
 
@@ -121,7 +110,7 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
     const parts = jidSplit(jid);
     if (!parts) return [];
     if (parts.node !== undefined && isLocalHost(parts.domain)) {
-      const answer = (await fireOn(parts.domain, "presence-get-available", { username: parts.node })) as AvailableAnswer | undefined;
+      const answer = await fireOn(parts.domain, "presence-get-available", { username: parts.node });
       if (answer) {
         const resources = parts.resource === undefined ? answer.resources : answer.resources.filter((r) => r.jid === jid);
         return resources.map((r) => r.show ?? showOf(r.presence));

@@ -3,7 +3,6 @@
 // service (mod_vcard_legacy, mod_vcard4, mod_bookmarks, mod_pubsub_http), how they reach it and the
 // small helpers they share: publishing with "defaults only" options, reading one node's last payload.
 
-import type { ModuleApi } from "../../../src/modules/api.js";
 import {
   PEP_NODE_DEFAULTS,
   type AccessModel,
@@ -19,6 +18,7 @@ import { jidBare } from "../../../src/util/jid.js";
 import { Element } from "../../../src/xml/stanza.js";
 import type { StanzaBroadcaster } from "./broadcaster.js";
 import type { PubsubContext } from "./context.js";
+import type { PepServiceHandle } from "./services.js";
 import { NS_PUBSUB } from "./xml.js";
 
 // ---- what makes a service PEP: its defaults and its recipient filter -----------------------------
@@ -119,22 +119,7 @@ export async function mayByModel(config: Readonly<NodeConfig>, owner: string, ji
   }
 }
 
-// ---- for other modules -----------------------------------------------------------------------------
-
-export const PEP_SERVICE_EVENT = "pep-get-service";
-/** Fired with a PepServiceHandle and the username when an account's service is made. */
-export const PEP_SERVICE_ADDED_EVENT = "pep-service-added";
-
-export interface PepServiceHandle {
-  service: PubsubService;
-  /** The account's bare JID (the owner). */
-  jid: string;
-}
-
-/** The account's PEP service, or undefined when there is no such account (or mod_pep is not loaded). */
-export async function pepService(module: ModuleApi, username: string): Promise<PepServiceHandle | undefined> {
-  return (await module.fire(PEP_SERVICE_EVENT, { username })) as PepServiceHandle | undefined;
-}
+// ---- for the modules that use an account's service (module.depends("pep"), services.ts) ----------
 
 /**
  * Publish `payload` as item `id`. `defaults` (form variables) configure the node if this publish

@@ -4,6 +4,7 @@
 //   "pep" (mod_pep, on a VirtualHost): the accounts' PEP services.
 // Their events on the host bus are declared here too.
 
+import type { EventSpec } from "../../../src/events/bus.js";
 import type { PubsubService } from "../../../src/util/pubsub/index.js";
 import type { StanzaBroadcaster } from "./broadcaster.js";
 import type { PubsubContext } from "./context.js";
@@ -31,4 +32,17 @@ export interface PepProvider {
 /** "pep-service-added" on the host bus: an account's service was made, before its first use. */
 export interface PepServiceAdded extends PepServiceHandle {
   username: string;
+}
+
+declare module "../../../src/modules/api.js" {
+  interface ServiceMap {
+    pubsub: PubsubComponent;
+    pep: PepProvider;
+  }
+}
+
+declare module "../../../src/events/bus.js" {
+  interface EventMap {
+    "pep-service-added": EventSpec<PepServiceAdded, never>;
+  }
 }
