@@ -28,7 +28,6 @@
 import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";

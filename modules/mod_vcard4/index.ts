@@ -46,7 +46,7 @@ export default defineModule({
       NS_VCARD4,
       "vcard",
       async (ev) => {
-        const { stanza, origin } = ev;
+        const { origin } = ev;
         if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) return new StanzaError("auth", "forbidden");
         const account = await pep.service(origin.username);
         if (!account) return new StanzaError("cancel", "service-unavailable");
