@@ -21,7 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import { jidBare, jidHost, jidSplit } from "../../src/util/jid.js";
+import { jidBare, jidSplit } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
 import { iqAnswerOf } from "../lib/pubsub/context.js";
@@ -33,7 +33,7 @@ import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js"
 import "../lib/pubsub/services.js";
 import { InterestTable, PendingQueries } from "./interest.js";
 import { Lru } from "./lru.js";
-import { PepPresence, usernameOf } from "./presence.js";
+import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
 
 export default defineModule({
@@ -92,18 +92,7 @@ export default defineModule({
       caps,
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
-      localContactsSeen: async (username) => {
-        const answer = await module.fire("roster-get", { username });
-        const out: string[] = [];
-        for (const item of answer?.items ?? []) {
-          // RFC 6121: to/both -- the user receives the contact's presence, so may receive its PEP.
-          if ((item.subscription === "to" || item.subscription === "both") && jidHost(item.jid) === host) {
-            const contact = item.jid.slice(0, item.jid.indexOf("@"));
-            if (contact !== username) out.push(contact);
-          }
-        }
-        return out;
-      },
+      localContactsSeen: async (username) => contactsSeen((await module.fire("roster-get", { username }))?.items ?? [], username, host),
     });
 
     const fail = (what: string, err: unknown) => module.log.error(`PEP ${what}: ${(err as Error)?.stack ?? err}`);
@@ -113,22 +102,10 @@ export default defineModule({
     // Above mod_presence (0), so the caps query reaches the sender before its presence echo.
     module.hook(
       "presence/bare",
-      async (ev) => {
-        const { stanza, origin } = ev;
-        const from = stanza.attrs.from;
-        if (from === undefined) return undefined;
-        const to = stanza.attrs.to;
-        let username: string | undefined;
-        let self = false;
-        if (to === undefined) {
-          if (!isClientSession(origin) || !origin.username) return undefined;
-          username = origin.username;
-          self = true;
-        } else {
-          username = usernameOf(to, host);
-          self = username !== undefined && jidBare(from) === `${username}@${host}`;
-        }
-        if (username === undefined) return undefined;
+      async ({ stanza, origin }) => {
+        const target = presenceTarget(stanza, origin, host);
+        if (!target) return undefined;
+        const { username, from, self } = target;
         const type = stanza.attrs.type;
         try {
           if (type === undefined) await presence.available(username, from, stanza, self);
@@ -156,13 +133,7 @@ export default defineModule({
     });
 
     // The answers to the caps queries (Prosody's id 'disco').
-    const discoAnswer = (ev: StanzaEvent): { username: string; from: string; self: boolean } | undefined => {
-      const from = ev.stanza.attrs.from;
-      if (from === undefined) return undefined;
-      if (ev.toSelf && isClientSession(ev.origin) && ev.origin.username) return { username: ev.origin.username, from, self: true };
-      const username = usernameOf(ev.stanza.attrs.to, host);
-      return username === undefined ? undefined : { username, from, self: false };
-    };
+    const discoAnswer = (ev: StanzaEvent) => capsAnswerTarget(ev, host);
     module.hook("iq-result/bare/disco", async (ev) => {
       const query = ev.stanza.getChild("query", NS_DISCO_INFO);
       const who = discoAnswer(ev);
