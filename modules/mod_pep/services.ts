@@ -5,7 +5,7 @@
 // One account never has two live services (two node caches, two sets of locks and last items):
 //  - accounts with bound sessions (`pinned`) are not evicted; the cache may exceed its size by them;
 //  - an evicted service that is still referenced (an operation in flight, a module holding the
-//    handle of "pep-get-service") is found again through a weak reference and put back, rather
+//    handle it got from the "pep" service) is found again through a weak reference and put back, rather
 //    than a second one built beside it.
 // Sweeps (leases, pubsub#item_expire) reach the cached services and every account known to have
 // expiring data: found by a scan of storage at start (scanStorage), and noted when a service with

@@ -17,13 +17,19 @@
 //   name ("Herald PubSub Service"): the disco identity's name
 //   pubsub_max_directed_presences (10000): full JIDs whose directed presence is remembered (the
 //                                 oldest is forgotten beyond that)
-//   max_archive_query_results (50): the largest page of a node archive query (XEP-0313, ./mam.ts)
+//   max_archive_query_results (50): the largest page of a node archive query (XEP-0313, lib/pubsub/mam.ts)
 //
 // Storage: nodes, subscriptions and items in this host's stores (pubsub_nodes, pubsub_subscriptions,
 // pubsub_items); a publish is answered once its item is written. Presence: directed presence to the
 // service (RFC 6121 §4.6) drives send_last_published_item = on_sub_and_presence and ends
 // pubsub#expire = presence subscriptions; roster and presence questions go to mod_roster and
 // mod_presence through events on the user's host.
+//
+// The protocol, forms, disco, notifications, store and access code is modules/lib/pubsub, shared
+// with mod_pep; this file wires it. Provides "pubsub" (lib/pubsub/services.ts) for mod_pubsub_http
+// and mod_pubsub_post. Its XEP-0060 replies are sent from the durable reply chain
+// (lib/pubsub/replies.ts) rather than returned by module.iq handlers, so a publisher's next
+// stanzas are not held while its item is being written.
 
 import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
@@ -126,7 +132,7 @@ export default defineModule({
       }
     }
 
-    // XEP-0313 on nodes: the item history as an archive (./mam.ts).
+    // XEP-0313 on nodes: the item history as an archive (lib/pubsub/mam.ts).
     const maxArchiveResults = settings.maxArchiveResults;
     module.addFeature(NS_MAM);
     module.iq.get(NS_MAM, "query", (ev) => iqAnswerOf(nodeArchiveForm(ev.stanza)));
