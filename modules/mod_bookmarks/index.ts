@@ -10,7 +10,7 @@
 // Bookmarks left in private storage (or in the legacy PEP node) from before are moved into
 // XEP-0402 at the account's next login (upgrade_legacy_bookmarks, default true).
 // The account advertises urn:xmpp:bookmarks:1#compat, #compat-pep and urn:xmpp:bookmarks-conversion:0.
-// Needs mod_pep.
+// Loads mod_pep (module.depends("pep")) and uses its accounts' services.
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";

@@ -3,7 +3,7 @@
 // User Avatar (XEP-0084), both in open nodes ("readable by anyone", as vcard-temp always was);
 // reading a vcard-temp builds it back from those items (convert.ts). Presence carries the avatar's
 // hash (XEP-0153 §3.2), and a vCard left in mod_vcard's store is moved into PEP at the account's
-// next login (upgrade_legacy_vcards, default true). Needs mod_pep; replaces mod_vcard.
+// next login (upgrade_legacy_vcards, default true). Loads mod_pep (module.depends("pep")); replaces mod_vcard.
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
