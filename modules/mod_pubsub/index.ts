@@ -27,12 +27,12 @@
 //
 // The protocol, forms, disco, notifications, store and access code is modules/lib/pubsub, shared
 // with mod_pep; this file wires it. Provides "pubsub" (lib/pubsub/services.ts) for mod_pubsub_http
-// and mod_pubsub_post. Its XEP-0060 replies are sent from the durable reply chain
+// and mod_pubsub_post. The replies to XEP-0060 sets are sent from the durable reply chain
 // (lib/pubsub/replies.ts) rather than returned by module.iq handlers, so a publisher's next
-// stanzas are not held while its item is being written.
+// stanzas are not held while its item is being written; reads are iq handlers that return.
 
 import { randomBytes } from "node:crypto";
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
@@ -126,10 +126,17 @@ export default defineModule({
       await replies.answer(ev.stanza, run, (reply) => module.reply(ev, reply));
       return true;
     };
+    /** A request that writes nothing: answered after the replies before it, by returning. */
+    const read = async (ev: IqEvent, run: () => Promise<ProtocolResult>) => {
+      await replies.settled();
+      const result = await run();
+      const after = result.after;
+      if (after) ev.afterReply(() => void after().catch((err: unknown) => module.log.error(`pubsub after reply: ${(err as Error)?.stack ?? err}`)));
+      return iqAnswerOf(result.reply);
+    };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"] as const) {
-        module.hook(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
-      }
+      module.iq.get(ns, "pubsub", (ev) => read(ev, () => handlePubsubIq(ctx, ev.stanza)));
+      module.hook(`iq-set/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
     }
 
     // XEP-0313 on nodes: the item history as an archive (lib/pubsub/mam.ts).
@@ -145,13 +152,15 @@ export default defineModule({
 
     // Components do not load mod_disco: the service answers disco itself (XEP-0060 §5). Features
     // other modules add to this host are included.
-    module.hook(
-      `iq-get/host/${NS_DISCO_INFO}:query`,
-      (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
-      10,
+    module.iq.get(
+      NS_DISCO_INFO,
+      "query",
+      (ev) => read(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
+      { priority: 10 },
     );
-    module.hook(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);
-    module.hook(`iq-set/host/${NS_COMMANDS}:command`, (ev) => answer(ev, () => handleGetPending(ctx, ev.stanza)));
+    module.iq.get(NS_DISCO_ITEMS, "query", (ev) => read(ev, () => handleDiscoItems(ctx, ev.stanza)), { priority: 10 });
+    // §8.7 get-pending reads the pending requests; its forms follow the result.
+    module.iq.set(NS_COMMANDS, "command", (ev) => read(ev, () => handleGetPending(ctx, ev.stanza)));
 
     // §8.6: owners answer authorization requests with a message to the service.
     module.hook("message/host", async (ev) => {

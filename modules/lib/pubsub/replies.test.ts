@@ -54,6 +54,23 @@ describe("DurableReplies", () => {
     expect(await store.countItems("n")).toBe(1);
   });
 
+  it("settled() resolves once the replies already in the chain are sent (reads wait for them)", async () => {
+    const storage = new MemoryStorage();
+    await storage.open();
+    const { store, replies } = setup(storage);
+    const log: string[] = [];
+    await replies.answer(iq("1"), async () => {
+      await store.appendItem("n", item("a"));
+      return resultOf(iq("r1"));
+    }, (r) => void log.push(`sent ${r.attrs.id}`));
+    expect(log).toEqual([]); // waiting for the item to be stored
+    await replies.settled();
+    log.push("read answered");
+    expect(log).toEqual(["sent r1", "read answered"]);
+    // With nothing in the chain it resolves at once.
+    await replies.settled();
+  });
+
   it("answers with the failure reply when the item could not be stored", async () => {
     const storage = new MemoryStorage();
     await storage.open();

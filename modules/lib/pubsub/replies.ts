@@ -2,8 +2,10 @@
 // posted, without holding up the requester's next stanzas (a publisher's publishes in flight go to
 // disk together): they are sent from a chain, in request order. With nothing pending, at once.
 //
-// This is why mod_pubsub answers its XEP-0060 requests through this chain rather than by returning
-// the reply from an iq handler: a handler's promise holds the sender's stanza queue until it settles.
+// This is why mod_pubsub answers the requests that write (XEP-0060 sets) through this chain rather
+// than by returning the reply from an iq handler: a handler's promise holds the sender's stanza
+// queue until it settles. Requests that only read are answered by iq handlers that first wait for
+// the replies already in the chain (settled()), so every reply still goes out in request order.
 
 import type { Element } from "../../../src/xml/stanza.js";
 import type { ProtocolResult } from "./context.js";
@@ -38,6 +40,11 @@ export class DurableReplies {
   private chain: Promise<void> | undefined;
 
   constructor(private readonly opts: DurableRepliesOptions) {}
+
+  /** Resolves once every reply handed to answer() so far has been sent. */
+  settled(): Promise<void> {
+    return this.chain ?? Promise.resolve();
+  }
 
   /** Run `request`, then send its reply (`send`) once durable, in request order; `after` follows it. */
   async answer(request: Element, run: () => Promise<ProtocolResult>, send: (reply: Element) => void): Promise<void> {
