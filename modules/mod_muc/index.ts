@@ -44,7 +44,7 @@ import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
 import { Room, type Outcome, type RoomRecord } from "../lib/muc/room.js";
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_MUC_USER } from "../lib/muc/xml.js";
-import { elementToJson, isJsonElement, jsonToElement } from "../mod_pubsub/xml.js";
+import { elementToJson, isJsonElement, jsonToElement } from "../lib/pubsub/xml.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
 
