@@ -77,9 +77,6 @@ export class C2SConnection extends XmppStream implements ClientSession {
   resource?: string;
   fullJid?: string;
   bareJid?: string;
-  presence?: Element;
-  priority = 0;
-  rosterRequested = false;
   readonly data = new Map<string, unknown>();
 
   protected readonly contentNs = NS_CLIENT;
