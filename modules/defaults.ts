@@ -2,14 +2,22 @@
 // (modules/index.ts): the modules every VirtualHost loads, the Prosody module names whose function is
 // built into the core, and the embedded configuration used when no config file is given.
 
-/** Loaded on every VirtualHost, whatever modules_enabled says (Prosody's autoloaded modules; "iq" is the core's). */
-export const autoloadModules: readonly string[] = ["presence", "message", "iq", "offline", "disco"];
+/**
+ * Loaded on every VirtualHost unless in modules_disabled (Prosody's autoloaded modules; "iq" is the
+ * core's): the stream features (tls, saslauth, bind, dialback, s2s) and the basic stanza handling.
+ */
+export const autoloadModules: readonly string[] = [
+  "tls", "saslauth", "bind", "dialback", "s2s", "presence", "message", "iq", "offline", "disco",
+];
+
+/** Loaded on every Component unless in its modules_disabled: the features of server streams to it. */
+export const componentAutoloadModules: readonly string[] = ["tls", "dialback", "s2s"];
 
 /** Prosody module names whose function is built into Herald's core (not loaded or unloaded; a warning in modules_enabled). */
 export const builtinModules: ReadonlySet<string> = new Set([
-  "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
+  "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
   "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
-  "http_errors", "net_multiplex", "limits", "bosh_disabled", "s2s", "dialback", "s2s_bidi",
+  "http_errors", "net_multiplex", "limits", "bosh_disabled", "s2s_bidi",
 ]);
 
 /** The configuration Herald uses when started without a config file. */

@@ -35,7 +35,7 @@ import { timedStorage } from "./stats/storage.js";
 import type { LogSink } from "./util/logger.js";
 
 /** What bin/ hands the core about the modules Herald ships (modules/index.ts's `shippedModules`). */
-export type ShippedModules = Pick<ServerOptions, "registry" | "autoloadModules" | "builtinModules">;
+export type ShippedModules = Pick<ServerOptions, "registry" | "autoloadModules" | "builtinModules" | "componentAutoloadModules">;
 
 export interface ServerOptions {
   config: Config;
@@ -44,6 +44,8 @@ export interface ServerOptions {
   autoloadModules: readonly string[];
   /** Prosody module names whose function is built into the core (a warning in modules_enabled; not loadable). */
   builtinModules: ReadonlySet<string>;
+  /** Loaded on every Component unless in its modules_disabled (the stream features of server streams to it). */
+  componentAutoloadModules?: readonly string[];
   /** Where relative paths (data_path, certificates) are resolved; default: the working directory. */
   baseDir?: string;
   logRouter?: LogRouter;
@@ -245,6 +247,7 @@ export class Server {
       for (const m of this.opts.autoloadModules) if (this.modules.has(m)) wanted.push(m);
       wanted.push(...o.array("modules_enabled", []));
     } else {
+      for (const m of this.opts.componentAutoloadModules ?? []) if (this.modules.has(m)) wanted.push(m);
       if (host.componentModule) wanted.push(host.componentModule);
       wanted.push(...o.ownArray("modules_enabled"));
     }

@@ -1,6 +1,7 @@
 // A host: a VirtualHost (accounts, client sessions) or a Component (a service such as pubsub).
 // Each has its own event bus, its own options, its own set of modules and disco items.
 
+import { StreamFeatures } from "./stream-features.js";
 import { EventBus } from "../events/bus.js";
 import type { ClientSession, StanzaSink } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
@@ -59,6 +60,8 @@ export class Host {
   readonly discoItems = new Map<string, { name?: string; owner: string }>();
   /** Names of the modules loaded on this host. */
   readonly modules = new Set<string>();
+  /** Stream features the host's modules offer (module.addStreamFeature). */
+  readonly streamFeatures = new StreamFeatures();
   /**
    * An external component (XEP-0114), `Component "name"` without a module: the authenticated
    * component stream that serves this domain while it is connected.

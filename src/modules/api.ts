@@ -13,6 +13,8 @@ import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpHandler } from "../net/http-routes.js";
+import type { FeatureProvider, XmppStream } from "../net/stream.js";
+import type { FeatureStreamKind } from "../hosts/stream-features.js";
 
 export interface Timer {
   cancel(): void;
@@ -64,6 +66,12 @@ export interface ModuleApi {
     set(ns: string, name: string, handler: IqHandler, opts?: IqOptions): void;
   };
 
+  /**
+   * Offer a stream feature on this host's streams of the given kinds (client streams, incoming
+   * server streams): its part of <stream:features/> and the stream-level elements of its
+   * namespaces. Higher priority is offered first; removed on unload.
+   */
+  addStreamFeature<S extends XmppStream>(provider: FeatureProvider<S>, kinds: readonly FeatureStreamKind[], priority?: number): void;
   addFeature(feature: string): void;
   addIdentity(category: string, type: string, name?: string): void;
   /** A data form (XEP-0128) added to the host's disco#info. */

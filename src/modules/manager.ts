@@ -1,5 +1,6 @@
 // Loads and unloads modules per host, recording everything each registers.
 
+import type { FeatureProvider } from "../net/stream.js";
 import type { EventBus, EventName } from "../events/bus.js";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
@@ -199,6 +200,7 @@ export class ModuleManager {
       fire: (event, data) => host.bus.fire(event, data),
       fireGlobal: (event, data) => ctx.globalBus.fire(event, data),
       fireOn: async (other, event, data) => ctx.hosts.get(other)?.bus.fire(event, data),
+      addStreamFeature: (provider, kinds, priority) => cleanup(host.streamFeatures.add(provider as FeatureProvider<never>, kinds, priority)),
       addFeature: (feature) => {
         host.disco.addFeature(owner, feature);
         cleanup(() => host.disco.removeOwner(owner));

@@ -1,6 +1,6 @@
 // A client-to-server stream (RFC 6120 §4–§7, RFC 7395 for WebSocket) on the shared stream layer
 // (src/net/stream.ts): the stream is opened to a VirtualHost, then the features tls, saslauth and
-// bind (src/net/features/) take it to a bound session whose stanzas go to the router, one at a
+// bind (the host's modules mod_tls, mod_saslauth, mod_bind) take it to a bound session whose stanzas go to the router, one at a
 // time, in order. Stream management's resumption moves a session onto another connection here.
 
 import { randomBytes } from "node:crypto";
@@ -18,10 +18,8 @@ import { SaslExchange } from "./sasl-exchange.js";
 import type { AuthThrottle } from "./limits.js";
 import type { RateLimitedLog } from "../util/logger.js";
 import { logStanzaErrorSent } from "./failure-log.js";
-import { XmppStream, type FeatureProvider, type StreamError, type StreamLimits } from "./stream.js";
-import { tlsFeature } from "./features/tls.js";
-import { NS_SASL, saslauthFeature } from "./features/saslauth.js";
-import { NS_BIND, NS_SESSION, bindFeature } from "./features/bind.js";
+import { XmppStream, type StreamError, type StreamLimits } from "./stream.js";
+import { NS_BIND, NS_SASL, NS_SESSION } from "./namespaces.js";
 
 export { NS_TLS, NS_XMPP_STREAMS } from "./stream.js";
 export { NS_SASL, NS_BIND, NS_SESSION };
@@ -66,8 +64,6 @@ export interface C2SContext {
 export type { StanzaFilter } from "../sessions/session.js";
 
 /** The features of a client stream, in the order they are offered. */
-const C2S_FEATURES: readonly FeatureProvider<C2SConnection>[] = [tlsFeature, saslauthFeature, bindFeature];
-
 export class C2SConnection extends XmppStream implements ClientSession {
   readonly id = nextSessionId("c2s");
   readonly kind = "c2s" as const;
@@ -80,7 +76,6 @@ export class C2SConnection extends XmppStream implements ClientSession {
   readonly data = new Map<string, unknown>();
 
   protected readonly contentNs = NS_CLIENT;
-  protected readonly providers = C2S_FEATURES;
   private sasl?: SaslExchange;
   private authFailures = 0;
   private authTimer?: NodeJS.Timeout;

@@ -59,7 +59,10 @@ export class ComponentStream extends XmppStream implements StanzaSink {
   host = "";
   authenticated = false;
   protected readonly contentNs = NS_COMPONENT;
-  protected readonly providers: readonly FeatureProvider<never>[] = [];
+  /** The XEP-0114 handshake is the component stream's only negotiation. */
+  protected override get providers(): readonly FeatureProvider<never>[] {
+    return [];
+  }
 
   constructor(
     transport: Transport,

@@ -2,7 +2,8 @@
 // and the connection manager that routes stanzas to remote domains.
 //
 //   S2SInStream   a stream a remote server opened to us: features tls, s2s_sasl (EXTERNAL,
-//                 XEP-0178), dialback (XEP-0220) and bidi (XEP-0288) from src/net/features/; its
+//                 XEP-0178), dialback (XEP-0220) and bidi (XEP-0288) from the host's modules
+//                 (mod_tls, mod_s2s, mod_dialback); its
 //                 stanzas must come from a domain authenticated on it and go to a domain served
 //                 here (else <invalid-from/>, <host-unknown/>), then enter the router as any other.
 //   S2SOutStream  a stream we opened to a remote server (one per local domain and remote domain,
@@ -21,11 +22,8 @@ import { jidHost, jidPrep, namePrep } from "../util/jid.js";
 import { NS_SERVER, NS_STREAM } from "../xml/parser.js";
 import { Element, serialize } from "../xml/stanza.js";
 import { XmppStream, NS_TLS, type FeatureProvider, type StreamLimits } from "./stream.js";
-import { tlsFeature } from "./features/tls.js";
-import { NS_DIALBACK, NS_DIALBACK_FEATURE, dialbackFeature, dialbackKey, keysEqual } from "./features/dialback.js";
-import { s2sSaslFeature } from "./features/s2s-sasl.js";
-import { NS_BIDI, NS_BIDI_FEATURE, bidiFeature } from "./features/bidi.js";
-import { NS_SASL } from "./features/saslauth.js";
+import { NS_BIDI, NS_BIDI_FEATURE, NS_DIALBACK, NS_DIALBACK_FEATURE, NS_SASL } from "./namespaces.js";
+import { dialbackKey, keysEqual } from "./dialback-key.js";
 import { connectOut, type S2STls, type S2STransport } from "./s2s-transport.js";
 import { resolveS2S, type S2STarget } from "./s2s-resolve.js";
 import { decodeSaslPayload } from "./sasl-exchange.js";
@@ -88,14 +86,11 @@ function checkIncoming(stream: XmppStream, el: Element, hosts: Map<string, Host>
   return true;
 }
 
-const S2S_IN_FEATURES: readonly FeatureProvider<S2SInStream>[] = [tlsFeature, bidiFeature, s2sSaslFeature, dialbackFeature];
-
 export class S2SInStream extends XmppStream {
   readonly id = nextSessionId("s2sin");
   readonly kind = "s2sin" as const;
   readonly type = "s2sin" as const;
   protected readonly contentNs = NS_SERVER;
-  protected readonly providers = S2S_IN_FEATURES;
   /** The domain the peer's stream header says it is. */
   peerDomain?: string;
   /** Remote domains authenticated on this stream, and how. */
@@ -287,7 +282,10 @@ export class S2SOutStream extends XmppStream {
   readonly id = nextSessionId("s2sout");
   readonly kind = "s2sout" as const;
   protected readonly contentNs = NS_SERVER;
-  protected readonly providers: readonly FeatureProvider<never>[] = [];
+  /** An initiating stream offers no features. */
+  protected override get providers(): readonly FeatureProvider<never>[] {
+    return [];
+  }
   /** The peer's stream id (what dialback keys are made for). */
   peerStreamId = "";
   /** Usable for <db:verify/> (features seen on the final, encrypted when required, stream). */

@@ -2,8 +2,8 @@
 // (src/net/c2s.ts, TCP and RFC 7395 framing), server streams both ways (src/net/s2s.ts). It owns the
 // transport and the parser (with the parser limits), stream headers, restarts, features assembly,
 // flow control, whitespace keepalives, stream errors and the close; each kind adds what its streams
-// do once open. Stream features come from feature providers (src/net/features/: tls, saslauth, bind,
-// dialback, ...), Prosody's mod_tls/mod_saslauth/mod_bind/mod_dialback: each offers its part of
+// do once open. Stream features come from feature providers the host's modules register
+// (module.addStreamFeature: mod_tls, mod_saslauth, mod_bind, mod_dialback, mod_s2s): each offers its part of
 // <stream:features/> and handles the stream-level elements of its namespaces; after them, modules
 // add to the features through the host's `stream-features` event and get other stream-level
 // elements as `stream-element/<ns>:<name>` (stream management).
@@ -81,8 +81,10 @@ export abstract class XmppStream implements TransportListener {
 
   /** jabber:client or jabber:server: the default namespace of the stream's content. */
   protected abstract readonly contentNs: string;
-  /** The features this kind of stream offers and handles, in order. */
-  protected abstract readonly providers: readonly FeatureProvider<never>[];
+  /** The features this stream offers and handles, in order: what the host's modules registered for its kind (module.addStreamFeature). */
+  protected get providers(): readonly FeatureProvider<never>[] {
+    return this.hostObj?.streamFeatures.for(this.kind) ?? [];
+  }
 
   constructor(
     transport: Transport,

@@ -6,7 +6,7 @@ import { RawClient } from "../helpers/xmpp-client.js";
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: `modules_enabled = { "ping"; "tls"; "no_such_thing"; "bosh" }\nc2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nVirtualHost "localhost"\n` });
+  ts = await startTestServer({ config: `modules_enabled = { "ping"; "c2s"; "no_such_thing"; "bosh" }\nc2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nVirtualHost "localhost"\n` });
   await ts.server.accounts("localhost").create("dave", "pw");
 });
 afterAll(() => ts?.stop());
@@ -65,8 +65,10 @@ describe("module manager", () => {
     const host = ts.server.hosts.get("localhost")!;
     const plan = ts.server.moduleListFor(host);
     expect(plan.load).toContain("ping");
+    // The stream features are modules, autoloaded like Prosody's.
+    for (const m of ["tls", "saslauth", "bind", "dialback", "s2s"]) expect(plan.load, m).toContain(m);
     expect(plan.warnings).toEqual([
-      "'tls' is built into Herald; it does not need to be in modules_enabled",
+      "'c2s' is built into Herald; it does not need to be in modules_enabled",
       "Module 'no_such_thing' is not available in Herald; it is ignored",
     ]);
     // "bosh" switches on BOSH at /http-bind (src/net/bosh.ts): no module to load, no warning.

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { A, B, RawS2S, login, makePki, startPair, type Pair, type Pki } from "./helpers.js";
-import { dialbackKey } from "../../src/net/features/dialback.js";
+import { dialbackKey } from "../../src/net/dialback-key.js";
 
 const SECRET_A = "a-test-dialback-secret";
 

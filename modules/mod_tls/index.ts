@@ -1,11 +1,10 @@
-// Stream feature: STARTTLS (RFC 6120 §5), receiving side, for client and server streams alike
-// (Prosody's mod_tls). Offered while negotiating on a transport that can switch to TLS, marked
-// <required/> when the stream's *_require_encryption says so.
+// mod_tls: STARTTLS (RFC 6120 §5), receiving side, for client and incoming server streams alike.
+// Offered while negotiating on a transport that can switch to TLS, marked <required/> when the
+// stream's *_require_encryption says so. The TLS handshake itself is the transport's (src/net).
 
-import { Element } from "../../xml/stanza.js";
-import { NS_TLS, type FeatureProvider, type XmppStream } from "../stream.js";
-
-export { NS_TLS };
+import { defineModule } from "../../src/modules/api.js";
+import { Element } from "../../src/xml/stanza.js";
+import { NS_TLS, type FeatureProvider, type XmppStream } from "../../src/net/stream.js";
 
 export const tlsFeature: FeatureProvider<XmppStream> = {
   name: "tls",
@@ -30,3 +29,9 @@ export const tlsFeature: FeatureProvider<XmppStream> = {
     await stream.upgradeToTls("STARTTLS");
   },
 };
+
+export default defineModule({
+  load(module) {
+    module.addStreamFeature(tlsFeature, ["c2s", "s2sin"], 100);
+  },
+});
