@@ -33,6 +33,27 @@ describe("module manager", () => {
     c.close();
   });
 
+  it("unloading mod_tls takes STARTTLS out of the stream features; loading it again offers it", async () => {
+    const host = ts.server.hosts.get("localhost")!;
+    const starttls = (f: import("../../src/xml/stanza.js").Element) => f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls");
+    const first = await RawClient.connect(ts.c2sPort);
+    expect(starttls(await first.stream())).toBeDefined();
+    first.close();
+
+    await ts.server.modules.unload(host, "tls");
+    const without = await RawClient.connect(ts.c2sPort);
+    const f = await without.stream();
+    expect(starttls(f)).toBeUndefined();
+    // The other features stay: SASL (mod_saslauth) is still offered.
+    expect(f.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")).toBeDefined();
+    without.close();
+
+    await ts.server.modules.load(host, "tls");
+    const again = await RawClient.connect(ts.c2sPort);
+    expect(starttls(await again.stream())).toBeDefined();
+    again.close();
+  });
+
   it("unloading removes timers, disco items and global hooks too", async () => {
     const host = ts.server.hosts.get("localhost")!;
     let ticks = 0;
