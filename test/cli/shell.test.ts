@@ -229,7 +229,7 @@ describe("herald shell", { timeout: 90000 }, () => {
       r = await shell('module:load("no_such_module")');
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("Error: Herald has no module named 'no_such_module'");
-      r = await shell('module:load("tls")');
+      r = await shell('module:load("c2s")');
       expect(r.stderr).toContain("built into Herald");
     } finally {
       c.close();
