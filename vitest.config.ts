@@ -1,10 +1,42 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+
+// Test files that must each have a process of their own: they change process-wide state
+// (environment variables, child processes, the CLI's working directory), kill servers, or drive
+// transports and real clients whose leftovers must not reach the next file.
+const ISOLATED = [
+  "test/c2s/**/*.test.ts",
+  "test/cli/**/*.test.ts",
+  "test/storage/group-commit-kill.test.ts",
+  "test/pubsub/crash.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "modules/**/*.test.ts", "prosody-compat/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 20000,
     hookTimeout: 30000,
     pool: "forks",
+    // Vitest's default is one worker less than the cores: a single worker on a 2-core machine. Most
+    // test time is waiting (for quiet on a stream, for a Python or browser client), so run more
+    // files at once than there are cores. HERALD_TEST_WORKERS overrides.
+    maxWorkers: Number(process.env.HERALD_TEST_WORKERS) || availableParallelism() + 1,
+    projects: [
+      {
+        extends: true,
+        // These spawn processes (herald, Python, a browser): give them room when files run in parallel.
+        test: { name: "isolated", include: ISOLATED, isolate: true, testTimeout: 60000 },
+      },
+      {
+        // Unit, module and storage tests start and stop their own servers and clean up after
+        // themselves: one process runs one file after another, without re-importing Herald each time.
+        extends: true,
+        test: {
+          name: "shared",
+          include: ["src/**/*.test.ts", "modules/**/*.test.ts", "prosody-compat/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ["**/node_modules/**", ...ISOLATED],
+          isolate: false,
+        },
+      },
+    ],
   },
 });
