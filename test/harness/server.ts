@@ -17,6 +17,8 @@ import { generateSelfSigned } from "../../src/net/certs.js";
 import { LogRouter, consoleSink, type LogSink } from "../../src/util/logger.js";
 import { registry } from "../../modules/index.js";
 import type { StorageDriver } from "../../src/storage/types.js";
+import type { AccountRecord } from "../../src/auth/accounts.js";
+import { deriveCredentials, type DerivedCredentials } from "../../src/sasl/credentials.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { connectInMemory, type MemoryConnectOptions } from "./memory-transport.js";
 
@@ -50,6 +52,13 @@ export interface TestServer {
   tlsPort: number;
   httpPort: number;
   httpsPort: number;
+  /**
+   * Create an account on the first VirtualHost (or `host`) for a test's setup. The record is the
+   * one AccountStore.create() writes, with credentials derived once per password and process:
+   * Argon2id and PBKDF2 cost tens of milliseconds of CPU per account. Tests of account creation
+   * itself use server.accounts(host).create().
+   */
+  addUser(user: string, password?: string, host?: string): Promise<void>;
   /** A connected client, nothing sent yet. */
   connect(opts?: ConnectOptions): Promise<RawClient>;
   /**
@@ -79,7 +88,7 @@ export interface StartOptions {
   ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
   /** "memory": no listeners (unless `ports` asks for some), clients connect in memory. Default "sockets". */
   transport?: "sockets" | "memory";
-  /** Accounts to create on the first VirtualHost, each with password "pw" (not again on restart). */
+  /** Accounts to create (addUser) on the first VirtualHost, each with password "pw" (not again on restart). */
   users?: string[];
 }
 
@@ -126,6 +135,18 @@ function seedCertificates(config: Config, dataDir: string): void {
   }
 }
 
+const derived = new Map<string, Promise<DerivedCredentials>>();
+
+/** Write an account as AccountStore.create() does, with credentials derived once per password. */
+async function addAccount(server: Server, host: string, user: string, password: string): Promise<void> {
+  let creds = derived.get(password);
+  if (!creds) derived.set(password, (creds = deriveCredentials(password)));
+  const record: AccountRecord = { credentials: await creds, created: Date.now() };
+  const store = server.storage.keyval<AccountRecord>(host, "accounts");
+  if ((await store.get(user)) !== undefined) throw new Error(`${user}@${host} already exists`);
+  await store.set(user, record);
+}
+
 const NO_LISTENERS = { c2s: [], c2s_direct_tls: [], http: [], https: [] };
 
 export async function startTestServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -147,7 +168,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
   });
   await server.start();
   const firstHost = config.hosts.find((h) => h.kind === "VirtualHost")?.name ?? "localhost";
-  for (const u of opts.users ?? []) await server.accounts(firstHost).create(u, "pw");
+  for (const u of opts.users ?? []) await addAccount(server, firstHost, u, "pw");
   const listenerPort = (kind: string) => server.listeners.find((l) => l.kind === kind)?.port ?? 0;
   const ts: TestServer = {
     server,
@@ -157,6 +178,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     tlsPort: listenerPort("c2s_direct_tls"),
     httpPort: listenerPort("http"),
     httpsPort: listenerPort("https"),
+    addUser: (user, password = "pw", host = firstHost) => addAccount(server, host, user, password),
     async connect(c: ConnectOptions = {}) {
       const domain = c.domain ?? firstHost;
       if (transport === "memory") {

@@ -54,7 +54,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG(true) });
-    for (const u of ["romeo", "juliet", "tybalt", "mercutio", "lonely"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet", "tybalt", "mercutio", "lonely"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -213,7 +213,7 @@ describe("blocking with bounce_blocked_messages = false (the default)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG(false) });
-    for (const u of ["romeo", "tybalt"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -235,7 +235,7 @@ describe("blocking persists across a restart (LevelDB)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG(true, "") });
-    for (const u of ["romeo", "tybalt"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -261,7 +261,7 @@ describe("blocking and presence (blocking.scs)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG(true).replace('"blocklist"', '"blocklist"; "roster"') });
-    for (const u of ["blocker", "blockee"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["blocker", "blockee"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();

@@ -53,7 +53,7 @@ describe("blocklist cache", () => {
 
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG, storage });
-    for (const u of [...ONLINE, "o1", "o2", "o3"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of [...ONLINE, "o1", "o2", "o3"]) await ts.addUser(u, "pw");
     for (const u of ONLINE) clients.set(u, await ts.login(u, "pw", { resource: "r" }));
   });
   afterAll(async () => {

@@ -46,7 +46,7 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 `,
   });
-  for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
 });
 afterAll(async () => {
   closeAll();

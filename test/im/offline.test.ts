@@ -39,7 +39,7 @@ describe("offline messages (memory storage)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG("offline_max_messages = 3") });
-    for (const u of ["romeo", "juliet", "nurse", "friar", "full", "twice"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet", "nurse", "friar", "full", "twice"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -173,8 +173,8 @@ describe("offline messages survive a restart (LevelDB)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG().replace('storage = "memory"', "") });
-    await ts.server.accounts("localhost").create("romeo", "pw");
-    await ts.server.accounts("localhost").create("juliet", "pw");
+    await ts.addUser("romeo", "pw");
+    await ts.addUser("juliet", "pw");
   });
   afterAll(() => ts?.stop());
 

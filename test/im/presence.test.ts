@@ -21,7 +21,7 @@ let n = 0;
 
 async function account(prefix: string): Promise<string> {
   const u = `${prefix}${++n}`;
-  await ts.server.accounts("localhost").create(u, "pw");
+  await ts.addUser(u, "pw");
   return u;
 }
 

@@ -21,7 +21,7 @@ let n = 0;
 /** A fresh account; returns its username. */
 async function account(prefix: string): Promise<string> {
   const u = `${prefix}${++n}`;
-  await ts.server.accounts("localhost").create(u, "pw");
+  await ts.addUser(u, "pw");
   return u;
 }
 
@@ -222,7 +222,7 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
   it("limits the roster size (roster_max_items), for roster sets and for subscription stanzas", async () => {
     const t = await startTestServer({ transport: "memory", config: `modules_enabled = { "roster" }\nstorage = "memory"\nroster_max_items = 2\nVirtualHost "localhost"\n` });
     try {
-      await t.server.accounts("localhost").create("hoarder", "pw");
+      await t.addUser("hoarder", "pw");
       const c = await login("hoarder", undefined, t);
       expect((await rosterSet(c, "<item jid='a@localhost'/>")).attrs.type).toBe("result");
       c.send("<presence type='subscribed' to='b@localhost'/>"); // a pre-approval: an item too
@@ -246,7 +246,7 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
     const t = await startTestServer({ transport: "memory", config: CONFIG });
     try {
       const u = await account("twin");
-      await t.server.accounts("localhost").create(u, "pw");
+      await t.addUser(u, "pw");
       const here = await login(u);
       const there = await login(u, undefined, t);
       await rosterGet(here);

@@ -53,7 +53,7 @@ let c: RawClient;
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
-  await ts.server.accounts("localhost").create("romeo", "pw");
+  await ts.addUser("romeo", "pw");
   c = await ts.login("romeo", "pw");
 });
 afterAll(async () => {

@@ -23,7 +23,7 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
-  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.addUser(u, "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();

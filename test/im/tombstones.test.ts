@@ -28,7 +28,7 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
-  await ts.server.accounts("localhost").create("romeo", "pw");
+  await ts.addUser("romeo", "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();

@@ -40,7 +40,7 @@ async function countReaching(user: string, want: number): Promise<number> {
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
-  for (const u of USERS) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of USERS) await ts.addUser(u, "pw");
 });
 afterAll(() => ts?.stop());
 

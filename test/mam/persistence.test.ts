@@ -22,7 +22,7 @@ describe("archive on LevelDB", () => {
 
   it("keeps messages, their ids and the preferences across a restart", async () => {
     ts = await startTestServer({ transport: "memory", config: `${BASE}\nVirtualHost "localhost"\n` });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
     const romeo = await login(ts, "romeo");
     const juliet = await login(ts, "juliet");
     await goOnline(juliet);
@@ -61,7 +61,7 @@ describe("archive_expires_after", () => {
     transport: "memory",
       config: `${BASE}\nstorage = "memory"\narchive_expires_after = 1\narchive_cleanup_interval = 0.2\nVirtualHost "localhost"\n`,
     });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
     const romeo = await login(ts, "romeo");
     romeo.send("<message to='juliet@localhost' type='chat'><body>soon gone</body></message>");
     const store = ts.server.storage.archive("localhost", "archive");

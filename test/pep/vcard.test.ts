@@ -149,7 +149,7 @@ describe("upgrade_legacy_vcards", () => {
   it("moves a vCard stored by mod_vcard into PEP at the next login", async () => {
     const modules = ["roster", "presence", "disco"];
     let server = await startTestServer({ config: pepConfig({ storage: "leveldb", modules: [...modules, "vcard"] }) });
-    await server.server.accounts("localhost").create("friar", "pw");
+    await server.addUser("friar", "pw");
     let c = await login(server, "friar", "a");
     expectResult(await c.iq(`<iq type='set' id='${nextId()}'><vCard xmlns='vcard-temp'><FN>Friar Laurence</FN><TITLE>Friar</TITLE></vCard></iq>`));
     c.close();

@@ -35,7 +35,7 @@ describe("client state indication (mod_csi_simple)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG });
-    for (const u of ["alice", "bob", "carol"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["alice", "bob", "carol"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -133,7 +133,7 @@ describe("client state indication with slixmpp", () => {
   beforeAll(async () => {
     // slixmpp logs in over STARTTLS with SCRAM.
     ts = await startTestServer({ config: CONFIG.replace(/c2s_require_encryption = false\nallow_unencrypted_plain_auth = true/, "") });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 

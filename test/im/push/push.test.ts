@@ -62,7 +62,7 @@ describe("push notifications (mod_cloud_notify)", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ transport: "memory", config: CONFIG });
-    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -223,7 +223,7 @@ describe("push notifications with slixmpp", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ config: CONFIG.replace(/c2s_require_encryption = false\nallow_unencrypted_plain_auth = true/, "") });
-    for (const u of ["juliet", "bob", "romeo"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["juliet", "bob", "romeo"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
