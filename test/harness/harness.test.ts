@@ -59,6 +59,19 @@ describe("in-memory clients", () => {
     await bob.waitClosed();
   });
 
+  it("a burst of stanzas, in one write and in many, is answered in order", async () => {
+    const alice = await ts.login("alice", "pw", { resource: "burst" });
+    const n = 300;
+    // One large write, then many small ones.
+    alice.write(Array.from({ length: n / 2 }, (_, i) => `<iq type='get' id='b${i}'><ping xmlns='urn:xmpp:ping'/></iq>`).join(""));
+    for (let i = n / 2; i < n; i++) alice.write(`<iq type='get' id='b${i}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push((await alice.next()).attrs.id ?? "");
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `b${i}`));
+    alice.close();
+    await alice.waitClosed();
+  });
+
   it("a dropped connection ends the session on the server", async () => {
     const alice = await ts.login("alice", "pw", { resource: "drop" });
     expect([...ts.server.connections].some((c) => c.fullJid === "alice@localhost/drop")).toBe(true);

@@ -30,6 +30,8 @@ class ServerEnd implements Transport {
   private held: Buffer[] = [];
   /** The server has been told the connection closed. */
   private gone = false;
+  /** The server's side has ended: nothing more is written. */
+  private ended = false;
 
   constructor(
     private readonly client: ClientEnd,
@@ -57,12 +59,20 @@ class ServerEnd implements Transport {
   }
 
   write(data: string): void {
-    if (this.gone || this.client.readableEnded || this.client.destroyed) return;
+    if (this.gone || this.ended || this.client.destroyed) return;
     this.client.push(Buffer.from(data, "utf8"));
   }
   end(): void {
     // Like a FIN: the client reads what was written, then its end (and closes its own side).
-    if (!this.client.destroyed && !this.client.readableEnded) this.client.push(null);
+    if (this.ended || this.client.destroyed) return;
+    this.ended = true;
+    this.client.push(null);
+  }
+  /** The client's side ended first: its end of the server's output too (as over TCP). */
+  endFromClient(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.client.push(null);
   }
   destroy(): void {
     this.client.destroy();
@@ -107,7 +117,7 @@ class ClientEnd extends Duplex {
     // as over TCP, the client gets its end.
     setImmediate(() => {
       this.server.closed();
-      if (!this.readableEnded) this.push(null);
+      this.server.endFromClient();
       callback();
     });
   }
