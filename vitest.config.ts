@@ -11,6 +11,10 @@ const ISOLATED = [
   "test/pubsub/crash.test.ts",
 ];
 
+// Files that measure latency under their own load (the fuzz corpus's honest pings, a burst of
+// registrations): run alone, one after the other, once everything else has finished.
+const ALONE = ["test/c2s/fuzz.test.ts", "test/im/register-burst.test.ts"];
+
 export default defineConfig({
   test: {
     testTimeout: 20000,
@@ -24,7 +28,11 @@ export default defineConfig({
       {
         extends: true,
         // These spawn processes (herald, Python, a browser): give them room when files run in parallel.
-        test: { name: "isolated", include: ISOLATED, isolate: true, testTimeout: 60000 },
+        test: { name: "isolated", include: ISOLATED, exclude: ["**/node_modules/**", ...ALONE], isolate: true, testTimeout: 60000 },
+      },
+      {
+        extends: true,
+        test: { name: "alone", include: ALONE, isolate: true, maxWorkers: 1 },
       },
       {
         // Unit, module and storage tests start and stop their own servers and clean up after
@@ -33,7 +41,7 @@ export default defineConfig({
         test: {
           name: "shared",
           include: ["src/**/*.test.ts", "modules/**/*.test.ts", "prosody-compat/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: ["**/node_modules/**", ...ISOLATED],
+          exclude: ["**/node_modules/**", ...ISOLATED, ...ALONE],
           isolate: false,
         },
       },
