@@ -1,15 +1,10 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
-// Test files that must each have a process of their own: they change process-wide state
-// (environment variables, child processes, the CLI's working directory), kill servers, or drive
-// transports and real clients whose leftovers must not reach the next file.
-const ISOLATED = [
-  "test/c2s/**/*.test.ts",
-  "test/cli/**/*.test.ts",
-  "test/storage/group-commit-kill.test.ts",
-  "test/pubsub/crash.test.ts",
-];
+// Test files that must each have a process of their own: they change process-wide state (TLS
+// verification through the environment), run the CLI as child processes with blocking calls, or
+// kill servers in the middle of writes.
+const ISOLATED = ["test/c2s/no-sni.test.ts", "test/cli/**/*.test.ts", "test/storage/group-commit-kill.test.ts", "test/pubsub/crash.test.ts"];
 
 // Files that measure latency under their own load (the fuzz corpus's honest pings, a burst of
 // registrations): run alone, one after the other, once everything else has finished.
@@ -27,7 +22,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // These spawn processes (herald, Python, a browser): give them room when files run in parallel.
+        // These spawn processes (herald, Python): give them room when files run in parallel.
         test: { name: "isolated", include: ISOLATED, exclude: ["**/node_modules/**", ...ALONE], isolate: true, testTimeout: 60000 },
       },
       {
@@ -35,8 +30,9 @@ export default defineConfig({
         test: { name: "alone", include: ALONE, isolate: true, maxWorkers: 1 },
       },
       {
-        // Unit, module and storage tests start and stop their own servers and clean up after
-        // themselves: one process runs one file after another, without re-importing Herald each time.
+        // Unit, module, transport and storage tests start and stop their own servers and clients and
+        // clean up after themselves: one process runs one file after another, without re-importing
+        // Herald each time.
         extends: true,
         test: {
           name: "shared",
