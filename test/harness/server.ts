@@ -19,6 +19,7 @@ import { registry } from "../../modules/index.js";
 import type { StorageDriver } from "../../src/storage/types.js";
 import type { AccountRecord } from "../../src/auth/accounts.js";
 import { deriveCredentials, type DerivedCredentials } from "../../src/sasl/credentials.js";
+import { nodePrep } from "../../src/util/jid.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { connectInMemory, type MemoryConnectOptions } from "./memory-transport.js";
 
@@ -143,8 +144,10 @@ async function addAccount(server: Server, host: string, user: string, password: 
   if (!creds) derived.set(password, (creds = deriveCredentials(password)));
   const record: AccountRecord = { credentials: await creds, created: Date.now() };
   const store = server.storage.keyval<AccountRecord>(host, "accounts");
-  if ((await store.get(user)) !== undefined) throw new Error(`${user}@${host} already exists`);
-  await store.set(user, record);
+  const name = nodePrep(user);
+  if (name === undefined) throw new Error(`'${user}' is not a valid username`);
+  if ((await store.get(name)) !== undefined) throw new Error(`${name}@${host} already exists`);
+  await store.set(name, record);
 }
 
 const NO_LISTENERS = { c2s: [], c2s_direct_tls: [], http: [], https: [] };
