@@ -72,6 +72,20 @@ describe("in-memory clients", () => {
     await alice.waitClosed();
   });
 
+  it("accounts made by addUser are whole accounts: listed, verified, PLAIN and SCRAM-SHA-1 logins", async () => {
+    await ts.addUser("Erin", "secret");
+    const accounts = ts.server.accounts("localhost");
+    expect(await accounts.list()).toContain("erin");
+    expect(await accounts.verify("erin", "secret")).toBe(true);
+    expect(await accounts.verify("erin", "pw")).toBe(false);
+    for (const mechanism of ["PLAIN", "SCRAM-SHA-1"] as const) {
+      const c = await ts.login("erin", "secret", { mechanism });
+      expect(c.jid).toMatch(/^erin@localhost\//);
+      c.close();
+    }
+    await expect(ts.addUser("erin")).rejects.toThrow(/already exists/);
+  });
+
   it("a dropped connection ends the session on the server", async () => {
     const alice = await ts.login("alice", "pw", { resource: "drop" });
     expect([...ts.server.connections].some((c) => c.fullJid === "alice@localhost/drop")).toBe(true);
