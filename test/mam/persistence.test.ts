@@ -58,7 +58,7 @@ describe("archive_expires_after", () => {
 
   it("deletes messages older than the limit on the cleanup timer", async () => {
     ts = await startTestServer({
-    transport: "memory",
+      transport: "memory",
       config: `${BASE}\nstorage = "memory"\narchive_expires_after = 1\narchive_cleanup_interval = 0.2\nVirtualHost "localhost"\n`,
     });
     for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");

@@ -34,7 +34,7 @@ function ids(reply: Element): string[] {
 
 beforeAll(async () => {
   // One service in memory at a time: every other account's service is rebuilt from storage.
-  ts = await startTestServer({ config: pepConfig({ storage: "leveldb", extra: "pep_service_cache_size = 1" }) });
+  ts = await startTestServer({ transport: "memory", config: pepConfig({ storage: "leveldb", extra: "pep_service_cache_size = 1" }) });
   for (const u of ["romeo", "juliet", "nurse"]) await ts.addUser(u, "pw");
   await subscribe(ts, "romeo", "juliet");
 });
