@@ -18,8 +18,8 @@ import type { ShellOutput } from "../src/admin/shell.js";
 
 /** The server and its modules, loaded by the commands that run them (not by `shell`, `adduser`, ...). */
 async function loadServer() {
-  const [{ Server }, { registry }] = await Promise.all([import("../src/server.js"), import("../modules/index.js")]);
-  return { Server, registry };
+  const [{ Server }, { shippedModules }] = await Promise.all([import("../src/server.js"), import("../modules/index.js")]);
+  return { Server, shippedModules };
 }
 
 const program = new Command();
@@ -37,8 +37,8 @@ program
       const again = loadHeraldConfig(opts.config);
       return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
     };
-    const { Server, registry } = await loadServer();
-    const server = new Server({ config: loaded.config, registry, baseDir: loaded.baseDir, logRouter, configLoader });
+    const { Server, shippedModules } = await loadServer();
+    const server = new Server({ config: loaded.config, ...shippedModules, baseDir: loaded.baseDir, logRouter, configLoader });
     for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
     server.log.info(`Configuration: ${loaded.source}`);
     let stopping = false;
@@ -161,7 +161,7 @@ program
   .action(async (what: string | undefined, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
     const { runCheck } = await import("./check.js");
-    process.exit(await runCheck(loaded, (await loadServer()).registry, what));
+    process.exit(await runCheck(loaded, (await loadServer()).shippedModules, what));
   });
 
 program

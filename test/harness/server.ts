@@ -15,7 +15,7 @@ import { Config } from "../../src/config/options.js";
 import { Server } from "../../src/server.js";
 import { generateSelfSigned } from "../../src/net/certs.js";
 import { LogRouter, consoleSink, type LogSink } from "../../src/util/logger.js";
-import { registry } from "../../modules/index.js";
+import { shippedModules } from "../../modules/index.js";
 import type { StorageDriver } from "../../src/storage/types.js";
 import type { AccountRecord } from "../../src/auth/accounts.js";
 import { deriveCredentials, type DerivedCredentials } from "../../src/sasl/credentials.js";
@@ -162,7 +162,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
   if (fresh) seedCertificates(config, dataDir);
   const server = new Server({
     config,
-    registry,
+    ...shippedModules,
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),

@@ -1,8 +1,10 @@
-// Pure parts of offline storage: which messages are kept (XEP-0160 §3), how a stanza is kept in
-// an archive store (as JSON), and the XEP-0203 delay element added on delivery.
+// Stanzas kept for later: which messages offline storage keeps (XEP-0160 §3), how a stanza is kept
+// in a store (as JSON), and the XEP-0203 delay element added when it is delivered late. Used by
+// mod_offline, mod_cloud_notify (which looks at messages before mod_offline stores them),
+// mod_smacks (resent stanzas) and mod_csi_simple (held stanzas).
 
-import type { Json } from "../../src/storage/types.js";
-import { Element } from "../../src/xml/stanza.js";
+import type { Json } from "../../../src/storage/types.js";
+import { Element } from "../../../src/xml/stanza.js";
 
 export const NS_DELAY = "urn:xmpp:delay";
 const NS_CHATSTATES = "http://jabber.org/protocol/chatstates";

@@ -5,7 +5,7 @@
 // Rendering goes through src/util/dataforms.ts; submitted forms are read into raw values here and
 // typed by the service's own parsers (config.ts, options.ts).
 
-import { renderForm, type FieldDef, type FormValues } from "../../src/util/dataforms.js";
+import { renderForm, type FieldDef, type FormValues } from "../../../src/util/dataforms.js";
 import {
   COMPONENT_NODE_DEFAULTS,
   configFieldByVar,
@@ -16,8 +16,8 @@ import {
   type NodeMeta,
   type Result,
   type SubscriptionOptions,
-} from "../../src/util/pubsub/index.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { Element } from "../../../src/xml/stanza.js";
 import {
   FORM_META_DATA,
   FORM_NODE_CONFIG,

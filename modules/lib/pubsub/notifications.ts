@@ -14,8 +14,8 @@ import type {
   Recipient,
   RetractEvent,
   SubscriptionEvent,
-} from "../../src/util/pubsub/index.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { Element } from "../../../src/xml/stanza.js";
 import { authorizationForm, nodeConfigResultForm } from "./forms.js";
 import { NS_DELAY, NS_PUBSUB, NS_PUBSUB_EVENT, NS_SHIM, publisherAttr, xmppDateTime } from "./xml.js";
 

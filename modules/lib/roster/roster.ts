@@ -1,8 +1,8 @@
 // The roster, as data: items, roster sets parsed and checked (§2.3.3), items rendered as XML
 // (§2.1). The subscription state machine is in subscription.ts. No I/O here; manager.ts stores it.
 
-import { Element } from "../../src/xml/stanza.js";
-import { jidBare, jidPrep, jidResource } from "../../src/util/jid.js";
+import { Element } from "../../../src/xml/stanza.js";
+import { jidBare, jidPrep, jidResource } from "../../../src/util/jid.js";
 import type { ContactState } from "./subscription.js";
 
 export const NS_ROSTER = "jabber:iq:roster";
