@@ -147,7 +147,7 @@ describe("vCard4 (mod_vcard4, XEP-0292)", () => {
 
 describe("without pep in modules_enabled", () => {
   it("vcard4 and vcard_legacy load mod_pep themselves (module.depends, as Prosody's do)", async () => {
-    const server = await startTestServer({ config: pepConfig({ modules: ["roster", "presence", "disco", "vcard4", "vcard_legacy"] }) });
+    const server = await startTestServer({ transport: "memory", config: pepConfig({ modules: ["roster", "presence", "disco", "vcard4", "vcard_legacy"] }) });
     try {
       await server.server.accounts("localhost").create("balthasar", "pw");
       const c = await login(server, "balthasar", "a");
