@@ -34,7 +34,7 @@ import { jidBare, jidPrep } from "../../src/util/jid.js";
 import { errorReply } from "../../src/xml/stanza.js";
 import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "./access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
-import { StanzaBroadcaster } from "./broadcaster.js";
+import { FANOUT_CHUNK, StanzaBroadcaster } from "./broadcaster.js";
 import type { ProtocolResult, PubsubContext } from "./context.js";
 import { handleDiscoInfo, handleDiscoItems } from "./disco.js";
 import { registerInstance } from "./instances.js";
@@ -95,6 +95,7 @@ export default defineModule({
       notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
       gate: () => store.written(),
+      chunk: o.integer("pubsub_fanout_chunk", FANOUT_CHUNK, { min: 1, max: 1_000_000 }),
     });
 
     const service = new PubsubService({
