@@ -6,7 +6,8 @@
 // the next one (one fsync for all of them); each caller's promise resolves once its batch is synced.
 // Archives keep a per-user item counter, so count() and trimming never scan the items.
 
-import { Level } from "level";
+import { createRequire } from "node:module";
+import type { Level } from "level";
 import {
   type AppendOptions,
   type ArchiveItem,
@@ -32,6 +33,9 @@ import {
   windowFromEnd,
 } from "./memory.js";
 import { KeyedLock } from "../util/keyed-lock.js";
+
+/** LevelDB's native binding is loaded when a database is first opened, not by a server on memory storage. */
+const loadLevel = (): typeof Level => (createRequire(import.meta.url)("level") as { Level: typeof Level }).Level;
 
 // ---------------------------------------------------------------------------------------------
 // Key encoding (see KEYS.md)
@@ -235,7 +239,7 @@ export class LevelStorage implements StorageDriver {
 
   constructor(path: string, options: LevelStorageOptions = {}) {
     this.path = path;
-    this.db = new Level<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
+    this.db = new (loadLevel())<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
     this.writeOptions = { sync: options.sync ?? true };
   }
 
