@@ -8,6 +8,8 @@ import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export const NS_VCARD = "vcard-temp";
 
@@ -67,3 +69,9 @@ export default defineModule({
     });
   },
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    "vcard-updated": EventSpec<{ username: string; vcard: Element; session: ClientSession }, never>;
+  }
+}
