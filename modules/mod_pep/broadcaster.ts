@@ -3,12 +3,14 @@
 // entity that advertised "<node>+notify" (XEP-0163 §4.3.2) and may subscribe under the node's
 // access model (§4.3.1: presence by default): the account's own resources and its contacts.
 // Stanzas are built by mod_pubsub's Notifier, once per event, and posted before the publisher's
-// IQ result is sent (Prosody's order; bookmarks2.scs expects the notification first).
+// IQ result is sent (Prosody's order; bookmarks2.scs expects the notification first). More than
+// FANOUT_CHUNK messages go out one chunk per turn of the event loop, events in order.
 
 import type { Broadcaster, NodeConfig, PubsubEvent, Recipient } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import { freezeSerialization, type Element } from "../../src/xml/stanza.js";
 import type { Notifier } from "../mod_pubsub/notifications.js";
+import { FANOUT_CHUNK } from "../mod_pubsub/broadcaster.js";
 
 /** The events filtered notifications apply to (Prosody's subscriber_filter runs on broadcasts). */
 const FILTERED_KINDS = new Set<PubsubEvent["kind"]>(["items", "retract", "purge", "delete"]);
@@ -26,6 +28,9 @@ export interface PepBroadcasterOptions {
 }
 
 export class PepBroadcaster implements Broadcaster {
+  /** Events being posted in chunks, in order; undefined when none. */
+  private chain: Promise<void> | undefined;
+
   constructor(
     private readonly notifier: Notifier,
     private readonly opts: PepBroadcasterOptions,
@@ -40,6 +45,22 @@ export class PepBroadcaster implements Broadcaster {
       const first = messages[0].children[0];
       if (first !== undefined && typeof first !== "string") freezeSerialization(first);
     }
+    if (messages.length <= FANOUT_CHUNK && this.chain === undefined) return this.post(messages);
+    const run = (this.chain ?? Promise.resolve()).then(async () => {
+      for (let at = 0; at < messages.length; at += FANOUT_CHUNK) {
+        if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.post(messages.slice(at, at + FANOUT_CHUNK));
+      }
+    });
+    const settled = run.catch((err: unknown) => this.opts.onError?.(err));
+    this.chain = settled;
+    void settled.then(() => {
+      if (this.chain === settled) this.chain = undefined;
+    });
+    return run;
+  }
+
+  private async post(messages: Element[]): Promise<void> {
     await Promise.all(
       messages.map((m) =>
         this.opts.post(m).catch((err: unknown) => {
