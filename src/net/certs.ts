@@ -18,7 +18,8 @@ export interface CertPair {
 /** A self-signed certificate for these names (the first is the subject CN), valid `days` from `start`. */
 export function generateSelfSigned(names: string[], days = 3650, start = Date.now()): { cert: string; key: string } {
   // node-forge (~10 MB of heap and code) is loaded only when a certificate is made.
-  const forge = createRequire(import.meta.url)("node-forge") as typeof forgeModule;
+  // A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
+  const forge = (typeof require === "function" ? require("node-forge") : createRequire(import.meta.url)("node-forge")) as typeof forgeModule;
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const pubPem = publicKey.export({ type: "spki", format: "pem" }).toString();

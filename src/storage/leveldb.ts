@@ -34,8 +34,12 @@ import {
 } from "./memory.js";
 import { KeyedLock } from "../util/keyed-lock.js";
 
-/** LevelDB's native binding is loaded when a database is first opened, not by a server on memory storage. */
-const loadLevel = (): typeof Level => (createRequire(import.meta.url)("level") as { Level: typeof Level }).Level;
+/**
+ * LevelDB's native binding is loaded when a database is first opened, not by a server on memory
+ * storage. A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
+ */
+const loadLevel = (): typeof Level =>
+  ((typeof require === "function" ? require("level") : createRequire(import.meta.url)("level")) as { Level: typeof Level }).Level;
 
 // ---------------------------------------------------------------------------------------------
 // Key encoding (see KEYS.md)

@@ -29,12 +29,14 @@ function session(i) {
     let text = "";
     let step = 0;
     let tail = "";
+    // Two round trips: the authentication goes with the stream header, and binding and subscribing
+    // with the restarted stream's header (the server handles a stream's stanzas in order).
+    const bind = "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>";
+    const subscribe = `<iq type='set' to='${service}' id='s'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='${node}' jid='s${i}@localhost/r'/></pubsub></iq>`;
     const steps = [
-      ["</stream:features>", () => `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0s${i}\0pw`).toString("base64")}</auth>`],
-      ["<success", () => HEADER],
-      ["</stream:features>", () => "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>"],
-      ["</iq>", () => `<iq type='set' to='${service}' id='s'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='${node}' jid='s${i}@localhost/r'/></pubsub></iq>`],
-      ["</iq>", () => undefined],
+      ["<success", () => HEADER + bind + subscribe],
+      ["</iq>", () => undefined], // bind
+      ["</iq>", () => undefined], // subscribe
     ];
     socket.setEncoding("latin1");
     socket.on("error", reject);
@@ -56,14 +58,14 @@ function session(i) {
         if (at < 0) return;
         const seen = text.slice(0, at + wait.length);
         text = text.slice(at + wait.length);
-        if (step === steps.length - 1 && !/type=["']result["']/.test(seen)) return reject(new Error(`session ${i}: subscription refused: ${seen}`));
+        if (step > 0 && !/type=["']result["']/.test(seen)) return reject(new Error(`session ${i}: ${step === 1 ? "bind" : "subscription"} refused: ${seen}`));
         step++;
         const out = next();
         if (out !== undefined) socket.write(out);
         if (step === steps.length) return resolve();
       }
     });
-    socket.write(HEADER);
+    socket.write(HEADER + `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0s${i}\0pw`).toString("base64")}</auth>`);
   });
 }
 
