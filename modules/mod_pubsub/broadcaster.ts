@@ -4,9 +4,11 @@
 // promise settles once every message has been handed over, so a publisher's IQ result follows its
 // notifications (Prosody's order, relied on by the scansion scripts).
 //
-// A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk), one chunk per
-// turn of the event loop, so a publish to thousands of subscribers does not hold up other sessions'
-// stanzas for the whole fan-out; such an event joins the chain below to keep event order.
+// A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk); once the
+// fan-outs have taken FANOUT_TURN_MS of a turn of the event loop, the next chunk waits for the next
+// turn, so a publish to thousands of subscribers does not hold up other sessions' stanzas for the
+// whole fan-out, while small ones still go out together (one write per connection and turn). Such an
+// event joins the chain below to keep event order.
 //
 // With a `gate` (the component's write-behind store): while items are still being written, an
 // event's messages are built at once but posted only after those writes are durable, in event order
@@ -35,8 +37,24 @@ export interface BroadcasterOptions {
 }
 
 export const FANOUT_CHUNK = 64;
+/** Milliseconds of a turn of the event loop that chunked fan-outs may take before yielding. */
+export const FANOUT_TURN_MS = 4;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** When the fan-outs' work in the current turn began (undefined: none yet this turn). */
+let turnStarted: number | undefined;
+
+/** Has this turn's fan-out work used up its time? Starts the count at the turn's first call. */
+function turnSpent(): boolean {
+  const now = performance.now();
+  if (turnStarted === undefined) {
+    turnStarted = now;
+    setImmediate(() => (turnStarted = undefined));
+    return false;
+  }
+  return now - turnStarted >= FANOUT_TURN_MS;
+}
 
 export interface BroadcastStats {
   events: number;
@@ -90,7 +108,7 @@ export class StanzaBroadcaster implements Broadcaster {
     const run = this.enqueue(gate, event.recipients.length, async () => {
       const all = event.recipients;
       for (let at = 0; at < all.length; at += chunk) {
-        if (at > 0) await nextTurn();
+        if (turnSpent()) await nextTurn();
         const messages = this.build({ ...event, recipients: all.slice(at, at + chunk) } as PubsubEvent, at === 0);
         await this.post(messages);
       }
