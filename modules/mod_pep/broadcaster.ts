@@ -4,13 +4,14 @@
 // access model (§4.3.1: presence by default): the account's own resources and its contacts.
 // Stanzas are built by mod_pubsub's Notifier, once per event, and posted before the publisher's
 // IQ result is sent (Prosody's order; bookmarks2.scs expects the notification first). More than
-// FANOUT_CHUNK messages go out one chunk per turn of the event loop, events in order.
+// FANOUT_CHUNK messages go out in chunks, sharing the pubsub component's time per turn of the event
+// loop, events in order.
 
 import type { Broadcaster, NodeConfig, PubsubEvent, Recipient } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import { freezeSerialization, type Element } from "../../src/xml/stanza.js";
 import type { Notifier } from "../mod_pubsub/notifications.js";
-import { FANOUT_CHUNK } from "../mod_pubsub/broadcaster.js";
+import { FANOUT_CHUNK, nextTurn, turnSpent } from "../mod_pubsub/broadcaster.js";
 
 /** The events filtered notifications apply to (Prosody's subscriber_filter runs on broadcasts). */
 const FILTERED_KINDS = new Set<PubsubEvent["kind"]>(["items", "retract", "purge", "delete"]);
@@ -48,7 +49,7 @@ export class PepBroadcaster implements Broadcaster {
     if (messages.length <= FANOUT_CHUNK && this.chain === undefined) return this.post(messages);
     const run = (this.chain ?? Promise.resolve()).then(async () => {
       for (let at = 0; at < messages.length; at += FANOUT_CHUNK) {
-        if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (turnSpent()) await nextTurn();
         await this.post(messages.slice(at, at + FANOUT_CHUNK));
       }
     });

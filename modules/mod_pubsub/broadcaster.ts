@@ -5,8 +5,8 @@
 // notifications (Prosody's order, relied on by the scansion scripts).
 //
 // A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk); once the
-// fan-outs have taken FANOUT_TURN_MS of a turn of the event loop, the next chunk waits for the next
-// turn, so a publish to thousands of subscribers does not hold up other sessions' stanzas for the
+// fan-outs have taken FANOUT_TURN_MS of a turn of the event loop (writing to the sockets comes on
+// top), the next chunk waits for the next turn, so a publish to thousands of subscribers does not hold up other sessions' stanzas for the
 // whole fan-out, while small ones still go out together (one write per connection and turn). Such an
 // event joins the chain below to keep event order.
 //
@@ -38,15 +38,15 @@ export interface BroadcasterOptions {
 
 export const FANOUT_CHUNK = 64;
 /** Milliseconds of a turn of the event loop that chunked fan-outs may take before yielding. */
-export const FANOUT_TURN_MS = 4;
+export const FANOUT_TURN_MS = 2;
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** When the fan-outs' work in the current turn began (undefined: none yet this turn). */
 let turnStarted: number | undefined;
 
 /** Has this turn's fan-out work used up its time? Starts the count at the turn's first call. */
-function turnSpent(): boolean {
+export function turnSpent(): boolean {
   const now = performance.now();
   if (turnStarted === undefined) {
     turnStarted = now;
@@ -59,7 +59,7 @@ function turnSpent(): boolean {
 export interface BroadcastStats {
   events: number;
   messages: number;
-  /** Distinct <event/> payload elements built (one per event, whatever the number of recipients). */
+  /** Distinct <event/> payload elements built (one per event, or per chunk of a large fan-out). */
   sharedPayloads: number;
 }
 
@@ -102,7 +102,7 @@ export class StanzaBroadcaster implements Broadcaster {
     return messages;
   }
 
-  /** A large fan-out: on the chain, one chunk of recipients per turn of the event loop. */
+  /** A large fan-out: on the chain, chunk by chunk, yielding once this turn's fan-out time is spent. */
   private notifyInChunks(event: PubsubEvent, chunk: number): Promise<void> {
     const gate = this.opts.gate?.();
     const run = this.enqueue(gate, event.recipients.length, async () => {
