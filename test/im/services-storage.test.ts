@@ -22,8 +22,8 @@ let ts: TestServer;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
-  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.server.accounts("localhost").create(u, "pw");
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
+  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.addUser(u, "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
@@ -31,7 +31,7 @@ afterEach(() => {
 afterAll(() => ts?.stop());
 
 async function login(user: string, resource?: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  const c = await ts.login(user, "pw", { resource });
   clients.push(c);
   return c;
 }
@@ -156,13 +156,20 @@ describe("XEP-0049 private XML storage", () => {
 });
 
 describe("XEP-0012 last activity", () => {
-  /** Pretend to be mod_roster: subscriptions by "<user> <contact>". */
+  /**
+   * Pretend to be mod_roster: subscriptions by "<user> <contact>". Ahead of mod_roster itself, which
+   * runs here too since mod_presence (loaded on every VirtualHost) depends on its roster service.
+   */
   const subscriptions = new Map<string, string>();
   beforeAll(() => {
-    ts.server.hosts.get("localhost")!.bus.on("roster-get-item", (ev) => {
-      const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
-      return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
-    });
+    ts.server.hosts.get("localhost")!.bus.on(
+      "roster-get-item",
+      (ev) => {
+        const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
+        return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
+      },
+      1,
+    );
   });
   const last = (c: RawClient, id: string, to?: string) =>
     c.iq(`<iq type='get' id='${id}'${to ? ` to='${to}'` : ""}><query xmlns='jabber:iq:last'/></iq>`);
