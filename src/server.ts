@@ -16,7 +16,8 @@ import type { C2SConnection, C2SContext } from "./net/c2s.js";
 import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate, type ReadLimit } from "./net/limits.js";
 import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
-import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { acceptTransport, listenC2S, listenHttp, type Listener, type ListenerContext, type TransportAttach } from "./net/listeners.js";
+import type { Transport } from "./net/transport.js";
 import { S2SManager, type S2SContext } from "./net/s2s.js";
 import { listenS2S, s2sOptions, s2sTls, trustedCAs } from "./net/s2s-service.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
@@ -471,6 +472,7 @@ export class Server {
       bosh: this.boshOptions(),
       httpExternalUrl: g.string("http_external_url"),
     };
+    this.listenerContext = ctx;
     const override = this.opts.portOverride ?? {};
     // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
     const ifaces = (service: Service) => {
@@ -535,6 +537,17 @@ export class Server {
     this.s2s = manager;
     this.router.remote = manager;
     return { ctx, manager };
+  }
+
+  private listenerContext?: ListenerContext;
+
+  /**
+   * Start a client stream on a transport of the caller's (Herald's tests use an in-memory pair):
+   * stream negotiation, SASL, binding and stanzas go through the same code as on a socket.
+   */
+  acceptTransport(transport: Transport & Partial<TransportAttach>): C2SConnection {
+    if (!this.listenerContext) throw new Error("the server is not started");
+    return acceptTransport(this.listenerContext, transport);
   }
 
   get adminSocketPath(): string {

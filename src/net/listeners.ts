@@ -223,6 +223,22 @@ function track(ctx: ListenerContext, conn: C2SConnection, throttle: ReadThrottle
   }
 }
 
+/**
+ * A client stream over a transport that did not come from a listener (an in-memory pair in tests):
+ * the same C2SConnection, tracked and limited like a socket's, without the read rate limit.
+ */
+export function acceptTransport(ctx: ListenerContext, transport: Transport & Partial<TransportAttach>): C2SConnection {
+  const conn = new C2SConnection(transport, ctx.c2s);
+  transport.attach?.(conn);
+  track(ctx, conn, undefined);
+  return conn;
+}
+
+/** A transport that is told which connection to deliver to before anything is read. */
+export interface TransportAttach {
+  attach(conn: C2SConnection): void;
+}
+
 function listen(server: NetServer | HttpServer, port: number, address: BindAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -24,7 +24,7 @@ Component "push.localhost" "pubsub"
   pubsub_create_node = "anyone"
 `;
 
-const login = (ts: TestServer, user: string, resource: string) => RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+const login = (ts: TestServer, user: string, resource: string) => ts.login(user, "pw", { resource });
 
 /** The next element other than a stream management ack request. */
 async function nextNotR(c: RawClient): Promise<Element> {
@@ -37,8 +37,8 @@ async function nextNotR(c: RawClient): Promise<Element> {
 describe("push notifications for a session stream management hibernates", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG });
-    for (const u of ["alice", "bob", "carol"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG });
+    for (const u of ["alice", "bob", "carol"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
