@@ -6,6 +6,8 @@
 import { X509Certificate } from "node:crypto";
 import { Resolver } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { rootCertificates } from "node:tls";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Config } from "../src/config/options.js";
 import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
@@ -30,7 +32,9 @@ const GLOBAL_ONLY = new Set([
   "https_interfaces", "consider_websocket_secure", "consider_bosh_secure", "daemonize", "gc", "network_backend",
   "network_settings", "plugin_paths", "prosody_user", "prosody_group", "run_as_root", "s2s_require_encryption",
   "s2s_secure_auth", "s2s_secure_domains", "s2s_insecure_domains", "statistics", "statistics_interval", "tls_profile",
-  "trusted_proxies", "umask", "use_ipv4", "use_ipv6", "tcp_keepalives",
+  "trusted_proxies", "umask", "use_ipv4", "use_ipv6", "tcp_keepalives", "s2s_ports", "s2s_interfaces",
+  "s2s_direct_tls_ports", "s2s_direct_tls_interfaces", "s2s_timeout", "s2s_idle_timeout", "s2s_send_queue_size",
+  "s2s_stanza_size_limit", "s2s_send_buffer_limit", "s2s_keepalive_interval", "s2s_connect_overrides", "dialback_secret",
 ]);
 
 /** Prosody's deprecated options and what to use instead. */
@@ -111,6 +115,26 @@ export function checkCertDates(pem: string, source: string, r: Reporter, now = D
   else r.ok(`certificate ${source} is valid until ${new Date(notAfter).toISOString().slice(0, 10)}`);
 }
 
+/** The certificates of a PEM file (a chain: the leaf first). */
+function pemCerts(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((c) => new X509Certificate(c));
+}
+
+/** Does the chain lead to one of these CAs (what other servers check before SASL EXTERNAL)? */
+export function chainTrusted(chainPem: string, cas: X509Certificate[]): boolean {
+  const chain = pemCerts(chainPem);
+  let current = chain[0];
+  for (let hops = 0; current && hops < 8; hops++) {
+    // Issuer name and signature (X509Certificate.checkIssued also wants key identifiers some CAs omit).
+    const issued = (by: X509Certificate) => by.subject === current.issuer && current.verify(by.publicKey);
+    if (cas.some(issued)) return true;
+    const next = chain.find((c) => c !== current && issued(c));
+    if (!next || next.fingerprint256 === current.fingerprint256) return false;
+    current = next;
+  }
+  return false;
+}
+
 /** Certificates per VirtualHost and Component: readable, matching their key, in date, covering the name. */
 export function checkCerts(config: Config, baseDir: string, dataPath: string, r: Reporter, now = Date.now()): void {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -136,6 +160,22 @@ export function checkCerts(config: Config, baseDir: string, dataPath: string, r:
       return "error";
     }
     return undefined;
+  };
+  const s2sOn = !config.global.array("modules_disabled", []).includes("s2s");
+  let cas: X509Certificate[] | undefined;
+  /** The system's CAs and ssl.cafile (what another Herald with the same settings trusts). */
+  const trusted = (): X509Certificate[] => {
+    if (cas) return cas;
+    cas = rootCertificates.flatMap((p) => pemCerts(p));
+    const cafile = config.global.table("ssl")?.get("cafile");
+    if (typeof cafile === "string") {
+      try {
+        cas.push(...pemCerts(readFileSync(abs(cafile), "utf8")));
+      } catch (err) {
+        r.warn(`ssl.cafile ${cafile}: ${(err as Error).message}`);
+      }
+    }
+    return cas;
   };
   // VirtualHosts first: a component is usually covered by its parent host's certificate.
   const ordered = [...config.hosts.filter((h) => h.kind === "VirtualHost"), ...config.hosts.filter((h) => h.kind === "Component")];
@@ -174,6 +214,12 @@ export function checkCerts(config: Config, baseDir: string, dataPath: string, r:
     }
     if (certCovers(cert.cert, h.name)) r.ok(`certificate ${cert.source} covers ${h.name}`);
     else r.bad(`certificate ${cert.source} does not cover ${h.name}`);
+    if (s2sOn) {
+      if (chainTrusted(cert.cert, trusted())) r.ok(`certificate ${cert.source} leads to a trusted CA: other servers can authenticate ${h.name} with SASL EXTERNAL (XEP-0178)`);
+      // The generated one is self-signed by design: said, not warned about.
+      else if (cert.source.includes("generated, self-signed")) r.ok(`other servers can authenticate ${h.name} only by dialback with this self-signed certificate (those with s2s_secure_auth refuse it)`);
+      else r.warn(`certificate ${cert.source} is not signed by a CA other servers trust: they can only authenticate ${h.name} by dialback, and those with s2s_secure_auth refuse it`);
+    }
   }
 }
 
@@ -226,6 +272,11 @@ export async function checkDns(config: Config, r: Reporter, opts: DnsOptions = {
   const g = config.global;
   const c2sPorts = g.ports("c2s_ports", [5222]);
   const tlsPorts = g.ports("c2s_direct_tls_ports", [5223]);
+  // Federation: on unless "s2s" is in modules_disabled; its SRV records should lead to this machine.
+  const s2sOn = !g.array("modules_disabled", []).includes("s2s");
+  const s2sPorts = g.ports("s2s_ports", [5269]);
+  const s2sTlsPorts = g.ports("s2s_direct_tls_ports", []);
+  const ownAddresses = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)));
   const addresses = async (name: string): Promise<{ a: Lookup<string[]>; aaaa: Lookup<string[]> }> => {
     const [a, aaaa] = await Promise.all([lookup(resolver.resolve4(name), timeoutMs), lookup(resolver.resolve6(name), timeoutMs)]);
     return { a, aaaa };
@@ -242,7 +293,8 @@ export async function checkDns(config: Config, r: Reporter, opts: DnsOptions = {
       lines.push(["ok", `${h.name} is not a public DNS name: skipped`]);
       return { h, lines };
     }
-    const services = h.kind === "VirtualHost" ? (["_xmpp-client._tcp", "_xmpps-client._tcp", "_xmpp-server._tcp"] as const) : (["_xmpp-server._tcp"] as const);
+    const server = s2sOn ? (["_xmpp-server._tcp", "_xmpps-server._tcp"] as const) : ([] as const);
+    const services = h.kind === "VirtualHost" ? (["_xmpp-client._tcp", "_xmpps-client._tcp", ...server] as const) : server;
     const [own, ...srvs] = await Promise.all([addresses(h.name), ...services.map((s) => lookup(resolver.resolveSrv(`${s}.${h.name}`), timeoutMs))]);
     let reachable = own.a.ok || own.aaaa.ok;
     for (const [i, service] of services.entries()) {
@@ -251,6 +303,7 @@ export async function checkDns(config: Config, r: Reporter, opts: DnsOptions = {
       if (!res.ok) {
         if (NOT_FOUND.has(res.code)) {
           const fallback = service === "_xmpp-client._tcp" ? `clients will try ${h.name}:5222` : service === "_xmpp-server._tcp" ? `other servers will try ${h.name}:5269` : "direct TLS (XEP-0368) is not advertised";
+          if (service === "_xmpps-server._tcp" && !s2sTlsPorts.length) continue; // not offered: nothing to advertise
           lines.push(["warn", `no ${name} SRV record found (${res.code}): ${fallback}`]);
         } else lines.push(["warn", `could not resolve ${name} SRV (${res.code})`]);
         continue;
@@ -270,7 +323,15 @@ export async function checkDns(config: Config, r: Reporter, opts: DnsOptions = {
           const f = failure(target);
           lines.push(["warn", `${name} SRV -> ${s.name}:${s.port}, but ${f ? `could not resolve ${s.name} (${f.code})` : `${s.name} has no A/AAAA record`}`]);
         }
-        const expected = service === "_xmpp-client._tcp" ? c2sPorts : service === "_xmpps-client._tcp" ? tlsPorts : undefined;
+        const isServer = service === "_xmpp-server._tcp" || service === "_xmpps-server._tcp";
+        if (isServer && addrs && ![...(target.a.ok ? target.a.value : []), ...(target.aaaa.ok ? target.aaaa.value : [])].some((a) => ownAddresses.has(a))) {
+          lines.push(["warn", `${name} SRV -> ${s.name} (${addrs}) is none of this machine's addresses: other servers will connect elsewhere (fine behind NAT or a proxy)`]);
+        }
+        const expected =
+          service === "_xmpp-client._tcp" ? c2sPorts
+          : service === "_xmpps-client._tcp" ? tlsPorts
+          : service === "_xmpp-server._tcp" ? s2sPorts
+          : s2sTlsPorts;
         if (expected && !expected.includes(s.port)) {
           lines.push(["warn", `${name} SRV points at port ${s.port}, but Herald listens on ${expected.join(", ") || "no port"} for it`]);
         }

@@ -67,6 +67,11 @@ export async function runCheck(loaded: LoadedConfig, modules: ShippedModules, wh
       r.ok(`modules: ${plan.load.join(", ") || "(none)"}`);
       for (const w of plan.warnings) r.warn(w);
       if (h.kind === "Component" && h.module && !registry[h.module]) r.bad(`component module '${h.module}' is not available`);
+      if (h.kind === "Component" && h.module === undefined) {
+        // XEP-0114: without a secret no component can authenticate (Prosody refuses it too).
+        if (config.host(h.name).string("component_secret", "")) r.ok(`external component: connects with component_secret on component_ports`);
+        else r.bad(`external component without component_secret: it cannot connect (or give it a module: Component "${h.name}" "<module>")`);
+      }
       checkModuleNames(config, h.name, known, r);
     }
   }
@@ -89,7 +94,19 @@ export async function runCheck(loaded: LoadedConfig, modules: ShippedModules, wh
       ["c2s_direct_tls_ports", g.ports("c2s_direct_tls_ports", [5223])],
       ["http_ports", g.ports("http_ports", [5280])],
       ["https_ports", g.ports("https_ports", [5281])],
+      // Federation's listeners, unless "s2s" is in modules_disabled.
+      ...(g.array("modules_disabled", []).includes("s2s")
+        ? []
+        : ([["s2s_ports", g.ports("s2s_ports", [5269])], ["s2s_direct_tls_ports", g.ports("s2s_direct_tls_ports", [])]] as Array<[string, number[]]>)),
     ];
+    // External components (XEP-0114): the listener exists only when a Component has no module.
+    const external = config.hosts.filter((h) => h.kind === "Component" && h.module === undefined).map((h) => h.name);
+    if (external.length) {
+      portList.push(["component_ports", g.ports("component_ports", [5347])]);
+      // XEP-0114 streams are plain TCP, the secret's hash travels in clear: loopback (or a private network) only.
+      const open = serviceInterfaces(g, "component").names.filter((n) => !/^(127\.|::1$|localhost$)/.test(n));
+      if (open.length) r.warn(`component_interfaces: ${open.map((n) => `[${n}]`).join(", ")} is not loopback; component streams are not encrypted, so keep them on loopback or a private network`);
+    } else r.ok("component: no external Component is configured, so Herald does not listen for components");
     for (const [name, ports] of portList) {
       const service = name.replace(/_ports$/, "") as Service;
       const ifs = serviceInterfaces(g, service);

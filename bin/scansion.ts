@@ -94,7 +94,7 @@ export async function scansionCommand(paths: string[], opts: ScansionCliOptions)
       baseDir: dirname(resolve(configFile)),
       logRouter,
       // The client port and HTTP (uploads) on free loopback ports; no admin socket.
-      portOverride: { c2s: [port], c2s_direct_tls: [], http: [0], https: [] },
+      portOverride: { c2s: [port], c2s_direct_tls: [], http: [0], https: [], s2s: [], s2s_direct_tls: [] },
       interfaceOverride: ["127.0.0.1"],
       dataPathOverride: dataDir,
       adminSocket: false,

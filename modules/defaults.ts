@@ -9,7 +9,7 @@ export const autoloadModules: readonly string[] = ["presence", "message", "iq", 
 export const builtinModules: ReadonlySet<string> = new Set([
   "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
   "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
-  "http_errors", "net_multiplex", "limits", "bosh_disabled",
+  "http_errors", "net_multiplex", "limits", "bosh_disabled", "s2s", "dialback", "s2s_bidi",
 ]);
 
 /** The configuration Herald uses when started without a config file. */

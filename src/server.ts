@@ -8,6 +8,7 @@ import { ModuleManager } from "./modules/manager.js";
 import type { ModuleRegistry } from "./modules/api.js";
 import { Router } from "./router/router.js";
 import { installFallbacks } from "./router/fallbacks.js";
+import { installComponentRoute } from "./router/components.js";
 import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
@@ -17,8 +18,11 @@ import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
 import { acceptTransport, listenC2S, listenHttp, type Listener, type ListenerContext, type TransportAttach } from "./net/listeners.js";
 import type { Transport } from "./net/transport.js";
+import { S2SManager, type S2SContext } from "./net/s2s.js";
+import { listenS2S, s2sOptions, s2sTls, trustedCAs } from "./net/s2s-service.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
+import { ComponentStream, listenComponents, type ComponentContext } from "./net/component.js";
 import { corsPolicy } from "./net/cors.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
@@ -47,8 +51,8 @@ export interface ServerOptions {
   /** Override the storage driver (tests). */
   storage?: StorageDriver;
   /** Listen on these ports instead of the configured ones (tests: 0 = any free port). */
-  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
-  /** Interfaces to listen on instead of the configured ones. */
+  portOverride?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", number[]>>;
+  /** Interfaces to listen on instead of the configured ones (client and HTTP listeners; s2s keeps s2s_interfaces). */
   interfaceOverride?: string[];
   /** Use this data directory whatever the config says (scansion runs). */
   dataPathOverride?: string;
@@ -70,6 +74,8 @@ export class Server {
   readonly modules: ModuleManager;
   readonly certs = new CertStore();
   readonly connections = new Set<C2SConnection>();
+  /** Streams of external components (XEP-0114), authenticated or not. */
+  readonly componentStreams = new Set<ComponentStream>();
   /** Counters, gauges and histograms, served by mod_http_openmetrics. */
   readonly metrics = new MetricsRegistry();
   readonly dataPath: string;
@@ -79,6 +85,8 @@ export class Server {
   listeners: Listener[] = [];
   started = 0;
   private accountStores = new Map<string, AccountStore>();
+  /** Federation (src/net/s2s.ts), unless "s2s" is in the global modules_disabled. */
+  s2s?: S2SManager;
   /** The per-address limits of client connections, once listening. */
   limits?: ReturnType<Server["connectionLimits"]>;
   /** Read throttles of live connections (mod_limits). */
@@ -202,6 +210,7 @@ export class Server {
       const host = new Host(h.name, h.kind === "Component" ? "component" : "local", options, this.log.child(h.name), h.module);
       this.hosts.set(h.name, host);
       installFallbacks(host, this.router);
+      if (host.external) installComponentRoute(host, this.router);
     }
     if (![...this.hosts.values()].some((h) => h.kind === "local")) {
       this.log.warn("No VirtualHost is configured: clients cannot log in");
@@ -411,6 +420,40 @@ export class Server {
     };
   }
 
+  /** What component streams need: Prosody's mod_component options, per component host. */
+  componentContext(): ComponentContext {
+    const cache = new Map<string, ReturnType<ComponentContext["options"]>>();
+    return {
+      hosts: this.hosts,
+      router: this.router,
+      log: this.log.child("component"),
+      failureLog: this.failureLog,
+      streams: this.componentStreams,
+      options: (h) => {
+        const cached = cache.get(h ?? "*");
+        if (cached) return cached;
+        const o = h ? this.hostOptions(h) : this.opts.config.global;
+        const secret = h ? o.string("component_secret", "") : "";
+        const opts = {
+          secret: secret === "" ? undefined : secret,
+          conflictResolve: o.enum("component_conflict_resolve", "kick_new", ["kick_new", "kick_old"]),
+          validateFrom: o.boolean("validate_from_addresses", true),
+          limits: {
+            // Prosody: component_stanza_size_limit, else s2s_stanza_size_limit, else 512 KiB.
+            maxStanzaSize: o.integer("component_stanza_size_limit", o.integer("s2s_stanza_size_limit", 512 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }), { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+            maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
+            maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
+            maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
+            keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
+          },
+          maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+        };
+        cache.set(h ?? "*", opts);
+        return opts;
+      },
+    };
+  }
+
   private async startListeners(): Promise<void> {
     const g = this.opts.config.global;
     const c2s = this.c2sContext();
@@ -436,14 +479,30 @@ export class Server {
       const chosen = this.opts.interfaceOverride ? { names: this.opts.interfaceOverride, from: "override" } : serviceInterfaces(g, service);
       return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
     };
-    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https", option: string, def: number[]) =>
+    const ports = (name: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", option: string, def: number[]) =>
       override[name] ?? g.array(option, def.map(String)).map(Number);
+    const s2sIfaces = (service: "s2s" | "s2s_direct_tls") => {
+      const chosen = serviceInterfaces(g, service);
+      return chosen.names.map((n) => ({ ...bindAddress(n), fromDefault: chosen.from.startsWith("default") }));
+    };
     const plan: Array<[number[], ReturnType<typeof ifaces>, (port: number, addr: BindAddress) => Promise<Listener>]> = [
       [ports("c2s", "c2s_ports", [5222]), ifaces("c2s"), (p, a) => listenC2S(ctx, p, a, false)],
       [ports("c2s_direct_tls", "c2s_direct_tls_ports", [5223]), ifaces("c2s_direct_tls"), (p, a) => listenC2S(ctx, p, a, true)],
       [ports("http", "http_ports", [5280]), ifaces("http"), (p, a) => listenHttp(ctx, p, a, false)],
       [ports("https", "https_ports", [5281]), ifaces("https"), (p, a) => listenHttp(ctx, p, a, true)],
     ];
+    const s2s = this.startS2S();
+    if (s2s) {
+      plan.push(
+        [ports("s2s", "s2s_ports", [5269]), s2sIfaces("s2s"), (p, a) => listenS2S(s2s.ctx, s2s.manager, p, a, false)],
+        [ports("s2s_direct_tls", "s2s_direct_tls_ports", []), s2sIfaces("s2s_direct_tls"), (p, a) => listenS2S(s2s.ctx, s2s.manager, p, a, true)],
+      );
+    }
+    // External components (XEP-0114): listened for only when a Component without a module is configured.
+    if ([...this.hosts.values()].some((h) => h.external)) {
+      const components = this.componentContext();
+      plan.push([ports("component", "component_ports", [5347]), ifaces("component"), (p, a) => listenComponents(components, p, a)]);
+    }
     for (const [portList, addrs, start] of plan) {
       for (const port of portList) {
         for (const addr of addrs) {
@@ -459,6 +518,25 @@ export class Server {
         }
       }
     }
+  }
+
+  /** Federation: on unless "s2s" is in the global modules_disabled (as in Prosody). */
+  private startS2S(): { ctx: S2SContext; manager: S2SManager } | undefined {
+    const g = this.opts.config.global;
+    if (g.array("modules_disabled", []).includes("s2s")) return undefined;
+    const log = this.log.child("s2s");
+    const ctx: S2SContext = {
+      hosts: this.hosts,
+      router: this.router,
+      log,
+      failureLog: this.failureLog,
+      tls: s2sTls(this.certs, trustedCAs(g, this.opts.baseDir ?? process.cwd(), log)),
+      options: s2sOptions(g, log),
+    };
+    const manager = new S2SManager(ctx);
+    this.s2s = manager;
+    this.router.remote = manager;
+    return { ctx, manager };
   }
 
   private listenerContext?: ListenerContext;
@@ -534,7 +612,15 @@ export class Server {
     const closing = this.listeners.map((l) => l.close().catch(() => {}));
     const conns = [...this.connections];
     for (const c of conns) c.close({ condition: "system-shutdown", text: reason });
+    const components = [...this.componentStreams];
+    for (const c of components) c.close({ condition: "system-shutdown", text: reason });
+    await Promise.all(components.map((c) => c.drain()));
     await Promise.all(conns.map((c) => c.drain()));
+    if (this.s2s) {
+      this.router.remote = undefined;
+      this.s2s.stop();
+      for (const s of this.s2s.streams()) s.close({ condition: "system-shutdown", text: reason });
+    }
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 3000).unref())]);
     if (this.adminServer) await closeAdminSocket(this.adminServer, this.adminSocketPath);
     this.router.cancelPending();

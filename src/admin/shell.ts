@@ -36,7 +36,7 @@ const SECTIONS: Array<[string, string, Array<[string, string]>]> = [
     ["c2s:close(jid, text, condition)", "Close all sessions for the specified JID (with a stream error)"],
     ["c2s:closeall(text, condition)", "Close all active c2s connections"],
   ]],
-  ["s2s", "Commands to manage sessions between this server and others", [["s2s:show(domain)", "Show s2s connections (Herald does not federate yet)"]]],
+  ["s2s", "Commands to manage sessions between this server and others", [["s2s:show(domain)", "Show s2s connections, all or those with a domain"]]],
   ["module", "Commands to load/reload/unload modules/plugins", [
     ["module:load(module, host)", "Load the specified module on the specified host (or all VirtualHosts if none given)"],
     ["module:reload(module, host)", "The same, but unloads and loads the module"],
@@ -297,9 +297,15 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
     },
   },
   s2s: {
-    show(_server, print) {
-      print("No s2s sessions: Herald does not connect to other servers (no federation yet)");
-      return { ok: true, message: "0 s2s connections shown" };
+    show(server, print, [domain]) {
+      const filter = typeof domain === "string" ? domain : undefined;
+      const rows = (server.s2s?.list() ?? []).filter((r) => filter === undefined || r.remote === filter || r.local === filter);
+      if (!server.s2s) print("No s2s sessions: federation is off (\"s2s\" in modules_disabled)");
+      else if (rows.length === 0) print("No s2s sessions");
+      for (const r of rows) {
+        print(`${r.local} ${r.direction === "out" ? "->" : "<-"} ${r.remote}\t${r.ready ? "authenticated" : "connecting"} (${r.auth})${r.secure ? " encrypted" : ""}${r.bidi ? " bidi" : ""}`);
+      }
+      return { ok: true, message: `${rows.length} s2s connections shown` };
     },
   },
   host: {

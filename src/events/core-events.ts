@@ -6,6 +6,7 @@ import type { StanzaEvent, ToType } from "../router/router.js";
 import type { ClientSession } from "../sessions/session.js";
 import type { Element, ErrorType } from "../xml/stanza.js";
 import type { ShellCommandAnswer, ShellCommandEvent } from "../admin/shell.js";
+import type { XmppStream } from "../net/stream.js";
 
 export type StanzaKind = "message" | "presence" | "iq";
 
@@ -37,6 +38,8 @@ export interface CoreEvents extends StanzaEvents {
   "stream-features": EventSpec<{ session: ClientSession; features: Element; state: string }, never>;
   [event: `stream-element/${string}`]: EventSpec<{ session: ClientSession; element: Element }, boolean>;
   [event: `unauthed-iq/${string}`]: EventSpec<{ session: ClientSession; stanza: Element }, boolean>;
+  // Server streams (src/net/s2s.ts): modules may add features to those opened to this host.
+  "s2s-stream-features": EventSpec<{ session: XmppStream; features: Element; state: string }, never>;
   "authentication-success": EventSpec<SessionEvent, never>;
   "authentication-failure": EventSpec<SessionEvent & { condition: string }, never>;
   "resource-bind": EventSpec<SessionEvent, never>;

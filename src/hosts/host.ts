@@ -2,7 +2,7 @@
 // Each has its own event bus, its own options, its own set of modules and disco items.
 
 import { EventBus } from "../events/bus.js";
-import type { ClientSession } from "../sessions/session.js";
+import type { ClientSession, StanzaSink } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 
@@ -59,6 +59,11 @@ export class Host {
   readonly discoItems = new Map<string, { name?: string; owner: string }>();
   /** Names of the modules loaded on this host. */
   readonly modules = new Set<string>();
+  /**
+   * An external component (XEP-0114), `Component "name"` without a module: the authenticated
+   * component stream that serves this domain while it is connected.
+   */
+  component?: StanzaSink;
 
   constructor(
     readonly name: string,
@@ -70,6 +75,11 @@ export class Host {
     readonly componentModule?: string,
   ) {
     this.bus = new EventBus(log);
+  }
+
+  /** `Component "name"` without a module: served by an external component connecting over XEP-0114. */
+  get external(): boolean {
+    return this.kind === "component" && this.componentModule === undefined;
   }
 
   /** All bound sessions of a user. */

@@ -1,28 +1,30 @@
-// A client-to-server stream (RFC 6120 §4–§7, RFC 7395 for WebSocket): stream headers, features,
-// STARTTLS, SASL, resource binding, then stanzas handed to the router, one at a time, in order.
+// A client-to-server stream (RFC 6120 §4–§7, RFC 7395 for WebSocket) on the shared stream layer
+// (src/net/stream.ts): the stream is opened to a VirtualHost, then the features tls, saslauth and
+// bind (src/net/features/) take it to a bound session whose stanzas go to the router, one at a
+// time, in order. Stream management's resumption moves a session onto another connection here.
 
 import { randomBytes } from "node:crypto";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
-import { SerialQueue, nextSessionId, type ClientSession, type FilterKind, type StanzaFilter } from "../sessions/session.js";
+import { nextSessionId, type ClientSession, type FilterKind, type StanzaFilter } from "../sessions/session.js";
 import type { Logger } from "../util/logger.js";
 import { jidJoin, jidPrep, namePrep, resourcePrep } from "../util/jid.js";
-import { NS_CLIENT, NS_FRAMING, NS_STREAM, XmlStream, type StreamErrorCondition } from "../xml/parser.js";
+import { NS_CLIENT } from "../xml/parser.js";
 import { Element, errorReply, reply, serialize } from "../xml/stanza.js";
-import type { Transport, TransportListener } from "./transport.js";
+import type { Transport } from "./transport.js";
 import type { AccountStore } from "../auth/accounts.js";
 import { listMechanisms, type SaslStep } from "../sasl/mechanism.js";
 import { SaslExchange } from "./sasl-exchange.js";
 import type { AuthThrottle } from "./limits.js";
-import { escapeAttr } from "../xml/escape.js";
 import type { RateLimitedLog } from "../util/logger.js";
-import { logStanzaErrorSent, logTlsFailure } from "./failure-log.js";
+import { logStanzaErrorSent } from "./failure-log.js";
+import { XmppStream, type FeatureProvider, type StreamError, type StreamLimits } from "./stream.js";
+import { tlsFeature } from "./features/tls.js";
+import { NS_SASL, saslauthFeature } from "./features/saslauth.js";
+import { NS_BIND, NS_SESSION, bindFeature } from "./features/bind.js";
 
-export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
-export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
-export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
-export const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
-export const NS_XMPP_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
+export { NS_TLS, NS_XMPP_STREAMS } from "./stream.js";
+export { NS_SASL, NS_BIND, NS_SESSION };
 
 /** What a client stream needs from the server. */
 export interface C2SContext {
@@ -61,16 +63,14 @@ export interface C2SContext {
   };
 }
 
-/** Inbound stanzas waiting in a session's queue before reading from its socket pauses / resumes. */
-const PAUSE_AT = 64;
-const RESUME_AT = 16;
-
-type State = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
-
 export type { StanzaFilter } from "../sessions/session.js";
 
-export class C2SConnection implements ClientSession, TransportListener {
+/** The features of a client stream, in the order they are offered. */
+const C2S_FEATURES: readonly FeatureProvider<C2SConnection>[] = [tlsFeature, saslauthFeature, bindFeature];
+
+export class C2SConnection extends XmppStream implements ClientSession {
   readonly id = nextSessionId("c2s");
+  readonly kind = "c2s" as const;
   type: "c2s" | "c2s_unauthed" = "c2s_unauthed";
   host = "";
   username?: string;
@@ -78,22 +78,13 @@ export class C2SConnection implements ClientSession, TransportListener {
   fullJid?: string;
   bareJid?: string;
   readonly data = new Map<string, unknown>();
-  log: Logger;
 
-  private state: State = "wait-open";
-  private parser!: XmlStream;
-  private readonly queue: SerialQueue;
-  private hostObj?: Host;
-  private streamId = "";
+  protected readonly contentNs = NS_CLIENT;
+  protected readonly providers = C2S_FEATURES;
   private sasl?: SaslExchange;
   private authFailures = 0;
-  private lastOutput = Date.now();
-  private keepalive?: NodeJS.Timeout;
-  private closeTimer?: NodeJS.Timeout;
   private authTimer?: NodeJS.Timeout;
   private unbound = false;
-  /** The stream is ending (closed by either side): a transport loss now is no reason to hibernate. */
-  private ending = false;
   /** Bound, but its transport is gone: kept by a module (stream management) until resumed or closed. */
   private detached = false;
   /** After a resumption: the connection whose transport (and parser) this session now uses. */
@@ -101,15 +92,13 @@ export class C2SConnection implements ClientSession, TransportListener {
   /** After a resumption: the session this connection's transport now carries (everything goes there). */
   private movedTo?: C2SConnection;
   private readonly filters: Record<"in" | "out" | "write", StanzaFilter[]> = { in: [], out: [], write: [] };
-  private transport: Transport;
 
   constructor(
     private readonly ownTransport: Transport,
     private readonly ctx: C2SContext,
   ) {
-    this.transport = ownTransport;
+    super(ownTransport, ctx.log, ctx.failureLog);
     this.log = ctx.log.child(this.id);
-    this.queue = new SerialQueue((err) => this.log.error(`Error handling a stanza: ${(err as Error)?.stack ?? err}`));
     this.newParser();
     this.log.debug(`New ${ownTransport.kind} connection from ${ownTransport.remoteAddress}`);
     // A connection has this long to authenticate and bind (Prosody's c2s_timeout).
@@ -119,61 +108,46 @@ export class C2SConnection implements ClientSession, TransportListener {
     this.authTimer.unref?.();
   }
 
-  get secure(): boolean {
-    return this.transport.secure;
-  }
-  get transportKind(): "tcp" | "tls" | "websocket" | "bosh" {
+  override get transportKind(): "tcp" | "tls" | "websocket" | "bosh" {
     return this.transport.kind;
   }
-  get remoteAddress(): string {
-    return this.transport.remoteAddress;
-  }
-  get closed(): boolean {
-    return this.state === "closed";
+
+  get encryptionRequired(): boolean {
+    return this.opts().requireEncryption;
   }
 
-  private newParser(): void {
-    const { maxStanzaSize, maxStanzaDepth, maxElementAttributes, maxStanzaElements } = this.ctx.options(this.hostObj?.name);
-    this.parser?.stop();
-    this.setParserBusy(false);
-    this.parser = new XmlStream(
-      {
-        // After a resumption, what this connection's parser reads belongs to the resumed session.
-        streamStart: (attrs, info) => this.onStreamStart(attrs, info),
-        stanza: (el) => (this.movedTo ?? this).onElement(el),
-        streamEnd: () => (this.movedTo ?? this).onStreamEnd(),
-        error: (condition, text) => (this.movedTo ?? this).onParseError(condition, text),
-        backlog: (busy) => this.setParserBusy(busy),
-      },
-      { framing: this.transport.framed ? "framed" : "stream", maxStanzaSize, maxDepth: maxStanzaDepth, maxAttributes: maxElementAttributes, maxElements: maxStanzaElements },
-    );
+  protected limits(): StreamLimits {
+    const o = this.ctx.options(this.hostObj?.name);
+    return {
+      maxStanzaSize: o.maxStanzaSize,
+      maxStanzaDepth: o.maxStanzaDepth,
+      maxElementAttributes: o.maxElementAttributes,
+      maxStanzaElements: o.maxStanzaElements,
+      keepaliveSeconds: o.keepaliveSeconds,
+    };
   }
 
-  /** The parser works through a large read a slice at a time; meanwhile the socket is not read. */
-  private parserBusy = false;
-  private setParserBusy(busy: boolean): void {
-    if (busy === this.parserBusy) return;
-    this.parserBusy = busy;
-    if (busy && !this.paused) this.transport.pause();
-    else if (!busy && !this.paused) this.transport.resume();
+  protected override target(): XmppStream {
+    // After a resumption, what this connection's parser reads belongs to the resumed session.
+    return this.movedTo ?? this;
   }
 
   // ---- TransportListener ----
 
-  onTransportData(chunk: Buffer | string): void {
+  override onTransportData(chunk: Buffer | string): void {
     const session = this.movedTo ?? this;
     // A transport replaced by a resumption (XEP-0198) is not listened to any more.
     if (session.state === "closed" || session.transport !== this.ownTransport) return;
     session.parser.write(chunk);
   }
 
-  onTransportClose(error?: Error): void {
+  override onTransportClose(error?: Error): void {
     const session = this.movedTo ?? this;
     if (session.transport !== this.ownTransport) return; // replaced by a resumption
     session.transportClosed(error);
   }
 
-  private transportClosed(error?: Error): void {
+  protected override transportClosed(error?: Error): void {
     if (this.detached) return; // told already (an error, then the close)
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (error) this.log.debug(`Connection error: ${error.message}`);
@@ -260,10 +234,8 @@ export class C2SConnection implements ClientSession, TransportListener {
 
   // ---- output ----
 
-  private writeRaw(s: string): void {
-    if (this.state === "closed" || this.detached) return;
-    this.lastOutput = Date.now();
-    this.transport.write(s);
+  protected override canWrite(): boolean {
+    return this.state !== "closed" && !this.detached;
   }
 
   send(original: Element): boolean {
@@ -296,63 +268,22 @@ export class C2SConnection implements ClientSession, TransportListener {
     return true;
   }
 
-  /** A stream-level element (features, SASL, TLS): on WebSocket it declares the stream prefix itself. */
-  private sendStreamElement(el: Element): void {
-    if (this.transport.framed && el.name.startsWith("stream:")) el.attrs["xmlns:stream"] = NS_STREAM;
-    this.writeRaw(serialize(el));
-  }
-
-  private headerSent = false;
-  private requestedTo?: string;
-
-  private sendHeader(to: string | undefined): void {
-    this.headerSent = true;
-    this.streamId = randomBytes(12).toString("base64url");
-    const from = this.hostObj?.name ?? to ?? "";
-    if (this.transport.framed) {
-      this.writeRaw(`<open xmlns='${NS_FRAMING}' from='${escapeAttr(from)}' id='${this.streamId}' version='1.0' xml:lang='en'/>`);
-    } else {
-      this.writeRaw(
-        `<?xml version='1.0'?><stream:stream xmlns='${NS_CLIENT}' xmlns:stream='${NS_STREAM}' from='${escapeAttr(from)}' id='${this.streamId}' version='1.0' xml:lang='en'>`,
-      );
-    }
+  protected override describePeer(): string {
+    return `${this.fullJid ?? this.bareJid ?? "an unauthenticated client"} at ${this.remoteAddress} (${this.id})`;
   }
 
   /**
    * Close with a stream error (RFC 6120 §4.9) or cleanly (§4.4); `app`: an application-specific
    * condition (§4.9.4) after the defined one.
    */
-  close(error?: { condition: string; text?: string; app?: Element }): void {
+  override close(error?: StreamError): void {
     if (this.movedTo) return this.movedTo.close(error);
-    if (this.state === "closed") return;
-    if (!this.headerSent && error) {
-      // RFC 6120 §4.9.1.2: a stream error before our header: open a stream first.
-      this.sendHeader(this.requestedTo);
-    }
-    if (error) {
-      const line = `Closing the stream of ${this.fullJid ?? this.bareJid ?? "an unauthenticated client"} at ${this.remoteAddress} (${this.id}) with <${error.condition}/>${error.text ? `: ${error.text}` : ""}`;
-      if (error.condition === "system-shutdown") this.log.debug(line);
-      else this.ctx.failureLog.info(`stream-error ${this.remoteAddress}`, line);
-      const e = new Element("stream:error").tag(error.condition, { xmlns: NS_XMPP_STREAMS }).up();
-      if (error.text) e.tag("text", { xmlns: NS_XMPP_STREAMS }).text(error.text).up();
-      if (error.app) e.add(error.app);
-      this.sendStreamElement(e);
-    }
-    this.writeRaw(this.transport.framed ? `<close xmlns='${NS_FRAMING}'/>` : "</stream:stream>");
-    this.teardown(error ? `stream error: ${error.condition}` : "closed by server");
-    this.transport.end();
-    // RFC 6120 §4.4: wait a little for the peer's closing tag, then drop the connection.
-    this.closeTimer = setTimeout(() => this.transport.destroy(), 2000);
-    this.closeTimer.unref?.();
+    super.close(error);
   }
 
-  /** End the session: unbind, stop parsing and timers. Safe to call more than once. */
-  private teardown(reason: string): void {
-    if (this.state === "closed") return;
-    const wasBound = this.state === "bound";
-    this.state = "closed";
-    this.parser.stop();
-    if (this.keepalive) clearInterval(this.keepalive);
+  /** End the session: unbind, stop timers. */
+  protected onTeardown(reason: string): void {
+    const wasBound = this.type === "c2s" && this.resource !== undefined;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.ctx.closed?.(this);
     if (this.carrier) this.ctx.closed?.(this.carrier);
@@ -365,28 +296,11 @@ export class C2SConnection implements ClientSession, TransportListener {
         host.removeSession(this);
       });
     }
-    this.log.debug(`Session ended: ${reason}`);
   }
 
   // ---- stream negotiation ----
 
-  private onParseError(condition: StreamErrorCondition, text: string): void {
-    this.close({ condition, text });
-  }
-
-  private onStreamStart(attrs: Record<string, string>, info: { name: string; ns: string; defaultNs: string }): void {
-    if (info.name !== "stream" || info.ns !== NS_STREAM) {
-      this.close({ condition: "invalid-namespace", text: "Expected a stream element in http://etherx.jabber.org/streams" });
-      return;
-    }
-    if (info.defaultNs !== NS_CLIENT) {
-      this.close({ condition: "invalid-namespace", text: "The default namespace of a client stream is jabber:client" });
-      return;
-    }
-    this.openStream(attrs);
-  }
-
-  private openStream(attrs: Record<string, string>): void {
+  protected openStream(attrs: Record<string, string>): void {
     this.headerSent = false;
     this.requestedTo = attrs.to;
     const to = attrs.to === undefined ? undefined : namePrep(attrs.to);
@@ -406,7 +320,7 @@ export class C2SConnection implements ClientSession, TransportListener {
       this.close({ condition: "unsupported-version" });
       return;
     }
-    this.sendHeader(attrs.to);
+    this.sendHeader(this.hostObj.name);
     if (this.state === "wait-open") this.state = "negotiating";
     void this.queue.push(() => this.sendFeatures());
     if (!this.keepalive) this.startKeepalive();
@@ -416,34 +330,16 @@ export class C2SConnection implements ClientSession, TransportListener {
     return this.ctx.options(this.hostObj?.name);
   }
 
-  private async sendFeatures(): Promise<void> {
-    const features = new Element("stream:features");
-    const opts = this.opts();
-    if (this.state === "negotiating") {
-      const mustTls = opts.requireEncryption && !this.secure;
-      if (!this.secure && this.transport.canStartTls) {
-        features.tag("starttls", { xmlns: NS_TLS });
-        if (mustTls) features.tag("required").up();
-        features.up();
-      }
-      if (!mustTls) {
-        const mechs = this.mechanisms();
-        if (mechs.length) {
-          features.tag("mechanisms", { xmlns: NS_SASL });
-          for (const m of mechs) features.textTag("mechanism", m);
-          features.up();
-        }
-      }
-    } else if (this.state === "authenticated") {
-      features.tag("bind", { xmlns: NS_BIND }).up();
-      // RFC 6121 Appendix E / RFC 3921: the optional legacy session establishment.
-      features.tag("session", { xmlns: NS_SESSION }).tag("optional").up().up();
-    }
+  protected override async fireFeatures(features: Element): Promise<void> {
     await this.hostObj!.bus.fire("stream-features", { session: this, features, state: this.state });
-    this.sendStreamElement(features);
   }
 
-  private mechanisms(): string[] {
+  protected override fireStreamElement(el: Element): Promise<unknown> {
+    return this.hostObj ? this.hostObj.bus.fire(`stream-element/${el.attrs.xmlns ?? ""}:${el.name}`, { session: this, element: el }) : Promise.resolve(undefined);
+  }
+
+  /** The SASL mechanisms this stream offers now. */
+  mechanisms(): string[] {
     const opts = this.opts();
     return listMechanisms({
       secure: this.secure,
@@ -452,128 +348,40 @@ export class C2SConnection implements ClientSession, TransportListener {
     }).filter((m) => !opts.disabledMechanisms.has(m));
   }
 
-  private onStreamEnd(): void {
-    // RFC 6120 §4.4: the peer closed its stream; close ours.
-    if (this.state === "closed") return;
-    // Stanzas the client sent before closing are still handled, then the stream closes.
-    this.ending = true;
-    this.parser.stop();
-    void this.queue.push(() => {
-      this.writeRaw("</stream:stream>");
-      this.teardown("closed by client");
-      this.transport.end();
-    });
-  }
-
-  private onElement(el: Element): void {
-    if (this.transport.framed && el.attrs.xmlns === NS_FRAMING) {
-      if (el.name === "open") {
-        if (this.state === "wait-open" || this.awaitingRestart) {
-          this.awaitingRestart = false;
-          this.openStream(el.attrs);
-        } else this.close({ condition: "policy-violation", text: "Unexpected <open/>" });
-      } else if (el.name === "close") {
-        this.ending = true;
-        this.parser.stop();
-        void this.queue.push(() => {
-          this.writeRaw(`<close xmlns='${NS_FRAMING}'/>`);
-          this.teardown("closed by client");
-          this.transport.end();
-        });
-      } else this.close({ condition: "unsupported-stanza-type" });
-      return;
-    }
-    if (this.state === "wait-open" || this.awaitingRestart) {
-      this.close({ condition: "not-authorized", text: "The stream is not open" });
-      return;
-    }
-    // RFC 6120 §5.4.3.3: nothing sent in clear after <starttls/> counts; parse no further until
-    // the TLS stream (a new parser) starts.
-    if (el.name === "starttls" && el.attrs.xmlns === NS_TLS) this.parser.stop();
-    void this.queue.push(async () => {
-      await this.handleElement(el);
-      if (this.paused && this.queue.length <= RESUME_AT) {
-        this.paused = false;
-        if (!this.parserBusy) this.transport.resume();
-      }
-    });
-    // Flow control: a client that sends faster than its stanzas are handled waits for them.
-    if (!this.paused && this.queue.length >= PAUSE_AT) {
-      this.paused = true;
-      if (!this.parserBusy) this.transport.pause();
-    }
-  }
-
-  private awaitingRestart = false;
-  private paused = false;
-
-  private restartStream(): void {
-    if (this.transport.framed) this.awaitingRestart = true;
-    else this.newParser();
-  }
-
-  private async handleElement(el: Element): Promise<void> {
+  protected override async handleElement(el: Element): Promise<void> {
     // Read before a resumption completed, handled by the resumed session after what it has queued.
     if (this.movedTo) return this.movedTo.onElement(el);
-    if (this.state === "closed") return;
-    const ns = el.attrs.xmlns;
-    if (ns === undefined) {
-      if (el.name !== "iq" && el.name !== "message" && el.name !== "presence") {
-        this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
-        return;
-      }
-      this.ctx.countStanza?.("in", el.name);
-      if (this.state === "bound") {
-        const stanza = this.filters.in.length ? this.filter(this.filters.in, el) : el;
-        if (stanza === undefined) return;
-        // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
-        if (!this.isSessionRequest(stanza)) return this.ctx.router.process(this, stanza);
-        this.send(reply(stanza));
-        return;
-      }
-      if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
-      if (this.state === "negotiating" && el.name === "iq") {
-        // In-band registration (XEP-0077) is the one thing a client may do before authenticating.
-        const payload = el.firstElement();
-        const ret = payload
-          ? await this.hostObj!.bus.fire(`unauthed-iq/${payload.attrs.xmlns ?? ""}:${payload.name}`, { session: this, stanza: el })
-          : undefined;
-        if (ret !== undefined) return;
-      }
-      this.close({ condition: "not-authorized", text: "Authenticate and bind a resource first" });
-      return;
-    }
-    if (ns === NS_TLS && el.name === "starttls") return this.handleStartTls();
-    if (ns === NS_SASL) return this.handleSasl(el);
-    if (ns === NS_CLIENT) {
-      this.close({ condition: "invalid-namespace" });
-      return;
-    }
-    // Stream-level elements of extensions (e.g. stream management) go to modules.
-    const ret = await this.hostObj!.bus.fire(`stream-element/${ns}:${el.name}`, { session: this, element: el });
-    if (ret === undefined) this.close({ condition: "unsupported-stanza-type", text: `<${el.name} xmlns='${ns}'/> is not supported` });
+    return super.handleElement(el);
   }
 
-  private async handleStartTls(): Promise<void> {
-    if (this.state !== "negotiating" || this.secure || !this.transport.canStartTls || !this.transport.startTls) {
-      this.sendStreamElement(new Element("failure", { xmlns: NS_TLS }));
-      this.close();
+  protected async handleStanza(el: Element): Promise<void> {
+    if (el.name !== "iq" && el.name !== "message" && el.name !== "presence") {
+      this.close({ condition: "unsupported-stanza-type", text: `<${el.name}/> is not a stanza` });
       return;
     }
-    this.writeRaw(`<proceed xmlns='${NS_TLS}'/>`);
-    this.parser.stop();
-    try {
-      await this.transport.startTls();
-    } catch (err) {
-      logTlsFailure(this.ctx.failureLog, this.remoteAddress, err as Error, "STARTTLS");
-      this.teardown("TLS handshake failed");
-      this.transport.destroy();
+    this.ctx.countStanza?.("in", el.name);
+    if (this.state === "bound") {
+      const stanza = this.filters.in.length ? this.filter(this.filters.in, el) : el;
+      if (stanza === undefined) return;
+      // Strophe.js-based clients (Converse.js) send the RFC 3921 session request after bind.
+      if (!this.isSessionRequest(stanza)) return this.ctx.router.process(this, stanza);
+      this.send(reply(stanza));
       return;
     }
-    this.newParser(); // RFC 6120 §5.4.3.3: a new stream over TLS
+    if (this.state === "authenticated" && el.name === "iq") return this.handleBindOrSession(el);
+    if (this.state === "negotiating" && el.name === "iq") {
+      // In-band registration (XEP-0077) is the one thing a client may do before authenticating.
+      const payload = el.firstElement();
+      const ret = payload
+        ? await this.hostObj!.bus.fire(`unauthed-iq/${payload.attrs.xmlns ?? ""}:${payload.name}`, { session: this, stanza: el })
+        : undefined;
+      if (ret !== undefined) return;
+    }
+    this.close({ condition: "not-authorized", text: "Authenticate and bind a resource first" });
   }
 
-  private async handleSasl(el: Element): Promise<void> {
+  /** The SASL exchange (the saslauth feature's elements). */
+  async handleSasl(el: Element): Promise<void> {
     if (this.state !== "negotiating") {
       this.close({ condition: "policy-violation", text: "Already authenticated" });
       return;
@@ -740,18 +548,8 @@ export class C2SConnection implements ClientSession, TransportListener {
     await host.bus.fire("resource-bind", { session: this });
   }
 
-  private startKeepalive(): void {
-    const seconds = this.opts().keepaliveSeconds;
-    if (seconds <= 0 || this.transport.framed) return;
-    this.keepalive = setInterval(() => {
-      // RFC 6120 §4.6.1: whitespace keepalive when nothing else was sent for a while.
-      if (Date.now() - this.lastOutput >= seconds * 1000) this.writeRaw(" ");
-    }, Math.max(250, (seconds * 1000) / 4));
-    this.keepalive.unref?.();
-  }
-
   /** Resolves when every stanza received so far has been handled (shutdown, tests). */
-  drain(): Promise<void> {
+  override drain(): Promise<void> {
     if (this.movedTo) return this.queue.drain().then(() => this.movedTo!.drain());
     return this.queue.drain();
   }

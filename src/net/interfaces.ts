@@ -6,15 +6,17 @@
 //   else { "*", "::" } (without "*" when use_ipv4 = false, without "::" when use_ipv6 = false).
 //
 // A service never inherits another service's interfaces: c2s_interfaces says nothing about
-// c2s_direct_tls, http or https. Plain HTTP ("http") is private, so it listens on loopback unless
-// http_interfaces (or local_interfaces) says otherwise; https is not. "*" is every IPv4 address,
+// c2s_direct_tls, http or https. Plain HTTP ("http") and external components ("component") are
+// private, so they listen on loopback unless http_interfaces / component_interfaces (or
+// local_interfaces) say otherwise; https is not. "*" is every IPv4 address,
 // "::" every IPv6 address.
 
 import type { OptionReader } from "../config/options.js";
 
-export type Service = "c2s" | "c2s_direct_tls" | "http" | "https";
+export type Service = "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
 
-const PRIVATE: ReadonlySet<Service> = new Set(["http"]);
+/** Services Prosody marks private: plain HTTP and external components (XEP-0114) listen on loopback by default. */
+const PRIVATE: ReadonlySet<Service> = new Set(["http", "component"]);
 
 export interface BindAddress {
   /** What the configuration says ("*", "::", "127.0.0.1", ...). */

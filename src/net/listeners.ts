@@ -10,7 +10,7 @@ import type { Logger } from "../util/logger.js";
 import { logTlsFailure } from "./failure-log.js";
 import { C2SConnection, type C2SContext } from "./c2s.js";
 import type { CertStore } from "./certs.js";
-import type { Transport } from "./transport.js";
+import type { Transport, TransportListener } from "./transport.js";
 import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
@@ -19,7 +19,7 @@ import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
 import { serveHostMeta } from "./host-meta.js";
 
 export interface Listener {
-  readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https";
+  readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
   readonly address: string;
   readonly port: number;
   close(): Promise<void>;
@@ -89,12 +89,13 @@ function isLoopback(addr: string): boolean {
   return addr === "::1" || addr.startsWith("127.") || addr.startsWith("::ffff:127.");
 }
 
-class SocketTransport implements Transport {
+/** A TCP or TLS socket under a stream (client streams; external components' streams, without TLS). */
+export class SocketTransport implements Transport {
   readonly framed = false;
   kind: "tcp" | "tls";
   secure: boolean;
   readonly remoteAddress: string;
-  private conn!: C2SConnection;
+  private conn!: TransportListener;
 
   constructor(
     private socket: Socket,
@@ -111,7 +112,7 @@ class SocketTransport implements Transport {
   private readonly gate = new ReadGate((paused) => (paused ? this.socket.pause() : this.socket.resume()));
   private throttle?: ReadThrottle;
 
-  attach(conn: C2SConnection, limit?: ReadLimit): ReadThrottle | undefined {
+  attach(conn: TransportListener, limit?: ReadLimit): ReadThrottle | undefined {
     this.conn = conn;
     if (limit) {
       this.throttle = new ReadThrottle(limit, {

@@ -4,6 +4,10 @@
 // post():    any stanza (from a session or from the server itself) to its destination: fire
 //            `pre-<kind>/<type>` on the sender's host, then `<kind>/<type>` on the receiving host,
 //            where <type> is bare, full or host (Prosody's event names).
+// processRemote(): a stanza that came over a server-to-server stream (its stream checked `from` and
+//            `to` already): validate, then post().
+// Stanzas for domains not served here go to `remote` (federation, src/net/s2s.ts), which bounces
+// them with remote-server-not-found / remote-server-timeout when they cannot be delivered.
 // The fallbacks that make unhandled stanzas behave as RFC 6120 says live in ./fallbacks.ts.
 
 import type { StanzaEventName } from "../events/core-events.js";
@@ -18,7 +22,7 @@ export type ToType = "bare" | "full" | "host";
 /** What handlers of stanza events receive. */
 export interface StanzaEvent {
   /** The session or host the stanza came from. */
-  origin: StanzaSink | ClientSession | HostOrigin;
+  origin: StanzaSink | ClientSession | HostOrigin | RemoteOrigin;
   stanza: Element;
   /** The stanza was addressed to the sender's own account (or had no `to`). */
   toSelf: boolean;
@@ -31,6 +35,21 @@ export interface HostOrigin {
   readonly type: "local";
   readonly id: string;
   readonly host: string;
+}
+
+/** A remote server, as the origin of a stanza it sent over s2s. */
+export interface RemoteOrigin {
+  readonly type: "s2sin";
+  readonly id: string;
+  /** The local domain the stanza is addressed to. */
+  readonly host: string;
+  /** The remote domain it comes from (authenticated on the stream). */
+  readonly remote: string;
+}
+
+/** Where stanzas for domains not served here go (federation). */
+export interface RemoteRoute {
+  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): void;
 }
 
 export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
@@ -53,6 +72,8 @@ const STANZA_TYPES: Record<string, Set<string | undefined>> = {
 export class Router {
   private pendingIqs = new Map<string, PendingIq>();
   private iqCounter = 0;
+  /** Federation: set when s2s is on. */
+  remote?: RemoteRoute;
 
   constructor(
     private readonly hosts: Map<string, Host>,
@@ -81,6 +102,29 @@ export class Router {
       }
     }
     await this.post(stanza, session);
+  }
+
+  /** A stanza from a remote server (its stream has checked that `from` is authenticated and `to` served here). */
+  async processRemote(origin: RemoteOrigin, stanza: Element): Promise<void> {
+    return this.processChecked(origin, stanza);
+  }
+
+  /**
+   * A stanza whose stream has checked its `from` and `to` already (a remote server's, an external
+   * component's): the type and the iq rules of RFC 6120 §8.1–§8.2, then post().
+   */
+  async processChecked(origin: StanzaEvent["origin"], stanza: Element): Promise<void> {
+    const type = stanza.attrs.type;
+    if (!STANZA_TYPES[stanza.name].has(type)) {
+      return this.bounce(origin, stanza, "modify", "bad-request", `Invalid type '${type ?? ""}' for ${stanza.name}`);
+    }
+    if (stanza.name === "iq") {
+      if (stanza.attrs.id === undefined) return this.bounce(origin, stanza, "modify", "bad-request", "An iq needs an id");
+      if ((type === "get" || type === "set") && stanza.childElements().length !== 1) {
+        return this.bounce(origin, stanza, "modify", "bad-request", "An iq get or set needs exactly one payload");
+      }
+    }
+    await this.post(stanza, origin);
   }
 
   /** Route a stanza to its destination. `origin` is the sender (session or host). */
@@ -147,7 +191,16 @@ export class Router {
 
     const dest = this.hosts.get(domain);
     if (!dest) {
-      // Server-to-server federation is not part of Herald yet.
+      // A domain served elsewhere: over s2s, from one of ours (never relayed for a remote sender).
+      const fromDomain = stanza.attrs.from !== undefined ? jidHost(stanza.attrs.from) : originHost;
+      if (this.remote && origin.type !== "s2sin" && fromDomain !== undefined && this.hosts.has(fromDomain)) {
+        if (stanza.attrs.from === undefined) stanza.attrs.from = fromDomain;
+        const sent = stanza;
+        this.remote.send(sent, fromDomain, domain, (condition, text) =>
+          this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
+        );
+        return;
+      }
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
     }
     try {

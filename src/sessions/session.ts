@@ -4,7 +4,7 @@
 import type { Element } from "../xml/stanza.js";
 import type { Logger } from "../util/logger.js";
 
-export type SessionType = "c2s_unauthed" | "c2s" | "component" | "local";
+export type SessionType = "c2s_unauthed" | "c2s" | "component" | "local" | "s2sin";
 
 /** What every stanza origin and destination has. */
 export interface StanzaSink {

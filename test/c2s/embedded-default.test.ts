@@ -27,7 +27,8 @@ beforeAll(async () => {
     dataPathOverride: dataDir,
     adminSocket: false,
     logRouter: new LogRouter([{ level: "info", write: (line, level) => lines.push({ level, line }) }]),
-    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0] },
+    // No s2s listener: 5269 on every address would meet the federation tests' listeners running meanwhile.
+    portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], s2s: [], s2s_direct_tls: [] },
     interfaceOverride: ["127.0.0.1"],
   });
   await server.start();

@@ -65,13 +65,13 @@ describe("interfaces per service", () => {
       ...shippedModules,
       baseDir: dir,
       logRouter: new LogRouter([]),
-      portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0] },
+      portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], s2s: [0] },
       adminSocket: false,
     });
     try {
       await server.start();
       const bound = Object.fromEntries(server.listeners.map((l) => [l.kind, l.address]));
-      expect(bound).toEqual({ c2s: "127.0.0.1", c2s_direct_tls: "127.0.0.2", http: "127.0.0.3", https: "127.0.0.2" });
+      expect(bound).toEqual({ c2s: "127.0.0.1", c2s_direct_tls: "127.0.0.2", http: "127.0.0.3", https: "127.0.0.2", s2s: "127.0.0.2" });
     } finally {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });

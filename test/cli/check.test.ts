@@ -38,7 +38,7 @@ describe("herald check config, modules, disabled", () => {
   it("reports misplaced and deprecated options with file:line, and module mistakes", () => {
     const cfg = writeCfg(
       "mistakes.cfg.lua",
-      `legacy_ssl_ports = { 5223 }
+      `legacy_ssl_ports = { 5223 }; s2s_ports = { } -- 5269 may be taken by another server on a shared test machine
 VirtualHost "a.example"
 	log = "debug"
 	modules_enabled = { "mod_roster"; "auth_ldap"; "vcard"; "vcard_legacy"; "no_such_module" }
@@ -71,6 +71,34 @@ VirtualHost "b.example"
     const bad = check(["everything", "-c", cfg]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("unknown check 'everything'; the checks are: disabled, config, modules, certs, dns, ports");
+  });
+
+  it("reports where external components are listened for and which Component has no component_secret", () => {
+    const cfg = writeCfg(
+      "components.cfg.lua",
+      `component_ports = { 15347 }
+VirtualHost "a.example"
+Component "gateway.a.example"
+	component_secret = "s3cret"
+Component "nosecret.a.example"
+Component "pubsub.a.example" "pubsub"
+`,
+    );
+    const ports = check(["ports", "-c", cfg]);
+    expect(ports.stdout).toContain("component listens on [127.0.0.1], [::1] (from default (loopback: a private service))");
+    expect(ports.stdout).toMatch(/component_ports: port 15347 (is free|.*in use)/);
+    const modules = check(["modules", "-c", cfg]);
+    expect(modules.stdout).toContain("external component: connects with component_secret on component_ports");
+    expect(modules.stdout).toContain("FAIL  external component without component_secret: it cannot connect");
+    expect(modules.status).toBe(1);
+
+    const open = writeCfg("open-components.cfg.lua", 'component_interfaces = { "*" }\nVirtualHost "a.example"\nComponent "gateway.a.example"\n\tcomponent_secret = "s"\n');
+    expect(check(["ports", "-c", open]).stdout).toContain("warn  component_interfaces: [*] is not loopback; component streams are not encrypted");
+
+    const none = writeCfg("no-components.cfg.lua", 'VirtualHost "a.example"\nComponent "pubsub.a.example" "pubsub"\n');
+    const r = check(["ports", "-c", none]);
+    expect(r.stdout).toContain("component: no external Component is configured, so Herald does not listen for components");
+    expect(r.stdout).not.toContain("component_ports");
   });
 });
 

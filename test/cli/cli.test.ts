@@ -60,6 +60,7 @@ c2s_ports = { ${ports[0]} }
 c2s_direct_tls_ports = { ${ports[1]} }
 http_ports = { ${ports[2]} }
 https_ports = { ${ports[3]} }
+s2s_ports = { }
 c2s_interfaces = { "127.0.0.1" }
 c2s_direct_tls_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
@@ -145,7 +146,7 @@ describe("herald CLI", () => {
     const p = [await freePort(), await freePort(), await freePort(), await freePort()];
     writeFileSync(
       join(home, "herald.cfg.lua"),
-      `data_path = "data"\ninterfaces = { "127.0.0.1" }\nc2s_ports = { ${p[0]} }\nc2s_direct_tls_ports = { ${p[1]} }\n` +
+      `data_path = "data"\ninterfaces = { "127.0.0.1" }\ns2s_ports = { }\nc2s_ports = { ${p[0]} }\nc2s_direct_tls_ports = { ${p[1]} }\n` +
         `http_ports = { ${p[2]} }\nhttps_ports = { ${p[3]} }\nVirtualHost "localhost"\n`,
     );
     // A umask that would make everything readable by every local user.

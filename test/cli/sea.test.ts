@@ -110,6 +110,7 @@ c2s_ports = { ${ports[0]} }
 c2s_direct_tls_ports = { ${ports[1]} }
 http_ports = { ${ports[2]} }
 https_ports = { ${ports[3]} }
+s2s_ports = { }
 c2s_interfaces = { "127.0.0.1" }
 c2s_direct_tls_interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }

@@ -197,7 +197,7 @@ describe("herald shell", { timeout: 90000 }, () => {
     }
   });
 
-  it("s2s:show says honestly that there are no s2s sessions", async () => {
+  it("s2s:show says that there are no s2s sessions yet", async () => {
     const r = await shell("s2s:show()");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("No s2s sessions");

@@ -53,6 +53,8 @@ export interface TestServer {
   tlsPort: number;
   httpPort: number;
   httpsPort: number;
+  /** The external components' port (XEP-0114), when a Component without a module is configured; else 0. */
+  componentPort: number;
   /**
    * Create an account on the first VirtualHost (or `host`) for a test's setup. The record is the
    * one AccountStore.create() writes, with credentials derived once per password and process:
@@ -86,7 +88,8 @@ export interface StartOptions {
   keepData?: boolean;
   logSinks?: LogSink[];
   /** Listeners to have instead of all four on free ports (e.g. `{ https: [] }` for none). */
-  ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https", number[]>>;
+  /** s2s listeners only when asked for (they bind the configured s2s_interfaces). */
+  ports?: Partial<Record<"c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component", number[]>>;
   /** "memory": no listeners (unless `ports` asks for some), clients connect in memory. Default "sockets". */
   transport?: "sockets" | "memory";
   /** Accounts to create (addUser) on the first VirtualHost, each with password "pw" (not again on restart). */
@@ -150,7 +153,7 @@ async function addAccount(server: Server, host: string, user: string, password: 
   await store.set(name, record);
 }
 
-const NO_LISTENERS = { c2s: [], c2s_direct_tls: [], http: [], https: [] };
+const NO_LISTENERS = { c2s: [], c2s_direct_tls: [], http: [], https: [], s2s: [], s2s_direct_tls: [], component: [] };
 
 export async function startTestServer(opts: StartOptions = {}): Promise<TestServer> {
   const transport = opts.transport ?? "sockets";
@@ -166,7 +169,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),
-    portOverride: transport === "memory" ? { ...NO_LISTENERS, ...opts.ports } : { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], ...opts.ports },
+    portOverride: transport === "memory" ? { ...NO_LISTENERS, ...opts.ports } : { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0], s2s: [], s2s_direct_tls: [], component: [0], ...opts.ports },
     interfaceOverride: ["127.0.0.1"],
   });
   await server.start();
@@ -181,6 +184,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     tlsPort: listenerPort("c2s_direct_tls"),
     httpPort: listenerPort("http"),
     httpsPort: listenerPort("https"),
+    componentPort: listenerPort("component"),
     addUser: (user, password = "pw", host = firstHost) => addAccount(server, host, user, password),
     async connect(c: ConnectOptions = {}) {
       const domain = c.domain ?? firstHost;

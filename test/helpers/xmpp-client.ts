@@ -130,6 +130,11 @@ export class RawClient {
     return ev.el!;
   }
 
+  /** Put elements back in front of what is still to be read (in their order). */
+  unread(els: Element[]): void {
+    this.events.unshift(...els.map((el) => ({ kind: "stanza" as const, el })));
+  }
+
   /** Nothing arrives within the time. */
   async nothing(ms = 300): Promise<void> {
     try {

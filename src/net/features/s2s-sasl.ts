@@ -1,0 +1,17 @@
+// Stream feature: SASL EXTERNAL for server streams (XEP-0178), receiving side: offered when the
+// peer presented a certificate that a trusted CA signed and that is valid for the domain its stream
+// header names; success authenticates that domain on the stream, which then restarts.
+
+import type { S2SInStream } from "../s2s.js";
+import type { FeatureProvider } from "../stream.js";
+import { NS_SASL } from "./saslauth.js";
+
+export const s2sSaslFeature: FeatureProvider<S2SInStream> = {
+  name: "s2s_sasl",
+  namespaces: [NS_SASL],
+  offer(stream, features) {
+    if (stream.streamState !== "negotiating" || !stream.externalPossible()) return;
+    features.tag("mechanisms", { xmlns: NS_SASL }).textTag("mechanism", "EXTERNAL").up();
+  },
+  handle: (stream, el) => stream.handleSaslExternal(el),
+};

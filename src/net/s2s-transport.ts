@@ -1,0 +1,196 @@
+// The socket under a server-to-server stream, either way: accepted on an s2s listener (plain with
+// STARTTLS, or direct TLS, XEP-0368) or connected out to a remote server. TLS asks the peer for its
+// certificate and verifies it against the system CA store plus Prosody's `ssl = { cafile, capath }`;
+// whether it covers the peer's domain is the stream's question (SASL EXTERNAL, XEP-0178, or dialback).
+
+import { connect as netConnect, type Socket } from "node:net";
+import { TLSSocket, checkServerIdentity, connect as tlsConnect, type PeerCertificate, type SecureContext } from "node:tls";
+import type { Transport, TransportListener } from "./transport.js";
+
+/** What TLS of an s2s stream needs: our contexts (by SNI name) and the CAs peers are checked against. */
+export interface S2STls {
+  /** The secure context for one of our domains (with our certificate and the trusted CAs). */
+  context(domain: string | undefined): SecureContext | undefined;
+  /** Our certificate and key for a domain, presented when we connect out. */
+  pair(domain: string): { cert: string; key: string } | undefined;
+  /** The trusted CAs (PEM). */
+  ca: string[];
+}
+
+export class S2STransport implements Transport {
+  readonly framed = false;
+  kind: "tcp" | "tls";
+  secure: boolean;
+  readonly remoteAddress: string;
+  private listener?: TransportListener;
+  private closedOnce = false;
+
+  constructor(
+    private socket: Socket,
+    private readonly tls: S2STls,
+    direct: boolean,
+    private readonly maxBuffer: number,
+    /** Outgoing: the remote domain (TLS server name) and our domain (client certificate). */
+    private readonly outgoing?: { remote: string; local: string },
+  ) {
+    this.kind = direct ? "tls" : "tcp";
+    this.secure = direct;
+    this.remoteAddress = socket.remoteAddress ?? "unknown";
+    socket.setNoDelay(true);
+  }
+
+  attach(listener: TransportListener): void {
+    this.listener = listener;
+    this.listen(this.socket);
+  }
+
+  private listen(socket: Socket): void {
+    socket.on("data", (d: Buffer) => this.listener?.onTransportData(d));
+    socket.on("error", (err) => this.lost(err));
+    socket.on("close", () => this.lost());
+  }
+
+  private lost(err?: Error): void {
+    if (this.closedOnce) return;
+    this.closedOnce = true;
+    this.listener?.onTransportClose(err);
+  }
+
+  get canStartTls(): boolean {
+    return !this.secure && (this.outgoing !== undefined || this.tls.context(undefined) !== undefined);
+  }
+
+  /**
+   * Did the peer present a certificate a CA we trust signed (not yet: for which domain)? A TLSSocket
+   * made from an accepted socket (STARTTLS) is not told by node (`authorized` is only computed for
+   * a tls.Server's own connections), so the handshake's verification result is read directly.
+   */
+  get peerTrusted(): boolean {
+    return this.peerCertError === undefined;
+  }
+
+  get peerCertError(): string | undefined {
+    const sock = this.socket;
+    if (!(sock instanceof TLSSocket)) return "no TLS";
+    const cert = sock.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return "no certificate";
+    if (sock.authorized) return undefined;
+    const handle = (sock as unknown as { _handle?: { verifyError?(): Error | null } })._handle;
+    const err = handle?.verifyError ? handle.verifyError() : (sock.authorizationError ?? new Error("not verified"));
+    return err ? String((err as Error).message ?? err) : undefined;
+  }
+
+  /** Is the peer's certificate trusted and valid for this domain (RFC 6125 DNS-ID)? */
+  certValidFor(domain: string): boolean {
+    if (!this.peerTrusted) return false;
+    const cert = (this.socket as TLSSocket).getPeerCertificate();
+    return checkServerIdentity(domain, cert as PeerCertificate) === undefined;
+  }
+
+  write(data: string): void {
+    if (this.socket.destroyed) return;
+    this.socket.write(data);
+    if (this.socket.writableLength > this.maxBuffer) {
+      this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
+    }
+  }
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+  destroy(): void {
+    this.socket.destroy();
+  }
+  pause(): void {
+    this.socket.pause();
+  }
+  resume(): void {
+    this.socket.resume();
+  }
+
+  startTls(): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    plain.removeAllListeners("error");
+    return new Promise((resolve, reject) => {
+      let tls: TLSSocket;
+      if (this.outgoing) {
+        const own = this.tls.pair(this.outgoing.local);
+        tls = tlsConnect({
+          socket: plain,
+          servername: this.outgoing.remote,
+          ca: this.tls.ca,
+          cert: own?.cert,
+          key: own?.key,
+          rejectUnauthorized: false,
+          ALPNProtocols: ["xmpp-server"],
+        });
+        tls.once("secureConnect", () => done());
+      } else {
+        tls = new TLSSocket(plain, {
+          isServer: true,
+          SNICallback: (name, cb) => cb(null, this.tls.context(name)),
+          secureContext: this.tls.context(undefined),
+          requestCert: true,
+          rejectUnauthorized: false,
+        });
+        tls.once("secure", () => done());
+      }
+      const onError = (err: Error) => reject(err);
+      tls.once("error", onError);
+      const done = () => {
+        tls.off("error", onError);
+        this.socket = tls;
+        this.secure = true;
+        this.listen(tls);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Connect out to one address; resolves once connected (plain TCP, or a finished direct TLS handshake). */
+export function connectOut(
+  target: { host: string; port: number; directTls: boolean },
+  tls: S2STls,
+  names: { remote: string; local: string },
+  timeoutMs: number,
+  maxBuffer: number,
+): Promise<S2STransport> {
+  return new Promise((resolve, reject) => {
+    let socket: Socket;
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`connecting to ${target.host}:${target.port} timed out`)), timeoutMs);
+    timer.unref?.();
+    if (target.directTls) {
+      const own = tls.pair(names.local);
+      socket = tlsConnect({
+        host: target.host,
+        port: target.port,
+        servername: names.remote,
+        ca: tls.ca,
+        cert: own?.cert,
+        key: own?.key,
+        rejectUnauthorized: false,
+        ALPNProtocols: ["xmpp-server"],
+      });
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve(new S2STransport(socket, tls, true, maxBuffer, names));
+      });
+    } else {
+      socket = netConnect({ host: target.host, port: target.port });
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve(new S2STransport(socket, tls, false, maxBuffer, names));
+      });
+    }
+    socket.once("error", fail);
+  });
+}
