@@ -15,7 +15,7 @@
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
-import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
 import { PEP_SERVICE_ADDED_EVENT, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
@@ -42,7 +42,7 @@ const LEGACY_OPTIONS = {
 type Failure = { ok: false; error: string; text?: string };
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
       if (data.node !== undefined) return undefined;
@@ -172,6 +172,7 @@ export default defineModule({
     // ---- bookmarks from before: into XEP-0402 at login ----
 
     if (module.options.boolean("upgrade_legacy_bookmarks", true)) {
+      await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
       const privateStore = module.openMap<ElementJson>("private");
       const PRIVATE_KEY = `storage:${NS_LEGACY}`;
       module.hook<{ session: ClientSession }>("resource-bind", async ({ session }) => {

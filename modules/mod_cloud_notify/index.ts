@@ -30,7 +30,8 @@ import { jidBare, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { Element, errorReply, getError, reply } from "../../src/xml/stanza.js";
 import { messageType, routeToAccount } from "../mod_message/routing.js";
-import { elementFromJson, elementToJson, offlineVerdict, type ElementJson } from "../mod_offline/stored.js";
+import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+import { offlineVerdict } from "../mod_offline/stored.js";
 import { isImportant, NS_DATA, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
 
 interface Registration {
@@ -159,12 +160,7 @@ export default defineModule({
 
     /** Publish one notification and count the app server's answer. */
     const pushOne = async (username: string, id: string, reg: Registration, stanza: Element | undefined) => {
-      let options: Element | undefined;
-      try {
-        options = reg.options ? elementFromJson(reg.options as Json) : undefined;
-      } catch {
-        options = undefined;
-      }
+      const options = reg.options ? elementFromJson(reg.options) : undefined;
       const iq = publishIq(module.host, reg.jid, reg.node, summaryForm(stanza, summary), options, `push-${randomBytes(8).toString("hex")}`);
       module.log.debug(`Push notification for ${username} to ${id}`);
       let answer: Element;

@@ -30,7 +30,7 @@ import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
 import { generateId } from "../../src/storage/memory.js";
-import { elementFromJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
 import {
@@ -59,10 +59,12 @@ interface AccountDiscoEvent {
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     const o = module.options;
-    const store = module.openArchive<Json>(o.string("archive_store", DEFAULT_ARCHIVE_STORE));
+    const storeName = o.string("archive_store", DEFAULT_ARCHIVE_STORE);
+    await module.upgradeStore("archive", storeName, ELEMENT_JSON_VERSION, upgradeElementJson);
+    const store = module.openArchive<Json>(storeName);
     const prefsStore = module.openKeyval<Json>("archive_prefs");
     const rawPolicy = o.raw("default_archive_policy");
     const globalPolicy: Policy = rawPolicy === undefined ? "always" : (policyOf(rawPolicy) ?? "always");

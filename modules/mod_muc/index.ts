@@ -44,7 +44,7 @@ import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
 import { Room, type Outcome, type RoomRecord } from "../lib/muc/room.js";
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_MUC_USER } from "../lib/muc/xml.js";
-import { elementToJson, isJsonElement, jsonToElement } from "../mod_pubsub/xml.js";
+import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
 import { registerMucInstance } from "./instances.js";
@@ -144,8 +144,8 @@ export default defineModule({
         const recent = await archive.find(node, { reverse: true, limit: Math.min(room.config.historyLength, maxHistory) });
         room.history = recent.reverse().flatMap((item) => {
           const v = item.value as unknown as { x?: Json } | null;
-          if (!v || !isJsonElement(v.x)) return [];
-          const stanza = jsonToElement(v.x);
+          const stanza = elementFromJson(v?.x);
+          if (!stanza) return [];
           // Archived joins and leaves (muc_log_presences) are not chat history.
           if (stanza.name !== "message") return [];
           return [{ when: item.when, chars: stanza.toString().length, value: stanza }];
@@ -347,8 +347,8 @@ export default defineModule({
       const items = q.flip ? [...page.items].reverse() : page.items;
       for (const item of items) {
         const v = item.value as unknown as { x?: Json } | null;
-        if (!v || !isJsonElement(v.x)) continue;
-        const m = jsonToElement(v.x);
+        const m = elementFromJson(v?.x);
+        if (!m) continue;
         delete m.attrs.to;
         m.attrs.xmlns = "jabber:client";
         send(resultMessage(from, room.jid, q.queryid, item.id, item.when, m));

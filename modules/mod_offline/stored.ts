@@ -1,7 +1,6 @@
-// Pure parts of offline storage: which messages are kept (XEP-0160 §3), how a stanza is kept in
-// an archive store (as JSON), and the XEP-0203 delay element added on delivery.
+// Pure parts of offline storage: which messages are kept (XEP-0160 §3) and the XEP-0203 delay
+// element added on delivery. Messages are kept in an archive store in src/xml/json.ts's form.
 
-import type { Json } from "../../src/storage/types.js";
 import { Element } from "../../src/xml/stanza.js";
 
 export const NS_DELAY = "urn:xmpp:delay";
@@ -29,29 +28,6 @@ export function offlineVerdict(stanza: Element): "store" | "discard" | "refuse" 
   }
   if (chatState && !content) return "discard";
   return "store";
-}
-
-/** An element as JSON: [name, attrs, ...children], text children as strings. */
-export interface ElementJson extends Array<string | Record<string, string> | ElementJson> {
-  0: string;
-  1: Record<string, string>;
-}
-
-export function elementToJson(el: Element): ElementJson {
-  const out = [el.name, { ...el.attrs }] as ElementJson;
-  for (const c of el.children) out.push(typeof c === "string" ? c : elementToJson(c));
-  return out;
-}
-
-export function elementFromJson(j: Json): Element {
-  if (!Array.isArray(j) || typeof j[0] !== "string" || typeof j[1] !== "object" || j[1] === null || Array.isArray(j[1])) {
-    throw new TypeError("not a stored element");
-  }
-  const attrs: Record<string, string> = {};
-  for (const [k, v] of Object.entries(j[1])) if (typeof v === "string") attrs[k] = v;
-  const el = new Element(j[0], attrs);
-  for (const c of j.slice(2)) el.children.push(typeof c === "string" ? c : elementFromJson(c));
-  return el;
 }
 
 /** XEP-0082 DateTime in UTC, whole seconds (as Prosody writes it): 2002-09-10T23:08:25Z. */

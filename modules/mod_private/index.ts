@@ -6,7 +6,7 @@ import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 
 export const NS_PRIVATE = "jabber:iq:private";
 
@@ -16,9 +16,10 @@ export function isReservedNamespace(ns: string): boolean {
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_PRIVATE);
+    await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
     const store = module.openMap<ElementJson>("private");
 
     const handle = async (ev: StanzaEvent) => {

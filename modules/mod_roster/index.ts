@@ -23,11 +23,13 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { jidPrepBare } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { RosterManager, rosterManager } from "./manager.js";
-import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, userSeesContact, type RosterItem } from "./roster.js";
+import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, upgradeRosterRecord, userSeesContact, type RosterItem } from "./roster.js";
+import { ELEMENT_JSON_VERSION } from "../../src/xml/json.js";
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return; // rosters belong to accounts
+    await module.upgradeStore("map", "roster", ELEMENT_JSON_VERSION, upgradeRosterRecord);
     const roster = rosterManager(module);
     const limits = {
       maxNameLength: module.options.integer("roster_max_name_length", 1023, { min: 1, max: 65535 }),

@@ -9,7 +9,7 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidNode } from "../../src/util/jid.js";
-import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { lastPayload, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
 import {
@@ -29,7 +29,7 @@ const NS_VCARD_UPDATE = "vcard-temp:x:update";
 const OPEN = { "pubsub#access_model": "open" };
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_VCARD_TEMP);
     module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
@@ -127,6 +127,7 @@ export default defineModule({
 
     // A vCard stored by mod_vcard before: moved into PEP unless PEP already has a profile.
     if (module.options.boolean("upgrade_legacy_vcards", true)) {
+      await module.upgradeStore("keyval", "vcard", ELEMENT_JSON_VERSION, upgradeElementJson);
       const legacy = module.openKeyval<ElementJson>("vcard");
       module.hook<{ session: ClientSession }>("resource-bind", async ({ session }) => {
         const username = session.username;
