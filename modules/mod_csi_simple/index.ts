@@ -16,7 +16,7 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element } from "../../src/xml/stanza.js";
-import { xmppDateTime } from "../mod_offline/stored.js";
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { isImportant, parsePayloadPatterns } from "./important.js";
 
 export const NS_CSI = "urn:xmpp:csi:0";

@@ -1,6 +1,7 @@
 // Pure parts of offline storage: which messages are kept (XEP-0160 §3) and the XEP-0203 delay
 // element added on delivery. Messages are kept in an archive store in src/xml/json.ts's form.
 
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element } from "../../src/xml/stanza.js";
 
 export const NS_DELAY = "urn:xmpp:delay";
@@ -28,11 +29,6 @@ export function offlineVerdict(stanza: Element): "store" | "discard" | "refuse" 
   }
   if (chatState && !content) return "discard";
   return "store";
-}
-
-/** XEP-0082 DateTime in UTC, whole seconds (as Prosody writes it): 2002-09-10T23:08:25Z. */
-export function xmppDateTime(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
 /** XEP-0203 §3: when and by whom the message was held. */

@@ -1,6 +1,7 @@
 // Presence, as data: priorities, delayed copies of stored presence, the per-session state the
 // module keeps, and the rate policy that coalesces presence floods. No I/O here.
 
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element } from "../../src/xml/stanza.js";
 
 export const NS_DELAY = "urn:xmpp:delay";
@@ -36,9 +37,7 @@ export interface AvailableResource {
   presence: Element;
 }
 
-export function xmppDateTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+export { xmppDateTime };
 
 /** A copy of a stanza with new addresses (children shared: stanzas are never mutated once built). */
 export function readdress(stanza: Element, from: string | undefined, to: string | undefined): Element {

@@ -24,8 +24,8 @@ import {
   FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
   NS_DATA,
-  xmppDateTime,
 } from "./xml.js";
+import { xmppDateTime } from "../../src/util/datetime.js";
 
 // ---- node configuration ----------------------------------------------------------------------
 
@@ -245,7 +245,7 @@ function subscriptionOptionValues(options: Readonly<SubscriptionOptions>): FormV
     "pubsub#include_body": options.includeBody,
   };
   if (options.expire !== undefined) {
-    values["pubsub#expire"] = options.expire === "presence" ? "presence" : xmppDateTime(options.expire);
+    values["pubsub#expire"] = options.expire === "presence" ? "presence" : xmppDateTime(options.expire, "milliseconds");
   }
   if (options.showValues) values["pubsub#show-values"] = options.showValues;
   return values;
@@ -309,7 +309,7 @@ export function metaDataForm(meta: Readonly<NodeMeta>): Element {
     "pubsub#access_model": c.accessModel,
     "pubsub#publish_model": c.publishModel,
     "pubsub#creator": meta.creator,
-    "pubsub#creation_date": xmppDateTime(meta.created),
+    "pubsub#creation_date": xmppDateTime(meta.created, "milliseconds"),
     "pubsub#owner": meta.owners,
     "pubsub#publisher": meta.publishers,
     "pubsub#num_subscribers": String(meta.numSubscribers),

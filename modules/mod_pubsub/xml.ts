@@ -84,11 +84,6 @@ export function byteSize(el: Element): number {
   return Buffer.byteLength(el.toString(), "utf8");
 }
 
-/** XEP-0082 dateTime (UTC, milliseconds). */
-export function xmppDateTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** XEP-0004 boolean attribute/field value (true/1, false/0); undefined when absent or invalid. */
 export function parseXsBoolean(v: string | undefined): boolean | undefined {
   if (v === undefined) return undefined;

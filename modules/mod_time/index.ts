@@ -2,14 +2,10 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element, reply } from "../../src/xml/stanza.js";
 
 export const NS_TIME = "urn:xmpp:time";
-
-/** XEP-0082 DateTime in UTC, seconds precision: 2006-12-19T17:58:35Z. */
-export function utcDateTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 export default defineModule({
   load(module) {
@@ -17,7 +13,7 @@ export default defineModule({
     module.hook(`iq-get/host/${NS_TIME}:time`, (ev: StanzaEvent) => {
       // XEP-0202 §3: <tzo/> then <utc/>.
       const r = reply(ev.stanza);
-      r.add(new Element("time", { xmlns: NS_TIME }).textTag("tzo", "+00:00").textTag("utc", utcDateTime(Date.now())));
+      r.add(new Element("time", { xmlns: NS_TIME }).textTag("tzo", "+00:00").textTag("utc", xmppDateTime(Date.now())));
       return module.reply(ev, r);
     });
   },

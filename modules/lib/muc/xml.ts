@@ -1,5 +1,6 @@
 // Namespaces and small stanza builders of XEP-0045 and its companions.
 
+import { xmppDateTime } from "../../../src/util/datetime.js";
 import { Element, NS_STANZAS, LEGACY_ERROR_CODES } from "../../../src/xml/stanza.js";
 
 export const NS_MUC = "http://jabber.org/protocol/muc";
@@ -36,5 +37,5 @@ export function statusCodes(codes: readonly number[]): Element[] {
 }
 
 export function delayElement(from: string, when: number): Element {
-  return new Element("delay", { xmlns: NS_DELAY, from, stamp: new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z") });
+  return new Element("delay", { xmlns: NS_DELAY, from, stamp: xmppDateTime(when) });
 }
