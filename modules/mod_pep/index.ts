@@ -31,7 +31,7 @@ import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../mod_pubsub/xml.js";
 import { PEP_SERVICE_ADDED_EVENT, PEP_SERVICE_EVENT, type PepServiceHandle } from "./api.js";
 import { InterestTable, PendingQueries } from "./interest.js";
-import { Lru } from "./lru.js";
+import { Lru } from "../../src/util/lru.js";
 import { PepPresence, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
 

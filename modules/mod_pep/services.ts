@@ -32,7 +32,7 @@ import { Notifier } from "../mod_pubsub/notifications.js";
 import { NS_PUBSUB } from "../mod_pubsub/xml.js";
 import { PepBroadcaster } from "./broadcaster.js";
 import type { InterestTable } from "./interest.js";
-import { Lru } from "./lru.js";
+import { Lru } from "../../src/util/lru.js";
 import { PEP_STORES, pepStore, type PepStorage } from "./store.js";
 
 /** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
