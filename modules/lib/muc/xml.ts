@@ -22,16 +22,6 @@ export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 export const NS_DATA = "jabber:x:data";
 
-/** An <error/> element (RFC 6120 §8.3) with XEP-0086's legacy code. */
-export function errorElement(type: string, condition: string, text?: string): Element {
-  const attrs: Record<string, string> = { type };
-  const code = LEGACY_ERROR_CODES[condition];
-  if (code !== undefined) attrs.code = code;
-  const e = new Element("error", attrs, [new Element(condition, { xmlns: NS_STANZAS })]);
-  if (text) e.children.push(new Element("text", { xmlns: NS_STANZAS }, [text]));
-  return e;
-}
-
 export function statusCodes(codes: readonly number[]): Element[] {
   return codes.map((c) => new Element("status", { code: String(c) }));
 }
