@@ -1,7 +1,7 @@
 // Namespaces and small stanza builders of XEP-0045 and its companions.
 
 import { xmppDateTime } from "../../../src/util/datetime.js";
-import { Element, NS_STANZAS, LEGACY_ERROR_CODES } from "../../../src/xml/stanza.js";
+import { Element } from "../../../src/xml/stanza.js";
 
 export const NS_MUC = "http://jabber.org/protocol/muc";
 export const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
