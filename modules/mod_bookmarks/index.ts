@@ -20,9 +20,7 @@ import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
 import { PEP_SERVICE_ADDED_EVENT, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
 import { NS_BOOKMARKS2, NS_LEGACY, fromItem, fromLegacy, sameBookmark, toLegacy, toPayload, type Bookmark } from "./convert.js";
-
-const NS_PRIVATE = "jabber:iq:private";
-const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+import { NS_PRIVATE, NS_PUBSUB } from "../../src/xml/ns.js";
 
 /** XEP-0402 §3: the node's configuration. */
 const BOOKMARKS2_OPTIONS = {

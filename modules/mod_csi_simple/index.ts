@@ -18,9 +18,9 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { Element } from "../../src/xml/stanza.js";
 import { xmppDateTime } from "../../src/util/datetime.js";
 import { isImportant, parsePayloadPatterns } from "./important.js";
+import { NS_DELAY } from "../../src/xml/ns.js";
 
 export const NS_CSI = "urn:xmpp:csi:0";
-const NS_DELAY = "urn:xmpp:delay";
 
 interface CsiState {
   /** Stanzas kept back, oldest first (already stamped). */

@@ -15,8 +15,8 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { seesPresence } from "../mod_roster/roster.js";
-
-export const NS_LAST = "jabber:iq:last";
+import { NS_LAST } from "../../src/xml/ns.js";
+export { NS_LAST };
 
 interface LastRecord {
   [key: string]: number | string;

@@ -46,6 +46,7 @@ import {
 import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
 import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
+import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
 
 const DEFAULT_PAGE = 20;
 /** Archive writes queued per account before its messages wait for the store (./writer.ts). */
@@ -73,7 +74,7 @@ export default defineModule({
     }
     const smartEnable = o.boolean("mam_smart_enable", false);
     const maxResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
-    const dontArchive = o.set("dont_archive_namespaces", ["http://jabber.org/protocol/chatstates"]);
+    const dontArchive = o.set("dont_archive_namespaces", [NS_CHATSTATES]);
     const expiresAfter = o.period("archive_expires_after", 7 * 86400, { min: 1 });
     const includeTotal = o.boolean("mam_include_total", Number.isFinite(expiresAfter));
     const cleanupInterval = o.period("archive_cleanup_interval", 4 * 3600, { min: 0.05 });
@@ -234,7 +235,7 @@ export default defineModule({
           module.log.warn(`Skipping an unreadable archived message ${item.id} of ${username}`);
           continue;
         }
-        msg.attrs.xmlns = "jabber:client";
+        msg.attrs.xmlns = NS_CLIENT;
         origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
       }
       return module.reply(ev, reply(ev.stanza).add(finElement(q.queryid, page.info)));

@@ -48,6 +48,7 @@ import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
 import { registerMucInstance } from "./instances.js";
+import { NS_CLIENT, NS_PING } from "../../src/xml/ns.js";
 
 interface Tombstone {
   tombstone: { alternate?: string; reason?: string; expires: number };
@@ -350,7 +351,7 @@ export default defineModule({
         const m = elementFromJson(v?.x);
         if (!m) continue;
         delete m.attrs.to;
-        m.attrs.xmlns = "jabber:client";
+        m.attrs.xmlns = NS_CLIENT;
         send(resultMessage(from, room.jid, q.queryid, item.id, item.when, m));
       }
       return reply(stanza).add(finElement(q.queryid, page.info));
@@ -364,7 +365,7 @@ export default defineModule({
         const q = new Element("query", { xmlns: NS_DISCO_INFO });
         if (ev.stanza.firstElement()?.attrs.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found"));
         q.children.push(new Element("identity", { category: "conference", type: "text", name: serviceName }));
-        const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, "urn:xmpp:ping", ...module.discoInfo().features]);
+        const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_PING, ...module.discoInfo().features]);
         for (const f of features) q.children.push(new Element("feature", { var: f }));
         r.children.push(q);
         return module.reply(ev, r);

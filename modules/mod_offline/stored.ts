@@ -3,10 +3,8 @@
 
 import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element } from "../../src/xml/stanza.js";
-
-export const NS_DELAY = "urn:xmpp:delay";
-const NS_CHATSTATES = "http://jabber.org/protocol/chatstates";
-const NS_HINTS = "urn:xmpp:hints";
+import { NS_DELAY, NS_CHATSTATES, NS_HINTS } from "../../src/xml/ns.js";
+export { NS_DELAY };
 
 /**
  * XEP-0160 §3: normal and chat messages are stored; groupchat, headline and error are not (those

@@ -3,8 +3,8 @@
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { reply } from "../../src/xml/stanza.js";
-
-export const NS_PING = "urn:xmpp:ping";
+import { NS_PING } from "../../src/xml/ns.js";
+export { NS_PING };
 
 export default defineModule({
   load(module) {

@@ -7,8 +7,8 @@ import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
-
-export const NS_PRIVATE = "jabber:iq:private";
+import { NS_PRIVATE } from "../../src/xml/ns.js";
+export { NS_PRIVATE };
 
 /** XEP-0049 §2.3: the 'jabber:' namespaces are reserved; storing or fetching them is not acceptable. */
 export function isReservedNamespace(ns: string): boolean {

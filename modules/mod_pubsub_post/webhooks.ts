@@ -21,9 +21,9 @@ import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
 import { findDataForm, formKind, rawFormValues } from "../mod_pubsub/forms.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
 import { NS_COMMANDS } from "../mod_pubsub/xml.js";
+import { NS_DATA } from "../../src/xml/ns.js";
 
 export const NODE_WEBHOOKS = "urn:herald:pubsub:webhooks";
-const NS_DATA = "jabber:x:data";
 const MAX_FAILURES_KEPT = 20;
 
 interface NodeHooks {

@@ -3,8 +3,9 @@
 
 import { NS_DATA, parseForm, renderForm, type FormDef } from "../../src/util/dataforms.js";
 import { Element } from "../../src/xml/stanza.js";
+import { NS_REGISTER } from "../../src/xml/ns.js";
+export { NS_REGISTER };
 
-export const NS_REGISTER = "jabber:iq:register";
 export const NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register";
 /** XEP-0077 §3.3: the FORM_TYPE of a password change by form. */
 export const NS_CHANGEPASSWORD = "jabber:iq:register:changepassword";

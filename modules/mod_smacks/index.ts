@@ -27,9 +27,9 @@ import { C2SConnection } from "../../src/net/c2s.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
 import { delayElement, NS_DELAY } from "../mod_offline/stored.js";
+import { NS_CARBONS } from "../../src/xml/ns.js";
 
 export const NS_SM = "urn:xmpp:sm:3";
-const NS_CARBONS = "urn:xmpp:carbons:2";
 /** h counts modulo 2^32 (XEP-0198 §4). */
 const MOD = 2 ** 32;
 

@@ -8,8 +8,8 @@ import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
-
-export const NS_VCARD = "vcard-temp";
+import { NS_VCARD } from "../../src/xml/ns.js";
+export { NS_VCARD };
 
 export default defineModule({
   async load(module) {

@@ -7,9 +7,7 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { pepService } from "../mod_pep/api.js";
-
-const NS_VCARD4 = "urn:ietf:params:xml:ns:vcard-4.0";
-const NODE_VCARD4 = "urn:xmpp:vcard4";
+import { NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
 
 export default defineModule({
   load(module) {

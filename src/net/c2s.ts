@@ -17,12 +17,8 @@ import type { AuthThrottle } from "./limits.js";
 import { escapeAttr } from "../xml/escape.js";
 import type { RateLimitedLog } from "../util/logger.js";
 import { logStanzaErrorSent, logTlsFailure } from "./failure-log.js";
-
-export const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
-export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
-export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
-export const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
-export const NS_XMPP_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
+import { NS_TLS, NS_SASL, NS_BIND, NS_SESSION, NS_XMPP_STREAMS } from "../xml/ns.js";
+export { NS_TLS, NS_SASL, NS_BIND, NS_SESSION, NS_XMPP_STREAMS };
 
 /** What a client stream needs from the server. */
 export interface C2SContext {

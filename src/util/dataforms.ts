@@ -12,8 +12,9 @@
 
 import { Element } from "../xml/stanza.js";
 import { jidPrep } from "./jid.js";
+import { NS_DATA } from "../xml/ns.js";
+export { NS_DATA };
 
-export const NS_DATA = "jabber:x:data";
 export const NS_XDATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"; // XEP-0122
 
 export type FieldType =

@@ -5,14 +5,11 @@
 import { findForm, parseForm, renderForm, type FormDef } from "../../../src/util/dataforms.js";
 import { parseDateTime, xmppDateTime } from "../../../src/util/datetime.js";
 import { Element } from "../../../src/xml/stanza.js";
+import { NS_MAM, NS_STANZA_ID, NS_FORWARD, NS_DELAY, NS_RSM } from "../../../src/xml/ns.js";
+export { NS_MAM, NS_STANZA_ID, NS_FORWARD, NS_DELAY, NS_RSM };
 
-export const NS_MAM = "urn:xmpp:mam:2";
 /** XEP-0313 §7 (v1.1): before-id, after-id, ids, flip-page and metadata. */
 export const NS_MAM_EXTENDED = "urn:xmpp:mam:2#extended";
-export const NS_STANZA_ID = "urn:xmpp:sid:0";
-export const NS_FORWARD = "urn:xmpp:forward:0";
-export const NS_DELAY = "urn:xmpp:delay";
-export const NS_RSM = "http://jabber.org/protocol/rsm";
 
 /** XEP-0313 §4.1.1 and §7 (extended): the fields a query form may carry. */
 export const QUERY_FORM: FormDef = {
