@@ -5,7 +5,7 @@
 // Rendering goes through src/util/dataforms.ts; submitted forms are read into raw values here and
 // typed by the service's own parsers (config.ts, options.ts).
 
-import { renderForm, type FieldDef, type FormValues } from "../../src/util/dataforms.js";
+import { findForm, getFormType, rawFormValues, renderForm, type FieldDef, type FormValues } from "../../src/util/dataforms.js";
 import {
   COMPONENT_NODE_DEFAULTS,
   configFieldByVar,
@@ -23,7 +23,6 @@ import {
   FORM_NODE_CONFIG,
   FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
-  NS_DATA,
 } from "./xml.js";
 import { xmppDateTime } from "../../src/util/datetime.js";
 
@@ -159,25 +158,15 @@ export function nodeConfigResultForm(config: Readonly<NodeConfig>, maxItems: num
 
 /** The data form child of `parent`, if any. */
 export function findDataForm(parent: Element | undefined): Element | undefined {
-  return parent?.childElements("x", NS_DATA)[0];
+  return findForm(parent);
 }
 
 /** The FORM_TYPE of a form ("" when none). */
 export function formTypeOf(x: Element): string {
-  for (const f of x.childElements("field")) if (f.attrs.var === "FORM_TYPE") return f.getChildText("value") ?? "";
-  return "";
+  return getFormType(x) ?? "";
 }
 
-/** Submitted values by variable: every <value/> of each field (FORM_TYPE included). */
-export function rawFormValues(x: Element): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const f of x.childElements("field")) {
-    const name = f.attrs.var;
-    if (name === undefined) continue;
-    out.set(name, f.childElements("value").map((v) => v.getText()));
-  }
-  return out;
-}
+export { rawFormValues };
 
 /** A form's `type`, defaulting to submit. */
 export function formKind(x: Element): string {

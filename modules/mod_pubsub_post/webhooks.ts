@@ -18,7 +18,7 @@ import type { ModuleApi } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
-import { findDataForm, formKind, rawFormValues } from "../mod_pubsub/forms.js";
+import { findForm, rawFormValues } from "../../src/util/dataforms.js";
 import { pubsubInstance } from "../mod_pubsub/instances.js";
 import { NS_COMMANDS } from "../mod_pubsub/xml.js";
 import { NS_DATA } from "../../src/xml/ns.js";
@@ -262,8 +262,8 @@ export function startWebhooks(module: ModuleApi): void {
         r.children.push(command(sessionid, "canceled", []));
         return module.reply(ev, r);
       }
-      const form = findDataForm(cmd);
-      if (!form || formKind(form) !== "submit") {
+      const form = findForm(cmd);
+      if (!form || (form.attrs.type ?? "submit") !== "submit") {
         const x = new Element("x", { xmlns: NS_DATA, type: "form" }, [
           new Element("title", {}, ["Node webhooks"]),
           field("pubsub#node", "text-single", "Node"),
