@@ -472,10 +472,10 @@ export class Server {
       switch (req.command) {
         case "adduser": {
           // A module may refuse the name (tombstones of deleted accounts).
-          const refusal = (await this.hosts.get(host)?.bus.fire("user-registering", { username: req.username ?? "", source: "admin" })) as { text?: string } | undefined;
+          const refusal = await this.hosts.get(host)?.bus.fire("user-registering", { username: req.username ?? "", source: "admin" });
           if (refusal) return { ok: false, error: refusal.text ?? `${req.username}@${host} may not be created` };
           await accounts.create(req.username ?? "", req.password ?? "");
-          await this.globalBus.fire("user-registered", { host, username: req.username, source: "admin" });
+          await this.globalBus.fire("user-registered", { host, username: req.username ?? "", source: "admin" });
           return { ok: true };
         }
         case "passwd":

@@ -40,6 +40,7 @@ import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { Lru } from "../../src/util/lru.js";
 import { seesPresence } from "../mod_roster/roster.js";
 import { Blocklist, NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type StoredBlocklist } from "./blocklist.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 /** Data of `blocklist-is-blocked`. */
 export interface BlocklistQuery {
@@ -117,11 +118,11 @@ export default defineModule({
       set.add(session);
     };
     for (const s of module.allSessions()) bound(s);
-    module.hook<{ session: ClientSession }>("resource-bind", ({ session }) => {
+    module.hook("resource-bind", ({ session }) => {
       bound(session);
       return undefined;
     });
-    module.hook<{ session: ClientSession }>("resource-unbind", ({ session }) => {
+    module.hook("resource-unbind", ({ session }) => {
       const username = session.username;
       const set = username === undefined ? undefined : boundSessions.get(username);
       if (!set || username === undefined) return undefined;
@@ -134,7 +135,7 @@ export default defineModule({
       return undefined;
     }, 100); // before other handlers, so that one failing cannot leave the list pinned
 
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
+    module.hookGlobal("user-deleted", ({ host, username }) => {
       if (host !== module.host) return undefined;
       online.delete(username);
       others.delete(username);
@@ -142,11 +143,11 @@ export default defineModule({
       return undefined;
     });
 
-    module.hook<BlocklistQuery>("blocklist-is-blocked", ({ username, jid }) => isBlocked(username, jid));
+    module.hook("blocklist-is-blocked", ({ username, jid }) => isBlocked(username, jid));
 
     // ---- protocol ----
 
-    module.hook<StanzaEvent>(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
+    module.hook(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       const list = await load(ev.origin.username);
       const r = reply(ev.stanza).tag("blocklist", { xmlns: NS_BLOCKING });
@@ -207,8 +208,8 @@ export default defineModule({
       }
       return true;
     };
-    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:block`, edit);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
+    module.hook(`iq-set/self/${NS_BLOCKING}:block`, edit);
+    module.hook(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
 
     // ---- inbound: stanzas from a JID the recipient blocked ----
 
@@ -237,13 +238,13 @@ export default defineModule({
       const host = jidHost(from);
       if (host === module.host) return isBlocked(username, to);
       if (!module.hostNames().includes(host)) return false;
-      return (await module.fireOn<BlocklistQuery>(host, "blocklist-is-blocked", { username, jid: to })) === true;
+      return (await module.fireOn(host, "blocklist-is-blocked", { username, jid: to })) === true;
     };
 
     // XEP-0191: presence from a blocked JID: no answer, no error; none to a blocked JID either.
     const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ev)) || (await senderBlocks(ev)) ? true : undefined);
-    module.hook<StanzaEvent>("presence/bare", dropPresence, GATE);
-    module.hook<StanzaEvent>("presence/full", dropPresence, GATE);
+    module.hook("presence/bare", dropPresence, GATE);
+    module.hook("presence/full", dropPresence, GATE);
 
     // XEP-0191: iq get/set: service-unavailable; other iqs dropped.
     const gateIq = async (ev: StanzaEvent) => {
@@ -252,8 +253,8 @@ export default defineModule({
       if (type === "get" || type === "set") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
       return true;
     };
-    module.hook<StanzaEvent>("iq/bare", gateIq, GATE);
-    module.hook<StanzaEvent>("iq/full", gateIq, GATE);
+    module.hook("iq/bare", gateIq, GATE);
+    module.hook("iq/full", gateIq, GATE);
 
     // XEP-0191: messages SHOULD get service-unavailable (Prosody: only with bounce_blocked_messages);
     // never for one to a connected resource, nor for types other than chat and normal.
@@ -265,8 +266,8 @@ export default defineModule({
       }
       return true;
     };
-    module.hook<StanzaEvent>("message/bare", gateMessage, GATE);
-    module.hook<StanzaEvent>("message/full", gateMessage, GATE);
+    module.hook("message/bare", gateMessage, GATE);
+    module.hook("message/full", gateMessage, GATE);
 
     // ---- outbound: stanzas from the user to a JID they blocked ----
 
@@ -284,13 +285,13 @@ export default defineModule({
       );
       return true;
     };
-    for (const t of ["bare", "full", "host"]) {
-      module.hook<StanzaEvent>(`pre-message/${t}`, gateOutbound, GATE);
-      module.hook<StanzaEvent>(`pre-iq/${t}`, gateOutbound, GATE);
+    for (const t of ["bare", "full", "host"] as const) {
+      module.hook(`pre-message/${t}`, gateOutbound, GATE);
+      module.hook(`pre-iq/${t}`, gateOutbound, GATE);
     }
-    module.hook<StanzaEvent>("pre-presence/full", gateOutbound, GATE);
-    module.hook<StanzaEvent>("pre-presence/bare", gateOutbound, -1);
-    module.hook<StanzaEvent>("pre-presence/host", gateOutbound, -1);
+    module.hook("pre-presence/full", gateOutbound, GATE);
+    module.hook("pre-presence/bare", gateOutbound, -1);
+    module.hook("pre-presence/host", gateOutbound, -1);
   },
 });
 
@@ -303,4 +304,11 @@ function toConnectedResource(module: ModuleApi, to: string): boolean {
 /** May `jid` see `username`'s presence (subscription from or both, RFC 6121 §3)? Asked of mod_roster. */
 async function mayReceivePresence(module: ModuleApi, username: string, jid: string): Promise<boolean> {
   return seesPresence(await module.fire("roster-get-item", { username, jid: jidBare(jid) }));
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** Does the account block this JID (XEP-0191)? */
+    "blocklist-is-blocked": EventSpec<{ username: string; jid: string }, boolean>;
+  }
 }

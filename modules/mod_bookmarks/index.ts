@@ -42,7 +42,7 @@ type Failure = { ok: false; error: string; text?: string };
 export default defineModule({
   async load(module) {
     if (module.hostKind !== "local") return;
-    module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
+    module.hook("account-disco-info", (data) => {
       if (data.node !== undefined) return undefined;
       for (const f of [`${NS_BOOKMARKS2}#compat`, `${NS_BOOKMARKS2}#compat-pep`, "urn:xmpp:bookmarks-conversion:0"]) {
         data.reply.add(new Element("feature", { var: f }));
@@ -98,7 +98,7 @@ export default defineModule({
       });
       return next;
     };
-    module.hook<{ username: string; service: PubsubService; jid: string }>(PEP_SERVICE_ADDED_EVENT, ({ username, service, jid }) => {
+    module.hook(PEP_SERVICE_ADDED_EVENT, ({ username, service, jid }) => {
       const refresh = () => void refreshLegacy(username, service, jid);
       for (const ev of ["item-published", "item-retracted", "node-purged", "node-deleted"] as const) service.events.on(`${ev}/${NS_BOOKMARKS2}`, refresh);
       return undefined;
@@ -132,8 +132,8 @@ export default defineModule({
       const synced = await syncToPep(pep, session.fullJid!, fromLegacy(children[0]), true);
       return module.reply(ev, synced.ok ? reply(ev.stanza) : failedReply(ev.stanza, synced, pep.jid));
     };
-    module.hook<StanzaEvent>(`iq-get/self/${NS_PRIVATE}:query`, privateXml, 10);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_PRIVATE}:query`, privateXml, 10);
+    module.hook(`iq-get/self/${NS_PRIVATE}:query`, privateXml, 10);
+    module.hook(`iq-set/self/${NS_PRIVATE}:query`, privateXml, 10);
 
     // ---- XEP-0048 in PEP ----
 
@@ -164,8 +164,8 @@ export default defineModule({
       await refreshLegacy(session.username!, pep.service, pep.jid);
       return true;
     };
-    module.hook<StanzaEvent>(`iq-get/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
+    module.hook(`iq-get/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
+    module.hook(`iq-set/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
 
     // ---- bookmarks from before: into XEP-0402 at login ----
 
@@ -173,7 +173,7 @@ export default defineModule({
       await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
       const privateStore = module.openMap<ElementJson>("private");
       const PRIVATE_KEY = `storage:${NS_LEGACY}`;
-      module.hook<{ session: ClientSession }>("resource-bind", async ({ session }) => {
+      module.hook("resource-bind", async ({ session }) => {
         const username = session.username;
         if (!username) return;
         try {

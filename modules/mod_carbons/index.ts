@@ -35,8 +35,8 @@ export default defineModule({
       else ev.origin.data.delete(module.name);
       return module.reply(ev, reply(ev.stanza));
     };
-    module.hook<StanzaEvent>(`iq-set/self/${NS_CARBONS}:enable`, toggle);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_CARBONS}:disable`, toggle);
+    module.hook(`iq-set/self/${NS_CARBONS}:enable`, toggle);
+    module.hook(`iq-set/self/${NS_CARBONS}:disable`, toggle);
 
     // §8: what a resource sends.
     const outbound = (ev: StanzaEvent) => {
@@ -48,7 +48,7 @@ export default defineModule({
       send(others, ev.stanza, "sent", origin.bareJid);
       return undefined;
     };
-    for (const t of ["bare", "full", "host"]) module.hook<StanzaEvent>(`pre-message/${t}`, outbound, PRIORITY);
+    for (const t of ["bare", "full", "host"] as const) module.hook(`pre-message/${t}`, outbound, PRIORITY);
 
     // §7: what comes in for an account of this host.
     const inbound = (ev: StanzaEvent, toFull: boolean) => {
@@ -68,8 +68,8 @@ export default defineModule({
       send(targets, ev.stanza, "received", userBare);
       return undefined;
     };
-    module.hook<StanzaEvent>("message/bare", (ev) => inbound(ev, false), PRIORITY);
-    module.hook<StanzaEvent>("message/full", (ev) => inbound(ev, true), PRIORITY);
+    module.hook("message/bare", (ev) => inbound(ev, false), PRIORITY);
+    module.hook("message/full", (ev) => inbound(ev, true), PRIORITY);
   },
 });
 

@@ -84,13 +84,13 @@ export default defineModule({
     };
 
     // XEP-0357 §3: the account supports push.
-    module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
+    module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_PUSH }));
       return undefined;
     });
 
     // XEP-0357 §5: enabling.
-    module.hook<StanzaEvent>(`iq-set/self/${NS_PUSH}:enable`, async (ev) => {
+    module.hook(`iq-set/self/${NS_PUSH}:enable`, async (ev) => {
       const origin = ev.origin;
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
       const enable = ev.stanza.firstElement()!;
@@ -129,7 +129,7 @@ export default defineModule({
     });
 
     // XEP-0357 §6: disabling one node, or every node of an app server.
-    module.hook<StanzaEvent>(`iq-set/self/${NS_PUSH}:disable`, async (ev) => {
+    module.hook(`iq-set/self/${NS_PUSH}:disable`, async (ev) => {
       const origin = ev.origin;
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
       const disable = ev.stanza.firstElement()!;
@@ -214,7 +214,7 @@ export default defineModule({
     };
 
     // A message for an account with nobody online, before mod_offline stores it.
-    module.hook<{ username: string; stanza: Element }>(
+    module.hook(
       "message/offline/handle",
       ({ username, stanza }) => {
         // Chat states alone are dropped by offline storage; nothing to tell the phone.
@@ -226,10 +226,6 @@ export default defineModule({
 
     // ---- sessions hibernated by stream management ----
 
-    const sessionOf = (ev: { origin?: unknown; session?: unknown; resumed?: unknown }, resumed = false): ClientSession | undefined => {
-      const s = (resumed ? ev.resumed ?? ev.origin ?? ev.session : ev.origin ?? ev.session) as ClientSession | undefined;
-      return s && typeof s === "object" && "data" in s ? s : undefined;
-    };
 
     /** One notification for the first important and one for the first other message of the list. */
     const notifyQueue = (session: ClientSession, stanzas: readonly Element[]) => {
@@ -260,17 +256,16 @@ export default defineModule({
       });
     };
 
-    module.hook<{ origin?: unknown; session?: unknown; queue?: unknown }>("smacks-hibernation-start", (ev) => {
-      const session = sessionOf(ev);
-      if (!session || typeof session.data.get(module.name) !== "string") return undefined;
+    module.hook("smacks-hibernation-start", (ev) => {
+      const session = ev.session;
+      if (typeof session.data.get(module.name) !== "string") return undefined;
       hibernated.set(session, { batch: [] });
-      if (Array.isArray(ev.queue)) notifyQueue(session, ev.queue.filter((s): s is Element => s instanceof Element));
+      notifyQueue(session, ev.queue);
       return undefined;
     });
 
-    module.hook<{ origin?: unknown; session?: unknown; stanza?: unknown }>("smacks-hibernation-stanza-queued", (ev) => {
-      const session = sessionOf(ev);
-      if (session && ev.stanza instanceof Element) queueFor(session, ev.stanza);
+    module.hook("smacks-hibernation-stanza-queued", (ev) => {
+      queueFor(ev.session, ev.stanza);
       return undefined;
     });
 
@@ -279,12 +274,11 @@ export default defineModule({
       hibernated.get(session)?.timer?.cancel();
       hibernated.delete(session);
     };
-    module.hook<{ resumed?: unknown; origin?: unknown; session?: unknown }>("smacks-hibernation-end", (ev) => {
-      forget(sessionOf(ev, true));
-      forget(sessionOf(ev));
+    module.hook("smacks-hibernation-end", (ev) => {
+      forget(ev.session);
       return undefined;
     });
-    module.hook<{ session: ClientSession }>("resource-unbind", ({ session }) => {
+    module.hook("resource-unbind", ({ session }) => {
       forget(session);
       return undefined;
     });
@@ -300,8 +294,8 @@ export default defineModule({
       for (const s of recipients(module, ev.stanza, sessions, username, toFull)) queueFor(s, ev.stanza);
       return undefined;
     };
-    module.hook<StanzaEvent>("message/bare", (ev) => routed(ev, false), 1);
-    module.hook<StanzaEvent>("message/full", (ev) => routed(ev, true), 1);
+    module.hook("message/bare", (ev) => routed(ev, false), 1);
+    module.hook("message/full", (ev) => routed(ev, true), 1);
 
     module.onUnload(() => {
       for (const h of hibernated.values()) h.timer?.cancel();

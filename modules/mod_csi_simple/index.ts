@@ -73,7 +73,7 @@ export default defineModule({
     };
 
     // XEP-0352 §3: the feature, once authenticated.
-    module.hook<{ session: ClientSession; features: Element; state: string }>("stream-features", ({ session, features, state }) => {
+    module.hook("stream-features", ({ session, features, state }) => {
       if (state === "authenticated" && session.username !== undefined) features.tag("csi", { xmlns: NS_CSI }).up();
       return undefined;
     });
@@ -96,11 +96,11 @@ export default defineModule({
       }
       return undefined;
     };
-    for (const kind of ["message", "presence", "iq"]) {
-      for (const to of ["bare", "full", "host"]) module.hook<StanzaEvent>(`pre-${kind}/${to}`, activity, 1000);
+    for (const kind of ["message", "presence", "iq"] as const) {
+      for (const to of ["bare", "full", "host"] as const) module.hook(`pre-${kind}/${to}`, activity, 1000);
     }
 
-    module.hook<{ session: ClientSession }>("resource-unbind", ({ session }) => {
+    module.hook("resource-unbind", ({ session }) => {
       const state = states.get(session);
       if (state) {
         states.delete(session);

@@ -9,6 +9,7 @@ import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { jidBare } from "../../src/util/jid.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -125,4 +126,15 @@ function discoItemsOption(value: unknown): Array<{ jid: string; name?: string }>
     if (Array.isArray(entry) && typeof entry[0] === "string") out.push({ jid: entry[0], name: typeof entry[1] === "string" ? entry[1] : undefined });
   }
   return out;
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** disco#info / disco#items of a node of the host: answer true when replied. */
+    [event: `disco-info-node/${string}`]: EventSpec<StanzaEvent, true>;
+    [event: `disco-items-node/${string}`]: EventSpec<StanzaEvent, true>;
+    /** Add to an account's disco#info (`reply` is the query element); answer true to say the node exists. */
+    "account-disco-info": EventSpec<AccountDiscoEvent & { self: boolean; reply: Element }, true>;
+    "account-disco-items": EventSpec<Omit<AccountDiscoEvent, "query"> & { self: boolean; reply: Element }, true>;
+  }
 }

@@ -53,12 +53,6 @@ const DEFAULT_PAGE = 20;
 const MAX_QUEUED_WRITES = 64;
 const PREFS_CACHE = 10_000;
 
-/** What `account-disco-info` carries (mod_disco). */
-interface AccountDiscoEvent {
-  node?: string;
-  reply: Element;
-}
-
 export default defineModule({
   async load(module) {
     if (module.hostKind !== "local") return;
@@ -80,7 +74,7 @@ export default defineModule({
     const cleanupInterval = o.period("archive_cleanup_interval", 4 * 3600, { min: 0.05 });
 
     // XEP-0313 §6, XEP-0359 §4: on the account's disco#info.
-    module.hook<AccountDiscoEvent>("account-disco-info", (ev) => {
+    module.hook("account-disco-info", (ev) => {
       if (ev.node !== undefined) return undefined;
       for (const f of [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID]) ev.reply.add(new Element("feature", { var: f }));
       return undefined;
@@ -115,7 +109,7 @@ export default defineModule({
       }
       return { default: "never", always: [], never: [] };
     };
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
+    module.hookGlobal("user-deleted", ({ host, username }) => {
       if (host === module.host) cache.delete(username);
     });
 
@@ -164,9 +158,9 @@ export default defineModule({
       if (isClientSession(origin) && origin.bareJid !== undefined) ev.stanza = withoutStanzaIdsBy(ev.stanza, origin.bareJid);
       return undefined;
     };
-    for (const t of ["bare", "full"]) {
-      module.hook<StanzaEvent>(`pre-message/${t}`, outbound, 0);
-      module.hook<StanzaEvent>(`pre-message/${t}`, stripOutbound, -1);
+    for (const t of ["bare", "full"] as const) {
+      module.hook(`pre-message/${t}`, outbound, 0);
+      module.hook(`pre-message/${t}`, stripOutbound, -1);
     }
 
     // What arrives for an account of this host.
@@ -183,8 +177,8 @@ export default defineModule({
       if (id !== undefined) ev.stanza = withStanzaId(ev.stanza, own, id);
       return undefined;
     };
-    module.hook<StanzaEvent>("message/bare", inbound, 0);
-    module.hook<StanzaEvent>("message/full", inbound, 0);
+    module.hook("message/bare", inbound, 0);
+    module.hook("message/full", inbound, 0);
 
     // ---- preferences protocol (§5.1) ----
 
@@ -201,18 +195,18 @@ export default defineModule({
       }
       return module.reply(ev, reply(ev.stanza).add(prefsElement(prefs)));
     };
-    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:prefs`, prefsHandler);
-    module.hook<StanzaEvent>(`iq-set/self/${NS_MAM}:prefs`, prefsHandler);
+    module.hook(`iq-get/self/${NS_MAM}:prefs`, prefsHandler);
+    module.hook(`iq-set/self/${NS_MAM}:prefs`, prefsHandler);
 
     // ---- queries (§4) ----
 
-    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:query`, async (ev) => {
+    module.hook(`iq-get/self/${NS_MAM}:query`, async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       await prefsOf(ev.origin.username, true);
       return module.reply(ev, reply(ev.stanza).add(queryFormReply()));
     });
 
-    module.hook<StanzaEvent>(`iq-set/self/${NS_MAM}:query`, async (ev) => {
+    module.hook(`iq-set/self/${NS_MAM}:query`, async (ev) => {
       const origin = ev.origin;
       if (!isClientSession(origin) || origin.username === undefined || origin.fullJid === undefined) return undefined;
       const username = origin.username;
@@ -242,7 +236,7 @@ export default defineModule({
     });
 
     // §7 (extended): the first and last archived messages.
-    module.hook<StanzaEvent>(`iq-get/self/${NS_MAM}:metadata`, async (ev) => {
+    module.hook(`iq-get/self/${NS_MAM}:metadata`, async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       const username = ev.origin.username;
       await writer.settled(username);

@@ -14,7 +14,6 @@
 // Messages to the host itself (`message/host`) are left to the core fallback (service-unavailable;
 // errors dropped), as Prosody does.
 
-import { HANDLER_ERROR } from "../../src/events/bus.js";
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
@@ -33,7 +32,7 @@ export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return;
 
-    module.hook<StanzaEvent>(
+    module.hook(
       "message/full",
       (ev) => {
         const to = ev.stanza.attrs.to!;
@@ -48,7 +47,7 @@ export default defineModule({
       -1,
     );
 
-    module.hook<StanzaEvent>(
+    module.hook(
       "message/bare",
       (ev) => {
         // RFC 6120 §10.3.1: no 'to' is the sender's own account.
@@ -84,9 +83,11 @@ async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: str
   // RFC 6121 §8.5.2.2.1: nobody to take it now: offline storage (XEP-0160), if the account exists
   // (§8.5.1: for an account that does not exist, service-unavailable).
   if (username !== undefined && (await module.accounts.exists(username))) {
-    const taken = await module.fire<OfflineHandleEvent>("message/offline/handle", { username, origin: ev.origin, stanza });
-    if (taken === HANDLER_ERROR) module.log.warn(`Offline storage failed for a message to ${bareJid}`);
-    else if (taken) return true;
+    try {
+      if (await module.fire("message/offline/handle", { username, origin: ev.origin, stanza })) return true;
+    } catch {
+      module.log.warn(`Offline storage failed for a message to ${bareJid}`);
+    }
   }
   module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
   return true;

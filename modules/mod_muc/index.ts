@@ -236,7 +236,7 @@ export default defineModule({
     };
 
     // ---- presence ----
-    module.hook<StanzaEvent>("presence/full", async (ev) => {
+    module.hook("presence/full", async (ev) => {
       const { stanza } = ev;
       const node = jidNode(stanza.attrs.to ?? "")!;
       let room = rooms.get(node);
@@ -271,7 +271,7 @@ export default defineModule({
       await apply(node, room, outcome);
       return true;
     });
-    module.hook<StanzaEvent>("presence/bare", (ev) => {
+    module.hook("presence/bare", (ev) => {
       const { stanza } = ev;
       // §7.2.1: entering needs a nickname.
       if (stanza.attrs.type === undefined) module.reply(ev, withMucX(errorReply(stanza, "modify", "jid-malformed", "A nickname is required")));
@@ -290,8 +290,8 @@ export default defineModule({
       await apply(node, room, room.message(stanza));
       return true;
     };
-    module.hook<StanzaEvent>("message/bare", onMessage);
-    module.hook<StanzaEvent>("message/full", onMessage);
+    module.hook("message/bare", onMessage);
+    module.hook("message/full", onMessage);
 
     // ---- iq ----
     const onIq = async (ev: StanzaEvent) => {
@@ -314,8 +314,8 @@ export default defineModule({
       await apply(node, room, room.iq(stanza));
       return true;
     };
-    module.hook<StanzaEvent>("iq/bare", onIq, 10);
-    module.hook<StanzaEvent>("iq/full", onIq, 10);
+    module.hook("iq/bare", onIq, 10);
+    module.hook("iq/full", onIq, 10);
 
     const roomArchiveQuery = async (node: string, room: Room, stanza: Element, query: Element, send: (m: Element) => void): Promise<Element> => {
       if (stanza.attrs.type === "get") return reply(stanza).add(queryFormReply());
@@ -358,7 +358,7 @@ export default defineModule({
     };
 
     // ---- the service itself: disco ----
-    module.hook<StanzaEvent>(
+    module.hook(
       `iq-get/host/${NS_DISCO_INFO}:query`,
       (ev) => {
         const r = reply(ev.stanza);
@@ -372,7 +372,7 @@ export default defineModule({
       },
       10,
     );
-    module.hook<StanzaEvent>(
+    module.hook(
       `iq-get/host/${NS_DISCO_ITEMS}:query`,
       (ev) => {
         const r = reply(ev.stanza);
@@ -386,7 +386,7 @@ export default defineModule({
       },
       10,
     );
-    module.hook<StanzaEvent>("iq-get/host/urn:xmpp:ping:ping", (ev) => module.reply(ev, reply(ev.stanza)), 10);
+    module.hook("iq-get/host/urn:xmpp:ping:ping", (ev) => module.reply(ev, reply(ev.stanza)), 10);
 
     // ---- archive expiry ----
     if (Number.isFinite(logExpiry)) {

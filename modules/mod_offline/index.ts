@@ -19,18 +19,13 @@ import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { delayElement, NS_DELAY, offlineVerdict } from "./stored.js";
+import type { StanzaEvent } from "../../src/router/router.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 /** Data of `message/offline/handle` (fired by mod_message). */
 interface OfflineHandleEvent {
   username: string;
   stanza: Element;
-}
-
-/** Data of `presence-available` (fired by mod_presence). */
-interface PresenceAvailableEvent {
-  session: ClientSession;
-  stanza: Element;
-  initial: boolean;
 }
 
 const BATCH = 100;
@@ -47,7 +42,7 @@ export default defineModule({
     // XEP-0160 §4
     module.addFeature("msgoffline");
 
-    module.hook<OfflineHandleEvent>(
+    module.hook(
       "message/offline/handle",
       ({ username, stanza }) => {
         const verdict = offlineVerdict(stanza);
@@ -63,7 +58,7 @@ export default defineModule({
       -1,
     );
 
-    module.hook<PresenceAvailableEvent>("presence-available", async ({ session }) => {
+    module.hook("presence-available", async ({ session }) => {
       const username = session.username;
       if (username === undefined || session.priority < 0) return undefined;
       await serial(username, () => deliver(module, store, username, session));
@@ -95,5 +90,12 @@ async function deliver(module: ModuleApi, store: ArchiveStore<Json>, username: s
     }
     if (sent.length) await store.delete(username, { ids: sent });
     if (sent.length < items.length) return;
+  }
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** A message for an account with no resource to take it: answer true when stored. */
+    "message/offline/handle": EventSpec<OfflineHandleEvent & { origin: StanzaEvent["origin"] }, true>;
   }
 }

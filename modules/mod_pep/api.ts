@@ -5,6 +5,7 @@
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
 import { Element } from "../../src/xml/stanza.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export const PEP_SERVICE_EVENT = "pep-get-service";
 /** Fired with a PepServiceHandle and the username when an account's service is made. */
@@ -44,4 +45,11 @@ export async function publishWithDefaults(
 export async function lastPayload(pep: PepServiceHandle, node: string, actor: string): Promise<Element | undefined> {
   const last = await pep.service.getLastItem(node, actor);
   return last.ok && last.value?.payload instanceof Element ? last.value.payload : undefined;
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    "pep-get-service": EventSpec<{ username: string }, PepServiceHandle>;
+    "pep-service-added": EventSpec<PepServiceHandle & { username: string }, never>;
+  }
 }

@@ -19,7 +19,6 @@
 import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidHost, jidSplit } from "../../src/util/jid.js";
 import { Element, errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../mod_pubsub/access.js";
@@ -39,13 +38,6 @@ interface RosterItemAnswer {
   items: Array<{ jid: string; subscription: "none" | "to" | "from" | "both" }>;
 }
 
-interface AccountDiscoData {
-  username: string;
-  requester: string;
-  node?: string;
-  reply: Element;
-}
-
 export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return; // PEP services are accounts
@@ -56,7 +48,7 @@ export default defineModule({
     const pending = new PendingQueries(infoCacheSize);
     const caps = new Lru<string, ReadonlySet<string>>(infoCacheSize);
     const access = eventAccessOracle(
-      (h, event, data) => module.fireOn(h, event, data),
+      module.fireOn,
       (h) => module.hostNames().includes(h),
       new DirectedPresence(),
     );
@@ -121,7 +113,7 @@ export default defineModule({
     // ---- presence: caps, +notify, last items (XEP-0163 §4.3) ----
 
     // Above mod_presence (0), so the caps query reaches the sender before its presence echo.
-    module.hook<StanzaEvent>(
+    module.hook(
       "presence/bare",
       async (ev) => {
         const { stanza, origin } = ev;
@@ -153,7 +145,7 @@ export default defineModule({
     );
 
     // A session that ends without saying so; and the account's last resource going offline.
-    module.hook<{ session: ClientSession }>("presence-unavailable", async ({ session }) => {
+    module.hook("presence-unavailable", async ({ session }) => {
       const { username, fullJid } = session;
       if (!username || !fullJid) return;
       try {
@@ -173,13 +165,13 @@ export default defineModule({
       const username = usernameOf(ev.stanza.attrs.to, host);
       return username === undefined ? undefined : { username, from, self: false };
     };
-    module.hook<StanzaEvent>("iq-result/bare/disco", async (ev) => {
+    module.hook("iq-result/bare/disco", async (ev) => {
       const query = ev.stanza.getChild("query", NS_DISCO_INFO);
       const who = discoAnswer(ev);
       if (!query || !who) return undefined;
       return (await presence.discoResult(who.username, who.from, query, who.self)) ? true : undefined;
     });
-    module.hook<StanzaEvent>("iq-error/bare/disco", (ev) => {
+    module.hook("iq-error/bare/disco", (ev) => {
       const who = discoAnswer(ev);
       if (who) pending.forget(who.username, who.from);
       return undefined;
@@ -200,9 +192,9 @@ export default defineModule({
       return true;
     };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"]) {
-        module.hook<StanzaEvent>(`iq-${type}/self/${ns}:pubsub`, handle);
-        module.hook<StanzaEvent>(`iq-${type}/bare/${ns}:pubsub`, handle);
+      for (const type of ["get", "set"] as const) {
+        module.hook(`iq-${type}/self/${ns}:pubsub`, handle);
+        module.hook(`iq-${type}/bare/${ns}:pubsub`, handle);
       }
     }
 
@@ -224,12 +216,12 @@ export default defineModule({
       return module.reply(ev, answer.reply);
     };
     for (const type of ["get", "set"] as const) {
-      for (const to of ["self", "bare"]) module.hook<StanzaEvent>(`iq-${type}/${to}/${NS_MAM}:query`, nodeArchive(type), 1);
+      for (const to of ["self", "bare"] as const) module.hook(`iq-${type}/${to}/${NS_MAM}:query`, nodeArchive(type), 1);
     }
 
     // ---- service discovery of the account (XEP-0163 §1, XEP-0060 §5) ----
 
-    module.hook<AccountDiscoData>("account-disco-info", async (data) => {
+    module.hook("account-disco-info", async (data) => {
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
@@ -255,7 +247,7 @@ export default defineModule({
       return true;
     });
 
-    module.hook<AccountDiscoData>("account-disco-items", async (data) => {
+    module.hook("account-disco-items", async (data) => {
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
@@ -276,13 +268,13 @@ export default defineModule({
 
     // ---- for other modules ----
 
-    module.hook<{ username: string }>(PEP_SERVICE_EVENT, async ({ username }) => {
+    module.hook(PEP_SERVICE_EVENT, async ({ username }) => {
       const account: PepAccount | undefined = await services.get(username);
       return account ? ({ service: account.service, jid: account.jid } satisfies PepServiceHandle) : undefined;
     });
 
     // The account's data went with the account (store.ts); forget what is cached of it.
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host: h, username }) => {
+    module.hookGlobal("user-deleted", ({ host: h, username }) => {
       if (h !== host) return;
       services.forget(username);
       interest.forgetAccount(username);

@@ -45,6 +45,7 @@ import { rosterManager } from "../mod_roster/manager.js";
 import { NS_PREAPPROVAL, contactSeesUser, userSeesContact } from "../mod_roster/roster.js";
 import { SUBSCRIPTION_TYPES, newSessionPresence, parsePriority, parseShow, readdress, withDelay, type AvailableResource, type SessionPresence } from "./presence.js";
 import { answerProbe, handleInbound, handleOutbound, handleSelfSubscription, type PresenceContext } from "./subscriptions.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export default defineModule({
   load(module) {
@@ -62,7 +63,7 @@ export default defineModule({
     });
 
     // RFC 6121 §3.4.1: pre-approvals are supported (announced once authenticated).
-    module.hook<{ features: Element; state: string }>("stream-features", (ev) => {
+    module.hook("stream-features", (ev) => {
       if (ev.state === "authenticated") ev.features.add(new Element("sub", { xmlns: NS_PREAPPROVAL }));
     });
 
@@ -238,7 +239,7 @@ export default defineModule({
       }
       return undefined; // routed as usual
     };
-    for (const t of ["bare", "full", "host"]) module.hook<StanzaEvent>(`pre-presence/${t}`, outbound);
+    for (const t of ["bare", "full", "host"] as const) module.hook(`pre-presence/${t}`, outbound);
 
     // ---- stanzas for our users ----
 
@@ -249,7 +250,7 @@ export default defineModule({
       for (const s of module.sessionsOf(username)) if (resource === undefined || s.resource === resource) state(s).errored.add(jidBare(from));
     };
 
-    module.hook<StanzaEvent>("presence/bare", async (ev) => {
+    module.hook("presence/bare", async (ev) => {
       const { stanza, origin } = ev;
       const to = stanza.attrs.to;
       const type = stanza.attrs.type;
@@ -271,7 +272,7 @@ export default defineModule({
       return true;
     });
 
-    module.hook<StanzaEvent>("presence/full", async (ev) => {
+    module.hook("presence/full", async (ev) => {
       const { stanza } = ev;
       const to = stanza.attrs.to!;
       const type = stanza.attrs.type;
@@ -290,7 +291,7 @@ export default defineModule({
     });
 
     // Presence for the server itself: it is "available" to anyone who asks.
-    module.hook<StanzaEvent>("presence/host", async (ev) => {
+    module.hook("presence/host", async (ev) => {
       const { stanza } = ev;
       const from = stanza.attrs.from;
       if (from === undefined || stanza.attrs.to === undefined) return true;
@@ -305,14 +306,14 @@ export default defineModule({
     });
 
     // A session ended (also a dropped connection): unavailable for everyone who saw it (§4.5.2).
-    module.hook<{ session: ClientSession }>("resource-unbind", async ({ session }) => {
+    module.hook("resource-unbind", async ({ session }) => {
       if (!session.username) return;
       await serial(session, () => goUnavailable(session, new Element("presence", { type: "unavailable" }), false));
     });
 
     // ---- the query API for other modules ----
 
-    module.hook<{ username: string }>("presence-get-available", ({ username }): { resources: AvailableResource[] } => {
+    module.hook("presence-get-available", ({ username }): { resources: AvailableResource[] } => {
       const resources = module
         .sessionsOf(username)
         .filter((s) => s.presence !== undefined && !s.closed)
@@ -321,7 +322,7 @@ export default defineModule({
     });
 
     // Account deleted (its data already purged): tell the contacts we still know of, then forget.
-    module.hookGlobal<{ host: string; username: string }>(
+    module.hookGlobal(
       "user-deleted",
       async ({ host, username }) => {
         if (host !== module.host) return;
@@ -341,3 +342,14 @@ export default defineModule({
     );
   },
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** A session sent available presence (initial: its first). */
+    "presence-available": EventSpec<{ session: ClientSession; stanza: Element; initial: boolean }, never>;
+    /** A session that was available became unavailable. */
+    "presence-unavailable": EventSpec<{ session: ClientSession; stanza: Element }, never>;
+    /** The account's available resources. */
+    "presence-get-available": EventSpec<{ username: string }, { resources: AvailableResource[] }>;
+  }
+}

@@ -5,6 +5,7 @@
 // subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
 // Its availability is what it told this service by directed presence (tracked in DirectedPresence).
 
+import type { ModuleApi } from "../../src/modules/api.js";
 import type { AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
@@ -21,7 +22,7 @@ interface AvailableAnswer {
 }
 
 /** Fire an event on another host's bus (ModuleApi.fireOn). */
-export type FireOn = (host: string, event: string, data: unknown) => Promise<unknown>;
+export type FireOn = ModuleApi["fireOn"];
 
 /** The default bound of DirectedPresence (full JIDs remembered). */
 export const DIRECTED_PRESENCE_LIMIT = 10000;

@@ -28,7 +28,6 @@
 import { randomBytes } from "node:crypto";
 import { defineModule } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
 import { errorReply } from "../../src/xml/stanza.js";
@@ -45,7 +44,7 @@ import { creationPolicy, readNodeDefaults, type CreatePolicy } from "./settings.
 import { HeraldPubsubStore, STORE_NAMES } from "./store.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./xml.js";
-import { pubsubShellCommand, type ShellEvent } from "./shell.js";
+import { pubsubShellCommand } from "./shell.js";
 import { registerPubsubMetrics } from "./metrics.js";
 
 /** A hook on another host's bus, if the core offers one (ModuleApi has no such call yet). */
@@ -80,7 +79,7 @@ export default defineModule({
     );
     const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
-    const access = eventAccessOracle((host, event, data) => module.fireOn(host, event, data), isLocalHost, directed);
+    const access = eventAccessOracle(module.fireOn, isLocalHost, directed);
 
     const idPrefix = randomBytes(4).toString("hex");
     let counter = 0;
@@ -135,7 +134,7 @@ export default defineModule({
       // Queued items go to disk before the store closes.
       await store.written();
     });
-    module.hook<ShellEvent>("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
+    module.hook("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
     registerPubsubMetrics(module, service, broadcaster, module.host);
 
     // Replies wait until what their request wrote is durable and its notifications are posted,
@@ -177,16 +176,16 @@ export default defineModule({
     };
 
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"]) {
-        module.hook<StanzaEvent>(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
+      for (const type of ["get", "set"] as const) {
+        module.hook(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
       }
     }
 
     // XEP-0313 on nodes: the item history as an archive (./mam.ts).
     const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
     module.addFeature(NS_MAM);
-    module.hook<StanzaEvent>(`iq-get/host/${NS_MAM}:query`, (ev) => module.reply(ev, nodeArchiveForm(ev.stanza)));
-    module.hook<StanzaEvent>(`iq-set/host/${NS_MAM}:query`, async (ev) => {
+    module.hook(`iq-get/host/${NS_MAM}:query`, (ev) => module.reply(ev, nodeArchiveForm(ev.stanza)));
+    module.hook(`iq-set/host/${NS_MAM}:query`, async (ev) => {
       const answer = await nodeArchiveQuery(ctx, ev.stanza, maxArchiveResults);
       for (const result of answer.results) module.reply(ev, result);
       return module.reply(ev, answer.reply);
@@ -194,16 +193,16 @@ export default defineModule({
 
     // Components do not load mod_disco: the service answers disco itself (XEP-0060 §5). Features
     // other modules add to this host are included.
-    module.hook<StanzaEvent>(
+    module.hook(
       `iq-get/host/${NS_DISCO_INFO}:query`,
       (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
       10,
     );
-    module.hook<StanzaEvent>(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);
-    module.hook<StanzaEvent>(`iq-set/host/${NS_COMMANDS}:command`, (ev) => answer(ev, () => handleGetPending(ctx, ev.stanza)));
+    module.hook(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);
+    module.hook(`iq-set/host/${NS_COMMANDS}:command`, (ev) => answer(ev, () => handleGetPending(ctx, ev.stanza)));
 
     // §8.6: owners answer authorization requests with a message to the service.
-    module.hook<StanzaEvent>("message/host", async (ev) => {
+    module.hook("message/host", async (ev) => {
       const { stanza } = ev;
       if (stanza.attrs.type === "error") return true; // a notification that could not be delivered
       if (!isAuthorizationAnswer(stanza)) return undefined;
@@ -224,7 +223,7 @@ export default defineModule({
     // Directed presence to the service (RFC 6121 §4.6). XEP-0060 on_sub_and_presence: the last
     // item goes to a subscriber when it comes online, so only when this full JID was not already
     // available to the service (a status change is no arrival).
-    module.hook<StanzaEvent>("presence/host", async (ev) => {
+    module.hook("presence/host", async (ev) => {
       const { stanza } = ev;
       const from = stanza.attrs.from;
       if (from === undefined) return true;
@@ -241,11 +240,11 @@ export default defineModule({
     // user coming online.
     for (const host of module.hostNames()) {
       if (host === module.host) continue;
-      module.hookOn<{ session: ClientSession; initial?: boolean }>(host, "presence-available", (ev) => {
+      module.hookOn(host, "presence-available", (ev) => {
         const jid = ev.session.fullJid;
         if (jid && ev.initial === true) background(`presence of ${jid}`, service.onAvailable(jid));
       });
-      module.hookOn<{ session: ClientSession }>(host, "presence-unavailable", (ev) => {
+      module.hookOn(host, "presence-unavailable", (ev) => {
         const jid = ev.session.fullJid;
         if (jid) background(`unavailable presence of ${jid}`, service.onUnavailable(jid));
       });

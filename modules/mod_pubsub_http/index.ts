@@ -345,7 +345,7 @@ export default defineModule({
     };
     // A PEP service made anew (it had left mod_pep's cache): streams on the old one would hear
     // nothing more, so they end and their readers reconnect (Last-Event-ID) to the new one.
-    module.hook<{ username: string }>(PEP_SERVICE_ADDED_EVENT, ({ username }) => {
+    module.hook(PEP_SERVICE_ADDED_EVENT, ({ username }) => {
       endAccount(username);
       return undefined;
     });

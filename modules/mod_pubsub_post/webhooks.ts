@@ -15,7 +15,6 @@
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { ModuleApi } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
 import { findForm, rawFormValues } from "../../src/util/dataforms.js";
@@ -247,7 +246,7 @@ export function startWebhooks(module: ModuleApi): void {
   const command = (sessionid: string, status: string, children: Element[]) =>
     new Element("command", { xmlns: NS_COMMANDS, node: NODE_WEBHOOKS, sessionid, status }, children);
 
-  module.hook<StanzaEvent>(
+  module.hook(
     `iq-set/host/${NS_COMMANDS}:command`,
     async (ev) => {
       const stanza = ev.stanza;

@@ -19,12 +19,13 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { jidPrepBare } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { RosterManager, rosterManager } from "./manager.js";
 import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, upgradeRosterRecord, userSeesContact, type RosterItem } from "./roster.js";
 import { ELEMENT_JSON_VERSION } from "../../src/xml/json.js";
+import type { RosterItemChanged } from "./manager.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export default defineModule({
   async load(module) {
@@ -39,12 +40,12 @@ export default defineModule({
     const maxItems = module.options.integer("roster_max_items", 1000, { min: 1, max: 1_000_000 });
 
     // XEP-0237 §2 / RFC 6121 §2.6.1: the stream feature, once authenticated.
-    module.hook<{ session: ClientSession; features: Element; state: string }>("stream-features", (ev) => {
+    module.hook("stream-features", (ev) => {
       if (ev.state === "authenticated") ev.features.add(new Element("ver", { xmlns: NS_ROSTERVER }));
     });
 
     // RFC 6121 §2.1.3: roster get.
-    module.hook<StanzaEvent>(`iq-get/self/${NS_ROSTER}:query`, async (ev) => {
+    module.hook(`iq-get/self/${NS_ROSTER}:query`, async (ev) => {
       if (!isClientSession(ev.origin) || !ev.origin.username) return module.reply(ev, errorReply(ev.stanza, "auth", "forbidden"));
       const session = ev.origin;
       const st = await roster.roster(session.username!);
@@ -59,7 +60,7 @@ export default defineModule({
     });
 
     // RFC 6121 §2.3–§2.5: roster set (add, update, remove).
-    module.hook<StanzaEvent>(`iq-set/self/${NS_ROSTER}:query`, async (ev) => {
+    module.hook(`iq-set/self/${NS_ROSTER}:query`, async (ev) => {
       if (!isClientSession(ev.origin) || !ev.origin.username) return module.reply(ev, errorReply(ev.stanza, "auth", "forbidden"));
       const session = ev.origin;
       const username = session.username!;
@@ -94,25 +95,35 @@ export default defineModule({
 
     // §2.3.3: another user's roster is not yours to read or change.
     const forbidden = (ev: StanzaEvent) => module.reply(ev, errorReply(ev.stanza, "auth", "forbidden"));
-    module.hook<StanzaEvent>(`iq-get/bare/${NS_ROSTER}:query`, forbidden);
-    module.hook<StanzaEvent>(`iq-set/bare/${NS_ROSTER}:query`, forbidden);
+    module.hook(`iq-get/bare/${NS_ROSTER}:query`, forbidden);
+    module.hook(`iq-set/bare/${NS_ROSTER}:query`, forbidden);
 
     // ---- the query API for other modules ----
 
-    module.hook<{ username: string; jid: string }>("roster-get-item", async ({ username, jid }) => {
+    module.hook("roster-get-item", async ({ username, jid }) => {
       const bare = jidPrepBare(jid);
       if (bare === undefined) return { item: null };
       const item = await roster.item(username, bare);
       return { item: item ? publicItem(bare, item) : null } satisfies { item: RosterItem | null };
     });
 
-    module.hook<{ username: string }>("roster-get", async ({ username }) => {
+    module.hook("roster-get", async ({ username }) => {
       return { items: await roster.items(username) } satisfies { items: RosterItem[] };
     });
 
     // The account's data was purged by the core before this event; drop what is cached.
-    module.hookGlobal<{ host: string; username: string }>("user-deleted", ({ host, username }) => {
+    module.hookGlobal("user-deleted", ({ host, username }) => {
       if (host === module.host) roster.forget(username);
     });
   },
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** An account's roster item for a contact (any host may ask with fireOn). */
+    "roster-get-item": EventSpec<{ username: string; jid: string }, { item: RosterItem | null }>;
+    "roster-get": EventSpec<{ username: string }, { items: RosterItem[] }>;
+    /** After every stored roster item change (also those made by mod_presence). */
+    "roster-item-changed": EventSpec<RosterItemChanged, never>;
+  }
+}

@@ -28,6 +28,7 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
 import { delayElement, NS_DELAY } from "../mod_offline/stored.js";
 import { NS_CARBONS } from "../../src/xml/ns.js";
+import type { EventSpec } from "../../src/events/bus.js";
 
 export const NS_SM = "urn:xmpp:sm:3";
 /** h counts modulo 2^32 (XEP-0198 §4). */
@@ -211,12 +212,12 @@ export default defineModule({
 
     // ---- stream features, enable ----
 
-    module.hook<{ session: ClientSession; features: Element; state: string }>("stream-features", ({ features, state }) => {
+    module.hook("stream-features", ({ features, state }) => {
       if (state === "authenticated") features.tag("sm", { xmlns: NS_SM }).tag("optional").up().up();
       return undefined;
     });
 
-    module.hook<{ session: ClientSession; element: Element }>(`stream-element/${NS_SM}:enable`, ({ session, element }) => {
+    module.hook(`stream-element/${NS_SM}:enable`, ({ session, element }) => {
       if (!(session instanceof C2SConnection)) return undefined;
       if (session.fullJid === undefined || stateOf(session)) {
         session.send(failed("unexpected-request"));
@@ -244,7 +245,7 @@ export default defineModule({
 
     // ---- acknowledgements ----
 
-    module.hook<{ session: ClientSession; element: Element }>(`stream-element/${NS_SM}:r`, ({ session }) => {
+    module.hook(`stream-element/${NS_SM}:r`, ({ session }) => {
       const st = stateOf(session);
       if (!st || !(session instanceof C2SConnection)) return undefined;
       session.send(new Element("a", { xmlns: NS_SM, h: String(st.handled) }));
@@ -252,7 +253,7 @@ export default defineModule({
       return true;
     });
 
-    module.hook<{ session: ClientSession; element: Element }>(`stream-element/${NS_SM}:a`, ({ session, element }) => {
+    module.hook(`stream-element/${NS_SM}:a`, ({ session, element }) => {
       const st = stateOf(session);
       if (!st || !(session instanceof C2SConnection)) return undefined;
       st.awaitingAck = false;
@@ -281,7 +282,7 @@ export default defineModule({
 
     // ---- hibernation and resumption ----
 
-    module.hook<{ session: ClientSession; reason: string }>("pre-resource-unbind", ({ session, reason }) => {
+    module.hook("pre-resource-unbind", ({ session, reason }) => {
       const st = stateOf(session);
       if (!st || st.resumeId === undefined || !(session instanceof C2SConnection)) return undefined;
       st.hibernatingSince = Date.now();
@@ -296,11 +297,11 @@ export default defineModule({
         .filter((s) => stateOf(s)?.hibernatingSince !== undefined)
         .sort((a, b) => stateOf(a)!.hibernatingSince! - stateOf(b)!.hibernatingSince!);
       for (const s of asleep.slice(0, Math.max(0, asleep.length - maxHibernated))) s.close();
-      void module.fire("smacks-hibernation-start", { session });
+      void module.fire("smacks-hibernation-start", { session, queue: st.queue.map((u) => u.stanza) });
       return true;
     });
 
-    module.hook<{ session: ClientSession; element: Element }>(`stream-element/${NS_SM}:resume`, ({ session, element }) => {
+    module.hook(`stream-element/${NS_SM}:resume`, ({ session, element }) => {
       if (!(session instanceof C2SConnection)) return undefined;
       if (session.username === undefined || session.fullJid !== undefined) {
         // Resumption comes after authentication and instead of binding (XEP-0198 §5).
@@ -350,7 +351,7 @@ export default defineModule({
 
     // ---- the end of a session ----
 
-    module.hook<{ session: ClientSession }>(
+    module.hook(
       "resource-unbind",
       async ({ session }) => {
         const st = stateOf(session);
@@ -395,3 +396,16 @@ export default defineModule({
     });
   },
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** A session's connection was lost and the session kept for resumption. */
+    "smacks-hibernation-start": EventSpec<{ session: ClientSession; queue: Element[] }, never>;
+    /** A stanza was queued for a hibernating session. */
+    "smacks-hibernation-stanza-queued": EventSpec<{ session: ClientSession; stanza: Element; queued: number }, never>;
+    /** Hibernation ended: resumed, or given up. */
+    "smacks-hibernation-end": EventSpec<{ session: ClientSession; resumed: boolean }, never>;
+    /** The client has not acknowledged stanzas for a while. */
+    "smacks-ack-delayed": EventSpec<{ session: ClientSession; queued: number }, never>;
+  }
+}

@@ -11,15 +11,9 @@
 // (1024): names whose answer (tombstone or none) is kept in memory, as presence asks for each.
 
 import { defineModule } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply } from "../../src/xml/stanza.js";
 import { Graveyard, TOMBSTONE_STORE } from "./graveyard.js";
-
-export interface RegisteringEvent {
-  username: string;
-  source: string;
-}
 
 export default defineModule({
   load(module) {
@@ -39,14 +33,14 @@ export default defineModule({
     });
 
     // Asked before an account is created: an answer refuses it.
-    module.hook("user-registering", async (ev: RegisteringEvent) => {
+    module.hook("user-registering", async (ev) => {
       const when = await graveyard.tombstone(ev.username);
       if (when === undefined) return undefined;
       module.log.info(`Refused to create ${ev.username}@${module.host} (${ev.source}): the account was deleted on ${new Date(when * 1000).toISOString()}`);
-      return { type: "cancel", condition: "conflict", text: "The requested username is not available." };
+      return { type: "cancel" as const, condition: "conflict", text: "The requested username is not available." };
     });
 
-    module.hook<StanzaEvent>(
+    module.hook(
       "presence/bare",
       async (ev) => {
         const { stanza } = ev;

@@ -8,6 +8,8 @@ import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import type { EventSpec } from "../../src/events/bus.js";
 import { NS_VCARD } from "../../src/xml/ns.js";
 export { NS_VCARD };
 
@@ -68,3 +70,9 @@ export default defineModule({
     });
   },
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    "vcard-updated": EventSpec<{ username: string; vcard: Element; session: ClientSession }, never>;
+  }
+}

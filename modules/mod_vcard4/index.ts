@@ -3,7 +3,7 @@
 // the requester may see it (the node's access model), an iq set from the account publishes it.
 
 import { defineModule } from "../../src/modules/api.js";
-import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
 import { pepService } from "../mod_pep/api.js";
@@ -12,12 +12,12 @@ import { NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
 export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return;
-    module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
+    module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_VCARD4 }));
       return undefined;
     });
 
-    module.hook<StanzaEvent>(`iq-get/bare/${NS_VCARD4}:vcard`, async (ev) => {
+    module.hook(`iq-get/bare/${NS_VCARD4}:vcard`, async (ev) => {
       const { stanza, origin } = ev;
       const to = stanza.attrs.to;
       const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
@@ -38,7 +38,7 @@ export default defineModule({
     });
 
     // XEP-0292 §3.2: only the account itself publishes its vCard4.
-    module.hook<StanzaEvent>(`iq-set/bare/${NS_VCARD4}:vcard`, async (ev) => {
+    module.hook(`iq-set/bare/${NS_VCARD4}:vcard`, async (ev) => {
       const { stanza, origin } = ev;
       if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) {
         return module.reply(ev, errorReply(stanza, "auth", "forbidden"));

@@ -7,7 +7,6 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import type { ClientSession } from "../../src/sessions/session.js";
 import { jidNode } from "../../src/util/jid.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, errorReply, reply } from "../../src/xml/stanza.js";
@@ -32,7 +31,7 @@ export default defineModule({
   async load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_VCARD_TEMP);
-    module.hook<{ node?: string; reply: Element }>("account-disco-info", (data) => {
+    module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_CONVERSION }));
       return undefined;
     });
@@ -58,7 +57,7 @@ export default defineModule({
     };
 
     // XEP-0054 §3.1 / §3.3: own vCard or another account's, as the requester may see the items.
-    module.hook<StanzaEvent>(
+    module.hook(
       `iq-get/bare/${NS_VCARD_TEMP}:vCard`,
       async (ev) => {
         const { stanza, origin } = ev;
@@ -90,7 +89,7 @@ export default defineModule({
     );
 
     // XEP-0054 §3.2: one's own vCard.
-    module.hook<StanzaEvent>(
+    module.hook(
       `iq-set/bare/${NS_VCARD_TEMP}:vCard`,
       async (ev) => {
         const { stanza, origin } = ev;
@@ -123,13 +122,13 @@ export default defineModule({
       ev.stanza = copy;
       return undefined;
     };
-    for (const t of ["full", "bare", "host"]) module.hook<StanzaEvent>(`pre-presence/${t}`, injectPhoto, 1);
+    for (const t of ["full", "bare", "host"] as const) module.hook(`pre-presence/${t}`, injectPhoto, 1);
 
     // A vCard stored by mod_vcard before: moved into PEP unless PEP already has a profile.
     if (module.options.boolean("upgrade_legacy_vcards", true)) {
       await module.upgradeStore("keyval", "vcard", ELEMENT_JSON_VERSION, upgradeElementJson);
       const legacy = module.openKeyval<ElementJson>("vcard");
-      module.hook<{ session: ClientSession }>("resource-bind", async ({ session }) => {
+      module.hook("resource-bind", async ({ session }) => {
         const username = session.username;
         if (!username) return;
         try {

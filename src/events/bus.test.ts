@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { EventBus, HANDLER_ERROR } from "./bus.js";
+import { EventBus, type EventSpec } from "./bus.js";
+import { StanzaError } from "../xml/stanza.js";
+
+declare module "./bus.js" {
+  interface EventMap {
+    // Events of these tests only.
+    e: EventSpec<unknown, unknown>;
+    f: EventSpec<unknown, number>;
+  }
+}
 
 describe("EventBus", () => {
   it("runs handlers by priority, then registration order, until one returns a value", async () => {
@@ -29,14 +38,35 @@ describe("EventBus", () => {
     expect(calls).toEqual([1, 2]);
   });
 
-  it("reports a throwing handler as HANDLER_ERROR and keeps working", async () => {
-    const bus = new EventBus();
+  it("rejects with a throwing handler's error, logs it once, skips later handlers and keeps working", async () => {
+    const logged: string[] = [];
+    const log = { error: (m: string) => void logged.push(m) } as unknown as ConstructorParameters<typeof EventBus>[0];
+    const bus = new EventBus(log);
+    const outer = new EventBus(log);
+    const boom = new Error("boom");
+    let later = false;
     bus.on("e", () => {
-      throw new Error("boom");
+      throw boom;
     });
-    expect(await bus.fire("e", null)).toBe(HANDLER_ERROR);
+    bus.on("e", () => void (later = true), -1);
+    // A handler that fires another event and lets its error through: logged once, not twice.
+    outer.on("e", () => bus.fire("e", null));
+    await expect(outer.fire("e", null)).rejects.toBe(boom);
+    expect(later).toBe(false);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain("Error in handler for e");
     bus.on("f", () => 1);
     expect(await bus.fire("f", null)).toBe(1);
+  });
+
+  it("passes a thrown StanzaError on as an answer without logging it", async () => {
+    const logged: string[] = [];
+    const bus = new EventBus({ error: (m: string) => void logged.push(m) } as unknown as ConstructorParameters<typeof EventBus>[0]);
+    bus.on("e", () => {
+      throw new StanzaError("cancel", "item-not-found");
+    });
+    await expect(bus.fire("e", null)).rejects.toMatchObject({ condition: "item-not-found", type: "cancel" });
+    expect(logged).toEqual([]);
   });
 
   it("removes handlers with the returned function and with off()", async () => {

@@ -1,8 +1,10 @@
 // The module API: everything a module touches goes through its `module` object, and the manager
 // records all of it, so unloading a module removes every hook, feature, timer and listener it made.
 
-import type { Handler } from "../events/bus.js";
-import type { Host, Identity } from "../hosts/host.js";
+import type { EventData, EventHandler, EventName, EventResult } from "../events/bus.js";
+import type { StanzaEvent } from "../router/router.js";
+import type { StanzaError } from "../xml/stanza.js";
+import type { Identity } from "../hosts/host.js";
 import type { ClientSession } from "../sessions/session.js";
 import type { ArchiveStore, Json, KeyvalStore, MapStore, StoreKind } from "../storage/types.js";
 import type { Logger } from "../util/logger.js";
@@ -27,19 +29,40 @@ export interface ModuleApi {
   /** Options of the global section. */
   readonly globalOptions: OptionReader;
 
-  /** Load another module on this host first (Prosody's module:depends), e.g. "disco" on a component. */
+  /**
+   * Load another module on this host first (Prosody's module:depends) and get the service it
+   * provides (see ServiceMap), e.g. `const roster = await module.depends("roster")`.
+   */
+  depends<K extends keyof ServiceMap>(name: K): Promise<ServiceMap[K]>;
   depends(name: string): Promise<void>;
+  /** Offer this module's service to others on this host under its name (Prosody's module:provides); removed on unload. */
+  provides<K extends keyof ServiceMap>(name: K, service: ServiceMap[K]): void;
+  /** The service another host's module provides, if it is loaded there (a component using its VirtualHost's roster). */
+  serviceOn<K extends keyof ServiceMap>(host: string, name: K): ServiceMap[K] | undefined;
+  /** State shared by every instance of this module on every host (Prosody's module:shared): made once by init. */
+  shared<T>(key: string, init: () => T): T;
+
   /** Hook an event on this host's bus. Higher priority runs first. */
-  hook<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
+  hook<K extends EventName>(event: K, fn: EventHandler<K>, priority?: number): void;
   /** Hook an event on another host's bus (a component listening to a VirtualHost). Removed on unload. */
-  hookOn<T = unknown>(host: string, event: string, fn: Handler<T>, priority?: number): boolean;
+  hookOn<K extends EventName>(host: string, event: K, fn: EventHandler<K>, priority?: number): boolean;
   /** Hook an event on the server-wide bus. */
-  hookGlobal<T = unknown>(event: string, fn: Handler<T>, priority?: number): void;
-  /** Fire on this host's bus; resolves to the first handler's non-undefined return value. */
-  fire<T>(event: string, data: T): Promise<unknown>;
-  fireGlobal<T>(event: string, data: T): Promise<unknown>;
+  hookGlobal<K extends EventName>(event: K, fn: EventHandler<K>, priority?: number): void;
+  /** Fire on this host's bus; resolves to the first handler's answer, rejects with a handler's error. */
+  fire<K extends EventName>(event: K, data: EventData<K>): Promise<EventResult<K> | undefined>;
+  fireGlobal<K extends EventName>(event: K, data: EventData<K>): Promise<EventResult<K> | undefined>;
   /** Fire on another host's bus (e.g. a component asking a VirtualHost's roster). */
-  fireOn<T>(host: string, event: string, data: T): Promise<unknown>;
+  fireOn<K extends EventName>(host: string, event: K, data: EventData<K>): Promise<EventResult<K> | undefined>;
+
+  /**
+   * iq handlers that return their reply (`iq-get/<to>/<ns>:<name>` underneath): see IqHandler.
+   * `to` says which addresses the handler serves: the host ("host", the default), an account's
+   * bare JID ("bare"), the sender's own account ("self"), or a full JID ("full").
+   */
+  readonly iq: {
+    get(ns: string, name: string, handler: IqHandler, opts?: IqOptions): void;
+    set(ns: string, name: string, handler: IqHandler, opts?: IqOptions): void;
+  };
 
   addFeature(feature: string): void;
   addIdentity(category: string, type: string, name?: string): void;
@@ -57,7 +80,7 @@ export interface ModuleApi {
   /** Bring a store of this host to value format `version` once (StorageDriver.upgradeValues); await it in load(). */
   upgradeStore(kind: StoreKind, store: string, version: number, upgrade: (value: Json) => Json): Promise<number>;
 
-  /** Answer a stanza event: straight to the sending session when there is one, else routed. */
+  /** Answer a stanza event: straight to the sending session when there is one, else routed. (iq handlers return their reply instead.) */
   reply(event: { origin: { send?: (s: Element) => boolean } | object }, stanza: Element): true;
   /** Route a stanza from this host. */
   send(stanza: Element): void;
@@ -83,8 +106,6 @@ export interface ModuleApi {
   readonly accounts: AccountStore;
   /** The account store of another local host (a component checking a user's password), or undefined. */
   accountsOf(host: string): AccountStore | undefined;
-  /** The Host object: for core-level modules only. */
-  readonly hostObject: Host;
   /** The server's metrics (families are shared: the same name gives the same family). */
   readonly metrics: MetricsRegistry;
   /** Run fn before each rendering of the metrics; removed on unload. */
@@ -101,6 +122,40 @@ export interface ModuleApi {
   readonly serverStarted: number;
   readonly serverVersion: string;
 }
+
+/**
+ * The live services modules offer each other, by name (the providing module's name). A module
+ * declares its service by declaration merging:
+ *
+ *   declare module "../../src/modules/api.js" {
+ *     interface ServiceMap { roster: RosterService }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ServiceMap {}
+
+export type IqTarget = "host" | "bare" | "self" | "full";
+export interface IqOptions {
+  to?: IqTarget | IqTarget[];
+  priority?: number;
+}
+
+/** What an iq handler gets: the stanza event, the iq's payload, and a way to act once the reply is out. */
+export interface IqEvent extends StanzaEvent {
+  /** The iq's child element (the query). */
+  payload: Element;
+  /** Run fn right after the reply has been sent (e.g. notifications that must follow a result). */
+  afterReply(fn: () => void): void;
+}
+
+/**
+ * An iq handler returns its reply, as xmpp.js's iq-callee: an Element is the result's payload,
+ * null an empty result, a StanzaError (returned or thrown) that error; undefined leaves the iq to
+ * the next handler (and to service-unavailable when none takes it). Anything else thrown is logged
+ * and answered with internal-server-error.
+ */
+export type IqHandler = (ev: IqEvent) => IqAnswer | Promise<IqAnswer>;
+export type IqAnswer = Element | null | StanzaError | undefined;
 
 export interface ModuleDefinition {
   load(module: ModuleApi): void | Promise<void>;

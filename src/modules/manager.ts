@@ -1,6 +1,6 @@
 // Loads and unloads modules per host, recording everything each registers.
 
-import type { EventBus, Handler } from "../events/bus.js";
+import type { EventBus, EventName } from "../events/bus.js";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
 import type { StorageDriver } from "../storage/types.js";
@@ -8,7 +8,9 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
-import type { ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import type { StanzaEvent } from "../router/router.js";
+import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
@@ -45,6 +47,10 @@ interface Loaded {
 
 export class ModuleManager {
   private loaded = new Map<string, Loaded>(); // "<host>\0<name>"
+  /** Services modules provide, by "<host>\0<name>". */
+  private services = new Map<string, unknown>();
+  /** module:shared state, by "<module>\0<key>": lives as long as the server. */
+  private sharedState = new Map<string, unknown>();
 
   constructor(
     private readonly registry: ModuleRegistry,
@@ -101,13 +107,49 @@ export class ModuleManager {
     }
   }
 
+  /** The service `name` provides on `host`, if loaded. */
+  service(host: string, name: string): unknown {
+    return this.services.get(`${host}\0${name}`);
+  }
+
   private makeApi(host: Host, name: string, record: Loaded): ModuleApi {
     const ctx = this.ctx;
     const owner = `mod_${name}`;
     const cleanup = (fn: () => void | Promise<void>) => record.cleanups.push(fn);
-    const hook = (bus: EventBus, event: string, fn: Handler<never>, priority?: number) => {
-      const off = bus.on(event, fn, priority);
+    // The handler types are checked where modules call hook(); here they are passed through.
+    const hook = (bus: EventBus, event: string, fn: unknown, priority?: number) => {
+      const off = bus.on(event as EventName, fn as never, priority);
       cleanup(off);
+    };
+    const iqHandler = (type: "get" | "set") => (ns: string, elName: string, handler: IqHandler, opts: IqOptions = {}) => {
+      const targets: IqTarget[] = opts.to === undefined ? ["host"] : Array.isArray(opts.to) ? opts.to : [opts.to];
+      const run = async (ev: StanzaEvent) => {
+        const after: Array<() => void> = [];
+        let answer;
+        try {
+          answer = await handler({ ...ev, payload: ev.stanza.firstElement()!, afterReply: (fn) => after.push(fn) });
+        } catch (err) {
+          if (!(err instanceof StanzaError)) throw err;
+          answer = err;
+        }
+        if (answer === undefined) return undefined;
+        let out;
+        if (answer instanceof StanzaError) out = answer.replyTo(ev.stanza);
+        else {
+          out = resultOf(ev.stanza);
+          if (answer !== null) out.add(answer);
+        }
+        api.reply(ev, out);
+        for (const fn of after) {
+          try {
+            fn();
+          } catch (err) {
+            log.error(`after-reply action for ${ns}:${elName} failed: ${(err as Error).stack}`);
+          }
+        }
+        return true as const;
+      };
+      for (const t of targets) hook(host.bus, `iq-${type}/${t}/${ns}:${elName}`, run, opts.priority);
     };
     const origin = { type: "local" as const, id: `${host.name}/${name}`, host: host.name };
     const log = host.log.child(`${host.name}:${name}`);
@@ -119,15 +161,33 @@ export class ModuleManager {
       log,
       options: host.options,
       globalOptions: ctx.globalOptions,
-      depends: (dep) => this.load(host, dep),
-      hook: (event, fn, priority) => hook(host.bus, event, fn as Handler<never>, priority),
+      depends: (async (dep: string) => {
+        await this.load(host, dep);
+        return this.services.get(`${host.name}\0${dep}`);
+      }) as ModuleApi["depends"],
+      provides: (key, service) => {
+        const k = `${host.name}\0${key}`;
+        if (this.services.has(k)) throw new Error(`${key} is already provided on ${host.name}`);
+        this.services.set(k, service);
+        cleanup(() => {
+          if (this.services.get(k) === service) this.services.delete(k);
+        });
+      },
+      serviceOn: (other, key) => this.services.get(`${other}\0${key}`) as never,
+      shared: <T>(key: string, init: () => T): T => {
+        const k = `${name}\0${key}`;
+        if (!this.sharedState.has(k)) this.sharedState.set(k, init());
+        return this.sharedState.get(k) as T;
+      },
+      hook: (event, fn, priority) => hook(host.bus, event, fn, priority),
       hookOn: (other, event, fn, priority) => {
         const target = ctx.hosts.get(other);
         if (!target) return false;
-        hook(target.bus, event, fn as Handler<never>, priority);
+        hook(target.bus, event, fn, priority);
         return true;
       },
-      hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn as Handler<never>, priority),
+      hookGlobal: (event, fn, priority) => hook(ctx.globalBus, event, fn, priority),
+      iq: { get: iqHandler("get"), set: iqHandler("set") },
       fire: (event, data) => host.bus.fire(event, data),
       fireGlobal: (event, data) => ctx.globalBus.fire(event, data),
       fireOn: async (other, event, data) => ctx.hosts.get(other)?.bus.fire(event, data),
@@ -212,7 +272,6 @@ export class ModuleManager {
         return accounts;
       },
       accountsOf: (name) => (ctx.hosts.get(name)?.kind === "local" ? ctx.accounts(name) : undefined),
-      hostObject: host,
       metrics: ctx.metrics,
       onCollect: (fn) => cleanup(ctx.metrics.onCollect(fn)),
       http: {

@@ -5,7 +5,6 @@
 // iq to the sender's own account `iq-<type>/self/...` first, then `iq-<type>/bare/...`); nothing
 // handling that answers service-unavailable.
 
-import { HANDLER_ERROR } from "../events/bus.js";
 import type { Host } from "../hosts/host.js";
 import type { Router, StanzaEvent, ToType } from "./router.js";
 import { jidNode, jidResource } from "../util/jid.js";
@@ -16,27 +15,27 @@ export function installFallbacks(host: Host, router: Router): void {
   const bus = host.bus;
 
   for (const toType of ["bare", "full", "host"] as ToType[]) {
-    bus.on<StanzaEvent>(`iq/${toType}`, (ev) => dispatchIq(ev, toType, router), FALLBACK);
+    bus.on(`iq/${toType}`, (ev) => dispatchIq(ev, toType, router), FALLBACK);
   }
 
   // Full JIDs: deliver to the session if it is there.
-  bus.on<StanzaEvent>("message/full", (ev) => {
+  bus.on("message/full", (ev) => {
     if (deliverFull(ev)) return true;
     // RFC 6121 §8.5.3.2.1: no such resource; without a message module, say so.
     router.bounce(ev.origin, ev.stanza, "cancel", "service-unavailable");
     return true;
   }, FALLBACK);
-  bus.on<StanzaEvent>("presence/full", (ev) => {
+  bus.on("presence/full", (ev) => {
     deliverFull(ev);
     return true; // RFC 6121 §8.5.3.2.3: presence to an unavailable resource is silently ignored
   }, FALLBACK);
 
   for (const toType of ["bare", "host"] as ToType[]) {
-    bus.on<StanzaEvent>(`message/${toType}`, (ev) => {
+    bus.on(`message/${toType}`, (ev) => {
       router.bounce(ev.origin, ev.stanza, "cancel", "service-unavailable");
       return true;
     }, FALLBACK);
-    bus.on<StanzaEvent>(`presence/${toType}`, () => true, FALLBACK);
+    bus.on(`presence/${toType}`, () => true, FALLBACK);
   }
 }
 
@@ -59,10 +58,11 @@ async function dispatchIq(ev: StanzaEvent, toType: ToType, router: Router): Prom
     if (payload) {
       const key = `${payload.attrs.xmlns ?? ""}:${payload.name}`;
       let ret: unknown;
-      if (ev.toSelf) ret = await host.bus.fire(`iq-${type}/self/${key}`, ev);
-      if (ret === undefined) ret = await host.bus.fire(`iq-${type}/${toType}/${key}`, ev);
-      if (ret === HANDLER_ERROR) {
-        router.bounce(ev.origin, stanza, "wait", "internal-server-error");
+      try {
+        if (ev.toSelf) ret = await host.bus.fire(`iq-${type}/self/${key}`, ev);
+        if (ret === undefined) ret = await host.bus.fire(`iq-${type}/${toType}/${key}`, ev);
+      } catch (err) {
+        router.bounceFailure(ev.origin, stanza, err);
         return true;
       }
       if (ret !== undefined) return true;
@@ -73,7 +73,7 @@ async function dispatchIq(ev: StanzaEvent, toType: ToType, router: Router): Prom
     return true;
   }
   // result / error: to a client's full JID, deliver; anything else is dropped (§8.3.1).
-  const ret = await host.bus.fire(`iq-${type}/${toType}/${stanza.attrs.id ?? ""}`, ev);
+  const ret = await host.bus.fire(`iq-${type as "result" | "error"}/${toType}/${stanza.attrs.id ?? ""}`, ev);
   if (ret === undefined && toType === "full") deliverFull(ev);
   return true;
 }

@@ -6,12 +6,12 @@
 //            where <type> is bare, full or host (Prosody's event names).
 // The fallbacks that make unhandled stanzas behave as RFC 6120 says live in ./fallbacks.ts.
 
-import { HANDLER_ERROR } from "../events/bus.js";
+import type { StanzaEventName } from "../events/core-events.js";
 import type { Host } from "../hosts/host.js";
 import type { ClientSession, StanzaSink } from "../sessions/session.js";
 import { jidBare, jidHost, jidPrep, jidSplit } from "../util/jid.js";
 import type { Logger } from "../util/logger.js";
-import { errorReply, type Element, type ErrorType } from "../xml/stanza.js";
+import { errorReply, StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
 
 export type ToType = "bare" | "full" | "host";
 
@@ -133,8 +133,12 @@ export class Router {
       const own = this.hosts.get(origin.host);
       if (own) {
         const ev: StanzaEvent = { origin, stanza, toSelf, host: own };
-        const pre = await own.bus.fire(`pre-${stanza.name}/${toType}`, ev);
-        if (pre === HANDLER_ERROR) return this.bounce(origin, stanza, "wait", "internal-server-error");
+        let pre;
+        try {
+          pre = await own.bus.fire(`pre-${stanza.name}/${toType}` as StanzaEventName, ev);
+        } catch (err) {
+          return this.bounceFailure(origin, stanza, err);
+        }
         if (pre !== undefined) return;
         // A pre- handler may hand on a changed copy instead of changing the sender's stanza.
         stanza = ev.stanza;
@@ -146,8 +150,20 @@ export class Router {
       // Server-to-server federation is not part of Herald yet.
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
     }
-    const ret = await dest.bus.fire(`${stanza.name}/${toType}`, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
-    if (ret === HANDLER_ERROR) this.bounce(origin, stanza, "wait", "internal-server-error");
+    try {
+      await dest.bus.fire(`${stanza.name}/${toType}` as StanzaEventName, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
+    } catch (err) {
+      this.bounceFailure(origin, stanza, err);
+    }
+  }
+
+  /**
+   * A handler threw while taking `stanza`: a StanzaError is the answer; anything else (already
+   * logged by the bus) is internal-server-error (RFC 6120 §8.3.3.8) and nothing else is disturbed.
+   */
+  bounceFailure(origin: StanzaEvent["origin"], stanza: Element, err: unknown): void {
+    if (err instanceof StanzaError) this.bounce(origin, stanza, err.type, err.condition, err.text, err.appError);
+    else this.bounce(origin, stanza, "wait", "internal-server-error");
   }
 
   /** Send an error reply for `stanza` back to its sender; errors and results are never bounced (RFC 6120 §8.3.1). */

@@ -286,3 +286,24 @@ export function getError(stanza: Element): { type: string; condition: string; te
   }
   return { type: e.attrs.type ?? "cancel", condition, text };
 }
+
+/**
+ * A stanza error as a value: what an iq handler returns (or throws) to answer with an error,
+ * e.g. `return new StanzaError("cancel", "item-not-found")`.
+ */
+export class StanzaError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    readonly condition: string,
+    readonly text?: string,
+    readonly appError?: Element,
+  ) {
+    super(text ? `${condition}: ${text}` : condition);
+    this.name = "StanzaError";
+  }
+
+  /** The error reply to `stanza`. */
+  replyTo(stanza: Element, by?: string): Element {
+    return errorReply(stanza, this.type, this.condition, this.text, this.appError, by);
+  }
+}

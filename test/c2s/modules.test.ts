@@ -73,3 +73,10 @@ describe("module manager", () => {
     expect(plan.load).not.toContain("bosh");
   });
 });
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /** Fired only by this test's probe module. */
+    "custom-event": import("../../src/events/bus.js").EventSpec<Record<string, never>, string>;
+  }
+}

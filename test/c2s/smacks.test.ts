@@ -163,9 +163,9 @@ describe("stream management (XEP-0198)", () => {
     const bus = ts.server.hosts.get("localhost")!.bus;
     const events: string[] = [];
     const off = [
-      bus.on<{ session: C2SConnection }>("smacks-hibernation-start", ({ session }) => void events.push(`start ${session.fullJid}`)),
-      bus.on<{ session: C2SConnection; resumed: boolean }>("smacks-hibernation-end", ({ session, resumed }) => void events.push(`end ${session.fullJid} ${resumed}`)),
-      bus.on<{ stanza: Element }>("smacks-hibernation-stanza-queued", ({ stanza }) => void events.push(`queued ${stanza.attrs.id}`)),
+      bus.on("smacks-hibernation-start", ({ session }) => void events.push(`start ${session.fullJid}`)),
+      bus.on("smacks-hibernation-end", ({ session, resumed }) => void events.push(`end ${session.fullJid} ${resumed}`)),
+      bus.on("smacks-hibernation-stanza-queued", ({ stanza }) => void events.push(`queued ${stanza.attrs.id}`)),
     ];
     const { c: alice, id } = await smLogin(ts, "alice", "phone");
     const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "desk", noTls: true, mechanism: "PLAIN" });
@@ -346,7 +346,7 @@ describe("stream management: sessions not resumed in time", () => {
     const delayed: Array<{ who: string; queued: number }> = [];
     const off = ts.server.hosts
       .get("localhost")!
-      .bus.on<{ session: C2SConnection; queued: number }>("smacks-ack-delayed", ({ session, queued }) => void delayed.push({ who: session.fullJid!, queued }));
+      .bus.on("smacks-ack-delayed", ({ session, queued }) => void delayed.push({ who: session.fullJid!, queued }));
     const { c: carol } = await smLogin(ts, "carol", "silent");
     const bob = await RawClient.login(ts.c2sPort, "bob", "pw", { resource: "s", noTls: true, mechanism: "PLAIN" });
     bob.send(chat("carol@localhost/silent", "d1"));

@@ -159,9 +159,9 @@ describe("XEP-0012 last activity", () => {
   /** Pretend to be mod_roster: subscriptions by "<user> <contact>". */
   const subscriptions = new Map<string, string>();
   beforeAll(() => {
-    ts.server.hosts.get("localhost")!.bus.on("roster-get-item", (ev: { username: string; jid: string }) => {
+    ts.server.hosts.get("localhost")!.bus.on("roster-get-item", (ev) => {
       const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
-      return { item: sub === undefined ? null : { subscription: sub } };
+      return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
     });
   });
   const last = (c: RawClient, id: string, to?: string) =>

@@ -195,7 +195,7 @@ describe("push notifications (mod_cloud_notify)", () => {
     const session = host.session("frank", "phone");
     expect(session).toBeInstanceOf(C2SConnection);
     const queued = new Element("message", { from: "carol@localhost/desk", to: "frank@localhost/phone", type: "chat" }).textTag("body", "queued");
-    await host.bus.fire("smacks-hibernation-start", { origin: session, queue: [queued] });
+    await host.bus.fire("smacks-hibernation-start", { session: session!, queue: [queued] });
     const push = await nextPush(bob);
     expect(push.node).toBe("frank-phone");
     expect(push.fields.get("last-message-sender")).toEqual(["carol@localhost/desk"]);
@@ -203,7 +203,7 @@ describe("push notifications (mod_cloud_notify)", () => {
     const carol = await login(ts, "carol", "desk4");
     carol.send("<message to='frank@localhost/phone' type='chat' id='h1'><body>while away</body></message>");
     expect((await nextPush(bob)).fields.get("last-message-body")).toEqual(["New Message!"]);
-    await host.bus.fire("smacks-hibernation-end", { origin: session, resumed: session });
+    await host.bus.fire("smacks-hibernation-end", { session: session!, resumed: true });
     // Resumed: messages to it are delivered, no notification (the next one comes from the offline path).
     carol.send("<message to='frank@localhost/phone' type='chat' id='h2'><body>back</body></message>");
     // (The connection was never really gone in this test: it got h1 too.)

@@ -1,0 +1,170 @@
+// The module API: iq handlers that return their reply, errors thrown by handlers, and services
+// modules provide to each other (provides / depends / serviceOn / shared).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/harness.js";
+import { RawClient } from "../helpers/xmpp-client.js";
+import type { ModuleApi, ModuleDefinition } from "../../src/modules/api.js";
+import type { EventSpec } from "../../src/events/bus.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+
+const NS = "urn:herald:test:probe";
+
+interface Counter {
+  next(): number;
+}
+
+declare module "../../src/modules/api.js" {
+  interface ServiceMap {
+    /** The test's counter service (provided by the "counter" probe module). */
+    counter: Counter;
+  }
+}
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    "probe-order": EventSpec<{ log: string[] }, never>;
+  }
+}
+
+let ts: TestServer;
+let c: RawClient;
+const order: string[] = [];
+let sharedMade = 0;
+
+function probe(load: (m: ModuleApi) => void | Promise<void>): () => Promise<{ default: ModuleDefinition }> {
+  return async () => ({ default: { load } });
+}
+
+beforeAll(async () => {
+  ts = await startTestServer({ config: `modules_enabled = { "disco"; "ping" }\nc2s_require_encryption = false\nallow_unencrypted_plain_auth = true\nVirtualHost "localhost"\n` });
+  await ts.server.accounts("localhost").create("erin", "pw");
+  const registry = {
+    counter: probe((m) => {
+      let n = 0;
+      m.provides("counter", { next: () => ++n });
+      // Made once however many hosts load the module.
+      m.shared("table", () => ({ made: ++sharedMade }));
+    }),
+    iqprobe: probe(async (m) => {
+      const counter = await m.depends("counter");
+      m.iq.get(NS, "element", () => new Element("answer", { xmlns: NS, n: String(counter.next()) }));
+      m.iq.set(NS, "empty", () => null);
+      m.iq.get(NS, "returned-error", () => new StanzaError("modify", "bad-request", "no such thing"));
+      m.iq.get(NS, "thrown-error", async () => {
+        throw new StanzaError("cancel", "item-not-found");
+      });
+      m.iq.get(NS, "crash", () => {
+        throw new Error("a bug in a handler");
+      });
+      m.iq.get(NS, "nobody", () => undefined);
+      m.iq.get(NS, "after", (ev) => {
+        ev.afterReply(() => {
+          order.push("after");
+          m.send(new Element("message", { to: ev.stanza.attrs.from!, from: m.host, id: "follow-up" }));
+        });
+        order.push("handler");
+        return null;
+      });
+      m.iq.get(NS, "self", (ev) => new Element("self", { xmlns: NS, to: ev.stanza.attrs.to ?? "" }), { to: "self" });
+      // A disco node whose handler throws: the requester gets internal-server-error, not silence.
+      m.hook("disco-info-node/broken", () => {
+        throw new Error("a bug in a node handler");
+      });
+    }),
+  };
+  Object.assign((ts.server.modules as unknown as { registry: Record<string, unknown> }).registry, registry);
+  await ts.server.modules.load(ts.server.hosts.get("localhost")!, "iqprobe");
+  c = await RawClient.login(ts.c2sPort, "erin", "pw", { noTls: true, mechanism: "PLAIN" });
+});
+afterAll(() => {
+  c?.close();
+  return ts?.stop();
+});
+
+const errorOf = (iq: Element) => {
+  const e = iq.getChild("error")!;
+  return { type: e.attrs.type, condition: e.childElements().find((x) => x.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas")!.name };
+};
+
+describe("module.iq handlers return their reply", () => {
+  it("a returned element is the result's payload (and the service from depends() is live)", async () => {
+    const r1 = await c.iq(`<iq type='get' id='a1' to='localhost'><element xmlns='${NS}'/></iq>`);
+    expect(r1.attrs.type).toBe("result");
+    expect(r1.getChild("answer", NS)!.attrs.n).toBe("1");
+    const r2 = await c.iq(`<iq type='get' id='a2' to='localhost'><element xmlns='${NS}'/></iq>`);
+    expect(r2.getChild("answer", NS)!.attrs.n).toBe("2");
+  });
+
+  it("null is an empty result", async () => {
+    const r = await c.iq(`<iq type='set' id='b' to='localhost'><empty xmlns='${NS}'/></iq>`);
+    expect(r.attrs.type).toBe("result");
+    expect(r.childElements()).toHaveLength(0);
+  });
+
+  it("a returned or thrown StanzaError is sent as that error", async () => {
+    const r1 = await c.iq(`<iq type='get' id='c1' to='localhost'><returned-error xmlns='${NS}'/></iq>`);
+    expect(r1.attrs.type).toBe("error");
+    expect(errorOf(r1)).toEqual({ type: "modify", condition: "bad-request" });
+    expect(r1.getChild("error")!.getChild("text", "urn:ietf:params:xml:ns:xmpp-stanzas")!.getText()).toBe("no such thing");
+    const r2 = await c.iq(`<iq type='get' id='c2' to='localhost'><thrown-error xmlns='${NS}'/></iq>`);
+    expect(errorOf(r2)).toEqual({ type: "cancel", condition: "item-not-found" });
+  });
+
+  it("a throw is internal-server-error and the session carries on", async () => {
+    const r = await c.iq(`<iq type='get' id='d' to='localhost'><crash xmlns='${NS}'/></iq>`);
+    expect(errorOf(r)).toEqual({ type: "wait", condition: "internal-server-error" });
+    const ping = await c.iq(`<iq type='get' id='d2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    expect(ping.attrs.type).toBe("result");
+  });
+
+  it("undefined leaves the iq unanswered by the handler: service-unavailable", async () => {
+    const r = await c.iq(`<iq type='get' id='e' to='localhost'><nobody xmlns='${NS}'/></iq>`);
+    expect(errorOf(r)).toEqual({ type: "cancel", condition: "service-unavailable" });
+  });
+
+  it("afterReply runs once the reply is out, in that order", async () => {
+    order.length = 0;
+    c.send(`<iq type='get' id='f' to='localhost'><after xmlns='${NS}'/></iq>`);
+    const first = await c.next();
+    const second = await c.next();
+    expect([first.name, first.attrs.type, first.attrs.id]).toEqual(["iq", "result", "f"]);
+    expect([second.name, second.attrs.id, second.attrs.from]).toEqual(["message", "follow-up", "localhost"]);
+    expect(order).toEqual(["handler", "after"]);
+  });
+
+  it("`to: self` serves iqs to the sender's own account, not the host", async () => {
+    const own = await c.iq(`<iq type='get' id='g1'><self xmlns='${NS}'/></iq>`);
+    expect(own.getChild("self", NS)).toBeDefined();
+    const host = await c.iq(`<iq type='get' id='g2' to='localhost'><self xmlns='${NS}'/></iq>`);
+    expect(errorOf(host).condition).toBe("service-unavailable");
+  });
+
+  it("a disco node handler that throws gets the requester internal-server-error", async () => {
+    const r = await c.iq(`<iq type='get' id='h' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='broken'/></iq>`);
+    expect(errorOf(r)).toEqual({ type: "wait", condition: "internal-server-error" });
+  });
+});
+
+describe("provides / depends / serviceOn / shared", () => {
+  it("depends() loaded the provider; serviceOn() finds it; unloading the provider withdraws it", async () => {
+    const host = ts.server.hosts.get("localhost")!;
+    expect(ts.server.modules.isLoaded("localhost", "counter")).toBe(true);
+    const api = { provider: ts.server.modules.service("localhost", "counter") as Counter | undefined };
+    expect(typeof api.provider?.next()).toBe("number");
+    expect(sharedMade).toBe(1);
+    await ts.server.modules.unload(host, "counter");
+    expect(ts.server.modules.service("localhost", "counter")).toBeUndefined();
+    await ts.server.modules.load(host, "counter");
+    expect(ts.server.modules.service("localhost", "counter")).toBeDefined();
+    // module:shared state outlives a reload: init ran once.
+    expect(sharedMade).toBe(1);
+  });
+
+  it("a second provider of the same service on a host is refused", async () => {
+    const host = ts.server.hosts.get("localhost")!;
+    Object.assign((ts.server.modules as unknown as { registry: Record<string, unknown> }).registry, {
+      counter2: probe((m) => m.provides("counter", { next: () => 0 })),
+    });
+    await expect(ts.server.modules.load(host, "counter2")).rejects.toThrow(/already provided/);
+    expect(ts.server.modules.isLoaded("localhost", "counter2")).toBe(false);
+  });
+});
