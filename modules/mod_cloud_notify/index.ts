@@ -32,7 +32,8 @@ import { Element, errorReply, getError, reply } from "../../src/xml/stanza.js";
 import { messageType, routeToAccount } from "../mod_message/routing.js";
 import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
 import { offlineVerdict } from "../mod_offline/stored.js";
-import { isImportant, NS_DATA, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
+import { isImportant, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
+import { NS_DATA } from "../../src/xml/ns.js";
 
 interface Registration {
   jid: string;

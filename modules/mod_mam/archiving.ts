@@ -4,8 +4,7 @@ import { jidPrep, jidResource } from "../../src/util/jid.js";
 import type { Json } from "../../src/storage/types.js";
 import { elementToJson } from "../../src/xml/json.js";
 import { Element } from "../../src/xml/stanza.js";
-import { NS_STANZA_ID } from "../lib/mam/protocol.js";
-import { NS_HINTS, NS_CONFERENCE, NS_MUC_USER } from "../../src/xml/ns.js";
+import { NS_HINTS, NS_CONFERENCE, NS_MUC_USER, NS_STANZA_ID } from "../../src/xml/ns.js";
 
 /** The archive store's name (Prosody's `archive_store` default). */
 export const DEFAULT_ARCHIVE_STORE = "archive";

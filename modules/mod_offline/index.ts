@@ -18,7 +18,8 @@ import type { Element } from "../../src/xml/stanza.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { elementFromJson, elementToJson } from "../../src/xml/json.js";
-import { delayElement, NS_DELAY, offlineVerdict } from "./stored.js";
+import { delayElement, offlineVerdict } from "./stored.js";
+import { NS_DELAY } from "../../src/xml/ns.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { EventSpec } from "../../src/events/bus.js";
 

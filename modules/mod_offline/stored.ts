@@ -4,7 +4,6 @@
 import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element } from "../../src/xml/stanza.js";
 import { NS_DELAY, NS_CHATSTATES, NS_HINTS } from "../../src/xml/ns.js";
-export { NS_DELAY };
 
 /**
  * XEP-0160 §3: normal and chat messages are stored; groupchat, headline and error are not (those
