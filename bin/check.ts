@@ -13,14 +13,14 @@ import { formatDiagnostic } from "../src/config/options.js";
 import { describeOpenMode, openModes } from "../src/util/file-modes.js";
 import { serviceInterfaces, type Service } from "../src/net/interfaces.js";
 import { LogRouter, createLogger } from "../src/util/logger.js";
-import type { ModuleRegistry } from "../src/modules/api.js";
+import type { ShippedModules } from "../src/server.js";
 import type { LoadedConfig } from "./load-config.js";
 import { checkCerts, checkConfig, checkDisabledHosts, checkDns, checkModuleNames, type DnsOptions, type Reporter } from "./check-sections.js";
 
 export const CHECK_SECTIONS = ["disabled", "config", "modules", "certs", "dns", "ports", "files"] as const;
 export type CheckSection = (typeof CHECK_SECTIONS)[number];
 
-export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, what?: string, opts: { dns?: DnsOptions } = {}): Promise<number> {
+export async function runCheck(loaded: LoadedConfig, modules: ShippedModules, what?: string, opts: { dns?: DnsOptions } = {}): Promise<number> {
   if (what !== undefined && !(CHECK_SECTIONS as readonly string[]).includes(what)) {
     console.error(`herald: unknown check '${what}'; the checks are: ${CHECK_SECTIONS.join(", ")}`);
     return 1;
@@ -43,7 +43,7 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
   };
 
   console.log(`Configuration: ${loaded.source}`);
-  const server = new Server({ config, registry, baseDir: loaded.baseDir, logRouter: new LogRouter([]) });
+  const server = new Server({ config, ...modules, baseDir: loaded.baseDir, logRouter: new LogRouter([]) });
 
   if (run("disabled")) {
     console.log("Checking disabled hosts...");
@@ -58,6 +58,7 @@ export async function runCheck(loaded: LoadedConfig, registry: ModuleRegistry, w
   if (run("modules")) {
     console.log("Checking modules...");
     const log = createLogger(new LogRouter([]));
+    const { registry } = modules;
     const known = (name: string) => registry[name] !== undefined;
     for (const h of config.hosts) {
       const host = new Host(h.name, h.kind === "Component" ? "component" : "local", config.host(h.name), log, h.module);

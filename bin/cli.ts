@@ -11,7 +11,7 @@ import { createStorage } from "../src/storage/index.js";
 import { createAccountStore } from "../src/auth/accounts.js";
 import { Graveyard } from "../modules/mod_tombstones/graveyard.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
-import { registry } from "../modules/index.js";
+import { shippedModules } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
 import { CHECK_SECTIONS, runCheck } from "./check.js";
 import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
@@ -35,7 +35,7 @@ program
       const again = loadHeraldConfig(opts.config);
       return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
     };
-    const server = new Server({ config: loaded.config, registry, baseDir: loaded.baseDir, logRouter, configLoader });
+    const server = new Server({ config: loaded.config, ...shippedModules, baseDir: loaded.baseDir, logRouter, configLoader });
     for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
     server.log.info(`Configuration: ${loaded.source}`);
     let stopping = false;
@@ -157,7 +157,7 @@ program
   .option("-c, --config <file>", "configuration file")
   .action(async (what: string | undefined, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
-    process.exit(await runCheck(loaded, registry, what));
+    process.exit(await runCheck(loaded, shippedModules, what));
   });
 
 program

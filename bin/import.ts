@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createStorage } from "../src/storage/index.js";
-import { readNodeDefaults } from "../modules/mod_pubsub/settings.js";
+import { readNodeDefaults } from "../modules/lib/pubsub/settings.js";
 import { DEFAULT_ARCHIVE_STORE } from "../modules/mod_mam/archiving.js";
 import { formatSummary, importProsody, type ImportHost } from "../prosody-compat/import/prosody.js";
 import type { LoadedConfig } from "./load-config.js";

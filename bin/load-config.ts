@@ -2,6 +2,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { defaultConfigText } from "../modules/index.js";
 import { defaultConfig, loadConfigFile } from "../prosody-compat/config/index.js";
 import { Config, ConfigTable } from "../src/config/options.js";
 import { consoleSink, DEFAULT_LOG_BUFFER_SIZE, fileSink, isLogLevel, levelRange, LogRouter, sinkFor, type LogLevel, type LogSink } from "../src/util/logger.js";
@@ -18,7 +19,7 @@ export interface LoadedConfig {
 export function loadHeraldConfig(file?: string): LoadedConfig {
   const candidate = file ?? process.env.HERALD_CONFIG ?? (existsSync("herald.cfg.lua") ? "herald.cfg.lua" : undefined);
   if (candidate === undefined) {
-    const config = defaultConfig();
+    const config = defaultConfig(defaultConfigText);
     const hosts = config.hosts.map((h) => `${h.kind} "${h.name}"`).join(", ");
     return { config, source: `built-in default (${hosts}, data in ./data)`, baseDir: process.cwd() };
   }

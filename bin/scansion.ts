@@ -17,7 +17,7 @@ import { heraldSubstitutions } from "../prosody-compat/scansion/substitutions.js
 import { Config } from "../src/config/options.js";
 import { Server } from "../src/server.js";
 import { LogRouter, consoleSink } from "../src/util/logger.js";
-import { registry } from "../modules/index.js";
+import { shippedModules } from "../modules/index.js";
 import { fileURLToPath } from "node:url";
 
 /** The repository's list of scripts expected to fail (found from the source or the build tree). */
@@ -90,7 +90,7 @@ export async function scansionCommand(paths: string[], opts: ScansionCliOptions)
     const config = new Config(parsed);
     server = new Server({
       config,
-      registry,
+      ...shippedModules,
       baseDir: dirname(resolve(configFile)),
       logRouter,
       // The client port and HTTP (uploads) on free loopback ports; no admin socket.

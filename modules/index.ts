@@ -1,6 +1,9 @@
 // The modules Herald ships, by the name used in `modules_enabled` and `Component "x" "name"`.
 
 import type { ModuleRegistry } from "../src/modules/api.js";
+import { autoloadModules, builtinModules } from "./defaults.js";
+
+export { autoloadModules, builtinModules, defaultConfigText } from "./defaults.js";
 
 export const registry: ModuleRegistry = {
   disco: () => import("./mod_disco/index.js"),
@@ -44,3 +47,6 @@ export const registry: ModuleRegistry = {
   // [muc]
   muc: () => import("./mod_muc/index.js"),
 };
+
+/** What the core needs to know of the modules Herald ships: `new Server({ config, ...shippedModules })`. */
+export const shippedModules = { registry, builtinModules, autoloadModules };

@@ -4,7 +4,7 @@ import { describeOpenMode, makePrivateDir, openModes, restrictUmask } from "./ut
 import { isAbsolute, join, resolve } from "node:path";
 import { EventBus } from "./events/bus.js";
 import { Host } from "./hosts/host.js";
-import { ModuleManager, BUILTIN_MODULES } from "./modules/manager.js";
+import { ModuleManager } from "./modules/manager.js";
 import type { ModuleRegistry } from "./modules/api.js";
 import { Router } from "./router/router.js";
 import { installFallbacks } from "./router/fallbacks.js";
@@ -30,9 +30,16 @@ import { MetricsRegistry } from "./stats/metrics.js";
 import { timedStorage } from "./stats/storage.js";
 import type { LogSink } from "./util/logger.js";
 
+/** What bin/ hands the core about the modules Herald ships (modules/index.ts's `shippedModules`). */
+export type ShippedModules = Pick<ServerOptions, "registry" | "autoloadModules" | "builtinModules">;
+
 export interface ServerOptions {
   config: Config;
   registry: ModuleRegistry;
+  /** Loaded on every VirtualHost whatever modules_enabled says (Prosody's autoloaded modules). */
+  autoloadModules: readonly string[];
+  /** Prosody module names whose function is built into the core (a warning in modules_enabled; not loadable). */
+  builtinModules: ReadonlySet<string>;
   /** Where relative paths (data_path, certificates) are resolved; default: the working directory. */
   baseDir?: string;
   logRouter?: LogRouter;
@@ -51,8 +58,6 @@ export interface ServerOptions {
 }
 
 /** Modules every VirtualHost gets without being asked (Prosody autoloads the same kind). */
-export const AUTOLOAD_MODULES = ["presence", "message", "iq", "offline", "disco"];
-
 export class Server {
   readonly globalBus: EventBus;
   readonly hosts = new Map<string, Host>();
@@ -139,6 +144,11 @@ export class Server {
     for (const j of jids) this.admins.add(j);
   }
 
+  /** Prosody module names whose function is built into the core (handed over by bin/). */
+  get builtinModules(): ReadonlySet<string> {
+    return this.opts.builtinModules;
+  }
+
   get config(): Config {
     return this.opts.config;
   }
@@ -223,7 +233,7 @@ export class Server {
     const wanted: string[] = [];
     const disabled = new Set(o.array("modules_disabled", []));
     if (host.kind === "local") {
-      for (const m of AUTOLOAD_MODULES) if (this.modules.has(m)) wanted.push(m);
+      for (const m of this.opts.autoloadModules) if (this.modules.has(m)) wanted.push(m);
       wanted.push(...o.array("modules_enabled", []));
     } else {
       if (host.componentModule) wanted.push(host.componentModule);
@@ -235,7 +245,7 @@ export class Server {
       if (this.modules.has(name)) load.push(name);
       else if (name === "limits") continue; // turns on the read rate of client streams (readLimit)
       else if (name === "bosh") continue; // turns on BOSH on the HTTP listeners (boshOptions)
-      else if (BUILTIN_MODULES.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
+      else if (this.opts.builtinModules.has(name)) warnings.push(`'${name}' is built into Herald; it does not need to be in modules_enabled`);
       else warnings.push(`Module '${name}' is not available in Herald; it is ignored`);
     }
     return { load, warnings };

@@ -2,9 +2,10 @@
 //
 // The blocklist of each account lives in the keyval store "blocklist" (./blocklist.ts). Every
 // stanza to a local account, and every presence one sends through the server, is checked against
-// it, so lists are cached: those of accounts with a bound session for as long as they are online
-// (dropped to the LRU on the last unbind), others in an LRU of `blocklist_cache_size` accounts
-// (default 10000). "No list" is cached too (a shared empty list).
+// it, so lists are cached (./cache.ts): those of accounts with a bound session for as long as they
+// are online (dropped to the LRU on the last unbind), others in an LRU of `blocklist_cache_size`
+// accounts (default 10000). "No list" is cached too (a shared empty list). The rules for blocked
+// stanzas are in ./gates.ts.
 //
 // Protocol: <blocklist/> get (the asking resource then gets pushes), <block/> and <unblock/>
 // sets (an empty <unblock/> empties the list), pushes to every resource that asked for the list.
@@ -29,17 +30,20 @@
 //   (a prepped JID, full or bare)? mod_presence asks it before sending presence broadcasts and
 //   probe answers to contacts.
 //
-// Asks mod_roster (host bus): `roster-get-item` { username, jid } → { item: { subscription, ... } | null }.
+// Asks mod_roster (host bus): `roster-get-item` { username, jid } → { item: { subscription, ... } | null };
+// and mod_presence's "presence" service for the account's available sessions.
 
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError, errorReply } from "../../src/xml/stanza.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
-import { Lru } from "../../src/util/lru.js";
-import { seesPresence } from "../mod_roster/roster.js";
-import { Blocklist, NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type StoredBlocklist } from "./blocklist.js";
+import "../lib/im/presence.js";
+import { seesPresence } from "../lib/roster/roster.js";
+import { NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type Blocklist, type StoredBlocklist } from "./blocklist.js";
+import { BlocklistCache } from "./cache.js";
+import { inboundAction, outboundAction, senderListApplies, type StanzaKind } from "./gates.js";
 import type { EventSpec } from "../../src/events/bus.js";
 
 /** Data of `blocklist-is-blocked`. */
@@ -50,241 +54,81 @@ export interface BlocklistQuery {
 
 const GATE = 100;
 
+interface BlocklistContext {
+  module: ModuleApi;
+  lists: BlocklistCache;
+  isBlocked(username: string, jid: string): Promise<boolean>;
+  /** Stanzas this module sends on the user's behalf, which its own gates let through. */
+  ownStanzas: WeakSet<Element>;
+  bounceMessages: boolean;
+}
+
 export default defineModule({
   load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_BLOCKING);
-
-    const store = module.openKeyval<StoredBlocklist>("blocklist");
-    const bounceMessages = module.options.boolean("bounce_blocked_messages", false);
-    const cacheSize = module.options.integer("blocklist_cache_size", 10000, { min: 1 });
-    // Lists of accounts with bound sessions stay cached while they are online (every stanza to
-    // them, and every presence they send through the server, is checked); others go to an LRU.
-    // An account without a list is cached too (as the shared EMPTY list), so it costs no read.
-    const online = new Map<string, Blocklist>();
-    const boundSessions = new Map<string, Set<ClientSession>>();
-    const others = new Lru<string, Blocklist>(cacheSize);
-    const edits = new KeyedLock<string>();
-    /** Reads in flight, so that concurrent misses for one account share one storage read. */
-    const reading = new Map<string, Promise<Blocklist>>();
-    /** Bumped on every write or purge: a read that started before one must not cache what it read. */
-    let writes = 0;
-    let pushCounter = 0;
-    /** Stanzas this module sends on the user's behalf, which its own gates let through. */
-    const ownStanzas = new WeakSet<Element>();
-
-    const cached = (username: string): Blocklist | undefined => online.get(username) ?? others.get(username);
-    const remember = (username: string, list: Blocklist) => {
-      if (boundSessions.has(username)) {
-        online.set(username, list);
-        others.delete(username);
-      } else {
-        others.set(username, list);
-      }
+    const lists = new BlocklistCache(module.openKeyval<StoredBlocklist>("blocklist"), module.options.integer("blocklist_cache_size", 10000, { min: 1 }));
+    const ctx: BlocklistContext = {
+      module,
+      lists,
+      isBlocked: async (username, jid) => (await lists.get(username)).blocks(jid),
+      ownStanzas: new WeakSet(),
+      bounceMessages: module.options.boolean("bounce_blocked_messages", false),
     };
-    const load = async (username: string): Promise<Blocklist> => {
-      const hit = cached(username);
-      if (hit) return hit;
-      let p = reading.get(username);
-      if (!p) {
-        const startedAt = writes;
-        p = (async () => {
-          const list = Blocklist.from(await store.get(username));
-          if (writes === startedAt && !cached(username)) remember(username, list);
-          return cached(username) ?? list;
-        })().finally(() => reading.delete(username));
-        reading.set(username, p);
-      }
-      return p;
+    const edits = new KeyedLock<string>(); // one edit at a time per account: two resources must not lose an update
+
+    // Online accounts: their list is pinned until their last session unbinds.
+    const bind = (s: ClientSession) => {
+      if (s.username !== undefined && s.host === module.host) lists.bind(s.username, s);
     };
-    const write = async (username: string, list: Blocklist) => {
-      writes++;
-      await store.set(username, list.toStored());
-      remember(username, list);
-    };
-    const isBlocked = async (username: string, jid: string) => (await load(username)).blocks(jid);
+    for (const s of module.allSessions()) bind(s);
+    module.hook("resource-bind", ({ session }) => void bind(session));
+    // Before other handlers, so that one failing cannot leave the list pinned.
+    module.hook("resource-unbind", ({ session }) => void (session.username !== undefined && lists.unbind(session.username, session)), 100);
+    module.hookGlobal("user-deleted", ({ host, username }) => void (host === module.host && lists.purge(username)));
+    module.hook("blocklist-is-blocked", ({ username, jid }) => ctx.isBlocked(username, jid));
 
-    // Online accounts: pin their list (moved out of the LRU) until their last session unbinds.
-    const bound = (session: ClientSession) => {
-      const username = session.username;
-      if (username === undefined || session.host !== module.host) return;
-      let set = boundSessions.get(username);
-      if (!set) {
-        set = new Set();
-        boundSessions.set(username, set);
-        const list = others.peek(username);
-        if (list) remember(username, list);
-      }
-      set.add(session);
-    };
-    for (const s of module.allSessions()) bound(s);
-    module.hook("resource-bind", ({ session }) => {
-      bound(session);
-      return undefined;
-    });
-    module.hook("resource-unbind", ({ session }) => {
-      const username = session.username;
-      const set = username === undefined ? undefined : boundSessions.get(username);
-      if (!set || username === undefined) return undefined;
-      set.delete(session);
-      if (set.size > 0) return undefined;
-      boundSessions.delete(username);
-      const list = online.get(username);
-      online.delete(username);
-      if (list) others.set(username, list);
-      return undefined;
-    }, 100); // before other handlers, so that one failing cannot leave the list pinned
-
-    module.hookGlobal("user-deleted", ({ host, username }) => {
-      if (host !== module.host) return undefined;
-      online.delete(username);
-      others.delete(username);
-      writes++;
-      return undefined;
-    });
-
-    module.hook("blocklist-is-blocked", ({ username, jid }) => isBlocked(username, jid));
-
-    // ---- protocol ----
-
-    module.hook(`iq-get/self/${NS_BLOCKING}:blocklist`, async (ev) => {
-      if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
-      const list = await load(ev.origin.username);
-      const r = reply(ev.stanza).tag("blocklist", { xmlns: NS_BLOCKING });
-      for (const jid of list.jids()) r.textTag("item", undefined, { jid });
-      // XEP-0191: pushes go to the resources that requested the list.
-      ev.origin.data.set(module.name, true);
-      return module.reply(ev, r);
-    });
-
-    const edit = async (ev: StanzaEvent) => {
-      const origin = ev.origin;
+    // Protocol: the list (the asking resource then gets pushes), and edits of it.
+    module.iq.get(
+      NS_BLOCKING,
+      "blocklist",
+      async ({ origin }) => {
+        if (!isClientSession(origin) || origin.username === undefined) return undefined;
+        const list = await lists.get(origin.username);
+        origin.data.set(module.name, true);
+        const payload = new Element("blocklist", { xmlns: NS_BLOCKING });
+        for (const jid of list.jids()) payload.textTag("item", undefined, { jid });
+        return payload;
+      },
+      { to: "self" },
+    );
+    const edit = async ({ origin, payload, afterReply }: IqEvent) => {
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
       const username = origin.username;
-      const action = ev.stanza.firstElement()!;
-      const verb = action.name as "block" | "unblock";
-      const items = readItems(action);
-      if (!items.ok) return module.reply(ev, errorReply(ev.stanza, "modify", items.condition));
-
-      // One edit at a time per account (two resources editing at once must not lose an update).
-      return edits.run(username, () => applyEdit(username, verb, items.jids, ev));
+      const items = readItems(payload);
+      if (!items.ok) return new StanzaError("modify", items.condition);
+      return edits.run(username, () => applyEdit(ctx, username, payload.name as "block" | "unblock", items.jids, afterReply));
     };
+    module.iq.set(NS_BLOCKING, "block", edit, { to: "self" });
+    module.iq.set(NS_BLOCKING, "unblock", edit, { to: "self" });
 
-    const applyEdit = async (username: string, verb: "block" | "unblock", jids: string[], ev: StanzaEvent): Promise<true> => {
-      const before = await load(username);
-      const after = before.edit(verb, jids, Date.now());
-      await write(username, after);
-      module.reply(ev, reply(ev.stanza));
-
-      const userBare = `${username}@${module.host}`;
-      if (verb === "block") {
-        // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
-        const available = module.sessionsOf(username).filter((s) => s.presence !== undefined && s.fullJid !== undefined);
-        for (const jid of jids) {
-          if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(module, username, jid))) continue;
-          for (const s of available) {
-            const unavailable = new Element("presence", { type: "unavailable", to: jid, from: s.fullJid! });
-            ownStanzas.add(unavailable);
-            module.send(unavailable);
-          }
-        }
-      } else {
-        // XEP-0191: current presence to an unblocked contact that may see it: a probe on the
-        // contact's behalf, which mod_presence answers with every available resource's presence.
-        const unblocked = jids.length ? jids.filter((j) => before.has(j)) : before.jids();
-        for (const jid of unblocked) {
-          if (await mayReceivePresence(module, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
-        }
-      }
-
-      // XEP-0191: pushes to every resource that requested the list.
-      const pushPayload = new Element(verb, { xmlns: NS_BLOCKING });
-      for (const jid of jids) pushPayload.textTag("item", undefined, { jid });
-      for (const s of module.sessionsOf(username)) {
-        if (s.data.get(module.name) !== true || s.fullJid === undefined) continue;
-        const push = new Element("iq", { type: "set", id: `blocklist-push-${(++pushCounter).toString(36)}`, to: s.fullJid });
-        push.add(pushPayload.clone());
-        s.send(push);
-      }
+    // Inbound: stanzas from a JID the recipient blocked. Presence is also held to the sender's list.
+    const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ctx, ev)) || (await senderBlocks(ctx, ev)) ? true : undefined);
+    const gateInbound = (kind: StanzaKind) => async (ev: StanzaEvent) => {
+      if (!(await inboundBlocked(ctx, ev))) return undefined;
+      const toConnected = kind === "message" && toConnectedResource(module, ev.stanza.attrs.to!);
+      const action = inboundAction(kind, ev.stanza.attrs.type, { bounceMessages: ctx.bounceMessages, toConnectedResource: toConnected });
+      if (action === "bounce") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
       return true;
     };
-    module.hook(`iq-set/self/${NS_BLOCKING}:block`, edit);
-    module.hook(`iq-set/self/${NS_BLOCKING}:unblock`, edit);
+    for (const t of ["bare", "full"] as const) {
+      module.hook(`presence/${t}`, dropPresence, GATE);
+      module.hook(`iq/${t}`, gateInbound("iq"), GATE);
+      module.hook(`message/${t}`, gateInbound("message"), GATE);
+    }
 
-    // ---- inbound: stanzas from a JID the recipient blocked ----
-
-    /** Does the recipient account block the sender? */
-    const inboundBlocked = async (ev: StanzaEvent): Promise<boolean> => {
-      const { to, from } = ev.stanza.attrs;
-      if (to === undefined || from === undefined) return false;
-      const username = jidNode(to);
-      if (username === undefined) return false;
-      return isBlocked(username, from);
-    };
-
-    /**
-     * Presence a local account sends through the server (mod_presence's broadcasts and probe
-     * answers are posted by the host, so no pre-presence gate sees them): availability and probes
-     * are dropped when that account blocks the recipient. The unavailable presence this module
-     * sends on block is exempt.
-     */
-    const senderBlocks = async (ev: StanzaEvent): Promise<boolean> => {
-      const { to, from, type } = ev.stanza.attrs;
-      if (to === undefined || from === undefined || ownStanzas.has(ev.stanza)) return false;
-      // Subscription management still reaches the contact (as in Prosody), so both rosters agree.
-      if (type !== undefined && type !== "unavailable" && type !== "probe") return false;
-      const username = jidNode(from);
-      if (username === undefined) return false;
-      const host = jidHost(from);
-      if (host === module.host) return isBlocked(username, to);
-      if (!module.hostNames().includes(host)) return false;
-      return (await module.fireOn(host, "blocklist-is-blocked", { username, jid: to })) === true;
-    };
-
-    // XEP-0191: presence from a blocked JID: no answer, no error; none to a blocked JID either.
-    const dropPresence = async (ev: StanzaEvent) => ((await inboundBlocked(ev)) || (await senderBlocks(ev)) ? true : undefined);
-    module.hook("presence/bare", dropPresence, GATE);
-    module.hook("presence/full", dropPresence, GATE);
-
-    // XEP-0191: iq get/set: service-unavailable; other iqs dropped.
-    const gateIq = async (ev: StanzaEvent) => {
-      if (!(await inboundBlocked(ev))) return undefined;
-      const type = ev.stanza.attrs.type;
-      if (type === "get" || type === "set") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      return true;
-    };
-    module.hook("iq/bare", gateIq, GATE);
-    module.hook("iq/full", gateIq, GATE);
-
-    // XEP-0191: messages SHOULD get service-unavailable (Prosody: only with bounce_blocked_messages);
-    // never for one to a connected resource, nor for types other than chat and normal.
-    const gateMessage = async (ev: StanzaEvent) => {
-      if (!(await inboundBlocked(ev))) return undefined;
-      const type = ev.stanza.attrs.type;
-      if (bounceMessages && (type === undefined || type === "normal" || type === "chat") && !toConnectedResource(module, ev.stanza.attrs.to!)) {
-        module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      }
-      return true;
-    };
-    module.hook("message/bare", gateMessage, GATE);
-    module.hook("message/full", gateMessage, GATE);
-
-    // ---- outbound: stanzas from the user to a JID they blocked ----
-
-    const gateOutbound = async (ev: StanzaEvent) => {
-      const origin = ev.origin;
-      const to = ev.stanza.attrs.to;
-      // No 'to': the user's own account, never blocked.
-      if (!isClientSession(origin) || origin.username === undefined || to === undefined) return undefined;
-      if (!(await isBlocked(origin.username, to))) return undefined;
-      const type = ev.stanza.attrs.type;
-      if (type === "error" || (ev.stanza.name === "iq" && type === "result")) return true;
-      module.reply(
-        ev,
-        errorReply(ev.stanza, "cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS })),
-      );
-      return true;
-    };
+    // Outbound: stanzas from the user to a JID they blocked (subscription handling comes first for presence).
+    const gateOutbound = (ev: StanzaEvent) => outbound(ctx, ev);
     for (const t of ["bare", "full", "host"] as const) {
       module.hook(`pre-message/${t}`, gateOutbound, GATE);
       module.hook(`pre-iq/${t}`, gateOutbound, GATE);
@@ -294,6 +138,101 @@ export default defineModule({
     module.hook("pre-presence/host", gateOutbound, -1);
   },
 });
+
+let pushCounter = 0;
+
+/**
+ * Store a block or unblock; once the (empty) result is out, tell the contacts concerned and push
+ * the change to the resources that asked for the list (XEP-0191).
+ */
+async function applyEdit(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[], afterReply: IqEvent["afterReply"]): Promise<null> {
+  const before: Blocklist = await ctx.lists.get(username);
+  await ctx.lists.set(username, before.edit(verb, jids, Date.now()));
+
+  // XEP-0191: once answered, the contacts concerned hear of it, then the interested resources.
+  afterReply(async () => {
+    await tellContacts(ctx, username, verb, jids, before);
+    pushChange(ctx, username, verb, jids);
+  });
+  return null;
+}
+
+/** Unavailable presence to newly blocked contacts that may see the user; current presence (a probe on their behalf) to unblocked ones. */
+async function tellContacts(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[], before: Blocklist): Promise<void> {
+  const { module } = ctx;
+  const userBare = `${username}@${module.host}`;
+  if (verb === "block") {
+    // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
+    const available = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s.fullJid !== undefined);
+    for (const jid of jids) {
+      if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(module, username, jid))) continue;
+      for (const s of available) {
+        const unavailable = new Element("presence", { type: "unavailable", to: jid, from: s.fullJid! });
+        ctx.ownStanzas.add(unavailable);
+        module.send(unavailable);
+      }
+    }
+  } else {
+    // XEP-0191: current presence to an unblocked contact that may see it: a probe on the
+    // contact's behalf, which mod_presence answers with every available resource's presence.
+    const unblocked = jids.length ? jids.filter((j) => before.has(j)) : before.jids();
+    for (const jid of unblocked) {
+      if (await mayReceivePresence(module, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
+    }
+  }
+}
+
+/** XEP-0191: pushes to every resource that requested the list. */
+function pushChange(ctx: BlocklistContext, username: string, verb: "block" | "unblock", jids: string[]): void {
+  const { module } = ctx;
+  const pushPayload = new Element(verb, { xmlns: NS_BLOCKING });
+  for (const jid of jids) pushPayload.textTag("item", undefined, { jid });
+  for (const s of module.sessionsOf(username)) {
+    if (s.data.get(module.name) !== true || s.fullJid === undefined) continue;
+    const push = new Element("iq", { type: "set", id: `blocklist-push-${(++pushCounter).toString(36)}`, to: s.fullJid });
+    push.add(pushPayload.clone());
+    s.send(push);
+  }
+}
+/** Does the recipient account block the sender? */
+async function inboundBlocked(ctx: BlocklistContext, ev: StanzaEvent): Promise<boolean> {
+  const { to, from } = ev.stanza.attrs;
+  if (to === undefined || from === undefined) return false;
+  const username = jidNode(to);
+  if (username === undefined) return false;
+  return ctx.isBlocked(username, from);
+}
+
+/**
+ * Presence a local account sends through the server (mod_presence's broadcasts and probe
+ * answers are posted by the host, so no pre-presence gate sees them): availability and probes
+ * are dropped when that account blocks the recipient. The unavailable presence this module
+ * sends on block is exempt.
+ */
+async function senderBlocks(ctx: BlocklistContext, ev: StanzaEvent): Promise<boolean> {
+  const { module } = ctx;
+  const { to, from, type } = ev.stanza.attrs;
+  if (to === undefined || from === undefined || ctx.ownStanzas.has(ev.stanza) || !senderListApplies(type)) return false;
+  const username = jidNode(from);
+  if (username === undefined) return false;
+  const host = jidHost(from);
+  if (host === module.host) return ctx.isBlocked(username, to);
+  if (!module.hostNames().includes(host)) return false;
+  return (await module.fireOn(host, "blocklist-is-blocked", { username, jid: to })) === true;
+}
+
+/** A stanza from the user to a JID they blocked: dropped, or refused with not-acceptable. */
+async function outbound(ctx: BlocklistContext, ev: StanzaEvent): Promise<true | undefined> {
+  const origin = ev.origin;
+  const to = ev.stanza.attrs.to;
+  // No 'to': the user's own account, never blocked.
+  if (!isClientSession(origin) || origin.username === undefined || to === undefined) return undefined;
+  if (!(await ctx.isBlocked(origin.username, to))) return undefined;
+  if (outboundAction(ev.stanza.name as StanzaKind, ev.stanza.attrs.type) === "refuse") {
+    ctx.module.reply(ev, errorReply(ev.stanza, "cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS })));
+  }
+  return true;
+}
 
 function toConnectedResource(module: ModuleApi, to: string): boolean {
   const node = jidNode(to);
@@ -309,6 +248,6 @@ async function mayReceivePresence(module: ModuleApi, username: string, jid: stri
 declare module "../../src/events/bus.js" {
   interface EventMap {
     /** Does the account block this JID (XEP-0191)? */
-    "blocklist-is-blocked": EventSpec<{ username: string; jid: string }, boolean>;
+    "blocklist-is-blocked": EventSpec<BlocklistQuery, boolean>;
   }
 }

@@ -10,15 +10,17 @@
 // Bookmarks left in private storage (or in the legacy PEP node) from before are moved into
 // XEP-0402 at the account's next login (upgrade_legacy_bookmarks, default true).
 // The account advertises urn:xmpp:bookmarks:1#compat, #compat-pep and urn:xmpp:bookmarks-conversion:0.
-// Needs mod_pep.
+// Loads mod_pep (module.depends("pep")) and uses its accounts' services.
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import type { IqEvent } from "../../src/modules/api.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
-import { PEP_SERVICE_ADDED_EVENT, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
+import { publishWithDefaults } from "../lib/pubsub/pep.js";
+import type { PepServiceHandle } from "../lib/pubsub/services.js";
 import { NS_BOOKMARKS2, NS_LEGACY, fromItem, fromLegacy, sameBookmark, toLegacy, toPayload, type Bookmark } from "./convert.js";
 import { NS_PRIVATE, NS_PUBSUB } from "../../src/xml/ns.js";
 
@@ -42,6 +44,7 @@ type Failure = { ok: false; error: string; text?: string };
 export default defineModule({
   async load(module) {
     if (module.hostKind !== "local") return;
+    const peps = await module.depends("pep");
     module.hook("account-disco-info", (data) => {
       if (data.node !== undefined) return undefined;
       for (const f of [`${NS_BOOKMARKS2}#compat`, `${NS_BOOKMARKS2}#compat-pep`, "urn:xmpp:bookmarks-conversion:0"]) {
@@ -98,15 +101,15 @@ export default defineModule({
       });
       return next;
     };
-    module.hook(PEP_SERVICE_ADDED_EVENT, ({ username, service, jid }) => {
+    module.hook("pep-service-added", ({ username, service, jid }) => {
       const refresh = () => void refreshLegacy(username, service, jid);
       for (const ev of ["item-published", "item-retracted", "node-purged", "node-deleted"] as const) service.events.on(`${ev}/${NS_BOOKMARKS2}`, refresh);
       return undefined;
     });
 
-    const failedReply = (stanza: Element, result: Failure, who: string) => {
+    const failure = (result: Failure, who: string) => {
       module.log.error(`Could not store the bookmarks of ${who} in PEP: ${result.error}${result.text ? ` (${result.text})` : ""}`);
-      return errorReply(stanza, "wait", "internal-server-error", "Failed to store bookmarks to PEP");
+      return new StanzaError("wait", "internal-server-error", "Failed to store bookmarks to PEP");
     };
 
     const ownSession = (ev: StanzaEvent): ClientSession | undefined => {
@@ -116,56 +119,45 @@ export default defineModule({
 
     // ---- XEP-0048 in private XML storage ----
 
-    const privateXml = async (ev: StanzaEvent) => {
+    const privateXml = async (ev: IqEvent) => {
       const session = ownSession(ev);
       if (!session) return undefined;
-      const query = ev.stanza.firstElement()!;
-      const children = query.childElements();
+      const children = ev.payload.childElements();
       if (children.length !== 1 || children[0].name !== "storage" || children[0].attrs.xmlns !== NS_LEGACY) return undefined;
-      const pep = await pepService(module, session.username!);
+      const pep = await peps.service(session.username!);
       if (!pep) return undefined;
-      if (ev.stanza.attrs.type === "get") {
-        const r = reply(ev.stanza);
-        r.add(new Element("query", { xmlns: NS_PRIVATE }, [toLegacy(await current(pep))]));
-        return module.reply(ev, r);
-      }
+      if (ev.stanza.attrs.type === "get") return new Element("query", { xmlns: NS_PRIVATE }, [toLegacy(await current(pep))]);
       const synced = await syncToPep(pep, session.fullJid!, fromLegacy(children[0]), true);
-      return module.reply(ev, synced.ok ? reply(ev.stanza) : failedReply(ev.stanza, synced, pep.jid));
+      return synced.ok ? null : failure(synced, pep.jid);
     };
-    module.hook(`iq-get/self/${NS_PRIVATE}:query`, privateXml, 10);
-    module.hook(`iq-set/self/${NS_PRIVATE}:query`, privateXml, 10);
+    module.iq.get(NS_PRIVATE, "query", privateXml, { to: "self", priority: 10 });
+    module.iq.set(NS_PRIVATE, "query", privateXml, { to: "self", priority: 10 });
 
     // ---- XEP-0048 in PEP ----
 
-    const legacyPep = async (ev: StanzaEvent) => {
+    const legacyPep = async (ev: IqEvent) => {
       const session = ownSession(ev);
       if (!session) return undefined;
-      const pubsub = ev.stanza.firstElement()!;
-      const op = pubsub.childElements().find((c) => c.name === "items" || c.name === "publish");
+      const op = ev.payload.childElements().find((c) => c.name === "items" || c.name === "publish");
       if (!op || op.attrs.node !== NS_LEGACY) return undefined;
-      const pep = await pepService(module, session.username!);
+      const pep = await peps.service(session.username!);
       if (!pep) return undefined;
       if (ev.stanza.attrs.type === "get" && op.name === "items") {
-        const r = reply(ev.stanza);
         const items = new Element("items", { node: NS_LEGACY });
         items.add(new Element("item", { id: "current" }, [toLegacy(await current(pep))]));
-        r.add(new Element("pubsub", { xmlns: NS_PUBSUB }, [items]));
-        return module.reply(ev, r);
+        return new Element("pubsub", { xmlns: NS_PUBSUB }, [items]);
       }
       if (ev.stanza.attrs.type !== "set" || op.name !== "publish") return undefined;
       const storage = op.getChild("item")?.getChild("storage", NS_LEGACY);
       if (!storage) return undefined;
       const synced = await syncToPep(pep, session.fullJid!, fromLegacy(storage), true);
-      if (!synced.ok) return module.reply(ev, failedReply(ev.stanza, synced, pep.jid));
-      const r = reply(ev.stanza);
-      r.add(new Element("pubsub", { xmlns: NS_PUBSUB }).tag("publish", { node: NS_LEGACY }).tag("item", { id: "current" }).up().up());
-      module.reply(ev, r);
-      // The legacy node itself, for the account's other XEP-0048 clients.
-      await refreshLegacy(session.username!, pep.service, pep.jid);
-      return true;
+      if (!synced.ok) return failure(synced, pep.jid);
+      // The legacy node itself, for the account's other XEP-0048 clients (errors are logged there).
+      ev.afterReply(() => void refreshLegacy(session.username!, pep.service, pep.jid));
+      return new Element("pubsub", { xmlns: NS_PUBSUB }).tag("publish", { node: NS_LEGACY }).tag("item", { id: "current" }).up().up();
     };
-    module.hook(`iq-get/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
-    module.hook(`iq-set/self/${NS_PUBSUB}:pubsub`, legacyPep, 10);
+    module.iq.get(NS_PUBSUB, "pubsub", legacyPep, { to: "self", priority: 10 });
+    module.iq.set(NS_PUBSUB, "pubsub", legacyPep, { to: "self", priority: 10 });
 
     // ---- bookmarks from before: into XEP-0402 at login ----
 
@@ -177,7 +169,7 @@ export default defineModule({
         const username = session.username;
         if (!username) return;
         try {
-          const pep = await pepService(module, username);
+          const pep = await peps.service(username);
           if (!pep) return;
           const stored = elementFromJson(await privateStore.get(username, PRIVATE_KEY));
           if (stored) {

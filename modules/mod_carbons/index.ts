@@ -4,17 +4,17 @@
 // are fine, §10.1). Copies of eligible messages (./copy.ts) go to the account's other carbons-
 // enabled resources: <sent/> for what a resource sends (§8), <received/> for what comes in, to
 // every enabled resource that does not get the original under the RFC 6121 rules (§7; the same
-// rules mod_message uses, ../mod_message/routing.ts).
+// rules mod_message uses, ../lib/im/delivery.ts, with mod_presence's service telling who is available).
 //
 // Hooks at -0.5: after policy gates such as blocking (100), before mod_message's delivery (-1),
 // so that a <private/> element can be removed before the recipient sees it (§9).
 
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode, jidResource } from "../../src/util/jid.js";
-import { reply } from "../../src/xml/stanza.js";
-import { messageType, routeToAccount } from "../mod_message/routing.js";
+import { messageType, routeToAccount } from "../lib/im/delivery.js";
+import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
 import { carbonCopy, NS_CARBONS, NS_CARBONS_RULES, shouldCopy, withoutPrivate } from "./copy.js";
 
 const PRIORITY = -0.5;
@@ -28,15 +28,14 @@ export default defineModule({
     const enabled = (s: ClientSession) => s.data.get(module.name) === true;
 
     // §4, §5: only for the sender's own session (an iq without 'to', or to its own bare JID).
-    const toggle = (ev: StanzaEvent) => {
-      if (!isClientSession(ev.origin)) return undefined;
-      const on = ev.stanza.firstElement()!.name === "enable";
-      if (on) ev.origin.data.set(module.name, true);
-      else ev.origin.data.delete(module.name);
-      return module.reply(ev, reply(ev.stanza));
+    const toggle = ({ origin, payload }: IqEvent) => {
+      if (!isClientSession(origin)) return undefined;
+      if (payload.name === "enable") origin.data.set(module.name, true);
+      else origin.data.delete(module.name);
+      return null;
     };
-    module.hook(`iq-set/self/${NS_CARBONS}:enable`, toggle);
-    module.hook(`iq-set/self/${NS_CARBONS}:disable`, toggle);
+    module.iq.set(NS_CARBONS, "enable", toggle, { to: "self" });
+    module.iq.set(NS_CARBONS, "disable", toggle, { to: "self" });
 
     // §8: what a resource sends.
     const outbound = (ev: StanzaEvent) => {
@@ -80,7 +79,8 @@ function recipients(module: ModuleApi, ev: StanzaEvent, sessions: ClientSession[
     const direct = resource === undefined ? undefined : module.session(username, resource);
     if (direct) return [direct];
   }
-  const route = routeToAccount(messageType(ev.stanza.attrs.type), sessions, toFull);
+  const presence = module.serviceOn(module.host, "presence") ?? NOBODY_AVAILABLE;
+  const route = routeToAccount(messageType(ev.stanza.attrs.type), sessions, toFull, (s) => presence.priority(s));
   return route.action === "deliver" ? route.to : [];
 }
 

@@ -28,10 +28,11 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import type { Json } from "../../src/storage/types.js";
 import { jidBare, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
-import { Element, errorReply, getError, reply } from "../../src/xml/stanza.js";
-import { messageType, routeToAccount } from "../mod_message/routing.js";
+import { Element, StanzaError, getError } from "../../src/xml/stanza.js";
+import { messageType, routeToAccount } from "../lib/im/delivery.js";
+import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
 import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
-import { offlineVerdict } from "../mod_offline/stored.js";
+import { offlineVerdict } from "../lib/im/stored.js";
 import { isImportant, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
 import { NS_DATA } from "../../src/xml/ns.js";
 
@@ -91,15 +92,13 @@ export default defineModule({
     });
 
     // XEP-0357 §5: enabling.
-    module.hook(`iq-set/self/${NS_PUSH}:enable`, async (ev) => {
-      const origin = ev.origin;
+    module.iq.set(NS_PUSH, "enable", async ({ origin, payload: enable }) => {
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
-      const enable = ev.stanza.firstElement()!;
       const jidAttr = enable.attrs.jid;
-      if (jidAttr === undefined) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", "Missing jid"));
+      if (jidAttr === undefined) return new StanzaError("modify", "bad-request", "Missing jid");
       const jid = jidPrep(jidAttr);
-      if (jid === undefined) return module.reply(ev, errorReply(ev.stanza, "modify", "jid-malformed", "Invalid jid"));
-      if (jidBare(jid) === origin.bareJid) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", "The app server's JID must not be yours"));
+      if (jid === undefined) return new StanzaError("modify", "jid-malformed", "Invalid jid");
+      if (jidBare(jid) === origin.bareJid) return new StanzaError("modify", "bad-request", "The app server's JID must not be yours");
       const node = enable.attrs.node;
       const form = enable.getChild("x", NS_DATA);
       const id = identifierOf(jid, node);
@@ -122,19 +121,17 @@ export default defineModule({
         });
       } catch (err) {
         module.log.error(`Could not store a push registration of ${username}: ${(err as Error).message}`);
-        return module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+        return new StanzaError("wait", "internal-server-error");
       }
       origin.data.set(module.name, id);
       origin.log.info(`Push notifications enabled (${id})`);
-      return module.reply(ev, reply(ev.stanza));
-    });
+      return null;
+    }, { to: "self" });
 
     // XEP-0357 §6: disabling one node, or every node of an app server.
-    module.hook(`iq-set/self/${NS_PUSH}:disable`, async (ev) => {
-      const origin = ev.origin;
+    module.iq.set(NS_PUSH, "disable", async ({ origin, payload: disable }) => {
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
-      const disable = ev.stanza.firstElement()!;
-      if (disable.attrs.jid === undefined) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", "Missing jid"));
+      if (disable.attrs.jid === undefined) return new StanzaError("modify", "bad-request", "Missing jid");
       const jid = jidPrep(disable.attrs.jid) ?? disable.attrs.jid;
       const node = disable.attrs.node;
       const username = origin.username;
@@ -154,10 +151,10 @@ export default defineModule({
         });
       } catch (err) {
         module.log.error(`Could not remove a push registration of ${username}: ${(err as Error).message}`);
-        return module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
+        return new StanzaError("wait", "internal-server-error");
       }
-      return module.reply(ev, reply(ev.stanza));
-    });
+      return null;
+    }, { to: "self" });
 
     /** Publish one notification and count the app server's answer. */
     const pushOne = async (username: string, id: string, reg: Registration, stanza: Element | undefined) => {
@@ -312,6 +309,7 @@ function recipients(module: ModuleApi, stanza: Element, sessions: ClientSession[
     const direct = resource === undefined ? undefined : module.session(username, resource);
     if (direct) return [direct];
   }
-  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFull);
+  const presence = module.serviceOn(module.host, "presence") ?? NOBODY_AVAILABLE;
+  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFull, (s) => presence.priority(s));
   return route.action === "deliver" ? route.to : [];
 }

@@ -9,12 +9,11 @@
 //
 // Services are prepared at each request, so TURN credentials are always fresh.
 
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { ConfigTable } from "../../src/config/options.js";
-import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import { jidBare, jidHost } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { prepareService, serviceElement, type Service, type ServiceConfig, type ServiceDefaults } from "./services.js";
 
 export const NS_EXTDISCO = "urn:xmpp:extdisco:2";
@@ -68,31 +67,29 @@ export default defineModule({
     if (configured.length === 0) module.log.info("No external services configured: the list is empty");
     else if (usable === 0) module.log.warn("None of the configured external services is usable");
 
-    const allowed = (ev: StanzaEvent): boolean => {
+    const allowed = (ev: IqEvent): boolean => {
       const from = ev.stanza.attrs.from ?? "";
       if (access.size === 0) return isClientSession(ev.origin);
       return access.has(jidBare(from)) || access.has(jidHost(from));
     };
 
     // XEP-0215 §3.1 (all services) and §3.2 (services of one type).
-    const handleServices = (ev: StanzaEvent) => {
-      if (!allowed(ev)) return module.reply(ev, errorReply(ev.stanza, "auth", "forbidden"));
-      const action = ev.stanza.firstElement()!;
+    const handleServices = (ev: IqEvent) => {
+      if (!allowed(ev)) return new StanzaError("auth", "forbidden");
+      const action = ev.payload;
       const wanted = action.attrs.type;
       const out = new Element("services", { xmlns: action.attrs.xmlns! });
       for (const srv of services()) if (wanted === undefined || srv.type === wanted) out.add(serviceElement(srv));
-      const r = reply(ev.stanza);
-      r.add(out);
-      return module.reply(ev, r);
+      return out;
     };
 
     // XEP-0215 §3.3: credentials of restricted services, each asked for by type and host (and port).
-    const handleCredentials = (ev: StanzaEvent) => {
-      if (!allowed(ev)) return module.reply(ev, errorReply(ev.stanza, "auth", "forbidden"));
-      const action = ev.stanza.firstElement()!;
+    const handleCredentials = (ev: IqEvent) => {
+      if (!allowed(ev)) return new StanzaError("auth", "forbidden");
+      const action = ev.payload;
       const requests = action.childElements("service");
       if (requests.length === 0 || requests.some((s) => s.attrs.type === undefined || s.attrs.host === undefined)) {
-        return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", "Ask for services by type and host"));
+        return new StanzaError("modify", "bad-request", "Ask for services by type and host");
       }
       const restricted = services().filter((s) => s.restricted);
       const out = new Element("credentials", { xmlns: action.attrs.xmlns! });
@@ -102,15 +99,13 @@ export default defineModule({
           if (srv.type === req.attrs.type && srv.host === req.attrs.host && (port === undefined || srv.port === port)) out.add(serviceElement(srv));
         }
       }
-      const r = reply(ev.stanza);
-      r.add(out);
-      return module.reply(ev, r);
+      return out;
     };
 
     for (const ns of [NS_EXTDISCO, NS_EXTDISCO_1]) {
       module.addFeature(ns);
-      module.hook(`iq-get/host/${ns}:services`, handleServices);
-      module.hook(`iq-get/host/${ns}:credentials`, handleCredentials);
+      module.iq.get(ns, "services", handleServices);
+      module.iq.get(ns, "credentials", handleCredentials);
     }
   },
 });

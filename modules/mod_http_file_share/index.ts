@@ -24,10 +24,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
 import { renderForm } from "../../src/util/dataforms.js";
 import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { createToken, verifyToken } from "./token.js";
 
 export const NS_HTTP_UPLOAD = "urn:xmpp:http:upload:0";
@@ -119,15 +118,14 @@ export default defineModule({
 
     // ---- slot requests ----
 
-    module.hook(`iq-get/host/${NS_HTTP_UPLOAD}:request`, async (ev: StanzaEvent) => {
-      const { stanza } = ev;
-      const request = stanza.firstElement()!;
+    module.iq.get(NS_HTTP_UPLOAD, "request", async (ev) => {
+      const { stanza, payload: request } = ev;
       const uploader = jidBare(stanza.attrs.from ?? "");
       const filename = request.attrs.filename;
       const sizeText = request.attrs.size;
       const filetype = (request.attrs["content-type"] ?? "").trim() || "application/octet-stream";
       const fail = (type: "modify" | "auth" | "wait" | "cancel", condition: string, text?: string, app?: Element) =>
-        module.reply(ev, errorReply(stanza, type, condition, text, app));
+        new StanzaError(type, condition, text, app);
 
       if (!mayAccess(uploader)) return fail("auth", "forbidden");
       // Only '/' (and NUL, which XML cannot carry) are impossible in a file name; "." and ".."
@@ -158,16 +156,12 @@ export default defineModule({
       const token = createToken(secret, { sub: uploader, slot, filename, filesize: size, filetype, exp: now + tokenTtl });
       const slotUrl = url(slot, filename)!;
       module.log.info(`Upload slot for ${uploader}: ${size} bytes`);
-      const r = reply(stanza);
-      r.add(
-        new Element("slot", { xmlns: NS_HTTP_UPLOAD })
-          .tag("get", { url: slotUrl })
-          .up()
-          .tag("put", { url: slotUrl })
-          .textTag("header", `Bearer ${token}`, { name: "Authorization" })
-          .up(),
-      );
-      return module.reply(ev, r);
+      return new Element("slot", { xmlns: NS_HTTP_UPLOAD })
+        .tag("get", { url: slotUrl })
+        .up()
+        .tag("put", { url: slotUrl })
+        .textTag("header", `Bearer ${token}`, { name: "Authorization" })
+        .up();
     });
 
     // ---- HTTP ----

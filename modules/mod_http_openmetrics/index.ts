@@ -20,15 +20,18 @@ import { addressFilter } from "../../src/util/ip.js";
 
 export const METRICS_PATH = "/metrics";
 
-/** Process-wide figures, set up once however many hosts load the module. */
-let processUsers = 0;
-let loop: IntervalHistogram | undefined;
-let removeCollector: (() => void) | undefined;
+/** Process-wide figures, set up once however many hosts load the module (module.shared). */
+interface ProcessMetrics {
+  users: number;
+  loop?: IntervalHistogram;
+  removeCollector?: () => void;
+}
 
-function startProcessMetrics(metrics: MetricsRegistry): void {
-  if (processUsers++ > 0) return;
-  loop = monitorEventLoopDelay({ resolution: 20 });
+function startProcessMetrics(p: ProcessMetrics, metrics: MetricsRegistry): void {
+  if (p.users++ > 0) return;
+  const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
+  p.loop = loop;
   const rss = metrics.gauge("process_resident_memory_bytes", "Resident memory size in bytes", [], "bytes");
   const heapUsed = metrics.gauge("nodejs_heap_size_used_bytes", "JavaScript heap in use, in bytes", [], "bytes");
   const heapTotal = metrics.gauge("nodejs_heap_size_total_bytes", "JavaScript heap allocated, in bytes", [], "bytes");
@@ -39,7 +42,7 @@ function startProcessMetrics(metrics: MetricsRegistry): void {
   const lagP99 = metrics.gauge("nodejs_eventloop_lag_p99_seconds", "99th percentile of the event-loop delay since the previous scrape", [], "seconds");
   const lagMax = metrics.gauge("nodejs_eventloop_lag_max_seconds", "Longest event-loop delay since the previous scrape", [], "seconds");
   const started = Date.now() / 1000 - process.uptime();
-  removeCollector = metrics.onCollect(() => {
+  p.removeCollector = metrics.onCollect(() => {
     const m = process.memoryUsage();
     rss.set([], m.rss);
     heapUsed.set([], m.heapUsed);
@@ -48,23 +51,21 @@ function startProcessMetrics(metrics: MetricsRegistry): void {
     const u = process.cpuUsage();
     cpu.set([], (u.user + u.system) / 1e6);
     start.set([], Math.round(started));
-    if (loop) {
-      // The histogram is in nanoseconds; with no sample yet it reports NaN / 0.
-      const has = loop.count > 0;
-      lagMean.set([], has ? loop.mean / 1e9 : 0);
-      lagP99.set([], has ? loop.percentile(99) / 1e9 : 0);
-      lagMax.set([], has ? loop.max / 1e9 : 0);
-      loop.reset();
-    }
+    // The histogram is in nanoseconds; with no sample yet it reports NaN / 0.
+    const has = loop.count > 0;
+    lagMean.set([], has ? loop.mean / 1e9 : 0);
+    lagP99.set([], has ? loop.percentile(99) / 1e9 : 0);
+    lagMax.set([], has ? loop.max / 1e9 : 0);
+    loop.reset();
   });
 }
 
-function stopProcessMetrics(): void {
-  if (--processUsers > 0) return;
-  loop?.disable();
-  loop = undefined;
-  removeCollector?.();
-  removeCollector = undefined;
+function stopProcessMetrics(p: ProcessMetrics): void {
+  if (--p.users > 0) return;
+  p.loop?.disable();
+  p.loop = undefined;
+  p.removeCollector?.();
+  p.removeCollector = undefined;
 }
 
 export default defineModule({
@@ -83,8 +84,9 @@ export default defineModule({
     module.hook("authentication-failure", () => void auth.inc([module.host, "failure"]));
     module.hook("resource-bind", () => void binds.inc([module.host]));
 
-    startProcessMetrics(module.metrics);
-    module.onUnload(stopProcessMetrics);
+    const processMetrics = module.shared<ProcessMetrics>("process", () => ({ users: 0 }));
+    startProcessMetrics(processMetrics, module.metrics);
+    module.onUnload(() => stopProcessMetrics(processMetrics));
 
     const serve = async (req: IncomingMessage, res: ServerResponse) => {
       const remote = req.socket.remoteAddress ?? "";

@@ -8,13 +8,14 @@
 // Who may ask: the account itself, and contacts with a subscription to its presence ("from" or
 // "both"), known through mod_roster's `roster-get-item` event.
 
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { seesPresence } from "../mod_roster/roster.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+import "../lib/im/presence.js";
+import { seesPresence } from "../lib/roster/roster.js";
 import { NS_LAST } from "../../src/xml/ns.js";
 export { NS_LAST };
 
@@ -33,6 +34,8 @@ export default defineModule({
     if (module.hostKind !== "local") return;
     module.addFeature(NS_LAST);
     const store = module.openKeyval<LastRecord>("lastactivity");
+    /** mod_presence's service, when it runs on this host (sessions that went available before this module loaded). */
+    const presence = () => module.serviceOn(module.host, "presence");
 
     const record = async (session: ClientSession, status: string) => {
       session.data.set(STATE_KEY, "unavailable" satisfies SessionState);
@@ -67,7 +70,7 @@ export default defineModule({
       "resource-unbind",
       async (ev: { session: ClientSession }) => {
         const s = ev.session;
-        const wasAvailable = s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && s.presence !== undefined);
+        const wasAvailable = s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && presence()?.current(s) !== undefined);
         if (wasAvailable) await record(s, "");
         return undefined;
       },
@@ -75,24 +78,24 @@ export default defineModule({
     );
 
     const isOnline = (username: string) =>
-      module.sessionsOf(username).some((s) => !s.closed && (s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && s.presence !== undefined)));
+      module.sessionsOf(username).some((s) => !s.closed && (s.data.get(STATE_KEY) === "available" || (s.data.get(STATE_KEY) === undefined && presence()?.current(s) !== undefined)));
 
     // Does `requester` have a subscription to the presence of `username` (RFC 6121 "from"/"both")?
     const subscribed = async (username: string, requester: string): Promise<boolean> => {
       return seesPresence(await module.fire("roster-get-item", { username, jid: requester }));
     };
 
-    module.hook(`iq-get/bare/${NS_LAST}:query`, async (ev: StanzaEvent) => {
-      const { stanza, origin } = ev;
+    // Asked of an account (its own, too: the router tries `self` handlers, then `bare` ones).
+    const query = async ({ stanza, origin, toSelf }: IqEvent) => {
       const to = stanza.attrs.to;
       const username = to === undefined ? (origin as { username?: string }).username : jidNode(to);
       if (username === undefined) return undefined;
-      if (!ev.toSelf) {
+      if (!toSelf) {
         // RFC 6121 §8.5.1: no such account.
-        if (!(await module.accounts.exists(username))) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
+        if (!(await module.accounts.exists(username))) return new StanzaError("cancel", "service-unavailable");
         // XEP-0012 §5: only those allowed to see the user's presence.
         const requester = jidBare(stanza.attrs.from ?? "");
-        if (!(await subscribed(username, requester))) return module.reply(ev, errorReply(stanza, "auth", "forbidden"));
+        if (!(await subscribed(username, requester))) return new StanzaError("auth", "forbidden");
       }
       let seconds = 0;
       let status = "";
@@ -104,9 +107,8 @@ export default defineModule({
           status = typeof rec.s === "string" ? rec.s : "";
         }
       }
-      const r = reply(stanza);
-      r.add(new Element("query", { xmlns: NS_LAST, seconds: String(seconds) }, status === "" ? [] : [status]));
-      return module.reply(ev, r);
-    });
+      return new Element("query", { xmlns: NS_LAST, seconds: String(seconds) }, status === "" ? [] : [status]);
+    };
+    module.iq.get(NS_LAST, "query", query, { to: "bare" });
   },
 });

@@ -24,14 +24,14 @@
 //   archive_expires_after ("1w")         age at which messages are deleted; "never" keeps them
 //   archive_cleanup_interval (14400 s)   how often expired messages are deleted
 
-import { defineModule, type ModuleApi } from "../../src/modules/api.js";
+import { defineModule, type IqHandler, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
 import { generateId } from "../../src/storage/memory.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson } from "../../src/xml/json.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
 import {
   finElement,
@@ -114,7 +114,7 @@ export default defineModule({
     });
 
     const inRoster = async (username: string, peer: string): Promise<boolean> => {
-      const answer = (await module.fire("roster-get-item", { username, jid: peer })) as { item?: unknown } | undefined;
+      const answer = await module.fire("roster-get-item", { username, jid: peer });
       return answer?.item !== undefined && answer.item !== null;
     };
 
@@ -182,47 +182,49 @@ export default defineModule({
 
     // ---- preferences protocol (§5.1) ----
 
-    const prefsHandler = async (ev: StanzaEvent) => {
+    const prefsHandler: IqHandler = async (ev) => {
       const origin = ev.origin;
       if (!isClientSession(origin) || origin.username === undefined) return undefined;
       const username = origin.username;
       let prefs = await prefsOf(username, true);
       if (ev.stanza.attrs.type === "set") {
-        const parsed = parsePrefs(ev.stanza.firstElement()!, prefs);
-        if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
+        const parsed = parsePrefs(ev.payload, prefs);
+        if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
         await savePrefs(username, parsed.prefs);
         prefs = parsed.prefs;
       }
-      return module.reply(ev, reply(ev.stanza).add(prefsElement(prefs)));
+      return prefsElement(prefs);
     };
-    module.hook(`iq-get/self/${NS_MAM}:prefs`, prefsHandler);
-    module.hook(`iq-set/self/${NS_MAM}:prefs`, prefsHandler);
+    module.iq.get(NS_MAM, "prefs", prefsHandler, { to: "self" });
+    module.iq.set(NS_MAM, "prefs", prefsHandler, { to: "self" });
 
     // ---- queries (§4) ----
 
-    module.hook(`iq-get/self/${NS_MAM}:query`, async (ev) => {
+    const queryForm: IqHandler = async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       await prefsOf(ev.origin.username, true);
-      return module.reply(ev, reply(ev.stanza).add(queryFormReply()));
-    });
+      return queryFormReply();
+    };
+    module.iq.get(NS_MAM, "query", queryForm, { to: "self" });
 
-    module.hook(`iq-set/self/${NS_MAM}:query`, async (ev) => {
+    const query: IqHandler = async (ev) => {
       const origin = ev.origin;
       if (!isClientSession(origin) || origin.username === undefined || origin.fullJid === undefined) return undefined;
       const username = origin.username;
-      const parsed = parseQuery(ev.stanza.firstElement()!);
-      if (!parsed.ok) return module.reply(ev, errorReply(ev.stanza, "modify", "bad-request", parsed.text));
+      const parsed = parseQuery(ev.payload);
+      if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
       const q = parsed.query;
       // An account's archive has no nodes: a node query is for a PEP node (mod_pep answers those
       // before this handler runs) or for the pubsub service.
-      if (q.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", "This archive has no nodes"));
+      if (q.node !== undefined) return new StanzaError("cancel", "item-not-found", "This archive has no nodes");
       await prefsOf(username, true);
       await writer.settled(username);
       const limit = Math.min(q.max ?? DEFAULT_PAGE, maxResults);
       const page = await queryPage(userSource(store, username), q, { limit, includeTotal });
-      if (!page.ok) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found", page.text));
+      if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
       const own = jidBare(origin.fullJid);
       const results = q.flip ? [...page.items].reverse() : page.items;
+      // XEP-0313 §4.2: the results, then the iq's result with <fin/>.
       for (const item of results) {
         const msg = elementFromJson(item.value);
         if (!msg) {
@@ -232,18 +234,20 @@ export default defineModule({
         msg.attrs.xmlns = NS_CLIENT;
         origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
       }
-      return module.reply(ev, reply(ev.stanza).add(finElement(q.queryid, page.info)));
-    });
+      return finElement(q.queryid, page.info);
+    };
+    module.iq.set(NS_MAM, "query", query, { to: "self" });
 
     // §7 (extended): the first and last archived messages.
-    module.hook(`iq-get/self/${NS_MAM}:metadata`, async (ev) => {
+    const metadata: IqHandler = async (ev) => {
       if (!isClientSession(ev.origin) || ev.origin.username === undefined) return undefined;
       const username = ev.origin.username;
       await writer.settled(username);
       const [first] = await store.find(username, { limit: 1 });
       const [last] = await store.find(username, { limit: 1, reverse: true });
-      return module.reply(ev, reply(ev.stanza).add(metadataElement(first, last)));
-    });
+      return metadataElement(first, last);
+    };
+    module.iq.get(NS_MAM, "metadata", metadata, { to: "self" });
 
     // ---- expiry ----
 

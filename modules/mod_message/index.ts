@@ -1,7 +1,8 @@
 // RFC 6121 §8.5: delivery of messages addressed to the accounts of this host.
 //
 // A message to a connected resource's full JID goes to that resource (§8.5.3.1). A message to a
-// bare JID, or to a resource that is not there, follows the rules in ./routing.ts: normal and chat
+// bare JID, or to a resource that is not there, follows the rules in ../lib/im/delivery.ts (asking
+// mod_presence's service who is available, and at which priority): normal and chat
 // to the most available resource(s), headline to every non-negative resource, groupchat answered
 // with service-unavailable, errors dropped. When nobody can take a normal or chat message now,
 // offline storage is asked; failing that the sender gets service-unavailable (§8.5.2.2.1).
@@ -19,7 +20,8 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode, jidResource } from "../../src/util/jid.js";
 import { errorReply } from "../../src/xml/stanza.js";
-import { messageType, routeToAccount } from "./routing.js";
+import { messageType, routeToAccount } from "../lib/im/delivery.js";
+import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
 
 /** Data of `message/offline/handle`. */
 export interface OfflineHandleEvent {
@@ -64,7 +66,8 @@ async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: str
   const { stanza } = ev;
   const username = jidNode(bareJid);
   const sessions: ClientSession[] = username === undefined ? [] : module.sessionsOf(username);
-  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFullJid);
+  const presence = module.serviceOn(module.host, "presence") ?? NOBODY_AVAILABLE;
+  const route = routeToAccount(messageType(stanza.attrs.type), sessions, toFullJid, (s) => presence.priority(s));
   switch (route.action) {
     case "drop":
       return true;

@@ -36,10 +36,10 @@
 // Storage: room records in the keyval store muc_rooms (user = room name), archives in muc_log.
 
 import { randomBytes } from "node:crypto";
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqHandler } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, errorReply, StanzaError } from "../../src/xml/stanza.js";
 import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
 import { Room, type Outcome, type RoomRecord } from "../lib/muc/room.js";
@@ -47,7 +47,6 @@ import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_MUC, NS_REGISTER, NS_SELF_PIN
 import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
-import { registerMucInstance } from "./instances.js";
 import { NS_CLIENT, NS_PING } from "../../src/xml/ns.js";
 
 interface Tombstone {
@@ -127,8 +126,7 @@ export default defineModule({
       });
       return next;
     };
-    registerMucInstance(module.host, { rooms, flush: () => Promise.all(writes.values()).then(() => undefined) });
-    module.onUnload(() => registerMucInstance(module.host, undefined));
+    module.provides("muc", { rooms, flush: () => Promise.all(writes.values()).then(() => undefined) });
 
     // ---- loading ----
     for (const node of await roomStore.users()) {
@@ -294,6 +292,8 @@ export default defineModule({
     module.hook("message/full", onMessage);
 
     // ---- iq ----
+    // Every iq to a room goes to the room, except the room archive's (roomArchiveQuery, below); an
+    // iq to a room that is not there gets item-not-found, or `gone` with the room's new address.
     const onIq = async (ev: StanzaEvent) => {
       const { stanza } = ev;
       const node = jidNode(stanza.attrs.to ?? "")!;
@@ -307,30 +307,33 @@ export default defineModule({
         return true;
       }
       const payload = stanza.firstElement();
-      if (jidResource(stanza.attrs.to ?? "") === undefined && payload?.name === "query" && payload.attrs.xmlns === NS_MAM) {
-        module.reply(ev, await roomArchiveQuery(node, room, stanza, payload, (m) => module.reply(ev, m)));
-        return true;
-      }
+      if (jidResource(stanza.attrs.to ?? "") === undefined && payload?.name === "query" && payload.attrs.xmlns === NS_MAM) return undefined;
       await apply(node, room, room.iq(stanza));
       return true;
     };
     module.hook("iq/bare", onIq, 10);
     module.hook("iq/full", onIq, 10);
 
-    const roomArchiveQuery = async (node: string, room: Room, stanza: Element, query: Element, send: (m: Element) => void): Promise<Element> => {
-      if (stanza.attrs.type === "get") return reply(stanza).add(queryFormReply());
+    const roomArchiveQuery: IqHandler = async (ev) => {
+      const { stanza, payload: query } = ev;
+      const node = jidNode(stanza.attrs.to ?? "")!;
+      const room = rooms.get(node);
+      if (!room) return undefined; // (onIq answered it)
+      // XEP-0313 §4.2: the result messages go straight back to the requester, before the iq's result.
+      const send = (m: Element) => module.reply(ev, m);
+      if (stanza.attrs.type === "get") return queryFormReply();
       const from = stanza.attrs.from ?? "";
-      if (!room.archived) return errorReply(stanza, "cancel", "service-unavailable", "This room is not archived");
-      if (!room.mayReadArchive(from)) return errorReply(stanza, "auth", "forbidden", "You may not read this room's archive");
+      if (!room.archived) return new StanzaError("cancel", "service-unavailable", "This room is not archived");
+      if (!room.mayReadArchive(from)) return new StanzaError("auth", "forbidden", "You may not read this room's archive");
       const parsed = parseQuery(query);
-      if (!parsed.ok) return errorReply(stanza, "modify", "bad-request", parsed.text);
+      if (!parsed.ok) return new StanzaError("modify", "bad-request", parsed.text);
       const q = parsed.query;
       // XEP-0313 §4.1.1: in a room archive `with` matches the publisher, the occupant's in-room JID
       // (room@service/nick). Real JIDs are not matched, so the filter reveals nothing in any room.
       if (q.with !== undefined) {
         const w = jidPrep(q.with);
         if (w === undefined || jidBare(w) !== room.jid || jidResource(w) === undefined) {
-          return errorReply(stanza, "modify", "bad-request", "In a room archive, 'with' is an occupant's room@service/nick JID");
+          return new StanzaError("modify", "bad-request", "In a room archive, 'with' is an occupant's room@service/nick JID");
         }
         q.with = w;
       }
@@ -344,7 +347,7 @@ export default defineModule({
         q,
         { limit: Math.min(q.max ?? 20, maxArchiveResults), includeTotal: true },
       );
-      if (!page.ok) return errorReply(stanza, "cancel", "item-not-found", page.text);
+      if (!page.ok) return new StanzaError("cancel", "item-not-found", page.text);
       const items = q.flip ? [...page.items].reverse() : page.items;
       for (const item of items) {
         const v = item.value as unknown as { x?: Json } | null;
@@ -354,39 +357,39 @@ export default defineModule({
         m.attrs.xmlns = NS_CLIENT;
         send(resultMessage(from, room.jid, q.queryid, item.id, item.when, m));
       }
-      return reply(stanza).add(finElement(q.queryid, page.info));
+      return finElement(q.queryid, page.info);
     };
+    module.iq.get(NS_MAM, "query", roomArchiveQuery, { to: "bare" });
+    module.iq.set(NS_MAM, "query", roomArchiveQuery, { to: "bare" });
 
     // ---- the service itself: disco ----
-    module.hook(
-      `iq-get/host/${NS_DISCO_INFO}:query`,
+    module.iq.get(
+      NS_DISCO_INFO,
+      "query",
       (ev) => {
-        const r = reply(ev.stanza);
         const q = new Element("query", { xmlns: NS_DISCO_INFO });
-        if (ev.stanza.firstElement()?.attrs.node !== undefined) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found"));
+        if (ev.payload.attrs.node !== undefined) return new StanzaError("cancel", "item-not-found");
         q.children.push(new Element("identity", { category: "conference", type: "text", name: serviceName }));
         const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_PING, ...module.discoInfo().features]);
         for (const f of features) q.children.push(new Element("feature", { var: f }));
-        r.children.push(q);
-        return module.reply(ev, r);
+        return q;
       },
-      10,
+      { priority: 10 },
     );
-    module.hook(
-      `iq-get/host/${NS_DISCO_ITEMS}:query`,
-      (ev) => {
-        const r = reply(ev.stanza);
+    module.iq.get(
+      NS_DISCO_ITEMS,
+      "query",
+      () => {
         const q = new Element("query", { xmlns: NS_DISCO_ITEMS });
         for (const room of rooms.values()) {
           if (!room.config.public || room.locked) continue;
           q.children.push(new Element("item", { jid: room.jid, name: room.config.name || jidNode(room.jid)! }));
         }
-        r.children.push(q);
-        return module.reply(ev, r);
+        return q;
       },
-      10,
+      { priority: 10 },
     );
-    module.hook("iq-get/host/urn:xmpp:ping:ping", (ev) => module.reply(ev, reply(ev.stanza)), 10);
+    module.iq.get("urn:xmpp:ping", "ping", () => null, { priority: 10 });
 
     // ---- archive expiry ----
     if (Number.isFinite(logExpiry)) {
@@ -418,4 +421,17 @@ export default defineModule({
 function withMucX(e: Element): Element {
   e.children.unshift(new Element("x", { xmlns: NS_MUC }));
   return e;
+}
+
+/** What the MUC service offers others on its host (tests and benchmarks look inside). */
+export interface MucService {
+  rooms: Map<string, Room>;
+  /** Resolves once every pending room and archive write is done. */
+  flush(): Promise<void>;
+}
+
+declare module "../../src/modules/api.js" {
+  interface ServiceMap {
+    muc: MucService;
+  }
 }

@@ -7,8 +7,8 @@
 // it answers undefined and the sender gets service-unavailable (XEP-0160 §2).
 //
 // Delivery: on `presence-available` { session, stanza, initial } (fired by mod_presence on the
-// host bus whenever a session sends available presence), if the session's priority is not
-// negative, every stored message goes to that session with a <delay/> and is then deleted
+// host bus whenever a session sends available presence), if the session's priority (asked of
+// mod_presence's service) is not negative, every stored message goes to that session with a <delay/> and is then deleted
 // (XEP-0160 §2: "when the recipient next sends non-negative available presence").
 
 import type { ModuleApi } from "../../src/modules/api.js";
@@ -18,7 +18,7 @@ import type { Element } from "../../src/xml/stanza.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { elementFromJson, elementToJson } from "../../src/xml/json.js";
-import { delayElement, offlineVerdict } from "./stored.js";
+import { delayElement, offlineVerdict } from "../lib/im/stored.js";
 import { NS_DELAY } from "../../src/xml/ns.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { EventSpec } from "../../src/events/bus.js";
@@ -61,7 +61,9 @@ export default defineModule({
 
     module.hook("presence-available", async ({ session }) => {
       const username = session.username;
-      if (username === undefined || session.priority < 0) return undefined;
+      // mod_presence fired this, so its service is there (a session gone unavailable since counts as 0, as before).
+      const priority = module.serviceOn(module.host, "presence")?.priority(session) ?? 0;
+      if (username === undefined || priority < 0) return undefined;
       await serial(username, () => deliver(module, store, username, session));
       return undefined; // others listen to this event too
     });

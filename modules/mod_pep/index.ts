@@ -1,6 +1,7 @@
 // mod_pep: the Personal Eventing Protocol (XEP-0163). Every account is a pubsub service at its
-// bare JID (services.ts), answering XEP-0060 requests through mod_pubsub's protocol layer, with
-// notifications filtered by Entity Capabilities (presence.ts, broadcaster.ts).
+// bare JID (services.ts): the one pubsub library (modules/lib/pubsub) with PEP's defaults and
+// recipient filter (lib/pubsub/pep.ts), notifications going also to the entities that asked for a
+// node through Entity Capabilities (presence.ts, interest.ts).
 //
 // Options (Prosody's names):
 //   pep_max_items (256)              upper bound of pubsub#max_items, and the value of "max"
@@ -11,32 +12,29 @@
 //                                    cached services and on accounts with expiring data; services.ts)
 //   max_archive_query_results (50)   the largest page of an archive query on a node (XEP-0313)
 //
-// Events on the host bus: "pep-get-service" { username } -> { service, jid } | undefined
-// (mod_vcard_legacy, mod_vcard4); "pep-service-added" { username, service, jid } when an account's
-// service is made, before its first use (mod_bookmarks listens to its events). Storage: see store.ts; deleting an account removes its PEP data
-// with the account's other data, and "user-deleted" drops what is cached of it.
+// Provides "pep" (lib/pubsub/services.ts): an account's service by username, for mod_vcard_legacy,
+// mod_vcard4, mod_bookmarks and mod_pubsub_http. Fires "pep-service-added" { username, service, jid }
+// on the host bus when an account's service is made, before its first use (mod_bookmarks listens to
+// its events). Storage: lib/pubsub/pep-store.ts; deleting an account removes its PEP data with the
+// account's other data, and "user-deleted" drops what is cached of it.
 
 import { randomBytes } from "node:crypto";
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import { jidBare, jidHost, jidSplit } from "../../src/util/jid.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
-import { DirectedPresence, eventAccessOracle } from "../mod_pubsub/access.js";
-import { serviceFeatures } from "../mod_pubsub/disco.js";
-import { metaDataForm } from "../mod_pubsub/forms.js";
-import { nodeArchiveForm, nodeArchiveQuery } from "../mod_pubsub/mam.js";
-import { handlePubsubIq } from "../mod_pubsub/protocol.js";
+import { jidBare, jidSplit } from "../../src/util/jid.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { iqAnswerOf } from "../lib/pubsub/context.js";
+import { addItemList, addNodeInfo, addNodeList, addServiceToAccountInfo } from "../lib/pubsub/disco.js";
+import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
+import { handlePubsubIq } from "../lib/pubsub/protocol.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
-import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../mod_pubsub/xml.js";
-import { PEP_SERVICE_ADDED_EVENT, PEP_SERVICE_EVENT, type PepServiceHandle } from "./api.js";
+import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
+import "../lib/pubsub/services.js";
 import { InterestTable, PendingQueries } from "./interest.js";
 import { Lru } from "../../src/util/lru.js";
-import { PepPresence, usernameOf } from "./presence.js";
+import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
-
-interface RosterItemAnswer {
-  items: Array<{ jid: string; subscription: "none" | "to" | "from" | "both" }>;
-}
 
 export default defineModule({
   load(module) {
@@ -70,7 +68,7 @@ export default defineModule({
       // Accounts with bound sessions keep their service (no second instance beside one in use).
       pinned: (username) => module.sessionsOf(username).length > 0,
       // Handlers of "pep-service-added" must attach their listeners synchronously.
-      onBuilt: (account) => void module.fire(PEP_SERVICE_ADDED_EVENT, { username: account.username, service: account.service, jid: account.jid }),
+      onBuilt: (account) => void module.fire("pep-service-added", { username: account.username, service: account.service, jid: account.jid }),
     });
 
     /** A full JID's own session when it is here (the caps query must precede the presence echo). */
@@ -94,18 +92,7 @@ export default defineModule({
       caps,
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
-      localContactsSeen: async (username) => {
-        const answer = (await module.fire("roster-get", { username })) as RosterItemAnswer | undefined;
-        const out: string[] = [];
-        for (const item of answer?.items ?? []) {
-          // RFC 6121: to/both -- the user receives the contact's presence, so may receive its PEP.
-          if ((item.subscription === "to" || item.subscription === "both") && jidHost(item.jid) === host) {
-            const contact = item.jid.slice(0, item.jid.indexOf("@"));
-            if (contact !== username) out.push(contact);
-          }
-        }
-        return out;
-      },
+      localContactsSeen: async (username) => contactsSeen((await module.fire("roster-get", { username }))?.items ?? [], username, host),
     });
 
     const fail = (what: string, err: unknown) => module.log.error(`PEP ${what}: ${(err as Error)?.stack ?? err}`);
@@ -115,22 +102,10 @@ export default defineModule({
     // Above mod_presence (0), so the caps query reaches the sender before its presence echo.
     module.hook(
       "presence/bare",
-      async (ev) => {
-        const { stanza, origin } = ev;
-        const from = stanza.attrs.from;
-        if (from === undefined) return undefined;
-        const to = stanza.attrs.to;
-        let username: string | undefined;
-        let self = false;
-        if (to === undefined) {
-          if (!isClientSession(origin) || !origin.username) return undefined;
-          username = origin.username;
-          self = true;
-        } else {
-          username = usernameOf(to, host);
-          self = username !== undefined && jidBare(from) === `${username}@${host}`;
-        }
-        if (username === undefined) return undefined;
+      async ({ stanza, origin }) => {
+        const target = presenceTarget(stanza, origin, host);
+        if (!target) return undefined;
+        const { username, from, self } = target;
         const type = stanza.attrs.type;
         try {
           if (type === undefined) await presence.available(username, from, stanza, self);
@@ -150,7 +125,7 @@ export default defineModule({
       if (!username || !fullJid) return;
       try {
         await presence.unavailable(username, fullJid);
-        const others = module.sessionsOf(username).filter((s) => s !== session && !s.closed && s.presence !== undefined);
+        const others = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s !== session);
         if (others.length === 0) await presence.allGone(username);
       } catch (err) {
         fail("presence", err);
@@ -158,13 +133,7 @@ export default defineModule({
     });
 
     // The answers to the caps queries (Prosody's id 'disco').
-    const discoAnswer = (ev: StanzaEvent): { username: string; from: string; self: boolean } | undefined => {
-      const from = ev.stanza.attrs.from;
-      if (from === undefined) return undefined;
-      if (ev.toSelf && isClientSession(ev.origin) && ev.origin.username) return { username: ev.origin.username, from, self: true };
-      const username = usernameOf(ev.stanza.attrs.to, host);
-      return username === undefined ? undefined : { username, from, self: false };
-    };
+    const discoAnswer = (ev: StanzaEvent) => capsAnswerTarget(ev, host);
     module.hook("iq-result/bare/disco", async (ev) => {
       const query = ev.stanza.getChild("query", NS_DISCO_INFO);
       const who = discoAnswer(ev);
@@ -179,23 +148,25 @@ export default defineModule({
 
     // ---- XEP-0060 requests to the account's bare JID ----
 
-    const handle = async (ev: StanzaEvent) => {
+    /** The account an iq is addressed to (its own, without `to`). */
+    const accountOf = (ev: StanzaEvent): string | undefined => {
       const to = ev.stanza.attrs.to;
-      const username = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+      return to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+    };
+    const handle = async (ev: IqEvent) => {
+      const username = accountOf(ev);
       if (username === undefined) return undefined;
       const account = await services.get(username);
       // RFC 6121 §8.5.1: no such account.
-      if (!account) return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
+      if (!account) return new StanzaError("cancel", "service-unavailable");
       const result = await handlePubsubIq(account.ctx, ev.stanza);
-      module.reply(ev, result.reply);
-      if (result.after) await result.after();
-      return true;
+      const after = result.after;
+      if (after) ev.afterReply(() => void after().catch((err: unknown) => fail("after reply", err)));
+      return iqAnswerOf(result.reply);
     };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"] as const) {
-        module.hook(`iq-${type}/self/${ns}:pubsub`, handle);
-        module.hook(`iq-${type}/bare/${ns}:pubsub`, handle);
-      }
+      module.iq.get(ns, "pubsub", handle, { to: ["self", "bare"] });
+      module.iq.set(ns, "pubsub", handle, { to: ["self", "bare"] });
     }
 
     // ---- XEP-0313 on PEP nodes (§5): a node's item history, under the rules of items retrieval ----
@@ -203,21 +174,20 @@ export default defineModule({
     // `<query node='…'/>` to the account's bare JID; without a node it is the account's own
     // message archive (mod_mam, which runs after this).
     const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
-    const nodeArchive = (type: "get" | "set") => async (ev: StanzaEvent) => {
-      if (ev.stanza.firstElement()?.attrs.node === undefined) return undefined;
-      const to = ev.stanza.attrs.to;
-      const username = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : usernameOf(to, host);
+    const nodeArchive = (type: "get" | "set") => async (ev: IqEvent) => {
+      if (ev.payload.attrs.node === undefined) return undefined;
+      const username = accountOf(ev);
       if (username === undefined) return undefined;
       const account = await services.get(username);
-      if (!account) return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      if (type === "get") return module.reply(ev, nodeArchiveForm(ev.stanza));
+      if (!account) return new StanzaError("cancel", "service-unavailable");
+      if (type === "get") return iqAnswerOf(nodeArchiveForm(ev.stanza));
       const answer = await nodeArchiveQuery(account.ctx, ev.stanza, maxArchiveResults);
+      // The result messages go to the requester before the iq's result (XEP-0313 §4.2).
       for (const result of answer.results) module.reply(ev, result);
-      return module.reply(ev, answer.reply);
+      return iqAnswerOf(answer.reply);
     };
-    for (const type of ["get", "set"] as const) {
-      for (const to of ["self", "bare"] as const) module.hook(`iq-${type}/${to}/${NS_MAM}:query`, nodeArchive(type), 1);
-    }
+    module.iq.get(NS_MAM, "query", nodeArchive("get"), { to: ["self", "bare"], priority: 1 });
+    module.iq.set(NS_MAM, "query", nodeArchive("set"), { to: ["self", "bare"], priority: 1 });
 
     // ---- service discovery of the account (XEP-0163 §1, XEP-0060 §5) ----
 
@@ -225,25 +195,13 @@ export default defineModule({
       const account = await services.get(data.username);
       if (!account) return undefined;
       if (data.node === undefined) {
-        const q = data.reply;
-        // After the account's identities, then every feature not already listed.
-        const identity = new Element("identity", { category: "pubsub", type: "pep" });
-        let at = 0;
-        q.children.forEach((c, i) => {
-          if (typeof c !== "string" && c.name === "identity") at = i + 1;
-        });
-        q.children.splice(at, 0, identity);
-        const listed = new Set(q.childElements("feature").map((f) => f.attrs.var));
-        for (const f of serviceFeatures(account.ctx)) if (!listed.has(f)) q.add(new Element("feature", { var: f }));
+        addServiceToAccountInfo(data.reply, account.ctx);
         return undefined;
       }
       // XEP-0060 §5.3/§5.4: a node of the account.
       const meta = await account.service.getNodeMeta(data.node, data.requester);
       if (!meta.ok) return undefined;
-      data.reply.add(new Element("identity", { category: "pubsub", type: meta.value.nodeType }));
-      data.reply.add(new Element("feature", { var: NS_DISCO_INFO })).add(new Element("feature", { var: NS_PUBSUB }));
-      data.reply.add(new Element("feature", { var: NS_MAM }));
-      data.reply.add(metaDataForm(meta.value));
+      addNodeInfo(data.reply, meta.value, [NS_MAM]);
       return true;
     });
 
@@ -253,24 +211,23 @@ export default defineModule({
       if (data.node === undefined) {
         // §5.2: the nodes the requester may see, named by their titles.
         const listed = await account.service.listNodes(data.requester);
-        if (!listed.ok) return undefined;
-        for (const n of listed.value.nodes) {
-          data.reply.add(new Element("item", n.title === undefined ? { jid: account.jid, node: n.node } : { jid: account.jid, node: n.node, name: n.title }));
-        }
+        if (listed.ok) addNodeList(data.reply, account.jid, listed.value.nodes);
         return undefined;
       }
       // §5.5: a node's items, named by id.
       const got = await account.service.getItems(data.node, data.requester);
       if (!got.ok) return undefined;
-      for (const item of got.value.items) data.reply.add(new Element("item", { jid: account.jid, name: item.id }));
+      addItemList(data.reply, account.jid, got.value.items);
       return true;
     });
 
     // ---- for other modules ----
 
-    module.hook(PEP_SERVICE_EVENT, async ({ username }) => {
-      const account: PepAccount | undefined = await services.get(username);
-      return account ? ({ service: account.service, jid: account.jid } satisfies PepServiceHandle) : undefined;
+    module.provides("pep", {
+      async service(username) {
+        const account: PepAccount | undefined = await services.get(username);
+        return account ? { service: account.service, jid: account.jid } : undefined;
+      },
     });
 
     // The account's data went with the account (store.ts); forget what is cached of it.

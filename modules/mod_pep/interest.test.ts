@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { COMPONENT_NODE_DEFAULTS, type ItemsEvent } from "../../src/util/pubsub/index.js";
 import { Element } from "../../src/xml/stanza.js";
-import { Notifier } from "../mod_pubsub/notifications.js";
-import { PepBroadcaster } from "./broadcaster.js";
+import { Notifier } from "../lib/pubsub/notifications.js";
+import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import { pepRecipients, type PepRecipientOptions } from "../lib/pubsub/pep.js";
 import { InterestTable, NO_NODES, PendingQueries } from "./interest.js";
 
 describe("InterestTable", () => {
@@ -36,7 +37,12 @@ describe("PendingQueries", () => {
   });
 });
 
-describe("PepBroadcaster", () => {
+/** The shared broadcaster with PEP's recipient filter, as mod_pep wires it. */
+function pepBroadcaster(nextId: () => string, filter: PepRecipientOptions, post: (s: Element) => Promise<void>): StanzaBroadcaster {
+  return new StanzaBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId }), { recipients: pepRecipients(filter), post });
+}
+
+describe("the broadcaster with PEP's recipient filter", () => {
   const event = (recipients: string[]): ItemsEvent => ({
     kind: "items",
     node: "tune",
@@ -49,13 +55,16 @@ describe("PepBroadcaster", () => {
   it("adds the +notify recipients the access model allows, one copy per resource", async () => {
     const sent: Element[] = [];
     let n = 0;
-    const b = new PepBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId: () => `m${++n}` }), {
-      interested: () => ["juliet@localhost/a", "juliet@localhost", "nurse@localhost", "tybalt@localhost/x", "sub@localhost/s"],
-      mayReceive: async (_node, jid) => !jid.startsWith("tybalt"),
-      post: async (s) => {
+    const b = pepBroadcaster(
+      () => `m${++n}`,
+      {
+        interested: () => ["juliet@localhost/a", "juliet@localhost", "nurse@localhost", "tybalt@localhost/x", "sub@localhost/s"],
+        mayReceive: async (_node, jid) => !jid.startsWith("tybalt"),
+      },
+      async (s) => {
         sent.push(s);
       },
-    });
+    );
     await b.notify(event(["sub@localhost/s"]));
     // juliet's bare JID is left out beside her resource; tybalt may not; sub is not doubled.
     expect(sent.map((m) => m.attrs.to)).toEqual(["sub@localhost/s", "juliet@localhost/a", "nurse@localhost"]);
@@ -64,14 +73,37 @@ describe("PepBroadcaster", () => {
 
   it("does not add them to events other than items, retract, purge and delete", async () => {
     const sent: Element[] = [];
-    const b = new PepBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId: () => "m" }), {
-      interested: () => ["juliet@localhost/a"],
-      mayReceive: async () => true,
-      post: async (s) => {
+    const b = pepBroadcaster(
+      () => "m",
+      { interested: () => ["juliet@localhost/a"], mayReceive: async () => true },
+      async (s) => {
         sent.push(s);
       },
-    });
+    );
     await b.notify({ ...event(["x@localhost/1"]), kind: "last-item" });
     expect(sent.map((m) => m.attrs.to)).toEqual(["x@localhost/1"]);
+  });
+
+  it("sends affiliation notifications (XEP-0060 §8.9.4) to the entity whose affiliation changed", async () => {
+    const sent: Element[] = [];
+    const b = pepBroadcaster(
+      () => "m",
+      { interested: () => ["juliet@localhost/a"], mayReceive: async () => true },
+      async (s) => {
+        sent.push(s);
+      },
+    );
+    await b.notify({
+      kind: "affiliation",
+      node: "tune",
+      recipients: [{ jid: "nurse@localhost", subids: [] }],
+      config: COMPONENT_NODE_DEFAULTS,
+      owners: ["romeo@localhost"],
+      jid: "nurse@localhost",
+      affiliation: "member",
+    });
+    expect(sent.map((m) => m.attrs.to)).toEqual(["nurse@localhost"]);
+    const aff = sent[0].getChild("pubsub", "http://jabber.org/protocol/pubsub")?.getChild("affiliations")?.getChild("affiliation");
+    expect(aff?.attrs).toEqual({ jid: "nurse@localhost", affiliation: "member" });
   });
 });

@@ -12,7 +12,8 @@
 //  - an own resource's caps also register the account's bare JID with the local contacts whose
 //    presence it sees, so contacts' PEP reaches it without each contact asking again.
 
-import { jidBare, jidNode } from "../../src/util/jid.js";
+import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { capsHash, capsKey, capsOf, capsQuery, notifyNodes } from "./caps.js";
 import { NO_NODES, type InterestTable, type PendingQueries } from "./interest.js";
@@ -134,4 +135,40 @@ export function usernameOf(to: string | undefined, host: string): string | undef
   if (to === undefined) return undefined;
   const bare = jidBare(to);
   return bare.endsWith(`@${host}`) ? jidNode(bare) : undefined;
+}
+
+/** Who a presence stanza concerns: the account (its own, without `to`) and whether it is from itself. */
+export function presenceTarget(stanza: Element, origin: StanzaEvent["origin"], host: string): { username: string; from: string; self: boolean } | undefined {
+  const from = stanza.attrs.from;
+  if (from === undefined) return undefined;
+  const to = stanza.attrs.to;
+  if (to === undefined) {
+    return isClientSession(origin) && origin.username ? { username: origin.username, from, self: true } : undefined;
+  }
+  const username = usernameOf(to, host);
+  return username === undefined ? undefined : { username, from, self: jidBare(from) === `${username}@${host}` };
+}
+
+/** Whose answer to a caps query (Prosody's id 'disco') this is, and for which account. */
+export function capsAnswerTarget(ev: StanzaEvent, host: string): { username: string; from: string; self: boolean } | undefined {
+  const from = ev.stanza.attrs.from;
+  if (from === undefined) return undefined;
+  if (ev.toSelf && isClientSession(ev.origin) && ev.origin.username) return { username: ev.origin.username, from, self: true };
+  const username = usernameOf(ev.stanza.attrs.to, host);
+  return username === undefined ? undefined : { username, from, self: false };
+}
+
+/**
+ * The local contacts whose presence the account receives (RFC 6121: subscription "to" or "both"),
+ * so whose PEP it may receive: by username, from its roster items.
+ */
+export function contactsSeen(items: ReadonlyArray<{ jid: string; subscription: string }>, username: string, host: string): string[] {
+  const out: string[] = [];
+  for (const item of items) {
+    if ((item.subscription === "to" || item.subscription === "both") && jidHost(item.jid) === host) {
+      const contact = item.jid.slice(0, item.jid.indexOf("@"));
+      if (contact !== username) out.push(contact);
+    }
+  }
+  return out;
 }

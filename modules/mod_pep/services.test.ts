@@ -7,7 +7,7 @@ import { MemoryStorage } from "../../src/storage/memory.js";
 import { Element } from "../../src/xml/stanza.js";
 import { InterestTable } from "./interest.js";
 import { PepServices } from "./services.js";
-import { PEP_STORES } from "./store.js";
+import { PEP_STORES } from "../lib/pubsub/pep-store.js";
 
 const HOST = "localhost";
 const TUNE = "http://jabber.org/protocol/tune";

@@ -5,43 +5,26 @@
 // One account never has two live services (two node caches, two sets of locks and last items):
 //  - accounts with bound sessions (`pinned`) are not evicted; the cache may exceed its size by them;
 //  - an evicted service that is still referenced (an operation in flight, a module holding the
-//    handle of "pep-get-service") is found again through a weak reference and put back, rather
+//    handle it got from the "pep" service) is found again through a weak reference and put back, rather
 //    than a second one built beside it.
 // Sweeps (leases, pubsub#item_expire) reach the cached services and every account known to have
 // expiring data: found by a scan of storage at start (scanStorage), and noted when a service with
 // such data leaves the cache; such an account's service is loaded for its sweep. An account stays
 // on that list while a node of it has pubsub#item_expire or a subscription of it has a lease.
 //
-// Each service: owner = the account's bare JID (acts as owner of every node, and alone may create
-// nodes, as Prosody's get_affiliation/check_node_config), Prosody's PEP node defaults (one item,
-// access model presence, last item on subscription and presence), auto-create on publish with the
-// publish-options as the new node's configuration (§7.1.5 / XEP-0163 §3), access models open,
-// presence, roster and whitelist.
+// Each service is the one pubsub service with PEP's configuration, context and recipient filter
+// (lib/pubsub/pep.ts).
 
-import {
-  PEP_NODE_DEFAULTS,
-  PubsubService,
-  type AccessModel,
-  type AccessOracle,
-  type NodeConfig,
-} from "../../src/util/pubsub/index.js";
+import { PubsubService, type AccessOracle } from "../../src/util/pubsub/index.js";
 import { jidBare } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
-import type { PubsubContext } from "../mod_pubsub/context.js";
-import { Notifier } from "../mod_pubsub/notifications.js";
-import { NS_PUBSUB } from "../mod_pubsub/xml.js";
-import { PepBroadcaster } from "./broadcaster.js";
+import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import type { PubsubContext } from "../lib/pubsub/context.js";
+import { Notifier } from "../lib/pubsub/notifications.js";
+import { mayByModel, pepContext, pepRecipients, pepServiceConfig } from "../lib/pubsub/pep.js";
+import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "../../src/util/lru.js";
-import { PEP_STORES, pepStore, type PepStorage } from "./store.js";
-
-/** XEP-0163 §5 / Prosody: what a PEP account advertises beyond the service's own features. */
-export const PEP_EXTRA_FEATURES = ["auto-subscribe", "filtered-notifications", "last-published", "presence-notifications", "presence-subscribe"].map(
-  (f) => `${NS_PUBSUB}#${f}`,
-);
-
-/** Prosody's check_node_config for PEP: these four, not authorize. */
-export const PEP_ACCESS_MODELS: readonly AccessModel[] = ["open", "presence", "roster", "whitelist"];
 
 export interface PepAccount {
   username: string;
@@ -216,13 +199,16 @@ export class PepServices {
     const isOwner = (jid: string) => jidBare(jid) === bare;
     const notifier = new Notifier({ from: bare, maxItems: opts.maxItems, nextId: opts.nextId });
     let service: PubsubService | undefined;
-    const broadcaster = new PepBroadcaster(notifier, {
-      interested: (node) => opts.interest.wanting(username, node),
-      mayReceive: async (node, jid, config, deleted) => {
-        if (isOwner(jid)) return true;
-        if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;
-        return mayByModel(config, bare, jid, opts.access);
-      },
+    // The component's broadcaster with PEP's recipient filter (Prosody's subscriber_filter).
+    const broadcaster = new StanzaBroadcaster(notifier, {
+      recipients: pepRecipients({
+        interested: (node) => opts.interest.wanting(username, node),
+        mayReceive: async (node, jid, config, deleted) => {
+          if (isOwner(jid)) return true;
+          if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;
+          return mayByModel(config, bare, jid, opts.access);
+        },
+      }),
       post: opts.post,
       onError: opts.onError,
     });
@@ -230,29 +216,10 @@ export class PepServices {
       store: pepStore(opts.storage, username),
       broadcaster,
       access: opts.access,
-      config: {
-        nodeDefaults: PEP_NODE_DEFAULTS,
-        maxItems: opts.maxItems,
-        maxPayloadSize: opts.maxPayloadSize,
-        accessModels: PEP_ACCESS_MODELS,
-        autocreateOnPublish: true,
-        autocreateOnSubscribe: false,
-        canCreate: isOwner,
-        isAdmin: isOwner,
-      },
+      config: pepServiceConfig(bare, opts),
     });
     const svc = service;
-    const ctx: PubsubContext = {
-      service: svc,
-      jid: bare,
-      broadcast: (event) => broadcaster.notify(event),
-      send: opts.post,
-      identity: { category: "pubsub", type: "pep" },
-      presenceEvents: true,
-      presenceAware: true,
-      adhocCommands: false,
-      extraFeatures: PEP_EXTRA_FEATURES,
-    };
+    const ctx = pepContext(svc, bare, broadcaster, opts.post);
     const sendLastItem = async (node: string, jid: string, to = jid): Promise<void> => {
       const meta = await svc.getNodeMeta(node, bare);
       if (!meta.ok || meta.value.config.sendLastPublishedItem !== "on_sub_and_presence") return;
@@ -270,21 +237,5 @@ export class PepServices {
       });
     };
     return { username, jid: bare, service: svc, ctx, sendLastItem };
-  }
-}
-
-/** The access model's answer from a node's configuration alone (a deleted node's notification). */
-async function mayByModel(config: Readonly<NodeConfig>, owner: string, jid: string, access: AccessOracle): Promise<boolean> {
-  switch (config.accessModel) {
-    case "open":
-      return true;
-    case "presence":
-      return access.isSubscribedToPresence(owner, jid);
-    case "roster": {
-      const groups = await access.rosterGroups(owner, jid);
-      return groups !== null && groups.some((g) => config.rosterGroupsAllowed.includes(g));
-    }
-    default:
-      return false;
   }
 }

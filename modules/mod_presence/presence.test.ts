@@ -1,6 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { Element } from "../../src/xml/stanza.js";
-import { TokenBucket, parsePriority, parseShow, readdress, withDelay, xmppDateTime } from "./presence.js";
+import { parseShow } from "../lib/im/presence.js";
+import type { ClientSession } from "../../src/sessions/session.js";
+import type { StoredItem } from "../lib/roster/roster.js";
+import {
+  TokenBucket,
+  audience,
+  availableResources,
+  newSessionPresence,
+  parsePriority,
+  presenceSlot,
+  probeTargets,
+  readdress,
+  trackDirected,
+  uncoveredDirected,
+  withDelay,
+  xmppDateTime,
+} from "./presence.js";
 
 describe("presence helpers", () => {
   it("parses priorities as RFC 6121 §4.7.2.3 says, clamping and defaulting to 0", () => {
@@ -60,5 +76,59 @@ describe("presence helpers", () => {
     expect(b.take(10_000)).toBe(true); // refilled, but never beyond capacity
     expect(b.take(10_000) && b.take(10_000)).toBe(true);
     expect(b.take(10_000)).toBe(false);
+  });
+
+  const items = new Map<string, StoredItem>([
+    ["none@x", { subscription: "none", groups: [] }],
+    ["to@x", { subscription: "to", groups: [] }],
+    ["from@x", { subscription: "from", groups: [] }],
+    ["both@x", { subscription: "both", groups: [] }],
+    ["pending-out@x", { subscription: "none", ask: "subscribe", groups: [] }],
+  ]);
+
+  it("broadcasts to contacts that see the user (from, both), minus those that answered with errors (RFC 6121 §4.2.2, §4.4.2)", () => {
+    expect(audience(items, new Set())).toEqual(["from@x", "both@x"]);
+    expect(audience(items, new Set(["both@x"]))).toEqual(["from@x"]);
+    expect(audience(new Map(), new Set())).toEqual([]);
+  });
+
+  it("probes the contacts the user sees (to, both) on initial presence (RFC 6121 §4.2.2)", () => {
+    expect(probeTargets(items)).toEqual(["to@x", "both@x"]);
+  });
+
+  it("tracks directed presence recipients up to a limit; unavailable frees a slot (RFC 6121 §4.6)", () => {
+    const directed = new Set<string>();
+    expect(trackDirected(directed, "a@x/1", undefined, 2)).toBe("ok");
+    expect(trackDirected(directed, "b@x", undefined, 2)).toBe("ok");
+    expect(trackDirected(directed, "a@x/1", undefined, 2)).toBe("ok"); // an update to a tracked JID
+    expect(trackDirected(directed, "c@x", undefined, 2)).toBe("refused");
+    expect([...directed]).toEqual(["a@x/1", "b@x"]);
+    expect(trackDirected(directed, "b@x", "unavailable", 2)).toBe("ok");
+    expect(trackDirected(directed, "c@x", undefined, 2)).toBe("ok");
+    expect([...directed]).toEqual(["a@x/1", "c@x"]);
+  });
+
+  it("sends unavailable only to directed recipients the broadcast did not reach, by full or bare JID (RFC 6121 §4.6.3)", () => {
+    const covered = new Set(["a@x", "me@x/other"]);
+    expect(uncoveredDirected(["a@x/1", "a@x", "b@x/2", "me@x/other", "c@x"], covered)).toEqual(["b@x/2", "c@x"]);
+  });
+
+  it("lists the available sessions with their priority and show, sharing the stored presence", () => {
+    const session = (fullJid: string, closed = false) => ({ fullJid, closed, data: new Map<string, unknown>() }) as unknown as ClientSession;
+    const away = session("u@x/a");
+    const unavailable = session("u@x/b");
+    const closed = session("u@x/c", true);
+    const online = session("u@x/d");
+    const stored = new Element("presence", { from: "u@x/a" }).textTag("show", "away");
+    presenceSlot.set(away, { ...newSessionPresence(1, 1), current: stored, priority: 5 });
+    presenceSlot.set(unavailable, newSessionPresence(1, 1));
+    presenceSlot.set(closed, { ...newSessionPresence(1, 1), current: new Element("presence"), priority: 1 });
+    presenceSlot.set(online, { ...newSessionPresence(1, 1), current: new Element("presence", { from: "u@x/d" }), priority: -1 });
+    const got = availableResources([away, unavailable, closed, online, session("u@x/e")]);
+    expect(got.map((r) => [r.jid, r.priority, r.show])).toEqual([
+      ["u@x/a", 5, "away"],
+      ["u@x/d", -1, "online"],
+    ]);
+    expect(got[0].presence).toBe(stored);
   });
 });

@@ -1,22 +1,26 @@
 // Presence subscriptions (RFC 6121 §3) and probes (§4.3): what the user's server does with the
 // subscription stanzas a client sends (outbound) and with those addressed to its users (inbound).
-// The state machine itself is in mod_roster/roster.ts; the roster store in mod_roster/manager.ts.
+// The state machine itself is in ../lib/roster/subscription.ts; the rosters are mod_roster's "roster"
+// service.
 
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Element, errorReply } from "../../src/xml/stanza.js";
-import type { RosterManager } from "../mod_roster/manager.js";
-import { contactSeesUser, userSeesContact } from "../mod_roster/roster.js";
-import type { SubscriptionEvent, Transition } from "../mod_roster/subscription.js";
-import { readdress, withDelay, type SessionPresence } from "./presence.js";
+import { contactSeesUser, userSeesContact } from "../lib/roster/roster.js";
+import type { RosterService } from "../lib/roster/service.js";
+import type { SubscriptionEvent, Transition } from "../lib/roster/subscription.js";
+import { currentPresence, readdress, withDelay, type SessionPresence } from "./presence.js";
 
 export interface PresenceContext {
   module: ModuleApi;
-  roster: RosterManager;
+  roster: RosterService;
   state(session: ClientSession): SessionPresence;
   /** The last unavailable presence of users with no available resource (for probe answers). */
-  lastUnavailable: { get(username: string): { stanza: Element; when: number } | undefined };
+  lastUnavailable: {
+    get(username: string): { stanza: Element; when: number } | undefined;
+    set(username: string, last: { stanza: Element; when: number }): void;
+  };
   /** At most this many unanswered subscription requests are kept per user. */
   maxPending: number;
   /** Roster size limit (roster_max_items, as for roster sets). */
@@ -28,7 +32,7 @@ function presence(attrs: Record<string, string>): Element {
 }
 
 function available(ctx: PresenceContext, username: string): ClientSession[] {
-  return ctx.module.sessionsOf(username).filter((s) => s.presence !== undefined && !s.closed);
+  return ctx.module.sessionsOf(username).filter((s) => currentPresence(s) !== undefined);
 }
 
 /**
@@ -40,7 +44,7 @@ export async function sendAvailableResources(ctx: PresenceContext, username: str
   const sessions = available(ctx, username);
   for (const s of sessions) {
     const st = ctx.state(s);
-    await ctx.module.post(withDelay(readdress(s.presence!, s.fullJid!, to), st.receivedAt, ctx.module.host));
+    await ctx.module.post(withDelay(readdress(st.current!, s.fullJid!, to), st.receivedAt, ctx.module.host));
   }
   if (sessions.length === 0 && unavailableIfNone) {
     const bare = `${username}@${ctx.module.host}`;
@@ -167,4 +171,31 @@ export async function answerProbe(ctx: PresenceContext, username: string, probe:
     return;
   }
   await sendAvailableResources(ctx, username, requester, true);
+}
+
+/** Presence for the server itself: it is "available" to anyone who asks, and approves any subscription. */
+export async function answerServerPresence(ctx: PresenceContext, stanza: Element): Promise<void> {
+  const from = stanza.attrs.from;
+  if (from === undefined || stanza.attrs.to === undefined) return;
+  const { module } = ctx;
+  const to = jidBare(from);
+  if (stanza.attrs.type === "probe") {
+    await module.post(presence({ from: module.host, to }));
+  } else if (stanza.attrs.type === "subscribe") {
+    await module.post(presence({ type: "subscribed", from: module.host, to }));
+    await module.post(presence({ from: module.host, to }));
+  }
+}
+
+/** An account was deleted (its sessions gone unavailable, its data purged): tell the contacts still known, then forget. */
+export async function cancelSubscriptionsOf(ctx: PresenceContext, username: string): Promise<void> {
+  const { module, roster } = ctx;
+  const bare = `${username}@${module.host}`;
+  const r = await roster.roster(username);
+  for (const [jid, item] of r.items) {
+    if (contactSeesUser(item.subscription)) await module.post(presence({ type: "unsubscribed", from: bare, to: jid }));
+    if (userSeesContact(item.subscription) || item.ask) await module.post(presence({ type: "unsubscribe", from: bare, to: jid }));
+  }
+  for (const jid of r.pending.keys()) await module.post(presence({ type: "unsubscribed", from: bare, to: jid }));
+  roster.forget(username);
 }

@@ -2,10 +2,9 @@
 // namespace), readable and writable only by the account itself.
 // Stored in the "private" map store under "<name>:<namespace>", as Prosody keys it.
 
-import { defineModule } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
+import { defineModule, type IqHandler } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { NS_PRIVATE } from "../../src/xml/ns.js";
 export { NS_PRIVATE };
@@ -22,31 +21,26 @@ export default defineModule({
     await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
     const store = module.openMap<ElementJson>("private");
 
-    const handle = async (ev: StanzaEvent) => {
+    const handle: IqHandler = async (ev) => {
       const { stanza, origin } = ev;
       if (!isClientSession(origin) || !origin.username) return undefined;
       const username = origin.username;
-      const query = stanza.firstElement()!;
-      const children = query.childElements();
+      const children = ev.payload.childElements();
       const nsOf = (el: Element) => el.attrs.xmlns ?? NS_PRIVATE;
 
       // XEP-0049 §2.3: at least one child with a proper namespace.
-      if (children.length === 0) return module.reply(ev, errorReply(stanza, "modify", "not-acceptable", "The query needs a child element"));
+      if (children.length === 0) return new StanzaError("modify", "not-acceptable", "The query needs a child element");
       for (const c of children) {
-        if (isReservedNamespace(nsOf(c))) {
-          return module.reply(ev, errorReply(stanza, "modify", "not-acceptable", `The namespace '${nsOf(c)}' is reserved`));
-        }
+        if (isReservedNamespace(nsOf(c))) return new StanzaError("modify", "not-acceptable", `The namespace '${nsOf(c)}' is reserved`);
       }
 
       if (stanza.attrs.type === "get") {
         // XEP-0049 §2.3: a client MUST NOT query for more than one namespace in a single get.
-        if (children.length > 1) return module.reply(ev, errorReply(stanza, "modify", "bad-request", "Ask for one element at a time"));
+        if (children.length > 1) return new StanzaError("modify", "bad-request", "Ask for one element at a time");
         const wanted = children[0];
         const stored = elementFromJson(await store.get(username, `${wanted.name}:${nsOf(wanted)}`));
-        const r = reply(stanza);
         // Nothing stored: the request's (empty) element comes back.
-        r.add(new Element("query", { xmlns: NS_PRIVATE }, [stored ?? new Element(wanted.name, { xmlns: nsOf(wanted) })]));
-        return module.reply(ev, r);
+        return new Element("query", { xmlns: NS_PRIVATE }, [stored ?? new Element(wanted.name, { xmlns: nsOf(wanted) })]);
       }
 
       // set: every child is stored under its own key; an empty element (whitespace aside) deletes it.
@@ -57,15 +51,15 @@ export default defineModule({
         entries.push([`${c.name}:${nsOf(c)}`, c.childElements().length === 0 && c.getText().trim() === "" ? undefined : elementToJson(data)]);
       }
       await store.setMany(username, entries);
-      return module.reply(ev, reply(stanza));
+      return null;
     };
 
     // XEP-0049 §2.3: private data of another user is forbidden.
-    const forbidden = (ev: StanzaEvent) => module.reply(ev, errorReply(ev.stanza, "auth", "forbidden", "Private storage belongs to its owner"));
+    const forbidden = () => new StanzaError("auth", "forbidden", "Private storage belongs to its owner");
 
-    module.hook(`iq-get/self/${NS_PRIVATE}:query`, handle);
-    module.hook(`iq-set/self/${NS_PRIVATE}:query`, handle);
-    module.hook(`iq-get/bare/${NS_PRIVATE}:query`, forbidden);
-    module.hook(`iq-set/bare/${NS_PRIVATE}:query`, forbidden);
+    module.iq.get(NS_PRIVATE, "query", handle, { to: "self" });
+    module.iq.set(NS_PRIVATE, "query", handle, { to: "self" });
+    module.iq.get(NS_PRIVATE, "query", forbidden, { to: "bare" });
+    module.iq.set(NS_PRIVATE, "query", forbidden, { to: "bare" });
   },
 });

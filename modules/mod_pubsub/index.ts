@@ -17,55 +17,48 @@
 //   name ("Herald PubSub Service"): the disco identity's name
 //   pubsub_max_directed_presences (10000): full JIDs whose directed presence is remembered (the
 //                                 oldest is forgotten beyond that)
-//   max_archive_query_results (50): the largest page of a node archive query (XEP-0313, ./mam.ts)
+//   max_archive_query_results (50): the largest page of a node archive query (XEP-0313, lib/pubsub/mam.ts)
 //
 // Storage: nodes, subscriptions and items in this host's stores (pubsub_nodes, pubsub_subscriptions,
 // pubsub_items); a publish is answered once its item is written. Presence: directed presence to the
 // service (RFC 6121 §4.6) drives send_last_published_item = on_sub_and_presence and ends
 // pubsub#expire = presence subscriptions; roster and presence questions go to mod_roster and
 // mod_presence through events on the user's host.
+//
+// The protocol, forms, disco, notifications, store and access code is modules/lib/pubsub, shared
+// with mod_pep; this file wires it. Provides "pubsub" (lib/pubsub/services.ts) for mod_pubsub_http
+// and mod_pubsub_post. The replies to XEP-0060 sets are sent from the durable reply chain
+// (lib/pubsub/replies.ts) rather than returned by module.iq handlers, so a publisher's next
+// stanzas are not held while its item is being written; reads are iq handlers that return.
 
 import { randomBytes } from "node:crypto";
-import { defineModule } from "../../src/modules/api.js";
+import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
-import { ACCESS_MODELS, PubsubService, type AccessModel } from "../../src/util/pubsub/index.js";
-import { jidBare, jidPrep } from "../../src/util/jid.js";
+import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
-import { DIRECTED_PRESENCE_LIMIT, DirectedPresence, eventAccessOracle } from "./access.js";
-import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "./adhoc.js";
-import { StanzaBroadcaster } from "./broadcaster.js";
-import type { ProtocolResult, PubsubContext } from "./context.js";
-import { handleDiscoInfo, handleDiscoItems } from "./disco.js";
-import { registerInstance } from "./instances.js";
-import { Notifier } from "./notifications.js";
-import { nodeArchiveForm, nodeArchiveQuery } from "./mam.js";
-import { handlePubsubIq } from "./protocol.js";
-import { creationPolicy, readNodeDefaults, type CreatePolicy } from "./settings.js";
-import { HeraldPubsubStore, STORE_NAMES } from "./store.js";
+import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "../lib/pubsub/adhoc.js";
+import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import { iqAnswerOf, type ProtocolResult, type PubsubContext } from "../lib/pubsub/context.js";
+import { handleDiscoInfo, handleDiscoItems } from "../lib/pubsub/disco.js";
+import "../lib/pubsub/services.js";
+import { Notifier } from "../lib/pubsub/notifications.js";
+import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
+import { handlePubsubIq } from "../lib/pubsub/protocol.js";
+import { componentSettings } from "../lib/pubsub/settings.js";
+import { DurableReplies } from "../lib/pubsub/replies.js";
+import { HeraldPubsubStore, STORE_NAMES } from "../lib/pubsub/store.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
-import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./xml.js";
+import { NS_COMMANDS, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
 import { pubsubShellCommand } from "./shell.js";
 import { registerPubsubMetrics } from "./metrics.js";
-
-/** A hook on another host's bus, if the core offers one (ModuleApi has no such call yet). */
 
 export default defineModule({
   async load(module) {
     const o = module.options;
-    const maxItems = o.integer("pubsub_max_items", 256, { min: 1, max: 1_000_000 });
-    const exposePublisher = o.has("expose_publisher") ? o.boolean("expose_publisher", false) : undefined;
-    const policy = o.enum<CreatePolicy>("pubsub_create_node", "admins", ["admins", "local", "anyone"]) ?? "admins";
-    const componentAdmins = new Set(
-      o.ownArray("admins").flatMap((a) => {
-        const j = jidPrep(a);
-        return j === undefined ? [] : [jidBare(j)];
-      }),
-    );
-    // The service's own JID acts for the admin shell's pubsub commands (an owner of every node).
-    const isAdmin = (jid: string) => jid === module.host || module.isAdmin(jid) || componentAdmins.has(jidBare(jid));
-    const defaults = readNodeDefaults(o.table("node_defaults"));
-    if (!defaults.ok) module.log.warn(`node_defaults ignored: ${defaults.text ?? defaults.error}`);
-    const models = o.array("pubsub_access_models", ACCESS_MODELS).filter((m): m is AccessModel => (ACCESS_MODELS as readonly string[]).includes(m));
+    const settings = componentSettings(o, { host: module.host, isServerAdmin: (jid) => module.isAdmin(jid), hostNames: () => module.hostNames() });
+    for (const warning of settings.warnings) module.log.warn(warning);
+    const { maxItems, exposePublisher, policy } = settings;
 
     // Write-behind: a node's lock is not held across the fsync; replies and notifications wait
     // for durability below (answer) and in the broadcaster (gate).
@@ -77,7 +70,7 @@ export default defineModule({
       },
       { writeBehind: true },
     );
-    const directed = new DirectedPresence(o.integer("pubsub_max_directed_presences", DIRECTED_PRESENCE_LIMIT, { min: 1, max: 10_000_000 }));
+    const directed = new DirectedPresence(settings.directedPresenceLimit);
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
     const access = eventAccessOracle(module.fireOn, isLocalHost, directed);
 
@@ -91,115 +84,83 @@ export default defineModule({
     });
     const broadcaster = new StanzaBroadcaster(notifier, {
       post: (stanza) => module.post(stanza),
-      notifyAffiliations: o.boolean("pubsub_notify_affiliations", true),
+      notifyAffiliations: settings.notifyAffiliations,
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
       gate: () => store.written(),
     });
 
-    const service = new PubsubService({
-      store,
-      broadcaster,
-      access,
-      config: {
-        nodeDefaults: defaults.ok ? defaults.value : undefined,
-        maxItems,
-        maxPayloadSize: o.integer("pubsub_max_payload_size", 65536, { min: 1, max: 64 * 1024 * 1024 }),
-        maxItemExpire: finite(o.period("pubsub_max_item_expire")),
-        maxLeaseSeconds: finite(o.period("pubsub_max_lease")),
-        maxNodes: o.integer("pubsub_max_nodes", undefined, { min: 1 }),
-        maxSubscriptionsPerJid: o.integer("pubsub_max_subscriptions", undefined, { min: 1 }),
-        accessModels: models.length > 0 ? models : ACCESS_MODELS,
-        autocreateOnPublish: o.boolean("autocreate_on_publish", false),
-        autocreateOnSubscribe: o.boolean("autocreate_on_subscribe", false),
-        canCreate: creationPolicy(policy, isAdmin, () => module.hostNames()),
-        isAdmin,
-      },
-    });
+    const service = new PubsubService({ store, broadcaster, access, config: settings.service });
 
     const ctx: PubsubContext = {
       service,
       jid: module.host,
       exposePublisher,
-      fullConfigForm: o.boolean("pubsub_full_config_form", false),
+      fullConfigForm: settings.fullConfigForm,
       broadcast: (event) => broadcaster.notify(event),
       send: (stanza) => module.post(stanza),
-      identity: { category: "pubsub", type: "service", name: o.string("name", "Herald PubSub Service") },
+      identity: { category: "pubsub", type: "service", name: settings.name },
       presenceEvents: true,
       presenceAware: true,
       adhocCommands: true,
     };
-    registerInstance(module.host, { service, broadcaster, ctx });
+    // For mod_pubsub_http, mod_pubsub_post (module.depends("pubsub")), tests and benchmarks.
+    module.provides("pubsub", { service, broadcaster, ctx });
     module.onUnload(async () => {
-      registerInstance(module.host, undefined);
       // Queued items go to disk before the store closes.
       await store.written();
     });
     module.hook("admin-shell/pubsub", (ev) => pubsubShellCommand(service, module.host, maxItems, ev));
     registerPubsubMetrics(module, service, broadcaster, module.host);
 
-    // Replies wait until what their request wrote is durable and its notifications are posted,
-    // without holding up the requester's next stanzas (a publisher's publishes in flight go to
-    // disk together): they are sent from a chain, in request order. With nothing pending, at once.
-    let replies: Promise<void> | undefined;
-    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>) => {
-      const mark = store.mark();
-      const result = await run();
-      if (replies === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) {
-        module.reply(ev, result.reply);
-        // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
-        if (result.after) await result.after();
-        return true;
-      }
-      // Settled at once into a value: a failure waiting behind earlier replies is no unhandled rejection.
-      const failure = store.durable(mark).then(
-        () => undefined,
-        (err: unknown) => ({ err }),
-      );
-      const posted = broadcaster.idle();
-      const send = (replies ?? Promise.resolve()).then(async () => {
-        const failed = await failure;
-        if (failed) {
-          module.log.error(`pubsub: items not stored: ${(failed.err as Error)?.stack ?? failed.err}`);
-          module.reply(ev, errorReply(ev.stanza, "wait", "internal-server-error"));
-          return;
-        }
-        await posted;
-        module.reply(ev, result.reply);
-        if (result.after) await result.after();
-      });
-      const tail = send.catch((err: unknown) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`));
-      replies = tail;
-      void tail.then(() => {
-        if (replies === tail) replies = undefined;
-      });
+    // Replies wait until what their request wrote is durable (lib/pubsub/replies.ts).
+    const replies = new DurableReplies({
+      store,
+      broadcaster,
+      failure: (request, err) => {
+        module.log.error(`pubsub: items not stored: ${(err as Error)?.stack ?? err}`);
+        return errorReply(request, "wait", "internal-server-error");
+      },
+      onError: (err) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`),
+    });
+    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>): Promise<true> => {
+      await replies.answer(ev.stanza, run, (reply) => module.reply(ev, reply));
       return true;
     };
-
+    /** A request that writes nothing: answered after the replies before it, by returning. */
+    const read = async (ev: IqEvent, run: () => Promise<ProtocolResult>) => {
+      await replies.settled();
+      const result = await run();
+      const after = result.after;
+      if (after) ev.afterReply(() => void after().catch((err: unknown) => module.log.error(`pubsub after reply: ${(err as Error)?.stack ?? err}`)));
+      return iqAnswerOf(result.reply);
+    };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
-      for (const type of ["get", "set"] as const) {
-        module.hook(`iq-${type}/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
-      }
+      module.iq.get(ns, "pubsub", (ev) => read(ev, () => handlePubsubIq(ctx, ev.stanza)));
+      module.hook(`iq-set/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
     }
 
-    // XEP-0313 on nodes: the item history as an archive (./mam.ts).
-    const maxArchiveResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
+    // XEP-0313 on nodes: the item history as an archive (lib/pubsub/mam.ts).
+    const maxArchiveResults = settings.maxArchiveResults;
     module.addFeature(NS_MAM);
-    module.hook(`iq-get/host/${NS_MAM}:query`, (ev) => module.reply(ev, nodeArchiveForm(ev.stanza)));
-    module.hook(`iq-set/host/${NS_MAM}:query`, async (ev) => {
+    module.iq.get(NS_MAM, "query", (ev) => iqAnswerOf(nodeArchiveForm(ev.stanza)));
+    module.iq.set(NS_MAM, "query", async (ev) => {
       const answer = await nodeArchiveQuery(ctx, ev.stanza, maxArchiveResults);
+      // The result messages go to the requester before the iq's result (XEP-0313 §4.2).
       for (const result of answer.results) module.reply(ev, result);
-      return module.reply(ev, answer.reply);
+      return iqAnswerOf(answer.reply);
     });
 
     // Components do not load mod_disco: the service answers disco itself (XEP-0060 §5). Features
     // other modules add to this host are included.
-    module.hook(
-      `iq-get/host/${NS_DISCO_INFO}:query`,
-      (ev) => answer(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
-      10,
+    module.iq.get(
+      NS_DISCO_INFO,
+      "query",
+      (ev) => read(ev, () => handleDiscoInfo(ctx, ev.stanza, { features: module.discoInfo().features, nodeFeatures: [NS_MAM] })),
+      { priority: 10 },
     );
-    module.hook(`iq-get/host/${NS_DISCO_ITEMS}:query`, (ev) => answer(ev, () => handleDiscoItems(ctx, ev.stanza)), 10);
-    module.hook(`iq-set/host/${NS_COMMANDS}:command`, (ev) => answer(ev, () => handleGetPending(ctx, ev.stanza)));
+    module.iq.get(NS_DISCO_ITEMS, "query", (ev) => read(ev, () => handleDiscoItems(ctx, ev.stanza)), { priority: 10 });
+    // §8.7 get-pending reads the pending requests; its forms follow the result.
+    module.iq.set(NS_COMMANDS, "command", (ev) => read(ev, () => handleGetPending(ctx, ev.stanza)));
 
     // §8.6: owners answer authorization requests with a message to the service.
     module.hook("message/host", async (ev) => {
@@ -251,7 +212,7 @@ export default defineModule({
     }
 
     // Leases (§12.18) and pubsub#item_expire.
-    const sweepMs = o.period("pubsub_sweep_interval", 60, { min: 0.05 }) * 1000;
+    const { sweepMs } = settings;
     module.addTimer(sweepMs, async () => {
       await service.sweep();
       return sweepMs;
@@ -261,8 +222,3 @@ export default defineModule({
     if (warmed.ok) module.log.debug(`${warmed.value} pubsub nodes loaded; nodes are created by ${policy}`);
   },
 });
-
-/** A period option, unset when absent or "never". */
-function finite(seconds: number | undefined): number | undefined {
-  return seconds !== undefined && Number.isFinite(seconds) ? seconds : undefined;
-}

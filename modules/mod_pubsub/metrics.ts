@@ -3,7 +3,7 @@
 
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { PubsubService } from "../../src/util/pubsub/index.js";
-import type { StanzaBroadcaster } from "./broadcaster.js";
+import type { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 
 export function registerPubsubMetrics(module: ModuleApi, service: PubsubService, broadcaster: StanzaBroadcaster, actor: string): void {
   const labels = [module.host];

@@ -5,8 +5,8 @@
 
 import { Element } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
-import { nodeConfigForm, parseConfigForm, rawFormValues } from "./forms.js";
-import { NS_DATA } from "./xml.js";
+import { nodeConfigForm, parseConfigForm, rawFormValues } from "../lib/pubsub/forms.js";
+import { NS_DATA } from "../lib/pubsub/xml.js";
 
 export interface ShellEvent {
   command: string;

@@ -47,9 +47,8 @@ import { AuthThrottle } from "../../src/net/limits.js";
 import { errorSpec, type ItemPage, type PubsubFailure, type Result } from "../../src/util/pubsub/index.js";
 import { jidBare, jidPrep } from "../../src/util/jid.js";
 import { normalizeAddress } from "../../src/util/ip.js";
-import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { PEP_SERVICE_ADDED_EVENT, pepService } from "../mod_pep/api.js";
-import { publisherAttr } from "../mod_pubsub/xml.js";
+import "../lib/pubsub/services.js";
+import { publisherAttr } from "../lib/pubsub/xml.js";
 import { CONTENT_TYPES, feedItemOf, jsonItem, pickFormat, render, type FeedItem } from "./feeds.js";
 import { EventStreams, type StreamSource } from "./sse.js";
 
@@ -84,7 +83,7 @@ class RateLimit {
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     const o = module.options;
     const maxPage = o.integer("pubsub_http_max_items", 100, { min: 1, max: 10_000 });
     const limiter = new RateLimit(o.integer("pubsub_http_rate_limit", 60, { min: 0, max: 1_000_000 }));
@@ -100,7 +99,9 @@ export default defineModule({
     // A bare "user" in Basic credentials: an account of the component's parent domain, or of this host.
     const parent = pep || !service.includes(".") ? service : service.slice(service.indexOf(".") + 1);
 
-    const instance = (): StreamSource | undefined => pubsubInstance(service);
+    // On a component: mod_pubsub's service, looked up at each request (it may be reloaded).
+    if (!pep) await module.depends("pubsub");
+    const instance = (): StreamSource | undefined => module.serviceOn(service, "pubsub");
 
     const corsHeaders = (req: IncomingMessage): Record<string, string> => {
       const origin = req.headers.origin;
@@ -345,7 +346,7 @@ export default defineModule({
     };
     // A PEP service made anew (it had left mod_pep's cache): streams on the old one would hear
     // nothing more, so they end and their readers reconnect (Last-Event-ID) to the new one.
-    module.hook(PEP_SERVICE_ADDED_EVENT, ({ username }) => {
+    module.hook("pep-service-added", ({ username }) => {
       endAccount(username);
       return undefined;
     });
@@ -366,7 +367,8 @@ export default defineModule({
       const at = owner?.indexOf("@") ?? -1;
       if (!owner || at <= 0 || owner.includes("/") || owner.slice(at + 1) !== service) return plain(req, res, 404, "No such pubsub service");
       const username = owner.slice(0, at);
-      const handle = await pepService(module, username);
+      // mod_pep's service when it is loaded on this host.
+      const handle = await module.serviceOn(service, "pep")?.service(username);
       // No such account, or no PEP here: the same answer as an unknown service.
       if (!handle) return plain(req, res, 404, "No such pubsub service");
       let entry = accountStreams.get(username);

@@ -8,14 +8,14 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "../../src/util/logger.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
-import type { PubsubInstance } from "../mod_pubsub/instances.js";
-import { publisherAttr } from "../mod_pubsub/xml.js";
+import type { PubsubComponent } from "../lib/pubsub/services.js";
+import { publisherAttr } from "../lib/pubsub/xml.js";
 import { feedItemOf, jsonItem } from "./feeds.js";
 
 /** What a stream reads: a component's pubsub instance, or an account's PEP service. */
 export interface StreamSource {
-  service: PubsubInstance["service"];
-  ctx: Pick<PubsubInstance["ctx"], "jid" | "exposePublisher">;
+  service: PubsubComponent["service"];
+  ctx: Pick<PubsubComponent["ctx"], "jid" | "exposePublisher">;
   /** Resolves once the service's notifications of the events so far are posted. */
   broadcaster: { idle(): Promise<void> };
 }

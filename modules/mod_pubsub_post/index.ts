@@ -28,8 +28,8 @@ import { jidBare, jidPrep } from "../../src/util/jid.js";
 import type { PubsubFailure } from "../../src/util/pubsub/index.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
-import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { itemPayload } from "../mod_pubsub/protocol.js";
+import "../lib/pubsub/services.js";
+import { itemPayload } from "../lib/pubsub/protocol.js";
 import { startWebhooks } from "./webhooks.js";
 
 
@@ -131,7 +131,9 @@ function stringTable(module: ModuleApi, name: string): Map<string, string> {
   return out;
 }
 
-function load(module: ModuleApi): void {
+async function load(module: ModuleApi): Promise<void> {
+  // The component's pubsub service (looked up at each use: mod_pubsub may be reloaded).
+  await module.depends("pubsub");
   const o = module.options;
   const g = module.globalOptions;
   const maxSize = g.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 });
@@ -205,7 +207,7 @@ function load(module: ModuleApi): void {
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse, parts: string[]) => {
-    const inst = pubsubInstance(module.host);
+    const inst = module.serviceOn(module.host, "pubsub");
     if (!inst) return send(req, res, 503, "The pubsub service is not running");
     const method = req.method ?? "";
     const [node, itemId] = parts;

@@ -16,10 +16,10 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
-import { Element, errorReply, reply, serialize } from "../../src/xml/stanza.js";
+import { Element, StanzaError, serialize } from "../../src/xml/stanza.js";
 import { findForm, rawFormValues } from "../../src/util/dataforms.js";
-import { pubsubInstance } from "../mod_pubsub/instances.js";
-import { NS_COMMANDS } from "../mod_pubsub/xml.js";
+import "../lib/pubsub/services.js";
+import { NS_COMMANDS } from "../lib/pubsub/xml.js";
 import { NS_DATA } from "../../src/xml/ns.js";
 
 export const NODE_WEBHOOKS = "urn:herald:pubsub:webhooks";
@@ -93,7 +93,7 @@ export function startWebhooks(module: ModuleApi): void {
     const list = (await failures.get(d.node)) ?? [];
     list.push({ url: d.url, at: new Date().toISOString(), attempts: d.attempts, error });
     await failures.set(d.node, list.slice(-MAX_FAILURES_KEPT));
-    const inst = pubsubInstance(module.host);
+    const inst = module.serviceOn(module.host, "pubsub");
     const affs = inst ? await inst.service.getNodeAffiliations(d.node, module.host) : undefined;
     if (!affs?.ok) return;
     for (const a of affs.value) {
@@ -185,7 +185,7 @@ export function startWebhooks(module: ModuleApi): void {
   // The bus belongs to the service, which mod_pubsub creates when it loads: attach once it exists.
   let offs: Array<() => void> = [];
   const attach = () => {
-    const inst = pubsubInstance(module.host);
+    const inst = module.serviceOn(module.host, "pubsub");
     if (!inst || offs.length > 0) return inst !== undefined;
     offs = [
       inst.service.events.on("item-published", (ev: ItemsEvent) =>
@@ -246,21 +246,18 @@ export function startWebhooks(module: ModuleApi): void {
   const command = (sessionid: string, status: string, children: Element[]) =>
     new Element("command", { xmlns: NS_COMMANDS, node: NODE_WEBHOOKS, sessionid, status }, children);
 
-  module.hook(
-    `iq-set/host/${NS_COMMANDS}:command`,
+  module.iq.set(
+    NS_COMMANDS,
+    "command",
     async (ev) => {
       const stanza = ev.stanza;
-      const cmd = stanza.firstElement()!;
+      const cmd = ev.payload;
       if (cmd.attrs.node !== NODE_WEBHOOKS) return undefined;
       const sessionid = cmd.attrs.sessionid ?? `webhooks:${randomBytes(6).toString("hex")}`;
-      const inst = pubsubInstance(module.host);
-      if (!inst) return module.reply(ev, errorReply(stanza, "wait", "service-unavailable"));
+      const inst = module.serviceOn(module.host, "pubsub");
+      if (!inst) return new StanzaError("wait", "service-unavailable");
       const actor = stanza.attrs.from ?? "";
-      const r = reply(stanza);
-      if (cmd.attrs.action === "cancel") {
-        r.children.push(command(sessionid, "canceled", []));
-        return module.reply(ev, r);
-      }
+      if (cmd.attrs.action === "cancel") return command(sessionid, "canceled", []);
       const form = findForm(cmd);
       if (!form || (form.attrs.type ?? "submit") !== "submit") {
         const x = new Element("x", { xmlns: NS_DATA, type: "form" }, [
@@ -269,21 +266,20 @@ export function startWebhooks(module: ModuleApi): void {
           field("webhook_urls", "text-multi", "Endpoints (http/https URLs, one a line; none removes them)"),
           field("webhook_secret", "text-private", "Signing secret (empty: a new random one)"),
         ]);
-        r.children.push(command(sessionid, "executing", [new Element("actions", { execute: "complete" }, [new Element("complete")]), x]));
-        return module.reply(ev, r);
+        return command(sessionid, "executing", [new Element("actions", { execute: "complete" }, [new Element("complete")]), x]);
       }
       const values = rawFormValues(form);
       const node = values.get("pubsub#node")?.[0];
-      if (!node) return module.reply(ev, errorReply(stanza, "modify", "bad-request", "pubsub#node is required"));
+      if (!node) return new StanzaError("modify", "bad-request", "pubsub#node is required");
       // Only the node's owners read its configuration.
       const owned = await inst.service.getConfig(node, actor);
       if (!owned.ok) {
         const condition = owned.error === "item-not-found" ? "item-not-found" : "forbidden";
-        return module.reply(ev, errorReply(stanza, condition === "forbidden" ? "auth" : "cancel", condition));
+        return new StanzaError(condition === "forbidden" ? "auth" : "cancel", condition);
       }
       const urls = (values.get("webhook_urls") ?? []).flatMap((v) => v.split(/\s+/)).filter((u) => u !== "");
       const bad = urls.find((u) => !validUrl(u));
-      if (bad !== undefined) return module.reply(ev, errorReply(stanza, "modify", "not-acceptable", `Not an http(s) URL: ${bad}`));
+      if (bad !== undefined) return new StanzaError("modify", "not-acceptable", `Not an http(s) URL: ${bad}`);
       const secret = values.get("webhook_secret")?.[0] || randomBytes(24).toString("hex");
       await hooksStore.set(node, urls.length === 0 ? undefined : { urls, secret });
       const failed = (await failures.get(node)) ?? [];
@@ -298,9 +294,9 @@ export function startWebhooks(module: ModuleApi): void {
           failed.map((f) => `${f.at} ${f.url} after ${f.attempts} attempts: ${f.error}`),
         ),
       ]);
-      r.children.push(command(sessionid, "completed", [x]));
-      return module.reply(ev, r);
+      return command(sessionid, "completed", [x]);
     },
-    10,
+    // Before mod_pubsub's commands (get-pending), which answer item-not-found to other nodes.
+    { priority: 10 },
   );
 }

@@ -1,20 +1,14 @@
-// The roster store of a host: the one place where rosters are read and written. mod_roster (the
-// jabber:iq:roster protocol) and mod_presence (subscriptions) share it through rosterManager(),
-// so both see the same cache and the same per-user lock. Other modules ask through the events
-// documented in mod_roster/index.ts, never here.
-//
-// Storage: map store "roster", one map per user. Key = the contact's bare JID, value = StoredItem
-// ({ name?, subscription, ask?, groups, approved? }). Key "" (never a JID) holds the user's meta:
-// { ver: number, pending: { [contactBareJid]: JsonElement } } — the roster version and the full
-// subscription requests received and not yet answered (RFC 6121 §3.1.3). One setMany per change
-// writes the item and the meta together.
+// The roster store of a host: the one place where rosters are read and written while the server
+// runs. mod_roster creates it and provides it as the "roster" service (../../modules/lib/roster/service.ts),
+// so mod_roster's protocol and mod_presence's subscriptions share one cache and one lock per user.
+// Stored format: ../lib/roster/store.ts.
 //
 // Versions (XEP-0237, RFC 6121 §2.6) count every stored change, Prosody's way: a roster never
 // written reports "1", the first write makes it 1, then 2, 3... (its scansion tests expect these
 // exact values). Because "1" is ambiguous, a client presenting "1" always gets the full roster.
 
 import type { ModuleApi } from "../../src/modules/api.js";
-import type { ClientSession } from "../../src/sessions/session.js";
+import { SessionSlot, type ClientSession } from "../../src/sessions/session.js";
 import type { MapStore } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import type { Logger } from "../../src/util/logger.js";
@@ -35,155 +29,51 @@ import {
   type JsonElement,
   type RosterItem,
   type StoredItem,
-} from "./roster.js";
-import { sameState, transition, visibleChange, type SubscriptionEvent, type Transition } from "./subscription.js";
+} from "../lib/roster/roster.js";
+import type { RosterItemChanged, RosterService, RosterState, SubscriptionResult } from "../lib/roster/service.js";
+import { META_KEY, type Meta, type StoredRecord } from "../lib/roster/store.js";
+import { sameState, transition, visibleChange, type SubscriptionEvent, type Transition } from "../lib/roster/subscription.js";
 
-interface Meta {
-  ver: number;
-  pending: Record<string, JsonElement>;
-}
-
-type Record_ = StoredItem | Meta;
-
-/** A user's roster in memory. Treat as read-only outside this file. */
-export interface RosterState {
-  readonly items: Map<string, StoredItem>;
-  /** Stored changes so far (0: never written). */
-  ver: number;
-  /** Pending inbound subscription requests (RFC 6121 §3.1.3), by contact bare JID. */
-  readonly pending: Map<string, JsonElement>;
-}
-
-/** What `roster-item-changed` carries (fired on the host bus after every stored item change). */
-export interface RosterItemChanged {
-  username: string;
-  jid: string;
-  item: RosterItem | null;
-  previous: RosterItem | null;
-}
-
-export interface SubscriptionResult extends Transition {
-  item: StoredItem | undefined;
-  previousItem: StoredItem | undefined;
-  /** The stored change showed in the roster (a push was sent). */
-  pushed: boolean;
-}
-
-const META_KEY = "";
-/** The map store rosters live in. */
-export const ROSTER_STORE = "roster";
-
-/**
- * Merge items and pending inbound requests into a user's stored roster while no server runs
- * (`herald import prosody`): one setMany. Items equal to the stored ones change nothing; when
- * anything changes, the version becomes at least `minVer` and above the stored one, so clients
- * holding an older version get the whole roster. Returns the number of items added or changed.
- */
-export async function mergeStoredRoster(
-  store: MapStore<Record_>,
-  username: string,
-  items: ReadonlyMap<string, StoredItem>,
-  pending: ReadonlyMap<string, JsonElement>,
-  minVer = 0,
-): Promise<number> {
-  const all = await store.getAll(username);
-  const meta = (all.get(META_KEY) ?? {}) as Partial<Meta>;
-  const ver = typeof meta.ver === "number" && Number.isSafeInteger(meta.ver) && meta.ver >= 0 ? meta.ver : 0;
-  const pendingObj: Record<string, JsonElement> = {};
-  if (meta.pending && typeof meta.pending === "object") {
-    for (const [jid, st] of Object.entries(meta.pending)) if (isJsonElement(st)) pendingObj[jid] = st;
-  }
-  const entries: Array<[string, Record_ | undefined]> = [];
-  for (const [jid, item] of items) {
-    if (jid === META_KEY) continue;
-    const old = readStoredItem(all.get(jid));
-    if (!old || !sameItem(old, item)) entries.push([jid, item]);
-  }
-  let pendingChanged = false;
-  for (const [jid, st] of pending) {
-    if (!(jid in pendingObj)) {
-      pendingObj[jid] = st;
-      pendingChanged = true;
-    }
-  }
-  if (entries.length === 0 && !pendingChanged) return 0;
-  const next: Meta = { ver: all.size === 0 ? Math.max(minVer, 1) : Math.max(ver + 1, minVer), pending: pendingObj };
-  await store.setMany(username, [...entries, [META_KEY, next]]);
-  return entries.length;
-}
 const CACHE_MAX = 5000;
 
 /** What the manager needs of its host: a subset of the ModuleApi. */
 export type RosterHost = Pick<ModuleApi, "sessionsOf" | "fire">;
 
-interface Shared {
-  /** The host's own option reader: tells apart two servers in one process serving the same name (tests). */
-  scope: object;
-  manager: RosterManager;
-  /** The modules using it; the manager goes when the last one is unloaded. */
-  users: Set<ModuleApi>;
-}
+/** Sends a roster push later (an iq handler's afterReply: the push follows the result). */
+export type PushScheduler = (push: () => void) => void;
 
-/** Shared managers by host name (normally one per name; see Shared.scope). */
-const managers = new Map<string, Shared[]>();
+/** What mod_roster keeps on a session: it requested the roster (RFC 6121 §2.1.6: pushes only then). */
+export const rosterRequested = new SessionSlot<true>("roster");
 
-/**
- * The roster manager of the module's host (created on first use, shared by every module of the
- * host that asks, forgotten once they are all unloaded so that a restarted server starts afresh).
- */
-export function rosterManager(module: ModuleApi): RosterManager {
-  const list = managers.get(module.host) ?? [];
-  let shared = list.find((s) => s.scope === module.options);
-  if (!shared) {
-    shared = { scope: module.options, manager: new RosterManager(module.openMap<Record_>("roster"), module, module.log), users: new Set() };
-    list.push(shared);
-    managers.set(module.host, list);
-  }
-  const entry = shared;
-  if (!entry.users.has(module)) {
-    entry.users.add(module);
-    module.onUnload(() => {
-      entry.users.delete(module);
-      const next = entry.users.values().next();
-      if (!next.done) {
-        entry.manager.rebind(next.value);
-        return;
-      }
-      const rest = (managers.get(module.host) ?? []).filter((s) => s !== entry);
-      if (rest.length) managers.set(module.host, rest);
-      else managers.delete(module.host);
-    });
-  }
-  return entry.manager;
+/** A user's roster as the manager holds it (RosterState, writable here). */
+interface MutableRosterState {
+  items: Map<string, StoredItem>;
+  ver: number;
+  pending: Map<string, JsonElement>;
 }
 
 let pushCounter = 0;
 
-export class RosterManager {
+export class RosterManager implements RosterService {
   private readonly lock = new KeyedLock<string>();
   /** Rosters of users with sessions, or being changed, are held beyond CACHE_MAX. */
-  private readonly cache = new Lru<string, RosterState>(
+  private readonly cache = new Lru<string, MutableRosterState>(
     CACHE_MAX,
     undefined,
     (user) => this.host.sessionsOf(user).length === 0 && !this.lock.busy(user),
   );
-  private loading = new Map<string, Promise<RosterState>>();
+  private loading = new Map<string, Promise<MutableRosterState>>();
 
   constructor(
-    private readonly store: MapStore<Record_>,
-    private host: RosterHost,
+    private readonly store: MapStore<StoredRecord>,
+    private readonly host: RosterHost,
     private readonly log: Logger,
   ) {}
-
-  /** Use another module's API to reach the host (the one it was created with was unloaded). */
-  rebind(host: RosterHost): void {
-    this.host = host;
-  }
 
   // ---- reading ----
 
   /** The user's roster (cached). */
-  async roster(username: string): Promise<RosterState> {
+  async roster(username: string): Promise<MutableRosterState> {
     const hit = this.cache.get(username);
     if (hit) return hit;
     let p = this.loading.get(username);
@@ -198,9 +88,9 @@ export class RosterManager {
     return loaded;
   }
 
-  private async load(username: string): Promise<RosterState> {
+  private async load(username: string): Promise<MutableRosterState> {
     const all = await this.store.getAll(username);
-    const state: RosterState = { items: new Map(), ver: 0, pending: new Map() };
+    const state: MutableRosterState = { items: new Map(), ver: 0, pending: new Map() };
     for (const [key, value] of all) {
       if (key === META_KEY) {
         const meta = value as Partial<Meta>;
@@ -217,7 +107,7 @@ export class RosterManager {
     return state;
   }
 
-  private remember(username: string, state: RosterState): void {
+  private remember(username: string, state: MutableRosterState): void {
     this.cache.set(username, state);
   }
 
@@ -264,15 +154,16 @@ export class RosterManager {
 
   /**
    * Store a change of one contact (item and/or pending request) and bump the version.
-   * `beforePush` runs once stored (e.g. the iq result, which RFC 6121 §2.3.2 sends before the push).
+   * `beforePush` runs once stored; `pushAfter`, when given, is handed the push instead of it being
+   * sent at once (a roster set's push follows its iq result, RFC 6121 §2.3.2).
    */
   private async commit(
     username: string,
-    st: RosterState,
+    st: MutableRosterState,
     jid: string,
     item: StoredItem | undefined,
     pending: JsonElement | undefined,
-    opts: { push: boolean; beforePush?: () => void },
+    opts: { push: boolean; beforePush?: () => void; pushAfter?: PushScheduler },
   ): Promise<void> {
     const pendingObj: Record<string, JsonElement> = {};
     for (const [k, v] of st.pending) if (k !== jid) pendingObj[k] = v;
@@ -290,14 +181,20 @@ export class RosterManager {
     st.ver = meta.ver;
     if (!this.cache.has(username)) this.remember(username, st);
     opts.beforePush?.();
-    if (opts.push) this.push(username, jid, item ?? null, st);
+    if (opts.push) this.schedulePush(username, jid, item ?? null, st, opts.pushAfter);
   }
 
-  /** RFC 6121 §2.1.6: a roster push to every interested resource of the user. */
-  push(username: string, jid: string, item: StoredItem | null, st: RosterState): void {
-    const sessions = this.host.sessionsOf(username).filter((s) => s.rosterRequested && !s.closed);
-    if (sessions.length === 0) return;
+  /** A push of the roster as it is now, sent now or handed to `pushAfter`. */
+  private schedulePush(username: string, jid: string, item: StoredItem | null, st: MutableRosterState, pushAfter?: PushScheduler): void {
     const ver = RosterManager.versionString(st);
+    if (pushAfter) pushAfter(() => this.push(username, jid, item, ver));
+    else this.push(username, jid, item, ver);
+  }
+
+  /** RFC 6121 §2.1.6: a roster push (at version `ver`) to every interested resource of the user. */
+  push(username: string, jid: string, item: StoredItem | null, ver: string): void {
+    const sessions = this.host.sessionsOf(username).filter((s) => rosterRequested.get(s) === true && !s.closed);
+    if (sessions.length === 0) return;
     for (const s of sessions) {
       const iq = new Element("iq", { type: "set", id: `push${(++pushCounter).toString(36)}`, to: s.fullJid! });
       iq.children.push(new Element("query", { xmlns: NS_ROSTER, ver }, [itemElement(jid, item)]));
@@ -322,7 +219,7 @@ export class RosterManager {
     jid: string,
     name: string | undefined,
     groups: string[],
-    opts: { maxItems: number; beforePush?: () => void },
+    opts: { maxItems: number; pushAfter?: PushScheduler },
   ): Promise<{ ok: true } | { ok: false; condition: string; text: string }> {
     const result = await this.locked(username, async () => {
       const st = await this.roster(username);
@@ -333,11 +230,10 @@ export class RosterManager {
       const item = applyRosterSet(previous, name, groups);
       if (sameItem(previous, item)) {
         // Nothing changes: answer, and push anyway as the RFC asks for (§2.3.2), at the same version.
-        opts.beforePush?.();
-        this.push(username, jid, item, st);
+        this.schedulePush(username, jid, item, st, opts.pushAfter);
         return { ok: true as const, previous, item };
       }
-      await this.commit(username, st, jid, item, st.pending.get(jid), { push: true, beforePush: opts.beforePush });
+      await this.commit(username, st, jid, item, st.pending.get(jid), { push: true, pushAfter: opts.pushAfter });
       return { ok: true as const, previous, item };
     });
     if (!result.ok) return result;
@@ -349,13 +245,13 @@ export class RosterManager {
    * Remove an item and any pending request from it (RFC 6121 §2.5). Returns the state it had, or
    * undefined when there was no such item (and no pending request).
    */
-  async removeItem(username: string, jid: string, beforePush?: () => void): Promise<{ item?: StoredItem; pendingIn: boolean } | undefined> {
+  async removeItem(username: string, jid: string, pushAfter?: PushScheduler): Promise<{ item?: StoredItem; pendingIn: boolean } | undefined> {
     const result = await this.locked(username, async () => {
       const st = await this.roster(username);
       const previous = st.items.get(jid);
       const pendingIn = st.pending.has(jid);
       if (!previous && !pendingIn) return undefined;
-      await this.commit(username, st, jid, undefined, undefined, { push: previous !== undefined, beforePush });
+      await this.commit(username, st, jid, undefined, undefined, { push: previous !== undefined, pushAfter });
       return { item: previous, pendingIn };
     });
     if (result?.item) await this.changed(username, jid, result.item, undefined);
@@ -402,6 +298,6 @@ export class RosterManager {
 
   /** Interested resources (RFC 6121 §2.1.6): those that requested the roster. */
   interested(username: string): ClientSession[] {
-    return this.host.sessionsOf(username).filter((s) => s.rosterRequested && !s.closed);
+    return this.host.sessionsOf(username).filter((s) => rosterRequested.get(s) === true && !s.closed);
   }
 }

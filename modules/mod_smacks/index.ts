@@ -26,7 +26,7 @@ import { defineModule } from "../../src/modules/api.js";
 import { C2SConnection } from "../../src/net/c2s.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
-import { delayElement } from "../mod_offline/stored.js";
+import { delayElement } from "../lib/im/stored.js";
 import { NS_CARBONS, NS_DELAY } from "../../src/xml/ns.js";
 import type { EventSpec } from "../../src/events/bus.js";
 

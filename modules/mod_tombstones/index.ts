@@ -22,7 +22,7 @@ export default defineModule({
     const cacheSize = module.options.integer("tombstone_cache_size", 1024, { min: 1, max: 10_000_000 });
     const graveyard = new Graveyard(module.openMap<number>(TOMBSTONE_STORE), ttl, cacheSize);
 
-    module.hookGlobal("user-deleted", async (ev: { host: string; username: string }) => {
+    module.hookGlobal("user-deleted", async (ev) => {
       if (ev.host !== module.host) return undefined;
       try {
         await graveyard.bury(ev.username);

@@ -1,20 +1,17 @@
 // XEP-0012 §6 (Server Query): jabber:iq:last sent to the server itself answers how long it has run.
 
 import { defineModule } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
-import { Element, reply } from "../../src/xml/stanza.js";
+import { Element } from "../../src/xml/stanza.js";
 import { NS_LAST } from "../../src/xml/ns.js";
 export { NS_LAST };
 
 export default defineModule({
   load(module) {
     module.addFeature(NS_LAST);
-    module.hook(`iq-get/host/${NS_LAST}:query`, (ev: StanzaEvent) => {
+    module.iq.get(NS_LAST, "query", () => {
       const started = module.serverStarted || Date.now();
       const seconds = Math.max(0, Math.floor((Date.now() - started) / 1000));
-      const r = reply(ev.stanza);
-      r.add(new Element("query", { xmlns: NS_LAST, seconds: String(seconds) }));
-      return module.reply(ev, r);
+      return new Element("query", { xmlns: NS_LAST, seconds: String(seconds) });
     });
   },
 });

@@ -3,10 +3,9 @@
 // `vcard_max_size` (bytes of the serialized vCard, default 256 KiB) bounds what one account stores.
 
 import { defineModule } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
 import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import type { EventSpec } from "../../src/events/bus.js";
@@ -21,50 +20,51 @@ export default defineModule({
     const store = module.openKeyval<ElementJson>("vcard");
     const maxSize = module.options.integer("vcard_max_size", 256 * 1024, { min: 1024 });
 
-    const sendVcard = async (ev: StanzaEvent, user: string) => {
-      const vcard = elementFromJson(await store.get(user));
+    const vcardOf = async (user: string) =>
       // XEP-0054 §3.1: no vCard: an error, item-not-found.
-      if (!vcard) return module.reply(ev, errorReply(ev.stanza, "cancel", "item-not-found"));
-      const r = reply(ev.stanza);
-      r.add(vcard);
-      return module.reply(ev, r);
-    };
+      elementFromJson(await store.get(user)) ?? new StanzaError("cancel", "item-not-found");
 
     // Retrieving a user's vCard (XEP-0054 §3.1 own, §3.3 another user's).
-    module.hook(`iq-get/bare/${NS_VCARD}:vCard`, async (ev: StanzaEvent) => {
-      const to = ev.stanza.attrs.to;
-      const user = to === undefined ? (ev.origin as { username?: string }).username : jidNode(to);
-      if (user === undefined) return undefined;
-      // RFC 6121 §8.5.1: an iq to an account that does not exist.
-      if (!ev.toSelf && !(await module.accounts.exists(user))) {
-        return module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      }
-      return sendVcard(ev, user);
-    });
-    module.hook(`iq-get/host/${NS_VCARD}:vCard`, (ev: StanzaEvent) => sendVcard(ev, ""));
+    module.iq.get(
+      NS_VCARD,
+      "vCard",
+      async (ev) => {
+        const to = ev.stanza.attrs.to;
+        const user = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : jidNode(to);
+        if (user === undefined) return undefined;
+        // RFC 6121 §8.5.1: an iq to an account that does not exist.
+        if (!ev.toSelf && !(await module.accounts.exists(user))) return new StanzaError("cancel", "service-unavailable");
+        return vcardOf(user);
+      },
+      { to: "bare" },
+    );
+    module.iq.get(NS_VCARD, "vCard", () => vcardOf(""));
 
     // XEP-0054 §3.2: updating one's own vCard; anybody else's is forbidden.
-    module.hook(`iq-set/bare/${NS_VCARD}:vCard`, async (ev: StanzaEvent) => {
-      const { stanza, origin } = ev;
-      if (!ev.toSelf || !isClientSession(origin) || !origin.username) {
-        return module.reply(ev, errorReply(stanza, "auth", "forbidden", "You may only set your own vCard"));
-      }
-      const vcard = stanza.firstElement()!.clone();
-      const size = Buffer.byteLength(vcard.toString(), "utf8");
-      if (size > maxSize) {
-        return module.reply(ev, errorReply(stanza, "modify", "not-acceptable", `The vCard is too large (${size} bytes, at most ${maxSize})`));
-      }
-      await store.set(origin.username, elementToJson(vcard));
-      module.reply(ev, reply(stanza));
-      await module.fire("vcard-updated", { username: origin.username, vcard, session: origin });
-      return true;
-    });
-    module.hook(`iq-set/host/${NS_VCARD}:vCard`, (ev: StanzaEvent) =>
-      module.reply(ev, errorReply(ev.stanza, "auth", "forbidden", "The server's vCard is not set over XMPP")),
+    module.iq.set(
+      NS_VCARD,
+      "vCard",
+      async (ev) => {
+        const { origin } = ev;
+        if (!ev.toSelf || !isClientSession(origin) || !origin.username) {
+          return new StanzaError("auth", "forbidden", "You may only set your own vCard");
+        }
+        const username = origin.username;
+        const vcard = ev.payload.clone();
+        const size = Buffer.byteLength(vcard.toString(), "utf8");
+        if (size > maxSize) return new StanzaError("modify", "not-acceptable", `The vCard is too large (${size} bytes, at most ${maxSize})`);
+        await store.set(username, elementToJson(vcard));
+        ev.afterReply(() => {
+          module.fire("vcard-updated", { username, vcard, session: origin }).catch(() => undefined /* logged by the bus */);
+        });
+        return null;
+      },
+      { to: "bare" },
     );
+    module.iq.set(NS_VCARD, "vCard", () => new StanzaError("auth", "forbidden", "The server's vCard is not set over XMPP"));
 
     // XEP-0054 §2: the account advertises vcard-temp in its disco#info.
-    module.hook("account-disco-info", (data: { node?: string; reply: Element }) => {
+    module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_VCARD }));
       return undefined;
     });

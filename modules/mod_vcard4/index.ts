@@ -5,55 +5,60 @@
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { pepService } from "../mod_pep/api.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+import "../lib/pubsub/services.js";
 import { NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
+    const pep = await module.depends("pep");
     module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_VCARD4 }));
       return undefined;
     });
 
-    module.hook(`iq-get/bare/${NS_VCARD4}:vcard`, async (ev) => {
-      const { stanza, origin } = ev;
-      const to = stanza.attrs.to;
-      const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
-      if (username === undefined) return undefined;
-      const pep = await pepService(module, username);
-      if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
-      const last = await pep.service.getLastItem(NODE_VCARD4, stanza.attrs.from ?? pep.jid);
-      if (last.ok && last.value?.payload instanceof Element) {
-        const r = reply(stanza);
-        r.add(last.value.payload);
-        return module.reply(ev, r);
-      }
-      if (last.ok || last.error === "item-not-found") return module.reply(ev, errorReply(stanza, "cancel", "item-not-found"));
-      if (last.error === "forbidden" || last.error === "presence-subscription-required" || last.error === "not-in-roster-group" || last.error === "closed-node") {
-        return module.reply(ev, errorReply(stanza, "auth", "forbidden"));
-      }
-      return module.reply(ev, errorReply(stanza, "modify", "undefined-condition"));
-    });
+    module.iq.get(
+      NS_VCARD4,
+      "vcard",
+      async (ev) => {
+        const { stanza, origin } = ev;
+        const to = stanza.attrs.to;
+        const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
+        if (username === undefined) return undefined;
+        const account = await pep.service(username);
+        if (!account) return new StanzaError("cancel", "service-unavailable");
+        const last = await account.service.getLastItem(NODE_VCARD4, stanza.attrs.from ?? account.jid);
+        if (last.ok && last.value?.payload instanceof Element) return last.value.payload;
+        if (last.ok || last.error === "item-not-found") return new StanzaError("cancel", "item-not-found");
+        if (last.error === "forbidden" || last.error === "presence-subscription-required" || last.error === "not-in-roster-group" || last.error === "closed-node") {
+          return new StanzaError("auth", "forbidden");
+        }
+        return new StanzaError("modify", "undefined-condition");
+      },
+      { to: "bare" },
+    );
 
     // XEP-0292 §3.2: only the account itself publishes its vCard4.
-    module.hook(`iq-set/bare/${NS_VCARD4}:vcard`, async (ev) => {
-      const { stanza, origin } = ev;
-      if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) {
-        return module.reply(ev, errorReply(stanza, "auth", "forbidden"));
-      }
-      const pep = await pepService(module, origin.username);
-      if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
-      const payload = stanza.firstElement()!.clone();
-      const done = await pep.service.publish(NODE_VCARD4, origin.fullJid, "current", {
-        payload,
-        size: Buffer.byteLength(payload.toString(), "utf8"),
-        namespace: NS_VCARD4,
-      });
-      if (done.ok) return module.reply(ev, reply(stanza));
-      if (done.error === "forbidden") return module.reply(ev, errorReply(stanza, "auth", "forbidden"));
-      return module.reply(ev, errorReply(stanza, "modify", "undefined-condition", done.text ?? done.error));
-    });
+    module.iq.set(
+      NS_VCARD4,
+      "vcard",
+      async (ev) => {
+        const { origin } = ev;
+        if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) return new StanzaError("auth", "forbidden");
+        const account = await pep.service(origin.username);
+        if (!account) return new StanzaError("cancel", "service-unavailable");
+        const payload = ev.payload.clone();
+        const done = await account.service.publish(NODE_VCARD4, origin.fullJid, "current", {
+          payload,
+          size: Buffer.byteLength(payload.toString(), "utf8"),
+          namespace: NS_VCARD4,
+        });
+        if (done.ok) return null;
+        if (done.error === "forbidden") return new StanzaError("auth", "forbidden");
+        return new StanzaError("modify", "undefined-condition", done.text ?? done.error);
+      },
+      { to: "bare" },
+    );
   },
 });

@@ -3,14 +3,15 @@
 // User Avatar (XEP-0084), both in open nodes ("readable by anyone", as vcard-temp always was);
 // reading a vcard-temp builds it back from those items (convert.ts). Presence carries the avatar's
 // hash (XEP-0153 §3.2), and a vCard left in mod_vcard's store is moved into PEP at the account's
-// next login (upgrade_legacy_vcards, default true). Needs mod_pep; replaces mod_vcard.
+// next login (upgrade_legacy_vcards, default true). Loads mod_pep (module.depends("pep")); replaces mod_vcard.
 
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
-import { lastPayload, pepService, publishWithDefaults, type PepServiceHandle } from "../mod_pep/api.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+import { lastPayload, publishWithDefaults } from "../lib/pubsub/pep.js";
+import type { PepServiceHandle } from "../lib/pubsub/services.js";
 import {
   NODE_AVATAR_DATA,
   NODE_AVATAR_METADATA,
@@ -30,16 +31,17 @@ const OPEN = { "pubsub#access_model": "open" };
 export default defineModule({
   async load(module) {
     if (module.hostKind !== "local") return;
+    const peps = await module.depends("pep");
     module.addFeature(NS_VCARD_TEMP);
     module.hook("account-disco-info", (data) => {
       if (data.node === undefined) data.reply.add(new Element("feature", { var: NS_CONVERSION }));
       return undefined;
     });
 
-    const failed = (stanza: Element, error: string, text?: string): Element => {
-      if (error === "forbidden") return errorReply(stanza, "auth", "forbidden");
-      if (error === "internal-server-error") return errorReply(stanza, "wait", "internal-server-error");
-      return errorReply(stanza, "modify", "undefined-condition", text ?? error);
+    const failed = (error: string, text?: string): StanzaError => {
+      if (error === "forbidden") return new StanzaError("auth", "forbidden");
+      if (error === "internal-server-error") return new StanzaError("wait", "internal-server-error");
+      return new StanzaError("modify", "undefined-condition", text ?? error);
     };
 
     /** XEP-0054 §3.2 -> PEP: old avatars out, new ones in (data before metadata, XEP-0084 §4), then the vCard4. */
@@ -57,16 +59,17 @@ export default defineModule({
     };
 
     // XEP-0054 §3.1 / §3.3: own vCard or another account's, as the requester may see the items.
-    module.hook(
-      `iq-get/bare/${NS_VCARD_TEMP}:vCard`,
+    module.iq.get(
+      NS_VCARD_TEMP,
+      "vCard",
       async (ev) => {
         const { stanza, origin } = ev;
         const to = stanza.attrs.to;
         const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
         if (username === undefined) return undefined;
-        const pep = await pepService(module, username);
+        const pep = await peps.service(username);
         // RFC 6121 §8.5.1: no such account.
-        if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
+        if (!pep) return new StanzaError("cancel", "service-unavailable");
         const requester = stanza.attrs.from ?? pep.jid;
         const vcard4 = await lastPayload(pep, NODE_VCARD4, requester);
         const data = await pep.service.getItems(NODE_AVATAR_DATA, requester);
@@ -81,28 +84,27 @@ export default defineModule({
             });
           }
         }
-        const r = reply(stanza);
-        r.add(pepToVcardTemp(vcard4, avatars));
-        return module.reply(ev, r);
+        return pepToVcardTemp(vcard4, avatars);
       },
-      10,
+      { to: "bare", priority: 10 },
     );
 
     // XEP-0054 §3.2: one's own vCard.
-    module.hook(
-      `iq-set/bare/${NS_VCARD_TEMP}:vCard`,
+    module.iq.set(
+      NS_VCARD_TEMP,
+      "vCard",
       async (ev) => {
-        const { stanza, origin } = ev;
+        const { origin } = ev;
         if (!ev.toSelf || !isClientSession(origin) || !origin.username || !origin.fullJid) {
-          return module.reply(ev, errorReply(stanza, "auth", "forbidden", "You may only set your own vCard"));
+          return new StanzaError("auth", "forbidden", "You may only set your own vCard");
         }
-        const pep = await pepService(module, origin.username);
-        if (!pep) return module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
-        const { vcard4, avatars } = vcardTempToPep(stanza.firstElement()!);
+        const pep = await peps.service(origin.username);
+        if (!pep) return new StanzaError("cancel", "service-unavailable");
+        const { vcard4, avatars } = vcardTempToPep(ev.payload);
         const saved = await saveToPep(pep, origin.fullJid, vcard4, avatars);
-        return module.reply(ev, saved.ok ? reply(stanza) : failed(stanza, saved.error, saved.text));
+        return saved.ok ? null : failed(saved.error, saved.text);
       },
-      10,
+      { to: "bare", priority: 10 },
     );
 
     // XEP-0153 §3.2: available presence carries the current avatar's hash (or, with none, an empty
@@ -110,7 +112,7 @@ export default defineModule({
     const injectPhoto = async (ev: StanzaEvent) => {
       const { stanza, origin } = ev;
       if (stanza.attrs.type !== undefined || !isClientSession(origin) || !origin.username) return undefined;
-      const pep = await pepService(module, origin.username);
+      const pep = await peps.service(origin.username);
       if (!pep) return undefined;
       const last = await pep.service.getLastItem(NODE_AVATAR_METADATA, pep.jid);
       // A copy goes on (the router routes ev.stanza); the client's own stanza is left as it was.
@@ -134,7 +136,7 @@ export default defineModule({
         try {
           const stored = await legacy.get(username);
           if (stored === undefined) return;
-          const pep = await pepService(module, username);
+          const pep = await peps.service(username);
           if (!pep) return;
           const has = async (node: string) => {
             const last = await pep.service.getLastItem(node, pep.jid);

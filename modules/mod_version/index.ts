@@ -2,8 +2,7 @@
 
 import { type as osType } from "node:os";
 import { defineModule } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
-import { Element, reply } from "../../src/xml/stanza.js";
+import { Element } from "../../src/xml/stanza.js";
 
 export const NS_VERSION = "jabber:iq:version";
 
@@ -13,15 +12,13 @@ export default defineModule({
     const hideOs = module.options.boolean("hide_os_type", false);
     // The kernel's name only: its release would tell an attacker more than a client needs.
     const os = osType();
-    module.hook(`iq-get/host/${NS_VERSION}:query`, (ev: StanzaEvent) => {
+    module.iq.get(NS_VERSION, "query", () => {
       // XEP-0092 §3: name and version, os optional; in this order.
       const q = new Element("query", { xmlns: NS_VERSION })
         .textTag("name", "Herald")
         .textTag("version", module.serverVersion);
       if (!hideOs) q.textTag("os", os);
-      const r = reply(ev.stanza);
-      r.add(q);
-      return module.reply(ev, r);
+      return q;
     });
   },
 });

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Interpreter } from "./interpreter.js";
 import { ConfigError, type ParsedConfig } from "../../src/config/values.js";
-import { Config, defaultConfigText, type WarningListener } from "../../src/config/options.js";
+import { Config, type WarningListener } from "../../src/config/options.js";
 
 export * from "../../src/config/values.js";
 export { parseLuaNumber, luaNumberToString } from "../../src/config/values.js";
@@ -56,12 +56,12 @@ export function loadConfigFile(file: string, env?: Record<string, string | undef
   return parseConfig(text, file, { env, baseDir: path.dirname(file) });
 }
 
-/** Herald's embedded default configuration (`defaultConfigText`), parsed by the same parser as any file. */
-export function defaultParsedConfig(): ParsedConfig {
-  return parseConfig(defaultConfigText, "<default config>", { env: {}, baseDir: "." });
+/** Herald's embedded default configuration (modules/defaults.ts, handed over by bin/), parsed by the same parser as any file. */
+export function defaultParsedConfig(text: string): ParsedConfig {
+  return parseConfig(text, "<default config>", { env: {}, baseDir: "." });
 }
 
 /** A Config over the built-in default configuration. */
-export function defaultConfig(opts: { onWarning?: WarningListener } = {}): Config {
-  return new Config(defaultParsedConfig(), opts);
+export function defaultConfig(text: string, opts: { onWarning?: WarningListener } = {}): Config {
+  return new Config(defaultParsedConfig(text), opts);
 }

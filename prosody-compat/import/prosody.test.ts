@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStorage } from "../../src/storage/memory.js";
-import { pepStore } from "../../modules/mod_pep/store.js";
+import { pepStore } from "../../modules/lib/pubsub/pep-store.js";
 import { importProsody } from "./prosody.js";
 
 let dir: string;

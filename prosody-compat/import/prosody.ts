@@ -38,12 +38,12 @@ import { AFFILIATIONS } from "../../src/util/pubsub/types.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, parseSubscriptionOptionsForm } from "../../src/util/pubsub/options.js";
 import { Element } from "../../src/xml/stanza.js";
 import { elementToJson } from "../../src/xml/json.js";
-import { mergeStoredRoster, ROSTER_STORE } from "../../modules/mod_roster/manager.js";
-import type { JsonElement, StoredItem } from "../../modules/mod_roster/roster.js";
-import { pepStore } from "../../modules/mod_pep/store.js";
+import { mergeStoredRoster, ROSTER_STORE } from "../../modules/lib/roster/store.js";
+import type { JsonElement, StoredItem } from "../../modules/lib/roster/roster.js";
+import { pepStore } from "../../modules/lib/pubsub/pep-store.js";
 import { archiveValue, DEFAULT_ARCHIVE_STORE, withoutStanzaIdsBy } from "../../modules/mod_mam/archiving.js";
 import { Blocklist, type StoredBlocklist } from "../../modules/mod_blocklist/blocklist.js";
-import { HeraldPubsubStore, STORE_NAMES } from "../../modules/mod_pubsub/store.js";
+import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { LuaTable, parseDat, parseList, type LuaValue } from "./lua-data.js";
 
 export interface ImportHost {

@@ -60,7 +60,7 @@ export async function reloadConfig(server: Server, print: (...p: unknown[]) => v
     const { load } = server.moduleListFor(host);
     const wanted = new Set(load);
     for (const m of Array.from(host.modules)) { // unloading changes host.modules
-      if (wanted.has(m)) continue;
+      if (wanted.has(m) || server.modules.neededBy(host.name, m).some((d) => wanted.has(d))) continue; // kept for a module that depends on it
       await server.modules.unload(host, m);
       print(`${host.name}: unloaded ${m}`);
       applied++;

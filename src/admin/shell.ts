@@ -4,7 +4,6 @@
 
 import type { Server } from "../server.js";
 import type { C2SConnection } from "../net/c2s.js";
-import { BUILTIN_MODULES } from "../modules/manager.js";
 import { jidBare, jidSplit, namePrep, nodePrep } from "../util/jid.js";
 import { render as renderConfigValue } from "../config/options.js";
 import { parseShellLine, ShellSyntaxError, type ShellValue } from "./shell-parse.js";
@@ -172,7 +171,10 @@ function sessionJid(c: C2SConnection): string {
   return `[${c.remoteAddress}]@${c.host || "?"}`;
 }
 
-const C2S_COLUMNS: Record<string, Column & { value: (c: C2SConnection) => string | undefined }> = {
+/** What a column shows of a session: the session, and what the host's modules say of it. */
+type C2SColumn = Column & { value: (c: C2SConnection, info: { status: string }) => string | undefined };
+
+const C2S_COLUMNS: Record<string, C2SColumn> = {
   id: { title: "Session ID", width: 20, value: (c) => c.id },
   jid: { title: "JID", width: 32, value: sessionJid },
   host: { title: "Host", width: 22, value: (c) => c.host },
@@ -180,11 +182,20 @@ const C2S_COLUMNS: Record<string, Column & { value: (c: C2SConnection) => string
   method: { title: "Method", width: 10, value: (c) => (c.transportKind === "websocket" ? "WebSocket" : "TCP") },
   ipv: { title: "IPv", width: 4, value: (c) => (c.remoteAddress.includes(":") && !c.remoteAddress.startsWith("::ffff:") ? "IPv6" : "IPv4") },
   ip: { title: "IP address", width: 40, value: (c) => c.remoteAddress },
-  status: { title: "Status", width: 6, value: (c) => (c.presence ? (c.presence.getChildText("show") ?? "online") : "") },
+  status: { title: "Status", width: 6, value: (_c, info) => info.status },
   secure: { title: "Security", width: 8, value: (c) => (!c.secure ? "insecure" : c.transportKind === "websocket" ? "secure" : "TLS") },
 };
 
-function columnsFrom(spec: ShellValue): Array<Column & { value: (c: C2SConnection) => string | undefined }> {
+/**
+ * The session's status as the host's modules see it (`session-status` on the host bus: mod_presence
+ * answers with the <show/> of an available session, "online" without one); "" when none answers.
+ */
+async function sessionStatus(server: Server, c: C2SConnection): Promise<string> {
+  const answer = c.host ? await server.hosts.get(c.host)?.bus.fire("session-status", { session: c }) : undefined;
+  return typeof answer === "string" ? answer : "";
+}
+
+function columnsFrom(spec: ShellValue): C2SColumn[] {
   const names = spec === undefined ? ["id", "jid", "ipv", "status", "secure"] : Array.isArray(spec) ? spec.map(String) : String(spec).split(/\s+/).filter(Boolean);
   return names.map((n) => {
     const col = C2S_COLUMNS[n];
@@ -228,7 +239,7 @@ function targetHosts(server: Server, hosts: ShellValue, name?: string): string[]
 }
 
 function checkModuleName(server: Server, name: string): void {
-  if (BUILTIN_MODULES.has(name)) throw new Error(`mod_${name} is built into Herald's core; it is not loaded or unloaded`);
+  if (server.builtinModules.has(name)) throw new Error(`mod_${name} is built into Herald's core; it is not loaded or unloaded`);
   if (!server.modules.has(name)) throw new Error(`Herald has no module named '${name}'`);
 }
 
@@ -255,7 +266,7 @@ function formatBytes(n: number): string {
 
 const HANDLERS: Record<string, Record<string, Handler>> = {
   c2s: {
-    show(server, print, [jid, colspec]) {
+    async show(server, print, [jid, colspec]) {
       const columns = columnsFrom(colspec);
       const row = table(columns);
       const all = sortedSessions(server);
@@ -269,7 +280,8 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
           print(`# ${c.host || "(no host yet)"}`);
           print(row());
         }
-        print(row(columns.map((col) => col.value(c))));
+        const info = { status: columns.includes(C2S_COLUMNS.status) ? await sessionStatus(server, c) : "" };
+        print(row(columns.map((col) => col.value(c, info))));
       }
       if (shown.length !== all.length) return { ok: true, message: `${shown.length} out of ${all.length} c2s sessions shown` };
       return { ok: true, message: `${all.length} c2s sessions shown` };

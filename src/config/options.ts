@@ -2,7 +2,7 @@
  * Herald's configuration: typed access to options written in Prosody's prosody.cfg.lua syntax.
  *
  * The text is parsed by prosody-compat/config (parseConfig / loadConfigFile, and defaultConfig for
- * `defaultConfigText`) into a global section
+ * the embedded default, modules/defaults.ts) into a global section
  * and one section per VirtualHost or Component. `new Config(parsed)` wraps that:
  *
  *   const config = new Config(loadConfigFile("/etc/herald/prosody.cfg.lua"));
@@ -18,7 +18,7 @@
  * { 5222 }") in `config.warnings` (which starts with the parser's own warnings) and, if given, the
  * onWarning callback. Conversions follow Prosody's module API: a one-item list is accepted where a
  * single value is expected, booleans also accept "true"/"false"/1/0, lists accept a lone value.
- * This file does no I/O; `defaultConfigText` is what Herald runs with when no file is given.
+ * This file does no I/O.
  */
 
 import {
@@ -372,30 +372,3 @@ export function render(v: unknown): string {
   if (v === Infinity) return '"never"';
   return String(v);
 }
-
-/** The configuration Herald uses when started without a config file. */
-export const defaultConfigText = `-- Herald's built-in configuration (used when no config file is given)
-data_path = "./data"
-
-modules_enabled = {
-  "roster"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "pep"; "bookmarks"; "vcard4"; "vcard_legacy";
-  "version"; "uptime"; "time"; "lastactivity"; "register"; "server_contact_info"; "external_services";
-  "limits"; "mam"; "bosh"; "smacks"; "csi_simple"; "cloud_notify";
-  -- Accounts' PEP nodes as feeds and event streams at /pubsub/<user@host>/<node>, where the access model allows.
-  "pubsub_http";
-}
-allow_registration = false
-
-VirtualHost "localhost"
-
-Component "pubsub.localhost" "pubsub"
-  -- Accounts of this server may create nodes (a config file's default is "admins").
-  pubsub_create_node = "local"
-  -- Nodes as Atom/RSS/JSON feeds and Server-Sent Events at /pubsub/pubsub.localhost/ on the HTTP(S) ports.
-  modules_enabled = { "pubsub_http" }
-
-Component "upload.localhost" "http_file_share"
-  -- XEP-0363 file upload for the accounts of this server, served at /file_share/ on the HTTP(S) ports.
-
-Component "conference.localhost" "muc"
-`;

@@ -54,6 +54,12 @@ export interface CoreEvents extends StanzaEvents {
   "server-started": EventSpec<Record<string, never>, never>;
   "server-stopping": EventSpec<{ reason?: string }, never>;
 
+  /**
+   * The shell's status column (c2s:show()): what the host's modules say of a session's state; the
+   * presence module answers with the <show/> of an available session ("online" without one).
+   */
+  "session-status": EventSpec<SessionEvent, string>;
+
   // `herald shell` sections answered by modules.
   [event: `admin-shell/${string}`]: EventSpec<ShellCommandEvent, ShellCommandAnswer>;
 }

@@ -145,7 +145,7 @@ export interface IqEvent extends StanzaEvent {
   /** The iq's child element (the query). */
   payload: Element;
   /** Run fn right after the reply has been sent (e.g. notifications that must follow a result). */
-  afterReply(fn: () => void): void;
+  afterReply(fn: () => void | Promise<void>): void;
 }
 
 /**

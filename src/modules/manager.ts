@@ -8,19 +8,12 @@ import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
-import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, Timer } from "./api.js";
+import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, Timer } from "./api.js";
 import type { StanzaEvent } from "../router/router.js";
 import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
-
-/** Prosody module names whose function is built into Herald's core. */
-export const BUILTIN_MODULES = new Set([
-  "tls", "saslauth", "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",
-  "auth_insecure", "storage_internal", "storage_memory", "posix", "admin_shell", "admin_socket",
-  "http_errors", "net_multiplex", "limits", "csi_simple", "bosh_disabled",
-]);
 
 /** What the manager needs from the server. */
 export interface ModuleContext {
@@ -51,6 +44,8 @@ export class ModuleManager {
   private services = new Map<string, unknown>();
   /** module:shared state, by "<module>\0<key>": lives as long as the server. */
   private sharedState = new Map<string, unknown>();
+  /** The modules that asked for a module with `depends`: "<host>\0<name>" -> their names. */
+  private dependents = new Map<string, Set<string>>();
 
   constructor(
     private readonly registry: ModuleRegistry,
@@ -108,8 +103,15 @@ export class ModuleManager {
   }
 
   /** The service `name` provides on `host`, if loaded. */
+  service<K extends keyof ServiceMap>(host: string, name: K): ServiceMap[K] | undefined;
+  service(host: string, name: string): unknown;
   service(host: string, name: string): unknown {
     return this.services.get(`${host}\0${name}`);
+  }
+
+  /** The loaded modules of a host that depend on this one (it stays while they are loaded). */
+  neededBy(host: string, name: string): string[] {
+    return [...(this.dependents.get(`${host}\0${name}`) ?? [])].filter((m) => this.isLoaded(host, m));
   }
 
   private makeApi(host: Host, name: string, record: Loaded): ModuleApi {
@@ -124,7 +126,7 @@ export class ModuleManager {
     const iqHandler = (type: "get" | "set") => (ns: string, elName: string, handler: IqHandler, opts: IqOptions = {}) => {
       const targets: IqTarget[] = opts.to === undefined ? ["host"] : Array.isArray(opts.to) ? opts.to : [opts.to];
       const run = async (ev: StanzaEvent) => {
-        const after: Array<() => void> = [];
+        const after: Array<() => void | Promise<void>> = [];
         let answer;
         try {
           answer = await handler({ ...ev, payload: ev.stanza.firstElement()!, afterReply: (fn) => after.push(fn) });
@@ -140,9 +142,10 @@ export class ModuleManager {
           if (answer !== null) out.add(answer);
         }
         api.reply(ev, out);
+        // In order, awaited: the sender's next stanza waits for them, as it waits for the handler.
         for (const fn of after) {
           try {
-            fn();
+            await fn();
           } catch (err) {
             log.error(`after-reply action for ${ns}:${elName} failed: ${(err as Error).stack}`);
           }
@@ -163,7 +166,12 @@ export class ModuleManager {
       globalOptions: ctx.globalOptions,
       depends: (async (dep: string) => {
         await this.load(host, dep);
-        return this.services.get(`${host.name}\0${dep}`);
+        const key = `${host.name}\0${dep}`;
+        const set = this.dependents.get(key) ?? new Set<string>();
+        set.add(name);
+        this.dependents.set(key, set);
+        cleanup(() => void this.dependents.get(key)?.delete(name));
+        return this.services.get(key);
       }) as ModuleApi["depends"],
       provides: (key, service) => {
         const k = `${host.name}\0${key}`;
@@ -239,22 +247,30 @@ export class ModuleManager {
         const schedule = (delay: number) => {
           handle = setTimeout(async () => {
             if (cancelled) return;
+            let next: number | void = undefined;
             try {
-              const next = await fn();
-              if (typeof next === "number" && !cancelled) schedule(next);
+              next = await fn();
             } catch (err) {
               log.error(`timer failed: ${(err as Error).stack}`);
             }
+            if (typeof next === "number" && !cancelled) schedule(next);
+            else forget(); // done: nothing to undo on unload
           }, delay);
           handle.unref?.();
         };
-        schedule(ms);
         const timer: Timer = {
           cancel: () => {
             cancelled = true;
             if (handle) clearTimeout(handle);
+            forget();
           },
         };
+        // One-shot timers (a module may make many) leave nothing behind once they have run.
+        const forget = () => {
+          const i = record.cleanups.indexOf(timer.cancel);
+          if (i >= 0) record.cleanups.splice(i, 1);
+        };
+        schedule(ms);
         cleanup(timer.cancel);
         return timer;
       },

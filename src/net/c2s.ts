@@ -73,9 +73,6 @@ export class C2SConnection implements ClientSession, TransportListener {
   resource?: string;
   fullJid?: string;
   bareJid?: string;
-  presence?: Element;
-  priority = 0;
-  rosterRequested = false;
   readonly data = new Map<string, unknown>();
   log: Logger;
 

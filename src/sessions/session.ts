@@ -78,13 +78,11 @@ export interface ClientSession extends StanzaSink {
   readonly transportKind: "tcp" | "tls" | "websocket" | "bosh";
   readonly remoteAddress: string;
   readonly log: Logger;
-  /** The last available presence broadcast by the client (undefined while unavailable). */
-  presence?: Element;
-  /** Priority of that presence (RFC 6121 §4.7.2.3); negative: no bare-JID messages. */
-  priority: number;
-  /** Has the session requested the roster (RFC 6121 §2.1.6: roster pushes only then). */
-  rosterRequested: boolean;
-  /** Free-form per-module state, keyed by module name. */
+  /**
+   * Per-module state, keyed by module name (read and written through a SessionSlot). What a
+   * feature keeps on a session (its presence, whether it asked for the roster) is the feature
+   * module's: others ask that module's service.
+   */
   readonly data: Map<string, unknown>;
   /** Close the stream, optionally with a stream error condition. */
   close(error?: { condition: string; text?: string }): void;
@@ -95,4 +93,35 @@ export interface ClientSession extends StanzaSink {
   addFilter?(kind: FilterKind, fn: StanzaFilter): () => void;
   /** Write a stanza to the client past the "stanzas/write" filters. */
   writeStanza?(stanza: Element): boolean;
+}
+
+/**
+ * A module's typed slot in every session's `data`: `const slot = new SessionSlot<MyState>("presence")`.
+ * The state lives on the session (it goes with it, and stays across a reload of the module); only the
+ * owning module reads and writes it, other modules ask the owner's service.
+ */
+export class SessionSlot<T> {
+  constructor(readonly key: string) {}
+
+  get(session: { readonly data: Map<string, unknown> }): T | undefined {
+    return session.data.get(this.key) as T | undefined;
+  }
+
+  /** The session's state, created by `init` on first use. */
+  ensure(session: { readonly data: Map<string, unknown> }, init: () => T): T {
+    let v = this.get(session);
+    if (v === undefined) {
+      v = init();
+      session.data.set(this.key, v);
+    }
+    return v;
+  }
+
+  set(session: { readonly data: Map<string, unknown> }, value: T): void {
+    session.data.set(this.key, value);
+  }
+
+  delete(session: { readonly data: Map<string, unknown> }): void {
+    session.data.delete(this.key);
+  }
 }

@@ -23,7 +23,7 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { LevelStorage } from "../../src/storage/leveldb.js";
-import { HeraldPubsubStore, STORE_NAMES } from "../../modules/mod_pubsub/store.js";
+import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { Element } from "../../src/xml/stanza.js";
 
 type ServerKind = "herald-memory" | "herald-leveldb" | "prosody";

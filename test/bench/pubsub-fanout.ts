@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
-import { pubsubInstance } from "../../modules/mod_pubsub/instances.js";
+import type { PubsubComponent } from "../../modules/lib/pubsub/services.js";
 import { Element, serialize } from "../../src/xml/stanza.js";
 
 interface Options {
@@ -123,7 +123,7 @@ async function runOnce(ts: TestServer, subscribers: number, opts: Options): Prom
   const setupMs = performance.now() - t0;
   const listeners = clients.map((c) => new Listener(c, /id='(b\d+)'/g));
 
-  const instance = pubsubInstance("pubsub.localhost")!;
+  const instance = (ts.server.modules.service("pubsub.localhost", "pubsub") as PubsubComponent);
   const stats0 = { ...instance.broadcaster.stats };
   let sharedOk = true;
   const tap = (messages: readonly Element[]) => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { defaultConfig } from "../../prosody-compat/config/index.js";
 import { Server } from "../../src/server.js";
 import { LogRouter, type LogLevel } from "../../src/util/logger.js";
-import { registry } from "../../modules/index.js";
+import { defaultConfigText, shippedModules } from "../../modules/index.js";
 import { request as httpsRequest } from "node:https";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
@@ -21,8 +21,8 @@ const lines: Array<{ level: LogLevel; line: string }> = [];
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "herald-default-"));
   server = new Server({
-    config: defaultConfig(),
-    registry,
+    config: defaultConfig(defaultConfigText),
+    ...shippedModules,
     baseDir: dataDir,
     dataPathOverride: dataDir,
     adminSocket: false,

@@ -11,7 +11,7 @@ import { Config } from "../../src/config/options.js";
 import { serviceInterfaces } from "../../src/net/interfaces.js";
 import { Server } from "../../src/server.js";
 import { LogRouter } from "../../src/util/logger.js";
-import { registry } from "../../modules/index.js";
+import { shippedModules } from "../../modules/index.js";
 
 const config = (text: string) => new Config(parseConfig(text, "test.cfg.lua", { env: {}, baseDir: "/" }));
 const names = (text: string) => {
@@ -62,7 +62,7 @@ describe("interfaces per service", () => {
         `data_path = ${JSON.stringify(dir)}\nstorage = "memory"\ninterfaces = { "127.0.0.2" }\nc2s_interfaces = { "127.0.0.1" }\n` +
           `local_interfaces = { "127.0.0.3" }\nVirtualHost "localhost"\n`,
       ),
-      registry,
+      ...shippedModules,
       baseDir: dir,
       logRouter: new LogRouter([]),
       portOverride: { c2s: [0], c2s_direct_tls: [0], http: [0], https: [0] },

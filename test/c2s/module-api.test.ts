@@ -64,11 +64,20 @@ beforeAll(async () => {
         order.push("handler");
         return null;
       });
+      m.iq.get(NS, "slow-after", (ev) => {
+        ev.afterReply(async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          m.send(new Element("message", { to: ev.stanza.attrs.from!, from: m.host, id: "late" }));
+        });
+        return null;
+      });
       m.iq.get(NS, "self", (ev) => new Element("self", { xmlns: NS, to: ev.stanza.attrs.to ?? "" }), { to: "self" });
       // A disco node whose handler throws: the requester gets internal-server-error, not silence.
       m.hook("disco-info-node/broken", () => {
         throw new Error("a bug in a node handler");
       });
+      // A disco node handler returns the query as an iq handler does.
+      m.hook("disco-info-node/probe", (ev) => new Element("query", { xmlns: ev.payload.attrs.xmlns!, node: "probe" }, [new Element("feature", { var: NS })]));
     }),
   };
   Object.assign((ts.server.modules as unknown as { registry: Record<string, unknown> }).registry, registry);
@@ -131,6 +140,13 @@ describe("module.iq handlers return their reply", () => {
     expect(order).toEqual(["handler", "after"]);
   });
 
+  it("an afterReply action that awaits holds the sender's next stanza until it is done", async () => {
+    c.send(`<iq type='get' id='f2' to='localhost'><slow-after xmlns='${NS}'/></iq>`);
+    c.send(`<iq type='get' id='f3' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const got = [await c.next(), await c.next(), await c.next()].map((el) => `${el.name} ${el.attrs.id}`);
+    expect(got).toEqual(["iq f2", "message late", "iq f3"]);
+  });
+
   it("`to: self` serves iqs to the sender's own account, not the host", async () => {
     const own = await c.iq(`<iq type='get' id='g1'><self xmlns='${NS}'/></iq>`);
     expect(own.getChild("self", NS)).toBeDefined();
@@ -141,6 +157,16 @@ describe("module.iq handlers return their reply", () => {
   it("a disco node handler that throws gets the requester internal-server-error", async () => {
     const r = await c.iq(`<iq type='get' id='h' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='broken'/></iq>`);
     expect(errorOf(r)).toEqual({ type: "wait", condition: "internal-server-error" });
+  });
+
+  it("a disco node handler's returned query is the result; an unknown node is item-not-found", async () => {
+    const r = await c.iq(`<iq type='get' id='i1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='probe'/></iq>`);
+    expect(r.attrs.type).toBe("result");
+    const q = r.getChild("query", "http://jabber.org/protocol/disco#info")!;
+    expect(q.attrs.node).toBe("probe");
+    expect(q.getChild("feature")!.attrs.var).toBe(NS);
+    const none = await c.iq(`<iq type='get' id='i2' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='nothing-here'/></iq>`);
+    expect(errorOf(none)).toEqual({ type: "cancel", condition: "item-not-found" });
   });
 });
 

@@ -161,6 +161,12 @@ describe("herald shell", { timeout: 90000 }, () => {
       expect(rows.filter((l) => /\| mercutio@localhost\/street +\|/.test(l))).toHaveLength(1);
       for (const row of rows.filter((l) => !/@localhost\//.test(l))) expect(row).toMatch(/^c2s\S* +\| \[127\.0\.0\.1\]@localhost +\| IPv4 /);
 
+      // The status column is the <show/> of an available session (asked of mod_presence).
+      m.send("<presence><show>dnd</show></presence>");
+      expect((await m.next()).attrs).toMatchObject({ from: m.jid });
+      r = await shell('c2s:show("mercutio@localhost", "jid status")');
+      expect(r.stdout.trim().split("\n")[1]).toMatch(/^mercutio@localhost\/street +\| dnd$/);
+
       r = await shell('c2s:show("romeo@localhost", "jid method")');
       expect(r.stdout.trim().split("\n")).toEqual([
         expect.stringMatching(/^JID +\| Method$/),

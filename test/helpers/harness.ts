@@ -7,7 +7,7 @@ import { parseConfig } from "../../prosody-compat/config/index.js";
 import { Config } from "../../src/config/options.js";
 import { Server } from "../../src/server.js";
 import { LogRouter, consoleSink, type LogSink } from "../../src/util/logger.js";
-import { registry } from "../../modules/index.js";
+import { shippedModules } from "../../modules/index.js";
 import type { StorageDriver } from "../../src/storage/types.js";
 
 export interface TestServer {
@@ -45,7 +45,7 @@ export async function startTestServer(
   const config = new Config(parseConfig(text, "test.cfg.lua", { env: {}, baseDir: dataDir }));
   const server = new Server({
     config,
-    registry,
+    ...shippedModules,
     baseDir: dataDir,
     storage: opts.storage,
     logRouter: new LogRouter([...(opts.logSinks ?? []), ...(process.env.HERALD_TEST_LOG ? [consoleSink(process.env.HERALD_TEST_LOG as "debug")] : [])]),

@@ -2,6 +2,7 @@
 // sequences follow what Prosody sends in its scansion scripts (issue1121, presence_preapproval,
 // keep_full_sub_req, pep_publish_subscribe), since Herald runs those too.
 
+import "../../modules/lib/im/presence.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
@@ -106,6 +107,26 @@ beforeAll(async () => {
 afterAll(() => ts?.stop());
 
 describe("available presence (RFC 6121 §4.2, §4.4)", () => {
+  it("keeps each session's presence across a reload of mod_presence (it lives on the session), and messages still reach it", async () => {
+    const u = await account("reload");
+    const c = await login(u, "desk");
+    await online(c, "<priority>3</priority>");
+    const host = ts.server.hosts.get("localhost")!;
+    await ts.server.modules.unload(host, "presence");
+    expect(ts.server.modules.service("localhost", "presence")).toBeUndefined();
+    await ts.server.modules.load(host, "presence");
+    const service = ts.server.modules.service("localhost", "presence")!;
+    expect(service.priority(host.session(u, "desk")!)).toBe(3);
+    // Delivery to the bare JID asks the presence service: the session is still the available one.
+    const other = await login(await account("sender"));
+    other.send(`<message type='chat' to='${u}@localhost' id='m1'><body>still there?</body></message>`);
+    const got = await c.next();
+    expect(got.name, got.toString()).toBe("message");
+    expect(got.getChildText("body")).toBe("still there?");
+    c.close();
+    other.close();
+  });
+
   it("echoes presence to the sender, keeps it and its priority on the session", async () => {
     const u = await account("echo");
     const c = await login(u, "desk");
@@ -119,11 +140,15 @@ describe("available presence (RFC 6121 §4.2, §4.4)", () => {
     c.send("<presence><priority>-1</priority></presence>");
     await presence(c, { from: c.jid });
     const session = ts.server.hosts.get("localhost")!.session(u, "desk")!;
-    expect(session.priority).toBe(-1);
-    expect(session.presence?.attrs.from).toBe(c.jid);
+    const service = ts.server.modules.service("localhost", "presence")!;
+    expect(service.priority(session)).toBe(-1);
+    expect(service.current(session)?.attrs.from).toBe(c.jid);
+    expect(service.availableSessions(u)).toEqual([session]);
     c.send("<presence type='unavailable'/>");
     await presence(c, { from: c.jid, type: "unavailable" });
-    expect(session.presence).toBeUndefined();
+    expect(service.current(session)).toBeUndefined();
+    expect(service.priority(session)).toBeUndefined();
+    expect(service.availableSessions(u)).toEqual([]);
     expect(await bus.fire("presence-get-available", { username: u })).toEqual({ resources: [] });
     c.close();
   });
@@ -540,8 +565,9 @@ describe("presence-get-available (query API)", () => {
     const byJid = new Map(got.resources.map((r) => [r.jid, r]));
     expect(byJid.get(a.jid)).toMatchObject({ priority: 3, show: "dnd" });
     expect(byJid.get(b.jid)).toMatchObject({ priority: 0, show: "online" });
-    expect(byJid.get(a.jid)!.presence).toBe(host.session(u, "a")!.presence);
-    expect(byJid.get(b.jid)!.presence).toBe(host.session(u, "b")!.presence);
+    const service = ts.server.modules.service("localhost", "presence")!;
+    expect(byJid.get(a.jid)!.presence).toBe(service.current(host.session(u, "a")!));
+    expect(byJid.get(b.jid)!.presence).toBe(service.current(host.session(u, "b")!));
     a.close();
     b.close();
   });

@@ -156,13 +156,20 @@ describe("XEP-0049 private XML storage", () => {
 });
 
 describe("XEP-0012 last activity", () => {
-  /** Pretend to be mod_roster: subscriptions by "<user> <contact>". */
+  /**
+   * Pretend to be mod_roster: subscriptions by "<user> <contact>". Ahead of mod_roster itself, which
+   * runs here too since mod_presence (loaded on every VirtualHost) depends on its roster service.
+   */
   const subscriptions = new Map<string, string>();
   beforeAll(() => {
-    ts.server.hosts.get("localhost")!.bus.on("roster-get-item", (ev) => {
-      const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
-      return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
-    });
+    ts.server.hosts.get("localhost")!.bus.on(
+      "roster-get-item",
+      (ev) => {
+        const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
+        return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
+      },
+      1,
+    );
   });
   const last = (c: RawClient, id: string, to?: string) =>
     c.iq(`<iq type='get' id='${id}'${to ? ` to='${to}'` : ""}><query xmlns='jabber:iq:last'/></iq>`);

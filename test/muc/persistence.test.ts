@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
-import { mucInstance } from "../../modules/mod_muc/instances.js";
 import { MUC, NS_ADMIN, NS_OWNER, admin, configure, createInstant, errorOf, groupchat, isMessageWithBody, join, login, nextId, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
@@ -51,7 +50,7 @@ describe("persistence", () => {
     const stanzaId = two.getChild("stanza-id", "urn:xmpp:sid:0")!.attrs.id;
     // And a temporary room, which must not come back.
     await createInstant(alice, "fleeting", "Alice");
-    await mucInstance(MUC)!.flush();
+    await ts.server.modules.service(MUC, "muc")!.flush();
     alice.close();
     for (const c of clients) c.close();
     clients.length = 0;
@@ -104,7 +103,7 @@ describe("persistence", () => {
 
     const d = await alice.iq(`<iq type='set' to='quiet@${MUC}' id='${nextId()}'><query xmlns='${NS_OWNER}'><destroy jid='elsewhere@${MUC}'/></query></iq>`);
     expect(d.attrs.type).toBe("result");
-    await mucInstance(MUC)!.flush();
+    await ts.server.modules.service(MUC, "muc")!.flush();
     const again = await join(bob, "quiet", "Bob");
     expect(errorOf(again.error!).condition).toBe("gone");
     expect(again.error!.toString()).toContain(`elsewhere@${MUC}`);

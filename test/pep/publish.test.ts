@@ -16,6 +16,8 @@ import {
   form,
   login,
   nextId,
+  nextMessage,
+  online,
   publish,
   pubsub,
   startPepServer,
@@ -135,6 +137,29 @@ describe("who may do what", () => {
   it("whitelist: even a contact is kept out", async () => {
     const r = await pubsub(romeo, "get", "<items node='urn:xmpp:bookmarks:1'/>", { to: "juliet@localhost" });
     expect(errorOf(r)).toMatchObject({ condition: "not-allowed", app: "closed-node" });
+  });
+
+  it("whitelist: an affiliation the owner grants lets the entity in, and it is told (XEP-0060 §8.9.4)", async () => {
+    const node = "urn:herald:test:whitelisted";
+    expectResult(await publish(romeo, node, "1", tune("Secret"), { "pubsub#access_model": "whitelist" }));
+    const tybaltOnline = await login(ts, "tybalt", "lantern");
+    try {
+      await online(tybaltOnline, []);
+      expect(errorOf(await pubsub(tybaltOnline, "get", `<items node='${node}'/>`, { to: "romeo@localhost" }))).toMatchObject({ condition: "not-allowed" });
+      const set = `<affiliations node='${node}'><affiliation jid='tybalt@localhost' affiliation='member'/></affiliations>`;
+      expectResult(await pubsub(romeo, "set", set, { ns: NS_OWNER }));
+      const told = await nextMessage(tybaltOnline);
+      expect(told.attrs.from).toBe("romeo@localhost");
+      const affiliations = told.getChild("pubsub", NS)!.getChild("affiliations")!;
+      expect(affiliations.attrs.node).toBe(node);
+      expect(affiliations.childElements("affiliation").map((a) => a.attrs)).toEqual([{ jid: "tybalt@localhost", affiliation: "member" }]);
+      const got = expectResult(await pubsub(tybaltOnline, "get", `<items node='${node}'/>`, { to: "romeo@localhost" }));
+      expect(got.getChild("pubsub", NS)!.getChild("items")!.childElements("item").map((i) => i.attrs.id)).toEqual(["1"]);
+    } finally {
+      expectResult(await pubsub(romeo, "set", `<delete node='${node}'/>`, { ns: NS_OWNER }));
+      tybaltOnline.close();
+      await tybaltOnline.waitClosed();
+    }
   });
 
   it("open: anyone reads", async () => {

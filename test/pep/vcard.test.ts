@@ -145,6 +145,24 @@ describe("vCard4 (mod_vcard4, XEP-0292)", () => {
   });
 });
 
+describe("without pep in modules_enabled", () => {
+  it("vcard4 and vcard_legacy load mod_pep themselves (module.depends, as Prosody's do)", async () => {
+    const server = await startTestServer({ config: pepConfig({ modules: ["roster", "presence", "disco", "vcard4", "vcard_legacy"] }) });
+    try {
+      await server.server.accounts("localhost").create("balthasar", "pw");
+      const c = await login(server, "balthasar", "a");
+      expectResult(await c.iq(`<iq type='set' id='${nextId()}'><vcard xmlns='${NS_VCARD4}'><fn><text>Balthasar</text></fn></vcard></iq>`));
+      expect(expectResult(await vcardGet(c)).getChild("vCard", "vcard-temp")!.getChildText("FN")).toBe("Balthasar");
+      // PEP itself answers on the account.
+      const items = expectResult(await pubsub(c, "get", "<items node='urn:xmpp:vcard4'/>"));
+      expect(items.getChild("pubsub", NS)!.getChild("items")!.childElements("item").map((i) => i.attrs.id)).toEqual(["current"]);
+      c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("upgrade_legacy_vcards", () => {
   it("moves a vCard stored by mod_vcard into PEP at the next login", async () => {
     const modules = ["roster", "presence", "disco"];

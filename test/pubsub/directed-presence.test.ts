@@ -2,7 +2,7 @@
 // (RFC 6121 §4.6), by bare JID and bounded.
 
 import { describe, expect, it } from "vitest";
-import { DIRECTED_PRESENCE_LIMIT, DirectedPresence } from "../../modules/mod_pubsub/access.js";
+import { DIRECTED_PRESENCE_LIMIT, DirectedPresence } from "../../modules/lib/pubsub/access.js";
 import { Element } from "../../src/xml/stanza.js";
 
 const available = (show?: string) => {

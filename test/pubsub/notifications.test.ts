@@ -6,8 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { COMPONENT_NODE_DEFAULTS, type PubsubEvent } from "../../src/util/pubsub/index.js";
 import { Element } from "../../src/xml/stanza.js";
-import { StanzaBroadcaster } from "../../modules/mod_pubsub/broadcaster.js";
-import { Notifier, bodyFromPayload } from "../../modules/mod_pubsub/notifications.js";
+import { StanzaBroadcaster } from "../../modules/lib/pubsub/broadcaster.js";
+import { Notifier, bodyFromPayload } from "../../modules/lib/pubsub/notifications.js";
 
 let n = 0;
 const notifier = (exposePublisher?: boolean) => new Notifier({ from: "pubsub.example", exposePublisher, maxItems: 256, nextId: () => `n${++n}` });

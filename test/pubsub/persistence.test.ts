@@ -126,6 +126,33 @@ describe("a restart keeps everything (LevelDB)", () => {
     admin.close();
   });
 
+  it("a read sent behind publishes in flight is answered after them, and sees their items", async () => {
+    const admin = await login(ts, "admin", "reads");
+    await createNode(admin, "behind", { "pubsub#max_items": "50" });
+    for (let k = 0; k < 20; k++) {
+      admin.send(`<iq type='set' to='pubsub.localhost' id='pub${k}'><pubsub xmlns='${NS}'><publish node='behind'><item id='b${k}'><x xmlns='urn:test'/></item></publish></pubsub></iq>`);
+    }
+    admin.send(`<iq type='get' to='pubsub.localhost' id='read'><pubsub xmlns='${NS}'><items node='behind'/></pubsub></iq>`);
+    admin.send(`<iq type='get' to='pubsub.localhost' id='disco'><query xmlns='http://jabber.org/protocol/disco#items' node='behind'/></iq>`);
+    // Reads nothing of the node: still answered after the replies before it.
+    admin.send(`<iq type='get' to='pubsub.localhost' id='info'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const order: string[] = [];
+    let read: import("../../src/xml/stanza.js").Element | undefined;
+    let disco: import("../../src/xml/stanza.js").Element | undefined;
+    while (order.length < 23) {
+      const el = await admin.next(20000);
+      if (el.name !== "iq") continue;
+      order.push(el.attrs.id!);
+      if (el.attrs.id === "read") read = el;
+      if (el.attrs.id === "disco") disco = el;
+    }
+    expect(order).toEqual([...Array.from({ length: 20 }, (_, k) => `pub${k}`), "read", "disco", "info"]);
+    expect([...itemIds(expectResult(read!))].sort()).toEqual(Array.from({ length: 20 }, (_, k) => `b${k}`).sort());
+    expect(expectResult(disco!).getChild("query", "http://jabber.org/protocol/disco#items")!.childElements("item")).toHaveLength(20);
+    expectResult(await owner(admin, "set", "<delete node='behind'/>"));
+    admin.close();
+  });
+
   it("an acknowledged publish is on disk even if the server stops right after", async () => {
     let admin = await login(ts, "admin", "desk");
     await createNode(admin, "quick");

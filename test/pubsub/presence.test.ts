@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
-import { pubsubInstance } from "../../modules/mod_pubsub/instances.js";
+import type { PubsubComponent } from "../../modules/lib/pubsub/services.js";
 import type { PubsubService } from "../../src/util/pubsub/index.js";
 import { PUBSUB, createNode, drain, eventOf, expectResult, login, nextMessage, noMessage, publish, pubsub, startPubsubServer, subscribe } from "./helpers.js";
 
@@ -80,7 +80,7 @@ describe("a failing service", () => {
 
   it("presence work that fails (a storage error) is logged, not an unhandled rejection", async () => {
     process.on("unhandledRejection", onRejection);
-    const service = pubsubInstance(PUBSUB)!.service as PubsubService & Record<string, unknown>;
+    const service = (ts.server.modules.service(PUBSUB, "pubsub") as PubsubComponent).service as PubsubService & Record<string, unknown>;
     const { onAvailable, onUnavailable } = service;
     const down = async () => {
       throw new Error("storage down");

@@ -10,7 +10,8 @@ import { LevelStorage, MemoryStorage, type StorageDriver } from "../../src/stora
 import { COMPONENT_NODE_DEFAULTS, MemoryPubsubStore, type PubsubStore, type StoredItem } from "../../src/util/pubsub/index.js";
 import { createTestService, expectOk } from "../../src/util/pubsub/testing.js";
 import { Element } from "../../src/xml/stanza.js";
-import { HeraldPubsubStore } from "../../modules/mod_pubsub/store.js";
+import { HeraldPubsubStore } from "../../modules/lib/pubsub/store.js";
+import { pepStore } from "../../modules/lib/pubsub/pep-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herald-pubsub-store-"));
 const level = new LevelStorage(join(dir, "db"));
@@ -19,6 +20,11 @@ afterAll(async () => {
   await level.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** One account's PEP store (Prosody's layout: per-account maps, one archive per node). */
+function pepStoreOn(driver: StorageDriver, username: string): HeraldPubsubStore {
+  return pepStore({ openMap: (n) => driver.map("ps.test", n), openArchive: (n) => driver.archive("ps.test", n) }, username);
+}
 
 function storeOn(driver: StorageDriver, prefix = ""): HeraldPubsubStore {
   return new HeraldPubsubStore(
@@ -35,7 +41,7 @@ let seq = 0;
 for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) {
   describe(`HeraldPubsubStore on ${name}`, () => {
     const node = () => `node${++seq}`;
-    const stores = (): PubsubStore[] => [storeOn(driver, `p${seq}/`), new MemoryPubsubStore()];
+    const stores = (): PubsubStore[] => [storeOn(driver, `p${seq}/`), new MemoryPubsubStore(), pepStoreOn(driver, `u${seq}`)];
 
     it("answers item queries as the reference store does", async () => {
       await driver.open();
@@ -63,6 +69,7 @@ for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) 
         ]);
       }
       expect(results[0]).toEqual(results[1]);
+      expect(results[2]).toEqual(results[1]);
       expect(results[0][0]).toEqual(["a", "c", "d", "e", "b"]);
     });
 
@@ -78,10 +85,13 @@ for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) 
       expect((await store.getItem(n, "empty"))?.payload).toBeUndefined();
     });
 
-    it("node records and subscriptions; deleteNode removes everything of the node only", async () => {
+    it.each([
+      ["the component's layout", (d: StorageDriver, svc: string) => storeOn(d, `${svc}/`)],
+      ["PEP's layout", (d: StorageDriver, svc: string) => pepStoreOn(d, svc)],
+    ])("node records and subscriptions; deleteNode removes everything of the node only (%s)", async (_name, open) => {
       const [n, m] = [node(), node()];
-      const store = storeOn(driver, "svc1/");
-      const other = storeOn(driver, "svc2/");
+      const store = open(driver, `svc1-${seq}`);
+      const other = open(driver, `svc2-${seq}`);
       const record = { name: n, config: { ...COMPONENT_NODE_DEFAULTS, title: "T" }, affiliations: { "a@b": "owner" as const }, created: 5 };
       await store.saveNode(record);
       await store.saveNode({ ...record, name: m });

@@ -1,8 +1,8 @@
 // What the protocol layer needs to answer for one pubsub service: the service, its address, and
 // the few switches that differ between the component and PEP (per-account services).
 
-import type { PubsubEvent, PubsubService, RsmQuery, RsmResult, Subscription } from "../../src/util/pubsub/index.js";
-import { Element, reply } from "../../src/xml/stanza.js";
+import type { PubsubEvent, PubsubService, RsmQuery, RsmResult, Subscription } from "../../../src/util/pubsub/index.js";
+import { Element, NS_STANZAS, reply, StanzaError, type ErrorType } from "../../../src/xml/stanza.js";
 import { NS_RSM, pubsubErrorReply } from "./xml.js";
 
 export interface PubsubContext {
@@ -37,6 +37,46 @@ export interface ProtocolResult {
 
 export function resultOf(reply: Element, after?: () => Promise<void>): ProtocolResult {
   return after ? { reply, after } : { reply };
+}
+
+/** A stanza error that goes back with the request's entries that failed (XEP-0060 §8.8.2.4, §8.9.2.4). */
+class StanzaErrorWithPayload extends StanzaError {
+  constructor(
+    type: ErrorType,
+    condition: string,
+    text: string | undefined,
+    appError: Element | undefined,
+    private readonly payload: Element,
+  ) {
+    super(type, condition, text, appError);
+  }
+
+  override replyTo(stanza: Element, by?: string): Element {
+    const r = super.replyTo(stanza, by);
+    r.children.unshift(this.payload);
+    return r;
+  }
+}
+
+/**
+ * A reply the protocol layer built, as an iq handler's answer (module.iq): the result's payload
+ * (null for an empty result), or the error with its condition, text, pubsub#errors child and any
+ * payload that goes back with it.
+ */
+export function iqAnswerOf(built: Element): Element | null | StanzaError {
+  const error = built.attrs.type === "error" ? built.getChild("error") : undefined;
+  if (!error) return built.firstElement() ?? null;
+  let condition = "undefined-condition";
+  let text: string | undefined;
+  let app: Element | undefined;
+  for (const c of error.childElements()) {
+    if (c.attrs.xmlns !== NS_STANZAS) app = c;
+    else if (c.name === "text") text = c.getText();
+    else condition = c.name;
+  }
+  const type = (error.attrs.type ?? "cancel") as ErrorType;
+  const payload = built.childElements().find((c) => c !== error);
+  return payload ? new StanzaErrorWithPayload(type, condition, text, app, payload) : new StanzaError(type, condition, text, app);
 }
 
 /** An IQ result carrying `payload` (or nothing). */

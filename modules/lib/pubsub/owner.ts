@@ -9,9 +9,9 @@ import {
   type PubsubFailure,
   type SubscriptionChange,
   type SubscriptionState,
-} from "../../src/util/pubsub/index.js";
-import { jidPrep } from "../../src/util/jid.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { jidPrep } from "../../../src/util/jid.js";
+import { Element } from "../../../src/xml/stanza.js";
 import {
   actorOf,
   iqResult,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Element } from "../../src/xml/stanza.js";
+import { Element } from "../../../src/xml/stanza.js";
 import { applyRosterSet, elementFromJson, elementToJson, itemAfter, itemElement, parseRosterSet, seesPresence } from "./roster.js";
 import { EMPTY_STATE, stateName, transition, type ContactState, type StateName, type SubscriptionEvent } from "./subscription.js";
 

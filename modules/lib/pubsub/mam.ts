@@ -3,10 +3,10 @@
 // publisher; each is forwarded as the event notification it was. Access is exactly that of items
 // retrieval (XEP-0060 §6.5: the node's access model, affiliations, persistence).
 
-import { arraySource, queryPage } from "../lib/mam/pager.js";
-import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
-import type { ItemPage, StoredItem } from "../../src/util/pubsub/index.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
+import { arraySource, queryPage } from "../mam/pager.js";
+import { finElement, parseQuery, queryFormReply, resultMessage } from "../mam/protocol.js";
+import type { ItemPage, StoredItem } from "../../../src/util/pubsub/index.js";
+import { Element, errorReply } from "../../../src/xml/stanza.js";
 import { actorOf, iqResult, type PubsubContext } from "./context.js";
 import { NS_PUBSUB_EVENT, publisherAttr, pubsubErrorReply } from "./xml.js";
 

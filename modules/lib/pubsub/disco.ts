@@ -4,7 +4,8 @@
 // metadata (§5.3, §5.4) and a node's items (§5.5, with paging); plus the XEP-0050 command node of
 // get-pending (§8.7).
 
-import { Element, reply } from "../../src/xml/stanza.js";
+import type { NodeListEntry, NodeMeta, StoredItem } from "../../../src/util/pubsub/index.js";
+import { Element, reply } from "../../../src/xml/stanza.js";
 import { actorOf, parseRsm, resultOf, rsmElement, type ProtocolResult, type PubsubContext } from "./context.js";
 import { metaDataForm } from "./forms.js";
 import {
@@ -77,6 +78,38 @@ export function serviceFeatures(ctx: PubsubContext): string[] {
   return f;
 }
 
+/** §5.3, §5.4: a node's identity, features and metadata form, into `q`. */
+export function addNodeInfo(q: Element, meta: Readonly<NodeMeta>, nodeFeatures: readonly string[] = []): void {
+  q.children.push(new Element("identity", { category: "pubsub", type: meta.nodeType }));
+  q.children.push(new Element("feature", { var: NS_DISCO_INFO }), new Element("feature", { var: NS_PUBSUB }));
+  for (const f of nodeFeatures) q.children.push(new Element("feature", { var: f }));
+  q.children.push(metaDataForm(meta));
+}
+
+/** §5.2: the service's nodes, named by their titles, into `q`. */
+export function addNodeList(q: Element, jid: string, nodes: readonly NodeListEntry[]): void {
+  for (const n of nodes) q.children.push(new Element("item", n.title === undefined ? { jid, node: n.node } : { jid, node: n.node, name: n.title }));
+}
+
+/** §5.5: a node's items, named by id, into `q`. */
+export function addItemList(q: Element, jid: string, items: readonly StoredItem[]): void {
+  for (const item of items) q.children.push(new Element("item", { jid, name: item.id }));
+}
+
+/**
+ * XEP-0163 §1: an account's disco#info (what mod_disco built for the account) gains the service's
+ * identity, after the account's identities, and every service feature not already listed.
+ */
+export function addServiceToAccountInfo(q: Element, ctx: PubsubContext): void {
+  let at = 0;
+  q.children.forEach((c, i) => {
+    if (typeof c !== "string" && c.name === "identity") at = i + 1;
+  });
+  q.children.splice(at, 0, identityElement(ctx.identity));
+  const listed = new Set(q.childElements("feature").map((f) => f.attrs.var));
+  for (const f of serviceFeatures(ctx)) if (!listed.has(f)) q.children.push(new Element("feature", { var: f }));
+}
+
 function infoQuery(node: string | undefined): Element {
   return new Element("query", node === undefined ? { xmlns: NS_DISCO_INFO } : { xmlns: NS_DISCO_INFO, node });
 }
@@ -121,10 +154,7 @@ export async function handleDiscoInfo(
   const meta = await ctx.service.getNodeMeta(node, actorOf(stanza));
   if (!meta.ok) return resultOf(pubsubErrorReply(stanza, meta));
   const q = infoQuery(node);
-  q.children.push(new Element("identity", { category: "pubsub", type: meta.value.nodeType }));
-  q.children.push(new Element("feature", { var: NS_DISCO_INFO }), new Element("feature", { var: NS_PUBSUB }));
-  for (const f of extra.nodeFeatures ?? []) q.children.push(new Element("feature", { var: f }));
-  q.children.push(metaDataForm(meta.value));
+  addNodeInfo(q, meta.value, extra.nodeFeatures);
   r.children.push(q);
   return resultOf(r);
 }
@@ -144,9 +174,7 @@ export async function handleDiscoItems(ctx: PubsubContext, stanza: Element): Pro
     const listed = await ctx.service.listNodes(actor, rsm.rsm);
     if (!listed.ok) return resultOf(pubsubErrorReply(stanza, listed));
     const q = new Element("query", { xmlns: NS_DISCO_ITEMS });
-    for (const n of listed.value.nodes) {
-      q.children.push(new Element("item", n.title === undefined ? { jid: ctx.jid, node: n.node } : { jid: ctx.jid, node: n.node, name: n.title }));
-    }
+    addNodeList(q, ctx.jid, listed.value.nodes);
     if (listed.value.rsm) q.children.push(rsmElement(listed.value.rsm));
     r.children.push(q);
     return resultOf(r);
@@ -166,7 +194,7 @@ export async function handleDiscoItems(ctx: PubsubContext, stanza: Element): Pro
     r.children.push(q);
     return resultOf(r);
   }
-  for (const item of got.value.items) q.children.push(new Element("item", { jid: ctx.jid, name: item.id }));
+  addItemList(q, ctx.jid, got.value.items);
   if (got.value.rsm && rsm.rsm) q.children.push(rsmElement(got.value.rsm));
   r.children.push(q);
   return resultOf(r);

@@ -5,7 +5,7 @@
 // Rendering goes through src/util/dataforms.ts; submitted forms are read into raw values here and
 // typed by the service's own parsers (config.ts, options.ts).
 
-import { findForm, getFormType, rawFormValues, renderForm, type FieldDef, type FormValues } from "../../src/util/dataforms.js";
+import { findForm, getFormType, rawFormValues, renderForm, type FieldDef, type FormValues } from "../../../src/util/dataforms.js";
 import {
   COMPONENT_NODE_DEFAULTS,
   configFieldByVar,
@@ -16,15 +16,15 @@ import {
   type NodeMeta,
   type Result,
   type SubscriptionOptions,
-} from "../../src/util/pubsub/index.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { Element } from "../../../src/xml/stanza.js";
 import {
   FORM_META_DATA,
   FORM_NODE_CONFIG,
   FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
 } from "./xml.js";
-import { xmppDateTime } from "../../src/util/datetime.js";
+import { xmppDateTime } from "../../../src/util/datetime.js";
 
 // ---- node configuration ----------------------------------------------------------------------
 

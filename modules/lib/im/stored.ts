@@ -1,9 +1,11 @@
-// Pure parts of offline storage: which messages are kept (XEP-0160 §3) and the XEP-0203 delay
-// element added on delivery. Messages are kept in an archive store in src/xml/json.ts's form.
+// Stanzas kept for later: which messages offline storage keeps (XEP-0160 §3) and the XEP-0203
+// delay element added when it is delivered late; stanzas are kept in src/xml/json.ts's form. Used
+// by mod_offline, mod_cloud_notify (which looks at messages before mod_offline stores them),
+// mod_smacks (resent stanzas) and mod_csi_simple (held stanzas).
 
-import { xmppDateTime } from "../../src/util/datetime.js";
-import { Element } from "../../src/xml/stanza.js";
-import { NS_DELAY, NS_CHATSTATES, NS_HINTS } from "../../src/xml/ns.js";
+import { xmppDateTime } from "../../../src/util/datetime.js";
+import { Element } from "../../../src/xml/stanza.js";
+import { NS_DELAY, NS_CHATSTATES, NS_HINTS } from "../../../src/xml/ns.js";
 
 /**
  * XEP-0160 §3: normal and chat messages are stored; groupchat, headline and error are not (those

@@ -4,7 +4,9 @@
 // time). Every write resolves once durable (the LevelDB driver syncs), so a publish is answered
 // only after its item is on disk. Payload elements are kept as a compact JSON tree (xml.ts).
 //
-// `prefix` scopes one service's data inside shared stores (PEP: one service per account).
+// Where the records live is a PubsubLayout: the component's (componentLayout: one keyval, one map
+// and one archive, user = node, `prefix` scoping one service's data inside shared stores) or PEP's
+// (pep-store.ts: per account, Prosody's store names).
 //
 // `writeBehind` (the component uses it): appendItem only queues the item and resolves at once, so
 // the service's per-node lock is not held across the fsync; the node's queued items go to the
@@ -13,15 +15,66 @@
 // for its queue first (read your writes). The caller learns of durability through mark()/durable():
 // mod_pubsub sends a publish's IQ result, and its notifications, only once durable() resolved.
 
-import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../src/util/pubsub/index.js";
-import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../src/storage/types.js";
-import { Element } from "../../src/xml/stanza.js";
-import { elementFromJson, elementToJson } from "../../src/xml/json.js";
+import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../../src/util/pubsub/index.js";
+import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../../src/storage/types.js";
+import { Element } from "../../../src/xml/stanza.js";
+import { elementFromJson, elementToJson } from "../../../src/xml/json.js";
 
 export interface PubsubStores {
   nodes: KeyvalStore<Json>;
   subscriptions: MapStore<Json>;
   items: ArchiveStore<Json>;
+}
+
+/** One node's item archive. */
+export interface NodeItems {
+  append(value: Json, options: AppendOptions): Promise<unknown>;
+  appendMany(entries: Array<{ value: Json; options: AppendOptions }>, options: { keep?: number }): Promise<unknown>;
+  find(query: ArchiveQuery): Promise<ArchiveItem<Json>[]>;
+  get(id: string): Promise<ArchiveItem<Json> | undefined>;
+  count(): Promise<number>;
+  delete(query?: { ids?: string[]; end?: number }): Promise<number>;
+  truncate(keep: number): Promise<number>;
+}
+
+/** Where one service's records are kept: node records, each node's subscriptions (by subid) and items. */
+export interface PubsubLayout {
+  nodeNames(): Promise<string[]>;
+  getNode(node: string): Promise<Json | undefined>;
+  setNode(node: string, value: Json | undefined): Promise<void>;
+  subscriptions(node: string): Promise<Map<string, Json>>;
+  setSubscription(node: string, subid: string, value: Json | undefined): Promise<void>;
+  clearSubscriptions(node: string): Promise<void>;
+  items(node: string): NodeItems;
+}
+
+/** The component's layout: node name (after `prefix`) as the user of each store. */
+export function componentLayout(stores: PubsubStores, prefix = ""): PubsubLayout {
+  const key = (node: string) => prefix + node;
+  return {
+    async nodeNames() {
+      const users = await stores.nodes.users();
+      return prefix === "" ? users : users.filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length));
+    },
+    getNode: (node) => stores.nodes.get(key(node)),
+    setNode: (node, value) => stores.nodes.set(key(node), value),
+    subscriptions: (node) => stores.subscriptions.getAll(key(node)),
+    setSubscription: (node, subid, value) => stores.subscriptions.set(key(node), subid, value),
+    clearSubscriptions: (node) => stores.subscriptions.clear(key(node)),
+    items(node) {
+      const k = key(node);
+      const a = stores.items;
+      return {
+        append: (value, options) => a.append(k, value, options),
+        appendMany: (entries, options) => a.appendMany(k, entries, options),
+        find: (query) => a.find(k, query),
+        get: (id) => a.get(k, id),
+        count: () => a.count(k),
+        delete: (query) => a.delete(k, query),
+        truncate: (keep) => a.truncate(k, keep),
+      };
+    },
+  };
 }
 
 /** The store names a component uses (Prosody: pubsub_nodes / pubsub_<node> archives). */
@@ -52,7 +105,7 @@ interface StoredValue {
 }
 
 export class HeraldPubsubStore implements PubsubStore {
-  private readonly prefix: string;
+  private readonly layout: PubsubLayout;
   private readonly writeBehind: boolean;
   private readonly queues = new Map<string, NodeQueue>();
   /** Tickets of queued appends not yet written, with their promise. */
@@ -60,11 +113,9 @@ export class HeraldPubsubStore implements PubsubStore {
   private readonly failed: Array<{ ticket: number; error: unknown }> = [];
   private ticket = 0;
 
-  constructor(
-    private readonly stores: PubsubStores,
-    options: { prefix?: string; writeBehind?: boolean } = {},
-  ) {
-    this.prefix = options.prefix ?? "";
+  /** Over the component's stores (componentLayout), or over any other layout (PEP's). */
+  constructor(stores: PubsubStores | PubsubLayout, options: { prefix?: string; writeBehind?: boolean } = {}) {
+    this.layout = "nodeNames" in stores ? stores : componentLayout(stores, options.prefix);
     this.writeBehind = options.writeBehind ?? false;
   }
 
@@ -104,7 +155,7 @@ export class HeraldPubsubStore implements PubsubStore {
 
   /** Wait for the node's queued items (before reading or changing its items). */
   private async settled(node: string): Promise<void> {
-    const q = this.queues.get(this.key(node));
+    const q = this.queues.get(node);
     if (q) await q.last;
   }
 
@@ -138,8 +189,7 @@ export class HeraldPubsubStore implements PubsubStore {
       while (n < q.items.length && q.items[n].keep === keep) n++;
       const group = q.items.splice(0, n);
       try {
-        await this.stores.items.appendMany(
-          k,
+        await this.layout.items(k).appendMany(
           group.map((g) => ({ value: g.value, options: g.options })),
           keep === undefined ? {} : { keep },
         );
@@ -160,56 +210,49 @@ export class HeraldPubsubStore implements PubsubStore {
     if (this.queues.get(k) === q && q.items.length === 0) this.queues.delete(k);
   }
 
-  private key(node: string): string {
-    return this.prefix + node;
-  }
-
-  async listNodes(): Promise<string[]> {
-    const users = await this.stores.nodes.users();
-    if (this.prefix === "") return users;
-    return users.filter((u) => u.startsWith(this.prefix)).map((u) => u.slice(this.prefix.length));
+  listNodes(): Promise<string[]> {
+    return this.layout.nodeNames();
   }
 
   async loadNode(node: string): Promise<NodeRecord | undefined> {
-    const v = await this.stores.nodes.get(this.key(node));
+    const v = await this.layout.getNode(node);
     return v === undefined || v === null ? undefined : (v as unknown as NodeRecord);
   }
 
   async saveNode(record: NodeRecord): Promise<void> {
-    await this.stores.nodes.set(this.key(record.name), record as unknown as Json);
+    await this.layout.setNode(record.name, record as unknown as Json);
   }
 
   async deleteNode(node: string): Promise<void> {
     await this.settled(node);
-    const k = this.key(node);
     // XEP-0060 §8.4.1: items leave storage before the node itself.
-    await this.stores.items.delete(k);
-    await this.stores.subscriptions.clear(k);
-    await this.stores.nodes.set(k, undefined);
+    await this.layout.items(node).delete();
+    await this.layout.clearSubscriptions(node);
+    await this.layout.setNode(node, undefined);
   }
 
   async loadSubscriptions(node: string): Promise<SubscriptionRecord[]> {
-    const all = await this.stores.subscriptions.getAll(this.key(node));
+    const all = await this.layout.subscriptions(node);
     return [...all.values()] as unknown as SubscriptionRecord[];
   }
 
   async saveSubscription(node: string, subscription: SubscriptionRecord): Promise<void> {
-    await this.stores.subscriptions.set(this.key(node), subscription.subid, subscription as unknown as Json);
+    await this.layout.setSubscription(node, subscription.subid, subscription as unknown as Json);
   }
 
   async deleteSubscription(node: string, subid: string): Promise<void> {
-    await this.stores.subscriptions.set(this.key(node), subid, undefined);
+    await this.layout.setSubscription(node, subid, undefined);
   }
 
   async appendItem(node: string, item: StoredItem, options: { keep?: number } = {}): Promise<void> {
     const value: StoredValue = { x: item.payload instanceof Element ? (elementToJson(item.payload) as unknown as Json) : null };
     const append: AppendOptions = { id: item.id, when: item.published, with: item.publisher };
     if (this.writeBehind) {
-      this.enqueue(this.key(node), value as unknown as Json, append, options.keep);
+      this.enqueue(node, value as unknown as Json, append, options.keep);
       return;
     }
     if (options.keep !== undefined) append.keep = options.keep;
-    await this.stores.items.append(this.key(node), value as unknown as Json, append);
+    await this.layout.items(node).append(value as unknown as Json, append);
   }
 
   private toItem(a: ArchiveItem<Json>): StoredItem {
@@ -222,7 +265,7 @@ export class HeraldPubsubStore implements PubsubStore {
 
   async getItem(node: string, id: string): Promise<StoredItem | undefined> {
     await this.settled(node);
-    const a = await this.stores.items.get(this.key(node), id);
+    const a = await this.layout.items(node).get(id);
     return a ? this.toItem(a) : undefined;
   }
 
@@ -239,7 +282,7 @@ export class HeraldPubsubStore implements PubsubStore {
     if (query.limit !== undefined && !sliceHere) q.limit = query.limit;
     let found: ArchiveItem<Json>[];
     try {
-      found = await this.stores.items.find(this.key(node), q);
+      found = await this.layout.items(node).find(q);
     } catch (err) {
       if (isItemNotFound(err)) return [];
       throw err;
@@ -250,7 +293,7 @@ export class HeraldPubsubStore implements PubsubStore {
 
   async countItems(node: string): Promise<number> {
     await this.settled(node);
-    return this.stores.items.count(this.key(node));
+    return this.layout.items(node).count();
   }
 
   async deleteItems(node: string, query: ItemDeleteQuery = {}): Promise<number> {
@@ -259,11 +302,11 @@ export class HeraldPubsubStore implements PubsubStore {
     if (query.ids) q.ids = query.ids;
     // olderThan is exclusive; the archive's `end` is inclusive.
     if (query.olderThan !== undefined) q.end = query.olderThan - 1;
-    return this.stores.items.delete(this.key(node), q.ids === undefined && q.end === undefined ? undefined : q);
+    return this.layout.items(node).delete(q.ids === undefined && q.end === undefined ? undefined : q);
   }
 
   async truncateItems(node: string, keep: number): Promise<number> {
     await this.settled(node);
-    return this.stores.items.truncate(this.key(node), keep);
+    return this.layout.items(node).truncate(keep);
   }
 }

@@ -19,9 +19,9 @@ import {
   type PublishItem,
   type Subscription,
   type SubscriptionOptions,
-} from "../../src/util/pubsub/index.js";
-import { jidPrep } from "../../src/util/jid.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { jidPrep } from "../../../src/util/jid.js";
+import { Element } from "../../../src/xml/stanza.js";
 import {
   actorOf,
   iqResult,

@@ -8,10 +8,14 @@
 // event's messages are built at once but posted only after those writes are durable, in event order
 // (a chain), and notify() returns without waiting; idle() tells when everything handed to notify()
 // so far has been posted. A subscriber is never told of an item that is not on disk.
+//
+// With a `recipients` filter (Prosody's subscriber_filter): the event goes to the recipients it
+// returns instead of the service's own. PEP adds the entities that asked for the node with
+// "+notify" (pep.ts); everything else is the same for the component and PEP.
 
-import { freezeSerialization } from "../../src/xml/stanza.js";
-import type { Element } from "../../src/xml/stanza.js";
-import type { Broadcaster, PubsubEvent } from "../../src/util/pubsub/index.js";
+import { freezeSerialization } from "../../../src/xml/stanza.js";
+import type { Element } from "../../../src/xml/stanza.js";
+import type { Broadcaster, PubsubEvent, Recipient } from "../../../src/util/pubsub/index.js";
 import type { Notifier } from "./notifications.js";
 
 
@@ -20,6 +24,8 @@ export interface BroadcasterOptions {
   post: (stanza: Element) => Promise<void>;
   /** XEP-0060 §8.9.4 "MAY": tell entities of affiliation changes (default true). */
   notifyAffiliations?: boolean;
+  /** Prosody's subscriber_filter: who receives the event (default: the service's recipients). */
+  recipients?: (event: PubsubEvent) => Recipient[] | Promise<Recipient[]>;
   onError?: (err: unknown) => void;
   /**
    * Before posting: undefined when nothing is pending, else a promise of the pending writes, true
@@ -49,8 +55,9 @@ export class StanzaBroadcaster implements Broadcaster {
 
   async notify(event: PubsubEvent): Promise<void> {
     if (event.kind === "affiliation" && this.opts.notifyAffiliations === false) return;
-    if (event.recipients.length === 0) return;
-    const messages = this.notifier.messages(event);
+    const recipients = this.opts.recipients ? await this.opts.recipients(event) : event.recipients;
+    if (recipients.length === 0) return;
+    const messages = this.notifier.messages(recipients === event.recipients ? event : ({ ...event, recipients } as PubsubEvent));
     this.stats.events++;
     this.stats.messages += messages.length;
     const shared = new Set<Element>();

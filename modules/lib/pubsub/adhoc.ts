@@ -3,8 +3,8 @@
 // the nodes with requests and re-sends their forms (§8.7, XEP-0050).
 
 import { randomBytes } from "node:crypto";
-import { jidPrep } from "../../src/util/jid.js";
-import { Element, errorReply, reply } from "../../src/xml/stanza.js";
+import { jidPrep } from "../../../src/util/jid.js";
+import { Element, errorReply, reply } from "../../../src/xml/stanza.js";
 import { actorOf, resultOf, type ProtocolResult, type PubsubContext } from "./context.js";
 import { authorizationForm, findDataForm, formKind, formTypeOf, pendingNodesForm, rawFormValues } from "./forms.js";
 import { FORM_SUBSCRIBE_AUTHORIZATION, NODE_GET_PENDING, NS_COMMANDS, parseXsBoolean, plainError, pubsubErrorReply } from "./xml.js";

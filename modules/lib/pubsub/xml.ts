@@ -2,8 +2,8 @@
 // child, the `publisher` attribute rule and payload facts (size). Stored payloads use
 // src/xml/json.ts.
 
-import { errorSpec, PUBSUB_ERRORS_NS, type ItemReply, type PubsubFailure } from "../../src/util/pubsub/index.js";
-import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
+import { errorSpec, PUBSUB_ERRORS_NS, type ItemReply, type PubsubFailure } from "../../../src/util/pubsub/index.js";
+import { Element, errorReply, NS_STANZAS } from "../../../src/xml/stanza.js";
 
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 export const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";

@@ -1,10 +1,10 @@
 // The roster, as data: items, roster sets parsed and checked (§2.3.3), items rendered as XML
 // (§2.1). The subscription state machine is in subscription.ts. No I/O here; manager.ts stores it.
 
-import type { Json } from "../../src/storage/types.js";
-import { elementFromJson as decodeElement, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
-import { Element } from "../../src/xml/stanza.js";
-import { jidBare, jidPrep, jidResource } from "../../src/util/jid.js";
+import type { Json } from "../../../src/storage/types.js";
+import { elementFromJson as decodeElement, upgradeElementJson, type ElementJson } from "../../../src/xml/json.js";
+import { Element } from "../../../src/xml/stanza.js";
+import { jidBare, jidPrep, jidResource } from "../../../src/util/jid.js";
 import type { ContactState } from "./subscription.js";
 
 export const NS_ROSTER = "jabber:iq:roster";
@@ -35,7 +35,7 @@ export interface StoredItem {
 
 /** Whole stanzas are kept (RFC 6121 §3.1.3: the full request) in the stores' element form (src/xml/json.ts). */
 export type JsonElement = ElementJson;
-export { elementToJson } from "../../src/xml/json.js";
+export { elementToJson } from "../../../src/xml/json.js";
 
 /** A stored stanza back (check it with isJsonElement first). */
 export function elementFromJson(j: JsonElement): Element {

@@ -14,10 +14,10 @@ import type {
   Recipient,
   RetractEvent,
   SubscriptionEvent,
-} from "../../src/util/pubsub/index.js";
-import { Element } from "../../src/xml/stanza.js";
+} from "../../../src/util/pubsub/index.js";
+import { Element } from "../../../src/xml/stanza.js";
 import { authorizationForm, nodeConfigResultForm } from "./forms.js";
-import { xmppDateTime } from "../../src/util/datetime.js";
+import { xmppDateTime } from "../../../src/util/datetime.js";
 import { NS_DELAY, NS_PUBSUB, NS_PUBSUB_EVENT, NS_SHIM, publisherAttr } from "./xml.js";
 
 export interface NotifierOptions {

@@ -5,21 +5,10 @@
 // subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
 // Its availability is what it told this service by directed presence (tracked in DirectedPresence).
 
-import type { ModuleApi } from "../../src/modules/api.js";
-import type { AccessOracle } from "../../src/util/pubsub/index.js";
-import { jidBare, jidSplit } from "../../src/util/jid.js";
-import type { Element } from "../../src/xml/stanza.js";
-import { seesPresence } from "../mod_roster/roster.js";
-
-/** What mod_roster answers to "roster-get-item". */
-interface RosterItemAnswer {
-  item: { jid: string; subscription: "none" | "to" | "from" | "both"; groups: string[] } | null;
-}
-
-/** What mod_presence answers to "presence-get-available". */
-interface AvailableAnswer {
-  resources: Array<{ jid: string; priority: number; show?: string; presence: Element }>;
-}
+import type { ModuleApi } from "../../../src/modules/api.js";
+import type { AccessOracle } from "../../../src/util/pubsub/index.js";
+import { jidBare, jidSplit } from "../../../src/util/jid.js";
+import type { Element } from "../../../src/xml/stanza.js";
 
 /** Fire an event on another host's bus (ModuleApi.fireOn). */
 export type FireOn = ModuleApi["fireOn"];
@@ -109,12 +98,10 @@ export function showOf(presence: Element): string {
 const SHOW_RANK: Record<string, number> = { chat: 0, online: 1, away: 2, xa: 3, dnd: 4 };
 
 export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) => boolean, directed: DirectedPresence): AccessOracle {
-  async function rosterItem(owner: string, jid: string): Promise<RosterItemAnswer["item"]> {
+  async function rosterItem(owner: string, jid: string) {
     const parts = jidSplit(owner);
     if (!parts?.node || !isLocalHost(parts.domain)) return null;
-    const answer = (await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) })) as
-      | RosterItemAnswer
-      | undefined;
+    const answer = await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) });
     return answer?.item ?? null;
   }
 
@@ -123,7 +110,7 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
     const parts = jidSplit(jid);
     if (!parts) return [];
     if (parts.node !== undefined && isLocalHost(parts.domain)) {
-      const answer = (await fireOn(parts.domain, "presence-get-available", { username: parts.node })) as AvailableAnswer | undefined;
+      const answer = await fireOn(parts.domain, "presence-get-available", { username: parts.node });
       if (answer) {
         const resources = parts.resource === undefined ? answer.resources : answer.resources.filter((r) => r.jid === jid);
         return resources.map((r) => r.show ?? showOf(r.presence));
@@ -135,7 +122,9 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
   return {
     // XEP-0060 §4.5 presence: the entity has a subscription to the owner's presence (from/both).
     async isSubscribedToPresence(owner, jid) {
-      return seesPresence({ item: await rosterItem(owner, jid) });
+      const item = await rosterItem(owner, jid);
+      // RFC 6121 §3: "from" and "both" let the contact see the user's presence.
+      return item?.subscription === "from" || item?.subscription === "both";
     },
     // §4.5 roster: the groups the owner put the entity in.
     async rosterGroups(owner, jid) {
