@@ -17,8 +17,8 @@ import type { ShippedModules } from "../src/server.js";
 import type { LoadedConfig } from "./load-config.js";
 import { checkCerts, checkConfig, checkDisabledHosts, checkDns, checkModuleNames, type DnsOptions, type Reporter } from "./check-sections.js";
 
-export const CHECK_SECTIONS = ["disabled", "config", "modules", "certs", "dns", "ports", "files"] as const;
-export type CheckSection = (typeof CHECK_SECTIONS)[number];
+import { CHECK_SECTIONS, type CheckSection } from "./check-names.js";
+export { CHECK_SECTIONS, type CheckSection } from "./check-names.js";
 
 export async function runCheck(loaded: LoadedConfig, modules: ShippedModules, what?: string, opts: { dns?: DnsOptions } = {}): Promise<number> {
   if (what !== undefined && !(CHECK_SECTIONS as readonly string[]).includes(what)) {

@@ -4,21 +4,24 @@ import { Command } from "commander";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { read } from "read";
-import { Server } from "../src/server.js";
 import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
 import { createStorage } from "../src/storage/index.js";
 import { createAccountStore } from "../src/auth/accounts.js";
 import { Graveyard } from "../modules/mod_tombstones/graveyard.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
-import { shippedModules } from "../modules/index.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
-import { CHECK_SECTIONS, runCheck } from "./check.js";
-import { scansionCommand, type ScansionCliOptions } from "./scansion.js";
+import { CHECK_SECTIONS } from "./check-names.js";
+import type { ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
 import { wordsToShellLine } from "../src/admin/shell-parse.js";
 import type { ShellOutput } from "../src/admin/shell.js";
-import { importProsodyCommand } from "./import.js";
+
+/** The server and its modules, loaded by the commands that run them (not by `shell`, `adduser`, ...). */
+async function loadServer() {
+  const [{ Server }, { shippedModules }] = await Promise.all([import("../src/server.js"), import("../modules/index.js")]);
+  return { Server, shippedModules };
+}
 
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
@@ -35,6 +38,7 @@ program
       const again = loadHeraldConfig(opts.config);
       return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
     };
+    const { Server, shippedModules } = await loadServer();
     const server = new Server({ config: loaded.config, ...shippedModules, baseDir: loaded.baseDir, logRouter, configLoader });
     for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
     server.log.info(`Configuration: ${loaded.source}`);
@@ -157,7 +161,8 @@ program
   .option("-c, --config <file>", "configuration file")
   .action(async (what: string | undefined, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
-    process.exit(await runCheck(loaded, shippedModules, what));
+    const { runCheck } = await import("./check.js");
+    process.exit(await runCheck(loaded, (await loadServer()).shippedModules, what));
   });
 
 program
@@ -169,6 +174,7 @@ program
   .action(async (dataPath: string, opts: { config?: string }) => {
     const loaded = loadOrExit(opts.config);
     try {
+      const { importProsodyCommand } = await import("./import.js");
       process.exit(await importProsodyCommand(loaded, dataPath));
     } catch (err) {
       fail((err as Error).message);
@@ -186,6 +192,7 @@ program
   .option("--verbose", "print details of expected failures and server warnings")
   .action(async (paths: string[], opts: ScansionCliOptions) => {
     try {
+      const { scansionCommand } = await import("./scansion.js");
       process.exit(await scansionCommand(paths, opts));
     } catch (err) {
       fail((err as Error).message);

@@ -15,7 +15,8 @@ import type { C2SConnection, C2SContext } from "./net/c2s.js";
 import { AuthThrottle, ReadThrottle, UnauthenticatedLimit, parseBurst, parseRate, type ReadLimit } from "./net/limits.js";
 import { ConfigTable } from "./config/options.js";
 import { CertStore, findInCertificatesDir, loadPair, selfSignedFor } from "./net/certs.js";
-import { listenC2S, listenHttp, type Listener, type ListenerContext } from "./net/listeners.js";
+import { acceptTransport, listenC2S, listenHttp, type Listener, type ListenerContext, type TransportAttach } from "./net/listeners.js";
+import type { Transport } from "./net/transport.js";
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
 import { corsPolicy } from "./net/cors.js";
@@ -428,6 +429,7 @@ export class Server {
       bosh: this.boshOptions(),
       httpExternalUrl: g.string("http_external_url"),
     };
+    this.listenerContext = ctx;
     const override = this.opts.portOverride ?? {};
     // Prosody's portmanager rules (src/net/interfaces.ts); the override is for tests and scansion.
     const ifaces = (service: Service) => {
@@ -457,6 +459,17 @@ export class Server {
         }
       }
     }
+  }
+
+  private listenerContext?: ListenerContext;
+
+  /**
+   * Start a client stream on a transport of the caller's (Herald's tests use an in-memory pair):
+   * stream negotiation, SASL, binding and stanzas go through the same code as on a socket.
+   */
+  acceptTransport(transport: Transport & Partial<TransportAttach>): C2SConnection {
+    if (!this.listenerContext) throw new Error("the server is not started");
+    return acceptTransport(this.listenerContext, transport);
   }
 
   get adminSocketPath(): string {

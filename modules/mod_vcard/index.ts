@@ -54,9 +54,7 @@ export default defineModule({
         const size = Buffer.byteLength(vcard.toString(), "utf8");
         if (size > maxSize) return new StanzaError("modify", "not-acceptable", `The vCard is too large (${size} bytes, at most ${maxSize})`);
         await store.set(username, elementToJson(vcard));
-        ev.afterReply(() => {
-          module.fire("vcard-updated", { username, vcard, session: origin }).catch(() => undefined /* logged by the bus */);
-        });
+        ev.afterReply(() => module.fire("vcard-updated", { username, vcard, session: origin }));
         return null;
       },
       { to: "bare" },

@@ -2,6 +2,7 @@
 
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { Duplex } from "node:stream";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
 import { scramClient } from "../../src/sasl/client.js";
@@ -36,6 +37,16 @@ export class RawClient {
   static async connect(port: number, opts: { directTls?: boolean; domain?: string; localAddress?: string } = {}): Promise<RawClient> {
     const c = new RawClient(port, opts.domain);
     await c.open(opts.directTls ?? false, opts.localAddress);
+    return c;
+  }
+
+  /**
+   * A client on an already connected byte stream (test/harness/memory-transport.ts: an in-memory
+   * connection). Only what a Duplex has works on its `socket` (write, end, destroy, events).
+   */
+  static over(stream: Duplex, domain = "localhost"): RawClient {
+    const c = new RawClient(0, domain);
+    c.attach(stream as Socket);
     return c;
   }
 
@@ -199,17 +210,22 @@ export class RawClient {
     opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; directTls?: boolean; noTls?: boolean; localAddress?: string; domain?: string } = {},
   ): Promise<RawClient> {
     const c = await RawClient.connect(port, { directTls: opts.directTls, localAddress: opts.localAddress, domain: opts.domain });
-    const f = await c.stream();
-    if (!opts.directTls && !opts.noTls) {
-      if (!f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")) throw new Error(`no STARTTLS offered: ${f}`);
-      await c.starttls();
-      await c.stream();
-    }
-    const r = await c.auth(opts.mechanism ?? "SCRAM-SHA-1", username, password);
-    if (r.name !== "success") throw new Error(`authentication failed: ${r}`);
-    await c.stream();
-    await c.bind(opts.resource);
+    await c.logIn(username, password, { ...opts, noTls: opts.directTls || opts.noTls });
     return c;
+  }
+
+  /** On a connected client: open the stream, STARTTLS (unless noTls), authenticate, bind. */
+  async logIn(username: string, password: string, opts: { resource?: string; mechanism?: "PLAIN" | "SCRAM-SHA-1" | "SCRAM-SHA-256"; noTls?: boolean } = {}): Promise<void> {
+    const f = await this.stream();
+    if (!opts.noTls) {
+      if (!f.getChild("starttls", "urn:ietf:params:xml:ns:xmpp-tls")) throw new Error(`no STARTTLS offered: ${f}`);
+      await this.starttls();
+      await this.stream();
+    }
+    const r = await this.auth(opts.mechanism ?? "SCRAM-SHA-1", username, password);
+    if (r.name !== "success") throw new Error(`authentication failed: ${r}`);
+    await this.stream();
+    await this.bind(opts.resource);
   }
 
   /** Send an iq and wait for the reply with the same id (skipping other stanzas, which stay queued). */

@@ -18,7 +18,7 @@ VirtualHost "localhost"
 
 const open: RawClient[] = [];
 async function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  const c = await ts.login(user, "pw", { resource });
   open.push(c);
   return c;
 }
@@ -53,8 +53,8 @@ function expectBlockedError(err: Element, from: string): void {
 describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion setup)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG(true) });
-    for (const u of ["romeo", "juliet", "tybalt", "mercutio", "lonely"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG(true) });
+    for (const u of ["romeo", "juliet", "tybalt", "mercutio", "lonely"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -212,8 +212,8 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
 describe("blocking with bounce_blocked_messages = false (the default)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG(false) });
-    for (const u of ["romeo", "tybalt"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG(false) });
+    for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -234,8 +234,8 @@ describe("blocking with bounce_blocked_messages = false (the default)", () => {
 describe("blocking persists across a restart (LevelDB)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG(true, "") });
-    for (const u of ["romeo", "tybalt"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG(true, "") });
+    for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();
@@ -260,8 +260,8 @@ describe("blocking persists across a restart (LevelDB)", () => {
 describe("blocking and presence (blocking.scs)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG(true).replace('"blocklist"', '"blocklist"; "roster"') });
-    for (const u of ["blocker", "blockee"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG(true).replace('"blocklist"', '"blocklist"; "roster"') });
+    for (const u of ["blocker", "blockee"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
     closeAll();

@@ -52,9 +52,9 @@ describe("blocklist cache", () => {
   const ONLINE = ["alice", "b1", "b2", "b3", "b4"];
 
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG, storage });
-    for (const u of [...ONLINE, "o1", "o2", "o3"]) await ts.server.accounts("localhost").create(u, "pw");
-    for (const u of ONLINE) clients.set(u, await RawClient.login(ts.c2sPort, u, "pw", { resource: "r", noTls: true, mechanism: "PLAIN" }));
+    ts = await startTestServer({ transport: "memory", config: CONFIG, storage });
+    for (const u of [...ONLINE, "o1", "o2", "o3"]) await ts.addUser(u, "pw");
+    for (const u of ONLINE) clients.set(u, await ts.login(u, "pw", { resource: "r" }));
   });
   afterAll(async () => {
     for (const c of clients.values()) c.close();

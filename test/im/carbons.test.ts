@@ -12,7 +12,7 @@ let ts: TestServer;
 const open: RawClient[] = [];
 
 async function login(user: string, resource: string, opts: { carbons?: boolean; priority?: number } = {}): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  const c = await ts.login(user, "pw", { resource });
   open.push(c);
   await goOnline(c, opts.priority);
   if (opts.carbons) expect((await c.iq(`<iq type='set' id='en'><enable xmlns='${NS}'/></iq>`)).attrs.type).toBe("result");
@@ -37,6 +37,7 @@ function unwrap(carbon: Element, direction: "sent" | "received", user: string, t
 
 beforeAll(async () => {
   ts = await startTestServer({
+    transport: "memory",
     config: `
 modules_enabled = { "carbons" }
 storage = "memory"
@@ -45,7 +46,7 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 `,
   });
-  for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
 });
 afterAll(async () => {
   closeAll();

@@ -16,7 +16,7 @@ VirtualHost "localhost"
 `;
 
 async function login(user: string, resource: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  const c = await ts.login(user, "pw", { resource });
   open.push(c);
   return c;
 }
@@ -26,7 +26,7 @@ function closeAll(): void {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
   const accounts = ts.server.accounts("localhost");
   for (const u of ["romeo", "juliet", "nurse", "benvolio", "tybalt", "paris"]) await accounts.create(u, "pw");
 });

@@ -16,7 +16,7 @@ VirtualHost "localhost"
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  return ts.login(user, "pw", { resource });
 }
 
 /** The number of offline messages held for `user`, once it settles to `want` (deletion follows delivery). */
@@ -38,8 +38,8 @@ function delayOf(m: Element): Element | undefined {
 describe("offline messages (memory storage)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG("offline_max_messages = 3") });
-    for (const u of ["romeo", "juliet", "nurse", "friar", "full", "twice"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG("offline_max_messages = 3") });
+    for (const u of ["romeo", "juliet", "nurse", "friar", "full", "twice"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -172,9 +172,9 @@ describe("offline messages (memory storage)", () => {
 describe("offline messages survive a restart (LevelDB)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG().replace('storage = "memory"', "") });
-    await ts.server.accounts("localhost").create("romeo", "pw");
-    await ts.server.accounts("localhost").create("juliet", "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG().replace('storage = "memory"', "") });
+    await ts.addUser("romeo", "pw");
+    await ts.addUser("juliet", "pw");
   });
   afterAll(() => ts?.stop());
 

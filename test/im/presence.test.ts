@@ -22,12 +22,12 @@ let n = 0;
 
 async function account(prefix: string): Promise<string> {
   const u = `${prefix}${++n}`;
-  await ts.server.accounts("localhost").create(u, "pw");
+  await ts.addUser(u, "pw");
   return u;
 }
 
 function login(user: string, resource?: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource });
+  return ts.login(user, "pw", { resource });
 }
 
 const bare = (c: RawClient) => c.jid.split("/")[0];
@@ -102,7 +102,7 @@ async function befriend(a: RawClient, b: RawClient): Promise<void> {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
 });
 afterAll(() => ts?.stop());
 
@@ -498,13 +498,13 @@ describe("directed presence (RFC 6121 §4.6)", () => {
 
 describe("directed presence limit (max_directed_presences, RFC 6121 §4.6.3)", () => {
   it("refuses directed presence to a new JID beyond the limit with policy-violation; updates and freed slots go through", async () => {
-    const t = await startTestServer({ config: CONFIG.replace('storage = "memory"', 'storage = "memory"\nmax_directed_presences = 2') });
+    const t = await startTestServer({ transport: "memory", config: CONFIG.replace('storage = "memory"', 'storage = "memory"\nmax_directed_presences = 2') });
     const clients: RawClient[] = [];
     try {
       const accounts = t.server.accounts("localhost");
       for (const u of ["romeo", "m1", "m2", "m3"]) await accounts.create(u, "pw");
       const loginT = async (u: string) => {
-        const c = await RawClient.login(t.c2sPort, u, "pw", { resource: "r" });
+        const c = await t.login(u, "pw", { resource: "r" });
         clients.push(c);
         return c;
       };

@@ -21,12 +21,12 @@ let n = 0;
 /** A fresh account; returns its username. */
 async function account(prefix: string): Promise<string> {
   const u = `${prefix}${++n}`;
-  await ts.server.accounts("localhost").create(u, "pw");
+  await ts.addUser(u, "pw");
   return u;
 }
 
 function login(user: string, resource?: string, t: TestServer = ts): Promise<RawClient> {
-  return RawClient.login(t.c2sPort, user, "pw", { resource });
+  return t.login(user, "pw", { resource });
 }
 
 function errorCondition(el: Element): string | undefined {
@@ -62,18 +62,16 @@ async function push(c: RawClient): Promise<Element> {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
 });
 afterAll(() => ts?.stop());
 
 describe("roster get, set, remove (RFC 6121 §2)", () => {
   it("offers roster versioning and pre-approval once authenticated", async () => {
     const u = await account("feat");
-    const c = await RawClient.connect(ts.c2sPort);
+    const c = await ts.connect();
     const before = await c.stream();
     expect(before.getChild("ver", "urn:xmpp:features:rosterver")).toBeUndefined();
-    await c.starttls();
-    await c.stream();
     expect((await c.auth("SCRAM-SHA-1", u, "pw")).name).toBe("success");
     const f = await c.stream();
     expect(f.getChild("ver", "urn:xmpp:features:rosterver")).toBeDefined();
@@ -222,9 +220,9 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
   });
 
   it("limits the roster size (roster_max_items), for roster sets and for subscription stanzas", async () => {
-    const t = await startTestServer({ config: `modules_enabled = { "roster" }\nstorage = "memory"\nroster_max_items = 2\nVirtualHost "localhost"\n` });
+    const t = await startTestServer({ transport: "memory", config: `modules_enabled = { "roster" }\nstorage = "memory"\nroster_max_items = 2\nVirtualHost "localhost"\n` });
     try {
-      await t.server.accounts("localhost").create("hoarder", "pw");
+      await t.addUser("hoarder", "pw");
       const c = await login("hoarder", undefined, t);
       expect((await rosterSet(c, "<item jid='a@localhost'/>")).attrs.type).toBe("result");
       c.send("<presence type='subscribed' to='b@localhost'/>"); // a pre-approval: an item too
@@ -245,10 +243,10 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
 
   it("shares one roster store per server between mod_roster and mod_presence, across a module reload, and not between servers", async () => {
     // A second server in this process serving the same host name keeps its own rosters.
-    const t = await startTestServer({ config: CONFIG });
+    const t = await startTestServer({ transport: "memory", config: CONFIG });
     try {
       const u = await account("twin");
-      await t.server.accounts("localhost").create(u, "pw");
+      await t.addUser(u, "pw");
       const here = await login(u);
       const there = await login(u, undefined, t);
       await rosterGet(here);
@@ -318,7 +316,7 @@ describe("query API for other modules", () => {
 
 describe("persistence (LevelDB)", () => {
   it("keeps items, subscriptions, versions and pending requests across a restart", async () => {
-    let t = await startTestServer({ config: `modules_enabled = { "roster" }\nVirtualHost "localhost"\n` });
+    let t = await startTestServer({ transport: "memory", config: `modules_enabled = { "roster" }\nVirtualHost "localhost"\n` });
     try {
       const accounts = t.server.accounts("localhost");
       for (const u of ["romeo", "juliet", "nurse"]) await accounts.create(u, "pw");

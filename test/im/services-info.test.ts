@@ -52,9 +52,9 @@ let ts: TestServer;
 let c: RawClient;
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
-  await ts.server.accounts("localhost").create("romeo", "pw");
-  c = await RawClient.login(ts.c2sPort, "romeo", "pw", { noTls: true, mechanism: "PLAIN" });
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
+  await ts.addUser("romeo", "pw");
+  c = await ts.login("romeo", "pw");
 });
 afterAll(async () => {
   c?.close();

@@ -3,7 +3,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
 
 const CONFIG = `
 c2s_require_encryption = false
@@ -16,18 +15,18 @@ VirtualHost "localhost"
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
 });
 afterAll(() => ts?.stop());
 
-const login = (user: string, password: string) => RawClient.login(ts.c2sPort, user, password, { noTls: true, mechanism: "PLAIN" });
+const login = (user: string, password: string) => ts.login(user, password);
 
 const VCARD = "<vCard xmlns='vcard-temp'><FN>Friar Laurence</FN><NOTE>herbs &amp; potions</NOTE></vCard>";
 const BOOKMARKS = "<storage xmlns='storage:bookmarks'><conference jid='chapel@conference.localhost' autojoin='true'><nick>friar</nick></conference></storage>";
 
 describe("persistence across a restart (LevelDB)", () => {
   it("keeps registered accounts, vCards, private XML and the last logout", async () => {
-    const reg = await RawClient.connect(ts.c2sPort);
+    const reg = await ts.connect();
     await reg.stream();
     const r = await reg.iq("<iq type='set' id='r1'><query xmlns='jabber:iq:register'><username>laurence</username><password>cell</password></query></iq>");
     expect(r.attrs.type).toBe("result");

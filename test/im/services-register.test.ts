@@ -41,7 +41,8 @@ const registered: string[] = [];
 const deleted: string[] = [];
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
+  // In memory; STARTTLS (secure.localhost) over a real socket.
+  ts = await startTestServer({ transport: "memory", ports: { c2s: [0] }, config: CONFIG });
   ts.server.globalBus.on("user-registered", (ev: { host: string; username: string }) => {
     registered.push(`${ev.username}@${ev.host}`);
     return undefined;
@@ -55,13 +56,13 @@ afterAll(() => ts?.stop());
 
 /** A client with an open stream that has not authenticated; returns it and the stream features. */
 async function unauthed(domain = "localhost"): Promise<{ c: RawClient; features: Element }> {
-  const c = await RawClient.connect(ts.c2sPort, { domain });
+  const c = await ts.connect({ domain });
   const features = await c.stream();
   return { c, features };
 }
 
 async function login(user: string, password: string, domain = "localhost"): Promise<RawClient> {
-  const c = await RawClient.connect(ts.c2sPort, { domain });
+  const c = await ts.connect({ domain });
   await c.stream();
   const r = await c.auth("PLAIN", user, password);
   if (r.name !== "success") throw new Error(`authentication failed: ${r}`);
@@ -71,7 +72,7 @@ async function login(user: string, password: string, domain = "localhost"): Prom
 }
 
 async function canLogin(user: string, password: string, domain = "localhost"): Promise<boolean> {
-  const c = await RawClient.connect(ts.c2sPort, { domain });
+  const c = await ts.connect({ domain });
   await c.stream();
   const r = await c.auth("PLAIN", user, password);
   c.close();

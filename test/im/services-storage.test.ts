@@ -22,8 +22,8 @@ let ts: TestServer;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
-  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.server.accounts("localhost").create(u, "pw");
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
+  for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.addUser(u, "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
@@ -31,7 +31,7 @@ afterEach(() => {
 afterAll(() => ts?.stop());
 
 async function login(user: string, resource?: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  const c = await ts.login(user, "pw", { resource });
   clients.push(c);
   return c;
 }

@@ -27,8 +27,8 @@ let ts: TestServer;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
-  await ts.server.accounts("localhost").create("romeo", "pw");
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
+  await ts.addUser("romeo", "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
@@ -36,14 +36,14 @@ afterEach(() => {
 afterAll(() => ts?.stop());
 
 async function register(user: string, domain = "localhost"): Promise<Element> {
-  const c = await RawClient.connect(ts.c2sPort, { domain });
+  const c = await ts.connect({ domain });
   clients.push(c);
   await c.stream();
   return c.iq(`<iq type='set' id='reg'><query xmlns='${NS_REG}'><username>${user}</username><password>pw</password></query></iq>`);
 }
 
 async function login(user: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN" });
+  const c = await ts.login(user, "pw");
   clients.push(c);
   return c;
 }

@@ -1,4 +1,4 @@
-// XEP-0313 message archive over real sockets: what is archived (and with which XEP-0359 stanza id),
+// XEP-0313 message archive through real client streams (in memory): what is archived (and with which XEP-0359 stanza id),
 // queries with the form, RSM paging and flip-page, the extended filters, preferences, offline
 // messages and carbons, metadata, errors.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +20,7 @@ let ts: TestServer;
 const USERS = ["romeo", "juliet", "nurse", "friar", "pager", "prefs", "tybalt", "offline", "carbon", "meta", "filter"];
 
 function login(user: string, resource = "r"): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  return ts.login(user, "pw", { resource });
 }
 
 function archiveCount(user: string): Promise<number> {
@@ -39,8 +39,8 @@ async function countReaching(user: string, want: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG });
-  for (const u of USERS) await ts.server.accounts("localhost").create(u, "pw");
+  ts = await startTestServer({ transport: "memory", config: CONFIG });
+  for (const u of USERS) await ts.addUser(u, "pw");
 });
 afterAll(() => ts?.stop());
 

@@ -13,7 +13,7 @@ modules_enabled = { "roster"; "mam" }
 `;
 
 function login(ts: TestServer, user: string, resource = "r"): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  return ts.login(user, "pw", { resource });
 }
 
 describe("archive on LevelDB", () => {
@@ -21,8 +21,8 @@ describe("archive on LevelDB", () => {
   afterAll(() => ts?.stop());
 
   it("keeps messages, their ids and the preferences across a restart", async () => {
-    ts = await startTestServer({ config: `${BASE}\nVirtualHost "localhost"\n` });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: `${BASE}\nVirtualHost "localhost"\n` });
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
     const romeo = await login(ts, "romeo");
     const juliet = await login(ts, "juliet");
     await goOnline(juliet);
@@ -58,9 +58,10 @@ describe("archive_expires_after", () => {
 
   it("deletes messages older than the limit on the cleanup timer", async () => {
     ts = await startTestServer({
+      transport: "memory",
       config: `${BASE}\nstorage = "memory"\narchive_expires_after = 1\narchive_cleanup_interval = 0.2\nVirtualHost "localhost"\n`,
     });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
     const romeo = await login(ts, "romeo");
     romeo.send("<message to='juliet@localhost' type='chat'><body>soon gone</body></message>");
     const store = ts.server.storage.archive("localhost", "archive");

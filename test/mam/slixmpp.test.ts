@@ -50,8 +50,8 @@ storage = "memory"
 VirtualHost "localhost"
 `,
   });
-  await ts.server.accounts("localhost").create("romeo", "romeo-pw");
-  await ts.server.accounts("localhost").create("juliet", "juliet-pw");
+  await ts.addUser("romeo", "romeo-pw");
+  await ts.addUser("juliet", "juliet-pw");
 });
 afterAll(() => ts?.stop());
 

@@ -1,4 +1,4 @@
-// XEP-0045 §8–§10 over real sockets: kick, ban, voice, moderator grants, the admin lists,
+// XEP-0045 §8–§10 through real client streams (in memory): kick, ban, voice, moderator grants, the admin lists,
 // members-only rooms (321/322), passwords, max users, public JIDs (100/172/173), room registration.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The room archive over real sockets: muc_log_presences archives joins and leaves, and a `with`
+// The room archive through real client streams (in memory): muc_log_presences archives joins and leaves, and a `with`
 // filter matches the occupant's in-room JID (XEP-0313 §4.1.1), never a real JID.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

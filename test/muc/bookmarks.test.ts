@@ -15,7 +15,7 @@ const NS_BOOKMARKS = "urn:xmpp:bookmarks:1";
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startMucServer({ global: 'modules_enabled = { "roster"; "presence"; "message"; "pep" }' });
+  ts = await startMucServer({ transport: "sockets", global: 'modules_enabled = { "roster"; "presence"; "message"; "pep" }' });
 });
 afterAll(() => ts?.stop());
 

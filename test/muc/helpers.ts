@@ -1,8 +1,8 @@
-// Shared by the MUC end-to-end tests: a server with the conference component, clients over
-// loopback, and readers for MUC presence and errors.
+// Shared by the MUC tests: a server with the conference component, clients (in memory, or over
+// loopback for the tests with real clients), and readers for MUC presence and errors.
 
-import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import { startTestServer, type TestServer } from "../harness/index.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 export const MUC = "conference.localhost";
@@ -12,7 +12,7 @@ export const NS_ADMIN = "http://jabber.org/protocol/muc#admin";
 export const NS_OWNER = "http://jabber.org/protocol/muc#owner";
 export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-export function mucConfig(opts: { component?: string; storage?: "memory" | "leveldb"; global?: string } = {}): string {
+export function mucConfig(opts: { component?: string; storage?: "memory" | "leveldb"; global?: string; transport?: "memory" | "sockets" } = {}): string {
   return `
 admins = { "admin@localhost" }
 c2s_require_encryption = false
@@ -28,14 +28,13 @@ ${opts.component ?? ""}
 
 export const USERS = ["admin", "alice", "bob", "carol", "dave"];
 
-export async function startMucServer(opts: Parameters<typeof mucConfig>[0] = {}): Promise<TestServer> {
-  const ts = await startTestServer({ config: mucConfig(opts) });
-  for (const u of USERS) await ts.server.accounts("localhost").create(u, "pw");
-  return ts;
+/** `transport`: "memory" (default) or "sockets" for tests with real clients. */
+export function startMucServer(opts: Parameters<typeof mucConfig>[0] = {}): Promise<TestServer> {
+  return startTestServer({ config: mucConfig(opts), transport: opts.transport ?? "memory", users: USERS });
 }
 
 export function login(ts: TestServer, user: string, resource?: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  return ts.login(user, "pw", { resource });
 }
 
 let counter = 0;

@@ -1,4 +1,4 @@
-// XEP-0045 §7.2.15–§7.9 over real sockets: groupchat messages, history on join, the subject,
+// XEP-0045 §7.2.15–§7.9 through real client streams (in memory): groupchat messages, history on join, the subject,
 // private messages, invitations (mediated and XEP-0249), XEP-0410 self-ping, XEP-0421 occupant ids.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// XEP-0045 over real sockets: room creation (instant and reserved, locking), joining with the
+// XEP-0045 through real client streams (in memory): room creation (instant and reserved, locking), joining with the
 // status codes and presence order of §7.2, leaving, nick changes, disco, destroy.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

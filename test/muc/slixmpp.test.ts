@@ -11,7 +11,7 @@ const script = fileURLToPath(new URL("./slixmpp_muc.py", import.meta.url));
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startMucServer();
+  ts = await startMucServer({ transport: "sockets" });
 });
 afterAll(() => ts?.stop());
 

@@ -2,8 +2,8 @@
 // come online advertising Entity Capabilities and answer the server's caps query; subscriptions
 // made over the wire.
 
-import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import { startTestServer, type TestServer } from "../harness/index.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
 import { Element } from "../../src/xml/stanza.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import { capsHash } from "../../modules/mod_pep/caps.js";
@@ -20,7 +20,7 @@ export const TUNE = "http://jabber.org/protocol/tune";
 export const MOOD = "http://jabber.org/protocol/mood";
 export const CAPS_NODE = "https://herald.example/test-client";
 
-export function pepConfig(opts: { storage?: "memory" | "leveldb"; modules?: string[]; extra?: string } = {}): string {
+export function pepConfig(opts: { storage?: "memory" | "leveldb"; modules?: string[]; extra?: string; transport?: "memory" | "sockets" } = {}): string {
   const modules = opts.modules ?? ["roster", "presence", "message", "disco", "ping", "pep", "vcard_legacy", "vcard4"];
   return `
 admins = { }
@@ -33,14 +33,13 @@ VirtualHost "localhost"
 `;
 }
 
-export async function startPepServer(users: string[], opts: Parameters<typeof pepConfig>[0] = {}): Promise<TestServer> {
-  const ts = await startTestServer({ config: pepConfig(opts) });
-  for (const u of users) await ts.server.accounts("localhost").create(u, "pw");
-  return ts;
+/** In memory unless `transport: "sockets"` (tests with real clients). */
+export function startPepServer(users: string[], opts: Parameters<typeof pepConfig>[0] = {}): Promise<TestServer> {
+  return startTestServer({ config: pepConfig(opts), transport: opts.transport ?? "memory", users });
 }
 
 export function login(ts: TestServer, user: string, resource?: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  return ts.login(user, "pw", { resource });
 }
 
 export function xml(text: string): Element {

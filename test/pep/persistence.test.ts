@@ -34,8 +34,8 @@ function ids(reply: Element): string[] {
 
 beforeAll(async () => {
   // One service in memory at a time: every other account's service is rebuilt from storage.
-  ts = await startTestServer({ config: pepConfig({ storage: "leveldb", extra: "pep_service_cache_size = 1" }) });
-  for (const u of ["romeo", "juliet", "nurse"]) await ts.server.accounts("localhost").create(u, "pw");
+  ts = await startTestServer({ transport: "memory", config: pepConfig({ storage: "leveldb", extra: "pep_service_cache_size = 1" }) });
+  for (const u of ["romeo", "juliet", "nurse"]) await ts.addUser(u, "pw");
   await subscribe(ts, "romeo", "juliet");
 });
 afterAll(() => ts?.stop());
@@ -83,7 +83,7 @@ describe("PEP on LevelDB", () => {
     expectResult(await publish(nurse, "urn:test:private", "p1", "<p xmlns='urn:test:private'/>", { "pubsub#access_model": "whitelist" }));
     nurse.close();
     await ts.server.accounts("localhost").delete("nurse");
-    await ts.server.accounts("localhost").create("nurse", "pw");
+    await ts.addUser("nurse", "pw");
     const again = await login(ts, "nurse", "b");
     expect(errorOf(await pubsub(again, "get", `<items node='${TUNE}'/>`))).toMatchObject({ condition: "item-not-found" });
     const disco = expectResult(await again.iq(`<iq type='get' id='${nextId()}'><query xmlns='${NS_DISCO_ITEMS}'/></iq>`));

@@ -147,7 +147,7 @@ describe("vCard4 (mod_vcard4, XEP-0292)", () => {
 
 describe("without pep in modules_enabled", () => {
   it("vcard4 and vcard_legacy load mod_pep themselves (module.depends, as Prosody's do)", async () => {
-    const server = await startTestServer({ config: pepConfig({ modules: ["roster", "presence", "disco", "vcard4", "vcard_legacy"] }) });
+    const server = await startTestServer({ transport: "memory", config: pepConfig({ modules: ["roster", "presence", "disco", "vcard4", "vcard_legacy"] }) });
     try {
       await server.server.accounts("localhost").create("balthasar", "pw");
       const c = await login(server, "balthasar", "a");
@@ -166,15 +166,15 @@ describe("without pep in modules_enabled", () => {
 describe("upgrade_legacy_vcards", () => {
   it("moves a vCard stored by mod_vcard into PEP at the next login", async () => {
     const modules = ["roster", "presence", "disco"];
-    let server = await startTestServer({ config: pepConfig({ storage: "leveldb", modules: [...modules, "vcard"] }) });
-    await server.server.accounts("localhost").create("friar", "pw");
+    let server = await startTestServer({ transport: "memory", config: pepConfig({ storage: "leveldb", modules: [...modules, "vcard"] }) });
+    await server.addUser("friar", "pw");
     let c = await login(server, "friar", "a");
     expectResult(await c.iq(`<iq type='set' id='${nextId()}'><vCard xmlns='vcard-temp'><FN>Friar Laurence</FN><TITLE>Friar</TITLE></vCard></iq>`));
     c.close();
     const dataDir = server.dataDir;
     await server.server.stop("switch");
 
-    server = await startTestServer({ dataDir, config: pepConfig({ storage: "leveldb", modules: [...modules, "pep", "vcard_legacy"] }) });
+    server = await startTestServer({ transport: "memory", dataDir, config: pepConfig({ storage: "leveldb", modules: [...modules, "pep", "vcard_legacy"] }) });
     c = await login(server, "friar", "b");
     const items = expectResult(await pubsub(c, "get", "<items node='urn:xmpp:vcard4'/>"));
     const v4 = items.getChild("pubsub", NS)!.getChild("items")!.getChild("item")!.getChild("vcard", NS_VCARD4)!;
@@ -184,7 +184,7 @@ describe("upgrade_legacy_vcards", () => {
     await server.server.stop("switch back");
 
     // The old store was emptied: mod_vcard alone has nothing any more.
-    server = await startTestServer({ dataDir, config: pepConfig({ storage: "leveldb", modules: [...modules, "vcard"] }) });
+    server = await startTestServer({ transport: "memory", dataDir, config: pepConfig({ storage: "leveldb", modules: [...modules, "vcard"] }) });
     c = await login(server, "friar", "c");
     expect(errorOf(await vcardGet(c)).condition).toBe("item-not-found");
     c.close();

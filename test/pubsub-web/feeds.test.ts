@@ -22,6 +22,7 @@ const get = (path: string, headers: Record<string, string> = {}, service?: strin
 beforeAll(async () => {
   ts = await startPubsubServer(
     {
+      transport: "sockets",
       component: `pubsub_create_node = "local"
 modules_enabled = { "pubsub_http" }
 pubsub_http_rate_limit = 100000

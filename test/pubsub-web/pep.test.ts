@@ -20,6 +20,7 @@ beforeAll(async () => {
   ts = await startPepServer(["juliet", "romeo", "tybalt"], {
     modules: ["roster", "presence", "message", "disco", "pep", "pubsub_http"],
     extra: "pubsub_http_rate_limit = 0",
+    transport: "sockets",
   });
   await subscribe(ts, "romeo", "juliet"); // romeo and juliet: presence subscriptions both ways
   juliet = await login(ts, "juliet", "balcony");

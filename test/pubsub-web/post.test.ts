@@ -17,6 +17,7 @@ const basic = (user: string, pw = "pw") => `Basic ${Buffer.from(`${user}:${pw}`)
 beforeAll(async () => {
   ts = await startPubsubServer(
     {
+      transport: "sockets",
       component: `modules_enabled = { "pubsub_post" }\npubsub_post_secrets = { hooked = "${SECRET}" }`,
       global: `c2s_stanza_size_limit = 10240\nhttp_cors_override = { pubsub_post = { origins = { "https://app.example" } } }`,
     },
@@ -126,7 +127,7 @@ describe("publishing over HTTP", () => {
   });
 
   it("throttles failed Basic logins per address (limit_auth_max, limit_auth_period)", async () => {
-    const t = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }`, global: "limit_auth_max = 2\nlimit_auth_period = 600" });
+    const t = await startPubsubServer({ transport: "sockets", component: `modules_enabled = { "pubsub_post" }`, global: "limit_auth_max = 2\nlimit_auth_period = 600" });
     try {
       const url = `http://127.0.0.1:${t.httpPort}/pubsub/pubsub.localhost/news`;
       const post = (pw: string, signal?: AbortSignal) =>

@@ -18,7 +18,7 @@ const basic = (user: string) => `Basic ${Buffer.from(`${user}:pw`).toString("bas
 
 beforeAll(async () => {
   ts = await startPubsubServer(
-    { component: `pubsub_create_node = "local"\nmodules_enabled = { "pubsub_http" }\npubsub_http_sse_buffer = 4096\npubsub_http_rate_limit = 0` },
+    { transport: "sockets", component: `pubsub_create_node = "local"\nmodules_enabled = { "pubsub_http" }\npubsub_http_sse_buffer = 4096\npubsub_http_rate_limit = 0` },
     ["juliet", "romeo"],
   );
   juliet = await login(ts, "juliet", "balcony");

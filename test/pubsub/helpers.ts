@@ -1,8 +1,8 @@
-// Shared by the pubsub end-to-end tests: a server with the pubsub component, clients logged in
-// over loopback, request builders and error readers.
+// Shared by the pubsub tests: a server with the pubsub component, clients logged in (in memory,
+// or over loopback for the tests with real clients), request builders and error readers.
 
-import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import { startTestServer, type TestServer } from "../harness/index.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 export const PUBSUB = "pubsub.localhost";
@@ -15,7 +15,7 @@ export const NS_DATA = "jabber:x:data";
 export const ATOM = "<entry xmlns='http://www.w3.org/2005/Atom'><title>Soliloquy</title><summary>To be, or not to be</summary></entry>";
 
 /** The server config of the pubsub tests; `component` lines go under the Component. */
-export function pubsubConfig(opts: { component?: string; storage?: "memory" | "leveldb"; global?: string } = {}): string {
+export function pubsubConfig(opts: { component?: string; storage?: "memory" | "leveldb"; global?: string; transport?: "memory" | "sockets" } = {}): string {
   return `
 admins = { "admin@localhost" }
 c2s_require_encryption = false
@@ -29,14 +29,13 @@ ${opts.component ?? ""}
 `;
 }
 
-export async function startPubsubServer(opts: Parameters<typeof pubsubConfig>[0] = {}, users: string[] = []): Promise<TestServer> {
-  const ts = await startTestServer({ config: pubsubConfig(opts) });
-  for (const u of ["admin", ...users]) await ts.server.accounts("localhost").create(u, "pw");
-  return ts;
+/** `transport`: "memory" (default) or "sockets" for tests with real clients. */
+export function startPubsubServer(opts: Parameters<typeof pubsubConfig>[0] = {}, users: string[] = []): Promise<TestServer> {
+  return startTestServer({ config: pubsubConfig(opts), transport: opts.transport ?? "memory", users: ["admin", ...users] });
 }
 
 export function login(ts: TestServer, user: string, resource?: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  return ts.login(user, "pw", { resource });
 }
 
 let counter = 0;

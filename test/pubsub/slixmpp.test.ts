@@ -12,7 +12,7 @@ const script = fileURLToPath(new URL("./slixmpp_pubsub.py", import.meta.url));
 let ts: TestServer;
 
 beforeAll(async () => {
-  ts = await startPubsubServer({ storage: "leveldb" }, ["juliet"]);
+  ts = await startPubsubServer({ storage: "leveldb", transport: "sockets" }, ["juliet"]);
 });
 afterAll(() => ts?.stop());
 

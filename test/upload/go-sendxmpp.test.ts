@@ -28,7 +28,7 @@ Component "upload.localhost" "http_file_share"
 `,
     ports: { https: [] },
   });
-  for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
 });
 afterAll(async () => {
   await ts?.stop();

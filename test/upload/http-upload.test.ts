@@ -41,7 +41,7 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ config: CONFIG, ports: { https: [] } });
-  for (const u of ["romeo", "juliet", "mercutio"]) await ts.server.accounts("localhost").create(u, "pw");
+  for (const u of ["romeo", "juliet", "mercutio"]) await ts.addUser(u, "pw");
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();

@@ -21,7 +21,7 @@ Component "upload.localhost" "http_file_share"
 `,
     ports: { https: [] },
   });
-  await ts.server.accounts("localhost").create("romeo", "pw");
+  await ts.addUser("romeo", "pw");
 });
 afterAll(() => ts?.stop());
 

@@ -1,4 +1,4 @@
-// XEP-0352 client state indication (mod_csi_simple) over real sockets: the stream feature, holding
+// XEP-0352 client state indication (mod_csi_simple), in memory and with slixmpp: the stream feature, holding
 // back presence and chat states while inactive, and each way the held stanzas are flushed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ const NS_CSI = "urn:xmpp:csi:0";
 const CHATSTATE = (to: string, id: string) => `<message type='chat' to='${to}' id='${id}'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`;
 
 function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  return ts.login(user, "pw", { resource });
 }
 
 /** A round trip to the server: everything the client sent before has been handled. */
@@ -34,8 +34,8 @@ const delayOf = (el: Element) => el.getChild("delay", "urn:xmpp:delay");
 describe("client state indication (mod_csi_simple)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG });
-    for (const u of ["alice", "bob", "carol"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG });
+    for (const u of ["alice", "bob", "carol"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -49,7 +49,7 @@ describe("client state indication (mod_csi_simple)", () => {
   }
 
   it("offers <csi/> once authenticated, not before", async () => {
-    const c = await RawClient.connect(ts.c2sPort);
+    const c = await ts.connect();
     const before = await c.stream();
     expect(before.getChild("csi", NS_CSI)).toBeUndefined();
     expect((await c.auth("PLAIN", "carol", "pw")).name).toBe("success");
@@ -133,7 +133,7 @@ describe("client state indication with slixmpp", () => {
   beforeAll(async () => {
     // slixmpp logs in over STARTTLS with SCRAM.
     ts = await startTestServer({ config: CONFIG.replace(/c2s_require_encryption = false\nallow_unencrypted_plain_auth = true/, "") });
-    for (const u of ["romeo", "juliet"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 

@@ -27,7 +27,7 @@ Component "push.localhost" "pubsub"
 `;
 
 function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
-  return RawClient.login(ts.c2sPort, user, "pw", { resource, noTls: true, mechanism: "PLAIN" });
+  return ts.login(user, "pw", { resource });
 }
 
 /** The app server's node for one device: Bob (standing in for the app server's backend) owns it and is subscribed. */
@@ -61,8 +61,8 @@ async function itemCount(bob: RawClient, node: string): Promise<number> {
 describe("push notifications (mod_cloud_notify)", () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ config: CONFIG });
-    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]) await ts.server.accounts("localhost").create(u, "pw");
+    ts = await startTestServer({ transport: "memory", config: CONFIG });
+    for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 
@@ -223,7 +223,7 @@ describe("push notifications with slixmpp", () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ config: CONFIG.replace(/c2s_require_encryption = false\nallow_unencrypted_plain_auth = true/, "") });
-    for (const u of ["juliet", "bob", "romeo"]) await ts.server.accounts("localhost").create(u, "pw");
+    for (const u of ["juliet", "bob", "romeo"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
 

@@ -10,8 +10,8 @@ let ts: TestServer;
 
 beforeAll(async () => {
   ts = await startTestServer();
-  await ts.server.accounts("localhost").create("romeo", "montague");
-  await ts.server.accounts("localhost").create("juliet", "montague");
+  await ts.addUser("romeo", "montague");
+  await ts.addUser("juliet", "montague");
 });
 afterAll(() => ts?.stop());
 
