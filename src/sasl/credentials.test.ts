@@ -48,6 +48,11 @@ describe("deriveCredentials", () => {
     await expect(deriveCredentials("\u00AD")).rejects.toThrow(SaslprepError);
   });
 
+  it("refuses a new password with code points unassigned in Unicode 3.2 (a stored string, RFC 5802 §2.2)", async () => {
+    await expect(deriveCredentials("p\u{1F600}ss", { iterations: 1 })).rejects.toThrow(SaslprepError);
+    await expect(deriveScramKeys("SHA-256", "\u0221", { iterations: 1 })).rejects.toThrow(SaslprepError);
+  });
+
   it("matches the SCRAM-SHA-1 keys of RFC 5802 §5", async () => {
     const salt = Buffer.from("QSXCR+Q6sek8bf92", "base64");
     const k = await deriveScramKeys("SHA-1", "pencil", { salt, iterations: 4096 });

@@ -118,9 +118,13 @@ export function scramKeysFromSaltedPassword(
   };
 }
 
-/** Prepare a password with SASLprep; throws for prohibited or empty passwords. */
-export function preparePassword(password: string): string {
-  const prepped = saslprep(password);
+/**
+ * Prepare a password with SASLprep; throws for prohibited or empty passwords. A password being set
+ * is a stored string (`stored`: unassigned code points refused, RFC 5802 §2.2); one being checked
+ * is prepared as a query, so a password set before that rule still matches.
+ */
+export function preparePassword(password: string, opts: { stored?: boolean } = {}): string {
+  const prepped = saslprep(password, opts);
   if (prepped === "") throw new SaslprepError("empty password");
   return prepped;
 }
@@ -131,7 +135,7 @@ export async function deriveScramKeys(
   password: string,
   opts: { iterations?: number; salt?: Buffer } = {},
 ): Promise<ScramKeys> {
-  return deriveKeysPrepped(hash, preparePassword(password), checkIterations(opts.iterations), opts.salt);
+  return deriveKeysPrepped(hash, preparePassword(password, { stored: true }), checkIterations(opts.iterations), opts.salt);
 }
 
 async function deriveKeysPrepped(
@@ -164,7 +168,7 @@ export async function deriveCredentials(
   password: string,
   opts: { iterations?: number } = {},
 ): Promise<DerivedCredentials> {
-  const prepped = preparePassword(password);
+  const prepped = preparePassword(password, { stored: true });
   const iterations = checkIterations(opts.iterations);
   // PLAIN is checked against the SCRAM-SHA-256 keys when they are strong enough; then an Argon2id
   // hash (~17 ms of CPU and 19 MiB per account creation or password change) would add nothing.

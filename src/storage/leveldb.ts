@@ -17,6 +17,7 @@ import {
   type KeyvalStore,
   type MapStore,
   type StorageDriver,
+  type StoreKind,
 } from "./types.js";
 import {
   appendOptions,
@@ -55,6 +56,9 @@ const FORMAT_KEY = TAG_META + "format";
 const FORMAT = "2";
 /** The format before archive counters; open() migrates it (adds the C keys). */
 const FORMAT_V1 = "1";
+/** Prefix of the value-format version keys of stores (upgradeValues): `V{store-format}{host}T{store}`. */
+const VALUE_FORMAT_PREFIX = TAG_META + encodeComponent("store-format");
+const KIND_TAGS: Record<StoreKind, string> = { keyval: TAG_KEYVAL, map: TAG_MAP, archive: TAG_ARCHIVE };
 
 const WHEN_DIGITS = 16; // Number.MAX_SAFE_INTEGER has 16 digits
 const SEQ_DIGITS = 10;
@@ -507,6 +511,40 @@ export class LevelStorage implements StorageDriver {
       await it.close();
     }
     return users;
+  }
+
+  upgradeValues(host: string, kind: StoreKind, store: string, version: number, upgrade: (value: Json) => Json): Promise<number> {
+    checkName(host, "host");
+    checkName(store, "store");
+    const tag = KIND_TAGS[kind];
+    const versionKey = VALUE_FORMAT_PREFIX + encodeComponent(host) + tag + encodeComponent(store);
+    return this.track(async () => {
+      const recorded = Number((await this.read(versionKey)) ?? "0");
+      if (recorded >= version) return 0;
+      let changed = 0;
+      let batch: Op[] = [];
+      const it = this.db.iterator(prefixRange(storePrefix(tag, host, store)));
+      try {
+        for (let entries = await it.nextv(500); entries.length > 0; entries = await it.nextv(500)) {
+          for (const [key, text] of entries) {
+            let next: string;
+            if (kind === "archive") {
+              const stored = JSON.parse(text) as StoredItem;
+              next = toJson({ ...stored, value: upgrade(stored.value) });
+            } else next = toJson(upgrade(JSON.parse(text) as Json));
+            if (next === text) continue;
+            batch.push({ type: "put", key, value: next });
+            changed++;
+          }
+          if (batch.length > 0) await this.write(batch);
+          batch = [];
+        }
+      } finally {
+        await it.close();
+      }
+      await this.write([{ type: "put", key: versionKey, value: String(version) }]);
+      return changed;
+    });
   }
 
   keyval<T = Json>(host: string, store: string): KeyvalStore<T> {
