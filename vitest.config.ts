@@ -9,8 +9,9 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 const ISOLATED = ["test/c2s/no-sni.test.ts", "test/cli/**/*.test.ts", "test/storage/group-commit-kill.test.ts", "test/pubsub/crash.test.ts"];
 
 // Files that measure latency under their own load (the fuzz corpus's honest pings, a burst of
-// registrations): run alone, one after the other, once everything else has finished.
-const ALONE = ["test/c2s/fuzz.test.ts", "test/im/register-burst.test.ts"];
+// registrations, a publish storm to 10,000 subscribers): run alone, one after the other, once
+// everything else has finished.
+const ALONE = ["test/c2s/fuzz.test.ts", "test/im/register-burst.test.ts", "test/pubsub/storm.test.ts"];
 
 /**
  * Vitest queues one project's files after the other's; this queues the longest files first
@@ -53,7 +54,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "alone", include: ALONE, isolate: true, maxWorkers: 1 },
+        test: { name: "alone", include: ALONE, isolate: true, maxWorkers: 1, sequence: { groupOrder: 1 } },
       },
       {
         // Unit, module, transport and storage tests start and stop their own servers and clients and

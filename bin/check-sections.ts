@@ -27,7 +27,7 @@ const where = (o: { file: string; line: number }) => `${o.file}:${o.line}`;
  * ones Prosody's own check lists): set under a VirtualHost or Component they do nothing.
  */
 const GLOBAL_ONLY = new Set([
-  "data_path", "storage", "log", "pidfile", "admin_socket", "interfaces", "c2s_ports", "c2s_interfaces",
+  "data_path", "storage", "log", "log_buffer_size", "pidfile", "admin_socket", "interfaces", "c2s_ports", "c2s_interfaces",
   "c2s_direct_tls_ports", "c2s_direct_tls_interfaces", "http_ports", "http_interfaces", "https_ports",
   "https_interfaces", "consider_websocket_secure", "consider_bosh_secure", "daemonize", "gc", "network_backend",
   "network_settings", "plugin_paths", "prosody_user", "prosody_group", "run_as_root", "s2s_require_encryption",

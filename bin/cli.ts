@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { read } from "read";
 import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
 import { createStorage } from "../src/storage/index.js";
@@ -251,32 +252,18 @@ async function readPassword(confirm: boolean): Promise<string> {
     }
     fail("No password on standard input");
   }
-  const ask = (prompt: string) =>
-    new Promise<string>((resolvePw) => {
-      process.stdout.write(prompt);
-      const stdin = process.stdin;
-      stdin.setRawMode(true);
-      stdin.resume();
-      let pw = "";
-      const onData = (buf: Buffer) => {
-        for (const ch of buf.toString("utf8")) {
-          if (ch === "\r" || ch === "\n") {
-            stdin.setRawMode(false);
-            stdin.pause();
-            stdin.off("data", onData);
-            process.stdout.write("\n");
-            resolvePw(pw);
-            return;
-          }
-          if (ch === "\u0003") process.exit(130);
-          if (ch === "\u007f" || ch === "\b") pw = pw.slice(0, -1);
-          else pw += ch;
-        }
-      };
-      stdin.on("data", onData);
-    });
-  const pw = await ask("Password: ");
-  if (confirm && (await ask("Again: ")) !== pw) fail("The passwords do not match");
+  // npm's `read` (readline underneath): nothing echoed, line editing (backspace over any
+  // character, Ctrl-U, arrows) as in any terminal prompt, Ctrl-C cancels.
+  const ask = async (prompt: string) => {
+    try {
+      return await read({ prompt, silent: true });
+    } catch {
+      process.stdout.write("\n");
+      process.exit(130);
+    }
+  };
+  const pw = await ask("Password:");
+  if (confirm && (await ask("Again:")) !== pw) fail("The passwords do not match");
   return pw;
 }
 

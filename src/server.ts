@@ -630,5 +630,6 @@ export class Server {
     await this.modules.unloadAll();
     await this.storage?.close();
     this.log.info("Stopped");
+    await this.logRouter.flush(); // file sinks write in the background: everything is on disk before exit
   }
 }

@@ -16,15 +16,13 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { IqEvent } from "../../src/modules/api.js";
 import type { ClientSession } from "../../src/sessions/session.js";
-import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { PubsubService, Result } from "../../src/util/pubsub/index.js";
 import { publishWithDefaults } from "../lib/pubsub/pep.js";
 import type { PepServiceHandle } from "../lib/pubsub/services.js";
 import { NS_BOOKMARKS2, NS_LEGACY, fromItem, fromLegacy, sameBookmark, toLegacy, toPayload, type Bookmark } from "./convert.js";
-
-const NS_PRIVATE = "jabber:iq:private";
-const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+import { NS_PRIVATE, NS_PUBSUB } from "../../src/xml/ns.js";
 
 /** XEP-0402 §3: the node's configuration. */
 const BOOKMARKS2_OPTIONS = {
@@ -164,6 +162,7 @@ export default defineModule({
     // ---- bookmarks from before: into XEP-0402 at login ----
 
     if (module.options.boolean("upgrade_legacy_bookmarks", true)) {
+      await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
       const privateStore = module.openMap<ElementJson>("private");
       const PRIVATE_KEY = `storage:${NS_LEGACY}`;
       module.hook("resource-bind", async ({ session }) => {

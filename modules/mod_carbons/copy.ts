@@ -3,12 +3,10 @@
 
 import { Element } from "../../src/xml/stanza.js";
 import { jidResource } from "../../src/util/jid.js";
+import { NS_CARBONS, NS_FORWARD, NS_HINTS, NS_MUC_USER, NS_CLIENT } from "../../src/xml/ns.js";
+export { NS_CARBONS, NS_FORWARD };
 
-export const NS_CARBONS = "urn:xmpp:carbons:2";
 export const NS_CARBONS_RULES = "urn:xmpp:carbons:rules:0";
-export const NS_FORWARD = "urn:xmpp:forward:0";
-const NS_HINTS = "urn:xmpp:hints";
-const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
 
 export type CarbonDirection = "sent" | "received";
 
@@ -49,7 +47,7 @@ export function withoutPrivate(stanza: Element): Element {
 /** §7 / §8: the copy for one resource: from the bare JID, same type, the original forwarded inside. */
 export function carbonCopy(stanza: Element, direction: CarbonDirection, userBare: string, toFullJid: string): Element {
   const inner = stanza.clone();
-  inner.attrs.xmlns = "jabber:client";
+  inner.attrs.xmlns = NS_CLIENT;
   const attrs: Record<string, string> = { from: userBare, to: toFullJid };
   if (stanza.attrs.type !== undefined) attrs.type = stanza.attrs.type;
   return new Element("message", attrs).tag(direction, { xmlns: NS_CARBONS }).tag("forwarded", { xmlns: NS_FORWARD }).add(inner).up().up();

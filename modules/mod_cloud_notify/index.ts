@@ -31,8 +31,10 @@ import { KeyedLock } from "../../src/util/keyed-lock.js";
 import { Element, StanzaError, getError } from "../../src/xml/stanza.js";
 import { messageType, routeToAccount } from "../lib/im/delivery.js";
 import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
-import { elementFromJson, elementToJson, offlineVerdict, type ElementJson } from "../lib/im/stored.js";
-import { isImportant, NS_DATA, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
+import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+import { offlineVerdict } from "../lib/im/stored.js";
+import { isImportant, NS_PUSH, publishIq, summaryForm, type SummaryOptions } from "./notification.js";
+import { NS_DATA } from "../../src/xml/ns.js";
 
 interface Registration {
   jid: string;
@@ -156,12 +158,7 @@ export default defineModule({
 
     /** Publish one notification and count the app server's answer. */
     const pushOne = async (username: string, id: string, reg: Registration, stanza: Element | undefined) => {
-      let options: Element | undefined;
-      try {
-        options = reg.options ? elementFromJson(reg.options as Json) : undefined;
-      } catch {
-        options = undefined;
-      }
+      const options = reg.options ? elementFromJson(reg.options) : undefined;
       const iq = publishIq(module.host, reg.jid, reg.node, summaryForm(stanza, summary), options, `push-${randomBytes(8).toString("hex")}`);
       module.log.debug(`Push notification for ${username} to ${id}`);
       let answer: Element;

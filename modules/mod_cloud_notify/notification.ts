@@ -3,12 +3,10 @@
 // publish the app server gets.
 
 import { Element } from "../../src/xml/stanza.js";
+import { NS_PUBSUB, NS_DATA, NS_CARBONS, NS_FORWARD, NS_CLIENT } from "../../src/xml/ns.js";
+export { NS_PUBSUB, NS_DATA };
 
 export const NS_PUSH = "urn:xmpp:push:0";
-export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
-export const NS_DATA = "jabber:x:data";
-const NS_CARBONS = "urn:xmpp:carbons:2";
-const NS_FORWARD = "urn:xmpp:forward:0";
 
 const ENCRYPTED: Array<[string, string]> = [
   ["encrypted", "eu.siacs.conversations.axolotl"], // OMEMO (legacy namespace)
@@ -25,7 +23,7 @@ export function isImportant(stanza: Element): boolean {
   if (stanza.name !== "message") return false;
   let msg = stanza;
   const sent = stanza.getChild("sent", NS_CARBONS);
-  const carbon = (sent ?? stanza.getChild("received", NS_CARBONS))?.getChild("forwarded", NS_FORWARD)?.getChild("message", "jabber:client");
+  const carbon = (sent ?? stanza.getChild("received", NS_CARBONS))?.getChild("forwarded", NS_FORWARD)?.getChild("message", NS_CLIENT);
   if (carbon) {
     if (sent) return false;
     msg = carbon;

@@ -2,9 +2,7 @@
 // Prosody's mod_csi_simple, as a pure function.
 
 import type { Element } from "../../src/xml/stanza.js";
-
-const NS_CARBONS = "urn:xmpp:carbons:2";
-const NS_FORWARD = "urn:xmpp:forward:0";
+import { NS_CARBONS, NS_FORWARD, NS_CLIENT, NS_CONFERENCE, NS_MUC_USER } from "../../src/xml/ns.js";
 
 /** An entry of `csi_important_payloads`: "{namespace}" (any element in it) or "{namespace}name". */
 export interface PayloadPattern {
@@ -31,7 +29,7 @@ const IMPORTANT_PAYLOADS: PayloadPattern[] = [
   { ns: "urn:xmpp:omemo:2", name: "encrypted" }, // OMEMO
   { ns: "jabber:x:encrypted", name: "x" }, // XEP-0027
   { ns: "urn:xmpp:openpgp:0", name: "openpgp" }, // XEP-0373
-  { ns: "jabber:x:conference", name: "x" }, // XEP-0249 invitation
+  { ns: NS_CONFERENCE, name: "x" }, // XEP-0249 invitation
   { ns: "urn:xmpp:jingle-message:0" }, // XEP-0353 call signalling
 ];
 
@@ -50,7 +48,7 @@ function hasPayload(stanza: Element, p: PayloadPattern): boolean {
  * encrypted payloads, invitations and call signalling do not.
  */
 export function isImportant(stanza: Element, extra: readonly PayloadPattern[] = []): { important: boolean; reason: string } {
-  if (stanza.attrs.xmlns !== undefined && stanza.attrs.xmlns !== "jabber:client") return { important: true, reason: "nonza" };
+  if (stanza.attrs.xmlns !== undefined && stanza.attrs.xmlns !== NS_CLIENT) return { important: true, reason: "nonza" };
   const type = stanza.attrs.type;
   if (stanza.name === "presence") {
     if (type === undefined || type === "unavailable" || type === "error") return { important: false, reason: "presence update" };
@@ -61,11 +59,11 @@ export function isImportant(stanza: Element, extra: readonly PayloadPattern[] = 
   if (type === "error") return { important: true, reason: "delivery failure" };
   if (stanza.getChild("sent", NS_CARBONS)) return { important: true, reason: "carbon" };
   let msg = stanza;
-  const forwarded = stanza.getChild("received", NS_CARBONS)?.getChild("forwarded", NS_FORWARD)?.getChild("message", "jabber:client");
+  const forwarded = stanza.getChild("received", NS_CARBONS)?.getChild("forwarded", NS_FORWARD)?.getChild("message", NS_CLIENT);
   if (forwarded) msg = forwarded;
   if (msg.getChild("body")) return { important: true, reason: "body" };
   if (msg.getChild("subject")) return { important: true, reason: "subject" };
-  if (msg.getChild("x", "http://jabber.org/protocol/muc#user")?.getChild("invite")) return { important: true, reason: "invite" };
+  if (msg.getChild("x", NS_MUC_USER)?.getChild("invite")) return { important: true, reason: "invite" };
   for (const p of IMPORTANT_PAYLOADS) if (hasPayload(msg, p)) return { important: true, reason: p.ns };
   for (const p of extra) if (hasPayload(msg, p)) return { important: true, reason: "csi_important_payloads" };
   return { important: false, reason: "no body" };

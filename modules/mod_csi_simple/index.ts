@@ -16,11 +16,11 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element } from "../../src/xml/stanza.js";
-import { xmppDateTime } from "../lib/im/stored.js";
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { isImportant, parsePayloadPatterns } from "./important.js";
+import { NS_DELAY } from "../../src/xml/ns.js";
 
 export const NS_CSI = "urn:xmpp:csi:0";
-const NS_DELAY = "urn:xmpp:delay";
 
 interface CsiState {
   /** Stanzas kept back, oldest first (already stamped). */

@@ -3,6 +3,7 @@
 // "<expiry>:<user>"), password = base64(HMAC-SHA1(secret, username)).
 
 import { createHmac } from "node:crypto";
+import { xmppDateTime } from "../../src/util/datetime.js";
 import { Element } from "../../src/xml/stanza.js";
 
 /** One entry of `external_services`, as read from the config. */
@@ -85,10 +86,6 @@ export function prepareService(item: ServiceConfig, defaults: ServiceDefaults, n
   return srv;
 }
 
-/** XEP-0082 DateTime of a time in seconds. */
-function dateTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /** XEP-0215 §3 <service/>. */
 export function serviceElement(srv: Service): Element {
@@ -98,7 +95,7 @@ export function serviceElement(srv: Service): Element {
   if (srv.port !== undefined) attrs.port = String(Math.trunc(srv.port));
   if (srv.username !== undefined) attrs.username = srv.username;
   if (srv.password !== undefined) attrs.password = srv.password;
-  if (srv.expires !== undefined) attrs.expires = dateTime(srv.expires);
+  if (srv.expires !== undefined) attrs.expires = xmppDateTime(srv.expires * 1000);
   if (srv.restricted) attrs.restricted = "1";
   return new Element("service", attrs);
 }

@@ -16,8 +16,8 @@ import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import "../lib/im/presence.js";
 import { seesPresence } from "../lib/roster/roster.js";
-
-export const NS_LAST = "jabber:iq:last";
+import { NS_LAST } from "../../src/xml/ns.js";
+export { NS_LAST };
 
 interface LastRecord {
   [key: string]: number | string;

@@ -4,9 +4,7 @@ import { jidPrep, jidResource } from "../../src/util/jid.js";
 import type { Json } from "../../src/storage/types.js";
 import { elementToJson } from "../../src/xml/json.js";
 import { Element } from "../../src/xml/stanza.js";
-import { NS_STANZA_ID } from "../lib/mam/protocol.js";
-
-const NS_HINTS = "urn:xmpp:hints";
+import { NS_HINTS, NS_CONFERENCE, NS_MUC_USER, NS_STANZA_ID } from "../../src/xml/ns.js";
 
 /** The archive store's name (Prosody's `archive_store` default). */
 export const DEFAULT_ARCHIVE_STORE = "archive";
@@ -44,7 +42,7 @@ export function shouldArchive(stanza: Element): { archive: boolean; reason: Arch
   if (stanza.getChild("encryption", "urn:xmpp:eme:0")) return { archive: true, reason: "encrypted" };
   if (stanza.getChildByNs("urn:xmpp:receipts")) return { archive: true, reason: "receipt" };
   if (stanza.getChildByNs("urn:xmpp:chat-markers:0")) return { archive: true, reason: "marker" };
-  if (stanza.getChild("x", "jabber:x:conference") || stanza.getChild("x", "http://jabber.org/protocol/muc#user")?.getChild("invite")) {
+  if (stanza.getChild("x", NS_CONFERENCE) || stanza.getChild("x", NS_MUC_USER)?.getChild("invite")) {
     return { archive: true, reason: "invite" };
   }
   if (stanza.getChildByNs("urn:xmpp:jingle-message:0") || stanza.getChildByNs("urn:xmpp:jingle-message:1")) return { archive: true, reason: "jingle" };

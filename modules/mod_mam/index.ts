@@ -30,7 +30,7 @@ import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
 import { generateId } from "../../src/storage/memory.js";
-import { elementFromJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson } from "../../src/xml/json.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { queryPage, type ArchiveSource } from "../lib/mam/pager.js";
 import {
@@ -46,6 +46,7 @@ import {
 import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
 import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
+import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
 
 const DEFAULT_PAGE = 20;
 /** Archive writes queued per account before its messages wait for the store (./writer.ts). */
@@ -53,10 +54,12 @@ const MAX_QUEUED_WRITES = 64;
 const PREFS_CACHE = 10_000;
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     const o = module.options;
-    const store = module.openArchive<Json>(o.string("archive_store", DEFAULT_ARCHIVE_STORE));
+    const storeName = o.string("archive_store", DEFAULT_ARCHIVE_STORE);
+    await module.upgradeStore("archive", storeName, ELEMENT_JSON_VERSION, upgradeElementJson);
+    const store = module.openArchive<Json>(storeName);
     const prefsStore = module.openKeyval<Json>("archive_prefs");
     const rawPolicy = o.raw("default_archive_policy");
     const globalPolicy: Policy = rawPolicy === undefined ? "always" : (policyOf(rawPolicy) ?? "always");
@@ -65,7 +68,7 @@ export default defineModule({
     }
     const smartEnable = o.boolean("mam_smart_enable", false);
     const maxResults = o.integer("max_archive_query_results", 50, { min: 1, max: 10_000 });
-    const dontArchive = o.set("dont_archive_namespaces", ["http://jabber.org/protocol/chatstates"]);
+    const dontArchive = o.set("dont_archive_namespaces", [NS_CHATSTATES]);
     const expiresAfter = o.period("archive_expires_after", 7 * 86400, { min: 1 });
     const includeTotal = o.boolean("mam_include_total", Number.isFinite(expiresAfter));
     const cleanupInterval = o.period("archive_cleanup_interval", 4 * 3600, { min: 0.05 });
@@ -228,7 +231,7 @@ export default defineModule({
           module.log.warn(`Skipping an unreadable archived message ${item.id} of ${username}`);
           continue;
         }
-        msg.attrs.xmlns = "jabber:client";
+        msg.attrs.xmlns = NS_CLIENT;
         origin.send(resultMessage(origin.fullJid, own, q.queryid, item.id, item.when, msg));
       }
       return finElement(q.queryid, page.info);

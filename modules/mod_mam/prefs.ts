@@ -3,7 +3,7 @@
 
 import { jidPrep } from "../../src/util/jid.js";
 import { Element } from "../../src/xml/stanza.js";
-import { NS_MAM } from "../lib/mam/protocol.js";
+import { NS_MAM } from "../../src/xml/ns.js";
 
 export type Policy = "always" | "never" | "roster";
 

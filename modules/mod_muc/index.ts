@@ -44,9 +44,10 @@ import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
 import { Room, type Outcome, type RoomRecord } from "../lib/muc/room.js";
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MAM, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_MUC_USER } from "../lib/muc/xml.js";
-import { elementToJson, isJsonElement, jsonToElement } from "../lib/pubsub/xml.js";
+import { elementFromJson, elementToJson } from "../../src/xml/json.js";
 import { queryPage } from "../lib/mam/pager.js";
 import { finElement, parseQuery, queryFormReply, resultMessage } from "../lib/mam/protocol.js";
+import { NS_CLIENT, NS_PING } from "../../src/xml/ns.js";
 
 interface Tombstone {
   tombstone: { alternate?: string; reason?: string; expires: number };
@@ -142,8 +143,8 @@ export default defineModule({
         const recent = await archive.find(node, { reverse: true, limit: Math.min(room.config.historyLength, maxHistory) });
         room.history = recent.reverse().flatMap((item) => {
           const v = item.value as unknown as { x?: Json } | null;
-          if (!v || !isJsonElement(v.x)) return [];
-          const stanza = jsonToElement(v.x);
+          const stanza = elementFromJson(v?.x);
+          if (!stanza) return [];
           // Archived joins and leaves (muc_log_presences) are not chat history.
           if (stanza.name !== "message") return [];
           return [{ when: item.when, chars: stanza.toString().length, value: stanza }];
@@ -350,10 +351,10 @@ export default defineModule({
       const items = q.flip ? [...page.items].reverse() : page.items;
       for (const item of items) {
         const v = item.value as unknown as { x?: Json } | null;
-        if (!v || !isJsonElement(v.x)) continue;
-        const m = jsonToElement(v.x);
+        const m = elementFromJson(v?.x);
+        if (!m) continue;
         delete m.attrs.to;
-        m.attrs.xmlns = "jabber:client";
+        m.attrs.xmlns = NS_CLIENT;
         send(resultMessage(from, room.jid, q.queryid, item.id, item.when, m));
       }
       return finElement(q.queryid, page.info);
@@ -369,7 +370,7 @@ export default defineModule({
         const q = new Element("query", { xmlns: NS_DISCO_INFO });
         if (ev.payload.attrs.node !== undefined) return new StanzaError("cancel", "item-not-found");
         q.children.push(new Element("identity", { category: "conference", type: "text", name: serviceName }));
-        const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, "urn:xmpp:ping", ...module.discoInfo().features]);
+        const features = new Set([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_REGISTER, NS_SELF_PING_OPT, NS_PING, ...module.discoInfo().features]);
         for (const f of features) q.children.push(new Element("feature", { var: f }));
         return q;
       },

@@ -17,7 +17,9 @@ import type { ClientSession } from "../../src/sessions/session.js";
 import type { Element } from "../../src/xml/stanza.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
-import { delayElement, elementFromJson, elementToJson, NS_DELAY, offlineVerdict } from "../lib/im/stored.js";
+import { elementFromJson, elementToJson } from "../../src/xml/json.js";
+import { delayElement, offlineVerdict } from "../lib/im/stored.js";
+import { NS_DELAY } from "../../src/xml/ns.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import type { EventSpec } from "../../src/events/bus.js";
 
@@ -75,10 +77,8 @@ async function deliver(module: ModuleApi, store: ArchiveStore<Json>, username: s
     if (items.length === 0) return;
     const sent: string[] = [];
     for (const item of items) {
-      let msg: Element;
-      try {
-        msg = elementFromJson(item.value);
-      } catch {
+      const msg = elementFromJson(item.value);
+      if (!msg) {
         module.log.warn(`Dropping an unreadable offline message of ${username}`);
         sent.push(item.id);
         continue;

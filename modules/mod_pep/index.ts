@@ -32,7 +32,7 @@ import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
 import "../lib/pubsub/services.js";
 import { InterestTable, PendingQueries } from "./interest.js";
-import { Lru } from "./lru.js";
+import { Lru } from "../../src/util/lru.js";
 import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
 

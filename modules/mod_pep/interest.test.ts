@@ -5,23 +5,6 @@ import { Notifier } from "../lib/pubsub/notifications.js";
 import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import { pepRecipients, type PepRecipientOptions } from "../lib/pubsub/pep.js";
 import { InterestTable, NO_NODES, PendingQueries } from "./interest.js";
-import { Lru } from "./lru.js";
-
-describe("Lru", () => {
-  it("evicts the least recently used entry", () => {
-    const evicted: string[] = [];
-    const lru = new Lru<string, number>(2, (k) => evicted.push(k));
-    lru.set("a", 1);
-    lru.set("b", 2);
-    lru.get("a");
-    lru.set("c", 3);
-    expect(evicted).toEqual(["b"]);
-    expect([...lru.keys()]).toEqual(["a", "c"]);
-    lru.peek("a");
-    lru.set("d", 4);
-    expect(evicted).toEqual(["b", "a"]);
-  });
-});
 
 describe("InterestTable", () => {
   it("remembers who wants which node, and forgets empty wishes", () => {

@@ -8,7 +8,7 @@
 
 import { jidBare } from "../../src/util/jid.js";
 import type { CapsClaim } from "./caps.js";
-import { Lru } from "./lru.js";
+import { Lru } from "../../src/util/lru.js";
 
 export const NO_NODES: ReadonlySet<string> = new Set<string>();
 

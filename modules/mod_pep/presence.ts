@@ -17,7 +17,7 @@ import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { capsHash, capsKey, capsOf, capsQuery, notifyNodes } from "./caps.js";
 import { NO_NODES, type InterestTable, type PendingQueries } from "./interest.js";
-import type { Lru } from "./lru.js";
+import type { Lru } from "../../src/util/lru.js";
 import type { PepServices } from "./services.js";
 
 export interface PepPresenceOptions {

@@ -24,7 +24,7 @@ import { Notifier } from "../lib/pubsub/notifications.js";
 import { mayByModel, pepContext, pepRecipients, pepServiceConfig } from "../lib/pubsub/pep.js";
 import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 import type { InterestTable } from "./interest.js";
-import { Lru } from "./lru.js";
+import { Lru } from "../../src/util/lru.js";
 
 export interface PepAccount {
   username: string;

@@ -1,8 +1,8 @@
 // XEP-0199: XMPP Ping. The server answers pings addressed to it, and to a client's own account.
 
 import { defineModule } from "../../src/modules/api.js";
-
-export const NS_PING = "urn:xmpp:ping";
+import { NS_PING } from "../../src/xml/ns.js";
+export { NS_PING };
 
 export default defineModule({
   load(module) {

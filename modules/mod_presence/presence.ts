@@ -2,6 +2,7 @@
 // module keeps, who gets a broadcast, directed presence bookkeeping (RFC 6121 §4.6), and the rate
 // policy that coalesces presence floods. No I/O here.
 
+import { xmppDateTime } from "../../src/util/datetime.js";
 import type { Timer } from "../../src/modules/api.js";
 import { SessionSlot, type ClientSession } from "../../src/sessions/session.js";
 import { jidBare } from "../../src/util/jid.js";
@@ -22,9 +23,7 @@ export function parsePriority(presence: Element): number {
 }
 
 /** XEP-0082 date-time, whole seconds, UTC. */
-export function xmppDateTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+export { xmppDateTime };
 
 /** A copy of a stanza with new addresses (children shared: stanzas are never mutated once built). */
 export function readdress(stanza: Element, from: string | undefined, to: string | undefined): Element {

@@ -5,9 +5,9 @@
 import { defineModule, type IqHandler } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
-
-export const NS_PRIVATE = "jabber:iq:private";
+import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
+import { NS_PRIVATE } from "../../src/xml/ns.js";
+export { NS_PRIVATE };
 
 /** XEP-0049 §2.3: the 'jabber:' namespaces are reserved; storing or fetching them is not acceptable. */
 export function isReservedNamespace(ns: string): boolean {
@@ -15,9 +15,10 @@ export function isReservedNamespace(ns: string): boolean {
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_PRIVATE);
+    await module.upgradeStore("map", "private", ELEMENT_JSON_VERSION, upgradeElementJson);
     const store = module.openMap<ElementJson>("private");
 
     const handle: IqHandler = async (ev) => {

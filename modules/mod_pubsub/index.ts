@@ -38,7 +38,7 @@ import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "../lib/pubsub/adhoc.js";
-import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import { FANOUT_CHUNK, StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import { iqAnswerOf, type ProtocolResult, type PubsubContext } from "../lib/pubsub/context.js";
 import { handleDiscoInfo, handleDiscoItems } from "../lib/pubsub/disco.js";
 import "../lib/pubsub/services.js";
@@ -87,6 +87,7 @@ export default defineModule({
       notifyAffiliations: settings.notifyAffiliations,
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
       gate: () => store.written(),
+      chunk: o.integer("pubsub_fanout_chunk", FANOUT_CHUNK, { min: 1, max: 1_000_000 }),
     });
 
     const service = new PubsubService({ store, broadcaster, access, config: settings.service });

@@ -17,12 +17,12 @@ import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { DeleteEvent, ItemsEvent, PurgeEvent, RetractEvent } from "../../src/util/pubsub/index.js";
 import { Element, StanzaError, serialize } from "../../src/xml/stanza.js";
-import { findDataForm, formKind, rawFormValues } from "../lib/pubsub/forms.js";
+import { findForm, rawFormValues } from "../../src/util/dataforms.js";
 import "../lib/pubsub/services.js";
 import { NS_COMMANDS } from "../lib/pubsub/xml.js";
+import { NS_DATA } from "../../src/xml/ns.js";
 
 export const NODE_WEBHOOKS = "urn:herald:pubsub:webhooks";
-const NS_DATA = "jabber:x:data";
 const MAX_FAILURES_KEPT = 20;
 
 interface NodeHooks {
@@ -258,8 +258,8 @@ export function startWebhooks(module: ModuleApi): void {
       if (!inst) return new StanzaError("wait", "service-unavailable");
       const actor = stanza.attrs.from ?? "";
       if (cmd.attrs.action === "cancel") return command(sessionid, "canceled", []);
-      const form = findDataForm(cmd);
-      if (!form || formKind(form) !== "submit") {
+      const form = findForm(cmd);
+      if (!form || (form.attrs.type ?? "submit") !== "submit") {
         const x = new Element("x", { xmlns: NS_DATA, type: "form" }, [
           new Element("title", {}, ["Node webhooks"]),
           field("pubsub#node", "text-single", "Node"),

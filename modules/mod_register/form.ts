@@ -1,10 +1,11 @@
 // The XML of XEP-0077 (In-Band Registration), as pure functions: the registration form, and reading
 // what a client sent (legacy <username/>/<password/> fields or a XEP-0004 form).
 
-import { NS_DATA, parseForm, renderForm, type FormDef } from "../../src/util/dataforms.js";
+import { findForm, getFormType, parseForm, renderForm, type FormDef } from "../../src/util/dataforms.js";
 import { Element } from "../../src/xml/stanza.js";
+import { NS_REGISTER } from "../../src/xml/ns.js";
+export { NS_REGISTER };
 
-export const NS_REGISTER = "jabber:iq:register";
 export const NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register";
 /** XEP-0077 §3.3: the FORM_TYPE of a password change by form. */
 export const NS_CHANGEPASSWORD = "jabber:iq:register:changepassword";
@@ -44,11 +45,11 @@ export type Submission = { ok: true; username: string; password: string } | { ok
 
 /** Username and password from a set: the data form if there is one, else the legacy fields. */
 export function readSubmission(query: Element, texts: RegistrationTexts): Submission {
-  const x = query.getChild("x", NS_DATA);
+  const x = findForm(query);
   if (x) {
     const def = registrationForm(texts);
     // A password change by form carries its own FORM_TYPE (XEP-0077 §3.3) with the same fields.
-    const ft = x.childElements("field").find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value");
+    const ft = getFormType(x);
     const parsed = parseForm(ft === NS_CHANGEPASSWORD ? { ...def, formType: NS_CHANGEPASSWORD } : def, x);
     if (!parsed.ok) return { ok: false, error: parsed.field ? `${capitalize(parsed.field)}: ${parsed.error}` : parsed.error };
     return { ok: true, username: String(parsed.values.username), password: String(parsed.values.password) };

@@ -24,11 +24,12 @@ import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
 import { jidPrepBare } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, userSeesContact, type RosterItem, type StoredItem } from "../lib/roster/roster.js";
+import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, upgradeRosterRecord, userSeesContact, type RosterItem, type StoredItem } from "../lib/roster/roster.js";
 import { ROSTER_STORE, type StoredRecord } from "../lib/roster/store.js";
 import type { RosterItemChanged } from "../lib/roster/service.js";
 import "../lib/im/presence.js";
 import { RosterManager, rosterRequested } from "./manager.js";
+import { ELEMENT_JSON_VERSION } from "../../src/xml/json.js";
 import type { EventSpec } from "../../src/events/bus.js";
 
 /** RFC 6121 §2.5.2: a removed item's subscriptions end both ways (unavailable first where the contact saw the user, §3.2.2). */
@@ -49,8 +50,9 @@ async function cancelSubscriptions(module: ModuleApi, username: string, contact:
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return; // rosters belong to accounts
+    await module.upgradeStore("map", ROSTER_STORE, ELEMENT_JSON_VERSION, upgradeRosterRecord);
     const roster = new RosterManager(module.openMap<StoredRecord>(ROSTER_STORE), module, module.log);
     module.provides("roster", roster);
     const limits = {

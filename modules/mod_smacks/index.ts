@@ -26,11 +26,11 @@ import { defineModule } from "../../src/modules/api.js";
 import { C2SConnection } from "../../src/net/c2s.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
-import { delayElement, NS_DELAY } from "../lib/im/stored.js";
+import { delayElement } from "../lib/im/stored.js";
+import { NS_CARBONS, NS_DELAY } from "../../src/xml/ns.js";
 import type { EventSpec } from "../../src/events/bus.js";
 
 export const NS_SM = "urn:xmpp:sm:3";
-const NS_CARBONS = "urn:xmpp:carbons:2";
 /** h counts modulo 2^32 (XEP-0198 §4). */
 const MOD = 2 ** 32;
 

@@ -2,8 +2,8 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import { Element } from "../../src/xml/stanza.js";
-
-export const NS_LAST = "jabber:iq:last";
+import { NS_LAST } from "../../src/xml/ns.js";
+export { NS_LAST };
 
 export default defineModule({
   load(module) {

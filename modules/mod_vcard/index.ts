@@ -6,16 +6,17 @@ import { defineModule } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { elementFromJson, elementToJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import type { EventSpec } from "../../src/events/bus.js";
-
-export const NS_VCARD = "vcard-temp";
+import { NS_VCARD } from "../../src/xml/ns.js";
+export { NS_VCARD };
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
     module.addFeature(NS_VCARD);
+    await module.upgradeStore("keyval", "vcard", ELEMENT_JSON_VERSION, upgradeElementJson);
     const store = module.openKeyval<ElementJson>("vcard");
     const maxSize = module.options.integer("vcard_max_size", 256 * 1024, { min: 1024 });
 
@@ -53,9 +54,7 @@ export default defineModule({
         const size = Buffer.byteLength(vcard.toString(), "utf8");
         if (size > maxSize) return new StanzaError("modify", "not-acceptable", `The vCard is too large (${size} bytes, at most ${maxSize})`);
         await store.set(username, elementToJson(vcard));
-        ev.afterReply(() => {
-          module.fire("vcard-updated", { username, vcard, session: origin }).catch(() => undefined /* logged by the bus */);
-        });
+        ev.afterReply(() => module.fire("vcard-updated", { username, vcard, session: origin }));
         return null;
       },
       { to: "bare" },

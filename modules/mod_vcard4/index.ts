@@ -7,9 +7,7 @@ import { isClientSession } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import "../lib/pubsub/services.js";
-
-const NS_VCARD4 = "urn:ietf:params:xml:ns:vcard-4.0";
-const NODE_VCARD4 = "urn:xmpp:vcard4";
+import { NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
 
 export default defineModule({
   async load(module) {

@@ -5,10 +5,9 @@
 
 import { createHash } from "node:crypto";
 import { Element } from "../../src/xml/stanza.js";
+import { NS_VCARD as NS_VCARD_TEMP, NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
+export { NS_VCARD_TEMP, NS_VCARD4, NODE_VCARD4 };
 
-export const NS_VCARD_TEMP = "vcard-temp";
-export const NS_VCARD4 = "urn:ietf:params:xml:ns:vcard-4.0";
-export const NODE_VCARD4 = "urn:xmpp:vcard4";
 export const NODE_AVATAR_DATA = "urn:xmpp:avatar:data";
 export const NODE_AVATAR_METADATA = "urn:xmpp:avatar:metadata";
 

@@ -8,7 +8,7 @@
 import { defineModule } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidNode } from "../../src/util/jid.js";
-import { elementFromJson, type ElementJson } from "../../src/xml/json.js";
+import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { lastPayload, publishWithDefaults } from "../lib/pubsub/pep.js";
 import type { PepServiceHandle } from "../lib/pubsub/services.js";
@@ -128,6 +128,7 @@ export default defineModule({
 
     // A vCard stored by mod_vcard before: moved into PEP unless PEP already has a profile.
     if (module.options.boolean("upgrade_legacy_vcards", true)) {
+      await module.upgradeStore("keyval", "vcard", ELEMENT_JSON_VERSION, upgradeElementJson);
       const legacy = module.openKeyval<ElementJson>("vcard");
       module.hook("resource-bind", async ({ session }) => {
         const username = session.username;

@@ -65,7 +65,7 @@ describe("importProsody on older and broken data", () => {
     expect(roster.get("bob@localhost")).toEqual({ subscription: "to", ask: "subscribe", groups: ["A", "B"] });
     const meta = roster.get("") as { ver: number; pending: Record<string, { n: string; a: Record<string, string> }> };
     expect(meta.ver).toBe(7);
-    expect(meta.pending["eve@example.net"]).toMatchObject({ n: "presence", a: { from: "eve@example.net", to: "alice@localhost", type: "subscribe" } });
+    expect((meta.pending["eve@example.net"] as unknown as unknown[]).slice(0, 2)).toEqual(["presence", { from: "eve@example.net", to: "alice@localhost", type: "subscribe" }]);
 
     expect(await storage.keyval("localhost", "blocklist").get("alice")).toEqual({ items: [{ jid: "spam@example.net", since: 1700000000000 }] });
 
@@ -86,8 +86,8 @@ describe("importProsody on older and broken data", () => {
       ["2", Date.parse("2020-01-02T03:04:05Z"), "bob@localhost"],
     ]);
     // mod_mam's form: no stream namespace, an explicit language, no stamp, no forged stanza-id.
-    expect(archived[0].value).toEqual({ n: "message", a: { from: "bob@localhost/x", to: "alice@localhost", "xml:lang": "en" }, c: [{ n: "body", a: {}, c: ["hi"] }] });
-    expect((archived[1].value as { a: Record<string, string> }).a).toEqual({ to: "bob@localhost", "xml:lang": "de" });
+    expect(archived[0].value).toEqual(["message", { from: "bob@localhost/x", to: "alice@localhost", "xml:lang": "en" }, ["body", "hi"]]);
+    expect((archived[1].value as unknown[])[1]).toEqual({ to: "bob@localhost", "xml:lang": "de" });
     // Again: the same ids are left alone.
     expect((await storage.archive("mam.localhost", "mam_log").find("zed")).map((i) => i.id)).toEqual(["z1"]);
     expect(summary.rows.get("archived messages (MAM)")).toEqual({ imported: 3, unchanged: 0, skipped: 1 });

@@ -37,10 +37,9 @@ import {
 import { AFFILIATIONS } from "../../src/util/pubsub/types.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, parseSubscriptionOptionsForm } from "../../src/util/pubsub/options.js";
 import { Element } from "../../src/xml/stanza.js";
-import { elementToJson as xmlToJson } from "../../src/xml/json.js";
+import { elementToJson } from "../../src/xml/json.js";
 import { mergeStoredRoster, ROSTER_STORE } from "../../modules/lib/roster/store.js";
-import { elementToJson as rosterJson, type JsonElement, type StoredItem } from "../../modules/lib/roster/roster.js";
-import { elementToJson as offlineJson } from "../../modules/lib/im/stored.js";
+import type { JsonElement, StoredItem } from "../../modules/lib/roster/roster.js";
 import { pepStore } from "../../modules/lib/pubsub/pep-store.js";
 import { archiveValue, DEFAULT_ARCHIVE_STORE, withoutStanzaIdsBy } from "../../modules/mod_mam/archiving.js";
 import { Blocklist, type StoredBlocklist } from "../../modules/mod_blocklist/blocklist.js";
@@ -376,7 +375,7 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
         for (const [jid, st] of v.table("pending")?.entries ?? []) {
           if (typeof jid !== "string") continue;
           const stanza = luaToElement(st) ?? new Element("presence", { from: jid, to: `${username}@${host}`, type: "subscribe" });
-          pending.set(jid, rosterJson(stanza));
+          pending.set(jid, elementToJson(stanza));
         }
         continue;
       }
@@ -414,7 +413,7 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
     }
     vcard.attrs.xmlns ??= "vcard-temp";
     const store = storage.keyval<Json>(host, "vcard");
-    const value = xmlToJson(vcard);
+    const value = elementToJson(vcard);
     if (JSON.stringify(await store.get(username)) === JSON.stringify(value)) row("vCards").unchanged++;
     else {
       await store.set(username, value);
@@ -432,7 +431,7 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
         continue;
       }
       const key = `${el.name}:${el.attrs.xmlns}`;
-      const value = xmlToJson(el);
+      const value = elementToJson(el);
       if (JSON.stringify(await store.get(username, key)) === JSON.stringify(value)) row("private XML").unchanged++;
       else {
         entries.push([key, value]);
@@ -482,7 +481,7 @@ export async function importProsody(opts: ImportOptions): Promise<ImportSummary>
       }
       const opts: { id: string; when: number; with?: string } = { id: key, when: whenMs(r) };
       if (stanza.attrs.from !== undefined) opts.with = stanza.attrs.from;
-      await store.append(username, offlineJson(stanza), opts);
+      await store.append(username, elementToJson(stanza), opts);
       await ledger.set(username, `offline:${key}`, true);
       row("offline messages").imported++;
     }

@@ -10,11 +10,7 @@ import tls from "node:tls";
 import { NS_STREAM, XmlStream } from "../../src/xml/parser.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { splitJid } from "./parser.js";
-
-const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
-const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
-const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
-const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
+import { NS_TLS, NS_SASL, NS_BIND, NS_SESSION } from "../../src/xml/ns.js";
 
 export interface ClientOptions {
   /** The account (bare or full JID; a resource in it is requested at bind unless `resource` is given). */

@@ -7,6 +7,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { NS_STREAM, XmlStream } from "../../src/xml/parser.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { NS_SASL, NS_BIND, NS_TLS } from "../../src/xml/ns.js";
 
 export interface FakeSession {
   /** Full JID once bound. */
@@ -38,10 +39,6 @@ export interface FakeServer {
   connections(): number;
   close(): Promise<void>;
 }
-
-const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
-const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
-const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   const sockets = new Set<net.Socket>();

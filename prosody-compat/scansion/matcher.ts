@@ -29,8 +29,8 @@
 
 import type { Element } from "../../src/xml/stanza.js";
 import { NS_SCANSION } from "./parser.js";
-
-export const NS_CLIENT = "jabber:client";
+import { NS_CLIENT } from "../../src/xml/ns.js";
+export { NS_CLIENT };
 
 export type MatchResult = { ok: true } | { ok: false; difference: string };
 

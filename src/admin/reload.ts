@@ -35,7 +35,7 @@ export async function reloadConfig(server: Server, print: (...p: unknown[]) => v
 
   const globalChanges = changedOptions(before.global, after.global);
   if (next.logSinks && globalChanges.includes("log")) {
-    server.logRouter.sinks = next.logSinks;
+    await server.logRouter.replace(next.logSinks);
     print("log: applied");
     applied++;
   }

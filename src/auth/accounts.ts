@@ -1,5 +1,5 @@
 // Accounts of a VirtualHost. `authentication = "internal_hashed"` (the default) keeps, per user,
-// the SCRAM salted keys and an argon2id hash; the password itself is never stored.
+// the SCRAM salted keys (and an Argon2id hash only for keys under 10,000 iterations); the password itself is never stored.
 // `authentication = "insecure"` (Prosody's test setting) accepts any password for any user.
 
 import type { KeyvalStore, StorageDriver } from "../storage/types.js";

@@ -6,7 +6,7 @@ import type { StanzaEvent } from "../router/router.js";
 import type { StanzaError } from "../xml/stanza.js";
 import type { Identity } from "../hosts/host.js";
 import type { ClientSession } from "../sessions/session.js";
-import type { ArchiveStore, Json, KeyvalStore, MapStore } from "../storage/types.js";
+import type { ArchiveStore, Json, KeyvalStore, MapStore, StoreKind } from "../storage/types.js";
 import type { Logger } from "../util/logger.js";
 import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
@@ -85,6 +85,8 @@ export interface ModuleApi {
   openKeyval<T = Json>(store: string): KeyvalStore<T>;
   openMap<T = Json>(store: string): MapStore<T>;
   openArchive<T = Json>(store: string): ArchiveStore<T>;
+  /** Bring a store of this host to value format `version` once (StorageDriver.upgradeValues); await it in load(). */
+  upgradeStore(kind: StoreKind, store: string, version: number, upgrade: (value: Json) => Json): Promise<number>;
 
   /** Answer a stanza event: straight to the sending session when there is one, else routed. (iq handlers return their reply instead.) */
   reply(event: { origin: { send?: (s: Element) => boolean } | object }, stanza: Element): true;

@@ -228,6 +228,7 @@ export class ModuleManager {
       openKeyval: (store) => ctx.storage.keyval(host.name, store),
       openMap: (store) => ctx.storage.map(host.name, store),
       openArchive: (store) => ctx.storage.archive(host.name, store),
+      upgradeStore: (kind, store, version, upgrade) => ctx.storage.upgradeValues(host.name, kind, store, version, upgrade),
       send: (stanza) => {
         void ctx.router.post(stanza, origin).catch((err) => log.error(`send failed: ${(err as Error).stack}`));
       },

@@ -6,7 +6,8 @@ import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import forge from "node-forge";
+import { createRequire } from "node:module";
+import type forgeModule from "node-forge";
 
 export interface CertPair {
   cert: string; // PEM
@@ -16,6 +17,9 @@ export interface CertPair {
 
 /** A self-signed certificate for these names (the first is the subject CN), valid `days` from `start`. */
 export function generateSelfSigned(names: string[], days = 3650, start = Date.now()): { cert: string; key: string } {
+  // node-forge (~10 MB of heap and code) is loaded only when a certificate is made.
+  // A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
+  const forge = (typeof require === "function" ? require("node-forge") : createRequire(import.meta.url)("node-forge")) as typeof forgeModule;
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const pubPem = publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -33,7 +37,7 @@ export function generateSelfSigned(names: string[], days = 3650, start = Date.no
     { name: "extKeyUsage", serverAuth: true },
     { name: "subjectAltName", altNames: names.map((n) => ({ type: 2, value: n })) },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(forge.pki.privateKeyFromPem(keyPem) as forgeModule.pki.rsa.PrivateKey, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: keyPem };
 }
 

@@ -135,16 +135,33 @@ export class SocketTransport implements Transport {
     return !this.secure && this.certs.context(undefined) !== undefined;
   }
 
+  /** Output is corked until the end of the current tick (see write). */
+  private corked = false;
+
   write(data: string): void {
     if (this.socket.destroyed) return;
+    // Everything written to this connection during one tick (a fan-out to many sessions, a burst of
+    // replies) leaves in one writev when the tick ends instead of one write syscall per stanza.
+    if (!this.corked) {
+      this.corked = true;
+      const socket = this.socket;
+      socket.cork();
+      process.nextTick(() => this.uncork(socket));
+    }
     this.socket.write(data);
     if (this.socket.writableLength > this.maxBuffer) {
       // A peer that does not read its stream is dropped rather than buffered without bound.
       this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
     }
   }
+  private uncork(socket: Socket): void {
+    if (socket !== this.socket) return socket.uncork(); // replaced by TLS meanwhile
+    if (!this.corked) return; // flushed already (startTls)
+    this.corked = false;
+    socket.uncork();
+  }
   end(): void {
-    if (!this.socket.destroyed) this.socket.end();
+    if (!this.socket.destroyed) this.socket.end(); // end() flushes corked output first
   }
   destroy(): void {
     this.socket.destroy();
@@ -158,6 +175,8 @@ export class SocketTransport implements Transport {
 
   startTls(): Promise<void> {
     const plain = this.socket;
+    // <proceed/> goes out on the plain socket before TLS takes it over.
+    if (this.corked) this.uncork(plain);
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
     plain.removeAllListeners("error");

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { deriveCredentials, deriveScramKeys, verifyPassword, type StoredCredentials } from "./credentials.js";
+import { deriveCredentials, deriveScramKeys, isComplete, verifyPassword, type StoredCredentials } from "./credentials.js";
 import { SaslprepError } from "./saslprep.js";
 
 describe("deriveCredentials", () => {
-  it("derives SCRAM keys and an argon2id hash, and keeps no password", async () => {
+  it("derives SCRAM keys with 10,000 iterations and no Argon2id hash (PLAIN is checked against them), and keeps no password", async () => {
     const creds = await deriveCredentials("pencil");
-    expect(creds.argon2id).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    // Two PBKDF2 derivations per account: the Argon2id hash would protect nothing the keys do not.
+    expect(creds.argon2id).toBeUndefined();
+    expect(isComplete(creds)).toBe(true);
+    expect(await verifyPassword(creds, "pencil")).toBe(true);
+    expect(await verifyPassword(creds, "pencil!")).toBe(false);
     for (const [hash, len] of [["SHA-1", 20], ["SHA-256", 32]] as const) {
       const k = creds.scram[hash];
       expect(k.iterations).toBe(10000);
@@ -24,6 +28,15 @@ describe("deriveCredentials", () => {
     expect(a.argon2id).not.toBe(b.argon2id);
   });
 
+  it("keeps an Argon2id hash for PLAIN when the SCRAM keys have fewer than 10,000 iterations", async () => {
+    const creds = await deriveCredentials("pencil", { iterations: 4096 });
+    expect(creds.argon2id).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(isComplete(creds)).toBe(true);
+    expect(isComplete({ scram: creds.scram })).toBe(false);
+    expect(isComplete({ scram: { "SHA-1": creds.scram["SHA-1"] } })).toBe(false);
+    expect(await verifyPassword(creds, "pencil")).toBe(true);
+  });
+
   it("honours the iteration count", async () => {
     const creds = await deriveCredentials("x", { iterations: 4096 });
     expect(creds.scram["SHA-1"].iterations).toBe(4096);
@@ -33,6 +46,11 @@ describe("deriveCredentials", () => {
   it("rejects prohibited and empty passwords", async () => {
     await expect(deriveCredentials("a\u0007b")).rejects.toThrow(SaslprepError);
     await expect(deriveCredentials("\u00AD")).rejects.toThrow(SaslprepError);
+  });
+
+  it("refuses a new password with code points unassigned in Unicode 3.2 (a stored string, RFC 5802 §2.2)", async () => {
+    await expect(deriveCredentials("p\u{1F600}ss", { iterations: 1 })).rejects.toThrow(SaslprepError);
+    await expect(deriveScramKeys("SHA-256", "\u0221", { iterations: 1 })).rejects.toThrow(SaslprepError);
   });
 
   it("matches the SCRAM-SHA-1 keys of RFC 5802 §5", async () => {

@@ -17,7 +17,10 @@ describe("saslprep", () => {
     expect(saslprep("a\u00A0b\u2003c\u3000d")).toBe("a b c d");
   });
   it("maps the other B.1 characters to nothing", () => {
-    expect(saslprep("a\u200Bb\uFEFFc\uFE0Fd\u034F\u1806\u180B\u2060")).toBe("abcd");
+    expect(saslprep("a\uFEFFb\uFE0Fc\u034F\u1806\u180B\u2060d")).toBe("abcd");
+  });
+  it("maps U+200B, in both B.1 and C.1.2, to a space (C.1.2 first, as libidn, Prosody's stringprep, does)", () => {
+    expect(saslprep("a\u200Bb")).toBe("a b");
   });
   it("applies NFKC composition (so C.8 U+0340 becomes U+0300 before the prohibition step)", () => {
     expect(saslprep("a\u0340")).toBe("\u00E0");
@@ -51,7 +54,14 @@ describe("saslprep", () => {
     expect(() => saslprep("\u05D0a\u05D1")).toThrow(SaslprepError);
     expect(() => saslprep("1\u05D0")).toThrow(SaslprepError);
   });
-  it("allows supplementary-plane characters and unassigned code points", () => {
+  it("allows code points unassigned in Unicode 3.2 in queries (user names, passwords being checked)", () => {
     expect(saslprep("p\u{1F600}ss")).toBe("p\u{1F600}ss");
+    expect(saslprep("\u0221")).toBe("\u0221");
+  });
+  it("refuses them in stored strings (RFC 4013 §2.5, Table A.1), and keeps assigned ones", () => {
+    for (const s of ["p\u{1F600}ss", "\u0221", "\u0378", "a\u{E0080}", "\u{2FFFD}"]) {
+      expect(() => saslprep(s, { stored: true }), `U+${s.codePointAt(s.length > 1 && s.startsWith("p") ? 1 : 0)!.toString(16)}`).toThrow(SaslprepError);
+    }
+    expect(saslprep("I\u00ADX \u00E9\u4E2D\u{10400}", { stored: true })).toBe("IX \u00E9\u4E2D\u{10400}");
   });
 });

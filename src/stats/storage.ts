@@ -17,6 +17,7 @@ export function timedStorage(driver: StorageDriver, histogram: MetricFamily): St
     open: () => driver.open(),
     close: () => driver.close(),
     clearAll: () => driver.clearAll(),
+    upgradeValues: (host, kind, store, version, upgrade) => driver.upgradeValues(host, kind, store, version, upgrade),
     purgeUser: (host, user) => time("purge", () => driver.purgeUser(host, user)),
     keyval<T>(host: string, store: string): KeyvalStore<T> {
       const s = driver.keyval<T>(host, store);

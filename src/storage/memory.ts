@@ -13,6 +13,7 @@ import {
   type KeyvalStore,
   type MapStore,
   type StorageDriver,
+  type StoreKind,
 } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +202,8 @@ export class MemoryStorage implements StorageDriver {
   readonly name = "memory";
   private closed = false;
   private readonly hosts = new Map<string, HostData>();
+  /** Value format version per "kind\0host\0store" (upgradeValues). */
+  private readonly valueFormats = new Map<string, number>();
 
   async open(): Promise<void> {
     this.closed = false;
@@ -233,6 +236,33 @@ export class MemoryStorage implements StorageDriver {
       stores.set(store, users);
     }
     return users;
+  }
+
+  async upgradeValues(host: string, kind: StoreKind, store: string, version: number, upgrade: (value: Json) => Json): Promise<number> {
+    checkName(host, "host");
+    checkName(store, "store");
+    const versionKey = `${kind}\0${host}\0${store}`;
+    if ((this.valueFormats.get(versionKey) ?? 0) >= version) return 0;
+    let changed = 0;
+    const redo = (json: string): string => {
+      const next = toJson(upgrade(JSON.parse(json) as Json));
+      if (next !== json) changed++;
+      return next;
+    };
+    if (kind === "keyval") {
+      const users = this.sub<string>(host, "keyval", store, false);
+      for (const [user, json] of users ?? []) users!.set(user, redo(json));
+    } else if (kind === "map") {
+      for (const entries of this.sub<Map<string, string>>(host, "map", store, false)?.values() ?? []) {
+        for (const [key, json] of entries) entries.set(key, redo(json));
+      }
+    } else {
+      for (const archive of this.sub<MemArchive>(host, "archive", store, false)?.values() ?? []) {
+        for (const item of archive.items) item.json = redo(item.json);
+      }
+    }
+    this.valueFormats.set(versionKey, version);
+    return changed;
   }
 
   keyval<T = Json>(host: string, store: string): KeyvalStore<T> {
@@ -448,5 +478,6 @@ export class MemoryStorage implements StorageDriver {
   async clearAll(): Promise<void> {
     this.host("", false); // throws when closed
     this.hosts.clear();
+    this.valueFormats.clear();
   }
 }

@@ -139,6 +139,15 @@ export interface StorageDriver {
   keyval<T = Json>(host: string, store: string): KeyvalStore<T>;
   map<T = Json>(host: string, store: string): MapStore<T>;
   archive<T = Json>(host: string, store: string): ArchiveStore<T>;
+  /**
+   * Bring one store's values to value format `version` (a store never upgraded is at 0): when its
+   * recorded version is lower, every value is rewritten with `upgrade` in place (keys, archive ids,
+   * `when`, `with` and order stay as they are), then `version` is recorded. The module owning the
+   * store calls it once when it loads, before using the store. `upgrade` must return a value already
+   * in the new form unchanged: an interrupted upgrade runs again from the start on the next call.
+   * Resolves to the number of values that changed.
+   */
+  upgradeValues(host: string, kind: StoreKind, store: string, version: number, upgrade: (value: Json) => Json): Promise<number>;
   /** Remove every store's data of one user on a host (account deletion). Other hosts are untouched. */
   purgeUser(host: string, user: string): Promise<void>;
   /** Remove all data (tests, scansion reset). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { XmlStream } from "../xml/parser.js";
 import type { Element } from "../xml/stanza.js";
-import { findForm, getFormType, parseForm, renderForm, type FormDef } from "./dataforms.js";
+import { findForm, getFormType, parseForm, rawFormValues, renderForm, type FormDef } from "./dataforms.js";
 
 /** Parse one element (namespaces resolved as on a client stream). */
 function xml(text: string): Element {
@@ -223,5 +223,16 @@ describe("getFormType / findForm", () => {
     expect(getFormType(findForm(parent, "urn:a")!)).toBe("urn:a");
     expect(findForm(parent, "urn:b")).toBeUndefined();
     expect(getFormType(parent)).toBeUndefined();
+  });
+
+  it("reads raw values by var without a definition, and finds no form in nothing", () => {
+    const x = renderForm({ formType: "urn:a", fields: [{ var: "m", type: "list-multi" }, { var: "e" }, { var: "t" }] }, { m: ["1", "2"], t: "x" }, "submit");
+    expect([...rawFormValues(x)]).toEqual([
+      ["FORM_TYPE", ["urn:a"]],
+      ["m", ["1", "2"]],
+      ["e", []],
+      ["t", ["x"]],
+    ]);
+    expect(findForm(undefined)).toBeUndefined();
   });
 });

@@ -12,8 +12,9 @@
 
 import { Element } from "../xml/stanza.js";
 import { jidPrep } from "./jid.js";
+import { NS_DATA } from "../xml/ns.js";
+export { NS_DATA };
 
-export const NS_DATA = "jabber:x:data";
 export const NS_XDATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"; // XEP-0122
 
 export type FieldType =
@@ -213,11 +214,27 @@ export function getFormType(x: Element): string | undefined {
 }
 
 /** The first data form child of `parent` (optionally with this FORM_TYPE). */
-export function findForm(parent: Element, formType?: string): Element | undefined {
+export function findForm(parent: Element | undefined, formType?: string): Element | undefined {
+  if (!parent) return undefined;
   for (const x of parent.childElements("x", NS_DATA)) {
     if (formType === undefined || getFormType(x) === formType) return x;
   }
   return undefined;
+}
+
+/**
+ * Submitted values by `var`, without a definition: every <value/> of each field, in document order
+ * (FORM_TYPE included). For forms whose fields are only known at run time (node configuration
+ * handed to the pubsub service, webhook commands); parseForm() where there is a definition.
+ */
+export function rawFormValues(x: Element): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const f of x.childElements("field")) {
+    const name = f.attrs.var;
+    if (name === undefined) continue;
+    out.set(name, f.childElements("value").map((v) => v.getText()));
+  }
+  return out;
 }
 
 const SINGLE_TYPES = new Set<FieldType>(["boolean", "fixed", "hidden", "jid-single", "list-single", "text-private", "text-single"]);

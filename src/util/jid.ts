@@ -118,8 +118,3 @@ export function jidPrepBare(jid: string): string | undefined {
   const p = jidPrep(jid);
   return p === undefined ? undefined : jidBare(p);
 }
-
-/** Does `jid` (prepped) match `pattern` the way an account does: bare matches any resource. */
-export function jidCompare(jid: string, pattern: string): boolean {
-  return jid === pattern || jidBare(jid) === pattern;
-}

@@ -1,6 +1,14 @@
-// Logging: levels, to the console or a file, following Prosody's `log` option.
+// Logging: levels, to the console or files, following Prosody's `log` option (bin/load-config.ts
+// reads it). File sinks write through sonic-boom (the asynchronous file writer of the pino project):
+// a log call only appends to a buffer, the disk is written in the background, so a slow disk never
+// stalls the event loop. LogRouter.flush() waits until everything is written (the server flushes
+// on stop); whatever is still buffered when the process exits is written synchronously then.
 
-import { appendFileSync } from "node:fs";
+import sonicBoom, { type SonicBoom as SonicBoomType } from "sonic-boom";
+
+// The package is CommonJS (module.exports = the class); its types describe a namespace.
+const SonicBoom = sonicBoom as unknown as typeof SonicBoomType;
+type SonicBoom = SonicBoomType;
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -16,21 +24,110 @@ export interface Logger {
 
 export interface LogSink {
   level: LogLevel; // lowest level this sink takes
+  /** The levels this sink takes when not every one from `level` up (Prosody's `levels = { max = ... }` or a list). */
+  only?: ReadonlySet<LogLevel>;
   write(line: string, level: LogLevel): void;
+  /** Resolves once every line written so far is on its way to the disk (file sinks). */
+  flush?(): Promise<void>;
+  /** Flush and release the file (after a reload replaced the sink, on stop). */
+  close?(): Promise<void>;
+}
+
+/** The levels from `min` to `max`, both included (Prosody's `levels = { min = ..., max = ... }`). */
+export function levelRange(min: LogLevel, max: LogLevel = "error"): Set<LogLevel> {
+  return new Set((Object.keys(LEVELS) as LogLevel[]).filter((l) => LEVELS[l] >= LEVELS[min] && LEVELS[l] <= LEVELS[max]));
+}
+
+/** A sink for exactly these levels (Prosody's advanced form); the console when `write` is not given. */
+export function sinkFor(levels: ReadonlySet<LogLevel>, sink: LogSink): LogSink {
+  const sorted = [...levels].sort((a, b) => LEVELS[a] - LEVELS[b]);
+  return { ...sink, level: sorted[0] ?? "error", only: levels };
 }
 
 export function consoleSink(level: LogLevel): LogSink {
   return { level, write: (line, l) => (l === "error" || l === "warn" ? process.stderr : process.stdout).write(line + "\n") };
 }
 
-export function fileSink(path: string, level: LogLevel): LogSink {
-  return { level, write: (line) => appendFileSync(path, line + "\n") };
+/** Default bound of a file sink's buffer (`log_buffer_size`): lines beyond it are dropped and counted. */
+export const DEFAULT_LOG_BUFFER_SIZE = 16 * 1024 * 1024;
+
+/** File sinks still open: written out synchronously if the process exits with lines buffered. */
+const openFiles = new Set<SonicBoom>();
+let exitHookInstalled = false;
+
+function flushAllSync(): void {
+  for (const boom of openFiles) {
+    try {
+      boom.flushSync();
+    } catch {
+      /* not open yet, or the disk refuses: nothing more to do at exit */
+    }
+  }
+}
+
+export function fileSink(path: string, level: LogLevel, bufferSize = DEFAULT_LOG_BUFFER_SIZE): LogSink {
+  const boom = new SonicBoom({ dest: path, append: true, sync: false, maxLength: bufferSize });
+  openFiles.add(boom);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", flushAllSync);
+  }
+  let dropped = 0;
+  let failed = false;
+  boom.on("drop", () => {
+    dropped++;
+  });
+  boom.on("error", (err: Error) => {
+    // An unwritable log file must not take the server down: say so once on stderr.
+    if (!failed) process.stderr.write(`Cannot write the log file ${path}: ${err.message}\n`);
+    failed = true;
+  });
+  let closed: Promise<void> | undefined;
+  const flush = () =>
+    new Promise<void>((resolve) => {
+      if (closed || failed) return resolve();
+      try {
+        boom.flush(() => resolve());
+      } catch {
+        resolve(); // not open yet with nothing to write
+      }
+    });
+  return {
+    level,
+    write: (line) => {
+      if (dropped > 0) {
+        const n = dropped;
+        dropped = 0;
+        boom.write(`${new Date().toISOString()} ${"logger".padEnd(20)} warn  ${n} line${n === 1 ? "" : "s"} dropped: the disk did not keep up (log_buffer_size)\n`);
+      }
+      boom.write(line + "\n");
+    },
+    flush,
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        openFiles.delete(boom);
+        if (failed) return resolve();
+        boom.once("close", () => resolve());
+        boom.once("error", () => resolve());
+        boom.end();
+      })),
+  };
 }
 
 export class LogRouter {
   constructor(public sinks: LogSink[]) {}
   minLevel(): number {
     return Math.min(...this.sinks.map((s) => LEVELS[s.level]), 100);
+  }
+  /** Resolves once every sink has handed what it was given to the disk. */
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush?.()));
+  }
+  /** Use `sinks` from now on; the ones replaced are flushed and closed. */
+  async replace(sinks: LogSink[]): Promise<void> {
+    const old = this.sinks;
+    this.sinks = sinks;
+    await Promise.all(old.filter((s) => !sinks.includes(s)).map((s) => s.close?.()));
   }
 }
 
@@ -39,7 +136,7 @@ export function createLogger(router: LogRouter, name = "general"): Logger {
     const n = LEVELS[level];
     let line: string | undefined;
     for (const sink of router.sinks) {
-      if (n < LEVELS[sink.level]) continue;
+      if (n < LEVELS[sink.level] || (sink.only && !sink.only.has(level))) continue;
       line ??= `${new Date().toISOString()} ${name.padEnd(20)} ${level.padEnd(5)} ${msg}`;
       sink.write(line, level);
     }

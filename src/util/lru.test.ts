@@ -36,21 +36,54 @@ describe("Lru", () => {
     expect(lru.has("undef")).toBe(true);
   });
 
-  it("keeps held entries above capacity until they may go", () => {
+  it("keeps held entries apart, above capacity, until they may go; never evicts the entry just set", () => {
     const held = new Set(["a"]);
-    const lru = new Lru<string, number>(1, undefined, (k) => !held.has(k));
+    const evicted: string[] = [];
+    const lru = new Lru<string, number>(1, (k) => evicted.push(k), (k) => !held.has(k));
     lru.set("a", 1).set("b", 2);
-    expect([...lru.keys()].sort()).toEqual(["a"]);
-    // all held: stays above capacity
+    expect(lru.has("a") && lru.has("b")).toBe(true);
+    // all others held: the new entry stays, the held ones wait beside the LRU
     held.add("c");
     lru.set("c", 3);
-    lru.set("d", 4); // the only entry that may go, newest or not
+    lru.set("d", 4);
+    expect(lru.peek("d")).toBe(4);
     expect(lru.has("a") && lru.has("c")).toBe(true);
-    expect(lru.has("d")).toBe(false);
-    expect(lru.size).toBe(2);
+    expect(evicted).toEqual(["b"]);
+    lru.set("e", 5); // d may go
+    expect(evicted).toEqual(["b", "d"]);
+    expect(lru.size).toBe(3);
     held.clear();
-    lru.shrink();
+    lru.release();
     expect(lru.size).toBe(1);
+    expect(evicted).toEqual(["b", "d", "a", "c"]);
+    expect(lru.peek("e")).toBe(5);
+  });
+
+  it("a held entry read after its hold is lifted goes back to the LRU as recently used", () => {
+    const held = new Set(["a"]);
+    const lru = new Lru<string, number>(2, undefined, (k) => !held.has(k));
+    lru.set("a", 1).set("b", 2).set("c", 3); // a is pinned
+    held.clear();
+    expect(lru.get("a")).toBe(1); // back in the LRU, b (the oldest) makes room
+    expect([...lru.keys()]).toEqual(["c", "a"]);
+  });
+
+  it("sweeps lifted holds while entries are set, so pinned entries do not pile up", () => {
+    const held = new Set<string>();
+    const lru = new Lru<string, number>(10, undefined, (k) => !held.has(k));
+    for (let i = 0; i < 10; i++) {
+      held.add(`u${i}`);
+      lru.set(`u${i}`, i);
+    }
+    for (let i = 0; i < 10; i++) lru.set(`x${i}`, i); // every u is pinned
+    expect(lru.size).toBe(20);
+    held.clear();
+    for (let i = 0; i < 10; i++) lru.set(`y${i}`, i);
+    expect(lru.size).toBe(10);
+  });
+
+  it("refuses a capacity below 1", () => {
+    expect(() => new Lru(0)).toThrow(RangeError);
   });
 
   it("delete and clear", () => {

@@ -20,11 +20,8 @@
 
 import { SaxesParser, type SaxesTagNS } from "saxes";
 import { Element } from "./stanza.js";
-
-export const NS_STREAM = "http://etherx.jabber.org/streams";
-export const NS_CLIENT = "jabber:client";
-export const NS_SERVER = "jabber:server";
-export const NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
+import { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING } from "./ns.js";
+export { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING };
 
 export type StreamErrorCondition =
   | "not-well-formed"

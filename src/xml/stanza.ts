@@ -4,6 +4,8 @@
 // parent's. Top-level stanzas on a client stream carry no xmlns (jabber:client is implied).
 
 import { escapeAttr, escapeText } from "./escape.js";
+import { NS_STANZAS } from "./ns.js";
+export { NS_STANZAS };
 
 export type Attrs = Record<string, string>;
 export type Node = Element | string;
@@ -215,8 +217,6 @@ export function reply(stanza: Element): Element {
   else if (stanza.attrs.type !== undefined) attrs.type = stanza.attrs.type;
   return new Element(stanza.name, attrs);
 }
-
-export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 export type ErrorType = "cancel" | "continue" | "modify" | "auth" | "wait";
 

@@ -15,8 +15,8 @@
 // the server starts; for the memory stores it is the same as "100" and is not run again).
 // "unloaded" latency: --unloaded publishes, one at a time, on a fresh node after the runs.
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -26,7 +26,7 @@ import { LevelStorage } from "../../src/storage/leveldb.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { Element } from "../../src/xml/stanza.js";
 
-type ServerKind = "herald-memory" | "herald-leveldb" | "prosody";
+type ServerKind = "herald-memory" | "herald-leveldb" | "prosody" | "ejabberd";
 type Variant = "100" | "10000" | "prefill";
 
 interface Options {
@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     runs: 3,
     variants: ["100", "10000", "prefill"],
     prefill: 1_000_000,
-    servers: ["herald-memory", "herald-leveldb", "prosody"],
+    servers: ["herald-memory", "herald-leveldb", "prosody", "ejabberd"],
     unloaded: 200,
   };
   for (let i = 0; i < argv.length; i += 2) {
@@ -120,6 +120,9 @@ admins = { "${PUBLISHER}@localhost" }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 interfaces = { "127.0.0.1" }
+c2s_max_unauthenticated_per_ip = 100000 -- every load client connects from 127.0.0.1
+limit_auth_max = 100000 -- nor does the per-address login throttle apply (Prosody and ejabberd have none)
+limit_auth_period = 1
 c2s_ports = { ${port} }
 c2s_direct_tls_ports = { }
 http_ports = { }
@@ -177,6 +180,95 @@ async function startProsody(dir: string): Promise<Running | undefined> {
     },
   };
 }
+
+/**
+ * Debian's ejabberd (when installed): its own node name, config, spool and logs in `dir` (owned by
+ * the ejabberd user it runs as), c2s without TLS, in-band registration open (the load generator
+ * registers its accounts), mod_pubsub on pubsub.localhost with Mnesia, nodes up to 10,000 items.
+ */
+async function startEjabberd(dir: string): Promise<Running | undefined> {
+  const which = spawn("sh", ["-c", "command -v ejabberdctl"], { stdio: "pipe" });
+  const found = await new Promise<boolean>((r) => which.once("exit", (code) => r(code === 0)));
+  if (!found) return undefined;
+  const port = await freePort();
+  const ej = join(dir, "ejabberd");
+  for (const d of ["spool", "logs"]) mkdirSync(join(ej, d), { recursive: true });
+  writeFileSync(
+    join(ej, "ejabberd.yml"),
+    `hosts: ["localhost"]
+loglevel: warning
+listen:
+  - port: ${port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls: false
+    max_stanza_size: 1048576
+    backlog: 1024
+auth_method: internal
+registration_timeout: infinity
+acl:
+  admin:
+    user: "${PUBLISHER}@localhost"
+access_rules:
+  register:
+    allow: all
+  c2s:
+    allow: all
+  pubsub_createnode:
+    allow: all
+shaper_rules: {}
+modules:
+  mod_register:
+    access: register
+    ip_access: all
+  mod_roster: {}
+  mod_disco: {}
+  mod_ping: {}
+  mod_pubsub:
+    host: "pubsub.localhost"
+    access_createnode: pubsub_createnode
+    max_items_node: 10000
+    plugins: ["flat"]
+`,
+  );
+  writeFileSync(join(ej, "ejabberdctl.cfg"), 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\n');
+  chmodSync(dir, 0o755);
+  execFileSync("chown", ["-R", "ejabberd", ej]);
+  const node = `herald_pubsub_bench_${process.pid}@localhost`;
+  const ctl = (...a: string[]) =>
+    spawn("ejabberdctl", ["--node", node, "--ctl-config", join(ej, "ejabberdctl.cfg"), "--config", join(ej, "ejabberd.yml"), "--spool", join(ej, "spool"), "--logs", join(ej, "logs"), ...a], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  await new Promise((r) => ctl("start").once("exit", r));
+  await waitForPort(port, undefined, "ejabberd");
+  await sleep(1000);
+  // The accounts the load generator logs in with.
+  const users = [PUBLISHER, ...Array.from({ length: registerCount }, (_, i) => `sub${i}`)];
+  for (let i = 0; i < users.length; i += 20) await Promise.all(users.slice(i, i + 20).map((u) => register(port, u)));
+  return {
+    kind: "ejabberd",
+    port,
+    stop: async () => {
+      await new Promise((r) => ctl("stop").once("exit", r));
+      await sleep(1000);
+    },
+  };
+}
+
+/** Register `user` with password "pw" by in-band registration (XEP-0077); an existing one is fine. */
+async function register(port: number, user: string): Promise<void> {
+  const c = await RawClient.connect(port);
+  try {
+    await c.stream();
+    const r = await c.iq(`<iq type='set' id='reg-${user}'><query xmlns='jabber:iq:register'><username>${user}</username><password>pw</password></query></iq>`, 60_000);
+    if (r.attrs.type !== "result" && r.getChild("error")?.getChild("conflict") === undefined) throw new Error(`registration of ${user} failed: ${r}`);
+  } finally {
+    c.close();
+  }
+}
+
+/** Subscribers the load generator registers on servers that need accounts (set from --subscribers). */
+let registerCount = 0;
 
 /** Write `count` items into nodes of the pubsub component's stores, as Herald's store would. */
 async function prefill(dataPath: string, count: number): Promise<number> {
@@ -397,16 +489,31 @@ const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
 function printTable(rows: Row[], o: Options, notes: string[]): void {
   const memory = (v: Variant) => rows.find((r) => r.server === "herald-memory" && r.variant === (v === "prefill" ? "100" : v));
   const prosody = (v: Variant) => rows.find((r) => r.server === "prosody" && r.variant === (v === "prefill" ? "100" : v));
+  const ejabberd = (v: Variant) => rows.find((r) => r.server === "ejabberd" && r.variant === (v === "prefill" ? "100" : v));
   console.log(
     `\npubsub fan-out: ${o.subscribers} subscribers, 1 publisher, ${o.items} items of ${o.size} bytes, ${o.inflight} in flight, ${o.runs} runs per row (a new node each), node ${process.version}`,
   );
   for (const n of notes) console.log(n);
   console.log("");
-  const head = ["server", "max_items", "notifications/s per run", "p50 ms", "p99 ms", "unloaded p50/p99 ms", "last/first", "vs memory", "vs prosody"];
+  const head = [
+    "server",
+    "max_items",
+    "notifications/s per run",
+    "p50 ms",
+    "p99 ms",
+    "unloaded p50/p99 ms",
+    "last/first",
+    "vs memory",
+    "vs prosody",
+    "vs ejabberd",
+    "p99 / ejabberd's",
+    "unloaded p99 / memory's",
+  ];
   const lines: string[][] = [head];
   for (const r of rows) {
     const m = memory(r.variant);
     const p = prosody(r.variant);
+    const e = ejabberd(r.variant);
     lines.push([
       r.server,
       r.variant === "prefill" ? `100, ${o.prefill.toLocaleString("en")} items in db` : r.variant,
@@ -417,6 +524,9 @@ function printTable(rows: Row[], o: Options, notes: string[]): void {
       (r.rates[r.rates.length - 1] / r.rates[0]).toFixed(2),
       m ? (mean(r.rates) / mean(m.rates)).toFixed(2) : "",
       p ? (mean(r.rates) / mean(p.rates)).toFixed(2) : "",
+      e ? (mean(r.rates) / mean(e.rates)).toFixed(2) : "",
+      e ? (r.p99 / e.p99).toFixed(2) : "",
+      m && m.unloadedP99 !== undefined && r.unloadedP99 !== undefined ? (r.unloadedP99 / m.unloadedP99).toFixed(2) : "",
     ]);
   }
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
@@ -424,11 +534,14 @@ function printTable(rows: Row[], o: Options, notes: string[]): void {
   console.log(fmt(lines[0]));
   console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const l of lines.slice(1)) console.log(fmt(l));
-  console.log("\nratios: mean notifications/s of the row over the mean of Herald's memory store (resp. Prosody's) with the same max_items; last/first: run 3 over run 1.");
+  console.log(
+    "\nratios: mean notifications/s of the row over the mean of Herald's memory store (resp. Prosody's, ejabberd's) with the same max_items; last/first: the last run over the first; p99 / ejabberd's: the row's loaded p99 over ejabberd's; unloaded p99 / memory's: over Herald's memory store's.",
+  );
 }
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  registerCount = o.subscribers;
   const rows: Row[] = [];
   const notes: string[] = [];
   const serial = { n: 0 };
@@ -442,6 +555,12 @@ async function main(): Promise<void> {
           server = await startProsody(dir);
           if (!server) {
             if (!notes.some((n) => n.includes("prosody"))) notes.push("prosody: not installed (apt-get install -y prosody), not measured");
+            break;
+          }
+        } else if (kind === "ejabberd") {
+          server = await startEjabberd(dir);
+          if (!server) {
+            if (!notes.some((n) => n.includes("ejabberd"))) notes.push("ejabberd: not installed (apt-get install -y ejabberd), not measured");
             break;
           }
         } else {

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { createStorage } from "../../src/storage/index.js";
+import { createAccountStore } from "../../src/auth/accounts.js";
 
 const HERALD = fileURLToPath(new URL("../../bin/herald", import.meta.url));
 let dir: string;
@@ -201,6 +203,43 @@ describe("herald CLI", () => {
       rmSync(home, { recursive: true, force: true });
     }
   }, 60000);
+
+  it("asks for the password on a terminal without echo, with line editing, twice", async () => {
+    writeFileSync(join(dir, "prompt.cfg.lua"), `data_path = "data-prompt"\nVirtualHost "localhost"\n`);
+    // util-linux `script` gives adduser a pseudo-terminal; each answer is typed once its prompt shows.
+    const child = spawn("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(HERALD)} adduser dave@localhost -c prompt.cfg.lua`, "/dev/null"], {
+      cwd: dir,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    const answers: Array<[string, string]> = [
+      ["Password:", "wrnog\u0015right\r"], // Ctrl-U: the line so far is dropped
+      ["Again:", "rigth\u007f\u007fht\r"], // backspaces
+    ];
+    child.stdout.on("data", (d) => {
+      out += d;
+      const next = answers[0];
+      if (next && out.includes(next[0])) {
+        answers.shift();
+        child.stdin.write(next[1]);
+        if (answers.length === 0) child.stdin.end();
+      }
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30000);
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    clearTimeout(timer);
+    expect(out).toContain("Created dave@localhost");
+    expect(status).toBe(0);
+    expect(out).not.toMatch(/wrnog|right|rigth/);
+    const storage = createStorage("leveldb", { path: join(dir, "data-prompt", "herald.db") });
+    await storage.open();
+    try {
+      const accounts = createAccountStore(storage, "localhost");
+      expect(await accounts.verify("dave", "right")).toBe(true);
+    } finally {
+      await storage.close();
+    }
+  });
 
   it("with tombstones enabled, a name deleted offline cannot be created again offline", () => {
     writeFileSync(join(dir, "tombstones.cfg.lua"), `data_path = "data-tombstones"\nmodules_enabled = { "tombstones" }\nVirtualHost "localhost"\n`);

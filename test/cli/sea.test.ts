@@ -117,6 +117,8 @@ http_interfaces = { "127.0.0.1" }
 https_interfaces = { "127.0.0.1" }
 log = "info"
 modules_enabled = { "ping" }
+-- Keys under 10,000 iterations come with an argon2id hash, checked on PLAIN: the embedded argon2 addon runs.
+scram_iteration_count = 4096
 VirtualHost "localhost"
 `,
   );

@@ -714,6 +714,55 @@ export function storageContract(name: string, makeDriver: () => Promise<StorageD
       });
     });
 
+    describe("upgradeValues", () => {
+      const double = (v: Json): Json => (typeof v === "number" ? v * 2 : v);
+
+      it("rewrites every value of one store in place once, then records the version", async () => {
+        await d.keyval("h", "s").set("a", 1);
+        await d.keyval("h", "s").set("b", "x");
+        await d.keyval("h", "other").set("a", 1);
+        await d.keyval("h2", "s").set("a", 1);
+        await d.map("h", "s").setMany("a", [
+          ["k1", 1],
+          ["k2", 2],
+        ]);
+        const arch = d.archive("h", "s");
+        await arch.append("a", 1, { id: "one", when: 5, with: "w@x" });
+        await arch.append("a", 2, { id: "two", when: 5 });
+        await arch.append("a", 3, { id: "three", when: 3 });
+
+        expect(await d.upgradeValues("h", "keyval", "s", 1, double)).toBe(1);
+        expect(await d.keyval("h", "s").get("a")).toBe(2);
+        expect(await d.keyval("h", "s").get("b")).toBe("x");
+        expect(await d.keyval("h", "other").get("a")).toBe(1);
+        expect(await d.keyval("h2", "s").get("a")).toBe(1);
+        expect(await d.map("h", "s").get("a", "k1")).toBe(1); // another kind, another store
+        // Recorded: the same version again changes nothing; a later one runs.
+        expect(await d.upgradeValues("h", "keyval", "s", 1, double)).toBe(0);
+        expect(await d.keyval("h", "s").get("a")).toBe(2);
+        expect(await d.upgradeValues("h", "keyval", "s", 2, double)).toBe(1);
+        expect(await d.keyval("h", "s").get("a")).toBe(4);
+
+        expect(await d.upgradeValues("h", "map", "s", 1, double)).toBe(2);
+        expect([...(await d.map("h", "s").getAll("a"))]).toEqual([
+          ["k1", 2],
+          ["k2", 4],
+        ]);
+
+        // Archive items keep their ids, when, with and order.
+        expect(await d.upgradeValues("h", "archive", "s", 1, double)).toBe(3);
+        expect(await arch.find("a")).toEqual([
+          { id: "three", when: 3, value: 6 },
+          { id: "one", when: 5, with: "w@x", value: 2 },
+          { id: "two", when: 5, value: 4 },
+        ]);
+        expect(await arch.find("a", { after: "one" })).toMatchObject([{ id: "two" }]);
+        expect(await arch.count("a")).toBe(3);
+        expect(await d.upgradeValues("h", "archive", "s", 1, double)).toBe(0);
+        expect(await d.upgradeValues("h", "archive", "empty", 1, double)).toBe(0);
+      });
+    });
+
     describe("lifecycle", () => {
       it("rejects operations after close and works again after open, keeping data", async () => {
         const kv = d.keyval("h", "s");

@@ -5,7 +5,7 @@ import { Level } from "level";
 import { afterAll, describe, expect, it } from "vitest";
 import { createStorage } from "../../src/storage/index.js";
 import { LevelStorage, decodeComponent, encodeComponent } from "../../src/storage/leveldb.js";
-import { compareKeys } from "../../src/storage/memory.js";
+import { MemoryStorage, compareKeys } from "../../src/storage/memory.js";
 import { TRICKY_NAMES, codePointSort, storageContract } from "./contract.js";
 
 const root = mkdtempSync(join(tmpdir(), "herald-leveldb-test-"));
@@ -220,6 +220,54 @@ describe("leveldb driver", () => {
     expect(await b.get("node", "i0")).toBeUndefined();
     expect((await b.find("other")).map((i) => i.id)).toEqual(["o"]);
     await again.close();
+  });
+
+  it("trimming at keep reads ahead of the oldest items and stays exact through deletes, replacements and past-dated appends", async () => {
+    // The same random sequence on the memory driver (the reference) and on LevelDB, whose trims take
+    // the oldest items from a read-ahead head that every other write must keep right.
+    const ref = new MemoryStorage();
+    const lvl = new LevelStorage(freshPath(), { sync: false });
+    await Promise.all([ref.open(), lvl.open()]);
+    const [ra, la] = [ref.archive("h", "s"), lvl.archive("h", "s")];
+    let seed = 11;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
+    };
+    let when = 10_000;
+    for (let step = 0; step < 1500; step++) {
+      const op = rand(40);
+      const user = `u${rand(2)}`;
+      if (op < 34) {
+        const entries = Array.from({ length: 1 + rand(3) }, () => ({
+          value: step,
+          // mostly new ids at later times; sometimes an id again (a replacement) or a time in the past
+          options: { id: rand(4) === 0 ? `r${rand(12)}` : `n${step}-${rand(1e6)}`, when: rand(10) === 0 ? when - 1 - rand(5000) : (when += 1 + rand(3)) },
+        }));
+        const keep = 8 + rand(4);
+        await Promise.all([ra.appendMany(user, entries, { keep }), la.appendMany(user, entries, { keep })]);
+      } else if (op < 37) {
+        const items = await ra.find(user);
+        if (items.length === 0) continue;
+        // often the oldest items: those a trim would take next
+        const ids = rand(2) === 0 ? [items[0].id] : [items[rand(items.length)].id, items[rand(items.length)].id];
+        await Promise.all([ra.delete(user, { ids }), la.delete(user, { ids })]);
+      } else if (op === 37) {
+        const keep = 3 + rand(10);
+        await Promise.all([ra.truncate(user, keep), la.truncate(user, keep)]);
+      } else if (op === 38) {
+        if (rand(5) === 0) await Promise.all([ref.purgeUser("h", user), lvl.purgeUser("h", user)]);
+      } else {
+        const end = when - rand(3000);
+        await Promise.all([ra.delete(user, { end }), la.delete(user, { end })]);
+      }
+      for (const u of ["u0", "u1"]) {
+        const [want, got] = [await ra.find(u), await la.find(u)];
+        expect(got.map((i) => i.id), `step ${step}, ${u}`).toEqual(want.map((i) => i.id));
+        expect(await la.count(u)).toBe(want.length);
+      }
+    }
+    await Promise.all([ref.close(), lvl.close()]);
   });
 
   describe("key components", () => {

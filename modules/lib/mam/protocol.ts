@@ -3,15 +3,13 @@
 // and writing results, <fin/>, the query form and metadata. Pure: no I/O.
 
 import { findForm, parseForm, renderForm, type FormDef } from "../../../src/util/dataforms.js";
+import { parseDateTime, xmppDateTime } from "../../../src/util/datetime.js";
 import { Element } from "../../../src/xml/stanza.js";
+import { NS_MAM, NS_STANZA_ID, NS_FORWARD, NS_DELAY, NS_RSM } from "../../../src/xml/ns.js";
+export { NS_MAM, NS_STANZA_ID, NS_FORWARD, NS_DELAY, NS_RSM };
 
-export const NS_MAM = "urn:xmpp:mam:2";
 /** XEP-0313 §7 (v1.1): before-id, after-id, ids, flip-page and metadata. */
 export const NS_MAM_EXTENDED = "urn:xmpp:mam:2#extended";
-export const NS_STANZA_ID = "urn:xmpp:sid:0";
-export const NS_FORWARD = "urn:xmpp:forward:0";
-export const NS_DELAY = "urn:xmpp:delay";
-export const NS_RSM = "http://jabber.org/protocol/rsm";
 
 /** XEP-0313 §4.1.1 and §7 (extended): the fields a query form may carry. */
 export const QUERY_FORM: FormDef = {
@@ -56,21 +54,6 @@ export interface MamQuery {
 }
 
 export type ParsedQuery = { ok: true; query: MamQuery } | { ok: false; text: string };
-
-// XEP-0082 §3.2 DateTime: CCYY-MM-DDThh:mm:ss[.sss]TZD
-const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
-
-export function parseDateTime(text: string): number | undefined {
-  const t = text.trim();
-  if (!DATETIME.test(t)) return undefined;
-  const ms = Date.parse(t);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** XEP-0082 DateTime in UTC, whole seconds, as Prosody writes archive stamps. */
-export function stamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
-}
 
 /** Read a <query xmlns='urn:xmpp:mam:2'/> (XEP-0313 §4). Errors are bad-request texts. */
 export function parseQuery(query: Element): ParsedQuery {
@@ -138,7 +121,7 @@ export function resultMessage(
 ): Element {
   const attrs: Record<string, string> = from === undefined ? { to } : { to, from };
   const result = new Element("result", queryid === undefined ? { xmlns: NS_MAM, id } : { xmlns: NS_MAM, queryid, id });
-  const fwd = new Element("forwarded", { xmlns: NS_FORWARD }, [new Element("delay", { xmlns: NS_DELAY, stamp: stamp(when) }), forwarded]);
+  const fwd = new Element("forwarded", { xmlns: NS_FORWARD }, [new Element("delay", { xmlns: NS_DELAY, stamp: xmppDateTime(when) }), forwarded]);
   result.add(fwd);
   return new Element("message", attrs, [result]);
 }
@@ -169,7 +152,7 @@ export function finElement(queryid: string | undefined, page: PageInfo): Element
 /** XEP-0313 §6 (extended): the first and last items of an archive. */
 export function metadataElement(first?: { id: string; when: number }, last?: { id: string; when: number }): Element {
   const md = new Element("metadata", { xmlns: NS_MAM });
-  if (first) md.add(new Element("start", { id: first.id, timestamp: stamp(first.when) }));
-  if (last) md.add(new Element("end", { id: last.id, timestamp: stamp(last.when) }));
+  if (first) md.add(new Element("start", { id: first.id, timestamp: xmppDateTime(first.when) }));
+  if (last) md.add(new Element("end", { id: last.id, timestamp: xmppDateTime(last.when) }));
   return md;
 }

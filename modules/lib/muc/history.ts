@@ -1,5 +1,7 @@
 // XEP-0045 §7.2.15: which of a room's recent messages a joining occupant gets.
 
+import { parseDateTime } from "../../../src/util/datetime.js";
+
 export interface HistoryEntry<T> {
   when: number;
   /** Characters of the stanza as sent (maxchars counts whole stanzas, as Prosody does). */
@@ -27,8 +29,8 @@ export function parseHistoryRequest(attrs: Readonly<Record<string, string>> | un
   const sec = int(attrs.seconds);
   if (sec !== undefined) out.seconds = sec;
   if (attrs.since !== undefined) {
-    const t = Date.parse(attrs.since);
-    if (!Number.isNaN(t)) out.since = t;
+    const t = parseDateTime(attrs.since);
+    if (t !== undefined) out.since = t;
   }
   return out;
 }

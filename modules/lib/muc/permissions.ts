@@ -8,7 +8,6 @@ export const AFFILIATIONS: readonly Affiliation[] = ["owner", "admin", "member",
 
 /** Rank of an affiliation (higher is more privileged), §5.2. */
 export const AFFILIATION_RANK: Readonly<Record<Affiliation, number>> = { owner: 4, admin: 3, member: 2, none: 1, outcast: 0 };
-export const ROLE_RANK: Readonly<Record<Role, number>> = { moderator: 3, participant: 2, visitor: 1, none: 0 };
 
 /** §5.1: the role an occupant gets on entering, by affiliation (moderated rooms give `none` visitor). */
 export function defaultRole(affiliation: Affiliation, moderated: boolean): Role {

@@ -21,7 +21,6 @@ import { applyConfigForm, renderConfigForm, roomFeatures, roomInfoForm, type Roo
 import { parseHistoryRequest, selectHistory, type HistoryEntry } from "./history.js";
 import {
   NS_CONFERENCE,
-  NS_DATA,
   NS_DISCO_INFO,
   NS_DISCO_ITEMS,
   NS_MUC,
@@ -824,7 +823,7 @@ export class Room {
       const out = [...this.destroyPresences(alt, reason), reply(stanza)];
       return { out, destroyed: { alternate: alt, reason, tombstone: true } };
     }
-    const x = query.getChild("x", NS_DATA);
+    const x = findForm(query);
     if (!x) return { out: [errorReply(stanza, "modify", "bad-request", "A configuration form or destroy request is required")] };
     if (x.attrs.type === "cancel") {
       // §10.1.3: cancelling the initial configuration of a locked room destroys it.
@@ -913,7 +912,7 @@ export class Room {
       if (aff === "member") this.setAffiliation(bare, "none");
       return { out: [reply(stanza)], save: true };
     }
-    const x = query.getChild("x", NS_DATA);
+    const x = findForm(query);
     const parsed = x ? parseForm(REGISTER_FORM, x) : undefined;
     if (!parsed || !parsed.ok) return { out: [errorReply(stanza, "modify", "bad-request", "Submit the registration form")] };
     const nick = String(parsed.values.nick ?? "").trim();

@@ -4,6 +4,12 @@
 // promise settles once every message has been handed over, so a publisher's IQ result follows its
 // notifications (Prosody's order, relied on by the scansion scripts).
 //
+// A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk); once the
+// fan-outs have taken FANOUT_TURN_MS of a turn of the event loop (writing to the sockets comes on
+// top), the next chunk waits for the next turn, so a publish to thousands of subscribers does not hold up other sessions' stanzas for the
+// whole fan-out, while small ones still go out together (one write per connection and turn). Such an
+// event joins the chain below to keep event order.
+//
 // With a `gate` (the component's write-behind store): while items are still being written, an
 // event's messages are built at once but posted only after those writes are durable, in event order
 // (a chain), and notify() returns without waiting; idle() tells when everything handed to notify()
@@ -32,12 +38,34 @@ export interface BroadcasterOptions {
    * once they are durable, false if they failed (the event's messages are then dropped).
    */
   gate?: () => Promise<boolean> | undefined;
+  /** Recipients posted per turn of the event loop (pubsub_fanout_chunk; default FANOUT_CHUNK). */
+  chunk?: number;
+}
+
+export const FANOUT_CHUNK = 64;
+/** Milliseconds of a turn of the event loop that chunked fan-outs may take before yielding. */
+export const FANOUT_TURN_MS = 2;
+
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** When the fan-outs' work in the current turn began (undefined: none yet this turn). */
+let turnStarted: number | undefined;
+
+/** Has this turn's fan-out work used up its time? Starts the count at the turn's first call. */
+export function turnSpent(): boolean {
+  const now = performance.now();
+  if (turnStarted === undefined) {
+    turnStarted = now;
+    setImmediate(() => (turnStarted = undefined));
+    return false;
+  }
+  return now - turnStarted >= FANOUT_TURN_MS;
 }
 
 export interface BroadcastStats {
   events: number;
   messages: number;
-  /** Distinct <event/> payload elements built (one per event, whatever the number of recipients). */
+  /** Distinct <event/> payload elements built (one per event, or per chunk of a large fan-out). */
   sharedPayloads: number;
 }
 
@@ -53,12 +81,23 @@ export class StanzaBroadcaster implements Broadcaster {
     private readonly opts: BroadcasterOptions,
   ) {}
 
-  async notify(event: PubsubEvent): Promise<void> {
-    if (event.kind === "affiliation" && this.opts.notifyAffiliations === false) return;
-    const recipients = this.opts.recipients ? await this.opts.recipients(event) : event.recipients;
+  async notify(original: PubsubEvent): Promise<void> {
+    if (original.kind === "affiliation" && this.opts.notifyAffiliations === false) return;
+    const recipients = this.opts.recipients ? await this.opts.recipients(original) : original.recipients;
     if (recipients.length === 0) return;
-    const messages = this.notifier.messages(recipients === event.recipients ? event : ({ ...event, recipients } as PubsubEvent));
-    this.stats.events++;
+    const event = recipients === original.recipients ? original : ({ ...original, recipients } as PubsubEvent);
+    const chunk = this.opts.chunk ?? FANOUT_CHUNK;
+    if (event.recipients.length > chunk) return this.notifyInChunks(event, chunk);
+    const messages = this.build(event);
+    const gate = this.opts.gate?.();
+    if (gate === undefined && this.chain === undefined) return this.post(messages);
+    this.enqueue(gate, messages.length, async () => this.post(messages));
+  }
+
+  /** The messages of one event (or one chunk of its recipients), counted and shown to the taps. */
+  private build(event: PubsubEvent, first = true): Element[] {
+    const messages = this.notifier.messages(event);
+    if (first) this.stats.events++;
     this.stats.messages += messages.length;
     const shared = new Set<Element>();
     for (const m of messages) {
@@ -68,19 +107,40 @@ export class StanzaBroadcaster implements Broadcaster {
     this.stats.sharedPayloads += shared.size;
     if (messages.length > 1) for (const el of shared) freezeSerialization(el);
     for (const tap of this.taps) tap(messages, event);
+    return messages;
+  }
+
+  /** A large fan-out: on the chain, chunk by chunk, yielding once this turn's fan-out time is spent. */
+  private notifyInChunks(event: PubsubEvent, chunk: number): Promise<void> {
     const gate = this.opts.gate?.();
-    if (gate === undefined && this.chain === undefined) return this.post(messages);
-    const run = (this.chain ?? Promise.resolve()).then(async () => {
-      if (gate !== undefined && !(await gate)) {
-        this.opts.onError?.(new Error(`${messages.length} notifications dropped: their item was not stored`));
-        return;
+    const run = this.enqueue(gate, event.recipients.length, async () => {
+      const all = event.recipients;
+      for (let at = 0; at < all.length; at += chunk) {
+        if (turnSpent()) await nextTurn();
+        const messages = this.build({ ...event, recipients: all.slice(at, at + chunk) } as PubsubEvent, at === 0);
+        await this.post(messages);
       }
-      await this.post(messages);
-    }).catch((err: unknown) => this.opts.onError?.(err));
+    });
+    // Without a gate the caller waits for its notifications, as for a small event.
+    return gate === undefined ? run : Promise.resolve();
+  }
+
+  /** Run `post` after the events before it and, with a gate, once the writes are durable. */
+  private enqueue(gate: Promise<boolean> | undefined, count: number, post: () => Promise<void>): Promise<void> {
+    const run = (this.chain ?? Promise.resolve())
+      .then(async () => {
+        if (gate !== undefined && !(await gate)) {
+          this.opts.onError?.(new Error(`${count} notifications dropped: their item was not stored`));
+          return;
+        }
+        await post();
+      })
+      .catch((err: unknown) => this.opts.onError?.(err));
     this.chain = run;
     void run.then(() => {
       if (this.chain === run) this.chain = undefined;
     });
+    return run;
   }
 
   /** Are posts waiting (for durability, or behind others that are)? */

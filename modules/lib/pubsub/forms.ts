@@ -5,7 +5,7 @@
 // Rendering goes through src/util/dataforms.ts; submitted forms are read into raw values here and
 // typed by the service's own parsers (config.ts, options.ts).
 
-import { renderForm, type FieldDef, type FormValues } from "../../../src/util/dataforms.js";
+import { findForm, getFormType, rawFormValues, renderForm, type FieldDef, type FormValues } from "../../../src/util/dataforms.js";
 import {
   COMPONENT_NODE_DEFAULTS,
   configFieldByVar,
@@ -23,9 +23,8 @@ import {
   FORM_NODE_CONFIG,
   FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
-  NS_DATA,
-  xmppDateTime,
 } from "./xml.js";
+import { xmppDateTime } from "../../../src/util/datetime.js";
 
 // ---- node configuration ----------------------------------------------------------------------
 
@@ -159,25 +158,15 @@ export function nodeConfigResultForm(config: Readonly<NodeConfig>, maxItems: num
 
 /** The data form child of `parent`, if any. */
 export function findDataForm(parent: Element | undefined): Element | undefined {
-  return parent?.childElements("x", NS_DATA)[0];
+  return findForm(parent);
 }
 
 /** The FORM_TYPE of a form ("" when none). */
 export function formTypeOf(x: Element): string {
-  for (const f of x.childElements("field")) if (f.attrs.var === "FORM_TYPE") return f.getChildText("value") ?? "";
-  return "";
+  return getFormType(x) ?? "";
 }
 
-/** Submitted values by variable: every <value/> of each field (FORM_TYPE included). */
-export function rawFormValues(x: Element): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const f of x.childElements("field")) {
-    const name = f.attrs.var;
-    if (name === undefined) continue;
-    out.set(name, f.childElements("value").map((v) => v.getText()));
-  }
-  return out;
-}
+export { rawFormValues };
 
 /** A form's `type`, defaulting to submit. */
 export function formKind(x: Element): string {
@@ -245,7 +234,7 @@ function subscriptionOptionValues(options: Readonly<SubscriptionOptions>): FormV
     "pubsub#include_body": options.includeBody,
   };
   if (options.expire !== undefined) {
-    values["pubsub#expire"] = options.expire === "presence" ? "presence" : xmppDateTime(options.expire);
+    values["pubsub#expire"] = options.expire === "presence" ? "presence" : xmppDateTime(options.expire, "milliseconds");
   }
   if (options.showValues) values["pubsub#show-values"] = options.showValues;
   return values;
@@ -309,7 +298,7 @@ export function metaDataForm(meta: Readonly<NodeMeta>): Element {
     "pubsub#access_model": c.accessModel,
     "pubsub#publish_model": c.publishModel,
     "pubsub#creator": meta.creator,
-    "pubsub#creation_date": xmppDateTime(meta.created),
+    "pubsub#creation_date": xmppDateTime(meta.created, "milliseconds"),
     "pubsub#owner": meta.owners,
     "pubsub#publisher": meta.publishers,
     "pubsub#num_subscribers": String(meta.numSubscribers),

@@ -17,7 +17,8 @@ import type {
 } from "../../../src/util/pubsub/index.js";
 import { Element } from "../../../src/xml/stanza.js";
 import { authorizationForm, nodeConfigResultForm } from "./forms.js";
-import { NS_DELAY, NS_PUBSUB, NS_PUBSUB_EVENT, NS_SHIM, publisherAttr, xmppDateTime } from "./xml.js";
+import { xmppDateTime } from "../../../src/util/datetime.js";
+import { NS_DELAY, NS_PUBSUB, NS_PUBSUB_EVENT, NS_SHIM, publisherAttr } from "./xml.js";
 
 export interface NotifierOptions {
   /** The service's address: `from` of every notification. */
@@ -123,7 +124,7 @@ export class Notifier {
         if (body) out.push(body);
       }
       // XEP-0203 on the last item sent later than its publication (§6.1.7, §12.x).
-      if (event.kind === "last-item") out.push(new Element("delay", { xmlns: NS_DELAY, stamp: xmppDateTime(item.published), from: this.opts.from }));
+      if (event.kind === "last-item") out.push(new Element("delay", { xmlns: NS_DELAY, stamp: xmppDateTime(item.published, "milliseconds"), from: this.opts.from }));
       return out;
     };
     return this.withEvent(event, items, true, bodyFor);
@@ -151,7 +152,7 @@ export class Notifier {
   private subscription(event: SubscriptionEvent): Element[] {
     const attrs: Record<string, string> = { node: event.node, jid: event.jid, subscription: event.state, subid: event.subid };
     // §12.18: a lease's end travels as 'expiry'.
-    if (typeof event.expire === "number") attrs.expiry = xmppDateTime(event.expire);
+    if (typeof event.expire === "number") attrs.expiry = xmppDateTime(event.expire, "milliseconds");
     return this.withEvent(event, new Element("subscription", attrs), false);
   }
 

@@ -18,7 +18,7 @@
 import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../../src/util/pubsub/index.js";
 import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../../src/storage/types.js";
 import { Element } from "../../../src/xml/stanza.js";
-import { elementToJson, isJsonElement, jsonToElement } from "./xml.js";
+import { elementFromJson, elementToJson } from "../../../src/xml/json.js";
 
 export interface PubsubStores {
   nodes: KeyvalStore<Json>;
@@ -258,7 +258,8 @@ export class HeraldPubsubStore implements PubsubStore {
   private toItem(a: ArchiveItem<Json>): StoredItem {
     const item: StoredItem = { id: a.id, publisher: a.with ?? "", published: a.when };
     const x = (a.value as unknown as StoredValue | null)?.x;
-    if (isJsonElement(x)) item.payload = jsonToElement(x);
+    const payload = elementFromJson(x);
+    if (payload) item.payload = payload;
     return item;
   }
 

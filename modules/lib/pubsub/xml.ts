@@ -1,6 +1,6 @@
 // XML helpers of the pubsub protocol layer: namespaces, error stanzas with their pubsub#errors
-// child, the `publisher` attribute rule, payload facts (size, namespace) and a JSON form of
-// elements for storage.
+// child, the `publisher` attribute rule and payload facts (size). Stored payloads use
+// src/xml/json.ts.
 
 import { errorSpec, PUBSUB_ERRORS_NS, type ItemReply, type PubsubFailure } from "../../../src/util/pubsub/index.js";
 import { Element, errorReply, NS_STANZAS } from "../../../src/xml/stanza.js";
@@ -79,46 +79,9 @@ export function elementChildren(el: Element): { elements: Element[]; text: boole
   return { elements, text };
 }
 
-/** The effective namespace of a child element of `parent`. */
-export function namespaceOf(el: Element, parentNs: string | undefined): string | undefined {
-  return el.attrs.xmlns ?? parentNs;
-}
-
 /** Serialized size in bytes (UTF-8), for pubsub#max_payload_size (XEP-0060 §7.1.3.4). */
 export function byteSize(el: Element): number {
   return Buffer.byteLength(el.toString(), "utf8");
-}
-
-// ---- a compact JSON form of elements, for storage ---------------------------------------------
-
-/** [name, attrs, ...children]; text children are strings. */
-export interface JsonElement extends Array<string | Record<string, string> | JsonElement> {
-  0: string;
-  1: Record<string, string>;
-}
-
-export function elementToJson(el: Element): JsonElement {
-  const out: JsonElement = [el.name, { ...el.attrs }];
-  for (const c of el.children) out.push(typeof c === "string" ? c : elementToJson(c));
-  return out;
-}
-
-export function jsonToElement(json: JsonElement): Element {
-  const children: Array<Element | string> = [];
-  for (let i = 2; i < json.length; i++) {
-    const c = json[i];
-    children.push(typeof c === "string" ? c : jsonToElement(c as JsonElement));
-  }
-  return new Element(json[0], { ...json[1] }, children);
-}
-
-export function isJsonElement(v: unknown): v is JsonElement {
-  return Array.isArray(v) && typeof v[0] === "string" && typeof v[1] === "object" && v[1] !== null && !Array.isArray(v[1]);
-}
-
-/** XEP-0082 dateTime (UTC, milliseconds). */
-export function xmppDateTime(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** XEP-0004 boolean attribute/field value (true/1, false/0); undefined when absent or invalid. */

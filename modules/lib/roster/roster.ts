@@ -1,6 +1,8 @@
 // The roster, as data: items, roster sets parsed and checked (§2.3.3), items rendered as XML
 // (§2.1). The subscription state machine is in subscription.ts. No I/O here; manager.ts stores it.
 
+import type { Json } from "../../../src/storage/types.js";
+import { elementFromJson as decodeElement, upgradeElementJson, type ElementJson } from "../../../src/xml/json.js";
 import { Element } from "../../../src/xml/stanza.js";
 import { jidBare, jidPrep, jidResource } from "../../../src/util/jid.js";
 import type { ContactState } from "./subscription.js";
@@ -31,25 +33,32 @@ export interface StoredItem {
   approved?: true;
 }
 
-/** A JSON form of an Element, for keeping whole stanzas (RFC 6121 §3.1.3: the full request). */
-export interface JsonElement {
-  n: string;
-  a: Record<string, string>;
-  c: Array<JsonElement | string>;
-}
+/** Whole stanzas are kept (RFC 6121 §3.1.3: the full request) in the stores' element form (src/xml/json.ts). */
+export type JsonElement = ElementJson;
+export { elementToJson } from "../../../src/xml/json.js";
 
-export function elementToJson(el: Element): JsonElement {
-  return { n: el.name, a: { ...el.attrs }, c: el.children.map((c) => (typeof c === "string" ? c : elementToJson(c))) };
-}
-
+/** A stored stanza back (check it with isJsonElement first). */
 export function elementFromJson(j: JsonElement): Element {
-  return new Element(j.n, { ...j.a }, j.c.map((c) => (typeof c === "string" ? c : elementFromJson(c))));
+  const el = decodeElement(j);
+  if (!el) throw new TypeError("not a stored element");
+  return el;
 }
 
 export function isJsonElement(v: unknown): v is JsonElement {
-  if (typeof v !== "object" || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return typeof o.n === "string" && typeof o.a === "object" && o.a !== null && Array.isArray(o.c);
+  return decodeElement(v) !== undefined;
+}
+
+/**
+ * A stored roster record in today's form: the user's meta (key "") kept its pending subscription
+ * requests as { n, a, c } objects before the stores had one element form (ELEMENT_JSON_VERSION).
+ */
+export function upgradeRosterRecord(value: Json): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const pending = value.pending;
+  if (typeof pending !== "object" || pending === null || Array.isArray(pending)) return value;
+  const upgraded: Record<string, Json> = {};
+  for (const [jid, stanza] of Object.entries(pending)) upgraded[jid] = upgradeElementJson(stanza);
+  return { ...value, pending: upgraded };
 }
 
 export function contactState(item: StoredItem | undefined, pendingIn: boolean): ContactState {

@@ -272,7 +272,9 @@ export class ServiceCore {
 
   /** Subscriptions of exactly this JID. */
   subscriptionsOf(state: NodeState, jid: string): Subscription[] {
-    return [...state.subscriptions.values()].filter((s) => s.jid === jid);
+    const out: Subscription[] = [];
+    for (const s of state.subscriptions.values()) if (s.jid === jid) out.push(s);
+    return out;
   }
 
   /**

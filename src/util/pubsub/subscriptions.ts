@@ -252,11 +252,13 @@ export async function getOwnSubscriptions(
     states = [state];
   }
   const bare = jidBare(actor);
+  const full = `${bare}/`;
   const now = core.clock();
   const out: Subscription[] = [];
   for (const state of states) {
+    // A string comparison per subscription, no bare JID built for each (nodes with many subscribers).
     for (const sub of state.subscriptions.values()) {
-      if (jidBare(sub.jid) === bare && !leaseExpired(sub.options, now)) out.push(copySubscription(sub));
+      if ((sub.jid === bare || sub.jid.startsWith(full)) && !leaseExpired(sub.options, now)) out.push(copySubscription(sub));
     }
   }
   return ok(out);

@@ -2,6 +2,7 @@
 // management (mod_smacks) kept its session after the connection was lost: a real client with
 // XEP-0198 and XEP-0357 enabled receives a message, does not acknowledge it, loses its TCP
 // connection, and the app server (a pubsub component of the same Herald) is notified of that message.
+// It failed before smacks-hibernation-start carried the queue of unacknowledged stanzas.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../helpers/harness.js";
 import { RawClient } from "../../helpers/xmpp-client.js";
@@ -34,10 +35,11 @@ async function nextNotR(c: RawClient): Promise<Element> {
   }
 }
 
-describe("push notifications for a session stream management hibernates", () => {
+// Over real TCP sockets (the end-to-end case: a socket really destroyed) and the in-memory transport.
+describe.each(["sockets", "memory"] as const)("push notifications for a session stream management hibernates (%s)", (transport) => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startTestServer({ transport: "memory", config: CONFIG });
+    ts = await startTestServer({ transport, config: CONFIG });
     for (const u of ["alice", "bob", "carol"]) await ts.addUser(u, "pw");
   });
   afterAll(() => ts?.stop());
