@@ -5,7 +5,7 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import type { C2SConnection } from "../../src/net/c2s.js";
-import { NS_BIND, NS_SESSION } from "../../src/net/namespaces.js";
+import { NS_BIND, NS_SESSION } from "../../src/xml/ns.js";
 import type { FeatureProvider } from "../../src/net/stream.js";
 
 export const bindFeature: FeatureProvider<C2SConnection> = {

@@ -5,7 +5,7 @@
 // (src/net/dialback-key.ts).
 
 import { defineModule } from "../../src/modules/api.js";
-import { NS_DIALBACK, NS_DIALBACK_FEATURE } from "../../src/net/namespaces.js";
+import { NS_DIALBACK, NS_DIALBACK_FEATURE } from "../../src/xml/ns.js";
 import type { S2SInStream } from "../../src/net/s2s.js";
 import type { FeatureProvider } from "../../src/net/stream.js";
 

@@ -2,7 +2,7 @@
 // initiating server that sends <bidi xmlns='urn:xmpp:bidi'/> takes stanzas from this server on the
 // same connection, so no second connection is opened back to it.
 
-import { NS_BIDI, NS_BIDI_FEATURE } from "../../src/net/namespaces.js";
+import { NS_BIDI, NS_BIDI_FEATURE } from "../../src/xml/ns.js";
 import type { S2SInStream } from "../../src/net/s2s.js";
 import type { FeatureProvider } from "../../src/net/stream.js";
 

@@ -2,7 +2,7 @@
 // certificate that a trusted CA signed and that is valid for the domain its stream header names;
 // success authenticates that domain on the stream, which then restarts.
 
-import { NS_SASL } from "../../src/net/namespaces.js";
+import { NS_SASL } from "../../src/xml/ns.js";
 import type { S2SInStream } from "../../src/net/s2s.js";
 import type { FeatureProvider } from "../../src/net/stream.js";
 

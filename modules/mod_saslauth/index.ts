@@ -4,7 +4,7 @@
 
 import { defineModule } from "../../src/modules/api.js";
 import type { C2SConnection } from "../../src/net/c2s.js";
-import { NS_SASL } from "../../src/net/namespaces.js";
+import { NS_SASL } from "../../src/xml/ns.js";
 import type { FeatureProvider } from "../../src/net/stream.js";
 
 export const saslauthFeature: FeatureProvider<C2SConnection> = {

@@ -19,7 +19,7 @@ import type { AuthThrottle } from "./limits.js";
 import type { RateLimitedLog } from "../util/logger.js";
 import { logStanzaErrorSent } from "./failure-log.js";
 import { XmppStream, type StreamError, type StreamLimits } from "./stream.js";
-import { NS_BIND, NS_SASL, NS_SESSION } from "./namespaces.js";
+import { NS_BIND, NS_SASL, NS_SESSION } from "../xml/ns.js";
 
 export { NS_TLS, NS_XMPP_STREAMS } from "./stream.js";
 export { NS_SASL, NS_BIND, NS_SESSION };

@@ -22,7 +22,7 @@ import { jidHost, jidPrep, namePrep } from "../util/jid.js";
 import { NS_SERVER, NS_STREAM } from "../xml/parser.js";
 import { Element, serialize } from "../xml/stanza.js";
 import { XmppStream, NS_TLS, type FeatureProvider, type StreamLimits } from "./stream.js";
-import { NS_BIDI, NS_BIDI_FEATURE, NS_DIALBACK, NS_DIALBACK_FEATURE, NS_SASL } from "./namespaces.js";
+import { NS_BIDI, NS_BIDI_FEATURE, NS_DIALBACK, NS_DIALBACK_FEATURE, NS_SASL } from "../xml/ns.js";
 import { dialbackKey, keysEqual } from "./dialback-key.js";
 import { connectOut, type S2STls, type S2STransport } from "./s2s-transport.js";
 import { resolveS2S, type S2STarget } from "./s2s-resolve.js";

@@ -14,6 +14,12 @@ export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
 export const NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session";
 export const NS_ROSTER = "jabber:iq:roster";
 
+// ---- server streams: dialback (XEP-0220), bidi (XEP-0288) ----
+export const NS_DIALBACK = "jabber:server:dialback";
+export const NS_DIALBACK_FEATURE = "urn:xmpp:features:dialback";
+export const NS_BIDI = "urn:xmpp:bidi";
+export const NS_BIDI_FEATURE = "urn:xmpp:features:bidi";
+
 // ---- service discovery, forms, result sets (XEP-0030, XEP-0004, XEP-0059) ----
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
