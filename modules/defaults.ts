@@ -13,6 +13,9 @@ export const autoloadModules: readonly string[] = [
 /** Loaded on every Component unless in its modules_disabled: the features of server streams to it. */
 export const componentAutoloadModules: readonly string[] = ["tls", "dialback", "s2s"];
 
+/** Also loaded on every external Component (XEP-0114, no module named) unless in its modules_disabled: the handshake. */
+export const externalComponentAutoloadModules: readonly string[] = ["component"];
+
 /** Prosody module names whose function is built into Herald's core (not loaded or unloaded; a warning in modules_enabled). */
 export const builtinModules: ReadonlySet<string> = new Set([
   "c2s", "http", "websocket", "iq", "auth_internal_hashed", "auth_internal_plain",

@@ -1,9 +1,9 @@
 // The modules Herald ships, by the name used in `modules_enabled` and `Component "x" "name"`.
 
 import type { ModuleRegistry } from "../src/modules/api.js";
-import { autoloadModules, builtinModules, componentAutoloadModules } from "./defaults.js";
+import { autoloadModules, builtinModules, componentAutoloadModules, externalComponentAutoloadModules } from "./defaults.js";
 
-export { autoloadModules, builtinModules, componentAutoloadModules, defaultConfigText } from "./defaults.js";
+export { autoloadModules, builtinModules, componentAutoloadModules, externalComponentAutoloadModules, defaultConfigText } from "./defaults.js";
 
 export const registry: ModuleRegistry = {
   disco: () => import("./mod_disco/index.js"),
@@ -13,6 +13,7 @@ export const registry: ModuleRegistry = {
   bind: () => import("./mod_bind/index.js"),
   dialback: () => import("./mod_dialback/index.js"),
   s2s: () => import("./mod_s2s/index.js"),
+  component: () => import("./mod_component/index.js"),
   ping: () => import("./mod_ping/index.js"),
   // [im-roster-presence]
   roster: () => import("./mod_roster/index.js"),
@@ -55,4 +56,4 @@ export const registry: ModuleRegistry = {
 };
 
 /** What the core needs to know of the modules Herald ships: `new Server({ config, ...shippedModules })`. */
-export const shippedModules = { registry, builtinModules, autoloadModules, componentAutoloadModules };
+export const shippedModules = { registry, builtinModules, autoloadModules, componentAutoloadModules, externalComponentAutoloadModules };

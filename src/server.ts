@@ -36,7 +36,7 @@ import { timedStorage } from "./stats/storage.js";
 import type { LogSink } from "./util/logger.js";
 
 /** What bin/ hands the core about the modules Herald ships (modules/index.ts's `shippedModules`). */
-export type ShippedModules = Pick<ServerOptions, "registry" | "autoloadModules" | "builtinModules" | "componentAutoloadModules">;
+export type ShippedModules = Pick<ServerOptions, "registry" | "autoloadModules" | "builtinModules" | "componentAutoloadModules" | "externalComponentAutoloadModules">;
 
 export interface ServerOptions {
   config: Config;
@@ -47,6 +47,8 @@ export interface ServerOptions {
   builtinModules: ReadonlySet<string>;
   /** Loaded on every Component unless in its modules_disabled (the stream features of server streams to it). */
   componentAutoloadModules?: readonly string[];
+  /** Also loaded on every external Component (no module named; XEP-0114) unless in its modules_disabled: the handshake (mod_component). */
+  externalComponentAutoloadModules?: readonly string[];
   /** Where relative paths (data_path, certificates) are resolved; default: the working directory. */
   baseDir?: string;
   logRouter?: LogRouter;
@@ -249,6 +251,7 @@ export class Server {
       wanted.push(...o.array("modules_enabled", []));
     } else {
       for (const m of this.opts.componentAutoloadModules ?? []) if (this.modules.has(m)) wanted.push(m);
+      if (!host.componentModule) for (const m of this.opts.externalComponentAutoloadModules ?? []) if (this.modules.has(m)) wanted.push(m);
       if (host.componentModule) wanted.push(host.componentModule);
       wanted.push(...o.ownArray("modules_enabled"));
     }
@@ -436,10 +439,7 @@ export class Server {
         const cached = cache.get(h ?? "*");
         if (cached) return cached;
         const o = h ? this.hostOptions(h) : this.opts.config.global;
-        const secret = h ? o.string("component_secret", "") : "";
         const opts = {
-          secret: secret === "" ? undefined : secret,
-          conflictResolve: o.enum("component_conflict_resolve", "kick_new", ["kick_new", "kick_old"]),
           validateFrom: o.boolean("validate_from_addresses", true),
           limits: {
             // Prosody: component_stanza_size_limit, else s2s_stanza_size_limit, else 512 KiB.

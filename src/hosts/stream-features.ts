@@ -1,12 +1,12 @@
 // The stream features a host offers, by kind of stream: what the stream-feature modules (mod_tls,
-// mod_saslauth, mod_bind, mod_dialback, mod_s2s) registered with module.addStreamFeature. The
+// mod_saslauth, mod_bind, mod_dialback, mod_s2s, mod_component) registered with module.addStreamFeature. The
 // stream layer (src/net/stream.ts) asks it for the providers of a stream when it assembles
 // <stream:features/> and when a stream-level element arrives.
 
 import type { FeatureProvider } from "../net/stream.js";
 
-/** The streams a feature can serve: client streams and incoming server streams. */
-export type FeatureStreamKind = "c2s" | "s2sin";
+/** The streams a feature can serve: client streams, incoming server streams, external component streams (the handshake). */
+export type FeatureStreamKind = "c2s" | "s2sin" | "component";
 
 interface Entry {
   provider: FeatureProvider<never>;

@@ -1,14 +1,14 @@
 // External components (XEP-0114, "Jabber Component Protocol"): a process such as a gateway connects
-// to `component_ports` (5347, on loopback unless `component_interfaces` says otherwise), names the
-// domain it serves (`Component "gateway.example.com"` without a module, with `component_secret`) and
-// proves it knows the secret with <handshake>hex(SHA-1(stream id + secret))</handshake>. From then on
-// the component's domain is routed to it (modules/mod_component) and what it sends is routed like
-// any stanza, from JIDs at its domain or its subdomains only.
+// to `component_ports` (5347, on loopback unless `component_interfaces` says otherwise) and names the
+// domain it serves (`Component "gateway.example.com"` without a module). Its <handshake/> goes to the
+// stream feature registered for "component" streams on that host (modules/mod_component, autoloaded
+// on external components: the secret, the conflict policy); once it accepts, the component's domain
+// is routed to this stream and what it sends is routed like any stanza, from JIDs at its domain or
+// its subdomains only.
 //
 // The stream itself (parser, limits, header, errors, flow control) is the shared stream layer
 // (./stream.ts); XEP-0114 streams have no features and no restarts.
 
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Host } from "../hosts/host.js";
 import type { Router } from "../router/router.js";
@@ -26,10 +26,6 @@ export const NS_COMPONENT = "jabber:component:accept";
 const NS_CLIENT = "jabber:client";
 
 export interface ComponentOptions {
-  /** component_secret of the component's host; undefined: none configured (nobody can connect). */
-  secret?: string;
-  /** component_conflict_resolve: "kick_new" (Prosody's default) refuses a second connection, "kick_old" replaces the first. */
-  conflictResolve: "kick_new" | "kick_old";
   /** validate_from_addresses: stanzas from outside the component's domain end the stream. */
   validateFrom: boolean;
   limits: StreamLimits;
@@ -59,10 +55,6 @@ export class ComponentStream extends XmppStream implements StanzaSink {
   host = "";
   authenticated = false;
   protected readonly contentNs = NS_COMPONENT;
-  /** The XEP-0114 handshake is the component stream's only negotiation. */
-  protected override get providers(): readonly FeatureProvider<never>[] {
-    return [];
-  }
 
   constructor(
     transport: Transport,
@@ -159,31 +151,29 @@ export class ComponentStream extends XmppStream implements StanzaSink {
     await this.ctx.router.processChecked(this, el);
   }
 
-  /** XEP-0114 §3.2: the handshake proves the component knows the shared secret. */
-  private handshake(el: Element): void {
+  /**
+   * XEP-0114 §3.2: the handshake, the component stream's only negotiation, goes to the provider the
+   * host's modules registered for "component" streams (mod_component) with the stream's namespace.
+   */
+  private async handshake(el: Element): Promise<void> {
+    const provider = (this.providers as readonly FeatureProvider<this>[]).find((p) => p.handle && p.namespaces?.includes(NS_COMPONENT));
+    if (!provider) {
+      this.log.warn(`Component ${this.host} tried to connect, but no module handles the handshake (is mod_component disabled?)`);
+      this.close({ condition: "not-authorized", text: `No handshake handler for ${this.host}` });
+      return;
+    }
+    await provider.handle!(this, el);
+  }
+
+  /** The handshake failed (mod_component): logged per address at a limited rate, then <not-authorized/>. */
+  refuseHandshake(text?: string, logLine?: string): void {
+    if (logLine) this.failureLog.warn(`component ${this.remoteAddress}`, logLine);
+    this.close({ condition: "not-authorized", text });
+  }
+
+  /** The handshake succeeded (mod_component): the component's domain is routed to this stream. */
+  acceptHandshake(): void {
     const host = this.hostObj!;
-    const opts = this.ctx.options(host.name);
-    if (el.childElements().length > 0 || opts.secret === undefined) {
-      if (opts.secret === undefined) this.log.warn(`Component ${host.name} tried to connect, but component_secret is not set`);
-      this.close({ condition: "not-authorized" });
-      return;
-    }
-    const expected = createHash("sha1").update(this.streamId + opts.secret).digest("hex");
-    const given = Buffer.from(el.getText().trim().toLowerCase());
-    if (given.length !== expected.length || !timingSafeEqual(given, Buffer.from(expected))) {
-      this.ctx.failureLog.warn(`component ${this.remoteAddress}`, `Failed component handshake for ${host.name} from ${this.remoteAddress}`);
-      this.close({ condition: "not-authorized", text: "Given token does not match calculated token" });
-      return;
-    }
-    const existing = host.component;
-    if (existing && existing !== this) {
-      if (opts.conflictResolve === "kick_old") {
-        (existing as ComponentStream).close?.({ condition: "conflict", text: "Replaced by a new connection" });
-      } else {
-        this.close({ condition: "conflict", text: "Component already connected" });
-        return;
-      }
-    }
     this.authenticated = true;
     this.state = "authenticated";
     host.component = this;

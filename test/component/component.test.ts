@@ -18,6 +18,9 @@ VirtualHost "localhost"
 Component "gateway.localhost"
   component_secret = "s3cret gateway"
 Component "nosecret.localhost"
+Component "nohandshake.localhost"
+  component_secret = "unused"
+  modules_disabled = { "component" }
 Component "kickold.localhost"
   component_secret = "old"
   component_conflict_resolve = "kick_old"
@@ -52,6 +55,14 @@ describe("XEP-0114 handshake", () => {
   it("refuses a component whose host has no component_secret", async () => {
     const { c, answer } = await connectComponent(port, "nosecret.localhost", "");
     expect(streamError(answer)).toBe("not-authorized");
+    await c.waitClosed();
+  });
+
+  it("ends the stream with <not-authorized/> saying so when mod_component is not loaded on the component's host", async () => {
+    const { c, answer } = await connectComponent(port, "nohandshake.localhost", "unused");
+    expect(streamError(answer)).toBe("not-authorized");
+    const text = answer.childElements().find((e) => e.name === "text")?.getText();
+    expect(text).toBe("No handshake handler for nohandshake.localhost");
     await c.waitClosed();
   });
 
