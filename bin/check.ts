@@ -69,7 +69,8 @@ export async function runCheck(loaded: LoadedConfig, modules: ShippedModules, wh
       if (h.kind === "Component" && h.module && !registry[h.module]) r.bad(`component module '${h.module}' is not available`);
       if (h.kind === "Component" && h.module === undefined) {
         // XEP-0114: without a secret no component can authenticate (Prosody refuses it too).
-        if (config.host(h.name).string("component_secret", "")) r.ok(`external component: connects with component_secret on component_ports`);
+        if (!plan.load.includes("component")) r.bad(`external component with mod_component disabled: no handshake is possible, it cannot connect`);
+        else if (config.host(h.name).string("component_secret", "")) r.ok(`external component: connects with component_secret on component_ports`);
         else r.bad(`external component without component_secret: it cannot connect (or give it a module: Component "${h.name}" "<module>")`);
       }
       checkModuleNames(config, h.name, known, r);

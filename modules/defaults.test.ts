@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { defaultConfig, defaultParsedConfig } from "../prosody-compat/config/index.js";
 import { autoloadModules, builtinModules, defaultConfigText, registry } from "./index.js";
+import { componentAutoloadModules, externalComponentAutoloadModules } from "./defaults.js";
 
 describe("default configuration", () => {
   test("goes through the parser", () => {
@@ -31,6 +32,7 @@ describe("default configuration", () => {
 describe("module lists", () => {
   test("every autoloaded module Herald ships is in the registry, and no built-in name is (csi_simple is a module now)", () => {
     for (const m of autoloadModules) if (m !== "iq") expect(registry[m], m).toBeDefined();
+    for (const m of [...componentAutoloadModules, ...externalComponentAutoloadModules]) expect(registry[m], m).toBeDefined();
     for (const m of builtinModules) expect(registry[m], m).toBeUndefined();
   });
 });

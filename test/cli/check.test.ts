@@ -81,6 +81,9 @@ VirtualHost "a.example"
 Component "gateway.a.example"
 	component_secret = "s3cret"
 Component "nosecret.a.example"
+Component "nohandshake.a.example"
+	component_secret = "s3cret"
+	modules_disabled = { "component" }
 Component "pubsub.a.example" "pubsub"
 `,
     );
@@ -90,6 +93,7 @@ Component "pubsub.a.example" "pubsub"
     const modules = check(["modules", "-c", cfg]);
     expect(modules.stdout).toContain("external component: connects with component_secret on component_ports");
     expect(modules.stdout).toContain("FAIL  external component without component_secret: it cannot connect");
+    expect(modules.stdout).toContain("FAIL  external component with mod_component disabled: no handshake is possible, it cannot connect");
     expect(modules.status).toBe(1);
 
     const open = writeCfg("open-components.cfg.lua", 'component_interfaces = { "*" }\nVirtualHost "a.example"\nComponent "gateway.a.example"\n\tcomponent_secret = "s"\n');
