@@ -27,13 +27,12 @@
 //
 // The protocol, forms, disco, notifications, store and access code is modules/lib/pubsub, shared
 // with mod_pep; this file wires it. Provides "pubsub" (lib/pubsub/services.ts) for mod_pubsub_http
-// and mod_pubsub_post. The replies to XEP-0060 sets are sent from the durable reply chain
-// (lib/pubsub/replies.ts) rather than returned by module.iq handlers, so a publisher's next
-// stanzas are not held while its item is being written; reads are iq handlers that return.
+// and mod_pubsub_post. Every request is an iq handler that returns its reply; the replies to
+// XEP-0060 sets wait in the durable reply chain (lib/pubsub/replies.ts) until what they wrote is on
+// disk, as a LaterAnswer, so a publisher's next stanzas are not held while its item is written.
 
 import { randomBytes } from "node:crypto";
-import { defineModule, type IqEvent } from "../../src/modules/api.js";
-import type { StanzaEvent } from "../../src/router/router.js";
+import { defineModule, LaterAnswer, type IqEvent } from "../../src/modules/api.js";
 import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
@@ -123,9 +122,19 @@ export default defineModule({
       },
       onError: (err) => module.log.error(`pubsub reply: ${(err as Error)?.stack ?? err}`),
     });
-    const answer = async (ev: StanzaEvent, run: () => Promise<ProtocolResult>): Promise<true> => {
-      await replies.answer(ev.stanza, run, (reply) => module.reply(ev, reply));
-      return true;
+    /**
+     * A request that may write: its reply waits until what it wrote is durable, in request order,
+     * without holding up the sender's next requests (a publisher's publishes in flight share syncs).
+     */
+    const write = async (ev: IqEvent, run: () => Promise<ProtocolResult>) => {
+      const r = await replies.reply(ev.stanza, run);
+      if ("now" in r) {
+        const after = r.now.after;
+        if (after) ev.afterReply(after);
+        return iqAnswerOf(r.now.reply);
+      }
+      ev.afterReply(r.afterSent);
+      return new LaterAnswer(r.later.then((done) => iqAnswerOf(done.reply)));
     };
     /** A request that writes nothing: answered after the replies before it, by returning. */
     const read = async (ev: IqEvent, run: () => Promise<ProtocolResult>) => {
@@ -137,7 +146,7 @@ export default defineModule({
     };
     for (const ns of [NS_PUBSUB, NS_PUBSUB_OWNER]) {
       module.iq.get(ns, "pubsub", (ev) => read(ev, () => handlePubsubIq(ctx, ev.stanza)));
-      module.hook(`iq-set/host/${ns}:pubsub`, (ev) => answer(ev, () => handlePubsubIq(ctx, ev.stanza)));
+      module.iq.set(ns, "pubsub", (ev) => write(ev, () => handlePubsubIq(ctx, ev.stanza)));
     }
 
     // XEP-0313 on nodes: the item history as an archive (lib/pubsub/mam.ts).

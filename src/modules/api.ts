@@ -162,8 +162,19 @@ export interface IqEvent extends StanzaEvent {
  * the next handler (and to service-unavailable when none takes it). Anything else thrown is logged
  * and answered with internal-server-error.
  */
-export type IqHandler = (ev: IqEvent) => IqAnswer | Promise<IqAnswer>;
+export type IqHandler = (ev: IqEvent) => IqAnswer | LaterAnswer | Promise<IqAnswer | LaterAnswer>;
 export type IqAnswer = Element | null | StanzaError | undefined;
+
+/**
+ * A reply that follows later: the handler has done its work, the sender's next stanzas go on, and
+ * the reply is sent when `answer` settles (a rejection other than a StanzaError is logged and
+ * answered with internal-server-error), then the afterReply actions run. For replies that wait for
+ * something the sender's next requests must not wait for, such as a disk sync shared by pipelined
+ * publishes; the handler keeps its replies in request order by settling them in that order.
+ */
+export class LaterAnswer {
+  constructor(readonly answer: Promise<Element | null | StanzaError>) {}
+}
 
 export interface ModuleDefinition {
   load(module: ModuleApi): void | Promise<void>;

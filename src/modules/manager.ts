@@ -10,6 +10,7 @@ import type { OptionReader } from "../config/options.js";
 import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
 import type { IqHandler, IqOptions, IqTarget, ModuleApi, ModuleDefinition, ModuleRegistry, ServiceMap, Timer } from "./api.js";
+import { LaterAnswer } from "./api.js";
 import type { StanzaEvent } from "../router/router.js";
 import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
@@ -136,6 +137,19 @@ export class ModuleManager {
           answer = err;
         }
         if (answer === undefined) return undefined;
+        if (answer instanceof LaterAnswer) {
+          void answer.answer
+            .catch((err: unknown) => {
+              if (err instanceof StanzaError) return err;
+              log.error(`iq handler for ${ns}:${elName} failed: ${(err as Error)?.stack ?? err}`);
+              return new StanzaError("wait", "internal-server-error");
+            })
+            .then(async (later) => {
+              api.reply(ev, later instanceof StanzaError ? later.replyTo(ev.stanza) : resultWith(ev.stanza, later));
+              await runAfter(after);
+            });
+          return true as const;
+        }
         let out;
         if (answer instanceof StanzaError) out = answer.replyTo(ev.stanza);
         else {
@@ -144,6 +158,15 @@ export class ModuleManager {
         }
         api.reply(ev, out);
         // In order, awaited: the sender's next stanza waits for them, as it waits for the handler.
+        await runAfter(after);
+        return true as const;
+      };
+      const resultWith = (stanza: Element, payload: Element | null) => {
+        const r = resultOf(stanza);
+        if (payload !== null) r.add(payload);
+        return r;
+      };
+      const runAfter = async (after: Array<() => void | Promise<void>>) => {
         for (const fn of after) {
           try {
             await fn();
@@ -151,7 +174,6 @@ export class ModuleManager {
             log.error(`after-reply action for ${ns}:${elName} failed: ${(err as Error).stack}`);
           }
         }
-        return true as const;
       };
       for (const t of targets) hook(host.bus, `iq-${type}/${t}/${ns}:${elName}`, run, opts.priority);
     };

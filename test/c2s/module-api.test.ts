@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
-import type { ModuleApi, ModuleDefinition } from "../../src/modules/api.js";
+import { LaterAnswer, type ModuleApi, type ModuleDefinition } from "../../src/modules/api.js";
 import type { EventSpec } from "../../src/events/bus.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 
@@ -29,6 +29,7 @@ let ts: TestServer;
 let c: RawClient;
 const order: string[] = [];
 let sharedMade = 0;
+let releaseLater: (() => void) | undefined;
 
 function probe(load: (m: ModuleApi) => void | Promise<void>): () => Promise<{ default: ModuleDefinition }> {
   return async () => ({ default: { load } });
@@ -56,6 +57,13 @@ beforeAll(async () => {
         throw new Error("a bug in a handler");
       });
       m.iq.get(NS, "nobody", () => undefined);
+      // A reply that follows later: released by the "release" iq, which the session takes meanwhile.
+      m.iq.set(NS, "later", () => new LaterAnswer(new Promise((resolve) => (releaseLater = () => resolve(new Element("late", { xmlns: NS }))))));
+      m.iq.set(NS, "release", () => {
+        releaseLater?.();
+        return null;
+      });
+      m.iq.set(NS, "later-crash", () => new LaterAnswer(Promise.reject(new Error("a bug behind a later reply"))));
       m.iq.get(NS, "after", (ev) => {
         ev.afterReply(() => {
           order.push("after");
@@ -128,6 +136,19 @@ describe("module.iq handlers return their reply", () => {
   it("undefined leaves the iq unanswered by the handler: service-unavailable", async () => {
     const r = await c.iq(`<iq type='get' id='e' to='localhost'><nobody xmlns='${NS}'/></iq>`);
     expect(errorOf(r)).toEqual({ type: "cancel", condition: "service-unavailable" });
+  });
+
+  it("a LaterAnswer lets the sender's next stanzas go on; its reply follows when it settles", async () => {
+    c.send(`<iq type='set' id='l1' to='localhost'><later xmlns='${NS}'/></iq>`);
+    c.send(`<iq type='set' id='l2' to='localhost'><release xmlns='${NS}'/></iq>`);
+    const first = await c.next();
+    const second = await c.next();
+    // The second request was handled while the first one's reply was pending, and released it.
+    expect([first.attrs.id, first.attrs.type]).toEqual(["l2", "result"]);
+    expect([second.attrs.id, second.attrs.type]).toEqual(["l1", "result"]);
+    expect(second.getChild("late", NS)).toBeDefined();
+    const crash = await c.iq(`<iq type='set' id='l3' to='localhost'><later-crash xmlns='${NS}'/></iq>`);
+    expect(errorOf(crash)).toEqual({ type: "wait", condition: "internal-server-error" });
   });
 
   it("afterReply runs once the reply is out, in that order", async () => {

@@ -2,13 +2,30 @@ import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "../../../src/storage/index.js";
 import { Element } from "../../../src/xml/stanza.js";
 import { StanzaBroadcaster } from "./broadcaster.js";
-import { resultOf } from "./context.js";
+import { resultOf, type ProtocolResult } from "./context.js";
 import { Notifier } from "./notifications.js";
 import { DurableReplies } from "./replies.js";
 import { HeraldPubsubStore } from "./store.js";
 
 const iq = (id: string) => new Element("iq", { type: "set", id });
 const item = (id: string) => ({ id, publisher: "a@b", published: 1, payload: new Element("x", { xmlns: "urn:test" }) });
+
+/**
+ * What module.iq does with reply()'s answer: a `now` result is sent at once and its after-action
+ * awaited (the sender waits); a `later` one is sent when it settles, then afterSent runs.
+ */
+async function answer(replies: DurableReplies, request: Element, run: () => Promise<ProtocolResult>, send: (reply: Element) => void): Promise<void> {
+  const r = await replies.reply(request, run);
+  if ("now" in r) {
+    send(r.now.reply);
+    if (r.now.after) await r.now.after();
+    return;
+  }
+  void r.later.then(async (done) => {
+    send(done.reply);
+    await r.afterSent();
+  });
+}
 
 function setup(storage: MemoryStorage) {
   const store = new HeraldPubsubStore(
@@ -32,7 +49,7 @@ describe("DurableReplies", () => {
     await storage.open();
     const { replies } = setup(storage);
     const log: string[] = [];
-    await replies.answer(iq("1"), async () => resultOf(iq("r1"), async () => void log.push("after")), (r) => void log.push(`sent ${r.attrs.id}`));
+    await answer(replies, iq("1"), async () => resultOf(iq("r1"), async () => void log.push("after")), (r) => void log.push(`sent ${r.attrs.id}`));
     expect(log).toEqual(["sent r1", "after"]);
   });
 
@@ -42,11 +59,11 @@ describe("DurableReplies", () => {
     const { store, replies } = setup(storage);
     const sent: string[] = [];
     const send = (r: Element) => void sent.push(r.attrs.id!);
-    await replies.answer(iq("1"), async () => {
+    await answer(replies, iq("1"), async () => {
       await store.appendItem("n", item("a"));
       return resultOf(iq("r1"));
     }, send);
-    await replies.answer(iq("2"), async () => resultOf(iq("r2")), send);
+    await answer(replies, iq("2"), async () => resultOf(iq("r2")), send);
     // Both go out, the first before the second, once the item is durable.
     await store.durable(0);
     await new Promise((r) => setTimeout(r, 10));
@@ -59,7 +76,7 @@ describe("DurableReplies", () => {
     await storage.open();
     const { store, replies } = setup(storage);
     const log: string[] = [];
-    await replies.answer(iq("1"), async () => {
+    await answer(replies, iq("1"), async () => {
       await store.appendItem("n", item("a"));
       return resultOf(iq("r1"));
     }, (r) => void log.push(`sent ${r.attrs.id}`));
@@ -77,7 +94,7 @@ describe("DurableReplies", () => {
     const { store, replies } = setup(storage);
     await storage.close();
     const sent: Element[] = [];
-    await replies.answer(iq("7"), async () => {
+    await answer(replies, iq("7"), async () => {
       await store.appendItem("n", item("lost"));
       return resultOf(iq("r7"));
     }, (r) => void sent.push(r));

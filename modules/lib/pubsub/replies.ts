@@ -2,10 +2,10 @@
 // posted, without holding up the requester's next stanzas (a publisher's publishes in flight go to
 // disk together): they are sent from a chain, in request order. With nothing pending, at once.
 //
-// This is why mod_pubsub answers the requests that write (XEP-0060 sets) through this chain rather
-// than by returning the reply from an iq handler: a handler's promise holds the sender's stanza
-// queue until it settles. Requests that only read are answered by iq handlers that first wait for
-// the replies already in the chain (settled()), so every reply still goes out in request order.
+// mod_pubsub's handlers for requests that write (XEP-0060 sets) return reply()'s `later` as a
+// LaterAnswer: a handler's own promise would hold the sender's stanza queue until it settled.
+// Requests that only read first wait for the replies already in the chain (settled()), so every
+// reply still goes out in request order.
 
 import type { Element } from "../../../src/xml/stanza.js";
 import type { ProtocolResult } from "./context.js";
@@ -46,37 +46,51 @@ export class DurableReplies {
     return this.chain ?? Promise.resolve();
   }
 
-  /** Run `request`, then send its reply (`send`) once durable, in request order; `after` follows it. */
-  async answer(request: Element, run: () => Promise<ProtocolResult>, send: (reply: Element) => void): Promise<void> {
+  /**
+   * As answer(), for an iq handler that returns its reply: with nothing pending, the result itself
+   * (`now`, sent by the handler's return); else `later`, settled in request order once durable, and
+   * `afterSent`, which the handler runs after the reply is out (module.iq's afterReply): it runs the
+   * result's after-action and lets the next reply in the chain go.
+   */
+  async reply(
+    request: Element,
+    run: () => Promise<ProtocolResult>,
+  ): Promise<{ now: ProtocolResult } | { later: Promise<ProtocolResult>; afterSent: () => Promise<void> }> {
     const { store, broadcaster } = this.opts;
     const mark = store.mark();
     const result = await run();
-    if (this.chain === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) {
-      send(result.reply);
-      // After the reply: the last item of a fresh subscription (pubsub_resend_on_sub.scs order).
-      if (result.after) await result.after();
-      return;
-    }
-    // Settled at once into a value: a failure waiting behind earlier replies is no unhandled rejection.
+    if (this.chain === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) return { now: result };
     const failure = store.durable(mark).then(
       () => undefined,
       (err: unknown) => ({ err }),
     );
     const posted = broadcaster.idle();
-    const sent = (this.chain ?? Promise.resolve()).then(async () => {
+    let deliver!: (r: ProtocolResult) => void;
+    const later = new Promise<ProtocolResult>((resolve) => (deliver = resolve));
+    let sentDone!: () => void;
+    const sent = new Promise<void>((resolve) => (sentDone = resolve));
+    const step = (this.chain ?? Promise.resolve()).then(async () => {
       const failed = await failure;
-      if (failed) {
-        send(this.opts.failure(request, failed.err));
-        return;
+      if (failed) deliver({ reply: this.opts.failure(request, failed.err) });
+      else {
+        await posted;
+        deliver(result);
       }
-      await posted;
-      send(result.reply);
-      if (result.after) await result.after();
+      await sent;
     });
-    const tail = sent.catch((err: unknown) => this.opts.onError(err));
+    const tail = step.catch((err: unknown) => this.opts.onError(err));
     this.chain = tail;
     void tail.then(() => {
       if (this.chain === tail) this.chain = undefined;
     });
+    const afterSent = async () => {
+      try {
+        const delivered = await later;
+        if (delivered.after) await delivered.after();
+      } finally {
+        sentDone();
+      }
+    };
+    return { later, afterSent };
   }
 }
