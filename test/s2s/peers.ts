@@ -335,6 +335,19 @@ modules:
 `;
 }
 
+/** A system user's uid and gid, read from /etc/passwd; throws when there is no such user. */
+function systemUser(name: string): { uid: number; gid: number } {
+  for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f.length >= 4) {
+      const uid = Number(f[2]);
+      const gid = Number(f[3]);
+      if (Number.isInteger(uid) && uid > 0 && Number.isInteger(gid)) return { uid, gid };
+    }
+  }
+  throw new Error(`no system user ${name} in /etc/passwd`);
+}
+
 export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   // ejabberd runs as its own user: everything it writes is under dirs it owns.
   const spool = join(o.dir, "spool");
@@ -347,8 +360,10 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   // /etc/hosts: Herald's domains go there for as long as this server runs.
   writeFileSync(join(o.dir, "inetrc"), `{lookup, [file, native]}.\n{host, {127,0,0,1}, ["localhost"]}.\n`);
   const removeHosts = addHostsEntries(o.resolve);
-  const uid = Number(spawnSync("id", ["-u", "ejabberd"], { encoding: "utf8" }).stdout.trim());
-  const gid = Number(spawnSync("id", ["-g", "ejabberd"], { encoding: "utf8" }).stdout.trim());
+  // The ejabberd user's ids from the passwd database, not from a child process (`id` run with
+  // spawnSync can fail under load, and an empty answer read as 0 made everything root's, which
+  // ejabberd then could not write: "Cannot write PID file").
+  const { uid, gid } = systemUser("ejabberd");
   const chownTree = (p: string) => {
     chownSync(p, uid, gid);
     for (const f of spawnSync("find", [p], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)) chownSync(f, uid, gid);
