@@ -176,6 +176,11 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
   const firstHost = config.hosts.find((h) => h.kind === "VirtualHost")?.name ?? "localhost";
   for (const u of opts.users ?? []) await addAccount(server, firstHost, u, "pw");
   const listenerPort = (kind: string) => server.listeners.find((l) => l.kind === kind)?.port ?? 0;
+  // The clients made through connect() and login() are closed when the server stops or restarts.
+  const clients: RawClient[] = [];
+  const closeClients = () => {
+    for (const c of clients.splice(0)) c.close();
+  };
   const ts: TestServer = {
     server,
     dataDir,
@@ -188,11 +193,12 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     addUser: (user, password = "pw", host = firstHost) => addAccount(server, host, user, password),
     async connect(c: ConnectOptions = {}) {
       const domain = c.domain ?? firstHost;
-      if (transport === "memory") {
-        const m: MemoryConnectOptions = { secure: c.secure };
-        return RawClient.over(connectInMemory(server, m).stream, domain);
-      }
-      return RawClient.connect(ts.c2sPort, { directTls: c.directTls, localAddress: c.localAddress, domain });
+      const client =
+        transport === "memory"
+          ? RawClient.over(connectInMemory(server, { secure: c.secure } satisfies MemoryConnectOptions).stream, domain)
+          : await RawClient.connect(ts.c2sPort, { directTls: c.directTls, localAddress: c.localAddress, domain });
+      clients.push(client);
+      return client;
     },
     async login(user: string, password = "pw", o: LoginOptions = {}) {
       const c = await ts.connect(o);
@@ -207,10 +213,12 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
       return c;
     },
     async stop() {
+      closeClients();
       await server.stop("test finished");
       if (!opts.keepData && owned) rmSync(dataDir, { recursive: true, force: true });
     },
     async restart() {
+      closeClients();
       await server.stop("restart");
       return startTestServer({ ...opts, dataDir, users: [], [OWNED]: owned } as StartOptions);
     },

@@ -3,24 +3,16 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
-import type { RawClient } from "../helpers/xmpp-client.js";
 import { MUC, codes, createInstant, errorOf, groupchat, isMessageWithBody, join, login, nextId, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
-const clients: RawClient[] = [];
-const connect = async (user: string) => {
-  const c = await login(ts, user);
-  clients.push(c);
-  return c;
-};
+// Clients are closed by ts.stop() and ts.restart().
+const connect = (user: string) => login(ts, user);
 
 beforeAll(async () => {
   ts = await startMucServer({ component: "muc_room_lock_timeout = 0.3\nmuc_log_expires_after = 1\nmuc_max_rooms = 3" });
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts.stop();
-});
+afterAll(() => ts.stop());
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -7,20 +7,13 @@ import type { RawClient } from "../helpers/xmpp-client.js";
 import { MUC, NS_ADMIN, NS_OWNER, admin, configure, createInstant, errorOf, groupchat, isMessageWithBody, join, login, nextId, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
-const clients: RawClient[] = [];
-const connect = async (user: string) => {
-  const c = await login(ts, user);
-  clients.push(c);
-  return c;
-};
+// Clients are closed by ts.stop() and ts.restart().
+const connect = (user: string) => login(ts, user);
 
 beforeAll(async () => {
   ts = await startMucServer({ storage: "leveldb" });
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts.stop();
-});
+afterAll(() => ts.stop());
 
 async function mamQuery(c: RawClient, room: string, form = "", rsm = ""): Promise<{ results: Array<{ body?: string; from?: string; id: string }>; fin: string }> {
   const id = nextId();
@@ -52,8 +45,6 @@ describe("persistence", () => {
     await createInstant(alice, "fleeting", "Alice");
     await ts.server.modules.service(MUC, "muc")!.flush();
     alice.close();
-    for (const c of clients) c.close();
-    clients.length = 0;
 
     ts = await ts.restart();
     const bob = await connect("bob");
