@@ -50,15 +50,20 @@ export async function startAdminSocket(path: string, handler: AdminHandler, log:
     sock.on("error", () => {});
   });
   // The socket is created without group/other permissions from the start (no window before chmod).
+  // A Unix socket is bound inside listen() itself, so the narrowed umask is put back before
+  // anything else runs: restoring it after an await would let two servers starting at once in one
+  // process (as tests do) swap umasks and leave 0177, under which new directories cannot be entered.
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.once("listening", () => resolve());
+  });
   const umask = process.umask(0o177);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(path, () => resolve());
-    });
+    server.listen(path);
   } finally {
     process.umask(umask);
   }
+  await listening;
   chmodSync(path, 0o600);
   log.debug(`Admin socket at ${path}`);
   return server;

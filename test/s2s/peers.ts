@@ -352,7 +352,11 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   // ejabberd runs as its own user: everything it writes is under dirs it owns.
   const spool = join(o.dir, "spool");
   const logs = join(o.dir, "logs");
-  for (const d of [o.dir, spool, logs]) mkdirSync(d, { recursive: true });
+  // Modes set explicitly: whatever umask this process has, ejabberd must be able to enter them.
+  for (const d of [o.dir, spool, logs]) {
+    mkdirSync(d, { recursive: true });
+    chmodSync(d, 0o700);
+  }
   const c2sPort = await freePort("127.0.0.1");
   writeFileSync(join(o.dir, "ejabberd.yml"), ejabberdConfig(o, c2sPort));
   writeFileSync(join(o.dir, "ejabberdctl.cfg"), `ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=${join(o.dir, "ejabberd.pid")}\n`);
@@ -373,8 +377,10 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   if (o.caFile) chownSync(o.caFile, uid, gid);
   // The certificates' directory must be readable by ejabberd too, and the temporary directories
   // above (mkdtemp makes them 0700) passable.
-  for (const d of o.domains) chownSync(dirname(d.cert.combined), uid, gid);
-  if (o.caFile) chownSync(dirname(o.caFile), uid, gid);
+  for (const p of [...o.domains.map((d) => d.cert.combined), ...(o.caFile ? [o.caFile] : [])]) {
+    chownSync(dirname(p), uid, gid);
+    chmodSync(dirname(p), 0o700);
+  }
   for (const p of [o.dir, ...o.domains.map((d) => d.cert.combined), ...(o.caFile ? [o.caFile] : [])]) {
     for (let up = dirname(p); up.startsWith(`${tmpdir()}/`); up = dirname(up)) chmodSync(up, statSync(up).mode | 0o111);
   }
