@@ -86,27 +86,63 @@ function checkIncoming(stream: XmppStream, el: Element, hosts: Map<string, Host>
   return true;
 }
 
-export class S2SInStream extends XmppStream {
+/** What both directions of a server-to-server stream have in common: jabber:server content, the
+ *  s2s options and limits, and the time of the last traffic (for s2s_idle_timeout). */
+abstract class S2SStream extends XmppStream {
+  protected readonly contentNs = NS_SERVER;
+  /** When the stream last read or sent anything. */
+  lastActivity = Date.now();
+
+  constructor(
+    protected readonly s2sTransport: S2STransport,
+    protected readonly ctx: S2SContext,
+  ) {
+    super(s2sTransport, ctx.log, ctx.failureLog);
+  }
+
+  get encryptionRequired(): boolean {
+    return this.ctx.options.requireEncryption;
+  }
+  protected limits(): StreamLimits {
+    return this.ctx.options.limits;
+  }
+  protected override headerExtras(): string {
+    return ` xmlns:db='${NS_DIALBACK}'`;
+  }
+
+  override onTransportData(chunk: Buffer | string): void {
+    this.lastActivity = Date.now();
+    super.onTransportData(chunk);
+  }
+
+  /** A stanza to the peer (on an incoming stream: only once it is bidirectional). */
+  send(stanza: Element): boolean {
+    if (this.closed) return false;
+    this.lastActivity = Date.now();
+    this.writeRaw(serialize(stanza));
+    return true;
+  }
+}
+
+export class S2SInStream extends S2SStream {
   readonly id = nextSessionId("s2sin");
   readonly kind = "s2sin" as const;
   readonly type = "s2sin" as const;
-  protected readonly contentNs = NS_SERVER;
   /** The domain the peer's stream header says it is. */
   peerDomain?: string;
   /** Remote domains authenticated on this stream, and how. */
   readonly authenticated = new Map<string, "external" | "dialback" | "certificate">();
   /** The peer asked for a bidirectional stream (XEP-0288). */
   bidi = false;
-  private lastActivity = Date.now();
   private idleTimer?: NodeJS.Timeout;
   private negotiationTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly s2sTransport: S2STransport,
-    private readonly ctx: S2SContext,
+    s2sTransport: S2STransport,
+    ctx: S2SContext,
     private readonly manager: S2SManager,
   ) {
-    super(s2sTransport, ctx.log, ctx.failureLog);
+    super(s2sTransport, ctx);
     this.log = ctx.log.child(this.id);
     this.newParser();
     this.log.debug(`New incoming s2s ${s2sTransport.kind} connection from ${s2sTransport.remoteAddress}`);
@@ -120,22 +156,8 @@ export class S2SInStream extends XmppStream {
     this.idleTimer.unref?.();
   }
 
-  get encryptionRequired(): boolean {
-    return this.ctx.options.requireEncryption;
-  }
-  protected limits(): StreamLimits {
-    return this.ctx.options.limits;
-  }
-  protected override headerExtras(): string {
-    return ` xmlns:db='${NS_DIALBACK}'`;
-  }
   protected override describePeer(): string {
     return `${this.peerDomain ?? "an unauthenticated server"} at ${this.remoteAddress} (${this.id})`;
-  }
-
-  override onTransportData(chunk: Buffer | string): void {
-    this.lastActivity = Date.now();
-    super.onTransportData(chunk);
   }
 
   /** The local domain this stream was opened to. */
@@ -262,14 +284,6 @@ export class S2SInStream extends XmppStream {
     return this.ctx.router.processRemote(origin, el);
   }
 
-  /** Bidirectional stream: a stanza to the peer on this stream. */
-  send(stanza: Element): boolean {
-    if (this.closed) return false;
-    this.lastActivity = Date.now();
-    this.writeRaw(serialize(stanza));
-    return true;
-  }
-
   protected onTeardown(): void {
     if (this.idleTimer) clearInterval(this.idleTimer);
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -278,10 +292,9 @@ export class S2SInStream extends XmppStream {
 }
 
 /** A stream this server opened to a remote one, for stanzas from `local` to `remote`. */
-export class S2SOutStream extends XmppStream {
+export class S2SOutStream extends S2SStream {
   readonly id = nextSessionId("s2sout");
   readonly kind = "s2sout" as const;
-  protected readonly contentNs = NS_SERVER;
   /** An initiating stream offers no features. */
   protected override get providers(): readonly FeatureProvider<never>[] {
     return [];
@@ -297,41 +310,26 @@ export class S2SOutStream extends XmppStream {
   private sentAuth = false;
   private readonly verifies = new Map<string, Array<(outcome: "valid" | "invalid") => void>>();
   private readonly pendingVerifies: Element[] = [];
-  lastActivity = Date.now();
 
   constructor(
-    private readonly s2sTransport: S2STransport,
-    private readonly ctx: S2SContext,
+    s2sTransport: S2STransport,
+    ctx: S2SContext,
     readonly local: string,
     readonly remote: string,
     private readonly events: { ready(s: S2SOutStream): void; failed(s: S2SOutStream, text: string): void; closed(s: S2SOutStream): void },
   ) {
-    super(s2sTransport, ctx.log, ctx.failureLog);
+    super(s2sTransport, ctx);
     this.log = ctx.log.child(`${this.id} ${local}→${remote}`);
     this.newParser();
     this.sendHeader(local, remote);
     this.startKeepalive();
   }
 
-  get encryptionRequired(): boolean {
-    return this.ctx.options.requireEncryption;
-  }
-  protected limits(): StreamLimits {
-    return this.ctx.options.limits;
-  }
-  protected override headerExtras(): string {
-    return ` xmlns:db='${NS_DIALBACK}'`;
-  }
   protected override describePeer(): string {
     return `${this.remote} at ${this.remoteAddress} (${this.id})`;
   }
   protected override sendHeaderForError(): void {
     this.sendHeader(this.local, this.remote);
-  }
-
-  override onTransportData(chunk: Buffer | string): void {
-    this.lastActivity = Date.now();
-    super.onTransportData(chunk);
   }
 
   protected openStream(attrs: Record<string, string>): void {
@@ -474,13 +472,6 @@ export class S2SOutStream extends XmppStream {
     if (!checkIncoming(this, el, this.ctx.hosts, (d) => d === this.remote)) return;
     const origin: RemoteOrigin = { type: "s2sin", id: this.id, host: jidHost(el.attrs.to!), remote: this.remote };
     return this.ctx.router.processRemote(origin, el);
-  }
-
-  send(stanza: Element): boolean {
-    if (this.closed) return false;
-    this.lastActivity = Date.now();
-    this.writeRaw(serialize(stanza));
-    return true;
   }
 
   protected onTeardown(): void {
