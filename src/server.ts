@@ -23,6 +23,7 @@ import { listenS2S, s2sOptions, s2sTls, trustedCAs } from "./net/s2s-service.js"
 import { bindAddress, serviceInterfaces, type BindAddress, type Service } from "./net/interfaces.js";
 import { HttpRoutes } from "./net/http-routes.js";
 import { ComponentStream, listenComponents, type ComponentContext } from "./net/component.js";
+import { parserLimitOptions } from "./net/stream.js";
 import { corsPolicy } from "./net/cors.js";
 import { createLogger, LogRouter, consoleSink, RateLimitedLog, type Logger } from "./util/logger.js";
 import type { Config, OptionReader } from "./config/options.js";
@@ -378,7 +379,6 @@ export class Server {
   }
 
   c2sContext(): C2SContext {
-    const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
     const limits = this.connectionLimits();
     this.limits = limits;
     const stanzas = this.metrics.counter("herald_c2s_stanzas", "Stanzas received from and sent to clients", ["direction", "kind"]);
@@ -400,60 +400,56 @@ export class Server {
         limits.authThrottle.cancel(conn);
         this.readThrottles.get(conn)?.stop();
       },
-      options: (h) => {
-        // Read once per host: this is asked on every stream open.
-        const cached = optionCache.get(h ?? "*");
-        if (cached) return cached;
-        const o = h ? this.hostOptions(h) : this.opts.config.global;
+      // Read once per host: this is asked on every stream open.
+      options: this.perHostOptions((o) => {
         const conflict = o.enum("conflict_resolve", "kick_old", ["kick_old", "kick_new", "random", "increment"]);
-        const opts = {
+        return {
           requireEncryption: o.boolean("c2s_require_encryption", true),
           allowUnencryptedPlain: o.boolean("allow_unencrypted_plain_auth", false),
           disabledMechanisms: new Set([...o.set("disable_sasl_mechanisms")].map((m) => m.toUpperCase())),
           maxStanzaSize: o.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
-          maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
-          maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
-          maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
+          ...parserLimitOptions(o),
           conflictResolve: conflict === "increment" ? "random" : conflict,
           keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
           maxAuthFailures: o.integer("c2s_max_auth_failures", 5, { min: 1, max: 100 }),
           loginTimeoutSeconds: o.integer("c2s_timeout", 300, { min: 1, max: 86400 }),
           maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
         };
-        optionCache.set(h ?? "*", opts);
-        return opts;
-      },
+      }),
+    };
+  }
+
+  /** A per-host option reader that reads once per host (and once for the global options, host undefined). */
+  private perHostOptions<T>(read: (o: OptionReader) => T): (host: string | undefined) => T {
+    const cache = new Map<string, T>();
+    return (h) => {
+      let opts = cache.get(h ?? "*");
+      if (opts === undefined) {
+        opts = read(h ? this.hostOptions(h) : this.opts.config.global);
+        cache.set(h ?? "*", opts);
+      }
+      return opts;
     };
   }
 
   /** What component streams need: Prosody's mod_component options, per component host. */
   componentContext(): ComponentContext {
-    const cache = new Map<string, ReturnType<ComponentContext["options"]>>();
     return {
       hosts: this.hosts,
       router: this.router,
       log: this.log.child("component"),
       failureLog: this.failureLog,
       streams: this.componentStreams,
-      options: (h) => {
-        const cached = cache.get(h ?? "*");
-        if (cached) return cached;
-        const o = h ? this.hostOptions(h) : this.opts.config.global;
-        const opts = {
-          validateFrom: o.boolean("validate_from_addresses", true),
-          limits: {
-            // Prosody: component_stanza_size_limit, else s2s_stanza_size_limit, else 512 KiB.
-            maxStanzaSize: o.integer("component_stanza_size_limit", o.integer("s2s_stanza_size_limit", 512 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }), { min: 10 * 1024, max: 64 * 1024 * 1024 }),
-            maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
-            maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
-            maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
-            keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
-          },
-          maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
-        };
-        cache.set(h ?? "*", opts);
-        return opts;
-      },
+      options: this.perHostOptions((o) => ({
+        validateFrom: o.boolean("validate_from_addresses", true),
+        limits: {
+          // Prosody: component_stanza_size_limit, else s2s_stanza_size_limit, else 512 KiB.
+          maxStanzaSize: o.integer("component_stanza_size_limit", o.integer("s2s_stanza_size_limit", 512 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }), { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+          ...parserLimitOptions(o),
+          keepaliveSeconds: o.integer("c2s_keepalive_interval", 300, { min: 0, max: 86400 }),
+        },
+        maxSendBuffer: o.integer("c2s_send_buffer_limit", 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+      })),
     };
   }
 

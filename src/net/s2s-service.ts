@@ -16,6 +16,7 @@ import type { Listener } from "./listeners.js";
 import { S2SInStream, S2SManager, type S2SContext, type S2SOptions } from "./s2s.js";
 import type { S2STarget } from "./s2s-resolve.js";
 import { S2STransport, type S2STls } from "./s2s-transport.js";
+import { parserLimitOptions } from "./stream.js";
 
 /** The s2s options from the global section. */
 export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
@@ -51,9 +52,7 @@ export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
     queueSize: g.integer("s2s_send_queue_size", 1000, { min: 1, max: 1_000_000 }),
     limits: {
       maxStanzaSize: g.integer("s2s_stanza_size_limit", 512 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
-      maxStanzaDepth: g.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
-      maxElementAttributes: g.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
-      maxStanzaElements: g.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
+      ...parserLimitOptions(g),
       keepaliveSeconds: g.integer("s2s_keepalive_interval", 300, { min: 0, max: 86400 }),
     },
     maxSendBuffer: g.integer("s2s_send_buffer_limit", 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),

@@ -9,6 +9,7 @@
 // elements as `stream-element/<ns>:<name>` (stream management).
 
 import { randomBytes } from "node:crypto";
+import type { OptionReader } from "../config/options.js";
 import type { Host } from "../hosts/host.js";
 import { SerialQueue } from "../sessions/session.js";
 import type { Logger, RateLimitedLog } from "../util/logger.js";
@@ -31,6 +32,16 @@ export interface StreamLimits {
   maxElementAttributes: number;
   maxStanzaElements: number;
   keepaliveSeconds: number;
+}
+
+/** The parser limits of every stream kind, under Prosody's c2s_* option names (client, server and
+ *  component streams alike). */
+export function parserLimitOptions(o: OptionReader): Pick<StreamLimits, "maxStanzaDepth" | "maxElementAttributes" | "maxStanzaElements"> {
+  return {
+    maxStanzaDepth: o.integer("c2s_max_stanza_depth", 64, { min: 8, max: 1000 }),
+    maxElementAttributes: o.integer("c2s_max_element_attributes", 100, { min: 10, max: 10000 }),
+    maxStanzaElements: o.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
+  };
 }
 
 export type StreamState = "wait-open" | "negotiating" | "authenticated" | "bound" | "closed";
