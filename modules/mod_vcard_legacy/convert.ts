@@ -29,8 +29,37 @@ export interface Avatar {
   metadata: Element;
 }
 
+/** The parts of N and ADR: vcard-temp's name and vCard4's, in the order both write them. */
+type Parts = ReadonlyArray<readonly [temp: string, vcard4: string]>;
+const N_PARTS: Parts = [
+  ["FAMILY", "surname"],
+  ["GIVEN", "given"],
+  ["MIDDLE", "additional"],
+  ["PREFIX", "prefix"],
+  ["SUFFIX", "suffix"],
+];
+const ADR_PARTS: Parts = [
+  ["POBOX", "pobox"],
+  ["EXTADD", "ext"],
+  ["STREET", "street"],
+  ["LOCALITY", "locality"],
+  ["REGION", "region"],
+  ["PCODE", "code"],
+  ["CTRY", "country"],
+];
+
 function text(el: Element | undefined, name: string): string | undefined {
   return el?.getChild(name)?.getText();
+}
+
+/** `name` with every part of `from` (an N or ADR of the other format), each under its name in this one. */
+function withParts(name: string, from: Element | undefined, parts: Parts, to: "temp" | "vcard4"): Element {
+  const el = new Element(name);
+  for (const [temp, vcard4] of parts) {
+    if (to === "vcard4") el.textTag(vcard4, text(from, temp));
+    else el.textTag(temp, text(from, vcard4));
+  }
+  return el;
 }
 
 /** vCard4 <parameters><type><text>home|work</text></type></parameters> from vcard-temp's HOME/WORK. */
@@ -41,23 +70,18 @@ function typeParameter(tag: Element): Element {
   return new Element("parameters", {}, [type]);
 }
 
-/** The home/work type of a vCard4 property. */
-function typeOf(prop: Element): string | undefined {
-  return prop.getChild("parameters")?.getChild("type")?.getChildText("text");
+/** vcard-temp's HOME or WORK on `el` from a vCard4 property's type parameter (none for other types). */
+function addTypeTag(prop: Element, el: Element): Element {
+  const type = prop.getChild("parameters")?.getChild("type")?.getChildText("text");
+  if (type === "home" || type === "work") el.textTag(type.toUpperCase());
+  return el;
 }
 
 /** XEP-0054 -> the vCard4 payload and the avatars of its PHOTOs (BINVAL only: EXTVAL has no hash). */
 export function vcardTempToPep(vcardTemp: Element): { vcard4: Element; avatars: Avatar[] } {
   const v4 = new Element("vcard", { xmlns: NS_VCARD4 });
   v4.tag("fn").textTag("text", text(vcardTemp, "FN")).up();
-  const n = vcardTemp.getChild("N");
-  v4.tag("n")
-    .textTag("surname", text(n, "FAMILY"))
-    .textTag("given", text(n, "GIVEN"))
-    .textTag("additional", text(n, "MIDDLE"))
-    .textTag("prefix", text(n, "PREFIX"))
-    .textTag("suffix", text(n, "SUFFIX"))
-    .up();
+  v4.add(withParts("n", vcardTemp.getChild("N"), N_PARTS, "vcard4"));
   const avatars: Avatar[] = [];
   for (const tag of vcardTemp.childElements()) {
     const lower = tag.name.toLowerCase();
@@ -79,16 +103,7 @@ export function vcardTempToPep(vcardTemp: Element): { vcard4: Element; avatars: 
       const t = tag.getText();
       if (t !== "") v4.tag("note").textTag("text", t).up();
     } else if (tag.name === "ADR") {
-      const adr = new Element("adr")
-        .textTag("pobox", text(tag, "POBOX"))
-        .textTag("ext", text(tag, "EXTADD"))
-        .textTag("street", text(tag, "STREET"))
-        .textTag("locality", text(tag, "LOCALITY"))
-        .textTag("region", text(tag, "REGION"))
-        .textTag("code", text(tag, "PCODE"))
-        .textTag("country", text(tag, "CTRY"));
-      adr.add(typeParameter(tag));
-      v4.add(adr);
+      v4.add(withParts("adr", tag, ADR_PARTS, "vcard4").add(typeParameter(tag)));
     } else if (tag.name === "PHOTO") {
       const binval = text(tag, "BINVAL")?.replace(/\s+/g, "");
       if (!binval) continue;
@@ -113,14 +128,7 @@ export function pepToVcardTemp(vcard4: Element | undefined, avatars: Array<{ dat
   const vt = new Element("vCard", { xmlns: NS_VCARD_TEMP });
   if (vcard4) {
     vt.textTag("FN", vcard4.getChild("fn")?.getChildText("text"));
-    const n = vcard4.getChild("n");
-    vt.tag("N")
-      .textTag("FAMILY", text(n, "surname"))
-      .textTag("GIVEN", text(n, "given"))
-      .textTag("MIDDLE", text(n, "additional"))
-      .textTag("PREFIX", text(n, "prefix"))
-      .textTag("SUFFIX", text(n, "suffix"))
-      .up();
+    vt.add(withParts("N", vcard4.getChild("n"), N_PARTS, "temp"));
     for (const prop of vcard4.childElements()) {
       const simple = SIMPLE[prop.name];
       if (simple !== undefined) {
@@ -129,33 +137,17 @@ export function pepToVcardTemp(vcard4: Element | undefined, avatars: Array<{ dat
       } else if (prop.name === "email") {
         const t = prop.getChildText("text");
         if (!t) continue;
-        const email = new Element("EMAIL").textTag("USERID", t).textTag("INTERNET");
-        const type = typeOf(prop);
-        if (type === "home" || type === "work") email.textTag(type.toUpperCase());
-        vt.add(email);
+        vt.add(addTypeTag(prop, new Element("EMAIL").textTag("USERID", t).textTag("INTERNET")));
       } else if (prop.name === "tel") {
         let t = prop.getChildText("uri");
         if (!t) continue;
         if (t.startsWith("tel:")) t = t.slice(4);
-        const tel = new Element("TEL").textTag("NUMBER", t);
-        const type = typeOf(prop);
-        if (type === "home" || type === "work") tel.textTag(type.toUpperCase());
-        vt.add(tel);
+        vt.add(addTypeTag(prop, new Element("TEL").textTag("NUMBER", t)));
       } else if (prop.name === "org") {
         const t = prop.getChildText("text");
         if (t) vt.tag("ORG").textTag("ORGNAME", t).up();
       } else if (prop.name === "adr") {
-        const adr = new Element("ADR")
-          .textTag("POBOX", text(prop, "pobox"))
-          .textTag("EXTADD", text(prop, "ext"))
-          .textTag("STREET", text(prop, "street"))
-          .textTag("LOCALITY", text(prop, "locality"))
-          .textTag("REGION", text(prop, "region"))
-          .textTag("PCODE", text(prop, "code"))
-          .textTag("CTRY", text(prop, "country"));
-        const type = typeOf(prop);
-        if (type === "home" || type === "work") adr.textTag(type.toUpperCase());
-        vt.add(adr);
+        vt.add(addTypeTag(prop, withParts("ADR", prop, ADR_PARTS, "temp")));
       }
     }
   }
