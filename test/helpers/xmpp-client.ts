@@ -1,7 +1,7 @@
 // A small raw XMPP client for Herald's own tests: real sockets, every step visible.
 
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
@@ -16,51 +16,20 @@ export interface StreamEvent {
   text?: string;
 }
 
-export class RawClient {
+/**
+ * One end of an XML stream on a socket, read as a queue of stream events that a test takes one at a
+ * time: what RawClient (c2s) and the s2s tests' RawS2S share.
+ */
+export class RawStream {
   socket!: Socket | TLSSocket;
   private parser!: XmlStream;
-  private events: StreamEvent[] = [];
+  protected events: StreamEvent[] = [];
   private waiters: Array<() => void> = [];
   closed = false;
-  jid = "";
+  /** Everything read, as text. */
   raw = "";
 
-  constructor(
-    readonly port: number,
-    readonly domain = "localhost",
-  ) {}
-
-  /** `localAddress`: connect from this loopback address (127.0.0.2, ...) to appear as another client. */
-  /** Set (benchmarks): SCRAM logins keep each SaltedPassword, as real clients may, and reuse it. */
-  static saltedPasswords?: Map<string, Buffer>;
-
-  static async connect(port: number, opts: { directTls?: boolean; domain?: string; localAddress?: string } = {}): Promise<RawClient> {
-    const c = new RawClient(port, opts.domain);
-    await c.open(opts.directTls ?? false, opts.localAddress);
-    return c;
-  }
-
-  /**
-   * A client on an already connected byte stream (test/harness/memory-transport.ts: an in-memory
-   * connection). Only what a Duplex has works on its `socket` (write, end, destroy, events).
-   */
-  static over(stream: Duplex, domain = "localhost"): RawClient {
-    const c = new RawClient(0, domain);
-    c.attach(stream as Socket);
-    return c;
-  }
-
-  private open(directTls: boolean, localAddress?: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const sock = directTls
-        ? tlsConnect({ port: this.port, host: "127.0.0.1", servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
-        : netConnect({ port: this.port, host: "127.0.0.1", localAddress }, () => resolve());
-      sock.once("error", reject);
-      this.attach(sock);
-    });
-  }
-
-  private attach(sock: Socket | TLSSocket): void {
+  protected attach(sock: Socket | TLSSocket): void {
     this.socket = sock;
     this.newParser();
     sock.on("data", (d: Buffer) => {
@@ -74,7 +43,7 @@ export class RawClient {
     sock.on("error", () => {});
   }
 
-  private newParser(): void {
+  protected newParser(): void {
     this.parser = new XmlStream(
       {
         streamStart: (attrs) => this.push({ kind: "start", attrs }),
@@ -154,27 +123,79 @@ export class RawClient {
     }
   }
 
-  /** Open a stream, return the features element. */
-  async stream(to = this.domain): Promise<Element> {
+  /** Send a stream header (with a fresh parser), read the peer's; returns its attributes and the features. */
+  protected async openStream(header: string): Promise<{ attrs: Record<string, string>; features: Element }> {
     this.newParser();
-    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'>`);
+    this.write(header);
     const start = await this.nextEvent();
     if (start.kind !== "start") throw new Error(`expected a stream header, got ${start.kind} ${start.el ?? start.text ?? ""}`);
-    return this.next();
+    return { attrs: start.attrs ?? {}, features: await this.next() };
   }
 
   /** `injected`: sent in clear right behind <starttls/>, in the same write (what an attacker on the path could add). */
-  async starttls(injected = ""): Promise<void> {
+  protected async startTls(tls: ConnectionOptions, injected = ""): Promise<void> {
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + injected);
     const proceed = await this.next();
     if (proceed.name !== "proceed") throw new Error(`STARTTLS refused: ${proceed}`);
     const plain = this.socket as Socket;
     plain.removeAllListeners("data");
     await new Promise<void>((resolve, reject) => {
-      const tls = tlsConnect({ socket: plain, servername: this.domain, rejectUnauthorized: false }, () => resolve());
-      tls.once("error", reject);
-      this.attach(tls);
+      const sock = tlsConnect({ ...tls, socket: plain, rejectUnauthorized: false }, () => resolve());
+      sock.once("error", reject);
+      this.attach(sock);
     });
+  }
+}
+
+export class RawClient extends RawStream {
+  jid = "";
+
+  constructor(
+    readonly port: number,
+    readonly domain = "localhost",
+  ) {
+    super();
+  }
+
+  /** `localAddress`: connect from this loopback address (127.0.0.2, ...) to appear as another client. */
+  /** Set (benchmarks): SCRAM logins keep each SaltedPassword, as real clients may, and reuse it. */
+  static saltedPasswords?: Map<string, Buffer>;
+
+  static async connect(port: number, opts: { directTls?: boolean; domain?: string; localAddress?: string } = {}): Promise<RawClient> {
+    const c = new RawClient(port, opts.domain);
+    await c.open(opts.directTls ?? false, opts.localAddress);
+    return c;
+  }
+
+  /**
+   * A client on an already connected byte stream (test/harness/memory-transport.ts: an in-memory
+   * connection). Only what a Duplex has works on its `socket` (write, end, destroy, events).
+   */
+  static over(stream: Duplex, domain = "localhost"): RawClient {
+    const c = new RawClient(0, domain);
+    c.attach(stream as Socket);
+    return c;
+  }
+
+  private open(directTls: boolean, localAddress?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sock = directTls
+        ? tlsConnect({ port: this.port, host: "127.0.0.1", servername: this.domain, rejectUnauthorized: false, ALPNProtocols: ["xmpp-client"] }, () => resolve())
+        : netConnect({ port: this.port, host: "127.0.0.1", localAddress }, () => resolve());
+      sock.once("error", reject);
+      this.attach(sock);
+    });
+  }
+
+  /** Open a stream, return the features element. */
+  async stream(to = this.domain): Promise<Element> {
+    const { features } = await this.openStream(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'>`);
+    return features;
+  }
+
+  /** `injected`: sent in clear right behind <starttls/>, in the same write (what an attacker on the path could add). */
+  starttls(injected = ""): Promise<void> {
+    return this.startTls({ servername: this.domain }, injected);
   }
 
   /** SASL authentication; returns the final element (success or failure). */

@@ -5,14 +5,12 @@
 
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, connect as netConnect, type Socket } from "node:net";
+import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import forge from "node-forge";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
-import { XmlStream } from "../../src/xml/parser.js";
+import { RawClient, RawStream } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 export const A = { domain: "a.test", ip: "127.0.0.2" };
@@ -140,12 +138,7 @@ export function login(ts: TestServer, user: string, domain: string, resource?: s
 }
 
 /** A bare server-to-server stream, driven step by step (to be an attacker). */
-export class RawS2S {
-  private socket!: Socket | TLSSocket;
-  private parser!: XmlStream;
-  private readonly events: Array<{ kind: string; el?: Element; attrs?: Record<string, string> }> = [];
-  private waiters: Array<() => void> = [];
-  closed = false;
+export class RawS2S extends RawStream {
   streamId = "";
 
   static async connect(host: string, port: number): Promise<RawS2S> {
@@ -158,95 +151,22 @@ export class RawS2S {
     return c;
   }
 
-  private attach(s: Socket | TLSSocket): void {
-    this.socket = s;
-    this.newParser();
-    s.on("data", (d: Buffer) => this.parser.write(d));
-    s.on("close", () => {
-      this.closed = true;
-      this.wake();
-    });
-    s.on("error", () => {});
-  }
-
-  private newParser(): void {
-    this.parser = new XmlStream(
-      {
-        streamStart: (attrs) => this.push({ kind: "start", attrs }),
-        stanza: (el) => this.push({ kind: "el", el }),
-        streamEnd: () => this.push({ kind: "end" }),
-        error: () => this.push({ kind: "error" }),
-      },
-      { framing: "stream", sync: true },
-    );
-  }
-
-  private push(ev: { kind: string; el?: Element; attrs?: Record<string, string> }): void {
-    this.events.push(ev);
-    this.wake();
-  }
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  async nextEvent(timeoutMs = 5000): Promise<{ kind: string; el?: Element; attrs?: Record<string, string> }> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.events.length) {
-      if (this.closed) throw new Error("connection closed");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`nothing received within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.events.shift()!;
-  }
-
-  async next(timeoutMs = 5000): Promise<Element> {
-    const ev = await this.nextEvent(timeoutMs);
-    if (ev.kind !== "el") throw new Error(`expected an element, got ${ev.kind}`);
-    return ev.el!;
-  }
-
-  write(s: string): void {
-    this.socket.write(s);
-  }
-
   /** Open a stream from `from` to `to`; returns the features. */
   async open(from: string, to: string): Promise<Element> {
-    this.newParser();
-    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`);
-    const start = await this.nextEvent();
-    if (start.kind !== "start") throw new Error(`expected a stream header, got ${start.kind}`);
-    this.streamId = start.attrs?.id ?? "";
-    return this.next();
+    const { attrs, features } = await this.openStream(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`);
+    this.streamId = attrs.id ?? "";
+    return features;
   }
 
-  async starttls(servername: string, own?: { cert: string; key: string }): Promise<void> {
-    this.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    const proceed = await this.next();
-    if (proceed.name !== "proceed") throw new Error(`STARTTLS refused: ${proceed}`);
-    const plain = this.socket as Socket;
-    plain.removeAllListeners("data");
-    plain.removeAllListeners("close");
-    await new Promise<void>((ok, fail) => {
-      const t = tlsConnect({ socket: plain, servername, rejectUnauthorized: false, cert: own?.cert, key: own?.key }, () => ok());
-      t.once("error", fail);
-      this.attach(t);
-    });
+  starttls(servername: string, own?: { cert: string; key: string }): Promise<void> {
+    return this.startTls({ servername, cert: own?.cert, key: own?.key });
   }
 
   /** Wait for the stream error the server ends the stream with; returns its condition. */
   async streamError(timeoutMs = 5000): Promise<string> {
     for (;;) {
       const ev = await this.nextEvent(timeoutMs);
-      if (ev.kind === "el" && ev.el!.name === "error" && ev.el!.attrs.xmlns === "http://etherx.jabber.org/streams") {
+      if (ev.kind === "stanza" && ev.el!.name === "error" && ev.el!.attrs.xmlns === "http://etherx.jabber.org/streams") {
         return ev.el!.childElements()[0]?.name ?? "";
       }
     }
