@@ -14,10 +14,7 @@ beforeAll(async () => {
   ts = await startPepServer(["romeo"]);
   romeo = await login(ts, "romeo", "phone");
 });
-afterAll(async () => {
-  romeo?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 function errorAttrs(el: Element): Record<string, string> {
   expect(el.attrs.type).toBe("error");

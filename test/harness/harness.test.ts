@@ -93,6 +93,20 @@ describe("in-memory clients", () => {
     await expect.poll(() => [...ts.server.connections].some((c) => c.fullJid === "alice@localhost/drop")).toBe(false);
   });
 
+  it("closeClients() closes every client connect() and login() made so far", async () => {
+    const online = () => [...ts.server.connections].filter((c) => c.fullJid?.startsWith("alice@localhost/cc")).length;
+    const a = await ts.login("alice", "pw", { resource: "cc1" });
+    const b = await ts.login("alice", "pw", { resource: "cc2" });
+    const bare = await ts.connect();
+    expect(online()).toBe(2);
+    ts.closeClients();
+    await Promise.all([a.waitClosed(), b.waitClosed(), bare.waitClosed()]);
+    await expect.poll(online).toBe(0);
+    const later = await ts.login("alice", "pw", { resource: "cc3" });
+    ts.closeClients();
+    await later.waitClosed();
+  });
+
   it("bad XML gets the stream error and the close", async () => {
     const c = await ts.connect();
     await c.stream();

@@ -69,6 +69,11 @@ export interface TestServer {
    * (the server must allow it); memory: SCRAM-SHA-256 on a connection that counts as encrypted.
    */
   login(user: string, password?: string, opts?: LoginOptions): Promise<RawClient>;
+  /**
+   * Close the clients connect() and login() made so far (stop() and restart() do it too), e.g. in
+   * afterEach, so that each test starts with no one online.
+   */
+  closeClients(): void;
   stop(): Promise<void>;
   /** Stop and start again on the same data directory (and the same ports where possible). */
   restart(): Promise<TestServer>;
@@ -212,6 +217,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
       }
       return c;
     },
+    closeClients,
     async stop() {
       closeClients();
       await server.stop("test finished");

@@ -16,14 +16,8 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 `;
 
-const open: RawClient[] = [];
-async function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
-  const c = await ts.login(user, "pw", { resource });
-  open.push(c);
-  return c;
-}
-function closeAll(): void {
-  for (const c of open.splice(0)) c.close();
+function login(ts: TestServer, user: string, resource: string): Promise<RawClient> {
+  return ts.login(user, "pw", { resource });
 }
 
 async function blocklist(c: RawClient, id = "bl"): Promise<string[]> {
@@ -57,7 +51,6 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     for (const u of ["romeo", "juliet", "tybalt", "mercutio", "lonely"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
-    closeAll();
     await ts?.stop();
   });
 
@@ -66,7 +59,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     const info = await c.iq("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
     const features = info.getChild("query", "http://jabber.org/protocol/disco#info")!.childElements("feature").map((f) => f.attrs.var);
     expect(features).toContain(NS);
-    closeAll();
+    ts.closeClients();
   });
 
   it("returns the list, blocks (prepped JIDs), unblocks, unblocks all, and pushes to the resources that asked for the list", async () => {
@@ -102,7 +95,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
       expect(unblock.childElements()).toEqual([]);
     }
     expect(await blocklist(a)).toEqual([]);
-    closeAll();
+    ts.closeClients();
   });
 
   it("rejects a block without items (bad-request) and a malformed JID (jid-malformed), changing nothing", async () => {
@@ -111,7 +104,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     expect(errorCondition(await edit(a, "block", ["juliet@localhost", "a@b@c"], "e2"))).toBe("jid-malformed");
     expect(errorCondition(await a.iq(`<iq type='set' id='e3'><block xmlns='${NS}'><item/></block></iq>`))).toBe("jid-malformed");
     expect(await blocklist(a)).toEqual([]);
-    closeAll();
+    ts.closeClients();
   });
 
   it("outbound: messages, iqs and directed presence to a blocked JID get not-acceptable + <blocked/>; errors are dropped", async () => {
@@ -140,7 +133,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     romeo.send("<message type='chat' to='juliet@localhost/j' id='o5'><body>x</body></message>");
     expect((await nextNonPresence(juliet)).attrs.id).toBe("o5");
     expect((await edit(romeo, "unblock", [])).attrs.type).toBe("result");
-    closeAll();
+    ts.closeClients();
   });
 
   it("inbound: chat/normal to the bare JID bounce service-unavailable, to a connected resource and other types are dropped; iq get/set service-unavailable; presence dropped", async () => {
@@ -187,7 +180,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     expect((await edit(romeo, "unblock", ["tybalt@localhost"])).attrs.type).toBe("result");
     tybalt.send("<message type='chat' to='romeo@localhost/a' id='i8'><body>friends again</body></message>");
     expect((await nextNonPresence(romeo)).attrs.id).toBe("i8");
-    closeAll();
+    ts.closeClients();
   });
 
   it("blocks inbound messages for an offline account too: not stored", async () => {
@@ -198,7 +191,7 @@ describe("blocking (bounce_blocked_messages = true, as in Prosody's scansion set
     tybalt.send("<message type='chat' to='lonely@localhost' id='x1'><body>x</body></message>");
     expect(errorCondition(await nextNonPresence(tybalt))).toBe("service-unavailable");
     expect(await ts.server.storage.archive("localhost", "offline").count("lonely")).toBe(0);
-    closeAll();
+    ts.closeClients();
   });
 
   it("answers `blocklist-is-blocked` on the host bus", async () => {
@@ -216,7 +209,6 @@ describe("blocking with bounce_blocked_messages = false (the default)", () => {
     for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
-    closeAll();
     await ts?.stop();
   });
 
@@ -227,7 +219,7 @@ describe("blocking with bounce_blocked_messages = false (the default)", () => {
     tybalt.send("<message type='chat' to='romeo@localhost' id='d1'><body>x</body></message>");
     await noMessage(tybalt);
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 });
 
@@ -238,20 +230,18 @@ describe("blocking persists across a restart (LevelDB)", () => {
     for (const u of ["romeo", "tybalt"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
-    closeAll();
     await ts?.stop();
   });
 
   it("keeps the list and keeps blocking", async () => {
     const romeo = await login(ts, "romeo", "a");
     expect((await edit(romeo, "block", ["tybalt@localhost", "capulet.lit"])).attrs.type).toBe("result");
-    closeAll();
     ts = await ts.restart();
     const again = await login(ts, "romeo", "a");
     expect(await blocklist(again)).toEqual(["tybalt@localhost", "capulet.lit"]);
     again.send("<message type='chat' to='tybalt@localhost' id='p1'><body>x</body></message>");
     expectBlockedError(await nextNonPresence(again), "tybalt@localhost");
-    closeAll();
+    ts.closeClients();
   });
 });
 
@@ -264,7 +254,6 @@ describe("blocking and presence (blocking.scs)", () => {
     for (const u of ["blocker", "blockee"]) await ts.addUser(u, "pw");
   });
   afterAll(async () => {
-    closeAll();
     await ts?.stop();
   });
 
@@ -316,6 +305,6 @@ describe("blocking and presence (blocking.scs)", () => {
     expect(available.attrs.from).toBe(romeo.jid);
     expect(available.attrs.type).toBeUndefined();
     expect(available.getChild("delay", "urn:xmpp:delay")?.attrs.from).toBe("localhost");
-    closeAll();
+    ts.closeClients();
   });
 });

@@ -9,18 +9,12 @@ const NS = "urn:xmpp:carbons:2";
 const NS_FWD = "urn:xmpp:forward:0";
 
 let ts: TestServer;
-const open: RawClient[] = [];
 
 async function login(user: string, resource: string, opts: { carbons?: boolean; priority?: number } = {}): Promise<RawClient> {
   const c = await ts.login(user, "pw", { resource });
-  open.push(c);
   await goOnline(c, opts.priority);
   if (opts.carbons) expect((await c.iq(`<iq type='set' id='en'><enable xmlns='${NS}'/></iq>`)).attrs.type).toBe("result");
   return c;
-}
-
-function closeAll(): void {
-  for (const c of open.splice(0)) c.close();
 }
 
 /** The forwarded message inside a carbon, after checking the wrapper (XEP-0280 §7, §8). */
@@ -49,7 +43,6 @@ VirtualHost "localhost"
   for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
 });
 afterAll(async () => {
-  closeAll();
   await ts?.stop();
 });
 
@@ -68,7 +61,7 @@ describe("carbons", () => {
     // Not for someone else's account.
     const other = await c.iq(`<iq type='set' id='t10' to='juliet@localhost'><enable xmlns='${NS}'/></iq>`);
     expect(other.attrs.type).toBe("error");
-    closeAll();
+    ts.closeClients();
   });
 
   it("copies what a resource sends to the other enabled resources, not to the sender nor to disabled ones (§8)", async () => {
@@ -89,7 +82,7 @@ describe("carbons", () => {
     a.send("<message to='juliet@localhost/balcony' type='chat'><body>again</body></message>");
     await nextNonPresence(juliet);
     await noMessage(b);
-    closeAll();
+    ts.closeClients();
   });
 
   it("copies what comes in to a full JID to the other enabled resources (§7)", async () => {
@@ -105,7 +98,7 @@ describe("carbons", () => {
     expect(inner.attrs).toMatchObject({ from: "juliet@localhost/balcony", to: "romeo@localhost/a", id: "r1" });
     await noMessage(c);
     await noMessage(a);
-    closeAll();
+    ts.closeClients();
   });
 
   it("to the bare JID: only the enabled resources that did not get the original get a copy", async () => {
@@ -126,7 +119,7 @@ describe("carbons", () => {
     expect(m.getChild("received", NS)).toBeUndefined();
     await noMessage(top);
     await noMessage(low);
-    closeAll();
+    ts.closeClients();
   });
 
   it("<private/> prevents copies and is removed before delivery (§9); no-copy too; headline and bodiless normal are not copied (§6)", async () => {
@@ -156,6 +149,6 @@ describe("carbons", () => {
     expect((await nextNonPresence(a)).attrs.id).toBe("p6");
     const inner = unwrap(await nextNonPresence(b), "received", "romeo", "romeo@localhost/b");
     expect(inner.attrs.id).toBe("p6");
-    closeAll();
+    ts.closeClients();
   });
 });

@@ -5,7 +5,6 @@ import { RawClient } from "../helpers/xmpp-client.js";
 import { errorCondition, goOnline, nextNonPresence, noMessage } from "./message-helpers.js";
 
 let ts: TestServer;
-const open: RawClient[] = [];
 
 const CONFIG = `
 modules_enabled = { "ping" }
@@ -15,14 +14,8 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 `;
 
-async function login(user: string, resource: string): Promise<RawClient> {
-  const c = await ts.login(user, "pw", { resource });
-  open.push(c);
-  return c;
-}
-
-function closeAll(): void {
-  for (const c of open.splice(0)) c.close();
+function login(user: string, resource: string): Promise<RawClient> {
+  return ts.login(user, "pw", { resource });
 }
 
 beforeAll(async () => {
@@ -31,7 +24,6 @@ beforeAll(async () => {
   for (const u of ["romeo", "juliet", "nurse", "benvolio", "tybalt", "paris"]) await accounts.create(u, "pw");
 });
 afterAll(async () => {
-  closeAll();
   await ts?.stop();
 });
 
@@ -45,7 +37,7 @@ describe("messages to full JIDs (RFC 6121 §8.5.3)", () => {
     expect(m.attrs).toMatchObject({ from: "romeo@localhost/orchard", to: "juliet@localhost/balcony", type: "chat", id: "m1" });
     expect(m.getChildText("body")).toBe("Hello Juliet!");
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 
   it("delivers to a connected resource that has sent no presence (§8.5.3.1)", async () => {
@@ -53,7 +45,7 @@ describe("messages to full JIDs (RFC 6121 §8.5.3)", () => {
     const juliet = await login("juliet", "quiet");
     romeo.send("<message to='juliet@localhost/quiet' type='normal'><body>psst</body></message>");
     expect((await nextNonPresence(juliet)).getChildText("body")).toBe("psst");
-    closeAll();
+    ts.closeClients();
   });
 
   it("an absent resource: chat goes to the account's top resource with its 'to' kept; normal and groupchat bounce; headline and error vanish (§8.5.3.2.1)", async () => {
@@ -75,7 +67,7 @@ describe("messages to full JIDs (RFC 6121 §8.5.3)", () => {
     romeo.send("<message to='juliet@localhost/gone' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
     await noMessage(juliet);
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 });
 
@@ -102,7 +94,7 @@ describe("messages to bare JIDs (RFC 6121 §8.5.2)", () => {
     expect((await nextNonPresence(low)).getChildText("body")).toBe("two");
     await noMessage(neg);
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 
   it("headline goes to every non-negative available resource, whatever its priority", async () => {
@@ -119,7 +111,7 @@ describe("messages to bare JIDs (RFC 6121 §8.5.2)", () => {
     expect((await nextNonPresence(b)).getChildText("body")).toBe("extra!");
     await noMessage(neg);
     await noMessage(unavailable);
-    closeAll();
+    ts.closeClients();
   });
 
   it("groupchat to a bare JID is answered service-unavailable; an error message is dropped", async () => {
@@ -133,7 +125,7 @@ describe("messages to bare JIDs (RFC 6121 §8.5.2)", () => {
     romeo.send("<message to='juliet@localhost' type='error'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
     await noMessage(juliet);
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 
   it("with only negative-priority or unavailable resources, chat is stored offline, headline is dropped", async () => {
@@ -147,7 +139,7 @@ describe("messages to bare JIDs (RFC 6121 §8.5.2)", () => {
     await noMessage(idle);
     await noMessage(romeo); // stored, so no error
     expect(await ts.server.storage.archive("localhost", "offline").count("tybalt")).toBe(1);
-    closeAll();
+    ts.closeClients();
   });
 
   it("a message without 'to' goes to the sender's own account", async () => {
@@ -157,7 +149,7 @@ describe("messages to bare JIDs (RFC 6121 §8.5.2)", () => {
     const m = await nextNonPresence(a);
     expect(m.getChildText("body")).toBe("note to self");
     expect(m.attrs.from).toBe("paris@localhost/a");
-    closeAll();
+    ts.closeClients();
   });
 });
 
@@ -173,7 +165,7 @@ describe("errors", () => {
     romeo.send("<message to='rosaline@localhost' type='headline'><body>news</body></message>");
     await noMessage(romeo);
     expect(await ts.server.storage.archive("localhost", "offline").count("rosaline")).toBe(0);
-    closeAll();
+    ts.closeClients();
   });
 
   it("a message to a malformed JID gets jid-malformed, and the session carries on", async () => {
@@ -187,7 +179,7 @@ describe("errors", () => {
     }
     romeo.send("<message to='juliet@localhost/balcony' type='chat'><body>still here</body></message>");
     expect((await nextNonPresence(juliet)).getChildText("body")).toBe("still here");
-    closeAll();
+    ts.closeClients();
   });
 
   it("a message to the server itself gets service-unavailable; an error to it is dropped", async () => {
@@ -198,7 +190,7 @@ describe("errors", () => {
     expect(errorCondition(err)).toBe("service-unavailable");
     romeo.send("<message to='localhost' type='error'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
     await noMessage(romeo);
-    closeAll();
+    ts.closeClients();
   });
 
   it("a message with an invalid type is a bad request", async () => {
@@ -206,6 +198,6 @@ describe("errors", () => {
     romeo.send("<message to='juliet@localhost' type='shout' id='t1'><body>x</body></message>");
     const err = await nextNonPresence(romeo);
     expect(errorCondition(err)).toBe("bad-request");
-    closeAll();
+    ts.closeClients();
   });
 });

@@ -499,15 +499,10 @@ describe("directed presence (RFC 6121 §4.6)", () => {
 describe("directed presence limit (max_directed_presences, RFC 6121 §4.6.3)", () => {
   it("refuses directed presence to a new JID beyond the limit with policy-violation; updates and freed slots go through", async () => {
     const t = await startTestServer({ transport: "memory", config: CONFIG.replace('storage = "memory"', 'storage = "memory"\nmax_directed_presences = 2') });
-    const clients: RawClient[] = [];
     try {
       const accounts = t.server.accounts("localhost");
       for (const u of ["romeo", "m1", "m2", "m3"]) await accounts.create(u, "pw");
-      const loginT = async (u: string) => {
-        const c = await t.login(u, "pw", { resource: "r" });
-        clients.push(c);
-        return c;
-      };
+      const loginT = (u: string) => t.login(u, "pw", { resource: "r" });
       const [m1, m2, m3] = [await loginT("m1"), await loginT("m2"), await loginT("m3")];
       for (const c of [m1, m2, m3]) await online(c);
       const romeo = await loginT("romeo");
@@ -542,7 +537,6 @@ describe("directed presence limit (max_directed_presences, RFC 6121 §4.6.3)", (
       await presence(m3, { from: romeo.jid, type: "unavailable" });
       await m1.nothing(200);
     } finally {
-      for (const c of clients) c.close();
       await t.stop();
     }
   });

@@ -19,21 +19,16 @@ VirtualHost "localhost"
 `;
 
 let ts: TestServer;
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
   for (const u of ["romeo", "juliet", "nurse", "tybalt", "lazy"]) await ts.addUser(u, "pw");
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
+afterEach(() => ts?.closeClients());
 afterAll(() => ts?.stop());
 
-async function login(user: string, resource?: string): Promise<RawClient> {
-  const c = await ts.login(user, "pw", { resource });
-  clients.push(c);
-  return c;
+function login(user: string, resource?: string): Promise<RawClient> {
+  return ts.login(user, "pw", { resource });
 }
 
 const VCARD = "<vCard xmlns='vcard-temp'><FN>Romeo Montague</FN><NICKNAME>romeo</NICKNAME><EMAIL><USERID>romeo@example.com</USERID></EMAIL></vCard>";

@@ -24,28 +24,22 @@ user_tombstone_expiry = "1h"
 `;
 
 let ts: TestServer;
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ transport: "memory", config: CONFIG });
   await ts.addUser("romeo", "pw");
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
+afterEach(() => ts?.closeClients());
 afterAll(() => ts?.stop());
 
 async function register(user: string, domain = "localhost"): Promise<Element> {
   const c = await ts.connect({ domain });
-  clients.push(c);
   await c.stream();
   return c.iq(`<iq type='set' id='reg'><query xmlns='${NS_REG}'><username>${user}</username><password>pw</password></query></iq>`);
 }
 
-async function login(user: string): Promise<RawClient> {
-  const c = await ts.login(user, "pw");
-  clients.push(c);
-  return c;
+function login(user: string): Promise<RawClient> {
+  return ts.login(user, "pw");
 }
 
 async function removeAccount(user: string): Promise<void> {

@@ -7,20 +7,12 @@ import type { RawClient } from "../helpers/xmpp-client.js";
 import { MUC, NS_ADMIN, NS_USER, admin, codes, configure, createInstant, drain, errorOf, itemOf, join, login, nextId, presenceFrom, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
-const clients: RawClient[] = [];
-const connect = async (user: string, resource?: string) => {
-  const c = await login(ts, user, resource);
-  clients.push(c);
-  return c;
-};
+const connect = (user: string, resource?: string) => login(ts, user, resource);
 
 beforeAll(async () => {
   ts = await startMucServer();
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts.stop();
-});
+afterAll(() => ts.stop());
 
 describe("moderation", () => {
   it("kick (307) with actor and reason; a participant cannot kick; nobody kicks an owner", async () => {

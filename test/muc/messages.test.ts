@@ -3,24 +3,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/harness.js";
-import type { RawClient } from "../helpers/xmpp-client.js";
 import { MUC, NS_USER, codes, configure, createInstant, drain, errorOf, groupchat, isMessageWithBody, join, login, nextId, presenceFrom, startMucServer, until } from "./helpers.js";
 
 let ts: TestServer;
-const clients: RawClient[] = [];
-const connect = async (user: string, resource?: string) => {
-  const c = await login(ts, user, resource);
-  clients.push(c);
-  return c;
-};
+const connect = (user: string, resource?: string) => login(ts, user, resource);
 
 beforeAll(async () => {
   ts = await startMucServer({ component: "max_history_messages = 5" });
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts.stop();
-});
+afterAll(() => ts.stop());
 
 describe("groupchat", () => {
   it("reflects messages to every occupant from room/nick with a stanza id and occupant id; forged ids are removed", async () => {

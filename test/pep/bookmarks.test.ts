@@ -12,22 +12,17 @@ const B2 = "urn:xmpp:bookmarks:1";
 const LEGACY = "storage:bookmarks";
 
 let ts: TestServer;
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startPepServer(["romeo", "juliet", "nurse", "friar"], {
     modules: ["roster", "presence", "message", "disco", "ping", "pep", "private", "bookmarks"],
   });
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
+afterEach(() => ts?.closeClients());
 afterAll(() => ts?.stop());
 
-async function connect(user: string, resource?: string): Promise<RawClient> {
-  const c = await login(ts, user, resource);
-  clients.push(c);
-  return c;
+function connect(user: string, resource?: string): Promise<RawClient> {
+  return login(ts, user, resource);
 }
 
 const privateSet = (c: RawClient, storage: string) => c.iq(`<iq type='set' id='${nextId()}'><query xmlns='jabber:iq:private'>${storage}</query></iq>`);

@@ -56,10 +56,7 @@ beforeAll(async () => {
   await subscribe(ts, "jon", "kim");
   await subscribe(ts, "nia", "oz");
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 describe("caps query (XEP-0115 §6.3, XEP-0163 §4.3.2)", () => {
   it("asks an unknown hash with id 'disco' from the bare JID, before the presence echo", async () => {

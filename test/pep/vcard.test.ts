@@ -34,11 +34,7 @@ beforeAll(async () => {
   romeo = await login(ts, "romeo", "a");
   juliet = await login(ts, "juliet", "a");
 });
-afterAll(async () => {
-  romeo?.close();
-  juliet?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 function vcardGet(c: RawClient, to?: string): Promise<import("../../src/xml/stanza.js").Element> {
   return c.iq(`<iq type='get' id='${nextId()}'${to ? ` to='${to}'` : ""}><vCard xmlns='vcard-temp'/></iq>`);

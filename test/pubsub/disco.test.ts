@@ -86,11 +86,7 @@ beforeAll(async () => {
   admin = await login(ts, "admin", "desk");
   romeo = await login(ts, "romeo", "orchard");
 });
-afterAll(async () => {
-  admin?.close();
-  romeo?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 let n = 0;
 const disco = (c: RawClient, ns: string, attrs = "", body = "") => c.iq(`<iq type='get' to='pubsub.localhost' id='d${++n}'><query xmlns='${ns}'${attrs}>${body}</query></iq>`);

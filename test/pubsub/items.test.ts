@@ -36,10 +36,7 @@ beforeAll(async () => {
   romeo = await login(ts, "romeo", "orchard");
   juliet = await login(ts, "juliet", "balcony");
 });
-afterAll(async () => {
-  for (const c of [admin, romeo, juliet]) c?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 const entry = (title: string) => `<entry xmlns='http://www.w3.org/2005/Atom'><title>${title}</title></entry>`;
 

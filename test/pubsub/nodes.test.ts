@@ -39,10 +39,7 @@ beforeAll(async () => {
   romeo = await login(ts, "romeo", "orchard");
   juliet = await login(ts, "juliet", "balcony");
 });
-afterAll(async () => {
-  for (const c of [admin, romeo, juliet]) c?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 async function configForm(c: RawClient, node: string): Promise<Map<string, string[]>> {
   const r = expectResult(await owner(c, "get", `<configure node='${node}'/>`));

@@ -7,16 +7,12 @@ import type { RawClient } from "../helpers/xmpp-client.js";
 import { NS, NS_DATA, NS_OWNER, createNode, errorOf, eventOf, expectResult, formFields, login, nextMessage, owner, publish, pubsub, startPubsubServer, subscribe } from "./helpers.js";
 
 let ts: TestServer | undefined;
-const clients: RawClient[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
   await ts?.stop();
   ts = undefined;
 });
-async function user(name: string): Promise<RawClient> {
-  const c = await login(ts!, name, "r");
-  clients.push(c);
-  return c;
+function user(name: string): Promise<RawClient> {
+  return login(ts!, name, "r");
 }
 async function defaults(c: RawClient): Promise<Map<string, string[]>> {
   const r = expectResult(await owner(c, "get", "<default/>"));
@@ -92,7 +88,6 @@ describe("autocreate and publisher exposure", () => {
     expectResult(await subscribe(romeo, "p"));
     expectResult(await publish(admin, "p", "1"));
     expect(eventOf(await nextMessage(romeo)).getChild("items")!.getChild("item")!.attrs.publisher).toBe("admin@localhost");
-    for (const c of clients.splice(0)) c.close();
     await ts.stop();
 
     ts = await startPubsubServer({ component: "expose_publisher = false" }, ["romeo"]);

@@ -19,10 +19,7 @@ beforeAll(async () => {
   juliet = await login(ts, "juliet", "balcony");
   nurse = await login(ts, "nurse", "chamber");
 });
-afterAll(async () => {
-  for (const c of [juliet, nurse]) c?.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 /** "node/id" of a notification's item. */
 const lastItemId = (msg: Parameters<typeof eventOf>[0]) => {

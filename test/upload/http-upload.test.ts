@@ -37,21 +37,16 @@ Component "brief.localhost" "http_file_share"
 `;
 
 let ts: TestServer;
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ config: CONFIG, ports: { https: [] } });
   for (const u of ["romeo", "juliet", "mercutio"]) await ts.addUser(u, "pw");
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
+afterEach(() => ts?.closeClients());
 afterAll(() => ts?.stop());
 
-async function login(user: string): Promise<RawClient> {
-  const c = await RawClient.login(ts.c2sPort, user, "pw", { noTls: true, mechanism: "PLAIN" });
-  clients.push(c);
-  return c;
+function login(user: string): Promise<RawClient> {
+  return ts.login(user);
 }
 
 let n = 0;
