@@ -1,36 +1,16 @@
 // Federation off: `modules_disabled = { "s2s" }` (as in Prosody). Stanzas to remote domains bounce
 // with remote-server-not-found, nothing listens on the s2s port, and mod_s2s is not loaded.
 
-import { createServer, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { connects, freePort } from "../helpers/ports.js";
 
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 let ts: TestServer;
 let s2sPort: number;
 
-/** A port nothing listens on right now (the OS picks it). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** Does a TCP connection to this port succeed? */
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
 
 beforeAll(async () => {
   s2sPort = await freePort();

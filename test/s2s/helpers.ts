@@ -5,12 +5,15 @@
 
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, connect as netConnect } from "node:net";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import forge from "node-forge";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient, RawStream } from "../helpers/xmpp-client.js";
+import { freePort } from "../helpers/ports.js";
+
+export { freePort };
 import type { Element } from "../../src/xml/stanza.js";
 
 export const A = { domain: "a.test", ip: "127.0.0.2" };
@@ -74,18 +77,6 @@ export function makePki(domains: string[]): Pki {
     pem[d] = { cert: certPem, key: k.keyPem };
   }
   return { dir, caFile, files, pem };
-}
-
-/** A free port on an address (closed again at once: the server binds it right after). */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export const MODULES = ["roster", "presence", "message", "disco", "ping", "pep", "offline", "carbons"];
