@@ -8,8 +8,8 @@
 // The server must accept PLAIN without TLS for any password (Prosody's "insecure" authentication,
 // as in ../shared/prosody-reference and test/bench/run-c2s-vs-prosody.sh).
 
-import { readFileSync } from "node:fs";
-import { RawClient } from "../helpers/xmpp-client.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
+import { latencySummary as percentiles, loadLogin, pool, rssKiB } from "./lib.js";
 
 interface Args {
   port: number;
@@ -32,18 +32,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function rssKiB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : undefined;
-}
-
-function percentiles(samples: number[]): string {
-  const s = [...samples].sort((x, y) => x - y);
-  const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(2);
-  return `p50 ${p(0.5)} ms, p95 ${p(0.95)} ms, p99 ${p(0.99)} ms, max ${s[s.length - 1].toFixed(2)} ms`;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const out = (s: string) => console.log(`[${args.label}] ${s}`);
@@ -52,19 +40,12 @@ async function main(): Promise<void> {
   // 1. Logins.
   const clients: RawClient[] = [];
   const loginTimes: number[] = [];
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: args.concurrency }, async () => {
-      while (next < args.sessions) {
-        const n = next++;
-        const start = performance.now();
-        clients[n] = await RawClient.login(args.port, `bench${n}`, "pw", { noTls: true, mechanism: "PLAIN", resource: "load" });
-        loginTimes.push(performance.now() - start);
-      }
-    }),
-  );
-  const loginSecs = (performance.now() - t0) / 1000;
+  const loginsPerSecond = await pool(args.sessions, args.concurrency, async (n) => {
+    const start = performance.now();
+    clients[n] = await loadLogin(args.port, `bench${n}`, "pw", { resource: "load" });
+    loginTimes.push(performance.now() - start);
+  });
+  const loginSecs = args.sessions / loginsPerSecond;
   out(`logins: ${args.sessions} in ${loginSecs.toFixed(2)} s = ${(args.sessions / loginSecs).toFixed(0)}/s (concurrency ${args.concurrency}); latency ${percentiles(loginTimes)}`);
 
   await new Promise((r) => setTimeout(r, 1000));

@@ -7,8 +7,8 @@
 //   node dist/test/bench/login-load.js --port 5222 --pid <server pid> [--sessions 500]
 //          [--concurrency 50] [--idle 0] [--register 1] [--label herald]
 
-import { readFileSync } from "node:fs";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { loadLogin, pool, register as registerAccount, rssKiB as rss } from "./lib.js";
 
 interface Args {
   port: number;
@@ -31,46 +31,17 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function rssKiB(pid: number): number {
-  if (!pid) return 0;
-  // ejabberd's pid file names the Erlang VM; Prosody's and Herald's the server itself.
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : 0;
-}
-
-async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) await task(next++);
-    }),
-  );
-  return n / ((performance.now() - t0) / 1000);
-}
-
-async function register(port: number, i: number): Promise<void> {
-  const c = await RawClient.connect(port);
-  try {
-    await c.stream();
-    const r = await c.iq(
-      `<iq type='set' id='reg${i}'><query xmlns='jabber:iq:register'><username>bench${i}</username><password>pw</password></query></iq>`,
-      60000,
-    );
-    if (r.attrs.type !== "result" && r.getChild("error")?.getChild("conflict") === undefined) throw new Error(`registration of bench${i} failed: ${r}`);
-  } finally {
-    c.close();
-  }
-}
+// ejabberd's pid file names the Erlang VM; Prosody's and Herald's the server itself.
+const rssKiB = (pid: number) => rss(pid) ?? 0;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const idleRss = rssKiB(args.pid);
   const total = args.sessions;
   const phase = (s: string) => console.error(`[${args.label}] ${s}`);
-  if (args.register) phase(`registered ${total} accounts: ${(await pool(total, args.concurrency, (i) => register(args.port, i))).toFixed(0)}/s`);
+  if (args.register) phase(`registered ${total} accounts: ${(await pool(total, args.concurrency, (i) => registerAccount(args.port, `bench${i}`))).toFixed(0)}/s`);
   const login = (mechanism: "PLAIN" | "SCRAM-SHA-1") => (i: number) =>
-    RawClient.login(args.port, `bench${i % total}`, "pw", { noTls: true, mechanism, resource: `load${i}` });
+    loadLogin(args.port, `bench${i % total}`, "pw", { mechanism, resource: `load${i}` });
 
   const plain = await pool(args.sessions, args.concurrency, async (i) => login("PLAIN")(i).then((c) => c.close()));
   phase(`PLAIN ${plain.toFixed(0)}/s`);

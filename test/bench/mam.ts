@@ -13,13 +13,13 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LevelStorage } from "../../src/storage/index.js";
 import { elementToJson } from "../../src/xml/json.js";
 import { Element } from "../../src/xml/stanza.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
+import { freePort, loadLogin, percentile, rssKiB, waitForPort } from "./lib.js";
 
 interface Args {
   messages: number;
@@ -47,43 +47,13 @@ const PEERS = 4;
 const OWNER = "bench";
 const HOST = "localhost";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms = 30000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const c = await RawClient.connect(port);
-      c.socket.destroy();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function rssMiB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const kib = rssKiB(pid);
+  return kib === undefined ? undefined : kib / 1024;
 }
 
 function login(port: number, user: string, resource: string): Promise<RawClient> {
-  return RawClient.login(port, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
+  return loadLogin(port, user, "pw", { resource });
 }
 
 /** Read everything a client receives, counting messages (the archive fill's recipients). */
@@ -182,10 +152,7 @@ async function queries(port: number, n: number, page: number): Promise<QueryTime
   return times;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+const median = (xs: number[]): number => percentile(xs, 50);
 
 interface Figures {
   fill: string;

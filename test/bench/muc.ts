@@ -12,9 +12,9 @@
 // The server must accept any password (authentication = "insecure") over plain TCP. Occupants
 // read with a byte scanner, not an XML parser, so the client side costs little.
 
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { RawClient } from "../helpers/xmpp-client.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
+import { inBatches, loadLogin, percentile, rssKiB } from "./lib.js";
 
 interface Options {
   port: number;
@@ -42,16 +42,6 @@ function parseArgs(argv: string[]): Options {
     }
   }
   return o;
-}
-
-function rssKiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : undefined;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
 
 /** Scans an occupant's socket: marks of groupchat bodies ("<body>Bn</body>") and its self-presence. */
@@ -104,13 +94,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const rss0 = rssKiB(o.pid);
   const t0 = performance.now();
-  const clients: RawClient[] = [];
-  for (let start = 0; start < o.occupants; start += 50) {
-    const batch = Array.from({ length: Math.min(50, o.occupants - start) }, (_, k) =>
-      RawClient.login(o.port, `user${start + k}`, "x", { noTls: true, mechanism: "PLAIN", resource: "bench" }),
-    );
-    clients.push(...(await Promise.all(batch)));
-  }
+  const clients = await inBatches(o.occupants, 50, (i) => loadLogin(o.port, `user${i}`, "x", { resource: "bench" }));
   for (const c of clients) c.send("<presence/>");
   await new Promise((r) => setTimeout(r, 500));
   const rssLogin = rssKiB(o.pid);

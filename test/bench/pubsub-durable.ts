@@ -17,11 +17,11 @@
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { RawClient } from "../helpers/xmpp-client.js";
+import { freePort, loadLogin, percentile, register, waitForPort as waitForListener } from "./lib.js";
 import { LevelStorage } from "../../src/storage/leveldb.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { Element } from "../../src/xml/stanza.js";
@@ -67,34 +67,8 @@ const ROOT = resolve(import.meta.dirname, "../../..");
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const PUBLISHER = "admin";
 
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess | undefined, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const up = await new Promise<boolean>((ok) => {
-      const c = new Socket();
-      c.once("connect", () => {
-        c.destroy();
-        ok(true);
-      });
-      c.once("error", () => ok(false));
-      c.connect(port, "127.0.0.1");
-    });
-    if (up) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not listen on ${port}`);
+function waitForPort(port: number, child: ChildProcess | undefined, what: string): Promise<void> {
+  return waitForListener(port, { child, what, timeoutMs: 60_000 });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -255,18 +229,6 @@ modules:
   };
 }
 
-/** Register `user` with password "pw" by in-band registration (XEP-0077); an existing one is fine. */
-async function register(port: number, user: string): Promise<void> {
-  const c = await RawClient.connect(port);
-  try {
-    await c.stream();
-    const r = await c.iq(`<iq type='set' id='reg-${user}'><query xmlns='jabber:iq:register'><username>${user}</username><password>pw</password></query></iq>`, 60_000);
-    if (r.attrs.type !== "result" && r.getChild("error")?.getChild("conflict") === undefined) throw new Error(`registration of ${user} failed: ${r}`);
-  } finally {
-    c.close();
-  }
-}
-
 /** Subscribers the load generator registers on servers that need accounts (set from --subscribers). */
 let registerCount = 0;
 
@@ -315,7 +277,7 @@ class Conn {
   }
 
   static async login(port: number, user: string): Promise<Conn> {
-    const c = await RawClient.login(port, user, "pw", { noTls: true, mechanism: "PLAIN", resource: "bench" });
+    const c = await loadLogin(port, user, "pw", { resource: "bench" });
     return new Conn(c.socket as Socket, c.jid);
   }
 
@@ -353,11 +315,6 @@ class Conn {
   close(): void {
     this.socket.end("</stream:stream>");
   }
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 interface RunResult {
@@ -457,9 +414,8 @@ async function measure(server: Running, variant: Variant, o: Options, serial: { 
     all.push(res.latencies);
     missing += res.missing;
     errors += res.errors;
-    const s = Float64Array.from(res.latencies).sort();
     console.error(
-      `  ${server.kind} max_items=${maxItems}${variant === "prefill" ? " prefilled" : ""} run ${r + 1}: ${res.rate.toFixed(0)} notifications/s, p50 ${percentile(s, 0.5).toFixed(1)} ms, p99 ${percentile(s, 0.99).toFixed(1)} ms${res.missing ? `, ${res.missing} missing` : ""}${res.errors ? `, ${res.errors} errors` : ""}`,
+      `  ${server.kind} max_items=${maxItems}${variant === "prefill" ? " prefilled" : ""} run ${r + 1}: ${res.rate.toFixed(0)} notifications/s, p50 ${percentile(res.latencies, 50).toFixed(1)} ms, p99 ${percentile(res.latencies, 99).toFixed(1)} ms${res.missing ? `, ${res.missing} missing` : ""}${res.errors ? `, ${res.errors} errors` : ""}`,
     );
   }
   const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
@@ -468,13 +424,11 @@ async function measure(server: Running, variant: Variant, o: Options, serial: { 
     merged.set(a, off);
     off += a.length;
   }
-  merged.sort();
-  const row: Row = { server: server.kind, variant, rates, p50: percentile(merged, 0.5), p99: percentile(merged, 0.99), missing, errors };
+  const row: Row = { server: server.kind, variant, rates, p50: percentile(merged, 50), p99: percentile(merged, 99), missing, errors };
   if (o.unloaded > 0) {
     const u = await runOnce(pub, subs, `bench${++serial.n}`, maxItems, o.unloaded, 1, o.size);
-    const s = Float64Array.from(u.latencies).sort();
-    row.unloadedP50 = percentile(s, 0.5);
-    row.unloadedP99 = percentile(s, 0.99);
+    row.unloadedP50 = percentile(u.latencies, 50);
+    row.unloadedP99 = percentile(u.latencies, 99);
   }
   for (const c of [pub, ...subs]) c.close();
   await sleep(200);

@@ -13,7 +13,7 @@
 
 import { performance } from "node:perf_hooks";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import { IdScanner, createNode, deliveries, filler, loadLogin, percentile, publishItems, subscribers } from "./lib.js";
 import type { PubsubComponent } from "../../modules/lib/pubsub/services.js";
 import { Element, serialize } from "../../src/xml/stanza.js";
 
@@ -48,42 +48,10 @@ VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
 `;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
-/** A subscriber that only scans its socket for item ids and notes when each first shows up. */
-class Listener {
-  private tail = "";
-  readonly seen = new Map<string, number>();
-
-  constructor(client: RawClient, private readonly marker: RegExp) {
-    client.socket.removeAllListeners("data");
-    client.socket.on("data", (chunk: Buffer) => this.onData(chunk.toString("utf8")));
-  }
-
-  private onData(text: string): void {
-    const now = performance.now();
-    const s = this.tail + text;
-    for (const m of s.matchAll(this.marker)) if (!this.seen.has(m[1])) this.seen.set(m[1], now);
-    this.tail = s.slice(-64);
-  }
-}
-
-async function inBatches<T>(count: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let start = 0; start < count; start += batch) {
-    out.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, k) => make(start + k)))));
-  }
-  return out;
-}
-
 function payloadOf(bytes: number): string {
-  const filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(Math.ceil(bytes / 57)).slice(0, bytes);
-  return `<entry xmlns='http://www.w3.org/2005/Atom'><title>Soliloquy</title><summary>${filler}</summary></entry>`;
+  return `<entry xmlns='http://www.w3.org/2005/Atom'><title>Soliloquy</title><summary>${filler(bytes)}</summary></entry>`;
 }
 
 /** Serialization cost of N notifications sharing one payload: walking the tree each time vs a cached inner string. */
@@ -107,21 +75,16 @@ function serializationFigures(n: number, payloadXml: string): { perRecipientUs: 
   return { perRecipientUs: (walk * 1000) / n, cachedUs: (cached * 1000) / n };
 }
 
-async function runOnce(ts: TestServer, subscribers: number, opts: Options): Promise<void> {
-  const node = `bench-${subscribers}`;
-  const publisher = await RawClient.login(ts.c2sPort, "publisher", "x", { noTls: true, mechanism: "PLAIN", resource: "pub" });
-  const created = await publisher.iq(`<iq type='set' to='pubsub.localhost' id='c'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='${node}'/></pubsub></iq>`);
-  if (created.attrs.type !== "result") throw new Error(`create failed: ${created}`);
+async function runOnce(ts: TestServer, count: number, opts: Options): Promise<void> {
+  const node = `bench-${count}`;
+  const service = "pubsub.localhost";
+  const publisher = await loadLogin(ts.c2sPort, "publisher", "x", { resource: "pub" });
+  await createNode(publisher, service, node);
 
   const t0 = performance.now();
-  const clients = await inBatches(subscribers, 250, async (i) => {
-    const c = await RawClient.login(ts.c2sPort, `sub${i}`, "x", { noTls: true, mechanism: "PLAIN", resource: "r" });
-    const r = await c.iq(`<iq type='set' to='pubsub.localhost' id='s'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='${node}' jid='${c.jid}'/></pubsub></iq>`);
-    if (r.attrs.type !== "result") throw new Error(`subscribe failed: ${r}`);
-    return c;
-  });
+  const clients = await subscribers(ts.c2sPort, count, 250, { service, node });
   const setupMs = performance.now() - t0;
-  const listeners = clients.map((c) => new Listener(c, /id='(b\d+)'/g));
+  const listeners = clients.map((c) => new IdScanner(c.socket, /id='(b\d+)'/g));
 
   const instance = (ts.server.modules.service("pubsub.localhost", "pubsub") as PubsubComponent);
   const stats0 = { ...instance.broadcaster.stats };
@@ -133,44 +96,21 @@ async function runOnce(ts: TestServer, subscribers: number, opts: Options): Prom
   instance.broadcaster.taps.push(tap);
 
   const payload = payloadOf(opts.payload);
-  const sentAt = new Map<string, number>();
-  const rtt: number[] = [];
   const start = performance.now();
-  for (let k = 0; k < opts.publishes; k++) {
-    const id = `b${k}`;
-    const t = performance.now();
-    sentAt.set(id, t);
-    const r = await publisher.iq(`<iq type='set' to='pubsub.localhost' id='p${k}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item id='${id}'>${payload}</item></publish></pubsub></iq>`, 60000);
-    if (r.attrs.type !== "result") throw new Error(`publish failed: ${r}`);
-    rtt.push(performance.now() - t);
-  }
-  const publishSeconds = (performance.now() - start) / 1000;
+  const { sentAt, rtts: rtt, seconds: publishSeconds } = await publishItems(publisher, { service, node }, opts.publishes, { id: (k) => `b${k}`, iqId: (k) => `p${k}`, payload });
 
   // Wait until every subscriber has seen every item (or give up after 30 s).
-  const deadline = performance.now() + 30000;
-  while (performance.now() < deadline && listeners.some((l) => l.seen.size < opts.publishes)) await new Promise((r) => setTimeout(r, 20));
-  let lastArrival = start;
-  for (const l of listeners) for (const t of l.seen.values()) if (t > lastArrival) lastArrival = t;
-  const latencies: number[] = [];
-  let missing = 0;
-  for (const l of listeners) {
-    for (const [id, t] of sentAt) {
-      const at = l.seen.get(id);
-      if (at === undefined) missing++;
-      else latencies.push(at - t);
-    }
-  }
-  latencies.sort((a, b) => a - b);
-  rtt.sort((a, b) => a - b);
+  const { latencies, missing, last } = await deliveries(listeners, sentAt, 30000);
+  const lastArrival = Math.max(start, last);
   instance.broadcaster.taps.splice(instance.broadcaster.taps.indexOf(tap), 1);
   const stats = instance.broadcaster.stats;
   const events = stats.events - stats0.events;
   const shared = stats.sharedPayloads - stats0.sharedPayloads;
   const messages = stats.messages - stats0.messages;
   const deliveredPerSecond = latencies.length / ((lastArrival - start) / 1000);
-  const ser = serializationFigures(subscribers, payload);
+  const ser = serializationFigures(count, payload);
 
-  console.log(`\n== ${subscribers} subscribers, ${opts.publishes} publishes of ${opts.payload} bytes, storage ${opts.storage}`);
+  console.log(`\n== ${count} subscribers, ${opts.publishes} publishes of ${opts.payload} bytes, storage ${opts.storage}`);
   console.log(`setup (login + subscribe):      ${(setupMs / 1000).toFixed(1)} s`);
   console.log(`publishes per second:           ${(opts.publishes / publishSeconds).toFixed(1)} (publish round trip p50 ${fmt(percentile(rtt, 50))}, p95 ${fmt(percentile(rtt, 95))})`);
   console.log(`notifications delivered per s:  ${deliveredPerSecond.toFixed(0)}`);

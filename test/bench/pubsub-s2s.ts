@@ -9,9 +9,9 @@
 // their sockets for item ids instead of parsing XML.
 
 import { performance } from "node:perf_hooks";
-import { RawClient } from "../helpers/xmpp-client.js";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { A, B, startPair } from "../s2s/helpers.js";
+import { IdScanner, createNode, deliveries, filler, loadLogin, percentile as pct, publishItems, subscribers } from "./lib.js";
 
 interface Options {
   subscribers: number;
@@ -32,73 +32,20 @@ function parseArgs(argv: string[]): Options {
   return opts;
 }
 
-class Listener {
-  private tail = "";
-  readonly seen = new Map<string, number>();
-  constructor(client: RawClient) {
-    client.socket.removeAllListeners("data");
-    client.socket.on("data", (chunk: Buffer) => {
-      const now = performance.now();
-      const s = this.tail + chunk.toString("utf8");
-      for (const m of s.matchAll(/id='(b\d+)'/g)) if (!this.seen.has(m[1])) this.seen.set(m[1], now);
-      this.tail = s.slice(-64);
-    });
-  }
-}
-
-async function inBatches<T>(count: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let start = 0; start < count; start += batch) {
-    out.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, k) => make(start + k)))));
-  }
-  return out;
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
 async function run(label: string, publishTo: TestServer, subscribeOn: TestServer, subDomain: string, opts: Options): Promise<void> {
   const service = `pubsub.${A.domain}`;
   const node = `bench-${label}`;
-  const publisher = await RawClient.login(publishTo.c2sPort, "admin", "x", { noTls: true, mechanism: "PLAIN", resource: "pub", domain: A.domain });
-  const created = await publisher.iq(`<iq type='set' to='${service}' id='c'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='${node}'/></pubsub></iq>`);
-  if (created.attrs.type !== "result") throw new Error(`create failed: ${created}`);
+  const publisher = await loadLogin(publishTo.c2sPort, "admin", "x", { resource: "pub", domain: A.domain });
+  await createNode(publisher, service, node);
   const t0 = performance.now();
-  const clients = await inBatches(opts.subscribers, 200, async (i) => {
-    const c = await RawClient.login(subscribeOn.c2sPort, `sub${i}`, "x", { noTls: true, mechanism: "PLAIN", resource: "r", domain: subDomain });
-    const r = await c.iq(`<iq type='set' to='${service}' id='s'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='${node}' jid='${c.jid}'/></pubsub></iq>`, 60000);
-    if (r.attrs.type !== "result") throw new Error(`subscribe failed: ${r}`);
-    return c;
-  });
+  const clients = await subscribers(subscribeOn.c2sPort, opts.subscribers, 200, { service, node, domain: subDomain });
   const setup = performance.now() - t0;
-  const listeners = clients.map((c) => new Listener(c));
-  const filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(Math.ceil(opts.payload / 57)).slice(0, opts.payload);
-  const sentAt = new Map<string, number>();
+  const listeners = clients.map((c) => new IdScanner(c.socket, /id='(b\d+)'/g));
+  const payload = `<entry xmlns='http://www.w3.org/2005/Atom'><summary>${filler(opts.payload)}</summary></entry>`;
   const start = performance.now();
-  for (let k = 0; k < opts.publishes; k++) {
-    const id = `b${k}`;
-    sentAt.set(id, performance.now());
-    const r = await publisher.iq(
-      `<iq type='set' to='${service}' id='p${k}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item id='${id}'><entry xmlns='http://www.w3.org/2005/Atom'><summary>${filler}</summary></entry></item></publish></pubsub></iq>`,
-      60000,
-    );
-    if (r.attrs.type !== "result") throw new Error(`publish failed: ${r}`);
-  }
-  const deadline = performance.now() + 60000;
-  while (performance.now() < deadline && listeners.some((l) => l.seen.size < opts.publishes)) await new Promise((r) => setTimeout(r, 20));
-  let last = start;
-  const lat: number[] = [];
-  let missing = 0;
-  for (const l of listeners) {
-    for (const [id, t] of sentAt) {
-      const at = l.seen.get(id);
-      if (at === undefined) missing++;
-      else {
-        lat.push(at - t);
-        if (at > last) last = at;
-      }
-    }
-  }
-  lat.sort((a, b) => a - b);
+  const { sentAt } = await publishItems(publisher, { service, node }, opts.publishes, { id: (k) => `b${k}`, iqId: (k) => `p${k}`, payload });
+  const { latencies: lat, missing, last: lastRead } = await deliveries(listeners, sentAt, 60000);
+  const last = Math.max(start, lastRead);
   const s2s = publishTo.server.s2s?.list().filter((s) => s.direction === "out").length ?? 0;
   console.log(`\n== ${label}: ${opts.subscribers} subscribers on ${subDomain}, ${opts.publishes} publishes of ${opts.payload} bytes`);
   console.log(`setup (login + subscribe):     ${(setup / 1000).toFixed(1)} s`);

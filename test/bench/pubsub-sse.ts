@@ -12,8 +12,9 @@
 import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
-import { RawClient } from "../helpers/xmpp-client.js";
+import type { RawClient } from "../helpers/xmpp-client.js";
 import { eventStreamsOf } from "../../modules/mod_pubsub_http/sse.js";
+import { IdScanner, createNode, deliveries, filler, inBatches, loadLogin, percentile as pct, publishItems, subscribers } from "./lib.js";
 
 interface Options {
   listeners: number;
@@ -42,33 +43,9 @@ Component "pubsub.localhost" "pubsub"
   pubsub_http_rate_limit = 0
 `;
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
-/** Notes when each item id first shows up on a socket. */
-class Scanner {
-  private tail = "";
-  readonly seen = new Map<string, number>();
-  constructor(socket: Socket, private readonly marker: RegExp) {
-    socket.removeAllListeners("data");
-    socket.on("data", (chunk: Buffer) => {
-      const now = performance.now();
-      const s = this.tail + chunk.toString("utf8");
-      for (const m of s.matchAll(this.marker)) if (!this.seen.has(m[1])) this.seen.set(m[1], now);
-      this.tail = s.slice(-64);
-    });
-  }
-}
-
-async function inBatches<T>(count: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let start = 0; start < count; start += batch) {
-    out.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, k) => make(start + k)))));
-  }
-  return out;
-}
-
-function sseListener(port: number, node: string): Promise<{ socket: Socket; scanner: Scanner }> {
+function sseListener(port: number, node: string): Promise<{ socket: Socket; scanner: IdScanner }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     socket.once("error", reject);
@@ -76,47 +53,20 @@ function sseListener(port: number, node: string): Promise<{ socket: Socket; scan
       socket.write(`GET /pubsub/pubsub.localhost/${node}/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n`);
       socket.once("data", (first: Buffer) => {
         if (!first.toString().startsWith("HTTP/1.1 200")) reject(new Error(`SSE refused: ${first.toString().split("\r\n")[0]}`));
-        else resolve({ socket, scanner: new Scanner(socket, /id: (b\w+-\d+)/g) });
+        else resolve({ socket, scanner: new IdScanner(socket, /id: (b\w+-\d+)/g) });
       });
     });
   });
 }
 
-async function publishAll(publisher: RawClient, node: string, tag: string, opts: Options): Promise<{ sentAt: Map<string, number>; seconds: number }> {
-  const filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(Math.ceil(opts.payload / 57)).slice(0, opts.payload);
-  const sentAt = new Map<string, number>();
-  const start = performance.now();
-  for (let k = 0; k < opts.publishes; k++) {
-    const id = `b${tag}-${k}`;
-    sentAt.set(id, performance.now());
-    const r = await publisher.iq(
-      `<iq type='set' to='pubsub.localhost' id='p${tag}${k}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item id='${id}'><entry xmlns='http://www.w3.org/2005/Atom'><title>t</title><summary>${filler}</summary></entry></item></publish></pubsub></iq>`,
-      60000,
-    );
-    if (r.attrs.type !== "result") throw new Error(`publish failed: ${r}`);
-  }
-  return { sentAt, seconds: (performance.now() - start) / 1000 };
+function publishAll(publisher: RawClient, node: string, tag: string, opts: Options): Promise<{ sentAt: Map<string, number>; seconds: number }> {
+  const payload = `<entry xmlns='http://www.w3.org/2005/Atom'><title>t</title><summary>${filler(opts.payload)}</summary></entry>`;
+  return publishItems(publisher, { service: "pubsub.localhost", node }, opts.publishes, { id: (k) => `b${tag}-${k}`, iqId: (k) => `p${tag}${k}`, payload });
 }
 
-async function report(label: string, scanners: Scanner[], sentAt: Map<string, number>, seconds: number, opts: Options, extra = ""): Promise<void> {
-  const deadline = performance.now() + 30000;
-  while (performance.now() < deadline && scanners.some((s) => s.seen.size < opts.publishes)) await new Promise((r) => setTimeout(r, 20));
-  const latencies: number[] = [];
-  let missing = 0;
-  let first = Infinity;
-  let last = 0;
-  for (const s of scanners) {
-    for (const [id, t] of sentAt) {
-      const at = s.seen.get(id);
-      if (at === undefined) missing++;
-      else {
-        latencies.push(at - t);
-        last = Math.max(last, at);
-      }
-      first = Math.min(first, t);
-    }
-  }
-  latencies.sort((a, b) => a - b);
+async function report(label: string, scanners: IdScanner[], sentAt: Map<string, number>, seconds: number, opts: Options, extra = ""): Promise<void> {
+  const { latencies, missing, last } = await deliveries(scanners, sentAt, 30000);
+  const first = Math.min(...sentAt.values());
   console.log(`\n== ${label}: ${scanners.length} listeners, ${opts.publishes} publishes of ${opts.payload} bytes`);
   console.log(`publishes per second:   ${(opts.publishes / seconds).toFixed(1)}`);
   console.log(`deliveries per second:  ${(latencies.length / ((last - first) / 1000)).toFixed(0)}`);
@@ -129,9 +79,8 @@ async function main(): Promise<void> {
   const ts: TestServer = await startTestServer({ config: CONFIG });
   try {
     const node = "bench";
-    const publisher = await RawClient.login(ts.c2sPort, "publisher", "x", { noTls: true, mechanism: "PLAIN", resource: "pub" });
-    const created = await publisher.iq(`<iq type='set' to='pubsub.localhost' id='c'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='${node}'/></pubsub></iq>`);
-    if (created.attrs.type !== "result") throw new Error(`create failed: ${created}`);
+    const publisher = await loadLogin(ts.c2sPort, "publisher", "x", { resource: "pub" });
+    await createNode(publisher, "pubsub.localhost", node);
 
     // SSE
     let t0 = performance.now();
@@ -145,14 +94,9 @@ async function main(): Promise<void> {
 
     // XMPP
     t0 = performance.now();
-    const clients = await inBatches(opts.listeners, 250, async (i) => {
-      const c = await RawClient.login(ts.c2sPort, `sub${i}`, "x", { noTls: true, mechanism: "PLAIN", resource: "r" });
-      const r = await c.iq(`<iq type='set' to='pubsub.localhost' id='s'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='${node}' jid='${c.jid}'/></pubsub></iq>`);
-      if (r.attrs.type !== "result") throw new Error(`subscribe failed: ${r}`);
-      return c;
-    });
+    const clients = await subscribers(ts.c2sPort, opts.listeners, 250, { service: "pubsub.localhost", node });
     console.log(`\nXMPP setup: ${((performance.now() - t0) / 1000).toFixed(1)} s for ${clients.length} subscribers`);
-    const scanners = clients.map((c) => new Scanner(c.socket, /id='(b\w+-\d+)'/g));
+    const scanners = clients.map((c) => new IdScanner(c.socket, /id='(b\w+-\d+)'/g));
     const b = await publishAll(publisher, node, "x", opts);
     await report("XMPP", scanners, b.sentAt, b.seconds, opts);
     for (const c of clients) c.socket.destroy();

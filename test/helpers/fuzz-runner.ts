@@ -184,8 +184,4 @@ async function awaitOutcome(conn: RawClient, c: HostileCase, timeoutMs: number):
   }
 }
 
-export function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
+export { percentile } from "./stats.js";
