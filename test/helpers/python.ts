@@ -2,6 +2,7 @@
 // JSON lines it prints.
 
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 
 export const SYSTEM_PYTHON = "/usr/bin/python3";
 
@@ -29,4 +30,11 @@ export function runPython(script: string, args: string[], timeoutMs = 30000): Pr
       resolve({ events, stderr, code });
     });
   });
+}
+
+/** Is slixmpp installed for the system Python (python3-slixmpp)? */
+export function hasSlixmpp(): Promise<boolean> {
+  if (!existsSync(SYSTEM_PYTHON)) return Promise.resolve(false);
+  const r = spawn(SYSTEM_PYTHON, ["-c", "import slixmpp"], { stdio: "ignore" });
+  return new Promise<boolean>((resolve) => r.on("close", (code) => resolve(code === 0)));
 }

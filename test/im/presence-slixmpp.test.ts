@@ -1,44 +1,14 @@
 // A real client: two slixmpp clients (Debian's python3-slixmpp) add each other and see each
 // other's presence over STARTTLS. The script prints JSON lines; this test reads them.
 
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
+import { hasSlixmpp, runPython } from "../helpers/python.js";
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = fileURLToPath(new URL("./slixmpp/roster_presence.py", import.meta.url));
 
 let ts: TestServer;
-
-async function hasSlixmpp(): Promise<boolean> {
-  if (!existsSync(PYTHON)) return false;
-  const r = spawn(PYTHON, ["-c", "import slixmpp"], { stdio: "ignore" });
-  return new Promise<boolean>((resolve) => r.on("close", (code) => resolve(code === 0)));
-}
-
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; lines: Array<Record<string, unknown>>; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PYTHON, [SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let stderr = "";
-    const timer = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`slixmpp script timed out\n${out}\n${stderr}`));
-    }, timeoutMs);
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      const lines = out
-        .split("\n")
-        .filter((l) => l.trim().startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, lines, stderr });
-    });
-  });
-}
 
 beforeAll(async () => {
   ts = await startTestServer({
@@ -57,7 +27,7 @@ afterAll(() => ts?.stop());
 describe("slixmpp: rosters and presence", () => {
   it("two clients add each other, see each other's presence, and see each other leave", async () => {
     expect(await hasSlixmpp(), "python3-slixmpp is not installed").toBe(true);
-    const { code, lines, stderr } = await run(["127.0.0.1", String(ts.c2sPort), "romeo@localhost", "romeo-pw", "juliet@localhost", "juliet-pw"], 60000);
+    const { code, events: lines, stderr } = await runPython(SCRIPT, ["127.0.0.1", String(ts.c2sPort), "romeo@localhost", "romeo-pw", "juliet@localhost", "juliet-pw"], 60000);
     expect(code, `${JSON.stringify(lines)}\n${stderr}`).toBe(0);
     const of = (who: string, event: string) => lines.filter((l) => l.who === who && l.event === event);
 
