@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "./herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,24 +22,7 @@ function herald(args: string[], input?: string) {
 }
 
 function startHerald(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 15000);
-    const check = () => {
-      if (/Herald .* started/.test(out)) {
-        clearTimeout(t);
-        resolve({ child, output: () => out });
-      } else setTimeout(check, 50);
-    };
-    check();
-    child.on("exit", () => {
-      clearTimeout(t);
-      reject(new Error(`herald exited early:\n${out}`));
-    });
-  });
+  return startHeraldProcess(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, timeoutMs: 15000 });
 }
 
 beforeAll(async () => {

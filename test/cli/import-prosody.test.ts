@@ -7,9 +7,10 @@
 // message archives (MAM queries answer what Prosody's did: same ids, stamps, bodies, order). A
 // second import changes nothing and duplicates nothing (offline messages already delivered stay gone).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "./herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,24 +48,8 @@ function importProsody() {
 let heraldOutput = "";
 
 async function startHerald(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  child.on("exit", () => (heraldOutput += out));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 30000);
-    const check = () => {
-      if (/Herald .* started/.test(out)) {
-        clearTimeout(t);
-        resolve();
-      } else if (child.exitCode !== null) {
-        clearTimeout(t);
-        reject(new Error(`herald exited:\n${out}`));
-      } else setTimeout(check, 50);
-    };
-    check();
-  });
+  const { child, output } = await startHeraldProcess(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, timeoutMs: 30000 });
+  child.on("exit", () => (heraldOutput += output()));
   return child;
 }
 

@@ -4,9 +4,10 @@
 // directory are also hidden from the executable entirely. Every subcommand is run; a client logs in
 // (SCRAM and, through argon2, PLAIN) and pings; the LevelDB it wrote is read back.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "./herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,24 +50,7 @@ function herald(args: string[], input?: string): SpawnSyncReturns<string> {
 
 function startHerald(): Promise<{ child: ChildProcess; output: () => string }> {
   const [cmd, args] = command(["./herald", "start", "-c", "herald.cfg.lua"]);
-  const child = spawn(cmd, args, { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 20000);
-    const check = () => {
-      if (/Herald .* started/.test(out)) {
-        clearTimeout(t);
-        resolve({ child, output: () => out });
-      } else if (child.exitCode === null) setTimeout(check, 50);
-    };
-    check();
-    child.on("exit", () => {
-      clearTimeout(t);
-      reject(new Error(`herald exited early:\n${out}`));
-    });
-  });
+  return startHeraldProcess(cmd, args, { cwd: dir, env, timeoutMs: 20000 });
 }
 
 beforeAll(async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "./herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +16,7 @@ const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
 let dir: string;
 let ports: number[];
 let server: ChildProcess;
-let serverOutput = "";
+let serverOutput: () => string;
 
 
 /** Run `herald ARGS` to completion (asynchronously: clients in this process keep reading meanwhile). */
@@ -65,20 +66,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "herald-shell-"));
   ports = [await freePort(), await freePort(), await freePort(), await freePort()];
   writeFileSync(join(dir, "herald.cfg.lua"), config());
-  server = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  server.stdout!.on("data", (d) => (serverOutput += d));
-  server.stderr!.on("data", (d) => (serverOutput += d));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`herald did not start:\n${serverOutput}`)), 20000);
-    const check = () => {
-      if (/Herald .* started/.test(serverOutput)) {
-        clearTimeout(t);
-        resolve();
-      } else if (server.exitCode !== null) reject(new Error(`herald exited:\n${serverOutput}`));
-      else setTimeout(check, 50);
-    };
-    check();
-  });
+  ({ child: server, output: serverOutput } = await startHeraldProcess(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, timeoutMs: 20000 }));
 });
 
 afterAll(async () => {
@@ -338,10 +326,10 @@ describe("herald shell", { timeout: 90000 }, () => {
       const ping = await c.iq("<iq type='get' id='p-after' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
       expect(ping.attrs.type).toBe("error");
       // The new log level is in force: debug lines appear.
-      const before = serverOutput.length;
+      const before = serverOutput().length;
       await shell("server:version()");
       await new Promise((r2) => setTimeout(r2, 200));
-      expect(serverOutput.slice(before)).toMatch(/ debug /);
+      expect(serverOutput().slice(before)).toMatch(/ debug /);
 
       expect((await shell('config:get("c2s_timeout")')).stdout.trim()).toBe("OK: 60");
       const again = await shell("config:reload()");
