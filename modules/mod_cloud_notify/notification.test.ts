@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { XmlStream } from "../../src/xml/parser.js";
+import { xml } from "../../test/helpers/xml.js";
 import { Element } from "../../src/xml/stanza.js";
 import { isImportant, publishIq, summaryForm } from "./notification.js";
 
-function xml(text: string): Element {
-  const out: Element[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => { throw new Error(`${c}: ${t}`); } }, { framing: "framed" });
-  s.write(text);
-  return out[0];
-}
 
 const fields = (x: Element) => Object.fromEntries(x.childElements("field").map((f) => [f.attrs.var, f.childElements("value").map((v) => v.getText())]));
 

@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { XmlStream } from "../../src/xml/parser.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { xml as parseXml } from "../../test/helpers/xml.js";
 import { isImportant, parsePayloadPatterns } from "./important.js";
 
-function parseXml(text: string): Element {
-  const out: Element[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => { throw new Error(`${c}: ${t}`); } }, { framing: "framed" });
-  s.write(text);
-  return out[0];
-}
 
 const important = (xml: string, extra: string[] = []) => isImportant(parseXml(xml), parsePayloadPatterns(extra).patterns).important;
 

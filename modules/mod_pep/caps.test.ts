@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { XmlStream } from "../../src/xml/parser.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { xml } from "../../test/helpers/xml.js";
 import { capsHash, capsOf, capsQuery, notifyNodes, verificationString } from "./caps.js";
 
-function xml(text: string): Element {
-  const out: Element[] = [];
-  const errors: string[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => errors.push(`${c}: ${t}`) }, { framing: "framed" });
-  s.write(text.replace(/>\s+</g, "><").trim());
-  if (errors.length || out.length !== 1) throw new Error(`bad test XML: ${errors.join("; ")}`);
-  return out[0];
-}
 
 const VERSE = `<query xmlns='http://jabber.org/protocol/disco#info' node='http://code.matthewwild.co.uk/verse/#PDH7CGVPRERS2WUqBD18PHGEzaY='>
   <identity type='pc' name='Verse' category='client'/>

@@ -1,15 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { XmlStream } from "../../src/xml/parser.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { xml } from "../../test/helpers/xml.js";
 import { pepToVcardTemp, vcardTempToPep } from "./convert.js";
 
-function xml(text: string): Element {
-  const out: Element[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => { throw new Error(`${c}: ${t}`); } }, { framing: "framed" });
-  s.write(text.replace(/>\s+</g, "><").trim());
-  return out[0];
-}
 
 const FULL = `<vCard xmlns='vcard-temp'>
   <FN>Juliet Capulet</FN>

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { XmlStream } from "../xml/parser.js";
-import type { Element } from "../xml/stanza.js";
+import { xml } from "../../test/helpers/xml.js";
 import { findForm, getFormType, parseForm, rawFormValues, renderForm, type FormDef } from "./dataforms.js";
 
 /** Parse one element (namespaces resolved as on a client stream). */
-function xml(text: string): Element {
-  const out: Element[] = [];
-  const errors: string[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => errors.push(`${c}: ${t}`) }, { framing: "framed" });
-  s.write(text.replace(/>\s+</g, "><").trim());
-  if (errors.length || out.length !== 1) throw new Error(`bad test XML: ${errors.join("; ")}`);
-  return out[0];
-}
 
 const nodeConfig: FormDef = {
   formType: "http://jabber.org/protocol/pubsub#node_config",

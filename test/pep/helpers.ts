@@ -5,7 +5,6 @@
 import { startTestServer, type TestServer } from "../harness/index.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
 import { Element } from "../../src/xml/stanza.js";
-import { XmlStream } from "../../src/xml/parser.js";
 import { capsHash } from "../../modules/mod_pep/caps.js";
 
 export const NS = "http://jabber.org/protocol/pubsub";
@@ -42,14 +41,7 @@ export function login(ts: TestServer, user: string, resource?: string): Promise<
   return ts.login(user, "pw", { resource });
 }
 
-export function xml(text: string): Element {
-  const out: Element[] = [];
-  const errors: string[] = [];
-  const s = new XmlStream({ stanza: (e) => out.push(e), error: (c, t) => errors.push(`${c}: ${t}`) }, { framing: "framed" });
-  s.write(text.replace(/>\s+</g, "><").trim());
-  if (errors.length || out.length !== 1) throw new Error(`bad test XML: ${errors.join("; ")}`);
-  return out[0];
-}
+export { xml } from "../helpers/xml.js";
 
 let counter = 0;
 export const nextId = (): string => `p${++counter}`;
