@@ -114,6 +114,46 @@ export class RawStream {
     }
   }
 
+  /** The next element for which `pred` holds; the others before it are dropped (or kept in `skipped`). */
+  async nextWhere(pred: (el: Element) => boolean, timeoutMs = 5000, skipped?: Element[]): Promise<Element> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const el = await this.next(Math.max(1, deadline - Date.now()));
+      if (pred(el)) return el;
+      skipped?.push(el);
+    }
+  }
+
+  /** No element for which `pred` holds arrives within `ms` (the others are dropped). */
+  async nothingWhere(pred: (el: Element) => boolean, ms = 300): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      let el: Element;
+      try {
+        el = await this.next(left);
+      } catch (err) {
+        if (/nothing received/.test((err as Error).message)) return;
+        throw err;
+      }
+      if (pred(el)) throw new Error(`unexpected ${el.name}: ${el}`);
+    }
+  }
+
+  /** Everything that arrives until `quietMs` pass without anything. */
+  async drain(quietMs = 200): Promise<Element[]> {
+    const out: Element[] = [];
+    for (;;) {
+      try {
+        out.push(await this.next(quietMs));
+      } catch (err) {
+        if (/nothing received/.test((err as Error).message)) return out;
+        throw err;
+      }
+    }
+  }
+
   /** Wait until the server closes the connection. */
   async waitClosed(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -13,29 +13,13 @@ export function errorCondition(el: Element): string | undefined {
 }
 
 /** The next stanza that is not a presence (presence broadcasts depend on mod_presence and the roster). */
-export async function nextNonPresence(c: RawClient, timeoutMs = 5000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (el.name !== "presence") return el;
-  }
+export function nextNonPresence(c: RawClient, timeoutMs = 5000): Promise<Element> {
+  return c.nextWhere((el) => el.name !== "presence", timeoutMs);
 }
 
 /** Nothing but presence arrives within `ms`. */
-export async function noMessage(c: RawClient, ms = 300): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) return;
-    let el: Element;
-    try {
-      el = await c.next(left);
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return;
-      throw err;
-    }
-    if (el.name !== "presence") throw new Error(`unexpected stanza: ${el}`);
-  }
+export function noMessage(c: RawClient, ms = 300): Promise<void> {
+  return c.nothingWhere((el) => el.name !== "presence", ms);
 }
 
 /** Send available presence and wait for its echo (RFC 6121 §4.2.2: the server sends it back). */

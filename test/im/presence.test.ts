@@ -45,16 +45,8 @@ async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 /** Read everything until the line is quiet. */
-async function drain(c: RawClient, quietMs = 250): Promise<Element[]> {
-  const out: Element[] = [];
-  for (;;) {
-    try {
-      out.push(await c.next(quietMs));
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return out;
-      throw err;
-    }
-  }
+function drain(c: RawClient, quietMs = 250): Promise<Element[]> {
+  return c.drain(quietMs);
 }
 
 /** The next stanza is a presence with these attributes (`type: undefined`: available). */

@@ -41,26 +41,13 @@ let counter = 0;
 export const nextId = (): string => `m${++counter}`;
 
 /** Read stanzas until one matches (others are kept in `skipped`). */
-export async function until(c: RawClient, pred: (el: Element) => boolean, timeoutMs = 4000, skipped: Element[] = []): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (pred(el)) return el;
-    skipped.push(el);
-  }
+export function until(c: RawClient, pred: (el: Element) => boolean, timeoutMs = 4000, skipped: Element[] = []): Promise<Element> {
+  return c.nextWhere(pred, timeoutMs, skipped);
 }
 
 /** Everything that arrives until `ms` of quiet. */
-export async function drain(c: RawClient, ms = 200): Promise<Element[]> {
-  const out: Element[] = [];
-  for (;;) {
-    try {
-      out.push(await c.next(ms));
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return out;
-      throw err;
-    }
-  }
+export function drain(c: RawClient, ms = 200): Promise<Element[]> {
+  return c.drain(ms);
 }
 
 export function codes(el: Element): number[] {

@@ -151,30 +151,18 @@ export async function sync(c: RawClient): Promise<void> {
 }
 
 /** Read what arrives until `ms` of quiet. */
-export async function drain(c: RawClient, ms = 200): Promise<Element[]> {
-  const out: Element[] = [];
-  for (;;) {
-    try {
-      out.push(await c.next(ms));
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return out;
-      throw err;
-    }
-  }
+export function drain(c: RawClient, ms = 200): Promise<Element[]> {
+  return c.drain(ms);
 }
 
 /** The next stanza that is not a presence or an iq push (roster). */
-export async function nextMessage(c: RawClient, timeoutMs = 3000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (el.name === "message") return el;
-  }
+export function nextMessage(c: RawClient, timeoutMs = 3000): Promise<Element> {
+  return c.nextWhere((el) => el.name === "message", timeoutMs);
 }
 
 /** No message within `ms` (presence and iqs are skipped). */
 export async function noMessage(c: RawClient, ms = 300): Promise<void> {
-  for (const el of await drain(c, ms)) if (el.name === "message") throw new Error(`unexpected message: ${el}`);
+  for (const el of await c.drain(ms)) if (el.name === "message") throw new Error(`unexpected message: ${el}`);
 }
 
 /** The <items/> of a notification message. */

@@ -96,42 +96,18 @@ export async function subscribe(c: RawClient, node: string, jid = c.jid): Promis
 }
 
 /** The next stanza that is a message (presence and others skipped). */
-export async function nextMessage(c: RawClient, timeoutMs = 3000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (el.name === "message") return el;
-  }
+export function nextMessage(c: RawClient, timeoutMs = 3000): Promise<Element> {
+  return c.nextWhere((el) => el.name === "message", timeoutMs);
 }
 
 /** No message arrives within `ms` (presence and iq pushes are ignored). */
-export async function noMessage(c: RawClient, ms = 250): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) return;
-    let el: Element;
-    try {
-      el = await c.next(left);
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return;
-      throw err;
-    }
-    if (el.name === "message") throw new Error(`unexpected message: ${el}`);
-  }
+export function noMessage(c: RawClient, ms = 250): Promise<void> {
+  return c.nothingWhere((el) => el.name === "message", ms);
 }
 
 /** Read everything that arrives until `ms` of quiet. */
-export async function drain(c: RawClient, ms = 150): Promise<Element[]> {
-  const out: Element[] = [];
-  for (;;) {
-    try {
-      out.push(await c.next(ms));
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return out;
-      throw err;
-    }
-  }
+export function drain(c: RawClient, ms = 150): Promise<Element[]> {
+  return c.drain(ms);
 }
 
 /** The <event/> of a notification message. */
