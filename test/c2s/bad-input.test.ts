@@ -2,9 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { streamError } from "../helpers/errors.js";
 
-const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
 let ts: TestServer;
 let bystander: RawClient;
 
@@ -28,10 +27,6 @@ async function expectStillFine(): Promise<void> {
   c.close();
 }
 
-function streamError(el: Element): string | undefined {
-  if (el.name !== "error" || el.attrs.xmlns !== "http://etherx.jabber.org/streams") return undefined;
-  return el.childElements().find((c) => c.attrs.xmlns === NS_STREAMS && c.name !== "text")?.name;
-}
 
 async function authed(): Promise<RawClient> {
   return RawClient.login(ts.c2sPort, "alice", "wonderland");

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { streamError } from "../helpers/errors.js";
 
 const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
@@ -24,10 +24,6 @@ afterAll(async () => {
   await ts?.stop();
 });
 
-function streamError(el: Element): string | undefined {
-  if (el.name !== "error" || el.attrs.xmlns !== "http://etherx.jabber.org/streams") return undefined;
-  return el.childElements().find((c) => c.attrs.xmlns === NS_STREAMS && c.name !== "text")?.name;
-}
 
 /** The first stream error the client gets (skipping the stream header and features). */
 async function nextStreamError(c: RawClient, timeoutMs = 5000): Promise<string | undefined> {

@@ -3,14 +3,9 @@
 import { createHash } from "node:crypto";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
+export { streamError } from "../helpers/errors.js";
 
-const NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams";
 
-/** The defined condition of a stream error, or undefined when `el` is not one. */
-export function streamError(el: Element): string | undefined {
-  if (el.name !== "error" || el.attrs.xmlns !== "http://etherx.jabber.org/streams") return undefined;
-  return el.childElements().find((c) => c.attrs.xmlns === NS_STREAMS && c.name !== "text")?.name;
-}
 
 export interface ComponentConnection {
   c: RawClient;

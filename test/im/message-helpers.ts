@@ -6,11 +6,7 @@ import type { RawClient } from "../helpers/xmpp-client.js";
 
 export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/** The stanza error condition of an error stanza. */
-export function errorCondition(el: Element): string | undefined {
-  const err = el.getChild("error");
-  return err?.childElements().find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
-}
+export { errorCondition } from "../helpers/errors.js";
 
 /** The next stanza that is not a presence (presence broadcasts depend on mod_presence and the roster). */
 export function nextNonPresence(c: RawClient, timeoutMs = 5000): Promise<Element> {

@@ -4,10 +4,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
-import type { Element } from "../../src/xml/stanza.js";
+import { errorCondition as condition } from "../helpers/errors.js";
 
-const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
-const condition = (el: Element) => el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
 
 const CONFIG = `
 storage = "memory"

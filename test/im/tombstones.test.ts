@@ -6,10 +6,9 @@ import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { Graveyard } from "../../modules/mod_tombstones/graveyard.js";
+import { errorCondition as condition } from "../helpers/errors.js";
 
-const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const NS_REG = "jabber:iq:register";
-const condition = (el: Element) => el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
 
 const CONFIG = `
 c2s_require_encryption = false

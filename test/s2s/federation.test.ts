@@ -8,6 +8,7 @@ import type { Element } from "../../src/xml/stanza.js";
 import { runShellLine } from "../../src/admin/shell.js";
 import { capsHash } from "../../modules/mod_pep/caps.js";
 import { xml } from "../pep/helpers.js";
+import { errorCondition } from "../helpers/errors.js";
 
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const NS_EVENT = "http://jabber.org/protocol/pubsub#event";
@@ -24,10 +25,6 @@ async function waitFor(c: RawClient, pred: (el: Element) => boolean, timeoutMs =
     const el = await c.next(Math.max(1, deadline - Date.now()));
     if (pred(el)) return el;
   }
-}
-
-function errorCondition(el: Element): string | undefined {
-  return el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
 }
 
 /** x and y (on different servers) subscribe to each other's presence, both online. */

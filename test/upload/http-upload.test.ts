@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { errorCondition as condition } from "../helpers/errors.js";
 
 const NS = "urn:xmpp:http:upload:0";
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
-const condition = (el: Element) => el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
 
 const CONFIG = `
 c2s_require_encryption = false
