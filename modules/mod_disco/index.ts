@@ -61,16 +61,19 @@ export default defineModule({
 
     if (module.hostKind !== "local") return;
 
-    // Accounts (XEP-0030 §3.1 for a user's bare JID).
+    // Accounts (XEP-0030 §3.1 for a user's bare JID): the account asked about, if it exists.
+    const account = async (ev: IqEvent): Promise<string | undefined> => {
+      const username = jidBare(ev.stanza.attrs.to ?? ev.stanza.attrs.from!).split("@")[0];
+      return (await module.accounts.exists(username)) ? username : undefined;
+    };
     module.iq.get(
       NS_DISCO_INFO,
       "query",
       async (ev) => {
-        const to = ev.stanza.attrs.to ?? ev.stanza.attrs.from!;
-        const username = jidBare(to).split("@")[0];
+        const username = await account(ev);
+        if (username === undefined) return new StanzaError("cancel", "service-unavailable");
         const requester = jidBare(ev.stanza.attrs.from ?? "");
-        const self = ev.toSelf || requester === jidBare(to);
-        if (!(await module.accounts.exists(username))) return new StanzaError("cancel", "service-unavailable");
+        const self = ev.toSelf || requester === jidBare(ev.stanza.attrs.to ?? ev.stanza.attrs.from!);
         const node = ev.payload.attrs.node;
         const q = new Element("query", node === undefined ? { xmlns: NS_DISCO_INFO } : { xmlns: NS_DISCO_INFO, node });
         if (node === undefined) {
@@ -89,9 +92,8 @@ export default defineModule({
       NS_DISCO_ITEMS,
       "query",
       async (ev) => {
-        const to = ev.stanza.attrs.to ?? ev.stanza.attrs.from!;
-        const username = jidBare(to).split("@")[0];
-        if (!(await module.accounts.exists(username))) return new StanzaError("cancel", "service-unavailable");
+        const username = await account(ev);
+        if (username === undefined) return new StanzaError("cancel", "service-unavailable");
         const node = ev.payload.attrs.node;
         const q = new Element("query", node === undefined ? { xmlns: NS_DISCO_ITEMS } : { xmlns: NS_DISCO_ITEMS, node });
         await module.fire("account-disco-items", { username, requester: jidBare(ev.stanza.attrs.from ?? ""), node, reply: q, self: ev.toSelf });

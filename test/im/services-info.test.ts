@@ -202,3 +202,22 @@ describe("XEP-0215 external services", () => {
     expect(condition(r)).toBe("forbidden");
   });
 });
+
+describe("XEP-0030 for accounts", () => {
+  const INFO = "http://jabber.org/protocol/disco#info";
+  const ITEMS = "http://jabber.org/protocol/disco#items";
+
+  it("an account answers disco#info with its identity and disco#items; one that does not exist answers service-unavailable", async () => {
+    await ts.addUser("juliet", "pw");
+    const info = await c.iq(`<iq type='get' id='ai1' to='juliet@localhost'><query xmlns='${INFO}'/></iq>`);
+    expect(info.attrs.type).toBe("result");
+    expect(info.getChild("query", INFO)!.getChild("identity")!.attrs).toEqual({ category: "account", type: "registered" });
+    const items = await c.iq(`<iq type='get' id='ai2' to='juliet@localhost'><query xmlns='${ITEMS}'/></iq>`);
+    expect(items.attrs.type).toBe("result");
+    for (const [id, ns] of [["ai3", INFO], ["ai4", ITEMS]]) {
+      const r = await c.iq(`<iq type='get' id='${id}' to='nobody@localhost'><query xmlns='${ns}'/></iq>`);
+      expect(r.attrs.type).toBe("error");
+      expect(condition(r)).toBe("service-unavailable");
+    }
+  });
+});
