@@ -38,8 +38,13 @@ describe("PendingQueries", () => {
 });
 
 /** The shared broadcaster with PEP's recipient filter, as mod_pep wires it. */
-function pepBroadcaster(nextId: () => string, filter: PepRecipientOptions, post: (s: Element) => Promise<void>): StanzaBroadcaster {
-  return new StanzaBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId }), { recipients: pepRecipients(filter), post });
+/** A broadcaster with PEP's recipient filter for romeo's node; `sent`: what it posted. */
+function pepBroadcaster(filter: PepRecipientOptions, nextId: () => string = () => "m"): { b: StanzaBroadcaster; sent: Element[] } {
+  const sent: Element[] = [];
+  const post = async (s: Element) => {
+    sent.push(s);
+  };
+  return { b: new StanzaBroadcaster(new Notifier({ from: "romeo@localhost", maxItems: 256, nextId }), { recipients: pepRecipients(filter), post }), sent };
 }
 
 describe("the broadcaster with PEP's recipient filter", () => {
@@ -53,17 +58,13 @@ describe("the broadcaster with PEP's recipient filter", () => {
   });
 
   it("adds the +notify recipients the access model allows, one copy per resource", async () => {
-    const sent: Element[] = [];
     let n = 0;
-    const b = pepBroadcaster(
-      () => `m${++n}`,
+    const { b, sent } = pepBroadcaster(
       {
         interested: () => ["juliet@localhost/a", "juliet@localhost", "nurse@localhost", "tybalt@localhost/x", "sub@localhost/s"],
         mayReceive: async (_node, jid) => !jid.startsWith("tybalt"),
       },
-      async (s) => {
-        sent.push(s);
-      },
+      () => `m${++n}`,
     );
     await b.notify(event(["sub@localhost/s"]));
     // juliet's bare JID is left out beside her resource; tybalt may not; sub is not doubled.
@@ -72,27 +73,13 @@ describe("the broadcaster with PEP's recipient filter", () => {
   });
 
   it("does not add them to events other than items, retract, purge and delete", async () => {
-    const sent: Element[] = [];
-    const b = pepBroadcaster(
-      () => "m",
-      { interested: () => ["juliet@localhost/a"], mayReceive: async () => true },
-      async (s) => {
-        sent.push(s);
-      },
-    );
+    const { b, sent } = pepBroadcaster({ interested: () => ["juliet@localhost/a"], mayReceive: async () => true });
     await b.notify({ ...event(["x@localhost/1"]), kind: "last-item" });
     expect(sent.map((m) => m.attrs.to)).toEqual(["x@localhost/1"]);
   });
 
   it("sends affiliation notifications (XEP-0060 §8.9.4) to the entity whose affiliation changed", async () => {
-    const sent: Element[] = [];
-    const b = pepBroadcaster(
-      () => "m",
-      { interested: () => ["juliet@localhost/a"], mayReceive: async () => true },
-      async (s) => {
-        sent.push(s);
-      },
-    );
+    const { b, sent } = pepBroadcaster({ interested: () => ["juliet@localhost/a"], mayReceive: async () => true });
     await b.notify({
       kind: "affiliation",
       node: "tune",
