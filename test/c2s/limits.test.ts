@@ -149,22 +149,25 @@ VirtualHost "localhost"
   }, 30000);
 });
 
-describe("clients behind a reverse proxy (WebSocket)", () => {
-  /** A WebSocket stream, opened; resolves with the first stanza-level element the server sends. */
-  async function wsOpen(port: number, headers: Record<string, string>, localAddress?: string): Promise<{ ws: WebSocket; first: string }> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`, "xmpp", { headers, localAddress });
-    const got: string[] = [];
-    ws.on("message", (d) => got.push(String(d)));
-    await new Promise((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
-    });
-    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
-    const deadline = Date.now() + 5000;
-    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return { ws, first: got[1] ?? "" };
-  }
+/**
+ * A WebSocket stream, opened; resolves once the server has sent its first stanza-level element
+ * (`first`); `got` keeps every message it sends.
+ */
+async function wsOpen(port: number, headers: Record<string, string> = {}, localAddress?: string): Promise<{ ws: WebSocket; got: string[]; first: string }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`, "xmpp", { headers, localAddress });
+  const got: string[] = [];
+  ws.on("message", (d) => got.push(String(d)));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
+  const deadline = Date.now() + 5000;
+  while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return { ws, got, first: got[1] ?? "" };
+}
 
+describe("clients behind a reverse proxy (WebSocket)", () => {
   it("count per forwarded client address (trusted_proxies), not per proxy", async () => {
     ts = await startTestServer({ config: `${PLAIN}c2s_max_unauthenticated_per_ip = 1\nVirtualHost "localhost"\n` });
     // Two clients behind the proxy at 127.0.0.1 (trusted by default): one place each.
@@ -187,16 +190,7 @@ describe("clients behind a reverse proxy (WebSocket)", () => {
 describe("read rate over WebSocket (mod_limits)", () => {
   it("holds whole messages back until the allowance has refilled, losing none", async () => {
     ts = await startTestServer({ config: `${PLAIN}modules_enabled = { "limits"; "register" }\nlimits = { c2s = { rate = "2kb/s"; burst = "1s" } }\nVirtualHost "localhost"\n` });
-    const ws = new WebSocket(`ws://127.0.0.1:${ts.httpPort}/xmpp-websocket`, "xmpp");
-    const got: string[] = [];
-    ws.on("message", (d) => got.push(String(d)));
-    await new Promise((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
-    });
-    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>");
-    const deadline = Date.now() + 5000;
-    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const { ws, got } = await wsOpen(ts.httpPort);
     const replies = () => got.filter((m) => m.includes("id='r")).length;
     // 10 messages of about 1000 bytes: 5 times the burst, about 4 s at 2000 bytes/s.
     for (let i = 0; i < 10; i++) ws.send(`<iq xmlns='jabber:client' type='get' id='r${i}' pad='${"x".repeat(900)}'><query xmlns='jabber:iq:register'/></iq>`);
