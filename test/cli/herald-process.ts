@@ -31,3 +31,17 @@ export function startHeraldProcess(
     });
   });
 }
+
+/** The listener lines of a test configuration: c2s, direct TLS, HTTP and HTTPS on these four loopback ports, no s2s. */
+export function loopbackListeners(ports: number[]): string {
+  return `c2s_ports = { ${ports[0]} }
+c2s_direct_tls_ports = { ${ports[1]} }
+http_ports = { ${ports[2]} }
+https_ports = { ${ports[3]} }
+s2s_ports = { }
+c2s_interfaces = { "127.0.0.1" }
+c2s_direct_tls_interfaces = { "127.0.0.1" }
+http_interfaces = { "127.0.0.1" }
+https_interfaces = { "127.0.0.1" }
+`;
+}

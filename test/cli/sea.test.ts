@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
-import { startHeraldProcess } from "./herald-process.js";
+import { loopbackListeners, startHeraldProcess } from "./herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,16 +81,7 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, "herald.cfg.lua"),
     `data_path = "data"
-c2s_ports = { ${ports[0]} }
-c2s_direct_tls_ports = { ${ports[1]} }
-http_ports = { ${ports[2]} }
-https_ports = { ${ports[3]} }
-s2s_ports = { }
-c2s_interfaces = { "127.0.0.1" }
-c2s_direct_tls_interfaces = { "127.0.0.1" }
-http_interfaces = { "127.0.0.1" }
-https_interfaces = { "127.0.0.1" }
-log = "info"
+${loopbackListeners(ports)}log = "info"
 modules_enabled = { "ping" }
 -- Keys under 10,000 iterations come with an argon2id hash, checked on PLAIN: the embedded argon2 addon runs.
 scram_iteration_count = 4096
