@@ -17,7 +17,7 @@ import type { Logger, RateLimitedLog } from "../util/logger.js";
 import { jidHost, jidPrep, namePrep } from "../util/jid.js";
 import { errorReply, serialize, type Element } from "../xml/stanza.js";
 import type { BindAddress } from "./interfaces.js";
-import { SocketTransport, type Listener } from "./listeners.js";
+import { SocketTransport, closeServer, listenOn, type Listener } from "./listeners.js";
 import { CertStore } from "./certs.js";
 import { XmppStream, type FeatureProvider, type StreamLimits } from "./stream.js";
 import type { Transport } from "./transport.js";
@@ -211,14 +211,7 @@ export async function listenComponents(ctx: ComponentContext, port: number, addr
     const transport = new SocketTransport(socket, NO_CERTIFICATES, false, ctx.options(undefined).maxSendBuffer);
     transport.attach(new ComponentStream(transport, ctx));
   });
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port, host: address.host, ipv6Only: address.ipv6Only }, () => {
-      server.off("error", reject);
-      const a = server.address();
-      resolve(typeof a === "object" && a ? a.port : port);
-    });
-  });
+  const bound = await listenOn(server, port, address);
   ctx.log.info(`Listening for external components on [${address.name}]:${bound}`);
-  return { kind: "component", address: address.name, port: bound, close: () => new Promise((r) => server.close(() => r())) };
+  return { kind: "component", address: address.name, port: bound, close: () => closeServer(server) };
 }

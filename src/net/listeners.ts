@@ -258,7 +258,8 @@ export interface TransportAttach {
   attach(conn: C2SConnection): void;
 }
 
-function listen(server: NetServer | HttpServer, port: number, address: BindAddress): Promise<number> {
+/** Listen on the address; resolves with the port bound (the one asked for, or the one the OS chose for 0). */
+export function listenOn(server: NetServer | HttpServer, port: number, address: BindAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ port, host: address.host, ipv6Only: address.ipv6Only }, () => {
@@ -269,7 +270,7 @@ function listen(server: NetServer | HttpServer, port: number, address: BindAddre
   });
 }
 
-function closeServer(server: NetServer | HttpServer): Promise<void> {
+export function closeServer(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
@@ -283,7 +284,7 @@ export async function listenC2S(ctx: ListenerContext, port: number, address: Bin
     ? createTlsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs), ALPNProtocols: ["xmpp-client"] }, onSocket)
     : createNetServer(onSocket);
   if (directTls) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "direct TLS"));
-  const bound = await listen(server, port, address);
+  const bound = await listenOn(server, port, address);
   ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}client connections on [${address.name}]:${bound}`);
   return { kind: directTls ? "c2s_direct_tls" : "c2s", address: address.name, port: bound, close: () => closeServer(server) };
 }
@@ -394,7 +395,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
       track(ctx, conn, throttle);
     });
   });
-  const bound = await listen(server, port, address);
+  const bound = await listenOn(server, port, address);
   ctx.log.info(`Listening for HTTP${https ? "S" : ""} (WebSocket at ${WEBSOCKET_PATH}${bosh ? `, BOSH at ${BOSH_PATH}` : ""}) on [${address.name}]:${bound}`);
   return {
     kind: https ? "https" : "http",

@@ -12,7 +12,7 @@ import type { Logger } from "../util/logger.js";
 import type { CertStore } from "./certs.js";
 import { logTlsFailure } from "./failure-log.js";
 import type { BindAddress } from "./interfaces.js";
-import type { Listener } from "./listeners.js";
+import { closeServer, listenOn, type Listener } from "./listeners.js";
 import { S2SInStream, S2SManager, type S2SContext, type S2SOptions } from "./s2s.js";
 import type { S2STarget } from "./s2s-resolve.js";
 import { S2STransport, type S2STls } from "./s2s-transport.js";
@@ -164,19 +164,12 @@ export async function listenS2S(
       )
     : createNetServer(onSocket);
   if (directTls) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.failureLog, socket.remoteAddress, err, "s2s direct TLS"));
-  const bound = await new Promise<number>((ok, fail) => {
-    server.once("error", fail);
-    server.listen({ port, host: address.host, ipv6Only: address.ipv6Only }, () => {
-      server.off("error", fail);
-      const a = server.address();
-      ok(typeof a === "object" && a ? a.port : port);
-    });
-  });
+  const bound = await listenOn(server, port, address);
   ctx.log.info(`Listening for ${directTls ? "direct TLS " : ""}server connections on [${address.name}]:${bound}`);
   return {
     kind: directTls ? "s2s_direct_tls" : "s2s",
     address: address.name,
     port: bound,
-    close: () => new Promise((ok) => server.close(() => ok())),
+    close: () => closeServer(server),
   };
 }
