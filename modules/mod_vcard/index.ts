@@ -3,8 +3,7 @@
 // `vcard_max_size` (bytes of the serialized vCard, default 256 KiB) bounds what one account stores.
 
 import { defineModule } from "../../src/modules/api.js";
-import { isClientSession } from "../../src/router/router.js";
-import { jidNode } from "../../src/util/jid.js";
+import { addressedAccount, isClientSession } from "../../src/router/router.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, elementToJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import type { ClientSession } from "../../src/sessions/session.js";
@@ -29,8 +28,7 @@ export default defineModule({
       NS_VCARD,
       "vCard",
       async (ev) => {
-        const to = ev.stanza.attrs.to;
-        const user = to === undefined ? (isClientSession(ev.origin) ? ev.origin.username : undefined) : jidNode(to);
+        const user = addressedAccount(ev);
         if (user === undefined) return undefined;
         // RFC 6121 §8.5.1: an iq to an account that does not exist.
         if (!ev.toSelf && !(await module.accounts.exists(user))) return new StanzaError("cancel", "service-unavailable");

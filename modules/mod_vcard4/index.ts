@@ -3,8 +3,7 @@
 // the requester may see it (the node's access model), an iq set from the account publishes it.
 
 import { defineModule } from "../../src/modules/api.js";
-import { isClientSession } from "../../src/router/router.js";
-import { jidNode } from "../../src/util/jid.js";
+import { addressedAccount, isClientSession } from "../../src/router/router.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import "../lib/pubsub/services.js";
 import { NS_VCARD4, NODE_VCARD4 } from "../../src/xml/ns.js";
@@ -22,9 +21,8 @@ export default defineModule({
       NS_VCARD4,
       "vcard",
       async (ev) => {
-        const { stanza, origin } = ev;
-        const to = stanza.attrs.to;
-        const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
+        const { stanza } = ev;
+        const username = addressedAccount(ev);
         if (username === undefined) return undefined;
         const account = await pep.service(username);
         if (!account) return new StanzaError("cancel", "service-unavailable");

@@ -6,8 +6,7 @@
 // next login (upgrade_legacy_vcards, default true). Loads mod_pep (module.depends("pep")); replaces mod_vcard.
 
 import { defineModule } from "../../src/modules/api.js";
-import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import { jidNode } from "../../src/util/jid.js";
+import { addressedAccount, isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson, type ElementJson } from "../../src/xml/json.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { lastPayload, publishWithDefaults } from "../lib/pubsub/pep.js";
@@ -63,9 +62,8 @@ export default defineModule({
       NS_VCARD_TEMP,
       "vCard",
       async (ev) => {
-        const { stanza, origin } = ev;
-        const to = stanza.attrs.to;
-        const username = to === undefined ? (isClientSession(origin) ? origin.username : undefined) : jidNode(to);
+        const { stanza } = ev;
+        const username = addressedAccount(ev);
         if (username === undefined) return undefined;
         const pep = await peps.service(username);
         // RFC 6121 §8.5.1: no such account.

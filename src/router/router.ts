@@ -13,7 +13,7 @@
 import type { StanzaEventName } from "../events/core-events.js";
 import type { Host } from "../hosts/host.js";
 import type { ClientSession, StanzaSink } from "../sessions/session.js";
-import { jidBare, jidHost, jidPrep, jidSplit } from "../util/jid.js";
+import { jidBare, jidHost, jidNode, jidPrep, jidSplit } from "../util/jid.js";
 import type { Logger } from "../util/logger.js";
 import { errorReply, StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
 
@@ -54,6 +54,13 @@ export interface RemoteRoute {
 
 export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
   return o.type === "c2s" || o.type === "c2s_unauthed";
+}
+
+/** The account a stanza to a bare JID is for: the localpart of `to`, or without `to` the sending client's own. */
+export function addressedAccount(ev: Pick<StanzaEvent, "stanza" | "origin">): string | undefined {
+  const to = ev.stanza.attrs.to;
+  if (to !== undefined) return jidNode(to);
+  return isClientSession(ev.origin) ? ev.origin.username : undefined;
 }
 
 interface PendingIq {
