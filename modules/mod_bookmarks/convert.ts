@@ -50,28 +50,25 @@ export function fromItem(id: string, payload: unknown): Bookmark | undefined {
   };
 }
 
-export function toPayload(b: Bookmark): Element {
-  const attrs: Record<string, string> = { xmlns: NS_BOOKMARKS2 };
+/** A <conference/> with the bookmark's name, autojoin, nick and password, after `attrs` (its namespace, or its JID). */
+function conference(b: Bookmark, attrs: Record<string, string>): Element {
   if (b.name !== undefined) attrs.name = b.name;
   if (b.autojoin) attrs.autojoin = "true";
   const c = new Element("conference", attrs);
   if (b.nick !== undefined) c.textTag("nick", b.nick);
   if (b.password !== undefined) c.textTag("password", b.password);
+  return c;
+}
+
+export function toPayload(b: Bookmark): Element {
+  const c = conference(b, { xmlns: NS_BOOKMARKS2 });
   if (b.extensions) c.add(b.extensions.clone());
   return c;
 }
 
 export function toLegacy(bookmarks: readonly Bookmark[]): Element {
   const storage = new Element("storage", { xmlns: NS_LEGACY });
-  for (const b of bookmarks) {
-    const attrs: Record<string, string> = { jid: b.jid };
-    if (b.name !== undefined) attrs.name = b.name;
-    if (b.autojoin) attrs.autojoin = "true";
-    const c = new Element("conference", attrs);
-    if (b.nick !== undefined) c.textTag("nick", b.nick);
-    if (b.password !== undefined) c.textTag("password", b.password);
-    storage.add(c);
-  }
+  for (const b of bookmarks) storage.add(conference(b, { jid: b.jid }));
   return storage;
 }
 
