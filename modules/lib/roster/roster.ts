@@ -25,13 +25,7 @@ export interface RosterItem {
 }
 
 /** The stored form of an item (the map key is the contact's bare JID). */
-export interface StoredItem {
-  name?: string;
-  subscription: Subscription;
-  ask?: "subscribe";
-  groups: string[];
-  approved?: true;
-}
+export type StoredItem = Omit<RosterItem, "jid">;
 
 /** Whole stanzas are kept (RFC 6121 §3.1.3: the full request) in the stores' element form (src/xml/json.ts). */
 export type JsonElement = ElementJson;
