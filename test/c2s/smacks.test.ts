@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { rmSync } from "node:fs";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { Inbox } from "../helpers/inbox.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import type { Element } from "../../src/xml/stanza.js";
 import type { C2SConnection } from "../../src/net/c2s.js";
@@ -479,19 +480,15 @@ describe("stream management: server shutdown", () => {
 
 /** A raw RFC 7395 client: every WebSocket message is one element. */
 class WsClient {
-  private queue: Element[] = [];
+  private readonly inbox = new Inbox<Element>();
   readonly frames: string[] = [];
-  private waiters: Array<() => void> = [];
   private parser: XmlStream;
 
   private constructor(readonly ws: WebSocket) {
     this.parser = new XmlStream(
       {
         streamStart: () => {},
-        stanza: (el) => {
-          this.queue.push(el);
-          for (const w of this.waiters.splice(0)) w();
-        },
+        stanza: (el) => this.inbox.push(el),
         streamEnd: () => {},
         error: () => {},
       },
@@ -520,20 +517,9 @@ class WsClient {
   async next(timeoutMs = 5000): Promise<Element> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const el = this.queue.shift();
-      if (el) {
-        if (el.name === "r" && el.attrs.xmlns === SM) continue;
-        return el;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`nothing received within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      const el = await this.inbox.take(Math.max(0, deadline - Date.now()));
+      if (el.name === "r" && el.attrs.xmlns === SM) continue;
+      return el;
     }
   }
 

@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
 import { scramClient } from "../../src/sasl/client.js";
+import { Inbox } from "./inbox.js";
 
 const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 
@@ -23,9 +24,7 @@ export interface StreamEvent {
 export class RawStream {
   socket!: Socket | TLSSocket;
   private parser!: XmlStream;
-  protected events: StreamEvent[] = [];
-  private waiters: Array<() => void> = [];
-  closed = false;
+  protected readonly events = new Inbox<StreamEvent>();
   /** Everything read, as text. */
   raw = "";
 
@@ -36,10 +35,7 @@ export class RawStream {
       this.raw += d.toString("utf8");
       this.parser.write(d);
     });
-    sock.on("close", () => {
-      this.closed = true;
-      this.wake();
-    });
+    sock.on("close", () => this.events.close());
     sock.on("error", () => {});
   }
 
@@ -57,13 +53,11 @@ export class RawStream {
 
   private push(ev: StreamEvent): void {
     this.events.push(ev);
-    this.wake();
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+  /** The connection has closed. */
+  get closed(): boolean {
+    return this.events.closed;
   }
 
   write(data: string | Buffer): void {
@@ -75,21 +69,8 @@ export class RawStream {
   }
 
   /** The next stream event, or throws after the timeout. */
-  async nextEvent(timeoutMs = 5000): Promise<StreamEvent> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.events.length === 0) {
-      if (this.closed) throw new Error("connection closed");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`nothing received within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.events.shift()!;
+  nextEvent(timeoutMs = 5000): Promise<StreamEvent> {
+    return this.events.take(timeoutMs);
   }
 
   /** The next element (stanza or stream-level element). */
