@@ -275,6 +275,13 @@ export class RawClient extends RawStream {
     await this.bind(opts.resource);
   }
 
+  private static syncs = 0;
+
+  /** A ping round trip to the server: everything this client sent before has been handled (stanzas are processed in order). */
+  async sync(): Promise<void> {
+    await this.iq(`<iq type='get' id='sync${++RawClient.syncs}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  }
+
   /** Send an iq and wait for the reply with the same id (skipping other stanzas, which stay queued). */
   async iq(el: Element | string, timeoutMs = 5000): Promise<Element> {
     const stanza = typeof el === "string" ? el : el.toString();

@@ -6,6 +6,7 @@ import { MemoryStorage } from "../../src/storage/memory.js";
 import type { Json, KeyvalStore } from "../../src/storage/types.js";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { waitUntil } from "../helpers/wait.js";
 import { noMessage } from "./message-helpers.js";
 
 const NS = "urn:xmpp:blocking";
@@ -37,13 +38,6 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 `;
 
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("blocklist cache", () => {
   let ts: TestServer;

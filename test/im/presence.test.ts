@@ -6,6 +6,7 @@ import "../../modules/lib/im/presence.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { waitUntil } from "../helpers/wait.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 const NS = "jabber:iq:roster";
@@ -32,17 +33,10 @@ function login(user: string, resource?: string): Promise<RawClient> {
 
 const bare = (c: RawClient) => c.jid.split("/")[0];
 
-async function sync(c: RawClient): Promise<void> {
-  await c.iq(`<iq type='get' id='sync${++n}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+function sync(c: RawClient): Promise<void> {
+  return c.sync();
 }
 
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Read everything until the line is quiet. */
 function drain(c: RawClient, quietMs = 250): Promise<Element[]> {

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { errorCondition } from "../helpers/errors.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 const NS = "jabber:iq:roster";
-const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const CONFIG = `
 modules_enabled = { "roster"; "ping" }
 c2s_require_encryption = true
@@ -29,10 +29,6 @@ function login(user: string, resource?: string, t: TestServer = ts): Promise<Raw
   return t.login(user, "pw", { resource });
 }
 
-function errorCondition(el: Element): string | undefined {
-  return el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === STANZAS && c.name !== "text")?.name;
-}
-
 async function rosterGet(c: RawClient, ver?: string): Promise<Element> {
   const verAttr = ver === undefined ? "" : ` ver='${ver}'`;
   return c.iq(`<iq type='get' id='g${++n}'><query xmlns='${NS}'${verAttr}/></iq>`);
@@ -47,8 +43,8 @@ function items(result: Element): Element[] {
 }
 
 /** Everything the client sent so far has been handled (its stanzas are processed in order). */
-async function sync(c: RawClient): Promise<void> {
-  await c.iq(`<iq type='get' id='sync${++n}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+function sync(c: RawClient): Promise<void> {
+  return c.sync();
 }
 
 /** The next stanza must be a roster push; answer it and return its query. */

@@ -146,8 +146,8 @@ export function answerQuery(c: RawClient, query: Element, features: string[]): v
 }
 
 /** A ping round trip: everything the server did for earlier stanzas of this client is done. */
-export async function sync(c: RawClient): Promise<void> {
-  await c.iq(`<iq type='get' id='${nextId()}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+export function sync(c: RawClient): Promise<void> {
+  return c.sync();
 }
 
 /** Read what arrives until `ms` of quiet. */
