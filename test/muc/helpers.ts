@@ -61,17 +61,7 @@ export function itemOf(el: Element): Record<string, string> {
   return item.attrs;
 }
 
-export function errorOf(el: Element): { type?: string; condition?: string; text?: string } {
-  if (el.attrs.type !== "error") throw new Error(`expected an error, got ${el}`);
-  const e = el.getChild("error")!;
-  const out: { type?: string; condition?: string; text?: string } = { type: e.attrs.type };
-  for (const c of e.childElements()) {
-    if (c.attrs.xmlns !== NS_STANZAS) continue;
-    if (c.name === "text") out.text = c.getText();
-    else out.condition = c.name;
-  }
-  return out;
-}
+export { errorOf } from "../helpers/errors.js";
 
 /**
  * Join room/nick and read up to the subject message (the end of the join, §7.2.16). Returns

@@ -4,6 +4,7 @@
 
 import { startTestServer, type TestServer } from "../harness/index.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
+import { errorOf as errorOfIn, expectResult } from "../helpers/errors.js";
 import { Element } from "../../src/xml/stanza.js";
 import { capsHash } from "../../modules/mod_pep/caps.js";
 
@@ -72,24 +73,10 @@ export function publish(c: RawClient, node: string, id: string | undefined, payl
   return pubsub(c, "set", publishBody(node, id, payload, options));
 }
 
-export function expectResult(el: Element): Element {
-  if (el.attrs.type !== "result") throw new Error(`expected a result, got ${el}`);
-  return el;
-}
+export { expectResult };
 
-/** type, condition, pubsub#errors child, text of an error reply. */
-export function errorOf(el: Element): { type?: string; condition?: string; app?: string; text?: string } {
-  if (el.attrs.type !== "error") throw new Error(`expected an error, got ${el}`);
-  const e = el.getChild("error")!;
-  const out: { type?: string; condition?: string; app?: string; text?: string } = { type: e.attrs.type };
-  for (const c of e.childElements()) {
-    if (c.attrs.xmlns === NS_STANZAS) {
-      if (c.name === "text") out.text = c.getText();
-      else out.condition = c.name;
-    } else if (c.attrs.xmlns === NS_ERRORS) out.app = c.name;
-  }
-  return out;
-}
+/** type, condition, pubsub#errors child (and its feature), text of an error reply. */
+export const errorOf = (el: Element) => errorOfIn(el, NS_ERRORS);
 
 /** The disco#info a test client answers with: an identity and these features. */
 export function discoInfo(features: string[], node?: string): Element {

@@ -3,6 +3,7 @@
 
 import { startTestServer, type TestServer } from "../harness/index.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
+import { errorOf as errorOfIn, expectResult } from "../helpers/errors.js";
 import type { Element } from "../../src/xml/stanza.js";
 
 export const PUBSUB = "pubsub.localhost";
@@ -49,27 +50,9 @@ export function pubsub(c: RawClient, type: "get" | "set", body: string, ns: stri
 export const owner = (c: RawClient, type: "get" | "set", body: string): Promise<Element> => pubsub(c, type, body, NS_OWNER);
 
 /** The error of an error reply: type, RFC 6120 condition, pubsub#errors child and its feature, text. */
-export function errorOf(el: Element): { type?: string; condition?: string; app?: string; feature?: string; text?: string } {
-  if (el.attrs.type !== "error") throw new Error(`expected an error, got ${el}`);
-  const e = el.getChild("error")!;
-  const out: { type?: string; condition?: string; app?: string; feature?: string; text?: string } = { type: e.attrs.type };
-  for (const c of e.childElements()) {
-    if (c.attrs.xmlns === NS_STANZAS) {
-      if (c.name === "text") out.text = c.getText();
-      else out.condition = c.name;
-    } else if (c.attrs.xmlns === NS_ERRORS) {
-      out.app = c.name;
-      if (c.attrs.feature !== undefined) out.feature = c.attrs.feature;
-    }
-  }
-  return out;
-}
+export const errorOf = (el: Element) => errorOfIn(el, NS_ERRORS);
 
-/** Fail with the stanza when a reply is not a result. */
-export function expectResult(el: Element): Element {
-  if (el.attrs.type !== "result") throw new Error(`expected a result, got ${el}`);
-  return el;
-}
+export { expectResult };
 
 export async function createNode(c: RawClient, node: string, config: Record<string, string | string[]> = {}): Promise<void> {
   const fields = Object.entries(config);
