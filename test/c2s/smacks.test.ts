@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { rmSync } from "node:fs";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { waitUntil } from "../helpers/wait.js";
 import { Inbox } from "../helpers/inbox.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import type { Element } from "../../src/xml/stanza.js";
@@ -47,13 +48,7 @@ async function quiet(c: RawClient, ms = 400): Promise<void> {
   }
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = 15000) => waitUntil(cond, ms, what);
 
 /** Authenticated, not bound; returns the stream features offered after authentication. */
 async function authed(ts: TestServer, user: string): Promise<{ c: RawClient; features: Element }> {

@@ -6,6 +6,7 @@ import { client } from "@xmpp/client";
 import WebSocket from "ws";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { waitUntil } from "../helpers/wait.js";
 import type { C2SConnection } from "../../src/net/c2s.js";
 
 // COMPAT: @xmpp/websocket uses the global WebSocket, which Node only has from version 22.
@@ -27,13 +28,7 @@ VirtualHost "localhost"
 });
 afterAll(() => ts?.stop());
 
-async function waitFor(what: string, cond: () => boolean, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = 15000) => waitUntil(cond, ms, what);
 
 interface SmApi {
   id: string;
