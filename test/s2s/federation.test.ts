@@ -19,13 +19,7 @@ let n = 0;
 const id = () => `f${++n}`;
 
 /** The next stanza matching `pred` (others are skipped). */
-async function waitFor(c: RawClient, pred: (el: Element) => boolean, timeoutMs = 10000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (pred(el)) return el;
-  }
-}
+const waitFor = (c: RawClient, pred: (el: Element) => boolean, timeoutMs = 10000): Promise<Element> => c.nextWhere(pred, timeoutMs);
 
 /** x and y (on different servers) subscribe to each other's presence, both online. */
 async function subscribeBoth(x: RawClient, y: RawClient): Promise<void> {
