@@ -5,6 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RawClient } from "../helpers/xmpp-client.js";
+import { waitForPort } from "../helpers/ports.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { forwardedOf, mamQuery, NS_MAM, NS_SID, stanzaIds } from "../mam/helpers.js";
 
@@ -50,20 +51,6 @@ function prosodyctl(cfg: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`prosodyctl ${args.join(" ")}: ${r.stdout}${r.stderr}`);
 }
 
-async function waitPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const c = await RawClient.connect(port);
-      c.socket.destroy();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`prosody did not listen on ${port}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 /** Start Prosody in DIR on PORT (foreground process, daemonize off); returns a stopper. */
 export async function startProsody(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
   mkdirSync(join(dir, "data"), { recursive: true });
@@ -78,7 +65,7 @@ export async function startProsody(dir: string, port: number): Promise<{ stop():
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   try {
-    await waitPort(port, 20000);
+    await waitForPort(port, { what: "prosody", timeoutMs: 20000 });
   } catch (err) {
     child.kill("SIGKILL");
     const log = existsSync(join(dir, "prosody.log")) ? readFileSync(join(dir, "prosody.log"), "utf8") : "";

@@ -16,10 +16,10 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-/** Does a TCP connection to this port on 127.0.0.1 succeed? */
-export function connects(port: number): Promise<boolean> {
+/** Does a TCP connection to this port (on 127.0.0.1 unless told) succeed? */
+export function connects(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
+    const s = connect(port, host);
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -28,14 +28,19 @@ export function connects(port: number): Promise<boolean> {
   });
 }
 
-/** Wait until something accepts connections on the port; throws once `child` (what should listen) has exited or after the time. */
-export async function waitForPort(port: number, opts: { child?: ChildProcess; what?: string; timeoutMs?: number } = {}): Promise<void> {
+/**
+ * Wait until something accepts connections on the port (on 127.0.0.1 unless told); throws once
+ * `child` (what should listen) has exited, or after the time.
+ */
+export async function waitForPort(port: number, opts: { host?: string; child?: ChildProcess; what?: string; timeoutMs?: number } = {}): Promise<void> {
   const what = opts.what ?? "the server";
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const host = opts.host ?? "127.0.0.1";
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (opts.child && opts.child.exitCode !== null) throw new Error(`${what} exited with ${opts.child.exitCode}`);
-    if (await connects(port)) return;
+    if (opts.child && opts.child.exitCode !== null) throw new Error(`${what} exited with code ${opts.child.exitCode}`);
+    if (await connects(port, host)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what} did not listen on ${port}`);
+  throw new Error(`${what} did not listen on ${host}:${port} within ${timeoutMs} ms`);
 }

@@ -11,11 +11,11 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { freePort } from "./helpers.js";
+import { waitForPort } from "../helpers/ports.js";
 
 export type PeerKind = "prosody" | "ejabberd";
 
@@ -147,23 +147,6 @@ export function addHostsEntries(entries: Record<string, string>): () => void {
   return () => removeHostsLines((l) => l.endsWith(mark));
 }
 
-async function waitListening(host: string, port: number, ms: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect({ host, port }, () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function readIf(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8") : "";
 }
@@ -274,8 +257,8 @@ export async function startProsody(o: PeerOptions): Promise<PeerServer> {
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const log = () => `${out}${readIf(join(o.dir, "prosody.log"))}`;
   try {
-    await waitListening("127.0.0.1", c2sPort, 30000, child);
-    await waitListening(o.address, 5269, 10000, child);
+    await waitForPort(c2sPort, { host: "127.0.0.1", child, timeoutMs: 30000 });
+    await waitForPort(5269, { host: o.address, child, timeoutMs: 10000 });
     await registerAccounts(c2sPort, o);
   } catch (err) {
     await stopGroup(child, exited);
@@ -393,8 +376,8 @@ export async function startEjabberd(o: PeerOptions): Promise<PeerServer> {
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const log = () => `${out}${readIf(join(logs, "ejabberd.log"))}${readIf(join(logs, "error.log"))}`;
   try {
-    await waitListening("127.0.0.1", c2sPort, 60000, child);
-    await waitListening(o.address, 5269, 10000, child);
+    await waitForPort(c2sPort, { host: "127.0.0.1", child, timeoutMs: 60000 });
+    await waitForPort(5269, { host: o.address, child, timeoutMs: 10000 });
     await registerAccounts(c2sPort, o);
   } catch (err) {
     await stopGroup(child, exited);
