@@ -7,8 +7,7 @@ import { A, B, freePort, login, startPair, type Pair } from "./helpers.js";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { orderSrv } from "../../src/net/s2s-resolve.js";
 import type { Element } from "../../src/xml/stanza.js";
-
-const condition = (el: Element) => el.getChild("error")?.childElements().find((c) => c.name !== "text")?.name;
+import { errorCondition as condition } from "../helpers/errors.js";
 
 describe("a remote server that never answers", () => {
   let silent: Server;
