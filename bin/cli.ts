@@ -1,21 +1,21 @@
 // `herald`: the one executable. start | adduser | passwd | deluser | check | import | scansion | --version
 
-import { Command } from "commander";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { read } from "read";
 import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
-import { createStorage } from "../src/storage/index.js";
-import { createAccountStore } from "../src/auth/accounts.js";
-import { Graveyard } from "../modules/mod_tombstones/graveyard.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
 import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
 import { CHECK_SECTIONS } from "./check-names.js";
 import type { ScansionCliOptions } from "./scansion.js";
 import { formatDiagnostic } from "../src/config/options.js";
-import { wordsToShellLine } from "../src/admin/shell-parse.js";
 import type { ShellOutput } from "../src/admin/shell.js";
+
+// What only the other commands use (readline, `read`, the offline account store, the shell's
+// parser) is imported by those commands, so that a running server does not keep it. commander is
+// CommonJS: require() loads it as it is (an ESM import would have Node scan its source for named
+// exports first). A plain require() where there is one: the single-executable bundle bundles it.
+const { Command } = (typeof require === "function" ? require("commander") : createRequire(import.meta.url)("commander")) as typeof import("commander");
 
 /** The server and its modules, loaded by the commands that run them (not by `shell`, `adduser`, ...). */
 async function loadServer() {
@@ -116,8 +116,10 @@ program
       return res.result as ShellOutput;
     };
     if (words.length > 0) {
+      const { wordsToShellLine } = await import("../src/admin/shell-parse.js");
       process.exit(printPlain(await run(wordsToShellLine(words))) ? 1 : 0);
     }
+    const { createInterface } = await import("node:readline");
     if (!process.stdin.isTTY) {
       // Commands on standard input, one per line, answered as the one-shot form does.
       let errors = 0;
@@ -202,6 +204,11 @@ program
 async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest): Promise<void> {
   const kind = loaded.config.global.string("storage", "internal");
   if (kind === "memory") fail("storage = \"memory\": accounts only exist while the server runs; start it first");
+  const [{ createStorage }, { createAccountStore }, { Graveyard }] = await Promise.all([
+    import("../src/storage/index.js"),
+    import("../src/auth/accounts.js"),
+    import("../modules/mod_tombstones/graveyard.js"),
+  ]);
   const storage = createStorage("leveldb", { path: join(dataPath, "herald.db") });
   try {
     await storage.open();
@@ -245,6 +252,7 @@ function fail(msg: string): never {
 /** A password from the terminal (not echoed, asked twice for new passwords) or the first line of stdin. */
 async function readPassword(confirm: boolean): Promise<string> {
   if (!process.stdin.isTTY) {
+    const { createInterface } = await import("node:readline");
     const rl = createInterface({ input: process.stdin });
     for await (const line of rl) {
       rl.close();
@@ -254,6 +262,7 @@ async function readPassword(confirm: boolean): Promise<string> {
   }
   // npm's `read` (readline underneath): nothing echoed, line editing (backspace over any
   // character, Ctrl-U, arrows) as in any terminal prompt, Ctrl-C cancels.
+  const { read } = await import("read");
   const ask = async (prompt: string) => {
     try {
       return await read({ prompt, silent: true });

@@ -18,10 +18,20 @@
 //    element. An invisible wrapper root (default namespace jabber:client) is fed once, so <open/>,
 //    <close/> and stanzas all arrive as depth-1 elements.
 
-import { SaxesParser, type SaxesTagNS } from "saxes";
+import { createRequire } from "node:module";
+import type { SaxesParser, SaxesTagNS } from "saxes";
 import { Element } from "./stanza.js";
 import { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING } from "./ns.js";
 export { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING };
+
+// saxes is CommonJS: require() loads it as it is, where an ESM import would first have Node scan its
+// 74 KB source for named exports (a scan hot enough to be optimised by TurboFan at every start,
+// several MiB of compiler memory an idle server then keeps). It is loaded when the first parser is
+// made. A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
+type SaxesModule = typeof import("saxes");
+let saxes: SaxesModule | undefined;
+const loadSaxes = (): SaxesModule =>
+  (saxes ??= (typeof require === "function" ? require("saxes") : createRequire(import.meta.url)("saxes")) as SaxesModule);
 
 export type StreamErrorCondition =
   | "not-well-formed"
@@ -202,7 +212,7 @@ export class XmlStream {
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttributes = options.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
     this.maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
-    this.parser = new SaxesParser({ xmlns: true, position: true });
+    this.parser = new (loadSaxes().SaxesParser)({ xmlns: true, position: true });
     const p = this.parser;
     // saxes resolves a prefix by walking up every open element, which costs depth² per stanza.
     // Each open element keeps the prefixes in scope instead (shared with its parent unless it
