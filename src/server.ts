@@ -9,7 +9,6 @@ import type { ModuleRegistry } from "./modules/api.js";
 import { Router } from "./router/router.js";
 import { installFallbacks } from "./router/fallbacks.js";
 import { installComponentRoute } from "./router/components.js";
-import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
 import type { C2SConnection, C2SContext } from "./net/c2s.js";
@@ -30,7 +29,6 @@ import { jidPrep } from "./util/jid.js";
 import { VERSION } from "./version.js";
 import { closeAdminSocket, startAdminSocket, type AdminRequest, type AdminResponse } from "./admin/socket.js";
 import type { Server as NetServer } from "node:net";
-import { runShellLine } from "./admin/shell.js";
 import { MetricsRegistry } from "./stats/metrics.js";
 import { timedStorage } from "./stats/storage.js";
 import type { LogSink } from "./util/logger.js";
@@ -199,7 +197,7 @@ export class Server {
     restrictUmask();
     for (const m of openModes(this.dataPath)) this.log.warn(describeOpenMode(m));
     const writes = this.metrics.histogram("herald_storage_write_seconds", "Time a store write takes until it is durable", ["driver", "store"], { unit: "seconds" });
-    this.storage = timedStorage(this.opts.storage ?? this.openConfiguredStorage(), writes);
+    this.storage = timedStorage(this.opts.storage ?? (await this.openConfiguredStorage()), writes);
     await this.storage.open();
 
     for (const a of g.array("admins", [])) {
@@ -229,14 +227,16 @@ export class Server {
     this.log.info(`Herald ${VERSION} started: ${[...this.hosts.keys()].join(", ")}`);
   }
 
-  private openConfiguredStorage(): StorageDriver {
+  /** The configured driver, whose code only is loaded (a server on memory storage does not load LevelDB's). */
+  private async openConfiguredStorage(): Promise<StorageDriver> {
     const g = this.opts.config.global;
     const kind = g.string("storage", "internal");
-    if (kind === "memory") return createStorage("memory", {});
+    if (kind === "memory") return new (await import("./storage/memory.js")).MemoryStorage();
     if (kind !== "internal" && kind !== "leveldb") {
       this.log.warn(`storage = "${kind}" is not available in Herald; using LevelDB ("internal")`);
     }
     makePrivateDir(this.dataPath);
+    const { createStorage } = await import("./storage/index.js");
     return createStorage("leveldb", { path: join(this.dataPath, "herald.db") });
   }
 
@@ -568,7 +568,11 @@ export class Server {
   /** The account commands of the CLI, run inside the server. */
   async adminCommand(req: AdminRequest): Promise<AdminResponse> {
     if (req.command === "status") return { ok: true, result: { version: VERSION, hosts: [...this.hosts.keys()], sessions: this.connections.size } };
-    if (req.command === "shell") return { ok: true, result: await runShellLine(this, req.line ?? "") };
+    if (req.command === "shell") {
+      // The console's commands are loaded by the first one, not by a server nobody administers.
+      const { runShellLine } = await import("./admin/shell.js");
+      return { ok: true, result: await runShellLine(this, req.line ?? "") };
+    }
     const host = req.host ?? "";
     if (this.hosts.get(host)?.kind !== "local") return { ok: false, error: `${host} is not a VirtualHost of this server` };
     const accounts = this.accounts(host);

@@ -1,8 +1,7 @@
 // Listening sockets: c2s over TCP (STARTTLS), direct TLS (XEP-0368), WebSocket (RFC 7395) and BOSH
 // (XEP-0206, src/net/bosh.ts) with XEP-0156 discovery (src/net/host-meta.ts) on HTTP(S).
 
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
 import type { WebSocket } from "ws";
@@ -15,8 +14,7 @@ import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
 import type { HttpRoutes } from "./http-routes.js";
-import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
-import { serveHostMeta } from "./host-meta.js";
+import type { BoshOptions, BoshService } from "./bosh.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
@@ -300,7 +298,7 @@ function httpPeer(ctx: ListenerContext, req: IncomingMessage, https: boolean, co
   return { remoteAddress, secure: https || considerSecure || isLoopback(peer) || proxiedTls, tls: https || proxiedTls };
 }
 
-function boshService(ctx: ListenerContext): BoshService | undefined {
+function boshService(ctx: ListenerContext, BoshService: typeof import("./bosh.js").BoshService): BoshService | undefined {
   if (!ctx.bosh) return undefined;
   const options = ctx.bosh;
   ctx.boshService ??= new BoshService({
@@ -319,7 +317,15 @@ function boshService(ctx: ListenerContext): BoshService | undefined {
 }
 
 export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
-  const bosh = boshService(ctx);
+  // Node's HTTP server, BOSH and host-meta are loaded when the first HTTP listener starts, not by a
+  // server without one.
+  const [{ createServer: createHttpServer }, { createServer: createHttpsServer }, { BOSH_PATH, BoshService }, { serveHostMeta }] = await Promise.all([
+    import("node:http"),
+    import("node:https"),
+    import("./bosh.js"),
+    import("./host-meta.js"),
+  ]);
+  const bosh = boshService(ctx, BoshService);
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (bosh && (path === BOSH_PATH || path === `${BOSH_PATH}/`)) {
