@@ -5,10 +5,10 @@ import { join, resolve } from "node:path";
 import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
-import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
+import type { LoadedConfig } from "./load-config.js";
+import { fail, loadOrExit, loadServer, startCommand } from "./start.js";
 import { CHECK_SECTIONS } from "./check-names.js";
 import type { ScansionCliOptions } from "./scansion.js";
-import { formatDiagnostic } from "../src/config/options.js";
 import type { ShellOutput } from "../src/admin/shell.js";
 
 // What only the other commands use (readline, `read`, the offline account store, the shell's
@@ -17,12 +17,6 @@ import type { ShellOutput } from "../src/admin/shell.js";
 // exports first). A plain require() where there is one: the single-executable bundle bundles it.
 const { Command } = (typeof require === "function" ? require("commander") : createRequire(import.meta.url)("commander")) as typeof import("commander");
 
-/** The server and its modules, loaded by the commands that run them (not by `shell`, `adduser`, ...). */
-async function loadServer() {
-  const [{ Server }, { shippedModules }] = await Promise.all([import("../src/server.js"), import("../modules/index.js")]);
-  return { Server, shippedModules };
-}
-
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
 
@@ -30,40 +24,7 @@ program
   .command("start")
   .description("start the server (without -c: ./herald.cfg.lua if present, else the embedded default)")
   .option("-c, --config <file>", "configuration file in Prosody's syntax")
-  .action(async (opts: { config?: string }) => {
-    const loaded = loadOrExit(opts.config);
-    const logRouter = logRouterFromConfig(loaded.config);
-    const configLoader = () => {
-      // config:reload() in the shell reads the same file again.
-      const again = loadHeraldConfig(opts.config);
-      return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
-    };
-    const { Server, shippedModules } = await loadServer();
-    const server = new Server({ config: loaded.config, ...shippedModules, baseDir: loaded.baseDir, logRouter, configLoader });
-    for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
-    server.log.info(`Configuration: ${loaded.source}`);
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      try {
-        await server.stop(`Received ${signal}`);
-        process.exit(0);
-      } catch (err) {
-        server.log.error(`Error while stopping: ${(err as Error).stack}`);
-        process.exit(1);
-      }
-    };
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
-    try {
-      await server.start();
-    } catch (err) {
-      server.log.error(`Could not start: ${(err as Error).message}`);
-      await server.stop("start failed").catch(() => {});
-      process.exit(1);
-    }
-  });
+  .action(async (opts: { config?: string }) => startCommand(opts.config));
 
 for (const [name, description] of [
   ["adduser", "create an account (password from a prompt, or the first line of stdin)"],
@@ -234,19 +195,6 @@ async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest
     fail((err as Error).message);
   }
   await storage.close();
-}
-
-function loadOrExit(file: string | undefined): LoadedConfig {
-  try {
-    return loadHeraldConfig(file);
-  } catch (err) {
-    fail((err as Error).message);
-  }
-}
-
-function fail(msg: string): never {
-  console.error(`herald: ${msg}`);
-  process.exit(1);
 }
 
 /** A password from the terminal (not echoed, asked twice for new passwords) or the first line of stdin. */
