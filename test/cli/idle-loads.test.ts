@@ -130,7 +130,7 @@ describe("herald start", () => {
       /[/:]@mongodb-js\/saslprep\b/,
       /[/:]sonic-boom\b/,
       /[/:]read\b|\/read\/dist\//,
-      /^node:(http|https|readline|child_process)$/,
+      /^(require:)?(node:)?(http|https|readline|child_process|dns)$/,
       /\/dist\/bin\/cli\.js$/,
       /\/dist\/src\/storage\/(leveldb|index)\.js$/,
       /\/dist\/src\/net\/bosh\.js$/,
