@@ -27,7 +27,7 @@ export interface PepPresenceOptions {
   services: PepServices;
   interest: InterestTable;
   pending: PendingQueries;
-  /** The queries in flight across the host, one per claimed ver, with who waits for each. */
+  /** Caps queries in flight to remote entities, one per entity and ver for the host, with who waits. */
   shared: SharedCapsQueries;
   /** caps key -> "+notify" nodes (verified answers only). */
   caps: Lru<string, ReadonlySet<string>>;
