@@ -7,6 +7,9 @@
 //   pep_max_items (256)              upper bound of pubsub#max_items, and the value of "max"
 //   pep_service_cache_size (1000)    services kept in memory (least recently used go first)
 //   pep_info_cache_size (10000)      accounts with remembered "+notify" recipients, caps hashes
+//                                    (and caps queries in flight)
+//   pep_caps_query_timeout (30 s)    a caps query to a remote entity is shared by every account its
+//                                    presence reaches; unanswered this long, a repeated presence asks again
 //   pep_max_payload_size (262144)    bytes of one item's payload
 //   pep_sweep_interval (60 s)        how often ended leases and expired items are removed (on the
 //                                    cached services and on accounts with expiring data; services.ts)
@@ -31,7 +34,7 @@ import { handlePubsubIq } from "../lib/pubsub/protocol.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
 import "../lib/pubsub/services.js";
-import { InterestTable, PendingQueries } from "./interest.js";
+import { InterestTable, PendingQueries, SharedCapsQueries } from "./interest.js";
 import { Lru } from "../../src/util/lru.js";
 import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
@@ -45,6 +48,10 @@ export default defineModule({
     const interest = new InterestTable(infoCacheSize);
     const pending = new PendingQueries(infoCacheSize);
     const caps = new Lru<string, ReadonlySet<string>>(infoCacheSize);
+    // One caps query per remote entity and ver across the host, whatever the number of accounts its
+    // presence reaches; unanswered this long, it is sent again when the entity repeats its presence.
+    const capsQueryTimeoutMs = o.period("pep_caps_query_timeout", 30, { min: 0.05 }) * 1000;
+    const shared = new SharedCapsQueries(infoCacheSize, capsQueryTimeoutMs);
     const access = eventAccessOracle(
       module.fireOn,
       (h) => module.hostNames().includes(h),
@@ -89,6 +96,7 @@ export default defineModule({
       services,
       interest,
       pending,
+      shared,
       caps,
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
@@ -142,7 +150,8 @@ export default defineModule({
     });
     module.hook("iq-error/bare/disco", (ev) => {
       const who = discoAnswer(ev);
-      if (who) pending.forget(who.username, who.from);
+      if (!who) return undefined;
+      presence.discoError(who.username, who.from);
       return undefined;
     });
 
