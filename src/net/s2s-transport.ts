@@ -87,12 +87,31 @@ export class S2STransport implements Transport {
     return checkServerIdentity(domain, cert as PeerCertificate) === undefined;
   }
 
+  /** Output is corked until the end of the current tick (see write). */
+  private corked = false;
+
   write(data: string): void {
     if (this.socket.destroyed) return;
+    // Everything written to the peer during one tick (a pubsub fan-out to its users, a burst of
+    // presence) leaves in one writev, as larger TLS records, when the tick ends, instead of one
+    // record and one write syscall per stanza; the peer reads it in fewer, larger chunks too.
+    if (!this.corked) {
+      this.corked = true;
+      const socket = this.socket;
+      socket.cork();
+      process.nextTick(() => this.uncork(socket));
+    }
     this.socket.write(data);
     if (this.socket.writableLength > this.maxBuffer) {
       this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
     }
+  }
+
+  private uncork(socket: Socket): void {
+    if (socket !== this.socket) return void socket.uncork(); // replaced by TLS meanwhile
+    if (!this.corked) return; // flushed already (startTls)
+    this.corked = false;
+    socket.uncork();
   }
   end(): void {
     if (!this.socket.destroyed) this.socket.end();
@@ -109,6 +128,8 @@ export class S2STransport implements Transport {
 
   startTls(): Promise<void> {
     const plain = this.socket;
+    // <proceed/> (or <starttls/>) goes out on the plain socket before TLS takes it over.
+    if (this.corked) this.uncork(plain);
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
     plain.removeAllListeners("error");
