@@ -81,6 +81,15 @@ const MAX_ENTITY_CHARS = 12;
 // refused before saxes would report it (it only reports comments, PIs and DTDs once they end).
 const RESTRICTED_STATES = /^s(Doctype|DTD|Comment|PIBody|PIEnding)/;
 
+/** An attribute as saxes reports it while reading a tag; `uri` is set once the tag is complete. */
+interface TagAttribute {
+  name: string;
+  prefix: string;
+  local: string;
+  value: string;
+  uri?: string;
+}
+
 /** The parts of saxes' state this parser inspects between slices (not in saxes' typings). */
 interface SaxesInternals {
   // The event handlers (what SaxesParser.on() sets): assigned by name here, see the constructor.
@@ -90,7 +99,7 @@ interface SaxesInternals {
   xmldeclHandler: (decl: { encoding?: string }) => void;
   errorHandler: (err: Error) => void;
   openTagStartHandler: (tag: { name: string }) => void;
-  attributeHandler: () => void;
+  attributeHandler: (attr: TagAttribute) => void;
   openTagHandler: (tag: SaxesTagNS) => void;
   closeTagHandler: () => void;
   textHandler: (text: string) => void;
@@ -206,8 +215,8 @@ export class XmlStream {
   private readonly maxElements: number;
   /** Elements of the current stanza so far. */
   private elements = 0;
-  /** Attributes of the tag being read: saxes processes them all at its '>', so they are counted as they come. */
-  private attributes = 0;
+  /** Attributes of the tag being read, as they come (saxes processes them all at its '>': counted against maxAttributes meanwhile). */
+  private attributes: TagAttribute[] = [];
   private rootDefaultNs = NS_CLIENT;
   private rootSeen = false;
   private completed: Element[] = [];
@@ -279,8 +288,9 @@ export class XmlStream {
       else this.fail("not-well-formed", msg);
     };
     sx.openTagStartHandler = (tag) => this.onOpenStart(tag.name);
-    sx.attributeHandler = () => {
-      if (++this.attributes > this.maxAttributes) this.fail("policy-violation", `More than ${this.maxAttributes} attributes on an element`);
+    sx.attributeHandler = (attr) => {
+      // Kept in order for onOpen (walking saxes' own attribute object, a prototype-less dictionary, is slow).
+      if (this.attributes.push(attr) > this.maxAttributes) this.fail("policy-violation", `More than ${this.maxAttributes} attributes on an element`);
     };
     sx.openTagHandler = (tag) => this.onOpen(tag);
     sx.closeTagHandler = () => this.onClose();
@@ -508,7 +518,7 @@ export class XmlStream {
 
   private onOpenStart(name: string): void {
     if (this.ended) throw STOP;
-    this.attributes = 0;
+    this.attributes.length = 0;
     if (this.stack.length !== 0 || !this.rootSeen) return;
     // A stanza begins at its '<': whitespace before it does not count against its size. saxes
     // reports this after reading the character that ends the name (at prevI).
@@ -565,11 +575,10 @@ export class XmlStream {
     const parentNs = depth === 0 ? this.rootDefaultNs : this.uris[depth - 1];
     const attrs: Record<string, string> = {};
     if (uri !== parentNs) attrs.xmlns = uri;
-    for (const name in tag.attributes) {
-      const a = tag.attributes[name];
+    for (const a of this.attributes) {
       if (a.prefix === "xmlns" || a.name === "xmlns") continue;
       // Keep the declaration of a foreign attribute prefix so the element serializes correctly.
-      if (a.prefix && a.prefix !== "xml") attrs[`xmlns:${a.prefix}`] = a.uri;
+      if (a.prefix && a.prefix !== "xml") attrs[`xmlns:${a.prefix}`] = a.uri!;
       attrs[a.name] = a.value;
     }
     const el = new Element(tag.local, attrs);
