@@ -24,6 +24,11 @@ export class S2STransport implements Transport {
   readonly remoteAddress: string;
   private listener?: TransportListener;
   private closedOnce = false;
+  /** Bytes of the stream read and written (the XML, before TLS), since the connection opened. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Told of every read and write (the s2s metrics). */
+  onBytes?: (direction: "in" | "out", bytes: number) => void;
 
   constructor(
     private socket: Socket,
@@ -45,7 +50,11 @@ export class S2STransport implements Transport {
   }
 
   private listen(socket: Socket): void {
-    socket.on("data", (d: Buffer) => this.listener?.onTransportData(d));
+    socket.on("data", (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.onBytes?.("in", d.length);
+      this.listener?.onTransportData(d);
+    });
     socket.on("error", (err) => this.lost(err));
     socket.on("close", () => this.lost());
   }
@@ -102,6 +111,9 @@ export class S2STransport implements Transport {
       process.nextTick(() => this.uncork(socket));
     }
     this.socket.write(data);
+    const bytes = Buffer.byteLength(data);
+    this.bytesOut += bytes;
+    this.onBytes?.("out", bytes);
     if (this.socket.writableLength > this.maxBuffer) {
       this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
     }
@@ -113,6 +125,11 @@ export class S2STransport implements Transport {
     this.corked = false;
     socket.uncork();
   }
+  /** Bytes written but not yet taken by the kernel (a peer that reads slowly). */
+  get buffered(): number {
+    return this.socket.destroyed ? 0 : this.socket.writableLength;
+  }
+
   end(): void {
     if (!this.socket.destroyed) this.socket.end();
   }

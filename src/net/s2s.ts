@@ -47,7 +47,35 @@ export interface S2SOptions {
   connectOverrides: ReadonlyMap<string, S2STarget>;
 }
 
+/** What federation reports to the metrics (mod_http_openmetrics). */
+export interface S2SStats {
+  stanza(direction: "in" | "out", kind: string): void;
+  bytes(direction: "in" | "out", n: number): void;
+}
+
+/** One s2s connection as the admin shell and the metrics see it. */
+export interface S2SRow {
+  direction: "out" | "in";
+  local: string;
+  remote: string;
+  ready: boolean;
+  secure: boolean;
+  auth: string;
+  bidi: boolean;
+  /** The peer's address ("" while an outgoing connection is still being made). */
+  address: string;
+  stanzasIn: number;
+  stanzasOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Stanzas waiting for this route's connection to be ready. */
+  queued: number;
+  /** Bytes written and not yet taken by the peer. */
+  buffered: number;
+}
+
 export interface S2SContext {
+  stats?: S2SStats;
   hosts: Map<string, Host>;
   router: Router;
   log: Logger;
@@ -97,6 +125,8 @@ export class S2SInStream extends XmppStream {
   readonly authenticated = new Map<string, "external" | "dialback" | "certificate">();
   /** The peer asked for a bidirectional stream (XEP-0288). */
   bidi = false;
+  stanzasIn = 0;
+  stanzasOut = 0;
   private lastActivity = Date.now();
   private idleTimer?: NodeJS.Timeout;
   private negotiationTimer?: NodeJS.Timeout;
@@ -108,6 +138,7 @@ export class S2SInStream extends XmppStream {
   ) {
     super(s2sTransport, ctx.log, ctx.failureLog);
     this.log = ctx.log.child(this.id);
+    s2sTransport.onBytes = ctx.stats?.bytes;
     this.newParser();
     this.log.debug(`New incoming s2s ${s2sTransport.kind} connection from ${s2sTransport.remoteAddress}`);
     this.negotiationTimer = setTimeout(() => {
@@ -258,6 +289,8 @@ export class S2SInStream extends XmppStream {
       return;
     }
     if (!checkIncoming(this, el, this.ctx.hosts, (d) => this.authenticated.has(d))) return;
+    this.stanzasIn++;
+    this.ctx.stats?.stanza("in", el.name);
     const origin: RemoteOrigin = { type: "s2sin", id: this.id, host: jidHost(el.attrs.to!), remote: jidHost(el.attrs.from!) };
     return this.ctx.router.processRemote(origin, el);
   }
@@ -266,8 +299,15 @@ export class S2SInStream extends XmppStream {
   send(stanza: Element): boolean {
     if (this.closed) return false;
     this.lastActivity = Date.now();
+    this.stanzasOut++;
+    this.ctx.stats?.stanza("out", stanza.name);
     this.writeRaw(serialize(stanza));
     return true;
+  }
+
+  /** Traffic of this connection so far. */
+  get traffic(): { bytesIn: number; bytesOut: number; buffered: number } {
+    return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
   protected onTeardown(): void {
@@ -298,6 +338,8 @@ export class S2SOutStream extends XmppStream {
   private readonly verifies = new Map<string, Array<(outcome: "valid" | "invalid") => void>>();
   private readonly pendingVerifies: Element[] = [];
   lastActivity = Date.now();
+  stanzasIn = 0;
+  stanzasOut = 0;
 
   constructor(
     private readonly s2sTransport: S2STransport,
@@ -308,6 +350,7 @@ export class S2SOutStream extends XmppStream {
   ) {
     super(s2sTransport, ctx.log, ctx.failureLog);
     this.log = ctx.log.child(`${this.id} ${local}→${remote}`);
+    s2sTransport.onBytes = ctx.stats?.bytes;
     this.newParser();
     this.sendHeader(local, remote);
     this.startKeepalive();
@@ -472,6 +515,8 @@ export class S2SOutStream extends XmppStream {
       return;
     }
     if (!checkIncoming(this, el, this.ctx.hosts, (d) => d === this.remote)) return;
+    this.stanzasIn++;
+    this.ctx.stats?.stanza("in", el.name);
     const origin: RemoteOrigin = { type: "s2sin", id: this.id, host: jidHost(el.attrs.to!), remote: this.remote };
     return this.ctx.router.processRemote(origin, el);
   }
@@ -479,8 +524,15 @@ export class S2SOutStream extends XmppStream {
   send(stanza: Element): boolean {
     if (this.closed) return false;
     this.lastActivity = Date.now();
+    this.stanzasOut++;
+    this.ctx.stats?.stanza("out", stanza.name);
     this.writeRaw(serialize(stanza));
     return true;
+  }
+
+  /** Traffic of this connection so far. */
+  get traffic(): { bytesIn: number; bytesOut: number; buffered: number } {
+    return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
   protected onTeardown(): void {
@@ -537,16 +589,34 @@ export class S2SManager {
     return r;
   }
 
-  /** Outgoing streams and bidirectional incoming ones, for the shell's s2s:show(). */
-  list(): Array<{ direction: "out" | "in"; local: string; remote: string; ready: boolean; secure: boolean; auth: string; bidi: boolean }> {
-    const out: ReturnType<S2SManager["list"]> = [];
+  /**
+   * Outgoing connections (and routes still waiting for one, with the stanzas they hold) and
+   * authenticated incoming ones (a row per domain authenticated on it), with their traffic: for the
+   * shell's s2s:show() and the metrics.
+   */
+  list(): S2SRow[] {
+    const out: S2SRow[] = [];
     for (const r of this.routes.values()) {
-      if (r.out && !r.out.closed) out.push({ direction: "out", local: r.local, remote: r.remote, ready: r.out.ready, secure: r.out.secure, auth: r.out.authMethod ?? "none", bidi: r.out.bidi });
+      if (r.out && !r.out.closed) {
+        const s = r.out;
+        out.push({ direction: "out", local: r.local, remote: r.remote, ready: s.ready, secure: s.secure, auth: s.authMethod ?? "none", bidi: s.bidi, address: s.remoteAddress, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut, ...s.traffic, queued: r.queue.length });
+      } else if (r.queue.length) {
+        out.push({ direction: "out", local: r.local, remote: r.remote, ready: false, secure: false, auth: "none", bidi: false, address: "", stanzasIn: 0, stanzasOut: 0, bytesIn: 0, bytesOut: 0, buffered: 0, queued: r.queue.length });
+      }
     }
     for (const s of this.inbound) {
-      for (const [d, how] of s.authenticated) out.push({ direction: "in", local: s.localDomain, remote: d, ready: true, secure: s.secure, auth: how, bidi: s.bidi });
+      for (const [d, how] of s.authenticated) {
+        out.push({ direction: "in", local: s.localDomain, remote: d, ready: true, secure: s.secure, auth: how, bidi: s.bidi, address: s.remoteAddress, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut, ...s.traffic, queued: 0 });
+      }
     }
     return out;
+  }
+
+  /** Stanzas waiting for a connection to be ready, over every route. */
+  queued(): number {
+    let n = 0;
+    for (const r of this.routes.values()) n += r.queue.length;
+    return n;
   }
 
   /** Send a stanza from `local` (a domain served here) to `remote`; `fail` bounces it. */
