@@ -39,6 +39,7 @@ export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
     }
   }
   const secret = g.string("dialback_secret", "");
+  const maxSendBuffer = g.integer("s2s_send_buffer_limit", 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 });
   return {
     requireEncryption: g.boolean("s2s_require_encryption", true),
     secureAuth: g.boolean("s2s_secure_auth", false),
@@ -56,7 +57,9 @@ export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
       maxStanzaElements: g.integer("c2s_max_stanza_elements", 5000, { min: 100, max: 1000000 }),
       keepaliveSeconds: g.integer("s2s_keepalive_interval", 300, { min: 0, max: 86400 }),
     },
-    maxSendBuffer: g.integer("s2s_send_buffer_limit", 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+    maxSendBuffer,
+    // Senders wait well before the connection would be dropped.
+    sendBufferPause: Math.min(g.integer("s2s_send_buffer_pause", 1024 * 1024, { min: 16 * 1024, max: 1024 * 1024 * 1024 }), Math.floor(maxSendBuffer / 2)),
     connectOverrides: overrides,
   };
 }

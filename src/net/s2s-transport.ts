@@ -125,6 +125,26 @@ export class S2STransport implements Transport {
     this.corked = false;
     socket.uncork();
   }
+  private drainWait?: Promise<void>;
+
+  /** Resolves once everything written has been taken by the kernel, or the connection is gone. */
+  drained(): Promise<void> {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableLength === 0) return Promise.resolve();
+    // One wait (and one pair of listeners) however many senders wait for it.
+    this.drainWait ??= new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        this.drainWait = undefined;
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    });
+    return this.drainWait;
+  }
+
   /** Bytes written but not yet taken by the kernel (a peer that reads slowly). */
   get buffered(): number {
     return this.socket.destroyed ? 0 : this.socket.writableLength;

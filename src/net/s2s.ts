@@ -44,6 +44,8 @@ export interface S2SOptions {
   queueSize: number;
   limits: StreamLimits;
   maxSendBuffer: number;
+  /** Bytes waiting for the peer above which senders to it wait (s2s_send_buffer_pause). */
+  sendBufferPause: number;
   connectOverrides: ReadonlyMap<string, S2STarget>;
 }
 
@@ -310,6 +312,11 @@ export class S2SInStream extends XmppStream {
     return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
+  /** More than `limit` bytes wait for the peer: resolves once it has read them. */
+  congestion(limit: number): Promise<void> | undefined {
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained() : undefined;
+  }
+
   protected onTeardown(): void {
     if (this.idleTimer) clearInterval(this.idleTimer);
     if (this.negotiationTimer) clearTimeout(this.negotiationTimer);
@@ -535,6 +542,11 @@ export class S2SOutStream extends XmppStream {
     return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
+  /** More than `limit` bytes wait for the peer: resolves once it has read them. */
+  congestion(limit: number): Promise<void> | undefined {
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained() : undefined;
+  }
+
   protected onTeardown(): void {
     for (const list of this.verifies.values()) for (const cb of list) cb("invalid");
     this.verifies.clear();
@@ -552,6 +564,8 @@ class Route {
   out?: S2SOutStream;
   bidiIn?: S2SInStream;
   queue: Queued[] = [];
+  /** The queue is being written to the new connection, at the peer's pace; resolves when it is empty. */
+  flushing?: Promise<void>;
   connecting?: Promise<void>;
   timer?: NodeJS.Timeout;
   lastActivity = Date.now();
@@ -560,7 +574,7 @@ class Route {
     readonly remote: string,
   ) {}
   /** The stream stanzas go out on now, if any. */
-  sink(): { send(s: Element): boolean } | undefined {
+  sink(): { send(s: Element): boolean; congestion(limit: number): Promise<void> | undefined } | undefined {
     if (this.out?.ready && !this.out.closed) return this.out;
     if (this.bidiIn && !this.bidiIn.closed) return this.bidiIn;
     return undefined;
@@ -619,22 +633,36 @@ export class S2SManager {
     return n;
   }
 
-  /** Send a stanza from `local` (a domain served here) to `remote`; `fail` bounces it. */
-  send(stanza: Element, local: string, remote: string, fail: Fail): void {
-    if (this.stopped) return fail("remote-server-not-found", "The server is shutting down");
+  /**
+   * Send a stanza from `local` (a domain served here) to `remote`; `fail` bounces it. Flow control:
+   * when more than s2s_send_buffer_pause bytes wait for the peer, the promise returned resolves once
+   * it has read them (the sender should wait for it: a large pubsub fan-out then goes at the peer's
+   * pace instead of filling memory until s2s_send_buffer_limit drops the connection).
+   */
+  send(stanza: Element, local: string, remote: string, fail: Fail): Promise<void> | undefined {
+    if (this.stopped) {
+      fail("remote-server-not-found", "The server is shutting down");
+      return undefined;
+    }
     const r = this.route(local, remote);
     r.lastActivity = Date.now();
     const sink = r.sink();
-    if (sink) {
+    if (sink && !r.flushing) {
       sink.send(stanza);
-      return;
+      return sink.congestion(this.ctx.options.sendBufferPause);
+    }
+    if (sink && r.flushing) {
+      // Behind what waited for the connection, in order; the sender waits while it goes out.
+      r.queue.push({ stanza, fail });
+      return r.flushing;
     }
     if (r.queue.length >= this.ctx.options.queueSize) {
       fail("remote-server-timeout", `Too many stanzas waiting for the connection to ${remote}`);
-      return;
+      return undefined;
     }
     r.queue.push({ stanza, fail });
-    this.connect(r);
+    void this.connect(r);
+    return undefined;
   }
 
   private connect(r: Route): Promise<void> {
@@ -698,10 +726,27 @@ export class S2SManager {
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
     r.connecting = undefined;
-    const sink = r.sink();
-    for (const q of r.queue.splice(0)) {
-      if (sink) sink.send(q.stanza);
-      else q.fail("remote-server-not-found", `The connection to ${r.remote} was lost`);
+    if (!r.flushing && r.queue.length) {
+      r.flushing = this.flush(r).finally(() => (r.flushing = undefined));
+    }
+  }
+
+  /**
+   * Write what waited for the connection, in order, at the peer's pace (flow control, as for
+   * stanzas sent on a ready connection): all at once, a long queue could exceed
+   * s2s_send_buffer_limit and lose the connection with everything in it.
+   */
+  private async flush(r: Route): Promise<void> {
+    while (r.queue.length) {
+      const sink = r.sink();
+      if (!sink) {
+        for (const q of r.queue.splice(0)) q.fail("remote-server-not-found", `The connection to ${r.remote} was lost`);
+        return;
+      }
+      const q = r.queue.shift()!;
+      sink.send(q.stanza);
+      const congested = sink.congestion(this.ctx.options.sendBufferPause);
+      if (congested) await congested;
     }
   }
 

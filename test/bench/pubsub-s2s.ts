@@ -86,6 +86,11 @@ async function run(label: string, publishTo: TestServer, subscribeOn: TestServer
     await profiler.post("Profiler.enable");
     await profiler.post("Profiler.start");
   }
+  // The most bytes an s2s connection of the publishing server held for its peer at once.
+  let maxBuffered = 0;
+  const sampler = setInterval(() => {
+    for (const r of publishTo.server.s2s?.list() ?? []) maxBuffered = Math.max(maxBuffered, r.buffered);
+  }, 10);
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   for (let k = 0; k < opts.publishes; k++) {
@@ -100,6 +105,7 @@ async function run(label: string, publishTo: TestServer, subscribeOn: TestServer
   const deadline = performance.now() + 60000;
   while (performance.now() < deadline && listeners.some((l) => l.seen.size < opts.publishes)) await new Promise((r) => setTimeout(r, 20));
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
   if (profiler) {
     const { profile } = await profiler.post("Profiler.stop");
     writeFileSync(`${opts.profile!}.${label}.cpuprofile`, JSON.stringify(profile));
@@ -129,6 +135,7 @@ async function run(label: string, publishTo: TestServer, subscribeOn: TestServer
   console.log(`CPU per notification:          ${((cpu.user + cpu.system) / Math.max(1, lat.length)).toFixed(1)} µs (user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms)`);
   console.log(`missing notifications:         ${missing}`);
   console.log(`outgoing s2s connections:      ${s2s}`);
+  if (s2s) console.log(`largest s2s send buffer:       ${(maxBuffered / 1048576).toFixed(1)} MiB`);
   for (const c of clients) c.socket.destroy();
   publisher.close();
 }
