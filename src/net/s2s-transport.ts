@@ -126,13 +126,22 @@ export class S2STransport implements Transport {
     socket.uncork();
   }
   private drainWait?: Promise<void>;
+  /** When the present wait for the peer to read began. */
+  private drainWaitSince = 0;
 
-  /** Resolves once everything written has been taken by the kernel, or the connection is gone. */
-  drained(): Promise<void> {
+  /**
+   * Resolves once everything written has been taken by the kernel, or the connection is gone.
+   * `patienceMs`: a peer that has not read what waits in that long is stalled rather than slow, and
+   * nobody is asked to wait for it any more (undefined) until it has read it all: senders do not
+   * crawl behind a peer that is gone (s2s_send_buffer_limit drops it in the end).
+   */
+  drained(patienceMs = Infinity): Promise<void> | undefined {
     const socket = this.socket;
-    if (socket.destroyed || socket.writableLength === 0) return Promise.resolve();
+    if (socket.destroyed || socket.writableLength === 0) return undefined;
+    if (this.drainWait) return Date.now() - this.drainWaitSince < patienceMs ? this.drainWait : undefined;
     // One wait (and one pair of listeners) however many senders wait for it.
-    this.drainWait ??= new Promise<void>((resolve) => {
+    this.drainWaitSince = Date.now();
+    this.drainWait = new Promise<void>((resolve) => {
       const done = () => {
         socket.off("drain", done);
         socket.off("close", done);

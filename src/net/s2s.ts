@@ -15,7 +15,7 @@
 //                 s2s_timeout; routes idle for s2s_idle_timeout are closed.
 
 import type { Host } from "../hosts/host.js";
-import type { RemoteOrigin, Router } from "../router/router.js";
+import { REMOTE_FLOW_WAIT_MS, type RemoteOrigin, type Router } from "../router/router.js";
 import { nextSessionId } from "../sessions/session.js";
 import type { Logger, RateLimitedLog } from "../util/logger.js";
 import { jidHost, jidPrep, namePrep } from "../util/jid.js";
@@ -312,9 +312,9 @@ export class S2SInStream extends XmppStream {
     return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
-  /** More than `limit` bytes wait for the peer: resolves once it has read them. */
+  /** More than `limit` bytes wait for the peer: resolves once it has read them (undefined once it seems stalled). */
   congestion(limit: number): Promise<void> | undefined {
-    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained() : undefined;
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained(REMOTE_FLOW_WAIT_MS) : undefined;
   }
 
   protected onTeardown(): void {
@@ -542,9 +542,9 @@ export class S2SOutStream extends XmppStream {
     return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
-  /** More than `limit` bytes wait for the peer: resolves once it has read them. */
+  /** More than `limit` bytes wait for the peer: resolves once it has read them (undefined once it seems stalled). */
   congestion(limit: number): Promise<void> | undefined {
-    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained() : undefined;
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained(REMOTE_FLOW_WAIT_MS) : undefined;
   }
 
   protected onTeardown(): void {

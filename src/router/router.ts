@@ -56,6 +56,7 @@ export interface RemoteRoute {
 /**
  * The longest a sender waits for a congested s2s connection before going on (its stanza is sent
  * already): waiting is flow control, never a deadlock, even if two servers each wait for the other.
+ * A peer that has read nothing for that long is not waited for again until it has caught up.
  */
 export const REMOTE_FLOW_WAIT_MS = 1000;
 
