@@ -3,10 +3,14 @@
 // s2s_send_buffer_limit dropped the connection with what it held. Here the limit is its smallest
 // (64 KiB); a publish to 300 subscribers of b.test while the connection is being made, then five
 // at once on the ready connection, make about a megabyte of notifications:
-// every one arrives, over the one connection, which never holds more than the limit.
+// every one arrives, over the one connection, which never holds more than the limit. And a peer
+// that stops reading altogether is waited for only REMOTE_FLOW_WAIT_MS (a real, paused socket).
 
+import { connect, createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { A, B, login, startPair, type Pair } from "./helpers.js";
+import { S2STransport } from "../../src/net/s2s-transport.js";
+import { REMOTE_FLOW_WAIT_MS } from "../../src/router/router.js";
 
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const SUBSCRIBERS = 300;
@@ -83,4 +87,49 @@ describe("s2s flow control", () => {
     expect(largest).toBeLessThanOrEqual(65536);
     admin.close();
   }, 120000);
+});
+
+describe("a peer that stops reading", () => {
+  it("is waited for while it reads, and no longer once it has read nothing for REMOTE_FLOW_WAIT_MS, until it catches up", async () => {
+    // A real connection on loopback whose reading end is paused.
+    let accepted!: Socket;
+    const server = createServer((s) => {
+      accepted = s;
+      s.pause();
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const socket = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
+    await new Promise<void>((ok) => socket.once("connect", () => ok()));
+    while (!accepted) await new Promise((r) => setTimeout(r, 10));
+    const noTls = { ca: [], context: () => undefined, pair: () => undefined };
+    const transport = new S2STransport(socket, noTls, false, 256 * 1024 * 1024);
+    try {
+      // Far more than the kernel's buffers take: most of it waits in the transport.
+      const chunk = "x".repeat(64 * 1024);
+      for (let i = 0; i < 256; i++) transport.write(chunk);
+      await new Promise((r) => setImmediate(r));
+      expect(transport.buffered).toBeGreaterThan(1024 * 1024);
+      const first = transport.drained(REMOTE_FLOW_WAIT_MS);
+      expect(first).toBeInstanceOf(Promise);
+      expect(transport.drained(REMOTE_FLOW_WAIT_MS)).toBe(first); // one wait for every sender
+      // Nothing read for longer than the patience: senders are not held any more.
+      await new Promise((r) => setTimeout(r, REMOTE_FLOW_WAIT_MS + 500));
+      expect(transport.drained(REMOTE_FLOW_WAIT_MS)).toBeUndefined();
+      // The peer reads everything: the wait ends, and a new congestion is waited for again.
+      let read = 0;
+      accepted.on("data", (d: Buffer) => (read += d.length));
+      accepted.resume();
+      await first;
+      expect(transport.buffered).toBe(0);
+      accepted.pause();
+      for (let i = 0; i < 256; i++) transport.write(chunk);
+      await new Promise((r) => setImmediate(r));
+      expect(transport.drained(REMOTE_FLOW_WAIT_MS)).toBeInstanceOf(Promise);
+      expect(read).toBeGreaterThan(0);
+    } finally {
+      transport.destroy();
+      accepted?.destroy();
+      server.close();
+    }
+  }, 30000);
 });
