@@ -536,9 +536,23 @@ export class Server {
       tls: s2sTls(this.certs, trustedCAs(g, this.opts.baseDir ?? process.cwd(), log)),
       options: s2sOptions(g, log),
     };
+    const stanzas = this.metrics.counter("herald_s2s_stanzas", "Stanzas received from and sent to other servers", ["direction", "kind"]);
+    const bytes = this.metrics.counter("herald_s2s_bytes", "Bytes of XML read from and written to other servers (before TLS)", ["direction"]);
+    ctx.stats = { stanza: (direction, kind) => stanzas.inc([direction, kind]), bytes: (direction, n) => bytes.inc([direction], n) };
     const manager = new S2SManager(ctx);
     this.s2s = manager;
     this.router.remote = manager;
+    this.metrics.onCollect(() => {
+      // As prosody_mod_c2s__connections: established connections by local host, direction and address family.
+      const g = this.metrics.gauge("prosody_mod_s2s__connections", "Established s2s connections", ["host", "direction", "ip_family"]);
+      g.clear();
+      for (const r of manager.list()) {
+        if (!r.ready) continue;
+        const v6 = r.address.includes(":") && !r.address.startsWith("::ffff:");
+        g.inc([r.local, r.direction === "out" ? "outgoing" : "incoming", v6 ? "ipv6" : "ipv4"]);
+      }
+      this.metrics.gauge("herald_s2s_queued_stanzas", "Stanzas waiting for a connection to another server").set([], manager.queued());
+    });
     return { ctx, manager };
   }
 

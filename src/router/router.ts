@@ -49,8 +49,16 @@ export interface RemoteOrigin {
 
 /** Where stanzas for domains not served here go (federation). */
 export interface RemoteRoute {
-  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): void;
+  /** A promise when the connection is congested: resolves once the peer has read what waits (flow control). */
+  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): Promise<void> | undefined | void;
 }
+
+/**
+ * The longest a sender waits for a congested s2s connection before going on (its stanza is sent
+ * already): waiting is flow control, never a deadlock, even if two servers each wait for the other.
+ * A peer that has read nothing for that long is not waited for again until it has caught up.
+ */
+export const REMOTE_FLOW_WAIT_MS = 1000;
 
 export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
   return o.type === "c2s" || o.type === "c2s_unauthed";
@@ -196,9 +204,11 @@ export class Router {
       if (this.remote && origin.type !== "s2sin" && fromDomain !== undefined && this.hosts.has(fromDomain)) {
         if (stanza.attrs.from === undefined) stanza.attrs.from = fromDomain;
         const sent = stanza;
-        this.remote.send(sent, fromDomain, domain, (condition, text) =>
+        const congested = this.remote.send(sent, fromDomain, domain, (condition, text) =>
           this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
         );
+        // Flow control: the sender (a client's session, a pubsub fan-out) waits while the peer catches up.
+        if (congested) await waitAtMost(congested, REMOTE_FLOW_WAIT_MS);
         return;
       }
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
@@ -267,4 +277,13 @@ export class Router {
       this.pendingIqs.delete(id);
     }
   }
+}
+
+/** `p`, or `ms` milliseconds, whichever comes first. */
+function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
