@@ -91,8 +91,11 @@ export class Server {
   private accountStores = new Map<string, AccountStore>();
   /** Federation (src/net/s2s.ts), unless "s2s" is in the global modules_disabled. */
   s2s?: S2SManager;
-  /** The per-address limits of client connections, once listening. */
-  limits?: ReturnType<Server["connectionLimits"]>;
+  /** The per-address limits of client connections (made once, when modules or listeners first need them). */
+  private limitsMade?: ReturnType<Server["connectionLimits"]>;
+  get limits(): ReturnType<Server["connectionLimits"]> {
+    return (this.limitsMade ??= this.connectionLimits());
+  }
   /** Read throttles of live connections (mod_limits). */
   private readonly readThrottles = new WeakMap<C2SConnection, ReadThrottle>();
   private admins = new Set<string>();
@@ -128,6 +131,8 @@ export class Server {
       metrics: this.metrics,
       http: this.http,
       dataPath: this.dataPath,
+      // The SASL throttle: password checks over HTTP (Basic) take their turn from the same budget.
+      authThrottle: () => this.limits.authThrottle,
     });
     this.http.listeners = () => this.listeners;
     this.metrics.onCollect(() => {
@@ -379,8 +384,7 @@ export class Server {
 
   c2sContext(): C2SContext {
     const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
-    const limits = this.connectionLimits();
-    this.limits = limits;
+    const limits = this.limits;
     const stanzas = this.metrics.counter("herald_c2s_stanzas", "Stanzas received from and sent to clients", ["direction", "kind"]);
     return {
       countStanza: (direction, kind) => stanzas.inc([direction, kind]),
@@ -468,8 +472,8 @@ export class Server {
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
       trustedProxies: g.set("trusted_proxies", ["127.0.0.1", "::1"]),
-      admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
-      readLimit: this.limits!.readLimit,
+      admit: (conn, remote) => this.limits.unauthenticated.admit(conn, remote),
+      readLimit: this.limits.readLimit,
       readThrottles: this.readThrottles,
       http: this.http,
       bosh: this.boshOptions(),

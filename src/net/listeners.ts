@@ -14,7 +14,7 @@ import type { Transport, TransportListener } from "./transport.js";
 import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
-import type { HttpRoutes } from "./http-routes.js";
+import { setClientAddress, type HttpRoutes } from "./http-routes.js";
 import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
 import { serveHostMeta } from "./host-meta.js";
 
@@ -335,6 +335,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     }
     const route = ctx.http?.match(req.method ?? "GET", path);
     if (route?.handler) {
+      setClientAddress(req, httpPeer(ctx, req, https, false).remoteAddress);
       Promise.resolve()
         .then(() => route.handler!(req, res, route.rest))
         .catch((err: Error) => {
