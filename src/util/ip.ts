@@ -147,7 +147,7 @@ function ipv6Bytes(addr: string): number[] | undefined {
   const rest = halves.length === 2 ? part(halves[1]) : [];
   const missing = 8 - head.length - rest.length - tail.length;
   if (missing < 0 || (halves.length === 1 && missing !== 0)) return undefined;
-  const words = [...head, ...new Array<number>(missing).fill(0), ...rest, ...tail];
+  const words = [...head, ...Array.from({ length: missing }, () => 0), ...rest, ...tail];
   if (words.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffff)) return undefined;
   return words.flatMap((w) => [w >> 8, w & 0xff]);
 }
