@@ -478,6 +478,12 @@ export class Server {
       http: this.http,
       bosh: this.boshOptions(),
       httpExternalUrl: g.string("http_external_url"),
+      httpLimits: {
+        maxHeaderSize: g.integer("http_max_header_size", 16 * 1024, { min: 1024, max: 1024 * 1024 }),
+        headersTimeoutMs: g.period("http_headers_timeout", 30, { min: 0.2, max: 3600 }) * 1000,
+        requestTimeoutMs: g.period("http_request_timeout", 300, { min: 0.2, max: 86400 }) * 1000,
+        keepAliveTimeoutMs: g.period("http_keepalive_timeout", 5, { min: 0.1, max: 3600 }) * 1000,
+      },
     };
     this.listenerContext = ctx;
     const override = this.opts.portOverride ?? {};

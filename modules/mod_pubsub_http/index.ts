@@ -34,6 +34,8 @@
 //                                        (a burst of that many, then refilled evenly); 0 = no limit
 //   pubsub_http_sse_buffer (262144)      bytes an event stream may have unsent before it is dropped
 //   pubsub_http_sse_max_streams (10000)  event streams at once on this service
+//   pubsub_http_sse_max_streams_per_ip (20)  event streams at once from one client address, on
+//                                        every service of the server together (429 beyond)
 //   pubsub_http_sse_keepalive (30 s)     comment lines that keep idle streams open
 // CORS (global, as for BOSH): http_default_cors_enabled (true), access_control_allow_origins (any),
 // http_cors_override = { pubsub_http = { enabled = false; origins = { ... } } }.
@@ -49,7 +51,7 @@ import { jidPrep } from "../../src/util/jid.js";
 import { normalizeAddress } from "../../src/util/ip.js";
 import "../lib/pubsub/services.js";
 import { publisherAttr } from "../lib/pubsub/xml.js";
-import { basicLogin, servePubsubWeb } from "../lib/pubsub/web.js";
+import { basicLogin, holdStream, servePubsubWeb } from "../lib/pubsub/web.js";
 import { CONTENT_TYPES, feedItemOf, jsonItem, pickFormat, render, type FeedItem } from "./feeds.js";
 import { EventStreams, type StreamSource } from "./sse.js";
 
@@ -152,6 +154,7 @@ export default defineModule({
       return plain(req, res, 404, `Not available: ${failure.error}`);
     };
 
+    const maxStreamsPerAddress = o.integer("pubsub_http_sse_max_streams_per_ip", 20, { min: 1, max: 1_000_000 });
     const streamOptions = {
       maxBuffered: o.integer("pubsub_http_sse_buffer", 262_144, { min: 1024, max: 64 * 1024 * 1024 }),
       maxStreams: o.integer("pubsub_http_sse_max_streams", 10_000, { min: 1, max: 1_000_000 }),
@@ -249,6 +252,7 @@ export default defineModule({
         if (after.ok) replay = toFeedItems(after.value, inst);
       }
       if (!t.admit()) return plain(req, res, 503, "Too many event streams", { "retry-after": "10" });
+      if (!holdStream(module, req, res, maxStreamsPerAddress)) return plain(req, res, 429, "Too many event streams from this address", { "retry-after": "10" });
       res.writeHead(200, {
         ...corsHeaders(req),
         "content-type": "text/event-stream; charset=utf-8",

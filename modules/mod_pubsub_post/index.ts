@@ -7,7 +7,7 @@
 //      DELETE /pubsub/<service>/<node>/<item> retract
 // The body is XML (application/xml, text/xml, application/atom+xml: one element) or JSON
 // (application/json: wrapped as XEP-0335 <json xmlns='urn:xmpp:json:0'/>), at most
-// c2s_stanza_size_limit bytes. The request is authenticated either with HTTP Basic of an account
+// c2s_stanza_size_limit bytes (and http_max_content_size). The request is authenticated either with HTTP Basic of an account
 // (`user@host` and its password; the account publishes as itself, so publish_model and
 // notifications are exactly those of an XMPP publish), or with an HMAC-SHA256 signature of the
 // body (`X-Hub-Signature-256: sha256=<hex>`, as GitHub and GitLab-style webhooks send) with the
@@ -127,7 +127,11 @@ async function load(module: ModuleApi): Promise<void> {
   await module.depends("pubsub");
   const o = module.options;
   const g = module.globalOptions;
-  const maxSize = g.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 });
+  // The item becomes a stanza, so c2s_stanza_size_limit; and never more than any HTTP body may be.
+  const maxSize = Math.min(
+    g.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+    g.integer("http_max_content_size", 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+  );
   const secrets = stringTable(module, "pubsub_post_secrets");
   const secret = o.string("pubsub_post_secret", "") || undefined;
   const actors = stringTable(module, "pubsub_post_actors");

@@ -47,6 +47,8 @@ export interface ListenerContext {
   bosh?: BoshOptions & { considerSecure: boolean; serves(host: string): boolean };
   /** Prosody's http_external_url, for the URLs host-meta advertises. */
   httpExternalUrl?: string;
+  /** Limits of the HTTP(S) listeners against slow and oversized requests (see httpServerOptions). */
+  httpLimits?: HttpLimits;
   /** The BOSH sessions, shared by the HTTP and HTTPS listeners (made on first use). */
   boshService?: BoshService;
 }
@@ -318,6 +320,34 @@ function boshService(ctx: ListenerContext): BoshService | undefined {
   return ctx.boshService;
 }
 
+/** What an HTTP(S) listener allows a client (all times in milliseconds). */
+export interface HttpLimits {
+  /** Request line and headers together, in bytes (`http_max_header_size`; larger: 431). */
+  maxHeaderSize: number;
+  /** Time to send the request line and headers (`http_headers_timeout`; slower: 408 and closed). */
+  headersTimeoutMs: number;
+  /** Time to send the whole request, body included (`http_request_timeout`). */
+  requestTimeoutMs: number;
+  /** Idle time of a kept-alive connection between requests (`http_keepalive_timeout`). */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 5_000 };
+
+/** Node's server options for those limits; slow requests are looked for four times per shortest timeout. */
+export function httpServerOptions(l: HttpLimits = DEFAULT_HTTP_LIMITS) {
+  const requestTimeout = l.requestTimeoutMs;
+  // Node requires the headers' time to fit in the request's.
+  const headersTimeout = Math.min(l.headersTimeoutMs, requestTimeout);
+  return {
+    maxHeaderSize: l.maxHeaderSize,
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
+  };
+}
+
 export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
   const bosh = boshService(ctx);
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
@@ -353,7 +383,11 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Not found\n");
   };
-  const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
+  const limits = httpServerOptions(ctx.httpLimits);
+  const server = https
+    ? createHttpsServer({ ...limits, ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler)
+    : createHttpServer(limits, handler);
+  server.keepAliveTimeout = limits.keepAliveTimeout;
   if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
   const { WebSocketServer } = await import("ws"); // loaded when the first HTTP listener starts
   const wss = new WebSocketServer({

@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ModuleApi } from "../../../src/modules/api.js";
 import { clientAddress } from "../../../src/net/http-routes.js";
+import { normalizeAddress } from "../../../src/util/ip.js";
 import { jidBare, jidPrep } from "../../../src/util/jid.js";
 
 export interface WebEndpoint {
@@ -30,6 +31,8 @@ export type WebScope = { service: string } | { accountsOf: string };
 interface Table {
   services: Map<string, Map<string, WebEndpoint>>;
   accounts: Map<string, Map<string, WebEndpoint>>;
+  /** Open event streams by client address, over every service of the server. */
+  streams: Map<string, number>;
   dispatch: (req: IncomingMessage, res: ServerResponse, rest: string) => Promise<void>;
 }
 
@@ -97,13 +100,36 @@ function makeTable(): Table {
     if (!ep) return text(res, 405, "Method not allowed", { allow: [...new Set(eps.flatMap((e) => e.methods)), "OPTIONS"].join(", ") });
     return ep.serve(req, res, first, slash < 0 ? "" : trimmed.slice(slash));
   };
-  return { services, accounts, dispatch };
+  return { services, accounts, streams: new Map(), dispatch };
+}
+
+function tableOf(module: ModuleApi): Table {
+  let table = tables.get(module.metrics);
+  if (!table) tables.set(module.metrics, (table = makeTable()));
+  return table;
+}
+
+/**
+ * Count a long-lived response (an event stream) against its client's address until it closes: false
+ * when the address already has `max` of them open, on any service of the server.
+ */
+export function holdStream(module: ModuleApi, req: IncomingMessage, res: ServerResponse, max: number): boolean {
+  const counts = tableOf(module).streams;
+  const addr = normalizeAddress(clientAddress(req));
+  const n = counts.get(addr) ?? 0;
+  if (n >= max) return false;
+  counts.set(addr, n + 1);
+  res.once("close", () => {
+    const left = (counts.get(addr) ?? 1) - 1;
+    if (left <= 0) counts.delete(addr);
+    else counts.set(addr, left);
+  });
+  return true;
 }
 
 /** Serve `endpoint` at /pubsub/… for `scope`, until the module unloads. */
 export function servePubsubWeb(module: ModuleApi, scope: WebScope, endpoint: WebEndpoint): void {
-  let table = tables.get(module.metrics);
-  if (!table) tables.set(module.metrics, (table = makeTable()));
+  const table = tableOf(module);
   const [map, key] = "service" in scope ? [table.services, scope.service.toLowerCase()] : [table.accounts, scope.accountsOf];
   let eps = map.get(key);
   if (!eps) map.set(key, (eps = new Map()));
