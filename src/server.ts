@@ -483,6 +483,7 @@ export class Server {
         headersTimeoutMs: g.period("http_headers_timeout", 30, { min: 0.2, max: 3600 }) * 1000,
         requestTimeoutMs: g.period("http_request_timeout", 300, { min: 0.2, max: 86400 }) * 1000,
         keepAliveTimeoutMs: g.period("http_keepalive_timeout", 5, { min: 0.1, max: 3600 }) * 1000,
+        maxPendingPerAddress: g.integer("http_max_pending_per_ip", 50, { min: 1, max: 1_000_000 }),
       },
     };
     this.listenerContext = ctx;

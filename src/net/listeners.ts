@@ -330,9 +330,50 @@ export interface HttpLimits {
   requestTimeoutMs: number;
   /** Idle time of a kept-alive connection between requests (`http_keepalive_timeout`). */
   keepAliveTimeoutMs: number;
+  /**
+   * Connections per client address that have not sent a whole request head yet
+   * (`http_max_pending_per_ip`); more are closed at once. trusted_proxies are not counted.
+   */
+  maxPendingPerAddress: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 5_000 };
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 5_000, maxPendingPerAddress: 50 };
+
+/**
+ * Count each new connection against its address until its first request (or upgrade) head has
+ * arrived, and close those over `max` at once: a client cannot hold many connections open by
+ * sending its requests slowly (slowloris), each for up to http_headers_timeout.
+ */
+function limitPending(server: HttpServer, max: number, trusted: ReadonlySet<string>): void {
+  const counts = new Map<string, number>();
+  /** "address|port" of the connections still counted, with the address they count against. */
+  const pending = new Map<string, string>();
+  const done = (key: string) => {
+    const addr = pending.get(key);
+    if (addr === undefined) return;
+    pending.delete(key);
+    const left = (counts.get(addr) ?? 1) - 1;
+    if (left <= 0) counts.delete(addr);
+    else counts.set(addr, left);
+  };
+  server.on("connection", (sock: Socket) => {
+    const addr = normalizeAddress(sock.remoteAddress ?? "");
+    if (ipInList(trusted, addr)) return;
+    const n = counts.get(addr) ?? 0;
+    if (n >= max) {
+      sock.destroy();
+      return;
+    }
+    counts.set(addr, n + 1);
+    const key = `${sock.remoteAddress}|${sock.remotePort}`;
+    pending.set(key, addr);
+    sock.once("close", () => done(key));
+  });
+  // A TLS connection's request comes on the TLS socket, which has the same address and port.
+  const arrived = (req: IncomingMessage) => done(`${req.socket.remoteAddress}|${req.socket.remotePort}`);
+  server.on("request", arrived);
+  server.on("upgrade", arrived);
+}
 
 /** Node's server options for those limits; slow requests are looked for four times per shortest timeout. */
 export function httpServerOptions(l: HttpLimits = DEFAULT_HTTP_LIMITS) {
@@ -385,9 +426,11 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
   };
   const limits = httpServerOptions(ctx.httpLimits);
   const server = https
-    ? createHttpsServer({ ...limits, ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler)
+    ? // A TLS handshake gets no more time than request headers do.
+      createHttpsServer({ ...limits, handshakeTimeout: limits.headersTimeout, ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler)
     : createHttpServer(limits, handler);
   server.keepAliveTimeout = limits.keepAliveTimeout;
+  limitPending(server, (ctx.httpLimits ?? DEFAULT_HTTP_LIMITS).maxPendingPerAddress, ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]));
   if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
   const { WebSocketServer } = await import("ws"); // loaded when the first HTTP listener starts
   const wss = new WebSocketServer({

@@ -37,8 +37,8 @@ afterAll(async () => {
 });
 
 /** A raw connection to the HTTP port that collects what it reads and knows when it is closed. */
-async function raw(): Promise<{ sock: Socket; text: () => string; closed: Promise<void> }> {
-  const sock = connect(ts.httpPort, "127.0.0.1");
+async function raw(port = ts.httpPort): Promise<{ sock: Socket; text: () => string; closed: Promise<void> }> {
+  const sock = connect(port, "127.0.0.1");
   await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
   let got = "";
   sock.on("data", (d: Buffer) => (got += d.toString("latin1")));
@@ -70,6 +70,15 @@ describe("HTTP listener limits", () => {
       c.sock.destroy();
     }
     expect(c.text()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("closes an HTTPS client that does not start its TLS handshake within http_headers_timeout", async () => {
+    const c = await raw(ts.httpsPort);
+    try {
+      expect(await within(c.closed, 20_000)).toBe(true);
+    } finally {
+      c.sock.destroy();
+    }
   });
 
   it("closes a client that sends its body too slowly (http_request_timeout), with 408", async () => {
@@ -142,6 +151,38 @@ describe("HTTP listener limits", () => {
       expect(status).toBe(200);
     } finally {
       for (const ac of opened) ac.abort();
+    }
+  });
+});
+
+describe("connections per address without a request (http_max_pending_per_ip)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Loopback is not a trusted proxy here, so the test's own connections count.
+    server = await startPubsubServer({ transport: "sockets", component: `modules_enabled = { "pubsub_http" }\npubsub_http_rate_limit = 0`, global: "trusted_proxies = { }\nhttp_max_pending_per_ip = 3" });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("closes connections beyond the limit at once; one that has sent its request no longer counts", async () => {
+    const socks = [await raw(server.httpPort), await raw(server.httpPort), await raw(server.httpPort)];
+    try {
+      const extra = await raw(server.httpPort);
+      expect(await within(extra.closed, 10_000)).toBe(true);
+      expect(extra.text()).toBe("");
+      // The first sends a request and is answered: it is not pending any more, so there is room.
+      socks[0].sock.write(`GET /pubsub/pubsub.localhost HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      const deadline = Date.now() + 10_000;
+      while (!socks[0].text().includes("\r\n\r\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(socks[0].text()).toMatch(/^HTTP\/1\.1 200 /);
+      const next = await raw(server.httpPort);
+      socks.push(next);
+      expect(await within(next.closed, 1_000)).toBe(false);
+      // Those waiting were never closed.
+      for (const c of socks) expect(c.sock.destroyed).toBe(false);
+    } finally {
+      for (const c of socks) c.sock.destroy();
     }
   });
 });
