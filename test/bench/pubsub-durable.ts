@@ -8,7 +8,7 @@
 //
 //   npm run build && node dist/test/bench/pubsub-durable.js [--subscribers 100] [--items 2000]
 //       [--size 64] [--inflight 32] [--runs 3] [--variants 100,10000,prefill] [--prefill 1000000]
-//       [--servers herald-memory,herald-leveldb,prosody] [--unloaded 200]
+//       [--servers herald-memory,herald-leveldb,prosody] [--unloaded 1000]
 //
 // Variants: "100" and "10000" are the node's max_items; "prefill" is max_items 100 on a LevelDB
 // database that already holds --prefill items in other nodes (written through the store API before
@@ -51,7 +51,7 @@ function parseArgs(argv: string[]): Options {
     variants: ["100", "10000", "prefill"],
     prefill: 1_000_000,
     servers: ["herald-memory", "herald-leveldb", "prosody", "ejabberd"],
-    unloaded: 200,
+    unloaded: 1000,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i].replace(/^--/, ""), argv[i + 1]];
