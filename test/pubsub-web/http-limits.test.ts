@@ -21,8 +21,6 @@ beforeAll(async () => {
     transport: "sockets",
     component: `modules_enabled = { "pubsub_http"; "pubsub_post" }\npubsub_http_rate_limit = 0\npubsub_http_sse_max_streams_per_ip = 2`,
     global: `http_max_header_size = 2048
-http_headers_timeout = 1
-http_request_timeout = 2
 http_keepalive_timeout = 30
 http_max_content_size = 2048
 c2s_stanza_size_limit = 10240`,
@@ -55,46 +53,6 @@ describe("HTTP listener limits", () => {
     const r = await fetch(url("/news"), { headers: { "x-padding": "a".repeat(3000) } });
     expect(r.status).toBe(431);
     expect((await fetch(url("/news"), { headers: { "x-padding": "a".repeat(500) } })).status).toBe(200);
-  });
-
-  it("closes a client that sends its headers too slowly (http_headers_timeout), with 408", async () => {
-    const c = await raw();
-    c.sock.write(`GET /pubsub/pubsub.localhost/news HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
-    // A header line now and then, never the end of the headers.
-    let n = 0;
-    const trickle = setInterval(() => c.sock.writable && c.sock.write(`X-Slow-${n++}: a\r\n`), 200);
-    try {
-      expect(await within(c.closed, 20_000)).toBe(true);
-    } finally {
-      clearInterval(trickle);
-      c.sock.destroy();
-    }
-    expect(c.text()).toMatch(/^HTTP\/1\.1 408 /);
-  });
-
-  it("closes an HTTPS client that does not start its TLS handshake within http_headers_timeout", async () => {
-    const c = await raw(ts.httpsPort);
-    try {
-      expect(await within(c.closed, 20_000)).toBe(true);
-    } finally {
-      c.sock.destroy();
-    }
-  });
-
-  it("closes a client that sends its body too slowly (http_request_timeout), with 408", async () => {
-    const c = await raw();
-    c.sock.write(
-      `POST /pubsub/pubsub.localhost/news HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${basic("admin@localhost")}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`,
-    );
-    let n = 0;
-    const trickle = setInterval(() => c.sock.writable && n++ < 500 && c.sock.write(" "), 200);
-    try {
-      expect(await within(c.closed, 20_000)).toBe(true);
-    } finally {
-      clearInterval(trickle);
-      c.sock.destroy();
-    }
-    expect(c.text()).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it("keeps an idle connection open between requests for http_keepalive_timeout", async () => {
@@ -152,6 +110,57 @@ describe("HTTP listener limits", () => {
     } finally {
       for (const ac of opened) ac.abort();
     }
+  });
+});
+
+describe("slow clients (http_headers_timeout, http_request_timeout)", () => {
+  // A server of their own: the other tests' requests must not race such short timeouts on a busy machine.
+  let slowServer: TestServer;
+  beforeAll(async () => {
+    slowServer = await startPubsubServer({ transport: "sockets", component: `modules_enabled = { "pubsub_http"; "pubsub_post" }`, global: "http_headers_timeout = 1\nhttp_request_timeout = 2" });
+  });
+  afterAll(async () => {
+    await slowServer?.stop();
+  });
+
+  it("closes a client that sends its headers too slowly (http_headers_timeout), with 408", async () => {
+    const c = await raw(slowServer.httpPort);
+    c.sock.write(`GET /pubsub/pubsub.localhost/news HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+    // A header line now and then, never the end of the headers.
+    let n = 0;
+    const trickle = setInterval(() => c.sock.writable && c.sock.write(`X-Slow-${n++}: a\r\n`), 200);
+    try {
+      expect(await within(c.closed, 20_000)).toBe(true);
+    } finally {
+      clearInterval(trickle);
+      c.sock.destroy();
+    }
+    expect(c.text()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("closes an HTTPS client that does not start its TLS handshake within http_headers_timeout", async () => {
+    const c = await raw(slowServer.httpsPort);
+    try {
+      expect(await within(c.closed, 20_000)).toBe(true);
+    } finally {
+      c.sock.destroy();
+    }
+  });
+
+  it("closes a client that sends its body too slowly (http_request_timeout), with 408", async () => {
+    const c = await raw(slowServer.httpPort);
+    c.sock.write(
+      `POST /pubsub/pubsub.localhost/news HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${basic("admin@localhost")}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`,
+    );
+    let n = 0;
+    const trickle = setInterval(() => c.sock.writable && n++ < 500 && c.sock.write(" "), 200);
+    try {
+      expect(await within(c.closed, 20_000)).toBe(true);
+    } finally {
+      clearInterval(trickle);
+      c.sock.destroy();
+    }
+    expect(c.text()).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
 
