@@ -1,7 +1,7 @@
 // Listening sockets: c2s over TCP (STARTTLS), direct TLS (XEP-0368), WebSocket (RFC 7395) and BOSH
 // (XEP-0206, src/net/bosh.ts) with XEP-0156 discovery (src/net/host-meta.ts) on HTTP(S).
 
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
@@ -340,14 +340,20 @@ export interface HttpLimits {
 export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 5_000, maxPendingPerAddress: 50 };
 
 /**
- * Count each new connection against its address until its first request (or upgrade) head has
- * arrived, and close those over `max` at once: a client cannot hold many connections open by
- * sending its requests slowly (slowloris), each for up to http_headers_timeout.
+ * Count each connection against its address while it is waiting for a request head (a new one,
+ * and a kept-alive one between requests), and close new ones over `max` at once: a client cannot
+ * hold many connections open by sending its requests slowly (slowloris), each for up to
+ * http_headers_timeout, nor by sending one request first and the next slowly.
  */
 function limitPending(server: HttpServer, max: number, trusted: ReadonlySet<string>): void {
   const counts = new Map<string, number>();
-  /** "address|port" of the connections still counted, with the address they count against. */
+  /** "address|port" of the connections waiting for a request, with the address they count against. */
   const pending = new Map<string, string>();
+  const count = (key: string, addr: string) => {
+    if (pending.has(key)) return;
+    pending.set(key, addr);
+    counts.set(addr, (counts.get(addr) ?? 0) + 1);
+  };
   const done = (key: string) => {
     const addr = pending.get(key);
     if (addr === undefined) return;
@@ -356,23 +362,30 @@ function limitPending(server: HttpServer, max: number, trusted: ReadonlySet<stri
     if (left <= 0) counts.delete(addr);
     else counts.set(addr, left);
   };
+  const keyOf = (sock: { remoteAddress?: string; remotePort?: number }) => `${sock.remoteAddress}|${sock.remotePort}`;
   server.on("connection", (sock: Socket) => {
     const addr = normalizeAddress(sock.remoteAddress ?? "");
     if (ipInList(trusted, addr)) return;
-    const n = counts.get(addr) ?? 0;
-    if (n >= max) {
+    if ((counts.get(addr) ?? 0) >= max) {
       sock.destroy();
       return;
     }
-    counts.set(addr, n + 1);
-    const key = `${sock.remoteAddress}|${sock.remotePort}`;
-    pending.set(key, addr);
+    const key = keyOf(sock);
+    count(key, addr);
     sock.once("close", () => done(key));
   });
   // A TLS connection's request comes on the TLS socket, which has the same address and port.
-  const arrived = (req: IncomingMessage) => done(`${req.socket.remoteAddress}|${req.socket.remotePort}`);
-  server.on("request", arrived);
-  server.on("upgrade", arrived);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const key = keyOf(req.socket);
+    const addr = pending.get(key);
+    if (addr === undefined) return;
+    done(key);
+    // Answered and kept alive: waiting for the next request head again.
+    res.once("finish", () => {
+      if (!req.socket.destroyed) count(key, addr);
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage) => done(keyOf(req.socket)));
 }
 
 /** Node's server options for those limits; slow requests are looked for four times per shortest timeout. */

@@ -168,28 +168,39 @@ describe("connections per address without a request (http_max_pending_per_ip)", 
   let server: TestServer;
   beforeAll(async () => {
     // Loopback is not a trusted proxy here, so the test's own connections count.
-    server = await startPubsubServer({ transport: "sockets", component: `modules_enabled = { "pubsub_http" }\npubsub_http_rate_limit = 0`, global: "trusted_proxies = { }\nhttp_max_pending_per_ip = 3" });
+    server = await startPubsubServer({ transport: "sockets", component: `modules_enabled = { "pubsub_http" }\npubsub_http_rate_limit = 0`, global: "trusted_proxies = { }\nhttp_max_pending_per_ip = 3\nhttp_keepalive_timeout = 60" });
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  it("closes connections beyond the limit at once; one that has sent its request no longer counts", async () => {
-    const socks = [await raw(server.httpPort), await raw(server.httpPort), await raw(server.httpPort)];
+  it("closes connections beyond the limit at once, idle kept-alive ones included; one that is done frees its place", async () => {
+    const answered = async (c: Awaited<ReturnType<typeof raw>>, n: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((c.text().match(/HTTP\/1\.1 200 /g) ?? []).length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect((c.text().match(/HTTP\/1\.1 200 /g) ?? []).length).toBe(n);
+    };
+    const get = (close: boolean) => `GET /pubsub/pubsub.localhost HTTP/1.1\r\nHost: 127.0.0.1\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
+    // One connection answered and kept alive (waiting for its next request), two that sent nothing.
+    const kept = await raw(server.httpPort);
+    kept.sock.write(get(false));
+    await answered(kept, 1);
+    const socks = [kept, await raw(server.httpPort), await raw(server.httpPort)];
     try {
       const extra = await raw(server.httpPort);
       expect(await within(extra.closed, 10_000)).toBe(true);
       expect(extra.text()).toBe("");
-      // The first sends a request and is answered: it is not pending any more, so there is room.
-      socks[0].sock.write(`GET /pubsub/pubsub.localhost HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-      const deadline = Date.now() + 10_000;
-      while (!socks[0].text().includes("\r\n\r\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(socks[0].text()).toMatch(/^HTTP\/1\.1 200 /);
+      // The kept-alive one sends its last request (Connection: close): once it is closed there is room.
+      kept.sock.write(get(true));
+      await answered(kept, 2);
+      expect(await within(kept.closed, 10_000)).toBe(true);
       const next = await raw(server.httpPort);
       socks.push(next);
       expect(await within(next.closed, 1_000)).toBe(false);
-      // Those waiting were never closed.
-      for (const c of socks) expect(c.sock.destroyed).toBe(false);
+      // The pending ones were never closed, and a request on one of them is answered.
+      socks[1].sock.write(get(false));
+      await answered(socks[1], 1);
+      for (const c of socks.slice(1)) expect(c.sock.destroyed).toBe(false);
     } finally {
       for (const c of socks) c.sock.destroy();
     }
