@@ -106,7 +106,7 @@ export default defineModule({
       if (!corsAllows(cors, origin)) return {};
       return {
         "access-control-allow-origin": origin ?? "*",
-        "access-control-allow-methods": "GET, OPTIONS",
+        "access-control-allow-methods": "GET, HEAD, OPTIONS",
         "access-control-allow-headers": "Authorization, Last-Event-ID, If-None-Match, If-Modified-Since",
         "access-control-expose-headers": "ETag, Last-Modified",
         "access-control-max-age": "7200",
