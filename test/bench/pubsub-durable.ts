@@ -25,6 +25,7 @@ import { RawClient } from "../helpers/xmpp-client.js";
 import { LevelStorage } from "../../src/storage/leveldb.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { Element } from "../../src/xml/stanza.js";
+import { makePrivateDir } from "../../src/util/file-modes.js";
 
 type ServerKind = "herald-memory" | "herald-leveldb" | "prosody" | "ejabberd";
 type Variant = "100" | "10000" | "prefill";
@@ -291,6 +292,10 @@ async function prefill(dataPath: string, count: number): Promise<number> {
       }
     }),
   );
+  // A database that has held its million items a while is compacted; one written a moment ago is
+  // still compacting when the server opens it (measured: the first run then at 0.4 of the third).
+  const db = (storage as unknown as { db: { compactRange?: (start: string, end: string) => Promise<void> } }).db;
+  await db.compactRange?.("", "\uffff");
   await storage.close();
   return (performance.now() - t0) / 1000;
 }
@@ -567,8 +572,9 @@ async function main(): Promise<void> {
           const dataPath = join(dir, "data");
           if (variant === "prefill") {
             console.error(`  prefilling ${o.prefill} items ...`);
+            makePrivateDir(dataPath);
             const secs = await prefill(dataPath, o.prefill);
-            notes.push(`prefill: ${o.prefill.toLocaleString("en")} items in 20 other nodes, written through the store API in ${secs.toFixed(0)} s before the server started`);
+            notes.push(`prefill: ${o.prefill.toLocaleString("en")} items in 20 other nodes, written through the store API and compacted in ${secs.toFixed(0)} s before the server started`);
           }
           server = await startHerald(kind, dir, dataPath);
         }
