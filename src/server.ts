@@ -89,8 +89,11 @@ export class Server {
   private accountStores = new Map<string, AccountStore>();
   /** Federation (src/net/s2s.ts), unless "s2s" is in the global modules_disabled. */
   s2s?: S2SManager;
-  /** The per-address limits of client connections, once listening. */
-  limits?: ReturnType<Server["connectionLimits"]>;
+  /** The per-address limits of client connections (made once, when modules or listeners first need them). */
+  private limitsMade?: ReturnType<Server["connectionLimits"]>;
+  get limits(): ReturnType<Server["connectionLimits"]> {
+    return (this.limitsMade ??= this.connectionLimits());
+  }
   /** Read throttles of live connections (mod_limits). */
   private readonly readThrottles = new WeakMap<C2SConnection, ReadThrottle>();
   private admins = new Set<string>();
@@ -126,6 +129,8 @@ export class Server {
       metrics: this.metrics,
       http: this.http,
       dataPath: this.dataPath,
+      // The SASL throttle: password checks over HTTP (Basic) take their turn from the same budget.
+      authThrottle: () => this.limits.authThrottle,
     });
     this.http.listeners = () => this.listeners;
     this.metrics.onCollect(() => {
@@ -379,8 +384,7 @@ export class Server {
 
   c2sContext(): C2SContext {
     const optionCache = new Map<string, ReturnType<C2SContext["options"]>>();
-    const limits = this.connectionLimits();
-    this.limits = limits;
+    const limits = this.limits;
     const stanzas = this.metrics.counter("herald_c2s_stanzas", "Stanzas received from and sent to clients", ["direction", "kind"]);
     return {
       countStanza: (direction, kind) => stanzas.inc([direction, kind]),
@@ -468,12 +472,19 @@ export class Server {
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
       trustedProxies: g.set("trusted_proxies", ["127.0.0.1", "::1"]),
-      admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
-      readLimit: this.limits!.readLimit,
+      admit: (conn, remote) => this.limits.unauthenticated.admit(conn, remote),
+      readLimit: this.limits.readLimit,
       readThrottles: this.readThrottles,
       http: this.http,
       bosh: this.boshOptions(),
       httpExternalUrl: g.string("http_external_url"),
+      httpLimits: {
+        maxHeaderSize: g.integer("http_max_header_size", 16 * 1024, { min: 1024, max: 1024 * 1024 }),
+        headersTimeoutMs: g.period("http_headers_timeout", 30, { min: 0.2, max: 3600 }) * 1000,
+        requestTimeoutMs: g.period("http_request_timeout", 300, { min: 0.2, max: 86400 }) * 1000,
+        keepAliveTimeoutMs: g.period("http_keepalive_timeout", 5, { min: 0.1, max: 3600 }) * 1000,
+        maxPendingPerAddress: g.integer("http_max_pending_per_ip", 50, { min: 1, max: 1_000_000 }),
+      },
     };
     this.listenerContext = ctx;
     const override = this.opts.portOverride ?? {};

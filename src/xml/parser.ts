@@ -30,8 +30,13 @@ export { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING };
 // made. A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
 type SaxesModule = typeof import("saxes");
 let saxes: SaxesModule | undefined;
-const loadSaxes = (): SaxesModule =>
-  (saxes ??= (typeof require === "function" ? require("saxes") : createRequire(import.meta.url)("saxes")) as SaxesModule);
+const loadSaxes = (): SaxesModule => {
+  if (!saxes) {
+    saxes = (typeof require === "function" ? require("saxes") : createRequire(import.meta.url)("saxes")) as SaxesModule;
+    saxesTextInRoot = (saxes.SaxesParser.prototype as unknown as SaxesInternals).handleTextInRoot;
+  }
+  return saxes;
+};
 
 export type StreamErrorCondition =
   | "not-well-formed"
@@ -142,7 +147,8 @@ interface SaxesInternals {
  * surrogates (checked in pairs by saxes).
  */
 const PLAIN_TEXT = /[\t\x20-\x25\x27-\x3b\x3d\x3f-\x5c\x5e-\ud7ff\ue000-\ufffd]+/y;
-const saxesTextInRoot = (SaxesParser.prototype as unknown as SaxesInternals).handleTextInRoot;
+/** saxes' own handleTextInRoot, taken from its prototype when saxes is loaded. */
+let saxesTextInRoot: (() => void) | undefined;
 
 /**
  * saxes' text state inside the root, after skipping a run of plain text at once (a notification's
@@ -161,7 +167,7 @@ function fastTextInRoot(this: SaxesInternals): void {
       this.forbiddenState = 0; // saxes' FORBIDDEN_START: no "]" seen just before
     }
   }
-  saxesTextInRoot.call(this);
+  saxesTextInRoot!.call(this);
 }
 
 interface Pending {
