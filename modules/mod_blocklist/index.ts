@@ -36,7 +36,7 @@
 import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
-import { Element, StanzaError, errorReply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import "../lib/im/presence.js";
@@ -118,8 +118,7 @@ export default defineModule({
       if (!(await inboundBlocked(ctx, ev))) return undefined;
       const toConnected = kind === "message" && toConnectedResource(module, ev.stanza.attrs.to!);
       const action = inboundAction(kind, ev.stanza.attrs.type, { bounceMessages: ctx.bounceMessages, toConnectedResource: toConnected });
-      if (action === "bounce") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      return true;
+      return action === "bounce" ? new StanzaError("cancel", "service-unavailable") : true;
     };
     for (const t of ["bare", "full"] as const) {
       module.hook(`presence/${t}`, dropPresence, GATE);
@@ -222,14 +221,14 @@ async function senderBlocks(ctx: BlocklistContext, ev: StanzaEvent): Promise<boo
 }
 
 /** A stanza from the user to a JID they blocked: dropped, or refused with not-acceptable. */
-async function outbound(ctx: BlocklistContext, ev: StanzaEvent): Promise<true | undefined> {
+async function outbound(ctx: BlocklistContext, ev: StanzaEvent): Promise<true | StanzaError | undefined> {
   const origin = ev.origin;
   const to = ev.stanza.attrs.to;
   // No 'to': the user's own account, never blocked.
   if (!isClientSession(origin) || origin.username === undefined || to === undefined) return undefined;
   if (!(await ctx.isBlocked(origin.username, to))) return undefined;
   if (outboundAction(ev.stanza.name as StanzaKind, ev.stanza.attrs.type) === "refuse") {
-    ctx.module.reply(ev, errorReply(ev.stanza, "cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS })));
+    return new StanzaError("cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS }));
   }
   return true;
 }

@@ -41,7 +41,7 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { AvailableResource, PresenceService } from "../lib/im/presence.js";
 import { NS_PREAPPROVAL, contactSeesUser } from "../lib/roster/roster.js";
 import { Broadcaster } from "./broadcast.js";
@@ -119,7 +119,7 @@ function presenceService(module: ModuleApi): PresenceService {
 }
 
 /** Presence with a `to` from one of our clients: subscriptions (§3) and directed presence (§4.6). */
-async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<true | undefined> {
+async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<true | StanzaError | undefined> {
   if (!isClientSession(ev.origin) || !ev.origin.username) return undefined;
   const session = ev.origin;
   const { stanza } = ev;
@@ -136,7 +136,7 @@ async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEve
     const item = await ctx.roster.item(session.username!, jidBare(to));
     if (!contactSeesUser(item?.subscription) && trackDirected(ctx.state(session).directed, to, type, maxDirected) === "refused") {
       // RFC 6121 §4.6.3 cannot be kept for more: refuse rather than send untracked.
-      return ctx.module.reply(ev, errorReply(stanza, "modify", "policy-violation", `Directed presence is limited to ${maxDirected} recipients per session`));
+      return new StanzaError("modify", "policy-violation", `Directed presence is limited to ${maxDirected} recipients per session`);
     }
   }
   return undefined; // routed as usual
