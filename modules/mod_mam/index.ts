@@ -8,8 +8,9 @@
 // (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
 // message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
 // be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
-// the message leaves (priority -1, after carbons has copied it with the id). The write itself does
-// not hold up delivery; queries wait for an account's queued writes (./writer.ts).
+// the message leaves (priority -1, after carbons has copied it with the id). The message goes on only
+// once it is written (./writer.ts): a client never receives a message its archive lacks, not after a
+// crash either. A write that fails is logged and the message goes on without a stanza id.
 //
 // Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
 // before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
@@ -49,8 +50,6 @@ import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type Archive
 import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
 
 const DEFAULT_PAGE = 20;
-/** Archive writes queued per account before its messages wait for the store (./writer.ts). */
-const MAX_QUEUED_WRITES = 64;
 const PREFS_CACHE = 10_000;
 
 export default defineModule({
@@ -120,7 +119,7 @@ export default defineModule({
 
     // ---- archiving ----
 
-    const writer = new ArchiveWriter(MAX_QUEUED_WRITES, (user, err) =>
+    const writer = new ArchiveWriter((user, err) =>
       module.log.error(`Archiving a message of ${user} failed: ${(err as Error)?.message ?? err}`),
     );
     module.onUnload(() => writer.flush());
@@ -135,8 +134,7 @@ export default defineModule({
       const when = Math.floor(Date.now() / 1000) * 1000;
       const id = generateId();
       const value = archiveValue(copy);
-      await writer.write(username, () => store.append(username, value, { id, when, with: peer }));
-      return id;
+      return (await writer.write(username, () => store.append(username, value, { id, when, with: peer }))) ? id : undefined;
     };
 
     // What a local client sends.

@@ -82,3 +82,37 @@ describe("archive_expires_after", () => {
     romeo.close();
   });
 });
+
+describe("archived before delivered", () => {
+  let ts: TestServer | undefined;
+  afterAll(() => ts?.stop());
+
+  it("a message is in both archives (the store, and a MAM query) the moment its recipient has it", async () => {
+    ts = await startTestServer({ transport: "memory", config: `${BASE}\nVirtualHost "localhost"\n` });
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
+    const romeo = await login(ts, "romeo");
+    const juliet = await login(ts, "juliet");
+    await goOnline(juliet);
+    const store = ts.server.storage.archive("localhost", "archive");
+    const N = 20;
+    // Sent back to back: the later ones are still on their way while the first ones arrive.
+    for (let i = 0; i < N; i++) romeo.send(`<message to='juliet@localhost' type='chat' id='a${i}'><body>now ${i}</body></message>`);
+    for (let i = 0; i < N; i++) {
+      const m = await nextNonPresence(juliet);
+      expect(m.getChildText("body")).toBe(`now ${i}`);
+      const [id] = stanzaIds(m, "juliet@localhost");
+      // Read at once, before anything else runs: the store has it, and so has romeo's archive.
+      const [mine, theirs] = await Promise.all([store.get("juliet", id), store.count("romeo")]);
+      expect(mine?.value, `message ${i} missing from juliet's archive when it arrived`).toBeDefined();
+      expect(theirs).toBeGreaterThanOrEqual(i + 1);
+    }
+    // A query right after receipt has the last message.
+    romeo.send("<message to='juliet@localhost' type='chat' id='last'><body>the last</body></message>");
+    const last = await nextNonPresence(juliet);
+    const q = await mamQuery(juliet, queryIq({ rsm: { max: 1, before: "" } }));
+    expect(q.bodies).toEqual(["the last"]);
+    expect(q.ids).toEqual(stanzaIds(last, "juliet@localhost"));
+    romeo.close();
+    juliet.close();
+  });
+});
