@@ -112,10 +112,9 @@ export default defineModule({
       if (host === module.host) cache.delete(username);
     });
 
-    const inRoster = async (username: string, peer: string): Promise<boolean> => {
-      const answer = await module.fire("roster-get-item", { username, jid: peer });
-      return answer?.item !== undefined && answer.item !== null;
-    };
+    // default_archive_policy "roster" (and "roster" preferences) ask mod_roster's service.
+    const roster = await module.depends("roster");
+    const inRoster = async (username: string, peer: string): Promise<boolean> => (await roster.contact(username, peer)) !== null;
 
     // ---- archiving ----
 
