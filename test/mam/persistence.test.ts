@@ -9,7 +9,7 @@ import { mamQuery, NS_MAM, queryIq, stanzaIds } from "./helpers.js";
 const BASE = `
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-modules_enabled = { "roster"; "mam" }
+modules_enabled = { "roster"; "mam"; "carbons" }
 `;
 
 function login(ts: TestServer, user: string, resource = "r"): Promise<RawClient> {
@@ -106,6 +106,19 @@ describe("archived before delivered", () => {
       expect(mine?.value, `message ${i} missing from juliet's archive when it arrived`).toBeDefined();
       expect(theirs).toBeGreaterThanOrEqual(i + 1);
     }
+    // A sent carbon (XEP-0280) is a delivery too: the sender's archive has the message by then.
+    const tablet = await login(ts, "romeo", "tablet");
+    expect((await tablet.iq("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>")).attrs.type).toBe("result");
+    for (let i = 0; i < 5; i++) romeo.send(`<message to='juliet@localhost' type='chat' id='c${i}'><body>copied ${i}</body></message>`);
+    for (let i = 0; i < 5; i++) {
+      const carbon = await nextNonPresence(tablet);
+      const sent = carbon.getChild("sent", "urn:xmpp:carbons:2")!.getChild("forwarded", "urn:xmpp:forward:0")!.getChild("message", "jabber:client")!;
+      expect(sent.getChildText("body")).toBe(`copied ${i}`);
+      const [id] = stanzaIds(sent, "romeo@localhost");
+      expect((await store.get("romeo", id))?.value, `sent message ${i} missing from romeo's archive when its carbon arrived`).toBeDefined();
+      await nextNonPresence(juliet);
+    }
+    tablet.close();
     // A query right after receipt has the last message.
     romeo.send("<message to='juliet@localhost' type='chat' id='last'><body>the last</body></message>");
     const last = await nextNonPresence(juliet);
