@@ -26,7 +26,7 @@ import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidSplit } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { DirectedPresence, serviceAccessOracle } from "../lib/pubsub/access.js";
 import { iqAnswerOf } from "../lib/pubsub/context.js";
 import { addItemList, addNodeInfo, addNodeList, addServiceToAccountInfo } from "../lib/pubsub/disco.js";
 import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
@@ -40,7 +40,7 @@ import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf
 import { PepServices, type PepAccount } from "./services.js";
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return; // PEP services are accounts
     const o = module.options;
     const host = module.host;
@@ -52,8 +52,11 @@ export default defineModule({
     // presence reaches; unanswered this long, it is sent again when the entity repeats its presence.
     const capsQueryTimeoutMs = o.period("pep_caps_query_timeout", 30, { min: 0.05 }) * 1000;
     const shared = new SharedCapsQueries(infoCacheSize, capsQueryTimeoutMs);
-    const access = eventAccessOracle(
-      module.fireOn,
+    // The roster of the accounts here (their contacts' subscriptions and groups, XEP-0060 §4.5 access
+    // models); the oracle asks the roster and presence services of each account's host.
+    const roster = await module.depends("roster");
+    const access = serviceAccessOracle(
+      module.serviceOn,
       (h) => module.hostNames().includes(h),
       new DirectedPresence(),
     );
@@ -100,7 +103,7 @@ export default defineModule({
       caps,
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
-      localContactsSeen: async (username) => contactsSeen((await module.fire("roster-get", { username }))?.items ?? [], username, host),
+      localContactsSeen: async (username) => contactsSeen(await roster.items(username), username, host),
     });
 
     const fail = (what: string, err: unknown) => module.log.error(`PEP ${what}: ${(err as Error)?.stack ?? err}`);

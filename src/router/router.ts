@@ -15,7 +15,7 @@ import type { Host } from "../hosts/host.js";
 import type { ClientSession, StanzaSink } from "../sessions/session.js";
 import { jidBare, jidHost, jidPrep, jidSplit } from "../util/jid.js";
 import type { Logger } from "../util/logger.js";
-import { errorReply, StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
+import { StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
 
 export type ToType = "bare" | "full" | "host";
 
@@ -191,6 +191,7 @@ export class Router {
         } catch (err) {
           return this.bounceFailure(origin, stanza, err);
         }
+        if (pre instanceof StanzaError) return this.bounceError(origin, stanza, pre);
         if (pre !== undefined) return;
         // A pre- handler may hand on a changed copy instead of changing the sender's stanza.
         stanza = ev.stanza;
@@ -213,11 +214,14 @@ export class Router {
       }
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
     }
+    let taken;
     try {
-      await dest.bus.fire(`${stanza.name}/${toType}` as StanzaEventName, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
+      taken = await dest.bus.fire(`${stanza.name}/${toType}` as StanzaEventName, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
     } catch (err) {
-      this.bounceFailure(origin, stanza, err);
+      return this.bounceFailure(origin, stanza, err);
     }
+    // A handler may answer with the error the stanza gets (returned as well as thrown).
+    if (taken instanceof StanzaError) this.bounceError(origin, stanza, taken);
   }
 
   /**
@@ -225,15 +229,19 @@ export class Router {
    * logged by the bus) is internal-server-error (RFC 6120 §8.3.3.8) and nothing else is disturbed.
    */
   bounceFailure(origin: StanzaEvent["origin"], stanza: Element, err: unknown): void {
-    if (err instanceof StanzaError) this.bounce(origin, stanza, err.type, err.condition, err.text, err.appError);
-    else this.bounce(origin, stanza, "wait", "internal-server-error");
+    this.bounceError(origin, stanza, err instanceof StanzaError ? err : new StanzaError("wait", "internal-server-error"));
   }
 
   /** Send an error reply for `stanza` back to its sender; errors and results are never bounced (RFC 6120 §8.3.1). */
   bounce(origin: StanzaEvent["origin"], stanza: Element, type: ErrorType, condition: string, text?: string, appError?: Element): void {
+    this.bounceError(origin, stanza, new StanzaError(type, condition, text, appError));
+  }
+
+  /** Answer `stanza` with `error` (all it carries: text, URI, application condition, `by`), unless it is an error or a result. */
+  bounceError(origin: StanzaEvent["origin"], stanza: Element, error: StanzaError): void {
     const t = stanza.attrs.type;
     if (t === "error" || (stanza.name === "iq" && t === "result")) return;
-    const reply = errorReply(stanza, type, condition, text, appError);
+    const reply = error.replyTo(stanza);
     if (reply.attrs.from === undefined && "host" in origin) reply.attrs.from = (origin as { host: string }).host;
     this.deliverReply(origin, reply);
   }
