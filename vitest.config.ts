@@ -6,7 +6,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 // Test files that must each have a process of their own: they change process-wide state (TLS
 // verification through the environment), run the CLI as child processes with blocking calls, or
 // kill servers in the middle of writes.
-const ISOLATED = ["test/c2s/no-sni.test.ts", "test/cli/**/*.test.ts", "test/storage/group-commit-kill.test.ts", "test/pubsub/crash.test.ts"];
+const ISOLATED = ["test/c2s/no-sni.test.ts", "test/cli/**/*.test.ts", "test/storage/group-commit-kill.test.ts", "test/pubsub/crash.test.ts", "test/mam/crash.test.ts"];
 
 // Files that measure latency under their own load (the fuzz corpus's honest pings, a burst of
 // registrations, a publish storm to 10,000 subscribers): run alone, one after the other, once

@@ -11,6 +11,7 @@ import { rootCertificates } from "node:tls";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Config } from "../src/config/options.js";
 import { certCovers, findInCertificatesDir, loadPair } from "../src/net/certs.js";
+import { configuredCAs } from "../src/net/s2s-service.js";
 
 export interface Reporter {
   ok(msg: string): void;
@@ -163,18 +164,13 @@ export function checkCerts(config: Config, baseDir: string, dataPath: string, r:
   };
   const s2sOn = !config.global.array("modules_disabled", []).includes("s2s");
   let cas: X509Certificate[] | undefined;
-  /** The system's CAs and ssl.cafile (what another Herald with the same settings trusts). */
+  /** The system's CAs, ssl.cafile and ssl.capath (what another Herald with the same settings trusts). */
   const trusted = (): X509Certificate[] => {
     if (cas) return cas;
     cas = rootCertificates.flatMap((p) => pemCerts(p));
-    const cafile = config.global.table("ssl")?.get("cafile");
-    if (typeof cafile === "string") {
-      try {
-        cas.push(...pemCerts(readFileSync(abs(cafile), "utf8")));
-      } catch (err) {
-        r.warn(`ssl.cafile ${cafile}: ${(err as Error).message}`);
-      }
-    }
+    const { pems, errors } = configuredCAs(config.global, baseDir);
+    for (const e of errors) r.warn(e);
+    for (const p of pems) cas.push(...pemCerts(p));
     return cas;
   };
   // VirtualHosts first: a component is usually covered by its parent host's certificate.
@@ -310,7 +306,14 @@ export async function checkDns(config: Config, r: Reporter, opts: DnsOptions = {
       }
       const records = res.value.filter((s) => s.name !== "" && s.name !== ".");
       if (records.length === 0) {
-        lines.push(["ok", `${name} says the service is not offered here (target ".")`]);
+        // RFC 6120 §3.2.1: "." means the service is decidedly not offered; for servers, that is only
+        // right when federation is off here, or when direct TLS (_xmpps-server) is offered instead.
+        const tlsIndex = (services as readonly string[]).indexOf("_xmpps-server._tcp");
+        const tls = tlsIndex >= 0 ? srvs[tlsIndex] : undefined;
+        const viaTls = tls?.ok === true && tls.value.some((x) => x.name !== "" && x.name !== ".");
+        if (service === "_xmpp-server._tcp" && !viaTls) {
+          lines.push(["warn", `${name} says the service is not offered here (target "."), but federation is on: other servers will not connect to ${h.name}`]);
+        } else lines.push(["ok", `${name} says the service is not offered here (target ".")`]);
         continue;
       }
       for (const s of records) {

@@ -1,27 +1,21 @@
 // `herald`: the one executable. start | adduser | passwd | deluser | check | import | scansion | --version
 
-import { Command } from "commander";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { read } from "read";
 import { VERSION } from "../src/version.js";
 import { adminRequest, type AdminRequest } from "../src/admin/socket.js";
-import { createStorage } from "../src/storage/index.js";
-import { createAccountStore } from "../src/auth/accounts.js";
-import { Graveyard } from "../modules/mod_tombstones/graveyard.js";
 import { jidSplit, nodePrep, namePrep } from "../src/util/jid.js";
-import { loadHeraldConfig, logRouterFromConfig, type LoadedConfig } from "./load-config.js";
+import type { LoadedConfig } from "./load-config.js";
+import { fail, loadOrExit, loadServer, startCommand } from "./start.js";
 import { CHECK_SECTIONS } from "./check-names.js";
 import type { ScansionCliOptions } from "./scansion.js";
-import { formatDiagnostic } from "../src/config/options.js";
-import { wordsToShellLine } from "../src/admin/shell-parse.js";
 import type { ShellOutput } from "../src/admin/shell.js";
 
-/** The server and its modules, loaded by the commands that run them (not by `shell`, `adduser`, ...). */
-async function loadServer() {
-  const [{ Server }, { shippedModules }] = await Promise.all([import("../src/server.js"), import("../modules/index.js")]);
-  return { Server, shippedModules };
-}
+// What only the other commands use (readline, `read`, the offline account store, the shell's
+// parser) is imported by those commands, so that a running server does not keep it. commander is
+// CommonJS: require() loads it as it is (an ESM import would have Node scan its source for named
+// exports first). A plain require() where there is one: the single-executable bundle bundles it.
+const { Command } = (typeof require === "function" ? require("commander") : createRequire(import.meta.url)("commander")) as typeof import("commander");
 
 const program = new Command();
 program.name("herald").description("Herald: an XMPP server with publish-subscribe built in").version(VERSION, "-v, --version");
@@ -30,40 +24,7 @@ program
   .command("start")
   .description("start the server (without -c: ./herald.cfg.lua if present, else the embedded default)")
   .option("-c, --config <file>", "configuration file in Prosody's syntax")
-  .action(async (opts: { config?: string }) => {
-    const loaded = loadOrExit(opts.config);
-    const logRouter = logRouterFromConfig(loaded.config);
-    const configLoader = () => {
-      // config:reload() in the shell reads the same file again.
-      const again = loadHeraldConfig(opts.config);
-      return { config: again.config, logSinks: logRouterFromConfig(again.config).sinks };
-    };
-    const { Server, shippedModules } = await loadServer();
-    const server = new Server({ config: loaded.config, ...shippedModules, baseDir: loaded.baseDir, logRouter, configLoader });
-    for (const w of loaded.config.warnings) server.log.warn(formatDiagnostic(w));
-    server.log.info(`Configuration: ${loaded.source}`);
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      try {
-        await server.stop(`Received ${signal}`);
-        process.exit(0);
-      } catch (err) {
-        server.log.error(`Error while stopping: ${(err as Error).stack}`);
-        process.exit(1);
-      }
-    };
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
-    try {
-      await server.start();
-    } catch (err) {
-      server.log.error(`Could not start: ${(err as Error).message}`);
-      await server.stop("start failed").catch(() => {});
-      process.exit(1);
-    }
-  });
+  .action(async (opts: { config?: string }) => startCommand(opts.config));
 
 for (const [name, description] of [
   ["adduser", "create an account (password from a prompt, or the first line of stdin)"],
@@ -116,8 +77,10 @@ program
       return res.result as ShellOutput;
     };
     if (words.length > 0) {
+      const { wordsToShellLine } = await import("../src/admin/shell-parse.js");
       process.exit(printPlain(await run(wordsToShellLine(words))) ? 1 : 0);
     }
+    const { createInterface } = await import("node:readline");
     if (!process.stdin.isTTY) {
       // Commands on standard input, one per line, answered as the one-shot form does.
       let errors = 0;
@@ -202,6 +165,11 @@ program
 async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest): Promise<void> {
   const kind = loaded.config.global.string("storage", "internal");
   if (kind === "memory") fail("storage = \"memory\": accounts only exist while the server runs; start it first");
+  const [{ createStorage }, { createAccountStore }, { Graveyard }] = await Promise.all([
+    import("../src/storage/index.js"),
+    import("../src/auth/accounts.js"),
+    import("../modules/mod_tombstones/graveyard.js"),
+  ]);
   const storage = createStorage("leveldb", { path: join(dataPath, "herald.db") });
   try {
     await storage.open();
@@ -229,22 +197,10 @@ async function offline(loaded: LoadedConfig, dataPath: string, req: AdminRequest
   await storage.close();
 }
 
-function loadOrExit(file: string | undefined): LoadedConfig {
-  try {
-    return loadHeraldConfig(file);
-  } catch (err) {
-    fail((err as Error).message);
-  }
-}
-
-function fail(msg: string): never {
-  console.error(`herald: ${msg}`);
-  process.exit(1);
-}
-
 /** A password from the terminal (not echoed, asked twice for new passwords) or the first line of stdin. */
 async function readPassword(confirm: boolean): Promise<string> {
   if (!process.stdin.isTTY) {
+    const { createInterface } = await import("node:readline");
     const rl = createInterface({ input: process.stdin });
     for await (const line of rl) {
       rl.close();
@@ -254,6 +210,7 @@ async function readPassword(confirm: boolean): Promise<string> {
   }
   // npm's `read` (readline underneath): nothing echoed, line editing (backspace over any
   // character, Ctrl-U, arrows) as in any terminal prompt, Ctrl-C cancels.
+  const { read } = await import("read");
   const ask = async (prompt: string) => {
     try {
       return await read({ prompt, silent: true });

@@ -9,7 +9,6 @@ import type { ModuleRegistry } from "./modules/api.js";
 import { Router } from "./router/router.js";
 import { installFallbacks } from "./router/fallbacks.js";
 import { installComponentRoute } from "./router/components.js";
-import { createStorage } from "./storage/index.js";
 import type { StorageDriver } from "./storage/types.js";
 import { createAccountStore, type AccountStore } from "./auth/accounts.js";
 import type { C2SConnection, C2SContext } from "./net/c2s.js";
@@ -31,7 +30,6 @@ import { jidPrep } from "./util/jid.js";
 import { VERSION } from "./version.js";
 import { closeAdminSocket, startAdminSocket, type AdminRequest, type AdminResponse } from "./admin/socket.js";
 import type { Server as NetServer } from "node:net";
-import { runShellLine } from "./admin/shell.js";
 import { MetricsRegistry } from "./stats/metrics.js";
 import { timedStorage } from "./stats/storage.js";
 import type { LogSink } from "./util/logger.js";
@@ -92,8 +90,11 @@ export class Server {
   private accountStores = new Map<string, AccountStore>();
   /** Federation (src/net/s2s.ts), unless "s2s" is in the global modules_disabled. */
   s2s?: S2SManager;
-  /** The per-address limits of client connections, once listening. */
-  limits?: ReturnType<Server["connectionLimits"]>;
+  /** The per-address limits of client connections (made once, when modules or listeners first need them). */
+  private limitsMade?: ReturnType<Server["connectionLimits"]>;
+  get limits(): ReturnType<Server["connectionLimits"]> {
+    return (this.limitsMade ??= this.connectionLimits());
+  }
   /** Read throttles of live connections (mod_limits). */
   private readonly readThrottles = new WeakMap<C2SConnection, ReadThrottle>();
   private admins = new Set<string>();
@@ -129,6 +130,8 @@ export class Server {
       metrics: this.metrics,
       http: this.http,
       dataPath: this.dataPath,
+      // The SASL throttle: password checks over HTTP (Basic) take their turn from the same budget.
+      authThrottle: () => this.limits.authThrottle,
     });
     this.http.listeners = () => this.listeners;
     this.metrics.onCollect(() => {
@@ -200,7 +203,7 @@ export class Server {
     restrictUmask();
     for (const m of openModes(this.dataPath)) this.log.warn(describeOpenMode(m));
     const writes = this.metrics.histogram("herald_storage_write_seconds", "Time a store write takes until it is durable", ["driver", "store"], { unit: "seconds" });
-    this.storage = timedStorage(this.opts.storage ?? this.openConfiguredStorage(), writes);
+    this.storage = timedStorage(this.opts.storage ?? (await this.openConfiguredStorage()), writes);
     await this.storage.open();
 
     for (const a of g.array("admins", [])) {
@@ -230,14 +233,16 @@ export class Server {
     this.log.info(`Herald ${VERSION} started: ${[...this.hosts.keys()].join(", ")}`);
   }
 
-  private openConfiguredStorage(): StorageDriver {
+  /** The configured driver, whose code only is loaded (a server on memory storage does not load LevelDB's). */
+  private async openConfiguredStorage(): Promise<StorageDriver> {
     const g = this.opts.config.global;
     const kind = g.string("storage", "internal");
-    if (kind === "memory") return createStorage("memory", {});
+    if (kind === "memory") return new (await import("./storage/memory.js")).MemoryStorage();
     if (kind !== "internal" && kind !== "leveldb") {
       this.log.warn(`storage = "${kind}" is not available in Herald; using LevelDB ("internal")`);
     }
     makePrivateDir(this.dataPath);
+    const { createStorage } = await import("./storage/index.js");
     return createStorage("leveldb", { path: join(this.dataPath, "herald.db") });
   }
 
@@ -379,8 +384,7 @@ export class Server {
   }
 
   c2sContext(): C2SContext {
-    const limits = this.connectionLimits();
-    this.limits = limits;
+    const limits = this.limits;
     const stanzas = this.metrics.counter("herald_c2s_stanzas", "Stanzas received from and sent to clients", ["direction", "kind"]);
     return {
       countStanza: (direction, kind) => stanzas.inc([direction, kind]),
@@ -464,12 +468,19 @@ export class Server {
       maxStanzaSize: () => c2s.options(undefined).maxStanzaSize,
       considerWebsocketSecure: g.boolean("consider_websocket_secure", false),
       trustedProxies: g.set("trusted_proxies", ["127.0.0.1", "::1"]),
-      admit: (conn, remote) => this.limits!.unauthenticated.admit(conn, remote),
-      readLimit: this.limits!.readLimit,
+      admit: (conn, remote) => this.limits.unauthenticated.admit(conn, remote),
+      readLimit: this.limits.readLimit,
       readThrottles: this.readThrottles,
       http: this.http,
       bosh: this.boshOptions(),
       httpExternalUrl: g.string("http_external_url"),
+      httpLimits: {
+        maxHeaderSize: g.integer("http_max_header_size", 16 * 1024, { min: 1024, max: 1024 * 1024 }),
+        headersTimeoutMs: g.period("http_headers_timeout", 30, { min: 0.2, max: 3600 }) * 1000,
+        requestTimeoutMs: g.period("http_request_timeout", 300, { min: 0.2, max: 86400 }) * 1000,
+        keepAliveTimeoutMs: g.period("http_keepalive_timeout", 5, { min: 0.1, max: 3600 }) * 1000,
+        maxPendingPerAddress: g.integer("http_max_pending_per_ip", 50, { min: 1, max: 1_000_000 }),
+      },
     };
     this.listenerContext = ctx;
     const override = this.opts.portOverride ?? {};
@@ -532,9 +543,23 @@ export class Server {
       tls: s2sTls(this.certs, trustedCAs(g, this.opts.baseDir ?? process.cwd(), log)),
       options: s2sOptions(g, log),
     };
+    const stanzas = this.metrics.counter("herald_s2s_stanzas", "Stanzas received from and sent to other servers", ["direction", "kind"]);
+    const bytes = this.metrics.counter("herald_s2s_bytes", "Bytes of XML read from and written to other servers (before TLS)", ["direction"]);
+    ctx.stats = { stanza: (direction, kind) => stanzas.inc([direction, kind]), bytes: (direction, n) => bytes.inc([direction], n) };
     const manager = new S2SManager(ctx);
     this.s2s = manager;
     this.router.remote = manager;
+    this.metrics.onCollect(() => {
+      // As prosody_mod_c2s__connections: established connections by local host, direction and address family.
+      const g = this.metrics.gauge("prosody_mod_s2s__connections", "Established s2s connections", ["host", "direction", "ip_family"]);
+      g.clear();
+      for (const r of manager.list()) {
+        if (!r.ready) continue;
+        const v6 = r.address.includes(":") && !r.address.startsWith("::ffff:");
+        g.inc([r.local, r.direction === "out" ? "outgoing" : "incoming", v6 ? "ipv6" : "ipv4"]);
+      }
+      this.metrics.gauge("herald_s2s_queued_stanzas", "Stanzas waiting for a connection to another server").set([], manager.queued());
+    });
     return { ctx, manager };
   }
 
@@ -564,7 +589,11 @@ export class Server {
   /** The account commands of the CLI, run inside the server. */
   async adminCommand(req: AdminRequest): Promise<AdminResponse> {
     if (req.command === "status") return { ok: true, result: { version: VERSION, hosts: [...this.hosts.keys()], sessions: this.connections.size } };
-    if (req.command === "shell") return { ok: true, result: await runShellLine(this, req.line ?? "") };
+    if (req.command === "shell") {
+      // The console's commands are loaded by the first one, not by a server nobody administers.
+      const { runShellLine } = await import("./admin/shell.js");
+      return { ok: true, result: await runShellLine(this, req.line ?? "") };
+    }
     const host = req.host ?? "";
     if (this.hosts.get(host)?.kind !== "local") return { ok: false, error: `${host} is not a VirtualHost of this server` };
     const accounts = this.accounts(host);

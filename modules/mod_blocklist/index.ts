@@ -30,17 +30,18 @@
 //   (a prepped JID, full or bare)? mod_presence asks it before sending presence broadcasts and
 //   probe answers to contacts.
 //
-// Asks mod_roster (host bus): `roster-get-item` { username, jid } → { item: { subscription, ... } | null };
-// and mod_presence's "presence" service for the account's available sessions.
+// Uses mod_roster's "roster" service (whether a contact sees the account's presence) and mod_presence's
+// "presence" service for the account's available sessions.
 
 import { defineModule, type IqEvent, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
-import { jidBare, jidHost, jidNode, jidResource } from "../../src/util/jid.js";
-import { Element, StanzaError, errorReply } from "../../src/xml/stanza.js";
+import { jidHost, jidNode, jidResource } from "../../src/util/jid.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 import "../lib/im/presence.js";
 import { seesPresence } from "../lib/roster/roster.js";
+import type { RosterService } from "../lib/roster/service.js";
 import { NS_BLOCKING, NS_BLOCKING_ERRORS, readItems, type Blocklist, type StoredBlocklist } from "./blocklist.js";
 import { BlocklistCache } from "./cache.js";
 import { inboundAction, outboundAction, senderListApplies, type StanzaKind } from "./gates.js";
@@ -61,11 +62,13 @@ interface BlocklistContext {
   /** Stanzas this module sends on the user's behalf, which its own gates let through. */
   ownStanzas: WeakSet<Element>;
   bounceMessages: boolean;
+  roster: RosterService;
 }
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
+    const roster = await module.depends("roster");
     module.addFeature(NS_BLOCKING);
     const lists = new BlocklistCache(module.openKeyval<StoredBlocklist>("blocklist"), module.options.integer("blocklist_cache_size", 10000, { min: 1 }));
     const ctx: BlocklistContext = {
@@ -74,6 +77,7 @@ export default defineModule({
       isBlocked: async (username, jid) => (await lists.get(username)).blocks(jid),
       ownStanzas: new WeakSet(),
       bounceMessages: module.options.boolean("bounce_blocked_messages", false),
+      roster,
     };
     const edits = new KeyedLock<string>(); // one edit at a time per account: two resources must not lose an update
 
@@ -118,8 +122,7 @@ export default defineModule({
       if (!(await inboundBlocked(ctx, ev))) return undefined;
       const toConnected = kind === "message" && toConnectedResource(module, ev.stanza.attrs.to!);
       const action = inboundAction(kind, ev.stanza.attrs.type, { bounceMessages: ctx.bounceMessages, toConnectedResource: toConnected });
-      if (action === "bounce") module.reply(ev, errorReply(ev.stanza, "cancel", "service-unavailable"));
-      return true;
+      return action === "bounce" ? new StanzaError("cancel", "service-unavailable") : true;
     };
     for (const t of ["bare", "full"] as const) {
       module.hook(`presence/${t}`, dropPresence, GATE);
@@ -165,7 +168,7 @@ async function tellContacts(ctx: BlocklistContext, username: string, verb: "bloc
     // XEP-0191: unavailable presence to a newly blocked contact that may see the user's presence.
     const available = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s.fullJid !== undefined);
     for (const jid of jids) {
-      if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(module, username, jid))) continue;
+      if (before.has(jid) || available.length === 0 || !(await mayReceivePresence(ctx, username, jid))) continue;
       for (const s of available) {
         const unavailable = new Element("presence", { type: "unavailable", to: jid, from: s.fullJid! });
         ctx.ownStanzas.add(unavailable);
@@ -177,7 +180,7 @@ async function tellContacts(ctx: BlocklistContext, username: string, verb: "bloc
     // contact's behalf, which mod_presence answers with every available resource's presence.
     const unblocked = jids.length ? jids.filter((j) => before.has(j)) : before.jids();
     for (const jid of unblocked) {
-      if (await mayReceivePresence(module, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
+      if (await mayReceivePresence(ctx, username, jid)) module.send(new Element("presence", { type: "probe", to: userBare, from: jid }));
     }
   }
 }
@@ -222,14 +225,14 @@ async function senderBlocks(ctx: BlocklistContext, ev: StanzaEvent): Promise<boo
 }
 
 /** A stanza from the user to a JID they blocked: dropped, or refused with not-acceptable. */
-async function outbound(ctx: BlocklistContext, ev: StanzaEvent): Promise<true | undefined> {
+async function outbound(ctx: BlocklistContext, ev: StanzaEvent): Promise<true | StanzaError | undefined> {
   const origin = ev.origin;
   const to = ev.stanza.attrs.to;
   // No 'to': the user's own account, never blocked.
   if (!isClientSession(origin) || origin.username === undefined || to === undefined) return undefined;
   if (!(await ctx.isBlocked(origin.username, to))) return undefined;
   if (outboundAction(ev.stanza.name as StanzaKind, ev.stanza.attrs.type) === "refuse") {
-    ctx.module.reply(ev, errorReply(ev.stanza, "cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS })));
+    return new StanzaError("cancel", "not-acceptable", "You have blocked this JID", new Element("blocked", { xmlns: NS_BLOCKING_ERRORS }));
   }
   return true;
 }
@@ -241,8 +244,8 @@ function toConnectedResource(module: ModuleApi, to: string): boolean {
 }
 
 /** May `jid` see `username`'s presence (subscription from or both, RFC 6121 §3)? Asked of mod_roster. */
-async function mayReceivePresence(module: ModuleApi, username: string, jid: string): Promise<boolean> {
-  return seesPresence(await module.fire("roster-get-item", { username, jid: jidBare(jid) }));
+async function mayReceivePresence(ctx: BlocklistContext, username: string, jid: string): Promise<boolean> {
+  return seesPresence(await ctx.roster.contact(username, jid));
 }
 
 declare module "../../src/events/bus.js" {

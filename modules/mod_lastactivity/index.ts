@@ -6,7 +6,7 @@
 // from mod_presence's `presence-unavailable` event, and when a session that was available ends
 // without saying so (a dropped connection).
 // Who may ask: the account itself, and contacts with a subscription to its presence ("from" or
-// "both"), known through mod_roster's `roster-get-item` event.
+// "both"), known through mod_roster's "roster" service.
 
 import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
@@ -30,8 +30,9 @@ const STATE_KEY = "lastactivity";
 type SessionState = "available" | "unavailable";
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return;
+    const roster = await module.depends("roster");
     module.addFeature(NS_LAST);
     const store = module.openKeyval<LastRecord>("lastactivity");
     /** mod_presence's service, when it runs on this host (sessions that went available before this module loaded). */
@@ -82,7 +83,7 @@ export default defineModule({
 
     // Does `requester` have a subscription to the presence of `username` (RFC 6121 "from"/"both")?
     const subscribed = async (username: string, requester: string): Promise<boolean> => {
-      return seesPresence(await module.fire("roster-get-item", { username, jid: requester }));
+      return seesPresence(await roster.contact(username, requester));
     };
 
     // Asked of an account (its own, too: the router tries `self` handlers, then `bare` ones).

@@ -8,8 +8,11 @@
 // (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
 // message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
 // be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
-// the message leaves (priority -1, after carbons has copied it with the id). The write itself does
-// not hold up delivery; queries wait for an account's queued writes (./writer.ts).
+// the message leaves (priority -1, after carbons has copied it with the id). A message is delivered
+// only once it is written (./writer.ts): a client never receives a message its archive lacks, not
+// after a crash either. The sender's write runs while the message travels to a local recipient, whose
+// own write it waits for with (one sync for both); see `inFlight` below. A write that fails is logged
+// and the message goes on without that stanza id.
 //
 // Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
 // before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
@@ -27,7 +30,7 @@
 import { defineModule, type IqHandler, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
-import { jidBare, jidNode } from "../../src/util/jid.js";
+import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
 import { generateId } from "../../src/storage/memory.js";
 import { ELEMENT_JSON_VERSION, elementFromJson, upgradeElementJson } from "../../src/xml/json.js";
@@ -49,8 +52,6 @@ import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type Archive
 import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
 
 const DEFAULT_PAGE = 20;
-/** Archive writes queued per account before its messages wait for the store (./writer.ts). */
-const MAX_QUEUED_WRITES = 64;
 const PREFS_CACHE = 10_000;
 
 export default defineModule({
@@ -113,20 +114,22 @@ export default defineModule({
       if (host === module.host) cache.delete(username);
     });
 
-    const inRoster = async (username: string, peer: string): Promise<boolean> => {
-      const answer = await module.fire("roster-get-item", { username, jid: peer });
-      return answer?.item !== undefined && answer.item !== null;
-    };
+    // default_archive_policy "roster" (and "roster" preferences) ask mod_roster's service.
+    const roster = await module.depends("roster");
+    const inRoster = async (username: string, peer: string): Promise<boolean> => (await roster.contact(username, peer)) !== null;
 
     // ---- archiving ----
 
-    const writer = new ArchiveWriter(MAX_QUEUED_WRITES, (user, err) =>
+    const writer = new ArchiveWriter((user, err) =>
       module.log.error(`Archiving a message of ${user} failed: ${(err as Error)?.message ?? err}`),
     );
     module.onUnload(() => writer.flush());
 
-    /** Archive `stanza` for `username` (chatting with `peer`); the archive id, or undefined. */
-    const archive = async (username: string, peer: string, stanza: Element): Promise<string | undefined> => {
+    /**
+     * Start archiving `stanza` for `username` (chatting with `peer`) once the preferences allow it:
+     * the archive id and the write (true once written), or undefined when it is not archived.
+     */
+    const startArchive = async (username: string, peer: string, stanza: Element): Promise<{ id: string; written: Promise<boolean> } | undefined> => {
       if (!shouldArchive(stanza).archive) return undefined;
       const copy = archivedCopy(stanza, dontArchive);
       if (!copy) return undefined;
@@ -135,9 +138,17 @@ export default defineModule({
       const when = Math.floor(Date.now() / 1000) * 1000;
       const id = generateId();
       const value = archiveValue(copy);
-      await writer.write(username, () => store.append(username, value, { id, when, with: peer }));
-      return id;
+      return { id, written: writer.write(username, () => store.append(username, value, { id, when, with: peer })) };
     };
+
+    // A sent message's write into the sender's archive runs while the message goes on to its
+    // recipient; whatever delivers it first waits for that write: the recipient's archive step when
+    // the recipient is an account of a host of this server with mod_mam (both writes then share a
+    // sync), this module before carbons copy it to the sender's other sessions, or before it leaves
+    // for anywhere else. Keyed by the stanza the router hands on (shared by the hosts' instances).
+    const inFlight = module.shared("sender-writes", () => ({ writes: new WeakMap<Element, Promise<boolean>>(), hosts: new Set<string>() }));
+    inFlight.hosts.add(module.host);
+    module.onUnload(() => void inFlight.hosts.delete(module.host));
 
     // What a local client sends.
     const outbound = async (ev: StanzaEvent) => {
@@ -148,34 +159,64 @@ export default defineModule({
       const to = ev.stanza.attrs.to;
       // To the own account: archived once, when it arrives.
       if (to === undefined || jidBare(to) === own) return undefined;
-      const id = await archive(origin.username, jidBare(to), ev.stanza);
-      if (id !== undefined) ev.stanza = withStanzaId(ev.stanza, own, id);
+      const started = await startArchive(origin.username, jidBare(to), ev.stanza);
+      if (started === undefined) return undefined;
+      ev.stanza = withStanzaId(ev.stanza, own, started.id);
+      inFlight.writes.set(ev.stanza, started.written);
+      return undefined;
+    };
+    /** Wait for the sender's write of this stanza; without it (it failed) the sender's stanza-id goes. */
+    const senderWritten = async (ev: StanzaEvent, own: string) => {
+      const written = inFlight.writes.get(ev.stanza);
+      if (written === undefined) return;
+      inFlight.writes.delete(ev.stanza);
+      if (!(await written)) ev.stanza = withoutStanzaIdsBy(ev.stanza, own);
+    };
+    // Before carbons (-0.5) copies it to the sender's other sessions.
+    const beforeCopies = async (ev: StanzaEvent) => {
+      const origin = ev.origin;
+      if (!isClientSession(origin) || origin.username === undefined || origin.bareJid === undefined) return undefined;
+      if (module.sessionsOf(origin.username).some((s) => s !== origin)) await senderWritten(ev, origin.bareJid);
       return undefined;
     };
     // The sender's stanza-id stays on this server (carbons of the sent message have it by now).
-    const stripOutbound = (ev: StanzaEvent) => {
+    const stripOutbound = async (ev: StanzaEvent) => {
       const origin = ev.origin;
-      if (isClientSession(origin) && origin.bareJid !== undefined) ev.stanza = withoutStanzaIdsBy(ev.stanza, origin.bareJid);
+      if (!isClientSession(origin) || origin.bareJid === undefined) return undefined;
+      const written = inFlight.writes.get(ev.stanza);
+      ev.stanza = withoutStanzaIdsBy(ev.stanza, origin.bareJid);
+      if (written === undefined) return undefined;
+      const to = ev.stanza.attrs.to!;
+      if (jidNode(to) !== undefined && inFlight.hosts.has(jidHost(to))) inFlight.writes.set(ev.stanza, written);
+      else await written;
       return undefined;
     };
     for (const t of ["bare", "full"] as const) {
       module.hook(`pre-message/${t}`, outbound, 0);
+      module.hook(`pre-message/${t}`, beforeCopies, -0.25);
       module.hook(`pre-message/${t}`, stripOutbound, -1);
     }
 
-    // What arrives for an account of this host.
+    // What arrives for an account of this host: archived (together with the sender's write of a
+    // message sent from here) before anything delivers it.
     const inbound = async (ev: StanzaEvent) => {
-      const to = ev.stanza.attrs.to ?? (isClientSession(ev.origin) ? ev.origin.bareJid : undefined);
-      if (to === undefined) return undefined;
-      const username = jidNode(to);
-      if (username === undefined) return undefined;
-      const own = jidBare(to);
-      ev.stanza = withoutStanzaIdsBy(ev.stanza, own);
-      if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
-      const from = ev.stanza.attrs.from;
-      const id = await archive(username, from === undefined ? own : jidBare(from), ev.stanza);
-      if (id !== undefined) ev.stanza = withStanzaId(ev.stanza, own, id);
-      return undefined;
+      const senderWrite = inFlight.writes.get(ev.stanza);
+      if (senderWrite !== undefined) inFlight.writes.delete(ev.stanza);
+      try {
+        const to = ev.stanza.attrs.to ?? (isClientSession(ev.origin) ? ev.origin.bareJid : undefined);
+        if (to === undefined) return undefined;
+        const username = jidNode(to);
+        if (username === undefined) return undefined;
+        const ownBare = jidBare(to);
+        ev.stanza = withoutStanzaIdsBy(ev.stanza, ownBare);
+        if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
+        const from = ev.stanza.attrs.from;
+        const started = await startArchive(username, from === undefined ? ownBare : jidBare(from), ev.stanza);
+        if (started !== undefined && (await started.written)) ev.stanza = withStanzaId(ev.stanza, ownBare, started.id);
+        return undefined;
+      } finally {
+        await senderWrite;
+      }
     };
     module.hook("message/bare", inbound, 0);
     module.hook("message/full", inbound, 0);

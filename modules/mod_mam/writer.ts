@@ -1,48 +1,40 @@
-// Archive writes that do not hold up delivery: a message goes on with its stanza id as soon as its
-// write is queued; the writes of one account run in order (archive order is arrival order), and
-// what reads an account's archive waits for its queued writes first, so a client never misses a
-// message it has seen. At most `maxPending` writes wait per account: beyond that the next message
-// waits for the store (the account's message rate is then bound by the store's, as when waiting
-// for every write, and memory stays bounded).
+// Archive writes on a message's way: a message goes on (is delivered, copied by carbons, stored
+// offline, sent to another server) only once it is in the archive, so a client never holds a message
+// that is missing from its archive, not after a crash either (the LevelDB store resolves a write once
+// it is synced, and writes issued meanwhile by other sessions share that sync: group commit).
+// The writes of one account run in order (archive order is arrival order); what reads an account's
+// archive waits for the writes already started for it.
 
 import { KeyedLock } from "../../src/util/keyed-lock.js";
 
 export class ArchiveWriter {
   private readonly lock = new KeyedLock<string>();
-  private readonly pending = new Map<string, number>();
-  private readonly all = new Set<Promise<void>>();
+  private readonly all = new Set<Promise<boolean>>();
 
-  constructor(
-    private readonly maxPending: number,
-    private readonly onError: (user: string, err: unknown) => void,
-  ) {}
+  constructor(private readonly onError: (user: string, err: unknown) => void) {}
 
-  /** Queue `task` for `user`; resolves once there is room (the write may still be running). */
-  async write(user: string, task: () => Promise<unknown>): Promise<void> {
-    const n = (this.pending.get(user) ?? 0) + 1;
-    this.pending.set(user, n);
-    const done: Promise<void> = this.lock
+  /** Run `task` for `user` after the user's earlier writes; true once it is written, false when it failed (reported to onError). */
+  write(user: string, task: () => Promise<unknown>): Promise<boolean> {
+    const done: Promise<boolean> = this.lock
       .run(user, task)
       .then(
-        () => undefined,
-        (err: unknown) => this.onError(user, err),
+        () => true,
+        (err: unknown) => {
+          this.onError(user, err);
+          return false;
+        },
       )
-      .finally(() => {
-        const left = (this.pending.get(user) ?? 1) - 1;
-        if (left === 0) this.pending.delete(user);
-        else this.pending.set(user, left);
-        this.all.delete(done);
-      });
+      .finally(() => this.all.delete(done));
     this.all.add(done);
-    if (n > this.maxPending) await done;
+    return done;
   }
 
-  /** Resolves once every write queued for `user` so far has finished. */
+  /** Resolves once every write started for `user` so far has finished. */
   settled(user: string): Promise<void> {
     return this.lock.run(user, () => undefined);
   }
 
-  /** Resolves once every queued write has finished (unload, before the store closes). */
+  /** Resolves once every write has finished (unload, before the store closes). */
   async flush(): Promise<void> {
     while (this.all.size > 0) await Promise.all(this.all);
   }

@@ -19,7 +19,7 @@ import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode, jidResource } from "../../src/util/jid.js";
-import { errorReply } from "../../src/xml/stanza.js";
+import { StanzaError } from "../../src/xml/stanza.js";
 import { messageType, routeToAccount } from "../lib/im/delivery.js";
 import { NOBODY_AVAILABLE } from "../lib/im/presence.js";
 
@@ -62,7 +62,7 @@ export default defineModule({
   },
 });
 
-async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: string, toFullJid: boolean): Promise<true> {
+async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: string, toFullJid: boolean): Promise<true | StanzaError> {
   const { stanza } = ev;
   const username = jidNode(bareJid);
   const sessions: ClientSession[] = username === undefined ? [] : module.sessionsOf(username);
@@ -72,8 +72,7 @@ async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: str
     case "drop":
       return true;
     case "bounce":
-      module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
-      return true;
+      return new StanzaError("cancel", "service-unavailable");
     case "deliver": {
       let sent = false;
       for (const s of route.to) if (s.send(stanza)) sent = true;
@@ -92,6 +91,5 @@ async function deliverToAccount(module: ModuleApi, ev: StanzaEvent, bareJid: str
       module.log.warn(`Offline storage failed for a message to ${bareJid}`);
     }
   }
-  module.reply(ev, errorReply(stanza, "cancel", "service-unavailable"));
-  return true;
+  return new StanzaError("cancel", "service-unavailable");
 }

@@ -39,7 +39,7 @@ import { randomBytes } from "node:crypto";
 import { defineModule, type IqHandler } from "../../src/modules/api.js";
 import type { StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode, jidPrep, jidResource } from "../../src/util/jid.js";
-import { Element, errorReply, StanzaError } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import type { Json } from "../../src/storage/types.js";
 import { BUILTIN_DEFAULTS, type RoomConfig } from "../lib/muc/config.js";
 import { Room, type Outcome, type RoomRecord } from "../lib/muc/room.js";
@@ -216,12 +216,13 @@ export default defineModule({
       });
     };
 
-    const gone = (stanza: Element, t: Tombstone["tombstone"]): Element => {
-      const e = errorReply(stanza, "cancel", "gone", t.reason ?? "This room has been destroyed");
-      const cond = e.getChild("error")?.childElements().find((c) => c.name === "gone");
-      if (cond && t.alternate) cond.children.push(`xmpp:${t.alternate}?join`);
-      return e;
-    };
+    // XEP-0045 §10.9: a destroyed room answers `gone`, with its alternate venue as the condition's URI.
+    const gone = (t: Tombstone["tombstone"], payload?: Element[]): StanzaError =>
+      new StanzaError("cancel", "gone", {
+        text: t.reason ?? "This room has been destroyed",
+        uri: t.alternate ? `xmpp:${t.alternate}?join` : undefined,
+        payload,
+      });
 
     const tombstoneOf = (node: string): Tombstone["tombstone"] | undefined => {
       const t = tombs.get(node);
@@ -242,18 +243,11 @@ export default defineModule({
       if (!room) {
         if (stanza.attrs.type !== undefined) return true;
         const t = tombstoneOf(node);
-        if (t) {
-          module.reply(ev, withMucX(gone(stanza, t)));
-          return true;
-        }
+        if (t) return gone(t, mucX());
         const from = stanza.attrs.from ?? "";
-        if (!mayCreate(from)) {
-          module.reply(ev, withMucX(errorReply(stanza, "cancel", "not-allowed", "Room creation is restricted")));
-          return true;
-        }
+        if (!mayCreate(from)) return new StanzaError("cancel", "not-allowed", { text: "Room creation is restricted", payload: mucX() });
         if (maxRooms !== undefined && rooms.size >= maxRooms) {
-          module.reply(ev, withMucX(errorReply(stanza, "wait", "resource-constraint", "Too many rooms")));
-          return true;
+          return new StanzaError("wait", "resource-constraint", { text: "Too many rooms", payload: mucX() });
         }
         room = new Room(`${node}@${module.host}`, defaults, env);
         room.affiliations.set(jidBare(from), "owner");
@@ -272,7 +266,7 @@ export default defineModule({
     module.hook("presence/bare", (ev) => {
       const { stanza } = ev;
       // §7.2.1: entering needs a nickname.
-      if (stanza.attrs.type === undefined) module.reply(ev, withMucX(errorReply(stanza, "modify", "jid-malformed", "A nickname is required")));
+      if (stanza.attrs.type === undefined) return new StanzaError("modify", "jid-malformed", { text: "A nickname is required", payload: mucX() });
       return true;
     });
 
@@ -281,10 +275,8 @@ export default defineModule({
       const { stanza } = ev;
       const node = jidNode(stanza.attrs.to ?? "")!;
       const room = rooms.get(node);
-      if (!room) {
-        if (stanza.attrs.type !== "error") module.reply(ev, errorReply(stanza, "cancel", "item-not-found", "No such room"));
-        return true;
-      }
+      // (An error to a room that is not there is dropped: errors are never answered.)
+      if (!room) return new StanzaError("cancel", "item-not-found", "No such room");
       await apply(node, room, room.message(stanza));
       return true;
     };
@@ -300,11 +292,9 @@ export default defineModule({
       const room = rooms.get(node);
       const type = stanza.attrs.type;
       if (!room) {
-        if (type === "get" || type === "set") {
-          const t = tombstoneOf(node);
-          module.reply(ev, t ? gone(stanza, t) : errorReply(stanza, "cancel", "item-not-found", "No such room"));
-        }
-        return true;
+        if (type !== "get" && type !== "set") return true;
+        const t = tombstoneOf(node);
+        return t ? gone(t) : new StanzaError("cancel", "item-not-found", "No such room");
       }
       const payload = stanza.firstElement();
       if (jidResource(stanza.attrs.to ?? "") === undefined && payload?.name === "query" && payload.attrs.xmlns === NS_MAM) return undefined;
@@ -418,9 +408,9 @@ export default defineModule({
   },
 });
 
-function withMucX(e: Element): Element {
-  e.children.unshift(new Element("x", { xmlns: NS_MUC }));
-  return e;
+/** XEP-0045 §7.2: presence errors of the service carry the MUC element. */
+function mucX(): Element[] {
+  return [new Element("x", { xmlns: NS_MUC })];
 }
 
 /** What the MUC service offers others on its host (tests and benchmarks look inside). */

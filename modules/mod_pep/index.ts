@@ -7,6 +7,9 @@
 //   pep_max_items (256)              upper bound of pubsub#max_items, and the value of "max"
 //   pep_service_cache_size (1000)    services kept in memory (least recently used go first)
 //   pep_info_cache_size (10000)      accounts with remembered "+notify" recipients, caps hashes
+//                                    (and caps queries in flight)
+//   pep_caps_query_timeout (30 s)    a caps query to a remote entity is shared by every account its
+//                                    presence reaches; unanswered this long, a repeated presence asks again
 //   pep_max_payload_size (262144)    bytes of one item's payload
 //   pep_sweep_interval (60 s)        how often ended leases and expired items are removed (on the
 //                                    cached services and on accounts with expiring data; services.ts)
@@ -23,7 +26,7 @@ import { defineModule, type IqEvent } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidSplit } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { DirectedPresence, serviceAccessOracle } from "../lib/pubsub/access.js";
 import { iqAnswerOf } from "../lib/pubsub/context.js";
 import { addItemList, addNodeInfo, addNodeList, addServiceToAccountInfo } from "../lib/pubsub/disco.js";
 import { nodeArchiveForm, nodeArchiveQuery } from "../lib/pubsub/mam.js";
@@ -31,13 +34,13 @@ import { handlePubsubIq } from "../lib/pubsub/protocol.js";
 import { NS_MAM } from "../lib/mam/protocol.js";
 import { NS_DISCO_INFO, NS_PUBSUB, NS_PUBSUB_OWNER } from "../lib/pubsub/xml.js";
 import "../lib/pubsub/services.js";
-import { InterestTable, PendingQueries } from "./interest.js";
+import { InterestTable, PendingQueries, SharedCapsQueries } from "./interest.js";
 import { Lru } from "../../src/util/lru.js";
 import { capsAnswerTarget, contactsSeen, PepPresence, presenceTarget, usernameOf } from "./presence.js";
 import { PepServices, type PepAccount } from "./services.js";
 
 export default defineModule({
-  load(module) {
+  async load(module) {
     if (module.hostKind !== "local") return; // PEP services are accounts
     const o = module.options;
     const host = module.host;
@@ -45,8 +48,15 @@ export default defineModule({
     const interest = new InterestTable(infoCacheSize);
     const pending = new PendingQueries(infoCacheSize);
     const caps = new Lru<string, ReadonlySet<string>>(infoCacheSize);
-    const access = eventAccessOracle(
-      module.fireOn,
+    // One caps query per remote entity and ver across the host, whatever the number of accounts its
+    // presence reaches; unanswered this long, it is sent again when the entity repeats its presence.
+    const capsQueryTimeoutMs = o.period("pep_caps_query_timeout", 30, { min: 0.05 }) * 1000;
+    const shared = new SharedCapsQueries(infoCacheSize, capsQueryTimeoutMs);
+    // The roster of the accounts here (their contacts' subscriptions and groups, XEP-0060 §4.5 access
+    // models); the oracle asks the roster and presence services of each account's host.
+    const roster = await module.depends("roster");
+    const access = serviceAccessOracle(
+      module.serviceOn,
       (h) => module.hostNames().includes(h),
       new DirectedPresence(),
     );
@@ -89,10 +99,11 @@ export default defineModule({
       services,
       interest,
       pending,
+      shared,
       caps,
       sendTo,
       isContactSubscribed: (username, jid) => access.isSubscribedToPresence(`${username}@${host}`, jid),
-      localContactsSeen: async (username) => contactsSeen((await module.fire("roster-get", { username }))?.items ?? [], username, host),
+      localContactsSeen: async (username) => contactsSeen(await roster.items(username), username, host),
     });
 
     const fail = (what: string, err: unknown) => module.log.error(`PEP ${what}: ${(err as Error)?.stack ?? err}`);
@@ -142,7 +153,8 @@ export default defineModule({
     });
     module.hook("iq-error/bare/disco", (ev) => {
       const who = discoAnswer(ev);
-      if (who) pending.forget(who.username, who.from);
+      if (!who) return undefined;
+      presence.discoError(who.username, who.from);
       return undefined;
     });
 

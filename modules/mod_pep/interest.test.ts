@@ -4,7 +4,7 @@ import { Element } from "../../src/xml/stanza.js";
 import { Notifier } from "../lib/pubsub/notifications.js";
 import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import { pepRecipients, type PepRecipientOptions } from "../lib/pubsub/pep.js";
-import { InterestTable, NO_NODES, PendingQueries } from "./interest.js";
+import { InterestTable, NO_NODES, PendingQueries, SharedCapsQueries, type CapsAsk } from "./interest.js";
 
 describe("InterestTable", () => {
   it("remembers who wants which node, and forgets empty wishes", () => {
@@ -34,6 +34,63 @@ describe("PendingQueries", () => {
     expect(p.take("romeo", "romeo@localhost/x", "n#b")).toBeUndefined();
     expect(p.take("romeo", "romeo@localhost/x", undefined)).toBe(a);
     expect(p.take("romeo", "juliet@localhost/x", "n#a")).toBeUndefined();
+  });
+});
+
+describe("SharedCapsQueries", () => {
+  const claim = { key: "sha-1:v", queryNode: "n#v", algorithm: "sha-1", ver: "v" };
+  const legacy = { key: "legacy:n#1.0#", queryNode: "n#1.0", ver: "1.0" };
+  const w = (username: string, from: string, self = false) => ({ username, from, self });
+  const who = (asks: CapsAsk[]) => asks.map((a) => `${a.waiter.username} ${a.waiter.from}`);
+
+  it("asks an entity once for all the accounts its presence reaches; the answer serves them all", () => {
+    const q = new SharedCapsQueries(10, 30_000);
+    expect(who(q.join(claim, w("ann", "ann@h/1", true)))).toEqual(["ann ann@h/1"]);
+    expect(q.join(claim, w("bob", "ann@h/1"))).toEqual([]);
+    expect(q.join(claim, w("cy", "ann@h/1"))).toEqual([]);
+    expect(q.join(claim, w("ann", "ann@h/1", true))).toEqual([]); // the same presence again
+    expect(q.answered(claim, "ann@h/1").map((x) => x.username)).toEqual(["ann", "bob", "cy"]);
+    expect(q.size).toBe(0);
+    expect(q.answered(claim, "ann@h/1")).toEqual([]);
+  });
+
+  it("another entity with the same ver is asked on its own (as Prosody does), and so is legacy caps", () => {
+    const q = new SharedCapsQueries(10, 30_000);
+    expect(who(q.join(claim, w("ann", "e@h/1")))).toEqual(["ann e@h/1"]);
+    expect(who(q.join(claim, w("ann", "f@h/1")))).toEqual(["ann f@h/1"]);
+    expect(who(q.join(legacy, w("bob", "g@h/1")))).toEqual(["bob g@h/1"]);
+    expect(q.join(legacy, w("cy", "g@h/1"))).toEqual([]);
+    expect(q.answered(claim, "e@h/1").map((x) => x.from)).toEqual(["e@h/1"]);
+    expect(q.answered(legacy, "g@h/1").map((x) => x.username)).toEqual(["bob", "cy"]);
+  });
+
+  it("the asking account leaving hands the query on; an error ends it; new caps leave the old query", () => {
+    const q = new SharedCapsQueries(10, 30_000);
+    q.join(claim, w("ann", "e@h/1"));
+    q.join(claim, w("bob", "e@h/1"));
+    q.join(claim, w("cy", "e@h/1"));
+    expect(q.leave("bob", "e@h/1")).toEqual([]); // not the asker
+    expect(who(q.leave("ann", "e@h/1"))).toEqual(["cy e@h/1"]);
+    q.failed("cy", "e@h/1");
+    expect(q.size).toBe(0);
+    expect(q.answered(claim, "e@h/1")).toEqual([]);
+    q.join(claim, w("dee", "g@h/1"));
+    const other = { ...claim, key: "sha-1:w", queryNode: "n#w", ver: "w" };
+    expect(who(q.join(other, w("dee", "g@h/1")))).toEqual(["dee g@h/1"]);
+    expect(q.size).toBe(1);
+    expect(q.answered(claim, "g@h/1")).toEqual([]);
+    expect(q.answered(other, "g@h/1").map((x) => x.username)).toEqual(["dee"]);
+  });
+
+  it("a query unanswered past the timeout is sent again when the entity's presence comes again", () => {
+    let now = 0;
+    const q = new SharedCapsQueries(10, 1000, () => now);
+    q.join(claim, w("ann", "e@h/1"));
+    now = 999;
+    expect(q.join(claim, w("bob", "e@h/1"))).toEqual([]);
+    now = 2000;
+    expect(who(q.join(claim, w("cy", "e@h/1")))).toEqual(["cy e@h/1"]);
+    expect(q.answered(claim, "e@h/1").map((x) => x.username)).toEqual(["ann", "bob", "cy"]);
   });
 });
 

@@ -101,3 +101,128 @@ export class PendingQueries {
     this.pending.delete(this.key(username, jid));
   }
 }
+
+/** An account's service waiting for the answer about an entity's caps. */
+export interface CapsWaiter {
+  username: string;
+  /** The entity (a full JID) whose caps these are. */
+  from: string;
+  /** The entity is one of the account's own resources. */
+  self: boolean;
+}
+
+/** A query to send: from `waiter.username`'s bare JID to `waiter.from`, about `claim`. */
+export interface CapsAsk {
+  waiter: CapsWaiter;
+  claim: CapsClaim;
+}
+
+interface InFlight {
+  claim: CapsClaim;
+  /** The waiter whose query is out, and when it was sent. */
+  asker: string;
+  sentAt: number;
+  /** By username NUL entity, in arrival order. */
+  waiters: Map<string, CapsWaiter>;
+}
+
+/**
+ * The caps queries in flight to remote entities, one per entity and claimed ver for the whole host:
+ * a remote client's presence reaches every local contact's service, and each would otherwise ask it
+ * across the federation. The first service asks; the others wait for that answer (the entity's own
+ * account of itself, cached by mod_pep only under the hash it really has, XEP-0115 §5.4). Another
+ * entity claiming the same ver is asked on its own while a query is out, as Prosody does; once an
+ * answer is verified, the cache serves everyone. When the asking account stops waiting (the
+ * entity's unavailable presence to it, other caps), the next waiting account asks; an unanswered
+ * query is sent again when the entity repeats its presence after `timeoutMs`.
+ */
+export class SharedCapsQueries {
+  private readonly inFlight: Lru<string, InFlight>;
+  /** waiter (username NUL entity) -> the key of the query it waits for */
+  private readonly waiting = new Map<string, string>();
+
+  constructor(
+    capacity: number,
+    private readonly timeoutMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.inFlight = new Lru(capacity, (_key, entry) => {
+      for (const k of entry.waiters.keys()) this.waiting.delete(k);
+    });
+  }
+
+  private waiterKey(username: string, from: string): string {
+    return `${username}\u0000${from}`;
+  }
+
+  private flightKey(claim: CapsClaim, from: string): string {
+    return `${claim.key}\u0000${from}`;
+  }
+
+  /** `waiter` wants the answer about `claim`: the queries to send now (none when one is out). */
+  join(claim: CapsClaim, waiter: CapsWaiter): CapsAsk[] {
+    const wk = this.waiterKey(waiter.username, waiter.from);
+    const key = this.flightKey(claim, waiter.from);
+    const asks = this.waiting.get(wk) === key ? [] : this.leave(waiter.username, waiter.from);
+    const now = this.clock();
+    const entry = this.inFlight.get(key);
+    if (!entry) {
+      this.inFlight.set(key, { claim, asker: wk, sentAt: now, waiters: new Map([[wk, waiter]]) });
+      this.waiting.set(wk, key);
+      return [...asks, { waiter, claim }];
+    }
+    entry.waiters.set(wk, waiter);
+    this.waiting.set(wk, key);
+    if (now - entry.sentAt < this.timeoutMs) return asks;
+    // The query went unanswered: ask again, from this account.
+    entry.asker = wk;
+    entry.sentAt = now;
+    return [...asks, { waiter, claim }];
+  }
+
+  /** `from` answered the query about `claim`: every account waiting for it (removed). */
+  answered(claim: CapsClaim, from: string): CapsWaiter[] {
+    const key = this.flightKey(claim, from);
+    const entry = this.inFlight.peek(key);
+    if (!entry) return [];
+    this.inFlight.delete(key);
+    for (const wk of entry.waiters.keys()) this.waiting.delete(wk);
+    return [...entry.waiters.values()];
+  }
+
+  /** `from` answered `username`'s query with an error: nobody waits for it any more. */
+  failed(username: string, from: string): void {
+    const key = this.waiting.get(this.waiterKey(username, from));
+    if (key === undefined) return;
+    const entry = this.inFlight.peek(key);
+    this.inFlight.delete(key);
+    this.waiting.delete(this.waiterKey(username, from));
+    if (entry) for (const wk of entry.waiters.keys()) this.waiting.delete(wk);
+  }
+
+  /** `username` no longer waits about `from` (it left, or claims other caps now). */
+  leave(username: string, from: string): CapsAsk[] {
+    const wk = this.waiterKey(username, from);
+    const key = this.waiting.get(wk);
+    if (key === undefined) return [];
+    this.waiting.delete(wk);
+    const entry = this.inFlight.peek(key);
+    if (!entry) return [];
+    entry.waiters.delete(wk);
+    if (entry.waiters.size === 0) {
+      this.inFlight.delete(key);
+      return [];
+    }
+    if (entry.asker !== wk) return [];
+    // The asking account is gone: the next one asks.
+    const [next, waiter] = entry.waiters.entries().next().value as [string, CapsWaiter];
+    entry.asker = next;
+    entry.sentAt = this.clock();
+    return [{ waiter, claim: entry.claim }];
+  }
+
+  /** Queries in flight (for tests). */
+  get size(): number {
+    return this.inFlight.size;
+  }
+}

@@ -10,13 +10,15 @@
 //  - an answer is verified: its "+notify" set is cached under the hash computed from the answer
 //    (XEP-0115 §5.4), so a false claim never poisons the cache for others;
 //  - an own resource's caps also register the account's bare JID with the local contacts whose
-//    presence it sees, so contacts' PEP reaches it without each contact asking again.
+//    presence it sees, so contacts' PEP reaches it without each contact asking again;
+//  - a remote entity's presence reaching several accounts is asked about once per ver for the
+//    whole host (SharedCapsQueries), and its answer serves every account that waited for it.
 
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { capsHash, capsKey, capsOf, capsQuery, notifyNodes } from "./caps.js";
-import { NO_NODES, type InterestTable, type PendingQueries } from "./interest.js";
+import { NO_NODES, type CapsAsk, type CapsWaiter, type InterestTable, type PendingQueries, type SharedCapsQueries } from "./interest.js";
 import type { Lru } from "../../src/util/lru.js";
 import type { PepServices } from "./services.js";
 
@@ -25,6 +27,8 @@ export interface PepPresenceOptions {
   services: PepServices;
   interest: InterestTable;
   pending: PendingQueries;
+  /** Caps queries in flight to remote entities, one per entity and ver for the host, with who waits. */
+  shared: SharedCapsQueries;
   /** caps key -> "+notify" nodes (verified answers only). */
   caps: Lru<string, ReadonlySet<string>>;
   /** Send a stanza to a full JID now (to the local session directly when there is one). */
@@ -47,24 +51,50 @@ export class PepPresence {
     if (!self && !(await opts.isContactSubscribed(username, from))) return;
     const claim = capsOf(presence);
     if (!claim) {
-      // No (usable) caps: this entity wants nothing (Prosody).
+      // No (usable) caps: this entity wants nothing (Prosody), and waits for no answer.
+      await this.send(opts.shared.leave(username, from));
       await this.update(from, username, NO_NODES);
       return;
     }
     const known = opts.caps.get(claim.key);
     if (known) {
+      await this.send(opts.shared.leave(username, from));
       if (self) await this.shareWithContacts(username, known, from);
       await this.update(from, username, known);
       return;
     }
-    opts.pending.add(username, from, claim);
-    await opts.sendTo(from, capsQuery(`${username}@${opts.host}`, from, claim.queryNode));
+    if (jidHost(from) === opts.host) {
+      // A client of this host: each account's service asks it, as Prosody does and as its
+      // scripts expect (pep_publish_subscribe.scs: a contact's service asks while the client's own
+      // account's query is out); the client's own answer also reaches its contacts (shareWithContacts).
+      await this.send([{ waiter: { username, from, self }, claim }]);
+      return;
+    }
+    // A remote entity: its presence reaches every local contact's service, each of which would ask
+    // it across the federation; one query per entity and ver, shared, whose answer serves them all.
+    await this.send(opts.shared.join(claim, { username, from, self }));
+  }
+
+  /** Send caps queries (Prosody's, from the waiting account's bare JID). */
+  private async send(asks: CapsAsk[]): Promise<void> {
+    const { opts } = this;
+    for (const { waiter, claim } of asks) {
+      opts.pending.add(waiter.username, waiter.from, claim);
+      await opts.sendTo(waiter.from, capsQuery(`${waiter.username}@${opts.host}`, waiter.from, claim.queryNode));
+    }
   }
 
   /** Unavailable presence from `from`: it wants nothing any more. */
   async unavailable(username: string, from: string): Promise<void> {
     this.opts.pending.forget(username, from);
+    await this.send(this.opts.shared.leave(username, from));
     await this.update(from, username, NO_NODES);
+  }
+
+  /** The caps query to `from` came back with an error: nobody waits for its answer any more. */
+  discoError(username: string, from: string): void {
+    this.opts.pending.forget(username, from);
+    this.opts.shared.failed(username, from);
   }
 
   /**
@@ -93,9 +123,16 @@ export class PepPresence {
     const nodes = notifyNodes(query);
     // XEP-0115 §5.4: cache only under the hash the answer really has (legacy caps cannot be checked).
     if (claim.algorithm !== undefined) opts.caps.set(capsKey(claim.algorithm, capsHash(query, claim.algorithm)), nodes);
-    if (self) await this.shareWithContacts(username, nodes, from);
-    await this.update(from, username, nodes);
+    // The entity's answer about itself serves every account that waited for it.
+    const served = opts.shared.answered(claim, from);
+    if (!served.some((w) => w.username === username)) served.unshift({ username, from, self });
+    for (const waiter of served) await this.serve(waiter, nodes);
     return true;
+  }
+
+  private async serve(waiter: CapsWaiter, nodes: ReadonlySet<string>): Promise<void> {
+    if (waiter.self) await this.shareWithContacts(waiter.username, nodes, waiter.from);
+    await this.update(waiter.from, waiter.username, nodes);
   }
 
   /**

@@ -3,16 +3,10 @@
 // What it keeps on each session (its SessionSlot "presence", ./presence.ts): the last available
 // presence the client broadcast (`from` = its full JID, no `to`; undefined while unavailable) and
 // its priority (§4.7.2.3). Only this module reads and writes it; other modules ask the "presence"
-// service it provides (../lib/im/presence.ts: current, priority, availableSessions, available).
+// service it provides (../lib/im/presence.ts: current, priority, availableSessions, available), with
+// `module.depends("presence")` on the host or `module.serviceOn(host, "presence")` from a component
+// (pubsub's presence access model and presence-based delivery).
 // It uses mod_roster's "roster" service (loaded with `module.depends("roster")`) for subscriptions.
-//
-// Also answered on the user's host bus, for components that ask by event:
-//
-//   "presence-get-available"  data { username: string }
-//        → { resources: Array<{ jid: string; priority: number; show: Show; presence: Element }> }
-//          (available resources only; `show` is the <show/> value, "online" when none). `presence`
-//          IS the session's stored presence, not a copy (pubsub asks this per subscriber during
-//          fan-out): callers must not mutate it (clone it first, or readdress it, to send or change it).
 //
 // Fired here on the host bus:
 //   "presence-available"   { session: ClientSession; stanza: Element; initial: boolean }
@@ -41,8 +35,8 @@ import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
-import type { AvailableResource, PresenceService } from "../lib/im/presence.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
+import type { PresenceService } from "../lib/im/presence.js";
 import { NS_PREAPPROVAL, contactSeesUser } from "../lib/roster/roster.js";
 import { Broadcaster } from "./broadcast.js";
 import { SUBSCRIPTION_TYPES, availableResources, currentPresence, newSessionPresence, presenceSlot, trackDirected } from "./presence.js";
@@ -89,9 +83,6 @@ export default defineModule({
       const current = presenceSlot.get(session)?.current;
       return current === undefined ? undefined : (current.getChildText("show") ?? "online");
     });
-    module.hook("presence-get-available", ({ username }): { resources: AvailableResource[] } => ({
-      resources: availableResources(module.sessionsOf(username)),
-    }));
     // Account deleted (its data already purged): tell the contacts we still know of, then forget.
     module.hookGlobal(
       "user-deleted",
@@ -119,7 +110,7 @@ function presenceService(module: ModuleApi): PresenceService {
 }
 
 /** Presence with a `to` from one of our clients: subscriptions (§3) and directed presence (§4.6). */
-async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<true | undefined> {
+async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEvent): Promise<true | StanzaError | undefined> {
   if (!isClientSession(ev.origin) || !ev.origin.username) return undefined;
   const session = ev.origin;
   const { stanza } = ev;
@@ -136,7 +127,7 @@ async function outbound(ctx: PresenceContext, maxDirected: number, ev: StanzaEve
     const item = await ctx.roster.item(session.username!, jidBare(to));
     if (!contactSeesUser(item?.subscription) && trackDirected(ctx.state(session).directed, to, type, maxDirected) === "refused") {
       // RFC 6121 §4.6.3 cannot be kept for more: refuse rather than send untracked.
-      return ctx.module.reply(ev, errorReply(stanza, "modify", "policy-violation", `Directed presence is limited to ${maxDirected} recipients per session`));
+      return new StanzaError("modify", "policy-violation", `Directed presence is limited to ${maxDirected} recipients per session`);
     }
   }
   return undefined; // routed as usual

@@ -6,7 +6,7 @@
 import type { ModuleApi } from "../../src/modules/api.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { jidBare, jidNode } from "../../src/util/jid.js";
-import { Element, errorReply } from "../../src/xml/stanza.js";
+import { Element, StanzaError } from "../../src/xml/stanza.js";
 import { contactSeesUser, userSeesContact } from "../lib/roster/roster.js";
 import type { RosterService } from "../lib/roster/service.js";
 import type { SubscriptionEvent, Transition } from "../lib/roster/subscription.js";
@@ -86,8 +86,7 @@ export async function handleOutbound(ctx: PresenceContext, session: ClientSessio
     // These may add an item: the roster size limit applies as it does to roster sets.
     const st = await ctx.roster.roster(username);
     if (!st.items.has(contact) && st.items.size >= ctx.maxItems) {
-      session.send(errorReply(stanza, "cancel", "not-allowed", `A roster holds at most ${ctx.maxItems} items`));
-      return;
+      throw new StanzaError("cancel", "not-allowed", `A roster holds at most ${ctx.maxItems} items`);
     }
   }
   const r = await ctx.roster.applySubscription(username, contact, `out-${type}` as SubscriptionEvent);

@@ -35,7 +35,7 @@ import { randomBytes } from "node:crypto";
 import { defineModule, LaterAnswer, type IqEvent } from "../../src/modules/api.js";
 import { PubsubService } from "../../src/util/pubsub/index.js";
 import { errorReply } from "../../src/xml/stanza.js";
-import { DirectedPresence, eventAccessOracle } from "../lib/pubsub/access.js";
+import { DirectedPresence, serviceAccessOracle } from "../lib/pubsub/access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "../lib/pubsub/adhoc.js";
 import { FANOUT_CHUNK, StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import { iqAnswerOf, type ProtocolResult, type PubsubContext } from "../lib/pubsub/context.js";
@@ -71,7 +71,7 @@ export default defineModule({
     );
     const directed = new DirectedPresence(settings.directedPresenceLimit);
     const isLocalHost = (host: string) => host !== module.host && module.hostNames().includes(host);
-    const access = eventAccessOracle(module.fireOn, isLocalHost, directed);
+    const access = serviceAccessOracle(module.serviceOn, isLocalHost, directed);
 
     const idPrefix = randomBytes(4).toString("hex");
     let counter = 0;

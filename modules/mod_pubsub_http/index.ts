@@ -25,7 +25,7 @@
 // nodes are public, others need HTTP Basic authentication ("user@host" or, for the component's
 // parent domain, "user") of an account the node's access model lets retrieve items; otherwise 401 or
 // 403 and nothing of the items. Password failures are throttled per address like SASL
-// (limit_auth_max, limit_auth_period). Live streams end when the node's configuration or
+// (limit_auth_max, limit_auth_period; the server's one throttle, shared with SASL and pubsub_post). Live streams end when the node's configuration or
 // affiliations change (the client reconnects with Last-Event-ID and is checked again).
 //
 // Options (on the component):
@@ -34,6 +34,8 @@
 //                                        (a burst of that many, then refilled evenly); 0 = no limit
 //   pubsub_http_sse_buffer (262144)      bytes an event stream may have unsent before it is dropped
 //   pubsub_http_sse_max_streams (10000)  event streams at once on this service
+//   pubsub_http_sse_max_streams_per_ip (20)  event streams at once from one client address, on
+//                                        every service of the server together (429 beyond)
 //   pubsub_http_sse_keepalive (30 s)     comment lines that keep idle streams open
 // CORS (global, as for BOSH): http_default_cors_enabled (true), access_control_allow_origins (any),
 // http_cors_override = { pubsub_http = { enabled = false; origins = { ... } } }.
@@ -43,12 +45,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpHandler } from "../../src/net/http-routes.js";
 import { defineModule } from "../../src/modules/api.js";
 import { corsAllows, corsPolicy } from "../../src/net/cors.js";
-import { AuthThrottle } from "../../src/net/limits.js";
+import { clientAddress } from "../../src/net/http-routes.js";
 import { errorSpec, type ItemPage, type PubsubFailure, type Result } from "../../src/util/pubsub/index.js";
-import { jidBare, jidPrep } from "../../src/util/jid.js";
+import { jidPrep } from "../../src/util/jid.js";
 import { normalizeAddress } from "../../src/util/ip.js";
 import "../lib/pubsub/services.js";
 import { publisherAttr } from "../lib/pubsub/xml.js";
+import { basicLogin, holdStream, servePubsubWeb } from "../lib/pubsub/web.js";
 import { CONTENT_TYPES, feedItemOf, jsonItem, pickFormat, render, type FeedItem } from "./feeds.js";
 import { EventStreams, type StreamSource } from "./sse.js";
 
@@ -87,11 +90,6 @@ export default defineModule({
     const o = module.options;
     const maxPage = o.integer("pubsub_http_max_items", 100, { min: 1, max: 10_000 });
     const limiter = new RateLimit(o.integer("pubsub_http_rate_limit", 60, { min: 0, max: 1_000_000 }));
-    const g = module.globalOptions;
-    const authThrottle = new AuthThrottle(
-      g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
-      g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
-    );
     const cors = corsPolicy(module.globalOptions, "pubsub_http");
     const service = module.host;
     const pep = module.hostKind === "local";
@@ -108,7 +106,7 @@ export default defineModule({
       if (!corsAllows(cors, origin)) return {};
       return {
         "access-control-allow-origin": origin ?? "*",
-        "access-control-allow-methods": "GET, OPTIONS",
+        "access-control-allow-methods": "GET, HEAD, OPTIONS",
         "access-control-allow-headers": "Authorization, Last-Event-ID, If-None-Match, If-Modified-Since",
         "access-control-expose-headers": "ETag, Last-Modified",
         "access-control-max-age": "7200",
@@ -127,7 +125,7 @@ export default defineModule({
      * valid Basic credentials; a string is the refusal already sent.
      */
     const requester = async (req: IncomingMessage, res: ServerResponse): Promise<string | undefined> => {
-      const addr = req.socket.remoteAddress ?? "";
+      const addr = clientAddress(req);
       const header = req.headers.authorization;
       if (header === undefined) {
         const wait = limiter.take(addr);
@@ -137,28 +135,9 @@ export default defineModule({
         }
         return ANONYMOUS;
       }
-      const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-      const decoded = m ? Buffer.from(m[1], "base64").toString("utf8") : "";
-      const colon = decoded.indexOf(":");
-      const challenge = { "www-authenticate": `Basic realm="${service}", charset="UTF-8"` };
-      if (colon < 0) {
-        plain(req, res, 401, "Bad credentials", challenge);
-        return undefined;
-      }
-      const user = decoded.slice(0, colon);
-      const password = decoded.slice(colon + 1);
-      const jid = jidPrep(user.includes("@") ? user : `${user}@${parent}`);
-      if (!(await authThrottle.acquire(addr))) {
-        plain(req, res, 429, "Too many failed logins", { "retry-after": "30" });
-        return undefined;
-      }
-      const at = jid?.indexOf("@") ?? -1;
-      const accounts = jid && at > 0 && !jid.includes("/") ? module.accountsOf(jid.slice(at + 1)) : undefined;
-      if (jid && accounts && (await accounts.verify(jid.slice(0, at), password))) {
-        authThrottle.release(addr);
-        return jidBare(jid);
-      }
-      plain(req, res, 401, "Bad credentials", challenge);
+      const login = await basicLogin(module, req, res, parent, service);
+      if (login && "jid" in login) return login.jid;
+      plain(req, res, login?.status ?? 401, login?.text ?? "Bad credentials", login?.headers ?? { "www-authenticate": `Basic realm="${service}", charset="UTF-8"` });
       return undefined;
     };
 
@@ -175,6 +154,7 @@ export default defineModule({
       return plain(req, res, 404, `Not available: ${failure.error}`);
     };
 
+    const maxStreamsPerAddress = o.integer("pubsub_http_sse_max_streams_per_ip", 20, { min: 1, max: 1_000_000 });
     const streamOptions = {
       maxBuffered: o.integer("pubsub_http_sse_buffer", 262_144, { min: 1024, max: 64 * 1024 * 1024 }),
       maxStreams: o.integer("pubsub_http_sse_max_streams", 10_000, { min: 1, max: 1_000_000 }),
@@ -272,6 +252,7 @@ export default defineModule({
         if (after.ok) replay = toFeedItems(after.value, inst);
       }
       if (!t.admit()) return plain(req, res, 503, "Too many event streams", { "retry-after": "10" });
+      if (!holdStream(module, req, res, maxStreamsPerAddress)) return plain(req, res, 429, "Too many event streams from this address", { "retry-after": "10" });
       res.writeHead(200, {
         ...corsHeaders(req),
         "content-type": "text/event-stream; charset=utf-8",
@@ -305,11 +286,6 @@ export default defineModule({
       if (live) return events(req, res, node, actor, t);
       return feed(req, res, url, node, actor, t);
     };
-    const preflight = (req: IncomingMessage, res: ServerResponse): boolean => {
-      if (req.method !== "OPTIONS") return false;
-      res.writeHead(204, { ...corsHeaders(req), allow: "GET, HEAD, OPTIONS" }).end();
-      return true;
-    };
     const guard = (h: HttpHandler) => (req: IncomingMessage, res: ServerResponse, rest: string) =>
       Promise.resolve(h(req, res, rest)).catch((err: unknown) => {
         module.log.error(`pubsub_http: ${(err as Error)?.stack ?? err}`);
@@ -320,12 +296,13 @@ export default defineModule({
       const streams = new EventStreams({ ...streamOptions, service, instance });
       module.onUnload(() => streams.close());
       const handler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
-        if (preflight(req, res)) return;
         const inst = instance();
         if (!inst) return plain(req, res, 503, "The pubsub service is not running");
         return serve(req, res, rest, { name: service, prefix, inst, streams: () => streams, admit: () => streams.admit() });
       };
-      for (const method of ["GET", "HEAD", "OPTIONS"]) module.http.route(method, prefix, guard(handler));
+      const guarded = guard(handler);
+      // GET and HEAD under /pubsub/<this service>/ (shared with mod_pubsub_post, lib/pubsub/web.ts).
+      servePubsubWeb(module, { service }, { methods: ["GET", "HEAD"], cors: corsHeaders, serve: async (req, res, _first, rest) => guarded(req, res, rest) });
       return;
     }
 
@@ -354,16 +331,8 @@ export default defineModule({
       for (const username of accountStreams.keys()) endAccount(username);
     });
 
-    const pepHandler = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
-      if (preflight(req, res)) return;
-      const trimmed = rest.replace(/^\/+/, "");
-      const slash = trimmed.indexOf("/");
-      let owner: string | undefined;
-      try {
-        owner = jidPrep(decodeURIComponent(slash < 0 ? trimmed : trimmed.slice(0, slash)));
-      } catch {
-        return plain(req, res, 400, "Bad address");
-      }
+    const pepHandler = async (req: IncomingMessage, res: ServerResponse, first: string, rest: string): Promise<void> => {
+      const owner = jidPrep(first);
       const at = owner?.indexOf("@") ?? -1;
       if (!owner || at <= 0 || owner.includes("/") || owner.slice(at + 1) !== service) return plain(req, res, 404, "No such pubsub service");
       const username = owner.slice(0, at);
@@ -403,38 +372,21 @@ export default defineModule({
           return a.streams;
         },
       };
-      return serve(req, res, slash < 0 ? "" : trimmed.slice(slash), target);
+      return serve(req, res, rest, target);
     };
 
-    // Every VirtualHost with pubsub_http shares one route per method ("/pubsub/", where the
-    // account's address starts); whichever answers hands the request to the host its address names.
-    let hosts = pepHosts.get(module.metrics);
-    if (!hosts) pepHosts.set(module.metrics, (hosts = new Map()));
-    const byHost = hosts;
-    const served = guard(pepHandler);
-    byHost.set(service, served);
-    module.onUnload(() => {
-      if (byHost.get(service) === served) byHost.delete(service);
+    // GET and HEAD under /pubsub/<user@this host>/ (lib/pubsub/web.ts hands each request to its host).
+    servePubsubWeb(module, { accountsOf: service }, {
+      methods: ["GET", "HEAD"],
+      cors: corsHeaders,
+      serve: (req, res, first, rest) =>
+        pepHandler(req, res, first, rest).catch((err: unknown) => {
+          module.log.error(`pubsub_http: ${(err as Error)?.stack ?? err}`);
+          plain(req, res, 500, "Internal error");
+        }),
     });
-    const dispatch = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
-      const first = rest.replace(/^\/+/, "").split("/")[0];
-      let domain: string | undefined;
-      try {
-        const jid = jidPrep(decodeURIComponent(first));
-        domain = jid?.includes("@") ? jid.slice(jid.indexOf("@") + 1) : undefined;
-      } catch {
-        domain = undefined;
-      }
-      const h = domain === undefined ? undefined : byHost.get(domain);
-      if (!h) return plain(req, res, 404, "No such pubsub service");
-      return h(req, res, rest);
-    };
-    for (const method of ["GET", "HEAD", "OPTIONS"]) module.http.route(method, "/pubsub/", guard(dispatch));
   },
 });
-
-/** The PEP hosts served, by server (keyed by its metrics registry, one per server). */
-const pepHosts = new WeakMap<object, Map<string, HttpHandler>>();
 
 /** Is there an item older than `id` the requester may see? */
 async function olderExists(inst: StreamSource, node: string, actor: string, id: string): Promise<boolean> {

@@ -7,7 +7,7 @@
 //      DELETE /pubsub/<service>/<node>/<item> retract
 // The body is XML (application/xml, text/xml, application/atom+xml: one element) or JSON
 // (application/json: wrapped as XEP-0335 <json xmlns='urn:xmpp:json:0'/>), at most
-// c2s_stanza_size_limit bytes. The request is authenticated either with HTTP Basic of an account
+// c2s_stanza_size_limit bytes (and http_max_content_size). The request is authenticated either with HTTP Basic of an account
 // (`user@host` and its password; the account publishes as itself, so publish_model and
 // notifications are exactly those of an XMPP publish), or with an HMAC-SHA256 signature of the
 // body (`X-Hub-Signature-256: sha256=<hex>`, as GitHub and GitLab-style webhooks send) with the
@@ -23,25 +23,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { ConfigTable } from "../../src/config/values.js";
 import { corsAllows, corsPolicy } from "../../src/net/cors.js";
-import { AuthThrottle } from "../../src/net/limits.js";
-import { jidBare, jidPrep } from "../../src/util/jid.js";
 import type { PubsubFailure } from "../../src/util/pubsub/index.js";
 import { XmlStream } from "../../src/xml/parser.js";
 import { Element } from "../../src/xml/stanza.js";
 import "../lib/pubsub/services.js";
 import { itemPayload } from "../lib/pubsub/protocol.js";
+import { basicLogin, servePubsubWeb } from "../lib/pubsub/web.js";
 import { startWebhooks } from "./webhooks.js";
 
 
 export const NS_JSON = "urn:xmpp:json:0";
-
-type Serve = (req: IncomingMessage, res: ServerResponse, parts: string[]) => Promise<void>;
-
-/**
- * The services that accept HTTP publishing, by component name, per server (a process may run
- * several servers, as the tests do; the server's metrics registry stands for the server).
- */
-const servers = new WeakMap<object, Map<string, Serve>>();
 
 /** The HTTP status of a service failure. */
 function statusOf(f: PubsubFailure): number {
@@ -136,15 +127,15 @@ async function load(module: ModuleApi): Promise<void> {
   await module.depends("pubsub");
   const o = module.options;
   const g = module.globalOptions;
-  const maxSize = g.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 });
+  // The item becomes a stanza, so c2s_stanza_size_limit; and never more than any HTTP body may be.
+  const maxSize = Math.min(
+    g.integer("c2s_stanza_size_limit", 256 * 1024, { min: 10 * 1024, max: 64 * 1024 * 1024 }),
+    g.integer("http_max_content_size", 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+  );
   const secrets = stringTable(module, "pubsub_post_secrets");
   const secret = o.string("pubsub_post_secret", "") || undefined;
   const actors = stringTable(module, "pubsub_post_actors");
   const defaultActor = o.string("pubsub_post_default_actor", "") || module.host;
-  const throttle = new AuthThrottle(
-    g.integer("limit_auth_max", 5, { min: 1, max: 10000 }),
-    g.period("limit_auth_period", 30, { min: 1, max: 86400 }) * 1000,
-  );
   // CORS as for Herald's other HTTP services (src/net/cors.ts), with http_cors_override = { pubsub_post = … }.
   const corsPolicyOf = corsPolicy(g, "pubsub_post");
   const cors = (req: IncomingMessage): Record<string, string> => {
@@ -167,7 +158,6 @@ async function load(module: ModuleApi): Promise<void> {
   /** Who the request acts as, or the reply that refuses it (undefined: already answered). */
   const authenticate = async (req: IncomingMessage, res: ServerResponse, node: string, body: Buffer): Promise<string | undefined> => {
     const sig = req.headers["x-hub-signature-256"];
-    const auth = req.headers.authorization;
     if (typeof sig === "string") {
       const key = secrets.get(node) ?? secret;
       const m = /^sha256=([0-9a-f]{64})$/i.exec(sig.trim());
@@ -177,29 +167,10 @@ async function load(module: ModuleApi): Promise<void> {
       }
       return actors.get(node) ?? actors.get("*") ?? defaultActor;
     }
-    if (typeof auth === "string" && /^basic /i.test(auth)) {
-      const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      const user = colon < 0 ? "" : decoded.slice(0, colon);
-      const password = colon < 0 ? "" : decoded.slice(colon + 1);
-      const jid = jidPrep(user.includes("@") ? user : `${user}@${module.host.replace(/^[^.]*\./, "")}`);
-      const addr = req.socket.remoteAddress ?? "";
-      // A client that gives up while its attempt waits for a turn leaves the queue.
-      const gone = () => throttle.cancel(res);
-      res.once("close", gone);
-      const turn = await throttle.acquire(addr, res);
-      res.off("close", gone);
-      if (!turn) {
-        send(req, res, 429, "Too many failed authentication attempts", { "retry-after": "30" });
-        return undefined;
-      }
-      const at = jid?.indexOf("@") ?? -1;
-      const store = jid && at > 0 && !jid.includes("/") ? module.accountsOf(jid.slice(at + 1)) : undefined;
-      if (jid && store && (await store.verify(jid.slice(0, at), password))) {
-        throttle.release(addr);
-        return jidBare(jid);
-      }
-      send(req, res, 401, "Not authorized", { "www-authenticate": 'Basic realm="pubsub", charset="UTF-8"' });
+    const login = await basicLogin(module, req, res, module.host.replace(/^[^.]*\./, ""), "pubsub");
+    if (login && "jid" in login) return login.jid;
+    if (login) {
+      send(req, res, login.status, login.text, login.headers);
       return undefined;
     }
     send(req, res, 401, "Authentication required", { "www-authenticate": 'Basic realm="pubsub", charset="UTF-8"' });
@@ -250,38 +221,28 @@ async function load(module: ModuleApi): Promise<void> {
     send(req, res, 201, id, { location: module.http.url(path) ?? path });
   };
 
-  let services = servers.get(module.metrics);
-  if (!services) servers.set(module.metrics, (services = new Map()));
-  services.set(module.host, serve);
-  module.onUnload(() => {
-    if (services.get(module.host) === serve) services.delete(module.host);
+  // POST, PUT and DELETE under /pubsub/<this service>/ (the paths are shared with mod_pubsub_http,
+  // which answers GET; CORS preflights are answered for both by lib/pubsub/web.ts).
+  servePubsubWeb(module, { service: module.host }, {
+    methods: ["POST", "PUT", "DELETE"],
+    cors,
+    serve: async (req, res, _service, rest) => {
+      let parts: string[];
+      try {
+        parts = rest.split("/").slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        return send(req, res, 400, "Malformed path");
+      }
+      if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
+      try {
+        await serve(req, res, parts);
+      } catch (err) {
+        module.log.error(`pubsub_post: ${(err as Error)?.stack ?? err}`);
+        if (!res.headersSent) send(req, res, 500, "Internal error");
+        else res.end();
+      }
+    },
   });
-
-  // Every pubsub_post service shares one route table entry per method: whichever answers hands the
-  // request to the service its path names.
-  const dispatch = async (req: IncomingMessage, res: ServerResponse, rest: string) => {
-    let parts: string[];
-    try {
-      parts = rest.split("/").map((p) => decodeURIComponent(p));
-    } catch {
-      return send(req, res, 400, "Malformed path");
-    }
-    if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
-    const target = services.get(parts[0] ?? "");
-    if (!target) return send(req, res, 404, "No such pubsub service");
-    if (req.method === "OPTIONS") {
-      res.writeHead(204, cors(req)).end();
-      return;
-    }
-    try {
-      await target(req, res, parts.slice(1));
-    } catch (err) {
-      module.log.error(`pubsub_post: ${(err as Error)?.stack ?? err}`);
-      if (!res.headersSent) send(req, res, 500, "Internal error");
-      else res.end();
-    }
-  };
-  for (const method of ["POST", "PUT", "DELETE", "OPTIONS"]) module.http.route(method, "/pubsub/", dispatch);
 
   startWebhooks(module);
 

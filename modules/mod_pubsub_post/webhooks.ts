@@ -12,6 +12,13 @@
 // a restart; a refused one (not 2xx, or no answer within pubsub_webhook_timeout) is retried after
 // pubsub_webhook_retry_delay seconds, doubling each time (at most an hour apart), until
 // pubsub_webhook_max_attempts; at most pubsub_webhook_max_in_flight requests per endpoint at once.
+//
+// Endpoints must be on the public Internet (src/net/outgoing-http.ts): a URL whose host is, or
+// resolves only to, loopback, private, link-local (cloud metadata), unique local or other non-public
+// addresses is refused when it is configured (not-acceptable, saying why), and checked again on the
+// address each delivery connects to (a delivery refused there is given up at once and reported).
+// pubsub_webhook_allow_private = true lifts that; pubsub_webhook_allow_cidr lists addresses and
+// ranges allowed anyway (an internal receiver). Redirects are not followed.
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { ModuleApi } from "../../src/modules/api.js";
@@ -21,6 +28,7 @@ import { findForm, rawFormValues } from "../../src/util/dataforms.js";
 import "../lib/pubsub/services.js";
 import { NS_COMMANDS } from "../lib/pubsub/xml.js";
 import { NS_DATA } from "../../src/xml/ns.js";
+import { BlockedAddressError, addressPolicy, guardedPost, refusedTarget } from "../../src/net/outgoing-http.js";
 
 export const NODE_WEBHOOKS = "urn:herald:pubsub:webhooks";
 const MAX_FAILURES_KEPT = 20;
@@ -70,6 +78,12 @@ export function startWebhooks(module: ModuleApi): void {
   const maxInFlight = o.integer("pubsub_webhook_max_in_flight", 4, { min: 1, max: 1000 });
   const retryDelayMs = o.number("pubsub_webhook_retry_delay", 5, { min: 0.01, max: 86400 }) * 1000;
   const timeoutMs = o.number("pubsub_webhook_timeout", 10, { min: 0.1, max: 600 }) * 1000;
+  const policy = addressPolicy({
+    allowPrivate: o.boolean("pubsub_webhook_allow_private", false),
+    allowed: o.array("pubsub_webhook_allow_cidr", []),
+    hint: "webhooks may only reach public addresses (pubsub_webhook_allow_private, pubsub_webhook_allow_cidr)",
+  });
+  for (const bad of policy.invalid) module.log.warn(`pubsub_webhook_allow_cidr: '${bad}' is not an address or a CIDR range`);
   const hooksStore = module.openKeyval<NodeHooks>("pubsub_webhooks");
   const queue = module.openKeyval<Delivery>("pubsub_webhook_queue");
   const failures = module.openKeyval<Failure[]>("pubsub_webhook_failures");
@@ -106,19 +120,21 @@ export function startWebhooks(module: ModuleApi): void {
   const deliver = async (id: string, d: Delivery) => {
     const hooks = await hooksStore.get(d.node);
     let error: string | undefined;
+    let final = false;
     try {
       const headers: Record<string, string> = { "content-type": "application/json", "x-herald-delivery": id };
       const secret = d.secret ?? hooks?.secret;
       if (secret !== undefined) headers["x-herald-signature-256"] = `sha256=${createHmac("sha256", secret).update(d.body).digest("hex")}`;
-      const r = await fetch(d.url, { method: "POST", headers, body: d.body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-      await r.arrayBuffer().catch(() => undefined);
-      if (r.status < 200 || r.status > 299) error = `HTTP ${r.status}`;
+      const status = await guardedPost(new URL(d.url), { headers, body: d.body, timeoutMs, policy });
+      if (status < 200 || status > 299) error = status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
     } catch (err) {
       error = (err as Error)?.message ?? String(err);
+      // The endpoint is not one webhooks may reach: trying again would not change that.
+      final = err instanceof BlockedAddressError;
     }
     if (stopped) return;
     d.attempts += 1;
-    if (error === undefined || d.attempts >= maxAttempts) {
+    if (error === undefined || final || d.attempts >= maxAttempts) {
       pending.delete(id);
       await queue.set(id, undefined);
       if (error !== undefined) {
@@ -280,6 +296,10 @@ export function startWebhooks(module: ModuleApi): void {
       const urls = (values.get("webhook_urls") ?? []).flatMap((v) => v.split(/\s+/)).filter((u) => u !== "");
       const bad = urls.find((u) => !validUrl(u));
       if (bad !== undefined) return new StanzaError("modify", "not-acceptable", `Not an http(s) URL: ${bad}`);
+      for (const u of urls) {
+        const refused = await refusedTarget(new URL(u), policy);
+        if (refused !== undefined) return new StanzaError("modify", "not-acceptable", `Refused ${u}: ${refused}`);
+      }
       const secret = values.get("webhook_secret")?.[0] || randomBytes(24).toString("hex");
       await hooksStore.set(node, urls.length === 0 ? undefined : { urls, secret });
       const failed = (await failures.get(node)) ?? [];

@@ -1,18 +1,12 @@
 // mod_roster: the roster protocol (RFC 6121 §2) with versioning (XEP-0237, RFC 6121 §2.6).
 //
-// Contract for other modules (events on the user's host bus; call them with module.fire, or from a
-// component with module.fireOn("<user's host>", ...); never read the "roster" store yourself):
-//
-//   "roster-get-item"  data { username: string; jid: string }
-//                      → { item: RosterItem | null }
-//   "roster-get"       data { username: string }
-//                      → { items: RosterItem[] }
-//   where RosterItem = { jid: string; name?: string; subscription: "none" | "to" | "from" | "both";
-//                        ask?: "subscribe"; groups: string[]; approved?: true }
-//                      (`jid` is the contact's bare JID; `approved`: a pre-approval, RFC 6121 §3.4)
-//
-// Provides the "roster" service (../lib/roster/service.ts): the roster store and cache of the host,
-// which mod_presence gets with `module.depends("roster")` for subscriptions.
+// Provides the "roster" service (../lib/roster/service.ts): the roster store and cache of the host.
+// Modules of the host get it with `await module.depends("roster")` (mod_presence for subscriptions,
+// mod_mam, mod_pep, mod_blocklist, mod_lastactivity to read items), a component with
+// `module.serviceOn("<user's host>", "roster")`; nobody reads the "roster" store itself. Other
+// modules read items as RosterItem = { jid: string; name?: string; subscription: "none" | "to" |
+// "from" | "both"; ask?: "subscribe"; groups: string[]; approved?: true } (`jid` is the contact's
+// bare JID; `approved`: a pre-approval, RFC 6121 §3.4): `contact(username, jid)`, `items(username)`.
 //
 // Fired here (by the roster manager, also for changes made through the service by mod_presence):
 //   "roster-item-changed" { username, jid, item: RosterItem | null (after), previous: RosterItem | null }
@@ -22,9 +16,8 @@
 
 import { defineModule, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession } from "../../src/router/router.js";
-import { jidPrepBare } from "../../src/util/jid.js";
 import { Element, StanzaError } from "../../src/xml/stanza.js";
-import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, publicItem, upgradeRosterRecord, userSeesContact, type RosterItem, type StoredItem } from "../lib/roster/roster.js";
+import { NS_ROSTER, NS_ROSTERVER, contactSeesUser, itemElement, parseRosterSet, upgradeRosterRecord, userSeesContact, type StoredItem } from "../lib/roster/roster.js";
 import { ROSTER_STORE, type StoredRecord } from "../lib/roster/store.js";
 import type { RosterItemChanged } from "../lib/roster/service.js";
 import "../lib/im/presence.js";
@@ -110,19 +103,6 @@ export default defineModule({
     module.iq.get(NS_ROSTER, "query", forbidden, { to: "bare" });
     module.iq.set(NS_ROSTER, "query", forbidden, { to: "bare" });
 
-    // ---- the query API for other modules ----
-
-    module.hook("roster-get-item", async ({ username, jid }) => {
-      const bare = jidPrepBare(jid);
-      if (bare === undefined) return { item: null };
-      const item = await roster.item(username, bare);
-      return { item: item ? publicItem(bare, item) : null } satisfies { item: RosterItem | null };
-    });
-
-    module.hook("roster-get", async ({ username }) => {
-      return { items: await roster.items(username) } satisfies { items: RosterItem[] };
-    });
-
     // The account's data was purged by the core before this event; drop what is cached.
     module.hookGlobal("user-deleted", ({ host, username }) => {
       if (host === module.host) roster.forget(username);
@@ -132,9 +112,6 @@ export default defineModule({
 
 declare module "../../src/events/bus.js" {
   interface EventMap {
-    /** An account's roster item for a contact (any host may ask with fireOn). */
-    "roster-get-item": EventSpec<{ username: string; jid: string }, { item: RosterItem | null }>;
-    "roster-get": EventSpec<{ username: string }, { items: RosterItem[] }>;
     /** After every stored roster item change (also those made by mod_presence). */
     "roster-item-changed": EventSpec<RosterItemChanged, never>;
   }

@@ -11,6 +11,7 @@ import type { ModuleApi } from "../../src/modules/api.js";
 import { SessionSlot, type ClientSession } from "../../src/sessions/session.js";
 import type { MapStore } from "../../src/storage/types.js";
 import { KeyedLock } from "../../src/util/keyed-lock.js";
+import { jidPrepBare } from "../../src/util/jid.js";
 import type { Logger } from "../../src/util/logger.js";
 import { Lru } from "../../src/util/lru.js";
 import { Element } from "../../src/xml/stanza.js";
@@ -118,6 +119,13 @@ export class RosterManager implements RosterService {
 
   async item(username: string, jid: string): Promise<StoredItem | undefined> {
     return (await this.roster(username)).items.get(jid);
+  }
+
+  async contact(username: string, jid: string): Promise<RosterItem | null> {
+    const bare = jidPrepBare(jid);
+    if (bare === undefined) return null;
+    const item = await this.item(username, bare);
+    return item ? publicItem(bare, item) : null;
   }
 
   /** The version string the roster reports (XEP-0237). */

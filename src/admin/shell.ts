@@ -36,7 +36,10 @@ const SECTIONS: Array<[string, string, Array<[string, string]>]> = [
     ["c2s:close(jid, text, condition)", "Close all sessions for the specified JID (with a stream error)"],
     ["c2s:closeall(text, condition)", "Close all active c2s connections"],
   ]],
-  ["s2s", "Commands to manage sessions between this server and others", [["s2s:show(domain)", "Show s2s connections, all or those with a domain"]]],
+  ["s2s", "Commands to manage sessions between this server and others", [
+    ["s2s:show(domain)", "Show s2s connections, all or those with a domain, with their traffic and waiting stanzas"],
+    ["s2s:count()", "Count s2s connections and the stanzas waiting for one"],
+  ]],
   ["module", "Commands to load/reload/unload modules/plugins", [
     ["module:load(module, host)", "Load the specified module on the specified host (or all VirtualHosts if none given)"],
     ["module:reload(module, host)", "The same, but unloads and loads the module"],
@@ -303,9 +306,19 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
       if (!server.s2s) print("No s2s sessions: federation is off (\"s2s\" in modules_disabled)");
       else if (rows.length === 0) print("No s2s sessions");
       for (const r of rows) {
-        print(`${r.local} ${r.direction === "out" ? "->" : "<-"} ${r.remote}\t${r.ready ? "authenticated" : "connecting"} (${r.auth})${r.secure ? " encrypted" : ""}${r.bidi ? " bidi" : ""}`);
+        const traffic = `in: ${plural(r.stanzasIn, "stanza")}, ${formatBytes(r.bytesIn)}; out: ${plural(r.stanzasOut, "stanza")}, ${formatBytes(r.bytesOut)}`;
+        const waiting = [r.queued ? `${r.queued} queued` : "", r.buffered ? `${formatBytes(r.buffered)} not yet sent` : ""].filter(Boolean).join(", ");
+        print(`${r.local} ${r.direction === "out" ? "->" : "<-"} ${r.remote}\t${r.ready ? "authenticated" : "connecting"} (${r.auth})${r.secure ? " encrypted" : ""}${r.bidi ? " bidi" : ""}\t${traffic}${waiting ? `; ${waiting}` : ""}`);
       }
       return { ok: true, message: `${rows.length} s2s connections shown` };
+    },
+    count(server) {
+      if (!server.s2s) return { ok: true, message: "Federation is off (\"s2s\" in modules_disabled)" };
+      const rows = server.s2s.list();
+      const out = rows.filter((r) => r.direction === "out" && r.ready).length;
+      const connecting = rows.filter((r) => r.direction === "out" && !r.ready).length;
+      const inbound = server.s2s.inbound.size;
+      return { ok: true, message: `${out} outgoing and ${inbound} incoming s2s connections, ${connecting} connecting; ${plural(server.s2s.queued(), "stanza")} waiting for a connection` };
     },
   },
   host: {

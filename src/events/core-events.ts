@@ -4,7 +4,7 @@
 import type { EventSpec } from "./bus.js";
 import type { StanzaEvent, ToType } from "../router/router.js";
 import type { ClientSession } from "../sessions/session.js";
-import type { Element, ErrorType } from "../xml/stanza.js";
+import type { Element, ErrorType, StanzaError } from "../xml/stanza.js";
 import type { ShellCommandAnswer, ShellCommandEvent } from "../admin/shell.js";
 import type { XmppStream } from "../net/stream.js";
 
@@ -27,9 +27,10 @@ export interface RegistrationRefusal {
 
 // A stanza's way (router and fallbacks): `<kind>/<to-type>` on the receiving host, `pre-…` on the
 // sender's; iq get/set further as `iq-<type>/<to-type>/<xmlns>:<name>` (and `…/self/…`). Handlers
-// answer true when they took the stanza.
+// answer true when they took the stanza, or with the StanzaError the router answers the stanza
+// with (returned or thrown: the sender gets the error reply, RFC 6120 §8.3).
 export type StanzaEventName = `${StanzaKind}/${ToType}` | `pre-${StanzaKind}/${ToType}`;
-type StanzaEvents = { [K in StanzaEventName]: EventSpec<StanzaEvent, boolean> };
+type StanzaEvents = { [K in StanzaEventName]: EventSpec<StanzaEvent, boolean | StanzaError> };
 
 export interface CoreEvents extends StanzaEvents {
   [event: `iq-${"get" | "set" | "result" | "error"}/${ToType | "self"}/${string}`]: EventSpec<StanzaEvent, boolean>;

@@ -13,6 +13,7 @@ import type { Element } from "../xml/stanza.js";
 import type { AccountStore } from "../auth/accounts.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpHandler } from "../net/http-routes.js";
+import type { AuthThrottle } from "../net/limits.js";
 import type { FeatureProvider, XmppStream } from "../net/stream.js";
 import type { FeatureStreamKind } from "../hosts/stream-features.js";
 
@@ -124,6 +125,13 @@ export interface ModuleApi {
     /** The public URL of a path (`http_external_url`, else the https listener, else http), or undefined without listeners. */
     url(path: string): string | undefined;
   };
+  /**
+   * Password attempts per remote address (limit_auth_max, limit_auth_period): the server's one
+   * throttle, which SASL uses too. A module that checks passwords (HTTP Basic) takes a turn with
+   * `acquire(address, owner)` before checking and `release(address)` when the password was right,
+   * so a guesser has one budget whichever endpoints it alternates between.
+   */
+  readonly authThrottle: AuthThrottle;
   /** The server's data directory (`data_path`). */
   readonly dataPath: string;
   /** Time the server started (ms since epoch). */

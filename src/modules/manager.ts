@@ -16,6 +16,7 @@ import { reply as resultOf, StanzaError } from "../xml/stanza.js";
 import { jidBare, jidPrep } from "../util/jid.js";
 import type { MetricsRegistry } from "../stats/metrics.js";
 import type { HttpRoutes } from "../net/http-routes.js";
+import type { AuthThrottle } from "../net/limits.js";
 
 /** What the manager needs from the server. */
 export interface ModuleContext {
@@ -32,6 +33,8 @@ export interface ModuleContext {
   metrics: MetricsRegistry;
   http: HttpRoutes;
   dataPath: string;
+  /** The server's password-attempt throttle (the one SASL uses). */
+  authThrottle: () => AuthThrottle;
 }
 
 interface Loaded {
@@ -324,6 +327,9 @@ export class ModuleManager {
           }),
       },
       dataPath: ctx.dataPath,
+      get authThrottle() {
+        return ctx.authThrottle();
+      },
       serverStarted: ctx.started,
       serverVersion: ctx.version,
     };

@@ -6,6 +6,22 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 /** `rest` is the request path after the route's prefix (without the query string). */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, rest: string) => void | Promise<void>;
 
+const clients = new WeakMap<IncomingMessage, string>();
+
+/**
+ * The client's address of a request: the connection's peer, or what X-Forwarded-For says when the
+ * peer is one of the trusted_proxies (set by the listener before a route's handler runs). Per-address
+ * limits use this, so clients behind a reverse proxy do not share the proxy's.
+ */
+export function clientAddress(req: IncomingMessage): string {
+  return clients.get(req) ?? req.socket.remoteAddress ?? "";
+}
+
+/** The listener records the client's address of a request (see clientAddress). */
+export function setClientAddress(req: IncomingMessage, address: string): void {
+  clients.set(req, address);
+}
+
 interface Route {
   method: string;
   prefix: string;
@@ -50,7 +66,7 @@ export class HttpRoutes {
     }
     if (best.length === 0) return undefined;
     const found = best.findLast((r) => r.method === method);
-    return { handler: found?.handler, rest: path.slice(bestLen), methods: best.map((r) => r.method) };
+    return { handler: found?.handler, rest: path.slice(bestLen), methods: [...new Set(best.map((r) => r.method))] };
   }
 
   /**

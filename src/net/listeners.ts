@@ -1,8 +1,7 @@
 // Listening sockets: c2s over TCP (STARTTLS), direct TLS (XEP-0368), WebSocket (RFC 7395) and BOSH
 // (XEP-0206, src/net/bosh.ts) with XEP-0156 discovery (src/net/host-meta.ts) on HTTP(S).
 
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { TLSSocket, createServer as createTlsServer, type SecureContext } from "node:tls";
 import type { WebSocket } from "ws";
@@ -14,9 +13,8 @@ import type { Transport, TransportListener } from "./transport.js";
 import type { BindAddress } from "./interfaces.js";
 import { forwardedFor, ipInList, normalizeAddress } from "../util/ip.js";
 import { ReadThrottle, type ReadLimit } from "./limits.js";
-import type { HttpRoutes } from "./http-routes.js";
-import { BOSH_PATH, BoshService, type BoshOptions } from "./bosh.js";
-import { serveHostMeta } from "./host-meta.js";
+import { setClientAddress, type HttpRoutes } from "./http-routes.js";
+import type { BoshOptions, BoshService } from "./bosh.js";
 
 export interface Listener {
   readonly kind: "c2s" | "c2s_direct_tls" | "http" | "https" | "s2s" | "s2s_direct_tls" | "component";
@@ -47,6 +45,8 @@ export interface ListenerContext {
   bosh?: BoshOptions & { considerSecure: boolean; serves(host: string): boolean };
   /** Prosody's http_external_url, for the URLs host-meta advertises. */
   httpExternalUrl?: string;
+  /** Limits of the HTTP(S) listeners against slow and oversized requests (see httpServerOptions). */
+  httpLimits?: HttpLimits;
   /** The BOSH sessions, shared by the HTTP and HTTPS listeners (made on first use). */
   boshService?: BoshService;
 }
@@ -301,7 +301,7 @@ function httpPeer(ctx: ListenerContext, req: IncomingMessage, https: boolean, co
   return { remoteAddress, secure: https || considerSecure || isLoopback(peer) || proxiedTls, tls: https || proxiedTls };
 }
 
-function boshService(ctx: ListenerContext): BoshService | undefined {
+function boshService(ctx: ListenerContext, BoshService: typeof import("./bosh.js").BoshService): BoshService | undefined {
   if (!ctx.bosh) return undefined;
   const options = ctx.bosh;
   ctx.boshService ??= new BoshService({
@@ -319,8 +319,98 @@ function boshService(ctx: ListenerContext): BoshService | undefined {
   return ctx.boshService;
 }
 
+/** What an HTTP(S) listener allows a client (all times in milliseconds). */
+export interface HttpLimits {
+  /** Request line and headers together, in bytes (`http_max_header_size`; larger: 431). */
+  maxHeaderSize: number;
+  /** Time to send the request line and headers (`http_headers_timeout`; slower: 408 and closed). */
+  headersTimeoutMs: number;
+  /** Time to send the whole request, body included (`http_request_timeout`). */
+  requestTimeoutMs: number;
+  /** Idle time of a kept-alive connection between requests (`http_keepalive_timeout`). */
+  keepAliveTimeoutMs: number;
+  /**
+   * Connections per client address that have not sent a whole request head yet
+   * (`http_max_pending_per_ip`); more are closed at once. trusted_proxies are not counted.
+   */
+  maxPendingPerAddress: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 5_000, maxPendingPerAddress: 50 };
+
+/**
+ * Count each connection against its address while it is waiting for a request head (a new one,
+ * and a kept-alive one between requests), and close new ones over `max` at once: a client cannot
+ * hold many connections open by sending its requests slowly (slowloris), each for up to
+ * http_headers_timeout, nor by sending one request first and the next slowly.
+ */
+function limitPending(server: HttpServer, max: number, trusted: ReadonlySet<string>): void {
+  const counts = new Map<string, number>();
+  /** "address|port" of the connections waiting for a request, with the address they count against. */
+  const pending = new Map<string, string>();
+  const count = (key: string, addr: string) => {
+    if (pending.has(key)) return;
+    pending.set(key, addr);
+    counts.set(addr, (counts.get(addr) ?? 0) + 1);
+  };
+  const done = (key: string) => {
+    const addr = pending.get(key);
+    if (addr === undefined) return;
+    pending.delete(key);
+    const left = (counts.get(addr) ?? 1) - 1;
+    if (left <= 0) counts.delete(addr);
+    else counts.set(addr, left);
+  };
+  const keyOf = (sock: { remoteAddress?: string; remotePort?: number }) => `${sock.remoteAddress}|${sock.remotePort}`;
+  server.on("connection", (sock: Socket) => {
+    const addr = normalizeAddress(sock.remoteAddress ?? "");
+    if (ipInList(trusted, addr)) return;
+    if ((counts.get(addr) ?? 0) >= max) {
+      sock.destroy();
+      return;
+    }
+    const key = keyOf(sock);
+    count(key, addr);
+    sock.once("close", () => done(key));
+  });
+  // A TLS connection's request comes on the TLS socket, which has the same address and port.
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const key = keyOf(req.socket);
+    const addr = pending.get(key);
+    if (addr === undefined) return;
+    done(key);
+    // Answered and kept alive: waiting for the next request head again.
+    res.once("finish", () => {
+      if (!req.socket.destroyed) count(key, addr);
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage) => done(keyOf(req.socket)));
+}
+
+/** Node's server options for those limits; slow requests are looked for four times per shortest timeout. */
+export function httpServerOptions(l: HttpLimits = DEFAULT_HTTP_LIMITS) {
+  const requestTimeout = l.requestTimeoutMs;
+  // Node requires the headers' time to fit in the request's.
+  const headersTimeout = Math.min(l.headersTimeoutMs, requestTimeout);
+  return {
+    maxHeaderSize: l.maxHeaderSize,
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
+  };
+}
+
 export async function listenHttp(ctx: ListenerContext, port: number, address: BindAddress, https: boolean): Promise<Listener> {
-  const bosh = boshService(ctx);
+  // Node's HTTP server, BOSH and host-meta are loaded when the first HTTP listener starts, not by a
+  // server without one.
+  const [{ createServer: createHttpServer }, { createServer: createHttpsServer }, { BOSH_PATH, BoshService }, { serveHostMeta }] = await Promise.all([
+    import("node:http"),
+    import("node:https"),
+    import("./bosh.js"),
+    import("./host-meta.js"),
+  ]);
+  const bosh = boshService(ctx, BoshService);
   const handler = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (bosh && (path === BOSH_PATH || path === `${BOSH_PATH}/`)) {
@@ -336,6 +426,7 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     }
     const route = ctx.http?.match(req.method ?? "GET", path);
     if (route?.handler) {
+      setClientAddress(req, httpPeer(ctx, req, https, false).remoteAddress);
       Promise.resolve()
         .then(() => route.handler!(req, res, route.rest))
         .catch((err: Error) => {
@@ -353,7 +444,13 @@ export async function listenHttp(ctx: ListenerContext, port: number, address: Bi
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("Not found\n");
   };
-  const server = https ? createHttpsServer({ ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler) : createHttpServer(handler);
+  const limits = httpServerOptions(ctx.httpLimits);
+  const server = https
+    ? // A TLS handshake gets no more time than request headers do.
+      createHttpsServer({ ...limits, handshakeTimeout: limits.headersTimeout, ...defaultCredentials(ctx.certs), SNICallback: sniCallback(ctx.certs) }, handler)
+    : createHttpServer(limits, handler);
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  limitPending(server, (ctx.httpLimits ?? DEFAULT_HTTP_LIMITS).maxPendingPerAddress, ctx.trustedProxies ?? new Set(["127.0.0.1", "::1"]));
   if (https) server.on("tlsClientError", (err: Error, socket: TLSSocket) => logTlsFailure(ctx.c2s.failureLog, socket.remoteAddress, err, "HTTPS"));
   const { WebSocketServer } = await import("ws"); // loaded when the first HTTP listener starts
   const wss = new WebSocketServer({

@@ -5,7 +5,9 @@
 // counts) on port 5269. `s2s_connect_overrides` (the option of Prosody's community module
 // mod_s2soutinjection) names a host and port for a domain instead of DNS.
 
-import { promises as dns } from "node:dns";
+// Node's resolver is loaded by the first outgoing server-to-server connection, not by a server that
+// makes none.
+const loadDns = async () => (await import("node:dns")).promises;
 
 export interface S2STarget {
   host: string;
@@ -44,6 +46,7 @@ export function orderSrv(records: Srv[], random: () => number = Math.random): Sr
 }
 
 async function srv(name: string, directTls: boolean, timeoutMs: number): Promise<Srv[] | undefined> {
+  const dns = await loadDns();
   const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 1 });
   try {
     const records = await resolver.resolveSrv(name);
@@ -75,7 +78,7 @@ export async function resolveS2S(domain: string, override: S2STarget | undefined
 /** A host name's addresses, IPv6 and IPv4 (getaddrinfo: /etc/hosts first). */
 async function addresses(name: string): Promise<string[]> {
   try {
-    const all = await dns.lookup(name, { all: true });
+    const all = await (await loadDns()).lookup(name, { all: true });
     return all.map((a) => a.address);
   } catch {
     return [];

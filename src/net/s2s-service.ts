@@ -40,6 +40,7 @@ export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
     }
   }
   const secret = g.string("dialback_secret", "");
+  const maxSendBuffer = g.integer("s2s_send_buffer_limit", 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 });
   return {
     requireEncryption: g.boolean("s2s_require_encryption", true),
     secureAuth: g.boolean("s2s_secure_auth", false),
@@ -55,42 +56,61 @@ export function s2sOptions(g: OptionReader, log: Logger): S2SOptions {
       ...parserLimitOptions(g),
       keepaliveSeconds: g.integer("s2s_keepalive_interval", 300, { min: 0, max: 86400 }),
     },
-    maxSendBuffer: g.integer("s2s_send_buffer_limit", 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+    maxSendBuffer,
+    // Senders wait well before the connection would be dropped.
+    sendBufferPause: Math.min(g.integer("s2s_send_buffer_pause", 1024 * 1024, { min: 16 * 1024, max: 1024 * 1024 * 1024 }), Math.floor(maxSendBuffer / 2)),
     connectOverrides: overrides,
   };
 }
 
-/** The CAs peers' certificates are checked against: the system store plus `ssl.cafile` / `ssl.capath`. */
-export function trustedCAs(g: OptionReader, baseDir: string, log: Logger): string[] {
-  const ca = [...rootCertificates];
+/**
+ * The CAs the configuration adds to the system store: `ssl.cafile` (PEM, one or more) and every PEM
+ * certificate file in `ssl.capath` (a directory as `openssl rehash` / c_rehash leaves it: hash-named
+ * links, usually beside links to the files; a certificate found twice counts once). Paths are
+ * relative to the configuration's directory. `errors`: what could not be read, for the log or
+ * `herald check`.
+ */
+export function configuredCAs(g: OptionReader, baseDir: string): { pems: string[]; errors: string[] } {
+  const pems: string[] = [];
+  const errors: string[] = [];
   const ssl = g.table("ssl");
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const cafile = ssl?.get("cafile");
   if (typeof cafile === "string") {
     try {
-      ca.push(readFileSync(abs(cafile), "utf8"));
+      pems.push(readFileSync(abs(cafile), "utf8"));
     } catch (err) {
-      log.error(`ssl.cafile ${cafile}: ${(err as Error).message}`);
+      errors.push(`ssl.cafile ${cafile}: ${(err as Error).message}`);
     }
   }
   const capath = ssl?.get("capath");
   if (typeof capath === "string") {
     const dir = abs(capath);
-    if (!existsSync(dir)) log.error(`ssl.capath ${capath} does not exist`);
+    if (!existsSync(dir)) errors.push(`ssl.capath ${capath} does not exist`);
     else {
-      for (const name of readdirSync(dir)) {
+      const seen = new Set<string>();
+      for (const name of readdirSync(dir).sort()) {
         const p = join(dir, name);
         try {
           if (!statSync(p).isFile()) continue;
           const text = readFileSync(p, "utf8");
-          if (text.includes("-----BEGIN CERTIFICATE-----")) ca.push(text);
+          if (!text.includes("-----BEGIN CERTIFICATE-----") || seen.has(text)) continue;
+          seen.add(text);
+          pems.push(text);
         } catch {
-          // unreadable entries are skipped
+          // unreadable entries (a dangling link) are skipped, as OpenSSL does
         }
       }
     }
   }
-  return ca;
+  return { pems, errors };
+}
+
+/** The CAs peers' certificates are checked against: the system store plus `ssl.cafile` / `ssl.capath`. */
+export function trustedCAs(g: OptionReader, baseDir: string, log: Logger): string[] {
+  const { pems, errors } = configuredCAs(g, baseDir);
+  for (const e of errors) log.error(e);
+  return [...rootCertificates, ...pems];
 }
 
 /** Secure contexts of our domains for s2s, each with the trusted CAs (to verify peers' certificates). */

@@ -24,6 +24,11 @@ export class S2STransport implements Transport {
   readonly remoteAddress: string;
   private listener?: TransportListener;
   private closedOnce = false;
+  /** Bytes of the stream read and written (the XML, before TLS), since the connection opened. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Told of every read and write (the s2s metrics). */
+  onBytes?: (direction: "in" | "out", bytes: number) => void;
 
   constructor(
     private socket: Socket,
@@ -45,7 +50,11 @@ export class S2STransport implements Transport {
   }
 
   private listen(socket: Socket): void {
-    socket.on("data", (d: Buffer) => this.listener?.onTransportData(d));
+    socket.on("data", (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.onBytes?.("in", d.length);
+      this.listener?.onTransportData(d);
+    });
     socket.on("error", (err) => this.lost(err));
     socket.on("close", () => this.lost());
   }
@@ -87,13 +96,69 @@ export class S2STransport implements Transport {
     return checkServerIdentity(domain, cert as PeerCertificate) === undefined;
   }
 
+  /** Output is corked until the end of the current tick (see write). */
+  private corked = false;
+
   write(data: string): void {
     if (this.socket.destroyed) return;
+    // Everything written to the peer during one tick (a pubsub fan-out to its users, a burst of
+    // presence) leaves in one writev, as larger TLS records, when the tick ends, instead of one
+    // record and one write syscall per stanza; the peer reads it in fewer, larger chunks too.
+    if (!this.corked) {
+      this.corked = true;
+      const socket = this.socket;
+      socket.cork();
+      process.nextTick(() => this.uncork(socket));
+    }
     this.socket.write(data);
+    const bytes = Buffer.byteLength(data);
+    this.bytesOut += bytes;
+    this.onBytes?.("out", bytes);
     if (this.socket.writableLength > this.maxBuffer) {
       this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
     }
   }
+
+  private uncork(socket: Socket): void {
+    if (socket !== this.socket) return void socket.uncork(); // replaced by TLS meanwhile
+    if (!this.corked) return; // flushed already (startTls)
+    this.corked = false;
+    socket.uncork();
+  }
+  private drainWait?: Promise<void>;
+  /** When the present wait for the peer to read began. */
+  private drainWaitSince = 0;
+
+  /**
+   * Resolves once everything written has been taken by the kernel, or the connection is gone.
+   * `patienceMs`: a peer that has not read what waits in that long is stalled rather than slow, and
+   * nobody is asked to wait for it any more (undefined) until it has read it all: senders do not
+   * crawl behind a peer that is gone (s2s_send_buffer_limit drops it in the end).
+   */
+  drained(patienceMs = Infinity): Promise<void> | undefined {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableLength === 0) return undefined;
+    if (this.drainWait) return Date.now() - this.drainWaitSince < patienceMs ? this.drainWait : undefined;
+    // One wait (and one pair of listeners) however many senders wait for it.
+    this.drainWaitSince = Date.now();
+    this.drainWait = new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        this.drainWait = undefined;
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    });
+    return this.drainWait;
+  }
+
+  /** Bytes written but not yet taken by the kernel (a peer that reads slowly). */
+  get buffered(): number {
+    return this.socket.destroyed ? 0 : this.socket.writableLength;
+  }
+
   end(): void {
     if (!this.socket.destroyed) this.socket.end();
   }
@@ -109,6 +174,8 @@ export class S2STransport implements Transport {
 
   startTls(): Promise<void> {
     const plain = this.socket;
+    // <proceed/> (or <starttls/>) goes out on the plain socket before TLS takes it over.
+    if (this.corked) this.uncork(plain);
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
     plain.removeAllListeners("error");

@@ -15,7 +15,7 @@
 //                 s2s_timeout; routes idle for s2s_idle_timeout are closed.
 
 import type { Host } from "../hosts/host.js";
-import type { RemoteOrigin, Router } from "../router/router.js";
+import { REMOTE_FLOW_WAIT_MS, type RemoteOrigin, type Router } from "../router/router.js";
 import { nextSessionId } from "../sessions/session.js";
 import type { Logger, RateLimitedLog } from "../util/logger.js";
 import { jidHost, jidPrep, namePrep } from "../util/jid.js";
@@ -44,10 +44,40 @@ export interface S2SOptions {
   queueSize: number;
   limits: StreamLimits;
   maxSendBuffer: number;
+  /** Bytes waiting for the peer above which senders to it wait (s2s_send_buffer_pause). */
+  sendBufferPause: number;
   connectOverrides: ReadonlyMap<string, S2STarget>;
 }
 
+/** What federation reports to the metrics (mod_http_openmetrics). */
+export interface S2SStats {
+  stanza(direction: "in" | "out", kind: string): void;
+  bytes(direction: "in" | "out", n: number): void;
+}
+
+/** One s2s connection as the admin shell and the metrics see it. */
+export interface S2SRow {
+  direction: "out" | "in";
+  local: string;
+  remote: string;
+  ready: boolean;
+  secure: boolean;
+  auth: string;
+  bidi: boolean;
+  /** The peer's address ("" while an outgoing connection is still being made). */
+  address: string;
+  stanzasIn: number;
+  stanzasOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Stanzas waiting for this route's connection to be ready. */
+  queued: number;
+  /** Bytes written and not yet taken by the peer. */
+  buffered: number;
+}
+
 export interface S2SContext {
+  stats?: S2SStats;
   hosts: Map<string, Host>;
   router: Router;
   log: Logger;
@@ -87,17 +117,21 @@ function checkIncoming(stream: XmppStream, el: Element, hosts: Map<string, Host>
 }
 
 /** What both directions of a server-to-server stream have in common: jabber:server content, the
- *  s2s options and limits, and the time of the last traffic (for s2s_idle_timeout). */
+ *  s2s options and limits, the time of the last traffic (for s2s_idle_timeout), sending and the
+ *  traffic counters. */
 abstract class S2SStream extends XmppStream {
   protected readonly contentNs = NS_SERVER;
   /** When the stream last read or sent anything. */
   lastActivity = Date.now();
+  stanzasIn = 0;
+  stanzasOut = 0;
 
   constructor(
     protected readonly s2sTransport: S2STransport,
     protected readonly ctx: S2SContext,
   ) {
     super(s2sTransport, ctx.log, ctx.failureLog);
+    s2sTransport.onBytes = ctx.stats?.bytes;
   }
 
   get encryptionRequired(): boolean {
@@ -119,8 +153,20 @@ abstract class S2SStream extends XmppStream {
   send(stanza: Element): boolean {
     if (this.closed) return false;
     this.lastActivity = Date.now();
+    this.stanzasOut++;
+    this.ctx.stats?.stanza("out", stanza.name);
     this.writeRaw(serialize(stanza));
     return true;
+  }
+
+  /** Traffic of this connection so far. */
+  get traffic(): { bytesIn: number; bytesOut: number; buffered: number } {
+    return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
+  }
+
+  /** More than `limit` bytes wait for the peer: resolves once it has read them (undefined once it seems stalled). */
+  congestion(limit: number): Promise<void> | undefined {
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained(REMOTE_FLOW_WAIT_MS) : undefined;
   }
 }
 
@@ -280,6 +326,8 @@ export class S2SInStream extends S2SStream {
       return;
     }
     if (!checkIncoming(this, el, this.ctx.hosts, (d) => this.authenticated.has(d))) return;
+    this.stanzasIn++;
+    this.ctx.stats?.stanza("in", el.name);
     const origin: RemoteOrigin = { type: "s2sin", id: this.id, host: jidHost(el.attrs.to!), remote: jidHost(el.attrs.from!) };
     return this.ctx.router.processRemote(origin, el);
   }
@@ -470,6 +518,8 @@ export class S2SOutStream extends S2SStream {
       return;
     }
     if (!checkIncoming(this, el, this.ctx.hosts, (d) => d === this.remote)) return;
+    this.stanzasIn++;
+    this.ctx.stats?.stanza("in", el.name);
     const origin: RemoteOrigin = { type: "s2sin", id: this.id, host: jidHost(el.attrs.to!), remote: this.remote };
     return this.ctx.router.processRemote(origin, el);
   }
@@ -491,6 +541,8 @@ class Route {
   out?: S2SOutStream;
   bidiIn?: S2SInStream;
   queue: Queued[] = [];
+  /** The queue is being written to the new connection, at the peer's pace; resolves when it is empty. */
+  flushing?: Promise<void>;
   connecting?: Promise<void>;
   timer?: NodeJS.Timeout;
   lastActivity = Date.now();
@@ -499,7 +551,7 @@ class Route {
     readonly remote: string,
   ) {}
   /** The stream stanzas go out on now, if any. */
-  sink(): { send(s: Element): boolean } | undefined {
+  sink(): { send(s: Element): boolean; congestion(limit: number): Promise<void> | undefined } | undefined {
     if (this.out?.ready && !this.out.closed) return this.out;
     if (this.bidiIn && !this.bidiIn.closed) return this.bidiIn;
     return undefined;
@@ -528,34 +580,66 @@ export class S2SManager {
     return r;
   }
 
-  /** Outgoing streams and bidirectional incoming ones, for the shell's s2s:show(). */
-  list(): Array<{ direction: "out" | "in"; local: string; remote: string; ready: boolean; secure: boolean; auth: string; bidi: boolean }> {
-    const out: ReturnType<S2SManager["list"]> = [];
+  /**
+   * Outgoing connections (and routes still waiting for one, with the stanzas they hold) and
+   * authenticated incoming ones (a row per domain authenticated on it), with their traffic: for the
+   * shell's s2s:show() and the metrics.
+   */
+  list(): S2SRow[] {
+    const out: S2SRow[] = [];
     for (const r of this.routes.values()) {
-      if (r.out && !r.out.closed) out.push({ direction: "out", local: r.local, remote: r.remote, ready: r.out.ready, secure: r.out.secure, auth: r.out.authMethod ?? "none", bidi: r.out.bidi });
+      if (r.out && !r.out.closed) {
+        const s = r.out;
+        out.push({ direction: "out", local: r.local, remote: r.remote, ready: s.ready, secure: s.secure, auth: s.authMethod ?? "none", bidi: s.bidi, address: s.remoteAddress, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut, ...s.traffic, queued: r.queue.length });
+      } else if (r.queue.length) {
+        out.push({ direction: "out", local: r.local, remote: r.remote, ready: false, secure: false, auth: "none", bidi: false, address: "", stanzasIn: 0, stanzasOut: 0, bytesIn: 0, bytesOut: 0, buffered: 0, queued: r.queue.length });
+      }
     }
     for (const s of this.inbound) {
-      for (const [d, how] of s.authenticated) out.push({ direction: "in", local: s.localDomain, remote: d, ready: true, secure: s.secure, auth: how, bidi: s.bidi });
+      for (const [d, how] of s.authenticated) {
+        out.push({ direction: "in", local: s.localDomain, remote: d, ready: true, secure: s.secure, auth: how, bidi: s.bidi, address: s.remoteAddress, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut, ...s.traffic, queued: 0 });
+      }
     }
     return out;
   }
 
-  /** Send a stanza from `local` (a domain served here) to `remote`; `fail` bounces it. */
-  send(stanza: Element, local: string, remote: string, fail: Fail): void {
-    if (this.stopped) return fail("remote-server-not-found", "The server is shutting down");
+  /** Stanzas waiting for a connection to be ready, over every route. */
+  queued(): number {
+    let n = 0;
+    for (const r of this.routes.values()) n += r.queue.length;
+    return n;
+  }
+
+  /**
+   * Send a stanza from `local` (a domain served here) to `remote`; `fail` bounces it. Flow control:
+   * when more than s2s_send_buffer_pause bytes wait for the peer, the promise returned resolves once
+   * it has read them (the sender should wait for it: a large pubsub fan-out then goes at the peer's
+   * pace instead of filling memory until s2s_send_buffer_limit drops the connection).
+   */
+  send(stanza: Element, local: string, remote: string, fail: Fail): Promise<void> | undefined {
+    if (this.stopped) {
+      fail("remote-server-not-found", "The server is shutting down");
+      return undefined;
+    }
     const r = this.route(local, remote);
     r.lastActivity = Date.now();
     const sink = r.sink();
-    if (sink) {
+    if (sink && !r.flushing) {
       sink.send(stanza);
-      return;
+      return sink.congestion(this.ctx.options.sendBufferPause);
+    }
+    if (sink && r.flushing) {
+      // Behind what waited for the connection, in order; the sender waits while it goes out.
+      r.queue.push({ stanza, fail });
+      return r.flushing;
     }
     if (r.queue.length >= this.ctx.options.queueSize) {
       fail("remote-server-timeout", `Too many stanzas waiting for the connection to ${remote}`);
-      return;
+      return undefined;
     }
     r.queue.push({ stanza, fail });
-    this.connect(r);
+    void this.connect(r);
+    return undefined;
   }
 
   private connect(r: Route): Promise<void> {
@@ -619,10 +703,27 @@ export class S2SManager {
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
     r.connecting = undefined;
-    const sink = r.sink();
-    for (const q of r.queue.splice(0)) {
-      if (sink) sink.send(q.stanza);
-      else q.fail("remote-server-not-found", `The connection to ${r.remote} was lost`);
+    if (!r.flushing && r.queue.length) {
+      r.flushing = this.flush(r).finally(() => (r.flushing = undefined));
+    }
+  }
+
+  /**
+   * Write what waited for the connection, in order, at the peer's pace (flow control, as for
+   * stanzas sent on a ready connection): all at once, a long queue could exceed
+   * s2s_send_buffer_limit and lose the connection with everything in it.
+   */
+  private async flush(r: Route): Promise<void> {
+    while (r.queue.length) {
+      const sink = r.sink();
+      if (!sink) {
+        for (const q of r.queue.splice(0)) q.fail("remote-server-not-found", `The connection to ${r.remote} was lost`);
+        return;
+      }
+      const q = r.queue.shift()!;
+      sink.send(q.stanza);
+      const congested = sink.congestion(this.ctx.options.sendBufferPause);
+      if (congested) await congested;
     }
   }
 

@@ -15,7 +15,7 @@ import type { Host } from "../hosts/host.js";
 import type { ClientSession, StanzaSink } from "../sessions/session.js";
 import { jidBare, jidHost, jidNode, jidPrep, jidSplit } from "../util/jid.js";
 import type { Logger } from "../util/logger.js";
-import { errorReply, StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
+import { StanzaError, type Element, type ErrorType } from "../xml/stanza.js";
 
 export type ToType = "bare" | "full" | "host";
 
@@ -49,8 +49,16 @@ export interface RemoteOrigin {
 
 /** Where stanzas for domains not served here go (federation). */
 export interface RemoteRoute {
-  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): void;
+  /** A promise when the connection is congested: resolves once the peer has read what waits (flow control). */
+  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): Promise<void> | undefined | void;
 }
+
+/**
+ * The longest a sender waits for a congested s2s connection before going on (its stanza is sent
+ * already): waiting is flow control, never a deadlock, even if two servers each wait for the other.
+ * A peer that has read nothing for that long is not waited for again until it has caught up.
+ */
+export const REMOTE_FLOW_WAIT_MS = 1000;
 
 export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
   return o.type === "c2s" || o.type === "c2s_unauthed";
@@ -190,6 +198,7 @@ export class Router {
         } catch (err) {
           return this.bounceFailure(origin, stanza, err);
         }
+        if (pre instanceof StanzaError) return this.bounceError(origin, stanza, pre);
         if (pre !== undefined) return;
         // A pre- handler may hand on a changed copy instead of changing the sender's stanza.
         stanza = ev.stanza;
@@ -203,18 +212,23 @@ export class Router {
       if (this.remote && origin.type !== "s2sin" && fromDomain !== undefined && this.hosts.has(fromDomain)) {
         if (stanza.attrs.from === undefined) stanza.attrs.from = fromDomain;
         const sent = stanza;
-        this.remote.send(sent, fromDomain, domain, (condition, text) =>
+        const congested = this.remote.send(sent, fromDomain, domain, (condition, text) =>
           this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
         );
+        // Flow control: the sender (a client's session, a pubsub fan-out) waits while the peer catches up.
+        if (congested) await waitAtMost(congested, REMOTE_FLOW_WAIT_MS);
         return;
       }
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);
     }
+    let taken;
     try {
-      await dest.bus.fire(`${stanza.name}/${toType}` as StanzaEventName, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
+      taken = await dest.bus.fire(`${stanza.name}/${toType}` as StanzaEventName, { origin, stanza, toSelf, host: dest } satisfies StanzaEvent);
     } catch (err) {
-      this.bounceFailure(origin, stanza, err);
+      return this.bounceFailure(origin, stanza, err);
     }
+    // A handler may answer with the error the stanza gets (returned as well as thrown).
+    if (taken instanceof StanzaError) this.bounceError(origin, stanza, taken);
   }
 
   /**
@@ -222,15 +236,19 @@ export class Router {
    * logged by the bus) is internal-server-error (RFC 6120 §8.3.3.8) and nothing else is disturbed.
    */
   bounceFailure(origin: StanzaEvent["origin"], stanza: Element, err: unknown): void {
-    if (err instanceof StanzaError) this.bounce(origin, stanza, err.type, err.condition, err.text, err.appError);
-    else this.bounce(origin, stanza, "wait", "internal-server-error");
+    this.bounceError(origin, stanza, err instanceof StanzaError ? err : new StanzaError("wait", "internal-server-error"));
   }
 
   /** Send an error reply for `stanza` back to its sender; errors and results are never bounced (RFC 6120 §8.3.1). */
   bounce(origin: StanzaEvent["origin"], stanza: Element, type: ErrorType, condition: string, text?: string, appError?: Element): void {
+    this.bounceError(origin, stanza, new StanzaError(type, condition, text, appError));
+  }
+
+  /** Answer `stanza` with `error` (all it carries: text, URI, application condition, `by`), unless it is an error or a result. */
+  bounceError(origin: StanzaEvent["origin"], stanza: Element, error: StanzaError): void {
     const t = stanza.attrs.type;
     if (t === "error" || (stanza.name === "iq" && t === "result")) return;
-    const reply = errorReply(stanza, type, condition, text, appError);
+    const reply = error.replyTo(stanza);
     if (reply.attrs.from === undefined && "host" in origin) reply.attrs.from = (origin as { host: string }).host;
     this.deliverReply(origin, reply);
   }
@@ -274,4 +292,13 @@ export class Router {
       this.pendingIqs.delete(id);
     }
   }
+}
+
+/** `p`, or `ms` milliseconds, whichever comes first. */
+function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -9,7 +9,15 @@
 // points prohibited), but checked as a query, so passwords set before the stored-string rule keep
 // working. NFKC uses the Unicode version of the running engine, not Unicode 3.2.
 
-import prep from "@mongodb-js/saslprep";
+import { createRequire } from "node:module";
+import type prepFunction from "@mongodb-js/saslprep";
+
+// The package builds its tables when loaded (a gunzip and 1.5 MiB of bit sets): loaded on the first
+// SASLprep, that is the first login or account change, not by an idle server. A plain require()
+// where there is one: the single-executable bundle (CommonJS) bundles it.
+let prepFn: typeof prepFunction | undefined;
+const loadPrep = (): typeof prepFunction =>
+  (prepFn ??= (typeof require === "function" ? require("@mongodb-js/saslprep") : createRequire(import.meta.url)("@mongodb-js/saslprep")) as typeof prepFunction);
 
 /** Thrown by saslprep() for input the profile prohibits. */
 export class SaslprepError extends Error {
@@ -22,6 +30,7 @@ export class SaslprepError extends Error {
  * result may be empty.
  */
 export function saslprep(input: string, opts: { stored?: boolean } = {}): string {
+  const prep = loadPrep();
   try {
     return prep(input, { allowUnassigned: opts.stored !== true });
   } catch (err) {

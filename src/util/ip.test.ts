@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addressFilter, normalizeAddress, parseCidr } from "./ip.js";
+import { addressFilter, isNonPublicAddress, normalizeAddress, parseCidr } from "./ip.js";
 
 describe("address filters (openmetrics_allow_ips / openmetrics_allow_cidr)", () => {
   it("normalizes IPv4-mapped IPv6 and zone ids", () => {
@@ -53,5 +53,25 @@ describe("address filters (openmetrics_allow_ips / openmetrics_allow_cidr)", () 
     const f = addressFilter(["127.0.0.1", "localhost"], ["10.0.0.0/8", "10.0.0.0/40"]);
     expect(f.invalid).toEqual(["localhost", "10.0.0.0/40"]);
     expect(f.allows("10.200.0.1")).toBe(true);
+  });
+});
+
+describe("isNonPublicAddress (webhook targets)", () => {
+  it("refuses loopback, private, link-local, unique local, multicast and reserved addresses, in every spelling", () => {
+    for (const a of [
+      "127.0.0.1", "127.255.0.9", "0.0.0.0", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+      "100.64.0.1", "192.0.0.8", "198.18.0.1", "224.0.0.1", "255.255.255.255", "240.0.0.1",
+      "::1", "::", "[::1]", "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:10.0.0.1", "::ffff:a9fe:a9fe", "64:ff9b::a9fe:a9fe",
+      "64:ff9b::10.0.0.1", "fc00::1", "fd12:3456::1", "fe80::1", "fe80::1%eth0", "ff02::1", "2001:db8::1", "2002:7f00:1::1",
+      "2001:0:4136:e378::1", "::127.0.0.1", "not an address", "1::2::3",
+    ]) {
+      expect(isNonPublicAddress(a), a).toBe(true);
+    }
+  });
+
+  it("accepts public addresses", () => {
+    for (const a of ["93.184.216.34", "8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "2606:4700::1111", "2a00:1450:4001:81b::200e", "::ffff:8.8.8.8", "64:ff9b::808:808"]) {
+      expect(isNonPublicAddress(a), a).toBe(false);
+    }
   });
 });

@@ -4,11 +4,16 @@
 // stalls the event loop. LogRouter.flush() waits until everything is written (the server flushes
 // on stop); whatever is still buffered when the process exits is written synchronously then.
 
-import sonicBoom, { type SonicBoom as SonicBoomType } from "sonic-boom";
+import { createRequire } from "node:module";
+import type { SonicBoom as SonicBoomType } from "sonic-boom";
 
-// The package is CommonJS (module.exports = the class); its types describe a namespace.
-const SonicBoom = sonicBoom as unknown as typeof SonicBoomType;
+// The package is CommonJS (module.exports = the class); its types describe a namespace. Loaded when
+// the first file sink opens (a server logging to the console never loads it), with require(): an
+// ESM import would have Node scan its source for named exports first. A plain require() where there
+// is one: the single-executable bundle (CommonJS) bundles it.
 type SonicBoom = SonicBoomType;
+const loadSonicBoom = (): typeof SonicBoomType =>
+  (typeof require === "function" ? require("sonic-boom") : createRequire(import.meta.url)("sonic-boom")) as typeof SonicBoomType;
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -66,7 +71,7 @@ function flushAllSync(): void {
 }
 
 export function fileSink(path: string, level: LogLevel, bufferSize = DEFAULT_LOG_BUFFER_SIZE): LogSink {
-  const boom = new SonicBoom({ dest: path, append: true, sync: false, maxLength: bufferSize });
+  const boom = new (loadSonicBoom())({ dest: path, append: true, sync: false, maxLength: bufferSize });
   openFiles.add(boom);
   if (!exitHookInstalled) {
     exitHookInstalled = true;

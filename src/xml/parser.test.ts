@@ -46,6 +46,27 @@ describe("XmlStream", () => {
     expect(whole.out.stanzas[1].getChildText("body")).toBe("héllo 𝄞 wörld");
   });
 
+  it("reads long character data the same whatever the reads, and refuses ']]>' in it even split across reads", () => {
+    const text = "plain text\twith tabs\r\nCRLF, é and 𝄞, ]] and ] > and &amp; entities ".repeat(3);
+    const good = Buffer.from(OPEN + `<message><body>${text}</body></message>`);
+    const bad = Buffer.from(OPEN + `<message><body>${text}]]>${text}</body></message>`);
+    const expected = text.replace(/\r\n/g, "\n").replace(/&amp;/g, "&");
+    for (let cut = OPEN.length; cut < good.length; cut++) {
+      const ok = collect();
+      ok.stream.write(good.subarray(0, cut));
+      ok.stream.write(good.subarray(cut));
+      expect(ok.out.errors).toEqual([]);
+      expect(ok.out.stanzas[0]?.getChildText("body")).toBe(expected);
+    }
+    for (let cut = OPEN.length; cut < bad.length; cut++) {
+      const refused = collect();
+      refused.stream.write(bad.subarray(0, cut));
+      refused.stream.write(bad.subarray(cut));
+      expect(refused.out.stanzas).toEqual([]);
+      expect(refused.out.errors.map(([c]) => c)).toEqual(["not-well-formed"]);
+    }
+  });
+
   it("keeps namespaces: payload xmlns, inherited children, prefixed elements", () => {
     const { stream, out } = collect();
     stream.write(OPEN + "<iq type='set' id='x'><p:pubsub xmlns:p='http://jabber.org/protocol/pubsub'><p:publish node='n'><p:item><entry xmlns='urn:a'/></p:item></p:publish></p:pubsub></iq>");

@@ -18,10 +18,25 @@
 //    element. An invisible wrapper root (default namespace jabber:client) is fed once, so <open/>,
 //    <close/> and stanzas all arrive as depth-1 elements.
 
-import { SaxesParser, type SaxesTagNS } from "saxes";
+import { createRequire } from "node:module";
+import type { SaxesParser, SaxesTagNS } from "saxes";
 import { Element } from "./stanza.js";
 import { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING } from "./ns.js";
 export { NS_STREAM, NS_CLIENT, NS_SERVER, NS_FRAMING };
+
+// saxes is CommonJS: require() loads it as it is, where an ESM import would first have Node scan its
+// 74 KB source for named exports (a scan hot enough to be optimised by TurboFan at every start,
+// several MiB of compiler memory an idle server then keeps). It is loaded when the first parser is
+// made. A plain require() where there is one: the single-executable bundle (CommonJS) bundles it.
+type SaxesModule = typeof import("saxes");
+let saxes: SaxesModule | undefined;
+const loadSaxes = (): SaxesModule => {
+  if (!saxes) {
+    saxes = (typeof require === "function" ? require("saxes") : createRequire(import.meta.url)("saxes")) as SaxesModule;
+    saxesTextInRoot = (saxes.SaxesParser.prototype as unknown as SaxesInternals).handleTextInRoot;
+  }
+  return saxes;
+};
 
 export type StreamErrorCondition =
   | "not-well-formed"
@@ -81,6 +96,15 @@ const MAX_ENTITY_CHARS = 12;
 // refused before saxes would report it (it only reports comments, PIs and DTDs once they end).
 const RESTRICTED_STATES = /^s(Doctype|DTD|Comment|PIBody|PIEnding)/;
 
+/** An attribute as saxes reports it while reading a tag; `uri` is set once the tag is complete. */
+interface TagAttribute {
+  name: string;
+  prefix: string;
+  local: string;
+  value: string;
+  uri?: string;
+}
+
 /** The parts of saxes' state this parser inspects between slices (not in saxes' typings). */
 interface SaxesInternals {
   // The event handlers (what SaxesParser.on() sets): assigned by name here, see the constructor.
@@ -90,7 +114,7 @@ interface SaxesInternals {
   xmldeclHandler: (decl: { encoding?: string }) => void;
   errorHandler: (err: Error) => void;
   openTagStartHandler: (tag: { name: string }) => void;
-  attributeHandler: () => void;
+  attributeHandler: (attr: TagAttribute) => void;
   openTagHandler: (tag: SaxesTagNS) => void;
   closeTagHandler: () => void;
   textHandler: (text: string) => void;
@@ -107,6 +131,43 @@ interface SaxesInternals {
   /** The predefined prefixes (xml, xmlns). */
   ns: Record<string, string>;
   resolve(prefix: string): string | undefined;
+  // For the text fast path (fastTextInRoot).
+  chunk: string;
+  i: number;
+  column: number;
+  forbiddenState: number;
+  getCode: () => number;
+  getCode10: () => number;
+  handleTextInRoot: () => void;
+}
+
+/**
+ * A run of character data saxes would only step over one character at a time: XML 1.0 characters
+ * (§2.2) other than '<', '&', ']' and '>' (the "]]>" check, also across reads), CR and LF (line ends are normalized), and no
+ * surrogates (checked in pairs by saxes).
+ */
+const PLAIN_TEXT = /[\t\x20-\x25\x27-\x3b\x3d\x3f-\x5c\x5e-\ud7ff\ue000-\ufffd]+/y;
+/** saxes' own handleTextInRoot, taken from its prototype when saxes is loaded. */
+let saxesTextInRoot: (() => void) | undefined;
+
+/**
+ * saxes' text state inside the root, after skipping a run of plain text at once (a notification's
+ * kilobyte of text was most of the time spent parsing s2s traffic): the run joins the text saxes
+ * has collected, exactly as if it had stepped over it, and saxes goes on from its end.
+ */
+function fastTextInRoot(this: SaxesInternals): void {
+  if (this.getCode === this.getCode10) {
+    const start = this.i;
+    PLAIN_TEXT.lastIndex = start;
+    if (PLAIN_TEXT.test(this.chunk)) {
+      const end = PLAIN_TEXT.lastIndex;
+      this.text += this.chunk.slice(start, end);
+      this.column += end - start;
+      this.i = end;
+      this.forbiddenState = 0; // saxes' FORBIDDEN_START: no "]" seen just before
+    }
+  }
+  saxesTextInRoot!.call(this);
 }
 
 interface Pending {
@@ -152,8 +213,10 @@ export class XmlStream {
   private stack: Element[] = [];
   /** The namespace of each element on `stack` (what a child without a namespace of its own differs from). */
   private uris: string[] = [];
-  /** The prefixes in scope at each open element, the stream root first. */
-  private scopes: Array<Record<string, string>> = [];
+  /** The namespace declarations of the open elements that declare any, the stream root first. */
+  private declarations: Array<Record<string, string>> = [];
+  /** For each open element (the stream root first): did it declare namespaces (is it on `declarations`)? */
+  private declares: boolean[] = [];
   /** No more input is parsed (an error, the end of the stream, or stop()). */
   private failed = false;
   /** Nothing more is reported either. */
@@ -168,8 +231,8 @@ export class XmlStream {
   private readonly maxElements: number;
   /** Elements of the current stanza so far. */
   private elements = 0;
-  /** Attributes of the tag being read: saxes processes them all at its '>', so they are counted as they come. */
-  private attributes = 0;
+  /** Attributes of the tag being read, as they come (saxes processes them all at its '>': counted against maxAttributes meanwhile). */
+  private attributes: TagAttribute[] = [];
   private rootDefaultNs = NS_CLIENT;
   private rootSeen = false;
   private completed: Element[] = [];
@@ -202,13 +265,15 @@ export class XmlStream {
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxAttributes = options.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
     this.maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
-    this.parser = new SaxesParser({ xmlns: true, position: true });
+    this.parser = new (loadSaxes().SaxesParser)({ xmlns: true, position: true });
     const p = this.parser;
-    // saxes resolves a prefix by walking up every open element, which costs depth² per stanza.
-    // Each open element keeps the prefixes in scope instead (shared with its parent unless it
-    // declares some).
+    // saxes resolves a prefix by walking up every open element. Only the elements that declare
+    // namespaces are looked at here (in a stanza, a handful at most), and nothing is allocated per
+    // element: chaining scopes as prototypes made every declaring element a new prototype, which V8
+    // sets up at a cost that dominated parsing s2s notifications (two declarations each).
     const sx = p as unknown as SaxesInternals;
-    sx.resolve = (prefix) => sx.topNS[prefix] ?? this.scopes[this.scopes.length - 1]?.[prefix] ?? sx.ns[prefix];
+    sx.resolve = (prefix) => sx.topNS[prefix] ?? this.declared(prefix) ?? sx.ns[prefix];
+    sx.handleTextInRoot = fastTextInRoot;
     // The handlers are assigned by name, not with p.on(): on() stores them under computed keys,
     // which after a few turns the parser object into a slow dictionary-mode object (about 3 KiB
     // more per connection, and slower property access on every character parsed).
@@ -239,8 +304,9 @@ export class XmlStream {
       else this.fail("not-well-formed", msg);
     };
     sx.openTagStartHandler = (tag) => this.onOpenStart(tag.name);
-    sx.attributeHandler = () => {
-      if (++this.attributes > this.maxAttributes) this.fail("policy-violation", `More than ${this.maxAttributes} attributes on an element`);
+    sx.attributeHandler = (attr) => {
+      // Kept in order for onOpen (walking saxes' own attribute object, a prototype-less dictionary, is slow).
+      if (this.attributes.push(attr) > this.maxAttributes) this.fail("policy-violation", `More than ${this.maxAttributes} attributes on an element`);
     };
     sx.openTagHandler = (tag) => this.onOpen(tag);
     sx.closeTagHandler = () => this.onClose();
@@ -468,7 +534,7 @@ export class XmlStream {
 
   private onOpenStart(name: string): void {
     if (this.ended) throw STOP;
-    this.attributes = 0;
+    this.attributes.length = 0;
     if (this.stack.length !== 0 || !this.rootSeen) return;
     // A stanza begins at its '<': whitespace before it does not count against its size. saxes
     // reports this after reading the character that ends the name (at prevI).
@@ -476,17 +542,26 @@ export class XmlStream {
     this.boundary = this.bytesAt(sx.chunkPosition + sx.prevI) - Buffer.byteLength(name, "utf8") - 1;
   }
 
+  /** The namespace a prefix is bound to by the open elements (innermost declaration first). */
+  private declared(prefix: string): string | undefined {
+    const d = this.declarations;
+    for (let i = d.length - 1; i >= 0; i--) {
+      const uri = d[i][prefix];
+      if (uri !== undefined) return uri;
+    }
+    return undefined;
+  }
+
   private onOpen(tag: SaxesTagNS): void {
     if (this.ended) throw STOP;
     const uri = tag.uri ?? "";
-    const parentScope = this.scopes[this.scopes.length - 1];
-    let scope = parentScope;
+    let declares = false;
     for (const _ in tag.ns) {
-      // The parent's scope is the prototype: nothing is copied, a lookup is native.
-      scope = Object.assign(Object.create(parentScope ?? null) as Record<string, string>, tag.ns);
+      declares = true;
       break;
     }
-    this.scopes.push(scope ?? (Object.create(null) as Record<string, string>));
+    if (declares) this.declarations.push(tag.ns);
+    this.declares.push(declares);
     if (!this.rootSeen) {
       // The stream root (or the invisible wrapper of framed mode).
       this.rootSeen = true;
@@ -516,11 +591,10 @@ export class XmlStream {
     const parentNs = depth === 0 ? this.rootDefaultNs : this.uris[depth - 1];
     const attrs: Record<string, string> = {};
     if (uri !== parentNs) attrs.xmlns = uri;
-    for (const name in tag.attributes) {
-      const a = tag.attributes[name];
+    for (const a of this.attributes) {
       if (a.prefix === "xmlns" || a.name === "xmlns") continue;
       // Keep the declaration of a foreign attribute prefix so the element serializes correctly.
-      if (a.prefix && a.prefix !== "xml") attrs[`xmlns:${a.prefix}`] = a.uri;
+      if (a.prefix && a.prefix !== "xml") attrs[`xmlns:${a.prefix}`] = a.uri!;
       attrs[a.name] = a.value;
     }
     const el = new Element(tag.local, attrs);
@@ -531,7 +605,7 @@ export class XmlStream {
 
   private onClose(): void {
     if (this.ended) throw STOP;
-    this.scopes.pop();
+    if (this.declares.pop()) this.declarations.pop();
     if (this.stack.length === 0) {
       // The root closed.
       if (this.options.framing === "stream") this.ended = true;

@@ -260,15 +260,40 @@ export function errorReply(
   appError?: Element,
   by?: string,
 ): Element {
+  return errorStanza(stanza, type, condition, { text, appError, by });
+}
+
+/** What an error carries besides its type and condition (see StanzaError). */
+export interface ErrorDetails {
+  /** Human-readable text (RFC 6120 §8.3.2 <text/>). */
+  text?: string;
+  /**
+   * The condition element's character data: the address where the entity is now, for `gone` and
+   * `redirect` (RFC 6120 §8.3.3.5, §8.3.3.14), an XMPP URI such as `xmpp:room@service?join`.
+   */
+  uri?: string;
+  /** An application-specific condition element (RFC 6120 §8.3.2), after the text. */
+  appError?: Element;
+  /** The entity that returns the error (RFC 6120 §8.3.2 `by`). */
+  by?: string;
+  /**
+   * Elements the error stanza carries before its <error/>, where a protocol asks for them: XEP-0045
+   * §7.2 has a room's presence errors carry `<x xmlns='http://jabber.org/protocol/muc'/>`.
+   */
+  payload?: Element[];
+}
+
+function errorStanza(stanza: Element, type: ErrorType, condition: string, details: ErrorDetails): Element {
   const r = reply(stanza);
   r.attrs.type = "error";
   const err = new Element("error", { type });
   const code = LEGACY_ERROR_CODES[condition];
   if (code !== undefined) err.attrs.code = code;
-  if (by) err.attrs.by = by;
-  err.children.push(new Element(condition, { xmlns: NS_STANZAS }));
-  if (text) err.children.push(new Element("text", { xmlns: NS_STANZAS }, [text]));
-  if (appError) err.children.push(appError);
+  if (details.by) err.attrs.by = details.by;
+  err.children.push(new Element(condition, { xmlns: NS_STANZAS }, details.uri ? [details.uri] : []));
+  if (details.text) err.children.push(new Element("text", { xmlns: NS_STANZAS }, [details.text]));
+  if (details.appError) err.children.push(details.appError);
+  if (details.payload) for (const p of details.payload) r.children.push(p.clone());
   r.children.push(err);
   return r;
 }
@@ -288,22 +313,44 @@ export function getError(stanza: Element): { type: string; condition: string; te
 }
 
 /**
- * A stanza error as a value: what an iq handler returns (or throws) to answer with an error,
- * e.g. `return new StanzaError("cancel", "item-not-found")`.
+ * A stanza error as a value: what an iq handler returns (or throws) to answer with an error, and
+ * what a message or presence handler returns or throws to have the router answer the stanza with
+ * it, e.g. `return new StanzaError("cancel", "item-not-found")` or
+ * `throw new StanzaError("cancel", "gone", { text: "Destroyed", uri: "xmpp:new@muc.example?join" })`.
  */
 export class StanzaError extends Error {
+  readonly text?: string;
+  readonly appError?: Element;
+  readonly uri?: string;
+  readonly by?: string;
+  readonly payload?: readonly Element[];
+
+  constructor(type: ErrorType, condition: string, text?: string, appError?: Element);
+  constructor(type: ErrorType, condition: string, details: ErrorDetails);
   constructor(
     readonly type: ErrorType,
     readonly condition: string,
-    readonly text?: string,
-    readonly appError?: Element,
+    textOrDetails?: string | ErrorDetails,
+    appError?: Element,
   ) {
-    super(text ? `${condition}: ${text}` : condition);
+    const d: ErrorDetails = typeof textOrDetails === "object" ? textOrDetails : { text: textOrDetails, appError };
+    super(d.text ? `${condition}: ${d.text}` : condition);
     this.name = "StanzaError";
+    if (d.text !== undefined) this.text = d.text;
+    if (d.appError !== undefined) this.appError = d.appError;
+    if (d.uri !== undefined) this.uri = d.uri;
+    if (d.by !== undefined) this.by = d.by;
+    if (d.payload !== undefined) this.payload = d.payload;
   }
 
-  /** The error reply to `stanza`. */
+  /** The error reply to `stanza` (`by`: the entity returning it, unless the error names one). */
   replyTo(stanza: Element, by?: string): Element {
-    return errorReply(stanza, this.type, this.condition, this.text, this.appError, by);
+    return errorStanza(stanza, this.type, this.condition, {
+      text: this.text,
+      uri: this.uri,
+      appError: this.appError,
+      by: this.by ?? by,
+      payload: this.payload === undefined ? undefined : [...this.payload],
+    });
   }
 }

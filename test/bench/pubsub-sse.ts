@@ -41,6 +41,8 @@ VirtualHost "localhost"
 Component "pubsub.localhost" "pubsub"
   modules_enabled = { "pubsub_http" }
   pubsub_http_rate_limit = 0
+  -- Every reader connects from loopback.
+  pubsub_http_sse_max_streams_per_ip = 1000000
 `;
 
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;

@@ -79,6 +79,20 @@ beforeAll(async () => {
         });
         return null;
       });
+      // An error with everything RFC 6120 §8.3 lets one carry.
+      m.iq.get(NS, "full-error", () => {
+        throw new StanzaError("modify", "redirect", { text: "Ask there", uri: "xmpp:elsewhere@localhost", by: "localhost", appError: new Element("moved", { xmlns: NS }) });
+      });
+      // Message and presence handlers answer with a StanzaError, returned or thrown.
+      m.hook("message/bare", (ev) =>
+        ev.stanza.attrs.to === "departed@localhost"
+          ? new StanzaError("cancel", "gone", { text: "Moved away", uri: "xmpp:arrived@localhost" })
+          : undefined,
+        10);
+      m.hook("presence/bare", (ev) => {
+        if (ev.stanza.attrs.to !== "guarded@localhost") return undefined;
+        throw new StanzaError("auth", "forbidden", { appError: new Element("guarded", { xmlns: NS }), payload: [new Element("x", { xmlns: NS })] });
+      }, 10);
       m.iq.get(NS, "self", (ev) => new Element("self", { xmlns: NS, to: ev.stanza.attrs.to ?? "" }), { to: "self" });
       // A disco node whose handler throws: the requester gets internal-server-error, not silence.
       m.hook("disco-info-node/broken", () => {
@@ -124,6 +138,34 @@ describe("module.iq handlers return their reply", () => {
     expect(r1.getChild("error")!.getChild("text", "urn:ietf:params:xml:ns:xmpp-stanzas")!.getText()).toBe("no such thing");
     const r2 = await c.iq(`<iq type='get' id='c2' to='localhost'><thrown-error xmlns='${NS}'/></iq>`);
     expect(errorOf(r2)).toEqual({ type: "cancel", condition: "item-not-found" });
+  });
+
+  it("a StanzaError carries the condition's URI, text, application condition and `by` (RFC 6120 §8.3.2)", async () => {
+    const r = await c.iq(`<iq type='get' id='c3' to='localhost'><full-error xmlns='${NS}'/></iq>`);
+    expect(r.getChild("error")!.toString()).toBe(
+      "<error type='modify' code='302' by='localhost'><redirect xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>xmpp:elsewhere@localhost</redirect>" +
+        `<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Ask there</text><moved xmlns='${NS}'/></error>`,
+    );
+  });
+
+  it("a message handler's returned StanzaError and a presence handler's thrown one are the sender's error replies", async () => {
+    c.send("<message to='departed@localhost' id='gm' type='chat'><body>hello?</body></message>");
+    const m = await c.next();
+    expect(m.toString()).toBe(
+      `<message to='${c.jid}' from='departed@localhost' id='gm' type='error'><error type='cancel' code='302'>` +
+        "<gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>xmpp:arrived@localhost</gone><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Moved away</text></error></message>",
+    );
+    c.send("<presence to='guarded@localhost' id='gp'/>");
+    const p = await c.next();
+    expect(p.toString()).toBe(
+      `<presence to='${c.jid}' from='guarded@localhost' id='gp' type='error'><x xmlns='${NS}'/><error type='auth' code='403'>` +
+        `<forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><guarded xmlns='${NS}'/></error></presence>`,
+    );
+    // An error is never answered with an error (RFC 6120 §8.3.1): the next thing is the ping's result.
+    c.send("<message to='departed@localhost' id='ge' type='error'/>");
+    c.send("<iq type='get' id='gping' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    const next = await c.next();
+    expect([next.name, next.attrs.id]).toEqual(["iq", "gping"]);
   });
 
   it("a throw is internal-server-error and the session carries on", async () => {

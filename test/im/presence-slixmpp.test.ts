@@ -53,8 +53,8 @@ describe("slixmpp: rosters and presence", () => {
     expect(of("a", "unavailable").map((l) => l.frm)).toEqual(["juliet@localhost", expect.stringMatching(/^juliet@localhost\/.+/)]);
     expect(lines[lines.length - 1]).toEqual({ event: "done" });
     // And the server agrees.
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    expect(await bus.fire("roster-get", { username: "romeo" })).toEqual({ items: [{ jid: "juliet@localhost", subscription: "both", groups: [] }] });
-    expect(await bus.fire("roster-get", { username: "juliet" })).toEqual({ items: [{ jid: "romeo@localhost", subscription: "both", groups: [] }] });
+    const roster = ts.server.modules.service("localhost", "roster")!;
+    expect(await roster.items("romeo")).toEqual([{ jid: "juliet@localhost", subscription: "both", groups: [] }]);
+    expect(await roster.items("juliet")).toEqual([{ jid: "romeo@localhost", subscription: "both", groups: [] }]);
   }, 70000);
 });

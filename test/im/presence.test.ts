@@ -116,17 +116,15 @@ describe("available presence (RFC 6121 §4.2, §4.4)", () => {
   it("echoes presence to the sender, keeps it and its priority on the session", async () => {
     const u = await account("echo");
     const c = await login(u, "desk");
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    expect(await bus.fire("presence-get-available", { username: u })).toEqual({ resources: [] });
+    const service = ts.server.modules.service("localhost", "presence")!;
+    expect(service.available(u)).toEqual([]);
     c.send("<presence><show>away</show><priority>5</priority></presence>");
     const echo = await presence(c, { from: c.jid, type: undefined });
     expect(echo.getChildText("show")).toBe("away");
-    const got = (await bus.fire("presence-get-available", { username: u })) as { resources: Array<{ jid: string; priority: number; presence: Element }> };
-    expect(got.resources.map((r) => [r.jid, r.priority, r.presence.getChildText("show")])).toEqual([[c.jid, 5, "away"]]);
+    expect(service.available(u).map((r) => [r.jid, r.priority, r.presence.getChildText("show")])).toEqual([[c.jid, 5, "away"]]);
     c.send("<presence><priority>-1</priority></presence>");
     await presence(c, { from: c.jid });
     const session = ts.server.hosts.get("localhost")!.session(u, "desk")!;
-    const service = ts.server.modules.service("localhost", "presence")!;
     expect(service.priority(session)).toBe(-1);
     expect(service.current(session)?.attrs.from).toBe(c.jid);
     expect(service.availableSessions(u)).toEqual([session]);
@@ -135,7 +133,7 @@ describe("available presence (RFC 6121 §4.2, §4.4)", () => {
     expect(service.current(session)).toBeUndefined();
     expect(service.priority(session)).toBeUndefined();
     expect(service.availableSessions(u)).toEqual([]);
-    expect(await bus.fire("presence-get-available", { username: u })).toEqual({ resources: [] });
+    expect(service.available(u)).toEqual([]);
     c.close();
   });
 
@@ -363,9 +361,8 @@ describe("subscriptions (RFC 6121 §3)", () => {
     await online(romeo);
     await online(juliet);
     await befriend(romeo, juliet);
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    const sub = async (user: string, contact: string) =>
-      ((await bus.fire("roster-get-item", { username: user, jid: `${contact}@localhost` })) as { item: { subscription: string } | null }).item?.subscription;
+    const roster = ts.server.modules.service("localhost", "roster")!;
+    const sub = async (user: string, contact: string) => (await roster.contact(user, `${contact}@localhost`))?.subscription;
     romeo.send(`<presence type='unsubscribe' to='${j}@localhost'/>`);
     // Juliet's server (§3.3.3): Romeo no longer sees her.
     await presence(romeo, { from: juliet.jid, type: "unavailable" });
@@ -528,7 +525,7 @@ describe("directed presence limit (max_directed_presences, RFC 6121 §4.6.3)", (
   });
 });
 
-describe("presence-get-available (query API)", () => {
+describe("the presence service's available()", () => {
   it("gives each available resource's show, and its stored presence itself (not a copy)", async () => {
     const u = await account("show");
     const a = await login(u, "a");
@@ -539,13 +536,10 @@ describe("presence-get-available (query API)", () => {
     await drain(a);
     await drain(b);
     const host = ts.server.hosts.get("localhost")!;
-    const got = (await host.bus.fire("presence-get-available", { username: u })) as {
-      resources: Array<{ jid: string; priority: number; show: string; presence: Element }>;
-    };
-    const byJid = new Map(got.resources.map((r) => [r.jid, r]));
+    const service = ts.server.modules.service("localhost", "presence")!;
+    const byJid = new Map(service.available(u).map((r) => [r.jid, r]));
     expect(byJid.get(a.jid)).toMatchObject({ priority: 3, show: "dnd" });
     expect(byJid.get(b.jid)).toMatchObject({ priority: 0, show: "online" });
-    const service = ts.server.modules.service("localhost", "presence")!;
     expect(byJid.get(a.jid)!.presence).toBe(service.current(host.session(u, "a")!));
     expect(byJid.get(b.jid)!.presence).toBe(service.current(host.session(u, "b")!));
     a.close();
@@ -571,9 +565,12 @@ describe("unavailable when a session ends (RFC 6121 §4.5)", () => {
     await presence(juliet, { from: `${r}@localhost/phone`, to: `${j}@localhost`, type: "unavailable" });
     const seenByOther = (await drain(other)).filter((e) => e.name === "presence" && e.attrs.from === `${r}@localhost/phone`);
     expect(seenByOther.map((e) => e.attrs.type)).toEqual(["unavailable"]);
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    const got = (await bus.fire("presence-get-available", { username: r })) as { resources: Array<{ jid: string }> };
-    expect(got.resources.map((x) => x.jid)).toEqual([`${r}@localhost/laptop`]);
+    expect(
+      ts.server.modules
+        .service("localhost", "presence")!
+        .available(r)
+        .map((x) => x.jid),
+    ).toEqual([`${r}@localhost/laptop`]);
     juliet.close();
     other.close();
   });
@@ -613,11 +610,9 @@ describe("account deletion", () => {
     await Promise.all([drain(romeo), drain(juliet)]);
     await ts.server.accounts("localhost").delete(j);
     await presence(romeo, { from: juliet.jid, type: "unavailable" });
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    expect(await bus.fire("roster-get-item", { username: r, jid: `${j}@localhost` })).toEqual({
-      item: { jid: `${j}@localhost`, subscription: "none", groups: [] },
-    });
-    expect(await bus.fire("roster-get", { username: j })).toEqual({ items: [] });
+    const roster = ts.server.modules.service("localhost", "roster")!;
+    expect(await roster.contact(r, `${j}@localhost`)).toEqual({ jid: `${j}@localhost`, subscription: "none", groups: [] });
+    expect(await roster.items(j)).toEqual([]);
     romeo.close();
   });
 });
@@ -707,9 +702,8 @@ describe("bad input", () => {
     expect(toJuliet.length).toBeLessThan(60);
     expect(toCalm.length).toBeLessThan(60);
     // State intact: the server holds the latest presence, and the calm resource is untouched.
-    const bus = ts.server.hosts.get("localhost")!.bus;
-    const got = (await bus.fire("presence-get-available", { username: r })) as { resources: Array<{ jid: string; presence: Element }> };
-    const byJid = new Map(got.resources.map((x) => [x.jid, x.presence.getChildText("status")]));
+    const available = ts.server.modules.service("localhost", "presence")!.available(r);
+    const byJid = new Map(available.map((x) => [x.jid, x.presence.getChildText("status")]));
     expect(byJid.get(romeo.jid)).toBe(String(COUNT - 1));
     expect(byJid.get(calm.jid)).toBe("calm");
     await mercutio.nothing(100);

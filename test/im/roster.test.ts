@@ -281,7 +281,7 @@ describe("bad roster requests (RFC 6121 §2.3.3)", () => {
 });
 
 describe("query API for other modules", () => {
-  it("answers roster-get-item and roster-get, and fires roster-item-changed", async () => {
+  it("the roster service answers contact() and items(), and roster-item-changed is fired", async () => {
     const u = await account("api");
     const bus = ts.server.hosts.get("localhost")!.bus;
     const seen: unknown[] = [];
@@ -293,13 +293,12 @@ describe("query API for other modules", () => {
     await rosterSet(c, "<item jid='friend@localhost' name='F'><group>G</group></item>");
     await rosterSet(c, "<item jid='friend@localhost' subscription='remove'/>");
     await rosterSet(c, "<item jid='friend@localhost' name='F2'/>");
-    expect(await bus.fire("roster-get-item", { username: u, jid: "Friend@localhost/phone" })).toEqual({
-      item: { jid: "friend@localhost", name: "F2", subscription: "none", groups: [] },
-    });
-    expect(await bus.fire("roster-get-item", { username: u, jid: "nobody@localhost" })).toEqual({ item: null });
-    expect(await bus.fire("roster-get-item", { username: u, jid: "not a jid@@" })).toEqual({ item: null });
-    expect(await bus.fire("roster-get", { username: u })).toEqual({ items: [{ jid: "friend@localhost", name: "F2", subscription: "none", groups: [] }] });
-    expect(await bus.fire("roster-get", { username: "nosuchuser" })).toEqual({ items: [] });
+    const roster = ts.server.modules.service("localhost", "roster")!;
+    expect(await roster.contact(u, "Friend@localhost/phone")).toEqual({ jid: "friend@localhost", name: "F2", subscription: "none", groups: [] });
+    expect(await roster.contact(u, "nobody@localhost")).toBeNull();
+    expect(await roster.contact(u, "not a jid@@")).toBeNull();
+    expect(await roster.items(u)).toEqual([{ jid: "friend@localhost", name: "F2", subscription: "none", groups: [] }]);
+    expect(await roster.items("nosuchuser")).toEqual([]);
     expect(seen).toEqual([
       { username: u, jid: "friend@localhost", item: { jid: "friend@localhost", name: "F", subscription: "none", groups: ["G"] }, previous: null },
       { username: u, jid: "friend@localhost", item: null, previous: { jid: "friend@localhost", name: "F", subscription: "none", groups: ["G"] } },

@@ -5,6 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import { RawClient } from "../helpers/xmpp-client.js";
 import { errorCondition as condition } from "../helpers/errors.js";
+import { Element } from "../../src/xml/stanza.js";
+import type { SubscriptionEvent } from "../../modules/lib/roster/subscription.js";
+import "../../modules/lib/roster/service.js";
 
 
 const CONFIG = `
@@ -149,21 +152,16 @@ describe("XEP-0049 private XML storage", () => {
 });
 
 describe("XEP-0012 last activity", () => {
-  /**
-   * Pretend to be mod_roster: subscriptions by "<user> <contact>". Ahead of mod_roster itself, which
-   * runs here too since mod_presence (loaded on every VirtualHost) depends on its roster service.
-   */
-  const subscriptions = new Map<string, string>();
-  beforeAll(() => {
-    ts.server.hosts.get("localhost")!.bus.on(
-      "roster-get-item",
-      (ev) => {
-        const sub = subscriptions.get(`${ev.username} ${ev.jid}`);
-        return { item: sub === undefined ? null : { jid: ev.jid, subscription: sub as "none" | "to" | "from" | "both", groups: [] } };
-      },
-      1,
-    );
-  });
+  /** Subscription changes in `user`'s roster (mod_roster runs here: mod_presence, loaded on every VirtualHost, depends on it). */
+  const subscribe = async (user: string, contact: string, ...events: SubscriptionEvent[]) => {
+    const roster = ts.server.modules.service("localhost", "roster")!;
+    for (const e of events) {
+      // An inbound request is pending (§3.1.3) with the stanza that made it.
+      const request = e === "in-subscribe" ? new Element("presence", { type: "subscribe", from: contact, to: `${user}@localhost` }) : undefined;
+      await roster.applySubscription(user, contact, e, { request });
+    }
+    return (await roster.contact(user, contact))?.subscription;
+  };
   const last = (c: RawClient, id: string, to?: string) =>
     c.iq(`<iq type='get' id='${id}'${to ? ` to='${to}'` : ""}><query xmlns='jabber:iq:last'/></iq>`);
 
@@ -198,16 +196,20 @@ describe("XEP-0012 last activity", () => {
   it("answers contacts with a from/both subscription and forbids everyone else", async () => {
     await ts.server.storage.keyval("localhost", "lastactivity").set("tybalt", { t: Date.now() - 60_000, s: "Fighting" });
     const juliet = await login("juliet");
-    // No roster item (and no roster module answering) is forbidden.
+    // No roster item is forbidden.
     const none = await last(juliet, "d1", "tybalt@localhost");
     expect(none.getChild("error")!.attrs.type).toBe("auth");
     expect(condition(none)).toBe("forbidden");
-    subscriptions.set("tybalt juliet@localhost", "to");
+    expect(await subscribe("tybalt", "juliet@localhost", "out-subscribe", "in-subscribed")).toBe("to");
     expect(condition(await last(juliet, "d2", "tybalt@localhost"))).toBe("forbidden");
-    subscriptions.set("tybalt juliet@localhost", "none");
+    expect(await subscribe("tybalt", "juliet@localhost", "in-unsubscribed")).toBe("none");
     expect(condition(await last(juliet, "d3", "tybalt@localhost"))).toBe("forbidden");
-    for (const sub of ["from", "both"]) {
-      subscriptions.set("tybalt juliet@localhost", sub);
+    const steps: Array<[string, SubscriptionEvent[]]> = [
+      ["from", ["in-subscribe", "out-subscribed"]],
+      ["both", ["out-subscribe", "in-subscribed"]],
+    ];
+    for (const [sub, events] of steps) {
+      expect(await subscribe("tybalt", "juliet@localhost", ...events)).toBe(sub);
       const r = await last(juliet, `d4${sub}`, "tybalt@localhost");
       expect(r.attrs).toMatchObject({ type: "result", from: "tybalt@localhost" });
       expect(r.getChild("query", "jabber:iq:last")!.getText()).toBe("Fighting");
@@ -219,7 +221,7 @@ describe("XEP-0012 last activity", () => {
     const lazy = await login("lazy");
     lazy.send("<presence><status>Here</status></presence>");
     const juliet = await login("juliet");
-    subscriptions.set("lazy juliet@localhost", "both");
+    expect(await subscribe("lazy", "juliet@localhost", "in-subscribe", "out-subscribed", "out-subscribe", "in-subscribed")).toBe("both");
     expect((await last(juliet, "e1", "lazy@localhost")).getChild("query", "jabber:iq:last")!.attrs.seconds).toBe("0");
     lazy.socket.destroy();
     await new Promise((r) => setTimeout(r, 200));

@@ -9,7 +9,7 @@ import { mamQuery, NS_MAM, queryIq, stanzaIds } from "./helpers.js";
 const BASE = `
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-modules_enabled = { "roster"; "mam" }
+modules_enabled = { "roster"; "mam"; "carbons" }
 `;
 
 function login(ts: TestServer, user: string, resource = "r"): Promise<RawClient> {
@@ -80,5 +80,52 @@ describe("archive_expires_after", () => {
     expect(await until(0, 10000)).toBe(0);
     expect(await store.count("romeo")).toBe(0);
     romeo.close();
+  });
+});
+
+describe("archived before delivered", () => {
+  let ts: TestServer | undefined;
+  afterAll(() => ts?.stop());
+
+  it("a message is in both archives (the store, and a MAM query) the moment its recipient has it", async () => {
+    ts = await startTestServer({ transport: "memory", config: `${BASE}\nVirtualHost "localhost"\n` });
+    for (const u of ["romeo", "juliet"]) await ts.addUser(u, "pw");
+    const romeo = await login(ts, "romeo");
+    const juliet = await login(ts, "juliet");
+    await goOnline(juliet);
+    const store = ts.server.storage.archive("localhost", "archive");
+    const N = 20;
+    // Sent back to back: the later ones are still on their way while the first ones arrive.
+    for (let i = 0; i < N; i++) romeo.send(`<message to='juliet@localhost' type='chat' id='a${i}'><body>now ${i}</body></message>`);
+    for (let i = 0; i < N; i++) {
+      const m = await nextNonPresence(juliet);
+      expect(m.getChildText("body")).toBe(`now ${i}`);
+      const [id] = stanzaIds(m, "juliet@localhost");
+      // Read at once, before anything else runs: the store has it, and so has romeo's archive.
+      const [mine, theirs] = await Promise.all([store.get("juliet", id), store.count("romeo")]);
+      expect(mine?.value, `message ${i} missing from juliet's archive when it arrived`).toBeDefined();
+      expect(theirs).toBeGreaterThanOrEqual(i + 1);
+    }
+    // A sent carbon (XEP-0280) is a delivery too: the sender's archive has the message by then.
+    const tablet = await login(ts, "romeo", "tablet");
+    expect((await tablet.iq("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>")).attrs.type).toBe("result");
+    for (let i = 0; i < 5; i++) romeo.send(`<message to='juliet@localhost' type='chat' id='c${i}'><body>copied ${i}</body></message>`);
+    for (let i = 0; i < 5; i++) {
+      const carbon = await nextNonPresence(tablet);
+      const sent = carbon.getChild("sent", "urn:xmpp:carbons:2")!.getChild("forwarded", "urn:xmpp:forward:0")!.getChild("message", "jabber:client")!;
+      expect(sent.getChildText("body")).toBe(`copied ${i}`);
+      const [id] = stanzaIds(sent, "romeo@localhost");
+      expect((await store.get("romeo", id))?.value, `sent message ${i} missing from romeo's archive when its carbon arrived`).toBeDefined();
+      await nextNonPresence(juliet);
+    }
+    tablet.close();
+    // A query right after receipt has the last message.
+    romeo.send("<message to='juliet@localhost' type='chat' id='last'><body>the last</body></message>");
+    const last = await nextNonPresence(juliet);
+    const q = await mamQuery(juliet, queryIq({ rsm: { max: 1, before: "" } }));
+    expect(q.bodies).toEqual(["the last"]);
+    expect(q.ids).toEqual(stanzaIds(last, "juliet@localhost"));
+    romeo.close();
+    juliet.close();
   });
 });

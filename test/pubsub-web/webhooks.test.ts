@@ -1,5 +1,6 @@
 // mod_pubsub_post webhooks: a receiver on loopback checks the signatures, refuses some deliveries
-// and sees them retried; deliveries queued before a restart (LevelDB) arrive after it.
+// and sees them retried; deliveries queued before a restart (LevelDB) arrive after it. The receivers
+// are on loopback, so these servers allow private webhook addresses (pubsub_webhook_allow_private).
 
 import { createHmac } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -78,7 +79,7 @@ afterEach(async () => {
 
 describe("webhooks", () => {
   it("POSTs each event as signed JSON and retries refused deliveries", async () => {
-    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 0.1` }, ["juliet"]);
+    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_allow_private = true\npubsub_webhook_retry_delay = 0.1` }, ["juliet"]);
     cleanups.push(() => ts.stop());
     const admin = await login(ts, "admin");
     const juliet = await login(ts, "juliet");
@@ -117,7 +118,7 @@ describe("webhooks", () => {
   });
 
   it("POSTs a node's purge and deletion; a node made again under the name has no hooks", async () => {
-    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 0.1` });
+    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_allow_private = true\npubsub_webhook_retry_delay = 0.1` });
     cleanups.push(() => ts.stop());
     const admin = await login(ts, "admin");
     cleanups.push(() => admin.close());
@@ -146,7 +147,7 @@ describe("webhooks", () => {
   });
 
   it("gives up after pubsub_webhook_max_attempts and tells the owners", async () => {
-    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 0.05\npubsub_webhook_max_attempts = 2` });
+    const ts = await startPubsubServer({ component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_allow_private = true\npubsub_webhook_retry_delay = 0.05\npubsub_webhook_max_attempts = 2` });
     cleanups.push(() => ts.stop());
     const admin = await login(ts, "admin");
     cleanups.push(() => admin.close());
@@ -168,7 +169,7 @@ describe("webhooks", () => {
   });
 
   it("keeps queued deliveries across a restart (LevelDB)", async () => {
-    let ts: TestServer = await startPubsubServer({ storage: "leveldb", component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_retry_delay = 3600` });
+    let ts: TestServer = await startPubsubServer({ storage: "leveldb", component: `modules_enabled = { "pubsub_post" }\npubsub_webhook_allow_private = true\npubsub_webhook_retry_delay = 3600` });
     cleanups.push(() => ts.stop());
     const admin = await login(ts, "admin");
     await createNode(admin, "durable");

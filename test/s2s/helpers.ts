@@ -34,8 +34,8 @@ function keyPair(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicK
   return { priv: forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, pub: forge.pki.publicKeyFromPem(pubPem) as forge.pki.rsa.PublicKey, keyPem };
 }
 
-/** A test CA and a certificate for each domain (and its subdomains) signed by it. */
-export function makePki(domains: string[]): Pki {
+/** A test CA (named `caName`) and a certificate for each domain (and its subdomains) signed by it. */
+export function makePki(domains: string[], caName = "Herald test CA"): Pki {
   const dir = mkdtempSync(join(tmpdir(), "herald-s2s-pki-"));
   const ca = keyPair();
   const caCert = forge.pki.createCertificate();
@@ -43,7 +43,7 @@ export function makePki(domains: string[]): Pki {
   caCert.serialNumber = "01";
   caCert.validity.notBefore = new Date(Date.now() - 3600_000);
   caCert.validity.notAfter = new Date(Date.now() + 86400_000);
-  const caAttrs = [{ name: "commonName", value: "Herald test CA" }];
+  const caAttrs = [{ name: "commonName", value: caName }];
   caCert.setSubject(caAttrs);
   caCert.setIssuer(caAttrs);
   caCert.setExtensions([{ name: "basicConstraints", cA: true }, { name: "keyUsage", keyCertSign: true, cRLSign: true }, { name: "subjectKeyIdentifier" }]);
@@ -88,8 +88,11 @@ export interface Pair {
   stop(): Promise<void>;
 }
 
-/** Start a.test and b.test; `pki`: certificates from the test CA (else each generates a self-signed one). */
-export async function startPair(opts: { pki?: Pki; extra?: string; secrets?: { a: string; b: string }; directTls?: boolean } = {}): Promise<Pair> {
+/**
+ * Start a.test and b.test; `pki`: certificates from the test CA (else each generates a self-signed
+ * one), trusted through `ssl = { cafile }` unless `ssl` gives that line instead.
+ */
+export async function startPair(opts: { pki?: Pki; ssl?: string; extra?: string; secrets?: { a: string; b: string }; directTls?: boolean } = {}): Promise<Pair> {
   const pa = await freePort(A.ip);
   const pb = await freePort(B.ip);
   const dt = opts.directTls ? "; direct_tls = true" : "";
@@ -103,7 +106,7 @@ modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
 s2s_interfaces = { "${me.ip}" }
 s2s_direct_tls_interfaces = { "${me.ip}" }
 s2s_connect_overrides = { ["${other.domain}"] = { "${other.ip}", ${otherPort}${dt} }; ["pubsub.${other.domain}"] = { "${other.ip}", ${otherPort}${dt} } }
-${opts.pki ? `ssl = { cafile = ${JSON.stringify(opts.pki.caFile)} }` : ""}
+${opts.ssl ?? (opts.pki ? `ssl = { cafile = ${JSON.stringify(opts.pki.caFile)} }` : "")}
 ${secret ? `dialback_secret = "${secret}"` : ""}
 ${opts.extra ?? ""}
 VirtualHost "${me.domain}"
@@ -122,6 +125,52 @@ Component "pubsub.${me.domain}" "pubsub"
       await Promise.all([a.stop(), b.stop()]);
     },
   };
+}
+
+export interface FederatingServer {
+  domain: string;
+  ip: string;
+  /** Accounts to create (password "pw"). */
+  users: string[];
+  /** Config lines of this server's global section. */
+  extra?: string;
+}
+
+/**
+ * Start several servers that federate on loopback, each told where every other one listens
+ * (s2s_connect_overrides), each with a self-signed certificate (dialback) and the accounts asked
+ * for. Returns them in the order given.
+ */
+export async function startFederation(specs: FederatingServer[]): Promise<{ servers: TestServer[]; stop(): Promise<void> }> {
+  const ports = await Promise.all(specs.map((s) => freePort(s.ip)));
+  const servers: TestServer[] = [];
+  const stop = () => Promise.all(servers.map((s) => s.stop())).then(() => undefined);
+  try {
+    for (const [i, me] of specs.entries()) {
+      const overrides = specs
+        .filter((o) => o !== me)
+        .map((o) => `["${o.domain}"] = { "${o.ip}", ${ports[specs.indexOf(o)]} }`)
+        .join("; ");
+      const config = `
+admins = { "admin@${me.domain}" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+storage = "memory"
+modules_enabled = { ${MODULES.map((m) => `"${m}"`).join("; ")} }
+s2s_interfaces = { "${me.ip}" }
+s2s_connect_overrides = { ${overrides} }
+${me.extra ?? ""}
+VirtualHost "${me.domain}"
+`;
+      const ts = await startTestServer({ config, ports: { s2s: [ports[i]], s2s_direct_tls: [] } });
+      servers.push(ts);
+      for (const u of me.users) await ts.server.accounts(me.domain).create(u, "pw");
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { servers, stop };
 }
 
 export function login(ts: TestServer, user: string, domain: string, resource?: string): Promise<RawClient> {

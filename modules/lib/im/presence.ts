@@ -38,7 +38,11 @@ export interface PresenceService {
   priority(session: ClientSession): number | undefined;
   /** The account's available sessions on this host (open ones). */
   availableSessions(username: string): ClientSession[];
-  /** The account's available resources on this host. */
+  /**
+   * The account's available resources on this host (a component asks with
+   * `module.serviceOn("<user's host>", "presence")`). Each `presence` IS the session's stored
+   * presence, not a copy (pubsub asks this per subscriber during fan-out): do not mutate it.
+   */
   available(username: string): AvailableResource[];
 }
 
@@ -71,8 +75,6 @@ declare module "../../../src/events/bus.js" {
     "presence-available": EventSpec<PresenceAvailableEvent, never>;
     /** After the unavailable broadcast of a session that was available (also when it ends). */
     "presence-unavailable": EventSpec<PresenceUnavailableEvent, never>;
-    /** The account's available resources (for components, which ask by event with fireOn). */
-    "presence-get-available": EventSpec<{ username: string }, { resources: AvailableResource[] }>;
   }
 }
 

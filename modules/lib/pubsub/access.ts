@@ -1,6 +1,6 @@
 // The AccessOracle of a pubsub service on this server: the presence and roster access models ask
-// the roster module, presence-based delivery and pubsub#show-values ask the presence module, both
-// through events on the owner's (or subscriber's) host bus. An owner or subscriber that is not an
+// mod_roster's "roster" service, presence-based delivery and pubsub#show-values mod_presence's
+// "presence" service, both of the owner's (or subscriber's) host. An owner or subscriber that is not an
 // account here (a remote JID, a component, an unknown host) has no roster here: it is not
 // subscribed to anyone's presence and in no roster group (XEP-0060 §6.1.3.2/.3: not-authorized).
 // Its availability is what it told this service by directed presence (tracked in DirectedPresence).
@@ -10,8 +10,8 @@ import type { AccessOracle } from "../../../src/util/pubsub/index.js";
 import { jidBare, jidSplit } from "../../../src/util/jid.js";
 import type { Element } from "../../../src/xml/stanza.js";
 
-/** Fire an event on another host's bus (ModuleApi.fireOn). */
-export type FireOn = ModuleApi["fireOn"];
+/** A service of a host of this server, if loaded there (ModuleApi.serviceOn). */
+export type ServiceOn = ModuleApi["serviceOn"];
 
 /** The default bound of DirectedPresence (full JIDs remembered). */
 export const DIRECTED_PRESENCE_LIMIT = 10000;
@@ -97,12 +97,11 @@ export function showOf(presence: Element): string {
 /** Rank shows so a bare JID's most available resource speaks for it. */
 const SHOW_RANK: Record<string, number> = { chat: 0, online: 1, away: 2, xa: 3, dnd: 4 };
 
-export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) => boolean, directed: DirectedPresence): AccessOracle {
+export function serviceAccessOracle(serviceOn: ServiceOn, isLocalHost: (host: string) => boolean, directed: DirectedPresence): AccessOracle {
   async function rosterItem(owner: string, jid: string) {
     const parts = jidSplit(owner);
     if (!parts?.node || !isLocalHost(parts.domain)) return null;
-    const answer = await fireOn(parts.domain, "roster-get-item", { username: parts.node, jid: jidBare(jid) });
-    return answer?.item ?? null;
+    return (await serviceOn(parts.domain, "roster")?.contact(parts.node, jidBare(jid))) ?? null;
   }
 
   /** Shows of the available resources of `jid`, or undefined when nobody here can tell. */
@@ -110,9 +109,9 @@ export function eventAccessOracle(fireOn: FireOn, isLocalHost: (host: string) =>
     const parts = jidSplit(jid);
     if (!parts) return [];
     if (parts.node !== undefined && isLocalHost(parts.domain)) {
-      const answer = await fireOn(parts.domain, "presence-get-available", { username: parts.node });
-      if (answer) {
-        const resources = parts.resource === undefined ? answer.resources : answer.resources.filter((r) => r.jid === jid);
+      const available = serviceOn(parts.domain, "presence")?.available(parts.node);
+      if (available) {
+        const resources = parts.resource === undefined ? available : available.filter((r) => r.jid === jid);
         return resources.map((r) => r.show ?? showOf(r.presence));
       }
     }

@@ -39,25 +39,6 @@ export function resultOf(reply: Element, after?: () => Promise<void>): ProtocolR
   return after ? { reply, after } : { reply };
 }
 
-/** A stanza error that goes back with the request's entries that failed (XEP-0060 §8.8.2.4, §8.9.2.4). */
-class StanzaErrorWithPayload extends StanzaError {
-  constructor(
-    type: ErrorType,
-    condition: string,
-    text: string | undefined,
-    appError: Element | undefined,
-    private readonly payload: Element,
-  ) {
-    super(type, condition, text, appError);
-  }
-
-  override replyTo(stanza: Element, by?: string): Element {
-    const r = super.replyTo(stanza, by);
-    r.children.unshift(this.payload);
-    return r;
-  }
-}
-
 /**
  * A reply the protocol layer built, as an iq handler's answer (module.iq): the result's payload
  * (null for an empty result), or the error with its condition, text, pubsub#errors child and any
@@ -67,16 +48,20 @@ export function iqAnswerOf(built: Element): Element | null | StanzaError {
   const error = built.attrs.type === "error" ? built.getChild("error") : undefined;
   if (!error) return built.firstElement() ?? null;
   let condition = "undefined-condition";
+  let uri: string | undefined;
   let text: string | undefined;
-  let app: Element | undefined;
+  let appError: Element | undefined;
   for (const c of error.childElements()) {
-    if (c.attrs.xmlns !== NS_STANZAS) app = c;
+    if (c.attrs.xmlns !== NS_STANZAS) appError = c;
     else if (c.name === "text") text = c.getText();
-    else condition = c.name;
+    else {
+      condition = c.name;
+      uri = c.getText() || undefined;
+    }
   }
   const type = (error.attrs.type ?? "cancel") as ErrorType;
-  const payload = built.childElements().find((c) => c !== error);
-  return payload ? new StanzaErrorWithPayload(type, condition, text, app, payload) : new StanzaError(type, condition, text, app);
+  const payload = built.childElements().filter((c) => c !== error);
+  return new StanzaError(type, condition, { text, uri, appError, by: error.attrs.by, payload: payload.length > 0 ? payload : undefined });
 }
 
 /** An IQ result carrying `payload` (or nothing). */

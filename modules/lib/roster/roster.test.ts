@@ -214,18 +214,15 @@ describe("roster sets (RFC 6121 §2.3.3)", () => {
   });
 });
 
-describe("seesPresence (roster-get-item answers)", () => {
+describe("seesPresence (RosterService.contact answers)", () => {
   it("is true for from and both only", () => {
-    expect(seesPresence({ item: { jid: "a@b", subscription: "from", groups: [] } })).toBe(true);
-    expect(seesPresence({ item: { jid: "a@b", subscription: "both", groups: [] } })).toBe(true);
-    expect(seesPresence({ item: { jid: "a@b", subscription: "to", groups: [] } })).toBe(false);
-    expect(seesPresence({ item: { jid: "a@b", subscription: "none", ask: "subscribe", groups: [] } })).toBe(false);
+    expect(seesPresence({ jid: "a@b", subscription: "from", groups: [] })).toBe(true);
+    expect(seesPresence({ jid: "a@b", subscription: "both", groups: [] })).toBe(true);
+    expect(seesPresence({ jid: "a@b", subscription: "to", groups: [] })).toBe(false);
+    expect(seesPresence({ jid: "a@b", subscription: "none", ask: "subscribe", groups: [] })).toBe(false);
   });
-  it("is false when there is no answer or no item", () => {
+  it("is false when there is no item (or no roster service)", () => {
     expect(seesPresence(undefined)).toBe(false);
     expect(seesPresence(null)).toBe(false);
-    expect(seesPresence({ item: null })).toBe(false);
-    expect(seesPresence({})).toBe(false);
-    expect(seesPresence(true)).toBe(false);
   });
 });

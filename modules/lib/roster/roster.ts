@@ -13,7 +13,7 @@ export const NS_PREAPPROVAL = "urn:xmpp:features:pre-approval"; // RFC 6121 §3.
 
 export type Subscription = "none" | "to" | "from" | "both";
 
-/** A roster item as other modules see it (the `roster-get-item` / `roster-get` answers). */
+/** A roster item as other modules see it (RosterService.contact() / items()). */
 export interface RosterItem {
   jid: string;
   name?: string;
@@ -92,19 +92,12 @@ export function userSeesContact(sub: Subscription | undefined): boolean {
   return sub === "to" || sub === "both";
 }
 
-/** What mod_roster answers to `roster-get-item` ({ item: RosterItem | null }), as other modules receive it. */
-export type RosterGetItemAnswer = { item?: { subscription?: string } | null } | null | undefined;
-
 /**
- * Does this `roster-get-item` answer mean the contact sees the user's presence (subscription
- * "from" or "both", RFC 6121 §3)? Anything else (no answer, no item, unknown value): no.
+ * Does this roster item (RosterService.contact's answer) mean the contact sees the user's presence
+ * (subscription "from" or "both", RFC 6121 §3)? No item (or no roster service): no.
  */
-export function seesPresence(answer: unknown): boolean {
-  if (typeof answer !== "object" || answer === null) return false;
-  const item = (answer as { item?: unknown }).item;
-  if (typeof item !== "object" || item === null) return false;
-  const sub = (item as { subscription?: unknown }).subscription;
-  return sub === "from" || sub === "both";
+export function seesPresence(item: RosterItem | null | undefined): boolean {
+  return contactSeesUser(item?.subscription);
 }
 
 // ---------------------------------------------------------------------------------------------

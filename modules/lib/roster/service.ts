@@ -36,6 +36,8 @@ export interface RosterService {
   roster(username: string): Promise<RosterState>;
   /** The item of a contact (bare JID, prepped), if any. */
   item(username: string, jid: string): Promise<StoredItem | undefined>;
+  /** The item of any JID (prepped to its bare JID here), as other modules see it; null when there is none or the JID is invalid. */
+  contact(username: string, jid: string): Promise<RosterItem | null>;
   /** Every item, as other modules see them. */
   items(username: string): Promise<RosterItem[]>;
   /** Subscription requests waiting for the user's answer (RFC 6121 §3.1.3), as full stanzas. */

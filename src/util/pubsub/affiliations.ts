@@ -107,14 +107,13 @@ export async function setNodeAffiliations(
 }
 
 async function afterChange(core: ServiceCore, state: NodeState, bare: string, affiliation: Affiliation): Promise<void> {
+  // The node's index by bare JID: the entity's subscriptions only, not every subscriber's.
   if (!mayHoldSubscription(affiliation)) {
-    for (const sub of Array.from(state.subscriptions.values())) {
-      if (jidBare(sub.jid) === bare) await core.endSubscription(state, sub);
-    }
+    for (const sub of state.subscriptions.ofBare(bare)) await core.endSubscription(state, sub);
   } else if (grantOf(affiliation, "subscribe") === true) {
     // §8.7 note: an entity that becomes member, publisher or owner while its request waits is approved.
-    for (const sub of Array.from(state.subscriptions.values())) {
-      if (jidBare(sub.jid) === bare && sub.state === "pending") await setState(core, state, sub, "subscribed");
+    for (const sub of state.subscriptions.ofBare(bare)) {
+      if (sub.state === "pending") await setState(core, state, sub, "subscribed");
     }
   }
   await core.emit({

@@ -25,14 +25,15 @@ import type {
   SubscriptionState,
 } from "./types.js";
 import { KeyedLock } from "../keyed-lock.js";
+import { SubscriptionTable } from "./subscription-table.js";
 
 export interface NodeState {
   name: string;
   config: NodeConfig;
   /** bare JID -> affiliation (never "none") */
   affiliations: Map<string, Affiliation>;
-  /** subid -> subscription, in creation order */
-  subscriptions: Map<string, Subscription>;
+  /** subid -> subscription, in creation order, indexed by JID and bare JID (subscription-table.ts) */
+  subscriptions: SubscriptionTable;
   creator?: string;
   created: number;
   /** The newest item: undefined = not looked up yet, null = none. Transient nodes keep it only here. */
@@ -78,6 +79,8 @@ export class ServiceCore {
    * Covers the cached nodes (all of them once loadAll ran); the presence hooks look only here.
    */
   private readonly bySubscriber = new Map<string, Map<string, number>>();
+  /** A node's affiliation list -> its owners (see owners()). */
+  private readonly ownersOf = new WeakMap<ReadonlyMap<string, Affiliation>, string[]>();
 
   constructor(deps: CoreDeps) {
     this.store = deps.store;
@@ -113,7 +116,7 @@ export class ServiceCore {
       name: record.name,
       config: copyNodeConfig(record.config),
       affiliations: new Map(Object.entries(record.affiliations)),
-      subscriptions: new Map(subs.map((s) => [s.subid, { ...s, node }])),
+      subscriptions: new SubscriptionTable(subs.map((s) => ({ ...s, node }))),
       creator: record.creator,
       created: record.created,
     };
@@ -266,15 +269,22 @@ export class ServiceCore {
     return state.affiliations.get(jidBare(jid)) ?? "none";
   }
 
+  /**
+   * The node's owners (bare JIDs), computed once per affiliation list: the list is replaced, never
+   * changed in place (commitRecord), so a node with many members is not walked for every event.
+   */
   owners(state: NodeState): string[] {
-    return [...state.affiliations].filter(([, a]) => a === "owner").map(([j]) => j);
+    let owners = this.ownersOf.get(state.affiliations);
+    if (!owners) {
+      owners = [...state.affiliations].filter(([, a]) => a === "owner").map(([j]) => j);
+      this.ownersOf.set(state.affiliations, owners);
+    }
+    return [...owners];
   }
 
-  /** Subscriptions of exactly this JID. */
+  /** Subscriptions of exactly this JID (the node's index: no walk over the other subscribers). */
   subscriptionsOf(state: NodeState, jid: string): Subscription[] {
-    const out: Subscription[] = [];
-    for (const s of state.subscriptions.values()) if (s.jid === jid) out.push(s);
-    return out;
+    return state.subscriptions.ofJid(jid);
   }
 
   /**
@@ -285,10 +295,9 @@ export class ServiceCore {
   isSubscribed(state: NodeState, jid: string): boolean {
     const bare = jidBare(jid);
     const now = this.clock();
-    for (const s of state.subscriptions.values()) {
-      if ((s.jid === jid || s.jid === bare) && s.state !== "pending" && !leaseExpired(s.options, now)) return true;
-    }
-    return false;
+    const live = (s: Subscription) => s.state !== "pending" && !leaseExpired(s.options, now);
+    if (state.subscriptions.ofJid(jid).some(live)) return true;
+    return bare !== jid && state.subscriptions.ofJid(bare).some(live);
   }
 
   facts(state: NodeState, jid: string): AccessFacts {

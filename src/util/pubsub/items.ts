@@ -236,9 +236,8 @@ async function mayRetrieve(core: ServiceCore, name: string, actor: string, subid
     const sub = state.subscriptions.get(subid);
     if (!sub || jidBare(sub.jid) !== bare) return fail("invalid-subid");
   } else {
-    const own = [...state.subscriptions.values()].filter(
-      (s) => (s.jid === actor || s.jid === bare) && s.state !== "pending",
-    );
+    const own = state.subscriptions.ofJid(actor).filter((s) => s.state !== "pending");
+    if (bare !== actor) own.push(...state.subscriptions.ofJid(bare).filter((s) => s.state !== "pending"));
     if (own.length > 1) return fail("subid-required");
   }
   return ok(state);

@@ -5,6 +5,7 @@ import { jidBare } from "../jid.js";
 import { checkCapability } from "./acl.js";
 import { copyNodeConfig, effectiveMaxItems, mergeNodeConfig, validateNodeConfig } from "./config.js";
 import type { NodeState, ServiceCore } from "./core.js";
+import { SubscriptionTable } from "./subscription-table.js";
 import { fail, ok } from "./errors.js";
 import type { NodeConfig, NodeList, NodeListEntry, NodeMeta, Recipient, Result, RsmQuery, RsmResult } from "./types.js";
 
@@ -43,7 +44,7 @@ export async function createLocked(
     name,
     config: mergeNodeConfig(core.config.nodeDefaults, config),
     affiliations: new Map([[creator, "owner"]]),
-    subscriptions: new Map(),
+    subscriptions: new SubscriptionTable(),
     creator,
     created: core.clock(),
     lastItem: null,
@@ -175,7 +176,7 @@ export async function getNodeMeta(core: ServiceCore, name: string, actor: string
     created: state.created,
     owners: withAffiliation("owner"),
     publishers: withAffiliation("publisher"),
-    numSubscribers: [...state.subscriptions.values()].filter((s) => s.state !== "pending").length,
+    numSubscribers: state.subscriptions.size - state.subscriptions.pending,
   };
   if (state.creator !== undefined) meta.creator = state.creator;
   return ok(meta);

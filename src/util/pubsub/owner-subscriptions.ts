@@ -129,7 +129,7 @@ export async function getPending(core: ServiceCore, name: string, actor: string)
 export async function getPendingNodes(core: ServiceCore, actor: string): Promise<Result<string[]>> {
   const nodes: string[] = [];
   for (const state of await core.loadAll()) {
-    if (![...state.subscriptions.values()].some((s) => s.state === "pending")) continue;
+    if (state.subscriptions.pending === 0) continue;
     if ((await core.check(state, actor, "get-pending")).ok) nodes.push(state.name);
   }
   return ok(nodes.sort());

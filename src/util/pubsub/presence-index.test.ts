@@ -101,14 +101,15 @@ describe("subscriber index", () => {
       expectOk(await service.subscribe(n, OTHER, OTHER));
     }
     expectOk(await service.subscribe("node-042", SUB, SUB));
-    // Record which nodes' subscription lists are read.
+    // Record which nodes' subscription lists are read (walked, or looked up by JID).
+    const READS = new Set<string | symbol>(["values", "entries", "forEach", Symbol.iterator, "ofJid", "ofBare", "jidsOf"]);
     const seen: string[] = [];
     const core = (service as unknown as { core: ServiceCore }).core;
     for (const state of await core.loadAll()) {
       const real = state.subscriptions;
       state.subscriptions = new Proxy(real, {
         get(target, prop) {
-          if (prop === "values") seen.push(state.name);
+          if (READS.has(prop)) seen.push(state.name);
           const v = Reflect.get(target, prop, target) as unknown;
           return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },

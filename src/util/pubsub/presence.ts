@@ -23,9 +23,10 @@ export async function onAvailable(core: ServiceCore, jid: string): Promise<void>
   await core.loadEverything();
   for (const state of core.nodesSubscribedBy(jidBare(jid))) {
     if (state.config.sendLastPublishedItem !== "on_sub_and_presence") continue;
-    const subs = [...state.subscriptions.values()].filter(
-      (s) => s.state === "subscribed" && s.options.deliver && !leaseExpired(s.options, now) && covers(s.jid, jid),
-    );
+    // The node's index by bare JID: this entity's subscriptions (creation order), not every subscriber's.
+    const subs = state.subscriptions
+      .ofBare(jidBare(jid))
+      .filter((s) => s.state === "subscribed" && s.options.deliver && !leaseExpired(s.options, now) && covers(s.jid, jid));
     if (subs.length === 0) continue;
     const last = await lastItemOf(core, state);
     if (!last) continue;
@@ -55,9 +56,8 @@ export async function onUnavailable(core: ServiceCore, jid: string): Promise<voi
   const everyResource = jid === jidBare(jid);
   await core.loadEverything();
   for (const state of core.nodesSubscribedBy(jidBare(jid))) {
-    const ending = [...state.subscriptions.values()].filter(
-      (s) => s.options.expire === "presence" && (s.jid === jid || (everyResource && jidBare(s.jid) === jid)),
-    );
+    const own = everyResource ? state.subscriptions.ofBare(jid) : state.subscriptions.ofJid(jid);
+    const ending = own.filter((s) => s.options.expire === "presence");
     if (ending.length === 0) continue;
     await core.withLock(state.name, async () => {
       for (const sub of ending) {

@@ -245,20 +245,21 @@ export async function getOwnSubscriptions(
 ): Promise<Result<Subscription[]>> {
   let states: NodeState[];
   if (name === undefined) {
-    states = [...(await core.loadAll())].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Only the nodes where the actor's bare JID holds subscriptions (the core's index, name order).
+    await core.loadEverything();
+    states = core.nodesSubscribedBy(jidBare(actor));
   } else {
     const state = await core.load(name);
     if (!state) return fail("item-not-found");
     states = [state];
   }
   const bare = jidBare(actor);
-  const full = `${bare}/`;
   const now = core.clock();
   const out: Subscription[] = [];
   for (const state of states) {
-    // A string comparison per subscription, no bare JID built for each (nodes with many subscribers).
-    for (const sub of state.subscriptions.values()) {
-      if ((sub.jid === bare || sub.jid.startsWith(full)) && !leaseExpired(sub.options, now)) out.push(copySubscription(sub));
+    // The node's index by bare JID: the actor's own subscriptions, not every subscriber's.
+    for (const sub of state.subscriptions.ofBare(bare)) {
+      if (!leaseExpired(sub.options, now)) out.push(copySubscription(sub));
     }
   }
   return ok(out);

@@ -5,7 +5,8 @@
 import { jidBare } from "../jid.js";
 import { PubsubService } from "./service.js";
 import { MemoryPubsubStore, type PubsubStore } from "./store.js";
-import type { AccessOracle, PubsubEvent, ServiceConfig } from "./types.js";
+import type { SubscriptionTable } from "./subscription-table.js";
+import type { AccessOracle, PubsubEvent, ServiceConfig, Subscription } from "./types.js";
 
 export interface TestClock {
   now: number;
@@ -101,4 +102,30 @@ export function createTestService(
 export function expectOk<T>(result: { ok: true; value: T } | { ok: false; error: string; text?: string }): T {
   if (!result.ok) throw new Error(`expected ok, got ${result.error}${result.text ? ` (${result.text})` : ""}`);
   return result.value;
+}
+
+/**
+ * Where a node's subscription indexes (subscription-table.ts) differ from a walk over its
+ * subscriptions, for these JIDs (and their bare JIDs): one line per difference, none when consistent.
+ */
+export function indexMismatches(table: SubscriptionTable, jids: Iterable<string>): string[] {
+  const all = [...table.values()];
+  const out: string[] = [];
+  const same = (a: Subscription[], b: Subscription[]) => a.length === b.length && a.every((s, i) => s === b[i]);
+  const ids = (subs: Subscription[]) => subs.map((s) => s.subid).join(",");
+  for (const [subid, s] of table) if (s.subid !== subid) out.push(`${s.subid} filed under ${subid}`);
+  for (const jid of jids) {
+    const exact = all.filter((s) => s.jid === jid);
+    if (!same(table.ofJid(jid), exact)) out.push(`ofJid(${jid}): ${ids(table.ofJid(jid))} instead of ${ids(exact)}`);
+    if (table.hasJid(jid) !== exact.length > 0) out.push(`hasJid(${jid}): ${table.hasJid(jid)}`);
+    const bare = jidBare(jid);
+    const under = all.filter((s) => jidBare(s.jid) === bare);
+    if (!same(table.ofBare(bare), under)) out.push(`ofBare(${bare}): ${ids(table.ofBare(bare))} instead of ${ids(under)}`);
+    const jidsOf = [...table.jidsOf(bare)].sort().join(",");
+    const walked = [...new Set(under.map((s) => s.jid))].sort().join(",");
+    if (jidsOf !== walked) out.push(`jidsOf(${bare}): ${jidsOf} instead of ${walked}`);
+  }
+  const pending = all.filter((s) => s.state === "pending").length;
+  if (table.pending !== pending) out.push(`pending: ${table.pending} instead of ${pending}`);
+  return out;
 }
