@@ -20,26 +20,10 @@ const CONTACTS = ["bob", "bea", "cy"];
 let n = 0;
 const id = () => `pc${++n}`;
 
-async function waitFor(c: RawClient, pred: (el: Element) => boolean, timeoutMs = 10000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (pred(el)) return el;
-  }
-}
+const waitFor = (c: RawClient, pred: (el: Element) => boolean, timeoutMs = 10000): Promise<Element> => c.nextWhere(pred, timeoutMs);
 
 /** Everything until `ms` of quiet. */
-async function drain(c: RawClient, ms: number): Promise<Element[]> {
-  const out: Element[] = [];
-  for (;;) {
-    try {
-      out.push(await c.next(ms));
-    } catch (err) {
-      if (/nothing received/.test((err as Error).message)) return out;
-      throw err;
-    }
-  }
-}
+const drain = (c: RawClient, ms: number): Promise<Element[]> => c.drain(ms);
 
 function discoInfo(features: string[], node?: string): Element {
   const q = new Element("query", node === undefined ? { xmlns: NS_DISCO_INFO } : { xmlns: NS_DISCO_INFO, node });
