@@ -13,22 +13,13 @@ import { A, B, login, makePki, startFederation, startPair, type Pair } from "./h
 import type { RawClient } from "../helpers/xmpp-client.js";
 import type { TestServer } from "../helpers/harness.js";
 import type { Element } from "../../src/xml/stanza.js";
+import { errorCondition } from "../helpers/errors.js";
 
 let n = 0;
 const id = () => `t${++n}`;
 
-function errorCondition(el: Element): string | undefined {
-  return el.getChild("error")?.childElements().find((c) => c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name !== "text")?.name;
-}
-
 /** The next stanza matching `pred` (others are skipped). */
-async function waitFor(c: RawClient, pred: (el: Element) => boolean, timeoutMs = 15000): Promise<Element> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const el = await c.next(Math.max(1, deadline - Date.now()));
-    if (pred(el)) return el;
-  }
-}
+const waitFor = (c: RawClient, pred: (el: Element) => boolean, timeoutMs = 15000): Promise<Element> => c.nextWhere(pred, timeoutMs);
 
 const s2sOf = (ts: TestServer, direction: "in" | "out", remote: string) => ts.server.s2s!.list().find((s) => s.direction === direction && s.remote === remote);
 
