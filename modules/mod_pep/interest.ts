@@ -64,7 +64,7 @@ export class InterestTable {
   forgetLastItemsSent(username: string, bare: string): void {
     const m = this.sent.peek(username);
     if (!m) return;
-    for (const jid of [...m.keys()]) if (jidBare(jid) === bare) m.delete(jid);
+    for (const jid of m.keys()) if (jidBare(jid) === bare) m.delete(jid);
     if (m.size === 0) this.sent.delete(username);
   }
 
