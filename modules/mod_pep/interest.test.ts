@@ -20,6 +20,21 @@ describe("InterestTable", () => {
     t.forgetAccount("romeo");
     expect(t.wanting("romeo", "mood")).toEqual([]);
   });
+
+  it("remembers which last items went to which resource until it stops wanting them or its account goes", () => {
+    const t = new InterestTable(10);
+    t.noteLastItemSent("romeo", "juliet@localhost/a", "tune");
+    t.noteLastItemSent("romeo", "juliet@localhost/a", "mood");
+    t.noteLastItemSent("romeo", "juliet@localhost/b", "tune");
+    expect(t.lastItemSent("romeo", "juliet@localhost/a", "tune")).toBe(true);
+    expect(t.lastItemSent("nurse", "juliet@localhost/a", "tune")).toBe(false);
+    t.keepLastItemsSent("romeo", "juliet@localhost/a", new Set(["mood"]));
+    expect(t.lastItemSent("romeo", "juliet@localhost/a", "tune")).toBe(false);
+    expect(t.lastItemSent("romeo", "juliet@localhost/a", "mood")).toBe(true);
+    t.forgetLastItemsSent("romeo", "juliet@localhost");
+    expect(t.lastItemSent("romeo", "juliet@localhost/a", "mood")).toBe(false);
+    expect(t.lastItemSent("romeo", "juliet@localhost/b", "tune")).toBe(false);
+  });
 });
 
 describe("PendingQueries", () => {

@@ -4,7 +4,8 @@
 //    bare JID) with the set of nodes it advertised "+notify" for;
 //  - per caps hash, the "+notify" set a verified disco#info answer gave (so one query serves
 //    every entity running the same client);
-//  - the caps queries sent and not yet answered.
+//  - the caps queries sent and not yet answered;
+//  - per account, the nodes whose last item went to each resource (one copy per resource).
 
 import { jidBare } from "../../src/util/jid.js";
 import type { CapsClaim } from "./caps.js";
@@ -14,9 +15,57 @@ export const NO_NODES: ReadonlySet<string> = new Set<string>();
 
 export class InterestTable {
   private readonly accounts: Lru<string, Map<string, ReadonlySet<string>>>;
+  /**
+   * Per account, the nodes whose last item went to each full JID while it wants them: a resource
+   * is registered both by its full JID (its presence) and, through the caps of its account's
+   * resources, by its bare JID, and gets each last item once whichever registration comes first.
+   */
+  private readonly sent: Lru<string, Map<string, Set<string>>>;
 
   constructor(capacity: number) {
     this.accounts = new Lru(capacity);
+    this.sent = new Lru(capacity);
+  }
+
+  /** Did the last item of `node` of `username`'s service already go to `jid` (a full JID)? */
+  lastItemSent(username: string, jid: string, node: string): boolean {
+    return this.sent.peek(username)?.get(jid)?.has(node) ?? false;
+  }
+
+  /** The last item of `node` of `username`'s service went to `jid`. */
+  noteLastItemSent(username: string, jid: string, node: string): void {
+    let m = this.sent.get(username);
+    if (!m) {
+      m = new Map();
+      this.sent.set(username, m);
+    }
+    let nodes = m.get(jid);
+    if (!nodes) {
+      nodes = new Set();
+      m.set(jid, nodes);
+    }
+    nodes.add(node);
+  }
+
+  /**
+   * `jid` (a full JID) now wants only `nodes` of `username`'s service: the last items it got of
+   * the others are forgotten, so that wanting them again brings them again.
+   */
+  keepLastItemsSent(username: string, jid: string, nodes: ReadonlySet<string>): void {
+    const m = this.sent.peek(username);
+    const had = m?.get(jid);
+    if (!m || !had) return;
+    for (const node of had) if (!nodes.has(node)) had.delete(node);
+    if (had.size === 0) m.delete(jid);
+    if (m.size === 0) this.sent.delete(username);
+  }
+
+  /** Forget the last items sent from `username`'s service to the resources of `bare`. */
+  forgetLastItemsSent(username: string, bare: string): void {
+    const m = this.sent.peek(username);
+    if (!m) return;
+    for (const jid of m.keys()) if (jidBare(jid) === bare) m.delete(jid);
+    if (m.size === 0) this.sent.delete(username);
   }
 
   get(username: string, jid: string): ReadonlySet<string> | undefined {
@@ -55,6 +104,7 @@ export class InterestTable {
 
   forgetAccount(username: string): void {
     this.accounts.delete(username);
+    this.sent.delete(username);
   }
 }
 

@@ -104,7 +104,10 @@ export class PepPresence {
    */
   async allGone(username: string): Promise<void> {
     const bare = `${username}@${this.opts.host}`;
-    for (const contact of await this.opts.localContactsSeen(username)) await this.update(bare, contact, NO_NODES);
+    for (const contact of await this.opts.localContactsSeen(username)) {
+      await this.update(bare, contact, NO_NODES);
+      this.opts.interest.forgetLastItemsSent(contact, bare);
+    }
   }
 
   /** RFC 6121 §3.3: `bare` unsubscribed from the account's presence; each of its addresses is forgotten. */
@@ -155,14 +158,22 @@ export class PepPresence {
   async update(recipient: string, username: string, nodes: ReadonlySet<string>, deliverTo = recipient): Promise<void> {
     const { interest, services } = this.opts;
     const current = interest.get(username, recipient) ?? NO_NODES;
+    // A resource that stops wanting a node may get its last item again when it wants it again.
+    if (recipient !== jidBare(recipient)) interest.keepLastItemsSent(username, recipient, nodes);
     if (current.size === 0 && nodes.size === 0) return;
     interest.set(username, recipient, nodes);
     const fresh = [...nodes].filter((n) => !current.has(n));
     if (fresh.length === 0) return;
     const account = await services.get(username);
     if (!account) return;
+    // XEP-0163 §4.3.2: one copy per resource, though it is registered by its full JID and by its
+    // account's bare JID (shareWithContacts), in either order.
+    const once = deliverTo !== jidBare(deliverTo);
     for (const node of fresh) {
-      if ((await account.service.may(node, recipient, "subscribe")).ok) await account.sendLastItem(node, recipient, deliverTo);
+      if (once && interest.lastItemSent(username, deliverTo, node)) continue;
+      if (!(await account.service.may(node, recipient, "subscribe")).ok) continue;
+      if (once) interest.noteLastItemSent(username, deliverTo, node);
+      await account.sendLastItem(node, recipient, deliverTo);
     }
   }
 }

@@ -219,8 +219,9 @@ describe("contacts", () => {
     await drain(ida);
     expectResult(await publish(hal, TUNE, "h3", tune("Hal 3")));
     expect(notifications(await drain(ida))).toEqual([]);
-    await online(ida, features, { expectQuery: false });
-    expect(notifications(await settle(ida, features))).toContain(`hal@localhost ${TUNE}/h3`);
+    // Once, before or after the presence echo (by the account's or the resource's registration).
+    const { before } = await online(ida, features, { expectQuery: false });
+    expect(notifications([...before, ...(await settle(ida, features))]).filter((n) => n.startsWith("hal@"))).toEqual([`hal@localhost ${TUNE}/h3`]);
   });
 
   it("when the account's last resource leaves, a later resource without caps inherits nothing", async () => {
