@@ -22,10 +22,7 @@ beforeAll(async () => {
   await subscribe(ts, "ava", "ben");
   await subscribe(ts, "cal", "dot");
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await ts?.stop();
-});
+afterAll(() => ts?.stop());
 
 /**
  * `before` (what came before the presence echo) and then, until `owner`'s notification for `node`
