@@ -4,30 +4,40 @@ import { spawn, type ChildProcess } from "node:child_process";
 
 /**
  * Spawn `command args` (a `herald start`) and resolve once its output says "Herald … started";
- * rejects, with what it printed, when it exits first or after `timeoutMs`. `output()` is all it has
- * printed so far (standard output and error), then and later.
+ * rejects, with what it printed, when it exits first or after `timeoutMs` (and then kills it).
+ * `output()` is what it has printed so far (standard output and error), then and later: its head
+ * (the start-up) and its last part once that grows long. `exited` resolves when the process ends.
  */
 export function startHeraldProcess(
   command: string,
   args: string[],
   opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<{ child: ChildProcess; output: () => string }> {
+): Promise<{ child: ChildProcess; exited: Promise<void>; output: () => string }> {
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  const keep = (d: Buffer) => {
+    out += d.toString("utf8");
+    if (out.length > 200_000) out = out.slice(0, 20_000) + "\n[…]\n" + out.slice(-100_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), opts.timeoutMs ?? 20000);
+    const timeoutMs = opts.timeoutMs ?? 20000;
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`herald did not start within ${timeoutMs / 1000} s:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       if (/Herald .* started/.test(out)) {
         clearTimeout(t);
-        resolve({ child, output: () => out });
-      } else if (child.exitCode === null) setTimeout(check, 50);
+        resolve({ child, exited, output: () => out });
+      } else if (child.exitCode === null && child.signalCode === null) setTimeout(check, 25);
     };
     check();
-    child.on("exit", () => {
+    child.once("exit", (code, signal) => {
       clearTimeout(t);
-      reject(new Error(`herald exited early:\n${out}`));
+      reject(new Error(`herald exited early (${code ?? signal}):\n${out}`));
     });
   });
 }

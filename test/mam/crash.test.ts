@@ -7,9 +7,10 @@
 // Needs `npm run build` (the child runs dist/).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "../cli/herald-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,39 +25,9 @@ let dir: string;
 let port: number;
 
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
+type Running = Awaited<ReturnType<typeof startHeraldProcess>>;
 
-function startHerald(): Promise<Running> {
-  const child = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const keep = (d: Buffer) => {
-    out += d.toString("utf8");
-    if (out.length > 100_000) out = out.slice(0, 20_000) + "\n[…]\n" + out.slice(-50_000);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`herald did not start within 60 s:\n${out}`));
-    }, 60_000);
-    const check = () => {
-      if (/Herald .* started/.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, exited });
-      } else if (child.exitCode === null && child.signalCode === null) setTimeout(check, 25);
-    };
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`herald exited early (${code ?? signal}):\n${out}`));
-    });
-    check();
-  });
-}
+const startHerald = (): Promise<Running> => startHeraldProcess(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, timeoutMs: 60_000 });
 
 const login = (user: string, resource: string) => RawClient.login(port, user, "pw", { noTls: true, mechanism: "PLAIN", resource });
 

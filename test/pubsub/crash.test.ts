@@ -10,9 +10,10 @@
 // seed is printed, and HERALD_CRASH_SEED=<seed> repeats a run's schedule.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { freePort } from "../helpers/ports.js";
+import { startHeraldProcess } from "../cli/herald-process.js";
 // mulberry32, seeded: a failing schedule can be replayed.
 import { rng as seeded } from "../helpers/hostile.js";
 import { tmpdir } from "node:os";
@@ -51,41 +52,9 @@ function newestSource(sub: string): number {
   return newest;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  output(): string;
-}
+type Running = Awaited<ReturnType<typeof startHeraldProcess>>;
 
-function startHerald(): Promise<Running> {
-  const child = spawn(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  // Keep the head (startup) and the last part only: the storms make the log long.
-  const keep = (d: Buffer) => {
-    out += d.toString("utf8");
-    if (out.length > 200_000) out = out.slice(0, 20_000) + "\n[…]\n" + out.slice(-100_000);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`herald did not start within 60 s:\n${out}`));
-    }, 60_000);
-    const check = () => {
-      if (/Herald .* started/.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, exited, output: () => out });
-      } else if (child.exitCode === null && child.signalCode === null) setTimeout(check, 25);
-    };
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`herald exited early (${code ?? signal}):\n${out}`));
-    });
-    check();
-  });
-}
+const startHerald = (): Promise<Running> => startHeraldProcess(process.execPath, [HERALD, "start", "-c", "herald.cfg.lua"], { cwd: dir, timeoutMs: 60_000 });
 
 /**
  * Many requests in flight on one connection: each waits for the iq answer with its id. When the
