@@ -545,7 +545,18 @@ export class Server {
     };
     const stanzas = this.metrics.counter("herald_s2s_stanzas", "Stanzas received from and sent to other servers", ["direction", "kind"]);
     const bytes = this.metrics.counter("herald_s2s_bytes", "Bytes of XML read from and written to other servers (before TLS)", ["direction"]);
-    ctx.stats = { stanza: (direction, kind) => stanzas.inc([direction, kind]), bytes: (direction, n) => bytes.inc([direction], n) };
+    const overflows = this.metrics.counter("herald_s2s_send_buffer_overflows", "Connections to other servers dropped because more than s2s_send_buffer_limit bytes waited for the peer", []);
+    const lost = this.metrics.counter("herald_s2s_send_buffer_lost_bytes", "Bytes lost with those connections (written, never read by the peer)", []);
+    overflows.inc([], 0);
+    lost.inc([], 0);
+    ctx.stats = {
+      stanza: (direction, kind) => stanzas.inc([direction, kind]),
+      bytes: (direction, n) => bytes.inc([direction], n),
+      overflow: (n) => {
+        overflows.inc([]);
+        lost.inc([], n);
+      },
+    };
     const manager = new S2SManager(ctx);
     this.s2s = manager;
     this.router.remote = manager;

@@ -69,7 +69,7 @@ export default defineModule({
       access,
       interest,
       accountExists: (username) => module.accounts.exists(username),
-      post: (stanza) => module.post(stanza),
+      post: (stanza, opts) => module.post(stanza, opts),
       maxItems: o.integer("pep_max_items", 256, { min: 1, max: 1_000_000 }),
       maxPayloadSize: o.integer("pep_max_payload_size", 256 * 1024, { min: 1, max: 64 * 1024 * 1024 }),
       cacheSize: o.integer("pep_service_cache_size", 1000, { min: 1, max: 10_000_000 }),

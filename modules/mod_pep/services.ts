@@ -25,6 +25,7 @@ import { mayByModel, pepContext, pepRecipients, pepServiceConfig } from "../lib/
 import { PEP_STORES, pepStore, type PepStorage } from "../lib/pubsub/pep-store.js";
 import type { InterestTable } from "./interest.js";
 import { Lru } from "../../src/util/lru.js";
+import type { PostOptions } from "../../src/router/router.js";
 
 export interface PepAccount {
   username: string;
@@ -45,7 +46,7 @@ export interface PepServicesOptions {
   access: AccessOracle;
   interest: InterestTable;
   accountExists(username: string): Promise<boolean>;
-  post(stanza: Element): Promise<void>;
+  post(stanza: Element, opts?: PostOptions): Promise<void>;
   /** pep_max_items: upper bound of pubsub#max_items and the value of "max" (Prosody: 256). */
   maxItems: number;
   maxPayloadSize: number;

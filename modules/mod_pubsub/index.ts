@@ -38,6 +38,7 @@ import { errorReply } from "../../src/xml/stanza.js";
 import { DirectedPresence, serviceAccessOracle } from "../lib/pubsub/access.js";
 import { handleAuthorizationAnswer, handleGetPending, isAuthorizationAnswer } from "../lib/pubsub/adhoc.js";
 import { FANOUT_CHUNK, StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
+import { REMOTE_QUEUE_LIMIT } from "../lib/pubsub/peer-queues.js";
 import { iqAnswerOf, type ProtocolResult, type PubsubContext } from "../lib/pubsub/context.js";
 import { handleDiscoInfo, handleDiscoItems } from "../lib/pubsub/disco.js";
 import "../lib/pubsub/services.js";
@@ -82,11 +83,14 @@ export default defineModule({
       nextId: () => `${idPrefix}-${(++counter).toString(36)}`,
     });
     const broadcaster = new StanzaBroadcaster(notifier, {
-      post: (stanza) => module.post(stanza),
+      post: (stanza, opts) => module.post(stanza, opts),
       notifyAffiliations: settings.notifyAffiliations,
       onError: (err) => module.log.warn(`notification not sent: ${(err as Error).message}`),
       gate: () => store.written(),
       chunk: o.integer("pubsub_fanout_chunk", FANOUT_CHUNK, { min: 1, max: 1_000_000 }),
+      remoteQueueLimit: o.integer("pubsub_remote_queue_limit", REMOTE_QUEUE_LIMIT, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+      onRemoteOverflow: (domain, stanzas, bytes) =>
+        module.log.warn(`${stanzas} notifications (${bytes} bytes) waited for ${domain}, more than pubsub_remote_queue_limit: sent without waiting for it to read`),
     });
 
     const service = new PubsubService({ store, broadcaster, access, config: settings.service });

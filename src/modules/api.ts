@@ -2,7 +2,7 @@
 // records all of it, so unloading a module removes every hook, feature, timer and listener it made.
 
 import type { EventData, EventHandler, EventName, EventResult } from "../events/bus.js";
-import type { StanzaEvent } from "../router/router.js";
+import type { PostOptions, StanzaEvent } from "../router/router.js";
 import type { StanzaError } from "../xml/stanza.js";
 import type { Identity } from "../hosts/host.js";
 import type { ClientSession } from "../sessions/session.js";
@@ -93,8 +93,11 @@ export interface ModuleApi {
   reply(event: { origin: { send?: (s: Element) => boolean } | object }, stanza: Element): true;
   /** Route a stanza from this host. */
   send(stanza: Element): void;
-  /** Route a stanza and wait until it has been handed over. */
-  post(stanza: Element): Promise<void>;
+  /**
+   * Route a stanza and wait until it has been handed over (to a congested server: until it has read
+   * what waits, REMOTE_FLOW_WAIT_MS at most, unless `opts.onCongested` takes that wait instead).
+   */
+  post(stanza: Element, opts?: PostOptions): Promise<void>;
   /** Send an iq from this host and wait for the reply. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
 

@@ -257,7 +257,7 @@ export class ModuleManager {
       send: (stanza) => {
         void ctx.router.post(stanza, origin).catch((err) => log.error(`send failed: ${(err as Error).stack}`));
       },
-      post: (stanza) => ctx.router.post(stanza, origin),
+      post: (stanza, opts) => ctx.router.post(stanza, origin, opts),
       reply: (event, stanza) => {
         const o = event.origin as { send?: (s: Element) => boolean };
         if (typeof o.send === "function") o.send(stanza);

@@ -29,6 +29,8 @@ export class S2STransport implements Transport {
   bytesOut = 0;
   /** Told of every read and write (the s2s metrics). */
   onBytes?: (direction: "in" | "out", bytes: number) => void;
+  /** Told when more than s2s_send_buffer_limit bytes wait for the peer, before the connection is dropped. */
+  onOverflow?: (bytes: number) => void;
 
   constructor(
     private socket: Socket,
@@ -115,6 +117,8 @@ export class S2STransport implements Transport {
     this.bytesOut += bytes;
     this.onBytes?.("out", bytes);
     if (this.socket.writableLength > this.maxBuffer) {
+      // s2s_send_buffer_limit: the peer is not reading; the connection and what it holds are lost.
+      this.onOverflow?.(this.socket.writableLength);
       this.socket.destroy(new Error(`peer not reading (${this.socket.writableLength} bytes buffered)`));
     }
   }

@@ -53,6 +53,8 @@ export interface S2SOptions {
 export interface S2SStats {
   stanza(direction: "in" | "out", kind: string): void;
   bytes(direction: "in" | "out", n: number): void;
+  /** A connection dropped because more than s2s_send_buffer_limit bytes waited for the peer. */
+  overflow?(bytes: number): void;
 }
 
 /** One s2s connection as the admin shell and the metrics see it. */
@@ -132,6 +134,10 @@ abstract class S2SStream extends XmppStream {
   ) {
     super(s2sTransport, ctx.log, ctx.failureLog);
     s2sTransport.onBytes = ctx.stats?.bytes;
+    s2sTransport.onOverflow = (bytes) => {
+      this.log.warn(`${this.describePeer()} has not read ${bytes} bytes, more than s2s_send_buffer_limit: closing the connection, the stanzas it held are lost`);
+      ctx.stats?.overflow?.(bytes);
+    };
   }
 
   get encryptionRequired(): boolean {

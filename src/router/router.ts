@@ -60,6 +60,17 @@ export interface RemoteRoute {
  */
 export const REMOTE_FLOW_WAIT_MS = 1000;
 
+/** How post() treats a congested connection to another server. */
+export interface PostOptions {
+  /**
+   * Without it, post() waits while the peer catches up (REMOTE_FLOW_WAIT_MS at most). With it,
+   * post() does not wait: the stanza is written, and `onCongested` gets that wait instead, so a
+   * sender with stanzas for many destinations (a pubsub fan-out) holds back only those for this
+   * server (see modules/lib/pubsub/peer-queues.ts).
+   */
+  onCongested?: (domain: string, wait: Promise<void>) => void;
+}
+
 export function isClientSession(o: StanzaEvent["origin"]): o is ClientSession {
   return o.type === "c2s" || o.type === "c2s_unauthed";
 }
@@ -143,7 +154,7 @@ export class Router {
   }
 
   /** Route a stanza to its destination. `origin` is the sender (session or host). */
-  async post(original: Element, origin: StanzaEvent["origin"]): Promise<void> {
+  async post(original: Element, origin: StanzaEvent["origin"], opts?: PostOptions): Promise<void> {
     let stanza = original;
     const to = stanza.attrs.to;
     const originHost = "host" in origin ? (origin as { host: string }).host : undefined;
@@ -215,8 +226,11 @@ export class Router {
         const congested = this.remote.send(sent, fromDomain, domain, (condition, text) =>
           this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
         );
-        // Flow control: the sender (a client's session, a pubsub fan-out) waits while the peer catches up.
-        if (congested) await waitAtMost(congested, REMOTE_FLOW_WAIT_MS);
+        // Flow control: the sender (a client's session) waits while the peer catches up, or is told
+        // so (opts.onCongested) and holds back only what it has for this server.
+        if (!congested) return;
+        if (opts?.onCongested) opts.onCongested(domain, waitAtMost(congested, REMOTE_FLOW_WAIT_MS));
+        else await waitAtMost(congested, REMOTE_FLOW_WAIT_MS);
         return;
       }
       return this.bounce(origin, stanza, "cancel", "remote-server-not-found", `No route to ${domain}`);

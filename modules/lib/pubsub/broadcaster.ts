@@ -1,14 +1,19 @@
 // The broadcaster of a pubsub service: turns service events into stanzas (notifications.ts) and
 // hands them to the router. Fan-out is cheap per recipient: the <event/> payload is built once per
 // event and shared by reference, no storage is read, and the posts run concurrently; the returned
-// promise settles once every message has been handed over, so a publisher's IQ result follows its
-// notifications (Prosody's order, relied on by the scansion scripts).
+// promise settles once every message has been handed over (or queued for a slow remote server, see
+// below), so a publisher's IQ result follows its notifications (Prosody's order, relied on by the
+// scansion scripts).
 //
 // A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk); once the
 // fan-outs have taken FANOUT_TURN_MS of a turn of the event loop (writing to the sockets comes on
 // top), the next chunk waits for the next turn, so a publish to thousands of subscribers does not hold up other sessions' stanzas for the
 // whole fan-out, while small ones still go out together (one write per connection and turn). Such an
 // event joins the chain below to keep event order.
+//
+// Flow control is per remote server (peer-queues.ts): a server that reads slowly, or not at all,
+// holds back only the notifications for it; local subscribers and other servers get theirs at once,
+// and the promises here (notify(), idle(), the chain) never wait for a remote server to read.
 //
 // With a `gate` (the component's write-behind store): while items are still being written, an
 // event's messages are built at once but posted only after those writes are durable, in event order
@@ -23,11 +28,13 @@ import { freezeSerialization } from "../../../src/xml/stanza.js";
 import type { Element } from "../../../src/xml/stanza.js";
 import type { Broadcaster, PubsubEvent, Recipient } from "../../../src/util/pubsub/index.js";
 import type { Notifier } from "./notifications.js";
+import { PeerQueues } from "./peer-queues.js";
+import type { PostOptions } from "../../../src/router/router.js";
 
 
 export interface BroadcasterOptions {
   /** Send one stanza; resolves once it has been handed over (ModuleApi.post). */
-  post: (stanza: Element) => Promise<void>;
+  post: (stanza: Element, opts?: PostOptions) => Promise<void>;
   /** XEP-0060 §8.9.4 "MAY": tell entities of affiliation changes (default true). */
   notifyAffiliations?: boolean;
   /** Prosody's subscriber_filter: who receives the event (default: the service's recipients). */
@@ -40,6 +47,10 @@ export interface BroadcasterOptions {
   gate?: () => Promise<boolean> | undefined;
   /** Recipients posted per turn of the event loop (pubsub_fanout_chunk; default FANOUT_CHUNK). */
   chunk?: number;
+  /** Bytes of notifications held for one slow remote server (pubsub_remote_queue_limit). */
+  remoteQueueLimit?: number;
+  /** A remote server's queue went over remoteQueueLimit (its notifications were handed over regardless). */
+  onRemoteOverflow?: (domain: string, stanzas: number, bytes: number) => void;
 }
 
 export const FANOUT_CHUNK = 64;
@@ -75,11 +86,15 @@ export class StanzaBroadcaster implements Broadcaster {
   readonly taps: Array<(messages: readonly Element[], event: PubsubEvent) => void> = [];
   /** Deferred posts, in event order; undefined when none is waiting. */
   private chain: Promise<void> | undefined;
+  /** Notifications waiting for a slow remote server, per server. */
+  readonly peers: PeerQueues;
 
   constructor(
     private readonly notifier: Notifier,
     private readonly opts: BroadcasterOptions,
-  ) {}
+  ) {
+    this.peers = new PeerQueues({ post: opts.post, limit: opts.remoteQueueLimit, onError: opts.onError, onOverflow: opts.onRemoteOverflow });
+  }
 
   async notify(original: PubsubEvent): Promise<void> {
     if (original.kind === "affiliation" && this.opts.notifyAffiliations === false) return;
@@ -153,14 +168,8 @@ export class StanzaBroadcaster implements Broadcaster {
     return this.chain ?? Promise.resolve();
   }
 
+  /** Hand the messages over: local ones delivered, remote ones written or waiting for their server. */
   private async post(messages: readonly Element[]): Promise<void> {
-    const onError = this.opts.onError;
-    await Promise.all(
-      messages.map((m) =>
-        this.opts.post(m).catch((err: unknown) => {
-          onError?.(err);
-        }),
-      ),
-    );
+    await Promise.all(messages.map((m) => this.peers.send(m)));
   }
 }
