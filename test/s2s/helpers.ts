@@ -15,6 +15,7 @@ import { freePort } from "../helpers/ports.js";
 
 export { freePort };
 import type { Element } from "../../src/xml/stanza.js";
+import type { LogSink } from "../../src/util/logger.js";
 
 export const A = { domain: "a.test", ip: "127.0.0.2" };
 export const B = { domain: "b.test", ip: "127.0.0.3" };
@@ -92,7 +93,7 @@ export interface Pair {
  * Start a.test and b.test; `pki`: certificates from the test CA (else each generates a self-signed
  * one), trusted through `ssl = { cafile }` unless `ssl` gives that line instead.
  */
-export async function startPair(opts: { pki?: Pki; ssl?: string; extra?: string; secrets?: { a: string; b: string }; directTls?: boolean } = {}): Promise<Pair> {
+export async function startPair(opts: { pki?: Pki; ssl?: string; extra?: string; secrets?: { a: string; b: string }; directTls?: boolean; logSinksA?: LogSink[] } = {}): Promise<Pair> {
   const pa = await freePort(A.ip);
   const pb = await freePort(B.ip);
   const dt = opts.directTls ? "; direct_tls = true" : "";
@@ -113,7 +114,7 @@ VirtualHost "${me.domain}"
 ${opts.pki ? `certificate = ${JSON.stringify(opts.pki.files[me.domain].cert)}\nkey = ${JSON.stringify(opts.pki.files[me.domain].key)}` : ""}
 Component "pubsub.${me.domain}" "pubsub"
 `;
-  const a = await startTestServer({ config: cfg(A, B, pb, opts.secrets?.a), ports: ports(pa) });
+  const a = await startTestServer({ config: cfg(A, B, pb, opts.secrets?.a), ports: ports(pa), logSinks: opts.logSinksA });
   const b = await startTestServer({ config: cfg(B, A, pa, opts.secrets?.b), ports: ports(pb) });
   for (const u of ["alice", "admin", "anne"]) await a.server.accounts(A.domain).create(u, "pw");
   for (const u of ["bob", "admin", "bea"]) await b.server.accounts(B.domain).create(u, "pw");

@@ -13,7 +13,7 @@
 // notification, in order per subscriber: nothing waiting for it was lost.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { A, B, RawS2S, login, makePki, startPair, type Pair, type Pki } from "./helpers.js";
+import { A, B, MODULES, RawS2S, login, makePki, startPair, type Pair, type Pki } from "./helpers.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
 import type { Element } from "../../src/xml/stanza.js";
 
@@ -48,6 +48,61 @@ function collect(c: RawClient | RawS2S, into: Map<string, string[]>, stop: { don
   })();
 }
 
+/** slow.test (connected to pubsub.a.test, bidirectional), alice, bob and admin, and the node "news" they subscribe to. */
+async function setUp(pair: Pair, pki: Pki) {
+  // slow.test connects to pubsub.a.test and asks for a bidirectional stream: a.test sends it
+  // everything for slow.test on this connection.
+  const slow = await RawS2S.connect(A.ip, pair.ports.a);
+  await slow.open(SLOW, SERVICE);
+  await slow.starttls(SERVICE, pki.pem[SLOW]);
+  const features = await slow.open(SLOW, SERVICE);
+  expect(features.getChild("bidi", "urn:xmpp:features:bidi")).toBeDefined();
+  slow.send("<bidi xmlns='urn:xmpp:bidi'/>");
+  slow.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+  expect((await slow.next()).name).toBe("success");
+  await slow.open(SLOW, SERVICE);
+
+  const admin = await login(pair.a, "admin", A.domain);
+  const alice = await login(pair.a, "alice", A.domain);
+  const bob = await login(pair.b, "bob", B.domain);
+  for (const c of [alice, bob]) {
+    c.send("<presence/>");
+    await c.sync();
+  }
+  const created = await admin.iq(`<iq type='set' to='${SERVICE}' id='c'><pubsub xmlns='${NS_PUBSUB}'><create node='news'/></pubsub></iq>`, 20000);
+  expect(created.attrs.type).toBe("result");
+  const slowUsers = Array.from({ length: SLOW_USERS }, (_, i) => `u${i}@${SLOW}`);
+  const subs = [`alice@${A.domain}`, `bob@${B.domain}`, ...slowUsers].map((jid) => `<subscription jid='${jid}' subscription='subscribed'/>`).join("");
+  const set = await admin.iq(`<iq type='set' to='${SERVICE}' id='s'><pubsub xmlns='${NS_PUBSUB}#owner'><subscriptions node='news'>${subs}</subscriptions></pubsub></iq>`, 20000);
+  expect(set.attrs.type).toBe("result");
+
+  const got = { alice: new Map<string, string[]>(), bob: new Map<string, string[]>(), slow: new Map<string, string[]>() };
+  const stop = { done: false };
+  const readers = [collect(alice, got.alice, stop), collect(bob, got.bob, stop), collect(slow, got.slow, stop)];
+  const count = (m: Map<string, string[]>) => [...m.values()].reduce((n, l) => n + l.length, 0);
+  const published: string[] = [];
+  const publish = async (id: string, payload = PAYLOAD) => {
+    const r = await admin.iq(`<iq type='set' to='${SERVICE}' id='p-${id}'><pubsub xmlns='${NS_PUBSUB}'><publish node='news'><item id='${id}'><entry xmlns='urn:test'>${payload}</entry></item></publish></pubsub></iq>`, 60000);
+    expect(r.attrs.type).toBe("result");
+    published.push(id);
+  };
+  const until = async (cond: () => boolean, what: string, ms = 30000) => {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const close = async () => {
+    stop.done = true;
+    slow.socket.resume();
+    await Promise.all(readers);
+    for (const c of [admin, alice, bob]) c.close();
+    slow.close();
+  };
+  return { slow, admin, alice, bob, slowUsers, got, count, published, publish, until, close };
+}
+
 describe("a slow federated server", () => {
   let pair: Pair;
   let pki: Pki;
@@ -60,49 +115,7 @@ describe("a slow federated server", () => {
   });
 
   it("holds back only its own notifications: local subscribers and other servers get theirs while it reads nothing, and it gets all of them once it reads", async () => {
-    // slow.test connects to pubsub.a.test and asks for a bidirectional stream: a.test sends it
-    // everything for slow.test on this connection.
-    const slow = await RawS2S.connect(A.ip, pair.ports.a);
-    await slow.open(SLOW, SERVICE);
-    await slow.starttls(SERVICE, pki.pem[SLOW]);
-    const features = await slow.open(SLOW, SERVICE);
-    expect(features.getChild("bidi", "urn:xmpp:features:bidi")).toBeDefined();
-    slow.send("<bidi xmlns='urn:xmpp:bidi'/>");
-    slow.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
-    expect((await slow.next()).name).toBe("success");
-    await slow.open(SLOW, SERVICE);
-
-    const admin = await login(pair.a, "admin", A.domain);
-    const alice = await login(pair.a, "alice", A.domain);
-    const bob = await login(pair.b, "bob", B.domain);
-    for (const c of [alice, bob]) {
-      c.send("<presence/>");
-      await c.sync();
-    }
-    const created = await admin.iq(`<iq type='set' to='${SERVICE}' id='c'><pubsub xmlns='${NS_PUBSUB}'><create node='news'/></pubsub></iq>`, 20000);
-    expect(created.attrs.type).toBe("result");
-    const slowUsers = Array.from({ length: SLOW_USERS }, (_, i) => `u${i}@${SLOW}`);
-    const subs = [`alice@${A.domain}`, `bob@${B.domain}`, ...slowUsers].map((jid) => `<subscription jid='${jid}' subscription='subscribed'/>`).join("");
-    const set = await admin.iq(`<iq type='set' to='${SERVICE}' id='s'><pubsub xmlns='${NS_PUBSUB}#owner'><subscriptions node='news'>${subs}</subscriptions></pubsub></iq>`, 20000);
-    expect(set.attrs.type).toBe("result");
-
-    const got = { alice: new Map<string, string[]>(), bob: new Map<string, string[]>(), slow: new Map<string, string[]>() };
-    const stop = { done: false };
-    const readers = [collect(alice, got.alice, stop), collect(bob, got.bob, stop), collect(slow, got.slow, stop)];
-    const count = (m: Map<string, string[]>) => [...m.values()].reduce((n, l) => n + l.length, 0);
-    const published: string[] = [];
-    const publish = async (id: string) => {
-      const r = await admin.iq(`<iq type='set' to='${SERVICE}' id='p-${id}'><pubsub xmlns='${NS_PUBSUB}'><publish node='news'><item id='${id}'><entry xmlns='urn:test'>${PAYLOAD}</entry></item></publish></pubsub></iq>`, 60000);
-      expect(r.attrs.type).toBe("result");
-      published.push(id);
-    };
-    const until = async (cond: () => boolean, what: string, ms = 30000) => {
-      const deadline = Date.now() + ms;
-      while (!cond()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const { slow, alice, bob, slowUsers, got, count, published, publish, until, close } = await setUp(pair, pki);
     /** Bytes a.test has written to slow.test that slow.test has not taken. */
     const waitingForSlow = () => pair.a.server.s2s!.list().find((r) => r.remote === SLOW && r.direction === "in")?.buffered ?? 0;
     /**
@@ -192,11 +205,63 @@ describe("a slow federated server", () => {
       // The connection was never dropped (nothing lost at s2s_send_buffer_limit).
       expect(slow.closed).toBe(false);
     } finally {
-      stop.done = true;
-      slow.socket.resume();
-      await Promise.all(readers);
-      for (const c of [admin, alice, bob]) c.close();
-      slow.close();
+      await close();
+    }
+  }, 180000);
+});
+
+describe("a federated server that reads nothing at all", () => {
+  let pair: Pair;
+  let pki: Pki;
+  const warnings: string[] = [];
+  beforeAll(async () => {
+    pki = makePki([A.domain, B.domain, SLOW]);
+    const limits = "s2s_send_buffer_pause = 16384\ns2s_send_buffer_limit = 65536\npubsub_remote_queue_limit = 65536";
+    const modules = `modules_enabled = { ${[...MODULES, "http_openmetrics"].map((m) => `"${m}"`).join("; ")} }`;
+    pair = await startPair({ pki, extra: `${limits}\n${modules}`, logSinksA: [{ level: "warn", write: (line) => warnings.push(line) }] });
+  }, 60000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("loses its connection at s2s_send_buffer_limit, with a warning and in /metrics; nobody else loses anything", async () => {
+    const { slow, got, count, published, publish, until, close } = await setUp(pair, pki);
+    const scrape = async () => (await fetch(`http://127.0.0.1:${pair.a.httpPort}/metrics`)).text();
+    const value = (text: string, sample: string) => {
+      for (const line of text.split("\n")) if (line.startsWith(sample + " ")) return Number(line.slice(sample.length + 1));
+      return 0;
+    };
+    const connected = () => pair.a.server.s2s!.list().some((r) => r.remote === SLOW && r.direction === "in");
+    try {
+      // Small notifications first (less than the limits in all), while slow.test reads.
+      await publish("first", "small");
+      await until(() => count(got.alice) === 1 && count(got.bob) === 1 && count(got.slow) === SLOW_USERS, "the first notifications");
+      const before = await scrape();
+      expect(value(before, "herald_s2s_send_buffer_overflows_total")).toBe(0);
+
+      // slow.test reads nothing: once the kernel's buffers are full, what waits for it soon exceeds
+      // pubsub_remote_queue_limit, then s2s_send_buffer_limit, and a.test drops the connection.
+      slow.socket.pause();
+      for (let k = 0; connected(); k++) {
+        expect(k).toBeLessThan(100);
+        await publish(`fill${k}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Publishing goes on; slow.test is unreachable now (its notifications bounce).
+      for (const id of ["after1", "after2"]) await publish(id);
+      await until(() => count(got.alice) === published.length && count(got.bob) === published.length, "alice's and bob's notifications");
+      expect(got.alice.get(`alice@${A.domain}`)).toEqual(published);
+      expect(got.bob.get(`bob@${B.domain}`)).toEqual(published);
+
+      const after = await scrape();
+      expect(value(after, "herald_s2s_send_buffer_overflows_total")).toBe(1);
+      expect(value(after, "herald_s2s_send_buffer_lost_bytes_total")).toBeGreaterThan(65536);
+      expect(value(after, `herald_pubsub_remote_queue_overflows_total{host="${SERVICE}"}`)).toBeGreaterThanOrEqual(1);
+      expect(value(after, `herald_pubsub_remote_held_notifications_total{host="${SERVICE}"}`)).toBeGreaterThan(0);
+      expect(warnings.some((l) => l.includes("s2s_send_buffer_limit") && l.includes(SLOW))).toBe(true);
+      expect(warnings.some((l) => l.includes("pubsub_remote_queue_limit") && l.includes(SLOW))).toBe(true);
+    } finally {
+      await close();
     }
   }, 180000);
 });
