@@ -170,9 +170,12 @@ abstract class S2SStream extends XmppStream {
     return { bytesIn: this.s2sTransport.bytesIn, bytesOut: this.s2sTransport.bytesOut, buffered: this.s2sTransport.buffered };
   }
 
-  /** More than `limit` bytes wait for the peer: resolves once it has read them (undefined once it seems stalled). */
-  congestion(limit: number): Promise<void> | undefined {
-    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained(REMOTE_FLOW_WAIT_MS) : undefined;
+  /**
+   * More than `limit` bytes wait for the peer: resolves once it has read them, or the connection is
+   * gone (undefined once it has read nothing for `patienceMs`: it seems stalled).
+   */
+  congestion(limit: number, patienceMs = REMOTE_FLOW_WAIT_MS): Promise<void> | undefined {
+    return this.s2sTransport.buffered > limit ? this.s2sTransport.drained(patienceMs) : undefined;
   }
 }
 
@@ -557,7 +560,7 @@ class Route {
     readonly remote: string,
   ) {}
   /** The stream stanzas go out on now, if any. */
-  sink(): { send(s: Element): boolean; congestion(limit: number): Promise<void> | undefined } | undefined {
+  sink(): { send(s: Element): boolean; congestion(limit: number, patienceMs?: number): Promise<void> | undefined } | undefined {
     if (this.out?.ready && !this.out.closed) return this.out;
     if (this.bidiIn && !this.bidiIn.closed) return this.bidiIn;
     return undefined;
@@ -621,8 +624,10 @@ export class S2SManager {
    * when more than s2s_send_buffer_pause bytes wait for the peer, the promise returned resolves once
    * it has read them (the sender should wait for it: a large pubsub fan-out then goes at the peer's
    * pace instead of filling memory until s2s_send_buffer_limit drops the connection).
+   * `patienceMs`: after the peer has read nothing for that long, nobody is asked to wait for it
+   * (until it catches up); Infinity for a sender that holds back only what it has for this peer.
    */
-  send(stanza: Element, local: string, remote: string, fail: Fail): Promise<void> | undefined {
+  send(stanza: Element, local: string, remote: string, fail: Fail, patienceMs = REMOTE_FLOW_WAIT_MS): Promise<void> | undefined {
     if (this.stopped) {
       fail("remote-server-not-found", "The server is shutting down");
       return undefined;
@@ -632,7 +637,7 @@ export class S2SManager {
     const sink = r.sink();
     if (sink && !r.flushing) {
       sink.send(stanza);
-      return sink.congestion(this.ctx.options.sendBufferPause);
+      return sink.congestion(this.ctx.options.sendBufferPause, patienceMs);
     }
     if (sink && r.flushing) {
       // Behind what waited for the connection, in order; the sender waits while it goes out.

@@ -50,7 +50,14 @@ export interface RemoteOrigin {
 /** Where stanzas for domains not served here go (federation). */
 export interface RemoteRoute {
   /** A promise when the connection is congested: resolves once the peer has read what waits (flow control). */
-  send(stanza: Element, local: string, remote: string, fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void): Promise<void> | undefined | void;
+  send(
+    stanza: Element,
+    local: string,
+    remote: string,
+    fail: (condition: "remote-server-not-found" | "remote-server-timeout", text: string) => void,
+    /** How long a peer that reads nothing is waited for (default REMOTE_FLOW_WAIT_MS). */
+    patienceMs?: number,
+  ): Promise<void> | undefined | void;
 }
 
 /**
@@ -63,10 +70,12 @@ export const REMOTE_FLOW_WAIT_MS = 1000;
 /** How post() treats a congested connection to another server. */
 export interface PostOptions {
   /**
-   * Without it, post() waits while the peer catches up (REMOTE_FLOW_WAIT_MS at most). With it,
-   * post() does not wait: the stanza is written, and `onCongested` gets that wait instead, so a
-   * sender with stanzas for many destinations (a pubsub fan-out) holds back only those for this
-   * server (see modules/lib/pubsub/peer-queues.ts).
+   * Without it, post() waits while the peer catches up (REMOTE_FLOW_WAIT_MS at most, and not at all
+   * for a peer that has read nothing for that long). With it, post() does not wait: the stanza is
+   * written, and `onCongested` gets the wait instead, which ends only once the peer has read what
+   * waits (or the connection is gone), so a sender with stanzas for many destinations (a pubsub
+   * fan-out) holds back only those for this server, for as long as it needs (bounded by the sender;
+   * see modules/lib/pubsub/peer-queues.ts).
    */
   onCongested?: (domain: string, wait: Promise<void>) => void;
 }
@@ -223,13 +232,18 @@ export class Router {
       if (this.remote && origin.type !== "s2sin" && fromDomain !== undefined && this.hosts.has(fromDomain)) {
         if (stanza.attrs.from === undefined) stanza.attrs.from = fromDomain;
         const sent = stanza;
-        const congested = this.remote.send(sent, fromDomain, domain, (condition, text) =>
-          this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
+        const onCongested = opts?.onCongested;
+        const congested = this.remote.send(
+          sent,
+          fromDomain,
+          domain,
+          (condition, text) => this.bounce(origin, sent, condition === "remote-server-timeout" ? "wait" : "cancel", condition, text),
+          onCongested ? Infinity : REMOTE_FLOW_WAIT_MS,
         );
         // Flow control: the sender (a client's session) waits while the peer catches up, or is told
         // so (opts.onCongested) and holds back only what it has for this server.
         if (!congested) return;
-        if (opts?.onCongested) opts.onCongested(domain, waitAtMost(congested, REMOTE_FLOW_WAIT_MS));
+        if (onCongested) onCongested(domain, congested);
         else await waitAtMost(congested, REMOTE_FLOW_WAIT_MS);
         return;
       }

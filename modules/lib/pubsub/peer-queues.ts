@@ -5,18 +5,18 @@
 // server whose connection is congested (more than s2s_send_buffer_pause bytes it has not read) is
 // written all the same, but the router does not hold the post for it: it hands the wait to
 // onCongested (router PostOptions), and from then on this server's stanzas wait here, in order,
-// until it has read what waits (REMOTE_FLOW_WAIT_MS at most; after that s2s stops asking anyone to
-// wait for a peer that reads nothing until it has caught up, so they go out and
-// s2s_send_buffer_limit bounds them). Then they go out again until the next congestion. Local
-// recipients and other servers are never held: one slow or stalled peer only slows itself.
+// until it has read what waits (or the connection is gone). Then they go out again until the next
+// congestion. Local recipients and other servers are never held: a slow or stalled peer only slows
+// itself, however long it takes (no REMOTE_FLOW_WAIT_MS here: nobody else waits for it).
 //
 // Order per recipient: a recipient's stanzas all go to one server, and for each server they leave
 // in the order they were sent here (while any wait, the newer ones wait behind them).
 //
 // Bounded: a queue that holds more than `limit` bytes (pubsub_remote_queue_limit) hands everything
-// over at once, to the s2s connection, whose s2s_send_buffer_limit then applies (a peer that cannot
-// take it loses the connection and what it held, with a warning and herald_s2s_send_buffer_overflows);
-// this is logged (onOverflow) and counted.
+// over at once, to the s2s connection, where s2s_send_buffer_limit then applies (a peer that cannot
+// take it loses the connection and what it held, with a warning and in
+// herald_s2s_send_buffer_overflows); the overflow is logged (onOverflow) and counted, and the queue
+// holds again what comes after.
 
 import type { PostOptions } from "../../../src/router/router.js";
 import { jidHost } from "../../../src/util/jid.js";
@@ -32,7 +32,7 @@ export interface PeerQueuesOptions {
   onOverflow?: (domain: string, stanzas: number, bytes: number) => void;
 }
 
-export const REMOTE_QUEUE_LIMIT = 16 * 1024 * 1024;
+export const REMOTE_QUEUE_LIMIT = 64 * 1024 * 1024;
 
 interface Queue {
   readonly domain: string;
