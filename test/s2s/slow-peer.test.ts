@@ -115,7 +115,7 @@ describe("a slow federated server", () => {
   });
 
   it("holds back only its own notifications: local subscribers and other servers get theirs while it reads nothing, and it gets all of them once it reads", async () => {
-    const { slow, alice, bob, slowUsers, got, count, published, publish, until, close } = await setUp(pair, pki);
+    const { slow, slowUsers, got, count, published, publish, until, close } = await setUp(pair, pki);
     /** Bytes a.test has written to slow.test that slow.test has not taken. */
     const waitingForSlow = () => pair.a.server.s2s!.list().find((r) => r.remote === SLOW && r.direction === "in")?.buffered ?? 0;
     /**
