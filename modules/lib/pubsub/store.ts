@@ -86,34 +86,71 @@ export function componentLayout(stores: PubsubStores, prefix = ""): PubsubLayout
 /** The store names a component uses (Prosody: pubsub_nodes / pubsub_<node> archives). */
 export const STORE_NAMES = { nodes: "pubsub_nodes", subscriptions: "pubsub_subscriptions", items: "pubsub_items" } as const;
 
-interface QueuedAppend {
+/** A queued write: its ticket (mark/durable) and how to settle the caller's promise. */
+interface Queued {
+  ticket: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface QueuedAppend extends Queued {
   value: Json;
   options: AppendOptions;
   keep: number | undefined;
-  ticket: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
-interface QueuedSubscription {
+interface QueuedSubscription extends Queued {
   subid: string;
   value: Json | undefined;
-  ticket: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
-interface SubscriptionQueue {
-  entries: QueuedSubscription[];
-  last: Promise<void>;
-  running: boolean;
-}
+/**
+ * Per-node queues whose writes go out in rounds: while one round is being written, the entries
+ * queued meanwhile wait, and the next round writes (up to) all of them at once.
+ */
+class RoundQueues<E extends Queued> {
+  private readonly queues = new Map<string, { entries: E[]; last: Promise<void>; running: boolean }>();
 
-interface NodeQueue {
-  items: QueuedAppend[];
-  /** Settles once the newest queued item is written (or failed): every earlier one has settled too. */
-  last: Promise<void>;
-  running: boolean;
+  constructor(
+    /** Write one round; it succeeds or fails as a whole. */
+    private readonly write: (node: string, round: E[]) => Promise<unknown>,
+    /** How many of the queued entries the next round takes (at least 1). */
+    private readonly take: (queued: E[]) => number,
+    private readonly settle: (round: E[], error?: unknown) => void,
+  ) {}
+
+  /** Resolves once everything queued for the node so far has been written (or failed). */
+  async settled(node: string): Promise<void> {
+    const q = this.queues.get(node);
+    if (q) await q.last;
+  }
+
+  /** Queue an entry; `settled` is its write's promise, never rejecting. */
+  push(node: string, entry: E, settled: Promise<void>): void {
+    let q = this.queues.get(node);
+    if (!q) {
+      q = { entries: [], last: Promise.resolve(), running: false };
+      this.queues.set(node, q);
+    }
+    q.entries.push(entry);
+    q.last = settled;
+    if (!q.running) void this.flush(node, q);
+  }
+
+  private async flush(node: string, q: { entries: E[]; running: boolean }): Promise<void> {
+    q.running = true;
+    while (q.entries.length > 0) {
+      const round = q.entries.splice(0, this.take(q.entries));
+      try {
+        await this.write(node, round);
+        this.settle(round);
+      } catch (error) {
+        this.settle(round, error ?? new Error("write failed"));
+      }
+    }
+    q.running = false;
+    if (this.queues.get(node) === q && q.entries.length === 0) this.queues.delete(node);
+  }
 }
 
 /** Failed tickets remembered for durable() (failures are rare: a disk or database error). */
@@ -127,9 +164,33 @@ interface StoredValue {
 export class HeraldPubsubStore implements PubsubStore {
   private readonly layout: PubsubLayout;
   private readonly writeBehind: boolean;
-  private readonly queues = new Map<string, NodeQueue>();
-  private readonly subscriptionQueues = new Map<string, SubscriptionQueue>();
-  /** Tickets of queued appends not yet written, with their promise. */
+  /** Items, per node: a round is the queued appends with the same `keep`, in one appendMany. */
+  private readonly itemQueues = new RoundQueues<QueuedAppend>(
+    (node, round) => {
+      const keep = round[0].keep;
+      return this.layout.items(node).appendMany(
+        round.map((g) => ({ value: g.value, options: g.options })),
+        keep === undefined ? {} : { keep },
+      );
+    },
+    (queued) => {
+      let n = 1;
+      while (n < queued.length && queued[n].keep === queued[0].keep) n++;
+      return n;
+    },
+    (round, error) => this.settle(round, error),
+  );
+  /** Subscription writes, per node: a round is everything queued, in one setMany. */
+  private readonly subscriptionQueues = new RoundQueues<QueuedSubscription>(
+    (node, round) =>
+      this.layout.setSubscriptions(
+        node,
+        round.map((g) => [g.subid, g.value]),
+      ),
+    (queued) => queued.length,
+    (round, error) => this.settle(round, error),
+  );
+  /** Tickets of queued writes (items and subscriptions) not yet written, with their promise. */
   private readonly unsettled = new Map<number, Promise<void>>();
   private readonly failed: Array<{ ticket: number; error: unknown }> = [];
   private ticket = 0;
@@ -145,7 +206,7 @@ export class HeraldPubsubStore implements PubsubStore {
     return this.ticket;
   }
 
-  /** Are items queued and not yet written? */
+  /** Are writes queued and not yet written? */
   get busy(): boolean {
     return this.unsettled.size > 0;
   }
@@ -175,19 +236,17 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   /** Wait for the node's queued items (before reading or changing its items). */
-  private async settled(node: string): Promise<void> {
-    const q = this.queues.get(node);
-    if (q) await q.last;
+  private settled(node: string): Promise<void> {
+    return this.itemQueues.settled(node);
   }
 
   /** Wait for the node's queued subscription writes (before reading or clearing its subscriptions). */
-  private async subscriptionsSettled(node: string): Promise<void> {
-    const q = this.subscriptionQueues.get(node);
-    if (q) await q.last;
+  private subscriptionsSettled(node: string): Promise<void> {
+    return this.subscriptionQueues.settled(node);
   }
 
   /** A new ticket and the promise of its write; `settled` never rejects. */
-  private track<T extends { ticket: number; resolve: () => void; reject: (err: unknown) => void }>(
+  private track<T extends Queued>(
     make: (ticket: number, resolve: () => void, reject: (err: unknown) => void) => T,
   ): { entry: T; settled: Promise<void> } {
     const ticket = ++this.ticket;
@@ -204,7 +263,7 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   /** Settle written (error undefined) or failed entries of either queue. */
-  private settle(entries: Array<{ ticket: number; resolve: () => void; reject: (err: unknown) => void }>, error?: unknown): void {
+  private settle(entries: Queued[], error?: unknown): void {
     for (const g of entries) {
       this.unsettled.delete(g.ticket);
       if (error === undefined) g.resolve();
@@ -217,68 +276,13 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   private enqueueSubscription(node: string, subid: string, value: Json | undefined): void {
-    let q = this.subscriptionQueues.get(node);
-    if (!q) {
-      q = { entries: [], last: Promise.resolve(), running: false };
-      this.subscriptionQueues.set(node, q);
-    }
     const { entry, settled } = this.track((ticket, resolve, reject) => ({ subid, value, ticket, resolve, reject }));
-    q.entries.push(entry);
-    q.last = settled;
-    if (!q.running) void this.flushSubscriptions(node, q);
+    this.subscriptionQueues.push(node, entry, settled);
   }
 
-  /** Write a node's queued subscription writes in rounds: everything queued meanwhile in one setMany. */
-  private async flushSubscriptions(node: string, q: SubscriptionQueue): Promise<void> {
-    q.running = true;
-    while (q.entries.length > 0) {
-      const group = q.entries.splice(0, q.entries.length);
-      try {
-        await this.layout.setSubscriptions(
-          node,
-          group.map((g) => [g.subid, g.value]),
-        );
-        this.settle(group);
-      } catch (error) {
-        this.settle(group, error ?? new Error("subscription write failed"));
-      }
-    }
-    q.running = false;
-    if (this.subscriptionQueues.get(node) === q && q.entries.length === 0) this.subscriptionQueues.delete(node);
-  }
-
-  private enqueue(k: string, value: Json, options: AppendOptions, keep: number | undefined): void {
-    let q = this.queues.get(k);
-    if (!q) {
-      q = { items: [], last: Promise.resolve(), running: false };
-      this.queues.set(k, q);
-    }
+  private enqueue(node: string, value: Json, options: AppendOptions, keep: number | undefined): void {
     const { entry, settled } = this.track((ticket, resolve, reject) => ({ value, options, keep, ticket, resolve, reject }));
-    q.items.push(entry);
-    q.last = settled;
-    if (!q.running) void this.flush(k, q);
-  }
-
-  /** Write a node's queue in rounds: all items queued meanwhile (with the same keep) in one appendMany. */
-  private async flush(k: string, q: NodeQueue): Promise<void> {
-    q.running = true;
-    while (q.items.length > 0) {
-      const keep = q.items[0].keep;
-      let n = 1;
-      while (n < q.items.length && q.items[n].keep === keep) n++;
-      const group = q.items.splice(0, n);
-      try {
-        await this.layout.items(k).appendMany(
-          group.map((g) => ({ value: g.value, options: g.options })),
-          keep === undefined ? {} : { keep },
-        );
-        this.settle(group);
-      } catch (error) {
-        this.settle(group, error ?? new Error("item write failed"));
-      }
-    }
-    q.running = false;
-    if (this.queues.get(k) === q && q.items.length === 0) this.queues.delete(k);
+    this.itemQueues.push(node, entry, settled);
   }
 
   listNodes(): Promise<string[]> {
