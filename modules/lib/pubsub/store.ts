@@ -14,6 +14,9 @@
 // arrived while the previous round was being synced). Reads and other item writes of a node wait
 // for its queue first (read your writes). The caller learns of durability through mark()/durable():
 // mod_pubsub sends a publish's IQ result, and its notifications, only once durable() resolved.
+// Subscription writes (subscribe, unsubscribe, options, owner changes) are written behind the same
+// way: a node's queued subscription writes go out as one synced setMany per round, so subscribers
+// arriving together share a sync instead of each holding the node's lock across its own.
 
 import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../../src/util/pubsub/index.js";
 import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../../src/storage/types.js";
@@ -44,6 +47,8 @@ export interface PubsubLayout {
   setNode(node: string, value: Json | undefined): Promise<void>;
   subscriptions(node: string): Promise<Map<string, Json>>;
   setSubscription(node: string, subid: string, value: Json | undefined): Promise<void>;
+  /** Several subscription writes of one node in one atomic, durable write (undefined deletes; later entries win). */
+  setSubscriptions(node: string, entries: Array<[subid: string, value: Json | undefined]>): Promise<void>;
   clearSubscriptions(node: string): Promise<void>;
   items(node: string): NodeItems;
 }
@@ -60,6 +65,7 @@ export function componentLayout(stores: PubsubStores, prefix = ""): PubsubLayout
     setNode: (node, value) => stores.nodes.set(key(node), value),
     subscriptions: (node) => stores.subscriptions.getAll(key(node)),
     setSubscription: (node, subid, value) => stores.subscriptions.set(key(node), subid, value),
+    setSubscriptions: (node, entries) => stores.subscriptions.setMany(key(node), entries),
     clearSubscriptions: (node) => stores.subscriptions.clear(key(node)),
     items(node) {
       const k = key(node);
@@ -89,6 +95,20 @@ interface QueuedAppend {
   reject: (err: unknown) => void;
 }
 
+interface QueuedSubscription {
+  subid: string;
+  value: Json | undefined;
+  ticket: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface SubscriptionQueue {
+  entries: QueuedSubscription[];
+  last: Promise<void>;
+  running: boolean;
+}
+
 interface NodeQueue {
   items: QueuedAppend[];
   /** Settles once the newest queued item is written (or failed): every earlier one has settled too. */
@@ -108,6 +128,7 @@ export class HeraldPubsubStore implements PubsubStore {
   private readonly layout: PubsubLayout;
   private readonly writeBehind: boolean;
   private readonly queues = new Map<string, NodeQueue>();
+  private readonly subscriptionQueues = new Map<string, SubscriptionQueue>();
   /** Tickets of queued appends not yet written, with their promise. */
   private readonly unsettled = new Map<number, Promise<void>>();
   private readonly failed: Array<{ ticket: number; error: unknown }> = [];
@@ -159,24 +180,82 @@ export class HeraldPubsubStore implements PubsubStore {
     if (q) await q.last;
   }
 
+  /** Wait for the node's queued subscription writes (before reading or clearing its subscriptions). */
+  private async subscriptionsSettled(node: string): Promise<void> {
+    const q = this.subscriptionQueues.get(node);
+    if (q) await q.last;
+  }
+
+  /** A new ticket and the promise of its write; `settled` never rejects. */
+  private track<T extends { ticket: number; resolve: () => void; reject: (err: unknown) => void }>(
+    make: (ticket: number, resolve: () => void, reject: (err: unknown) => void) => T,
+  ): { entry: T; settled: Promise<void> } {
+    const ticket = ++this.ticket;
+    let entry!: T;
+    const written = new Promise<void>((resolve, reject) => {
+      entry = make(ticket, resolve, reject);
+    });
+    const settled = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.set(ticket, settled);
+    return { entry, settled };
+  }
+
+  /** Settle written (error undefined) or failed entries of either queue. */
+  private settle(entries: Array<{ ticket: number; resolve: () => void; reject: (err: unknown) => void }>, error?: unknown): void {
+    for (const g of entries) {
+      this.unsettled.delete(g.ticket);
+      if (error === undefined) g.resolve();
+      else {
+        this.failed.push({ ticket: g.ticket, error });
+        g.reject(error);
+      }
+    }
+    if (this.failed.length > FAILED_MAX) this.failed.splice(0, this.failed.length - FAILED_MAX);
+  }
+
+  private enqueueSubscription(node: string, subid: string, value: Json | undefined): void {
+    let q = this.subscriptionQueues.get(node);
+    if (!q) {
+      q = { entries: [], last: Promise.resolve(), running: false };
+      this.subscriptionQueues.set(node, q);
+    }
+    const { entry, settled } = this.track((ticket, resolve, reject) => ({ subid, value, ticket, resolve, reject }));
+    q.entries.push(entry);
+    q.last = settled;
+    if (!q.running) void this.flushSubscriptions(node, q);
+  }
+
+  /** Write a node's queued subscription writes in rounds: everything queued meanwhile in one setMany. */
+  private async flushSubscriptions(node: string, q: SubscriptionQueue): Promise<void> {
+    q.running = true;
+    while (q.entries.length > 0) {
+      const group = q.entries.splice(0, q.entries.length);
+      try {
+        await this.layout.setSubscriptions(
+          node,
+          group.map((g) => [g.subid, g.value]),
+        );
+        this.settle(group);
+      } catch (error) {
+        this.settle(group, error ?? new Error("subscription write failed"));
+      }
+    }
+    q.running = false;
+    if (this.subscriptionQueues.get(node) === q && q.entries.length === 0) this.subscriptionQueues.delete(node);
+  }
+
   private enqueue(k: string, value: Json, options: AppendOptions, keep: number | undefined): void {
     let q = this.queues.get(k);
     if (!q) {
       q = { items: [], last: Promise.resolve(), running: false };
       this.queues.set(k, q);
     }
-    const ticket = ++this.ticket;
-    let entry!: QueuedAppend;
-    const written = new Promise<void>((resolve, reject) => {
-      entry = { value, options, keep, ticket, resolve, reject };
-    });
-    const settledOne = written.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.unsettled.set(ticket, settledOne);
+    const { entry, settled } = this.track((ticket, resolve, reject) => ({ value, options, keep, ticket, resolve, reject }));
     q.items.push(entry);
-    q.last = settledOne;
+    q.last = settled;
     if (!q.running) void this.flush(k, q);
   }
 
@@ -193,17 +272,9 @@ export class HeraldPubsubStore implements PubsubStore {
           group.map((g) => ({ value: g.value, options: g.options })),
           keep === undefined ? {} : { keep },
         );
-        for (const g of group) {
-          this.unsettled.delete(g.ticket);
-          g.resolve();
-        }
+        this.settle(group);
       } catch (error) {
-        for (const g of group) {
-          this.failed.push({ ticket: g.ticket, error });
-          this.unsettled.delete(g.ticket);
-          g.reject(error);
-        }
-        if (this.failed.length > FAILED_MAX) this.failed.splice(0, this.failed.length - FAILED_MAX);
+        this.settle(group, error ?? new Error("item write failed"));
       }
     }
     q.running = false;
@@ -225,6 +296,7 @@ export class HeraldPubsubStore implements PubsubStore {
 
   async deleteNode(node: string): Promise<void> {
     await this.settled(node);
+    await this.subscriptionsSettled(node);
     // XEP-0060 §8.4.1: items leave storage before the node itself.
     await this.layout.items(node).delete();
     await this.layout.clearSubscriptions(node);
@@ -232,15 +304,18 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   async loadSubscriptions(node: string): Promise<SubscriptionRecord[]> {
+    await this.subscriptionsSettled(node);
     const all = await this.layout.subscriptions(node);
     return [...all.values()] as unknown as SubscriptionRecord[];
   }
 
   async saveSubscription(node: string, subscription: SubscriptionRecord): Promise<void> {
+    if (this.writeBehind) return this.enqueueSubscription(node, subscription.subid, subscription as unknown as Json);
     await this.layout.setSubscription(node, subscription.subid, subscription as unknown as Json);
   }
 
   async deleteSubscription(node: string, subid: string): Promise<void> {
+    if (this.writeBehind) return this.enqueueSubscription(node, subid, undefined);
     await this.layout.setSubscription(node, subid, undefined);
   }
 
