@@ -17,6 +17,11 @@
 //    { origin | session, stanza }, `smacks-hibernation-end` { resumed | origin | session }), for the
 //    messages it queued and the messages routed to it meanwhile: at most one notification for
 //    important and one for other messages per second, as Prosody does.
+// With mod_mam loaded, a message goes to the app server only once it is in the account's archive
+// (synced): each of these paths comes after mod_mam's archive step on the message's way (offline
+// storage and stream management's queue are at delivery; the routed messages hook below it), so a
+// phone woken by the notification finds the message when it asks its archive. Messages mod_mam
+// does not archive, or without mod_mam, are notified as soon as they are routed.
 // An account's notifications go out one at a time, each waiting for the app server's answer (or
 // `push_timeout`); an error other than type "wait" counts against the registration, a result resets
 // the count, and after `push_max_errors` (16) errors in a row the registration is removed.
@@ -53,6 +58,12 @@ interface Hibernated {
   batch: Element[];
   timer?: Timer;
 }
+
+/**
+ * Where the hibernated-session notifications hook the message events: below mod_mam's archiving (0)
+ * and mod_carbons (-0.5), above mod_message's delivery (-1).
+ */
+const AFTER_ARCHIVING = -0.75;
 
 const identifierOf = (jid: string, node: string | undefined) => `${jid}<${node ?? ""}`;
 
@@ -281,7 +292,10 @@ export default defineModule({
       return undefined;
     });
 
-    // Messages routed to a hibernated session (whether or not stream management reports them).
+    // Messages routed to a hibernated session (whether or not stream management reports them), in
+    // the form they are delivered in: after mod_mam's archive step (priority 0, which goes on only
+    // once the message is written and synced), so that a phone woken by the notification finds the
+    // message in its archive; after policy gates (blocking) and carbons, before delivery (-1).
     const routed = (ev: StanzaEvent, toFull: boolean) => {
       if (hibernated.size === 0) return undefined;
       const to = ev.stanza.attrs.to;
@@ -292,8 +306,8 @@ export default defineModule({
       for (const s of recipients(module, ev.stanza, sessions, username, toFull)) queueFor(s, ev.stanza);
       return undefined;
     };
-    module.hook("message/bare", (ev) => routed(ev, false), 1);
-    module.hook("message/full", (ev) => routed(ev, true), 1);
+    module.hook("message/bare", (ev) => routed(ev, false), AFTER_ARCHIVING);
+    module.hook("message/full", (ev) => routed(ev, true), AFTER_ARCHIVING);
 
     module.onUnload(() => {
       for (const h of hibernated.values()) h.timer?.cancel();

@@ -17,6 +17,7 @@ import type { MetricsRegistry } from "../../src/stats/metrics.js";
 import { OPENMETRICS_CONTENT_TYPE } from "../../src/stats/metrics.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { addressFilter } from "../../src/util/ip.js";
+import { clientAddress } from "../../src/net/http-routes.js";
 
 export const METRICS_PATH = "/metrics";
 
@@ -89,7 +90,9 @@ export default defineModule({
     module.onUnload(() => stopProcessMetrics(processMetrics));
 
     const serve = async (req: IncomingMessage, res: ServerResponse) => {
-      const remote = req.socket.remoteAddress ?? "";
+      // Behind a reverse proxy (trusted_proxies), the client's address: the proxy's own would let
+      // everyone who reaches the proxy read the metrics.
+      const remote = clientAddress(req);
       if (!filter.allows(remote)) {
         res.writeHead(403, { "content-type": "text/plain; charset=utf-8" });
         res.end("Forbidden: this address may not read the metrics (openmetrics_allow_ips, openmetrics_allow_cidr)\n");

@@ -137,7 +137,7 @@ export default defineModule({
       try {
         await presence.unavailable(username, fullJid);
         const others = (module.serviceOn(module.host, "presence")?.availableSessions(username) ?? []).filter((s) => s !== session);
-        if (others.length === 0) await presence.allGone(username);
+        await presence.ownResourceGone(username, fullJid, others.length > 0);
       } catch (err) {
         fail("presence", err);
       }

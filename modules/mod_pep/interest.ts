@@ -102,6 +102,15 @@ export class InterestTable {
     return m ? [...m.keys()].filter((jid) => jidBare(jid) === bare) : [];
   }
 
+  /** The full JIDs of `bare` registered with `username`'s service that want `node`. */
+  resourcesWanting(username: string, bare: string, node: string): string[] {
+    const m = this.accounts.peek(username);
+    if (!m) return [];
+    const out: string[] = [];
+    for (const [jid, nodes] of m) if (jid !== bare && nodes.has(node) && jidBare(jid) === bare) out.push(jid);
+    return out;
+  }
+
   forgetAccount(username: string): void {
     this.accounts.delete(username);
     this.sent.delete(username);

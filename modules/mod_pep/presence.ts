@@ -10,7 +10,9 @@
 //  - an answer is verified: its "+notify" set is cached under the hash computed from the answer
 //    (XEP-0115 §5.4), so a false claim never poisons the cache for others;
 //  - an own resource's caps also register the account's bare JID with the local contacts whose
-//    presence it sees, so contacts' PEP reaches it without each contact asking again;
+//    presence it sees, so contacts' PEP reaches it without each contact asking again: the bare JID
+//    wants the union of what the account's available resources want (shrinking as they go
+//    offline), and its notifications go to the resources that want the node, not to all of them;
 //  - a remote entity's presence reaching several accounts is asked about once per ver for the
 //    whole host (SharedCapsQueries), and its answer serves every account that waited for it.
 
@@ -53,6 +55,7 @@ export class PepPresence {
     if (!claim) {
       // No (usable) caps: this entity wants nothing (Prosody), and waits for no answer.
       await this.send(opts.shared.leave(username, from));
+      if (self) await this.shareWithContacts(username, NO_NODES, from);
       await this.update(from, username, NO_NODES);
       return;
     }
@@ -98,15 +101,19 @@ export class PepPresence {
   }
 
   /**
-   * The account's last available resource went away: its bare JID, registered with the local
-   * contacts' services by shareWithContacts, wants nothing any more (a later resource without caps
-   * must not inherit those wishes).
+   * One of the account's resources (`fullJid`) went away, `othersLeft` whether others are still
+   * available: with the local contacts' services (shareWithContacts), the resource wants nothing any
+   * more, and the account's bare JID only what the remaining resources want (nothing when none is
+   * left: a later resource without caps must not inherit those wishes).
    */
-  async allGone(username: string): Promise<void> {
+  async ownResourceGone(username: string, fullJid: string, othersLeft: boolean): Promise<void> {
     const bare = `${username}@${this.opts.host}`;
+    const remaining = othersLeft ? this.accountWants(username, fullJid, NO_NODES) : NO_NODES;
     for (const contact of await this.opts.localContactsSeen(username)) {
-      await this.update(bare, contact, NO_NODES);
-      this.opts.interest.forgetLastItemsSent(contact, bare);
+      await this.update(bare, contact, remaining);
+      // Back online, the resource gets the last items again.
+      if (othersLeft) this.opts.interest.keepLastItemsSent(contact, fullJid, NO_NODES);
+      else this.opts.interest.forgetLastItemsSent(contact, bare);
     }
   }
 
@@ -143,12 +150,44 @@ export class PepPresence {
    * contacts whose presence the account sees: their presence may never reach the account's service
    * (a one-way subscription), and this spares each of them a query. Prosody does this on a caps
    * answer; Herald also when the hash was already known, so the outcome does not depend on the cache.
-   * Last items go to the resource whose caps these are (`via`): the bare JID may have no available
-   * resource yet while that resource's initial presence is on its way.
+   * The bare JID wants the union of what the account's available resources want, not only what the
+   * last one wants; a notification for it goes to the resources that want the node (services.ts,
+   * lib/pubsub/pep.ts pepRecipients). Last items go to the resource whose caps these are (`via`),
+   * for each node it did not want before: the bare JID may have no available resource yet while
+   * that resource's initial presence is on its way.
    */
   private async shareWithContacts(username: string, nodes: ReadonlySet<string>, via: string): Promise<void> {
+    const { interest } = this.opts;
     const bare = `${username}@${this.opts.host}`;
-    for (const contact of await this.opts.localContactsSeen(username)) await this.update(bare, contact, nodes, via);
+    const contacts = await this.opts.localContactsSeen(username);
+    if (contacts.length === 0) return;
+    // The resource's own entry is updated after this (available, serve): it holds what it wanted.
+    const before = interest.get(username, via) ?? NO_NODES;
+    const all = this.accountWants(username, via, nodes);
+    const newlyWanted = [...nodes].filter((n) => !before.has(n));
+    for (const contact of contacts) {
+      const had = interest.get(contact, bare) ?? NO_NODES;
+      await this.update(bare, contact, all, via);
+      // Nodes the account wanted already (another resource's) are not new to the bare JID, but
+      // they are to this resource.
+      const already = newlyWanted.filter((n) => had.has(n));
+      if (already.length > 0) await this.sendLastItems(contact, bare, via, already);
+    }
+  }
+
+  /**
+   * What the account's available resources want, with `resource` wanting `nodes` (its own entry in
+   * the account's service may not be updated yet): the union of their "+notify" sets.
+   */
+  private accountWants(username: string, resource: string, nodes: ReadonlySet<string>): ReadonlySet<string> {
+    const { interest } = this.opts;
+    const bare = `${username}@${this.opts.host}`;
+    const all = new Set(nodes);
+    for (const jid of interest.recipientsOf(username, bare)) {
+      if (jid === resource || jid === bare) continue;
+      for (const node of interest.get(username, jid) ?? NO_NODES) all.add(node);
+    }
+    return all.size === 0 ? NO_NODES : all;
   }
 
   /**
@@ -156,7 +195,7 @@ export class PepPresence {
    * each node it did not want before (Prosody's update_subscriptions), to `deliverTo`.
    */
   async update(recipient: string, username: string, nodes: ReadonlySet<string>, deliverTo = recipient): Promise<void> {
-    const { interest, services } = this.opts;
+    const { interest } = this.opts;
     const current = interest.get(username, recipient) ?? NO_NODES;
     // A resource that stops wanting a node may get its last item again when it wants it again.
     if (recipient !== jidBare(recipient)) interest.keepLastItemsSent(username, recipient, nodes);
@@ -164,12 +203,18 @@ export class PepPresence {
     interest.set(username, recipient, nodes);
     const fresh = [...nodes].filter((n) => !current.has(n));
     if (fresh.length === 0) return;
+    await this.sendLastItems(username, recipient, deliverTo, fresh);
+  }
+
+  /** The last item of each of `nodes` of `username`'s service, as `recipient` may see it, to `deliverTo`. */
+  private async sendLastItems(username: string, recipient: string, deliverTo: string, nodes: readonly string[]): Promise<void> {
+    const { interest, services } = this.opts;
     const account = await services.get(username);
     if (!account) return;
     // XEP-0163 §4.3.2: one copy per resource, though it is registered by its full JID and by its
     // account's bare JID (shareWithContacts), in either order.
     const once = deliverTo !== jidBare(deliverTo);
-    for (const node of fresh) {
+    for (const node of nodes) {
       if (once && interest.lastItemSent(username, deliverTo, node)) continue;
       if (!(await account.service.may(node, recipient, "subscribe")).ok) continue;
       if (once) interest.noteLastItemSent(username, deliverTo, node);

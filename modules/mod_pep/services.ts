@@ -204,6 +204,12 @@ export class PepServices {
     const broadcaster = new StanzaBroadcaster(notifier, {
       recipients: pepRecipients({
         interested: (node) => opts.interest.wanting(username, node),
+        // An account of this host registered by its bare JID: its own resources' wishes (their caps).
+        resourcesWanting: (jid, node) => {
+          const at = jid.indexOf("@");
+          if (at < 0 || jid.slice(at + 1) !== opts.host) return undefined;
+          return opts.interest.resourcesWanting(jid.slice(0, at), jid, node);
+        },
         mayReceive: async (node, jid, config, deleted) => {
           if (isOwner(jid)) return true;
           if (!deleted && service) return (await service.may(node, jid, "subscribe")).ok;

@@ -1,18 +1,22 @@
 // Durable pubsub fan-out, Herald (memory store and LevelDB) against Debian's Prosody (memory store)
-// under the same load, in one run. Each server is a real child process on free loopback ports; one
-// load generator (this process) drives it over raw TCP: N subscribers, one publisher, a new node per
-// run (created with pubsub#max_items), items of a fixed size published with a fixed number in
-// flight, three consecutive runs per server and variant. Prints one table: notifications per second
-// for each run, publish -> notify latency p50/p99 over the runs, and the ratios the issue asks for.
-// A benchmark: it prints figures and never fails on them.
+// and ejabberd (Mnesia) under the same load, in one run. Each server is a real child process on free
+// loopback ports, all started first and up for the whole run; one load generator (this process)
+// drives them over raw TCP: N subscribers, one publisher, a new node per run (created with
+// pubsub#max_items), items of a fixed size published with a fixed number in flight. The runs go
+// round the servers and variants: --warmup unmeasured rounds, then --runs measured ones, so each
+// row has three consecutive runs of its own and a slow spell of the machine lands on every row
+// alike. Prints one table: notifications per second for each run, publish -> notify latency
+// p50/p99 over the runs, and the ratios the issue asks for. A benchmark: it prints figures and
+// never fails on them.
 //
 //   npm run build && node dist/test/bench/pubsub-durable.js [--subscribers 100] [--items 2000]
 //       [--size 64] [--inflight 32] [--runs 3] [--variants 100,10000,prefill] [--prefill 1000000]
-//       [--servers herald-memory,herald-leveldb,prosody] [--unloaded 1000]
+//       [--servers herald-memory,herald-leveldb,prosody,ejabberd] [--unloaded 1000] [--warmup 1]
 //
 // Variants: "100" and "10000" are the node's max_items; "prefill" is max_items 100 on a LevelDB
 // database that already holds --prefill items in other nodes (written through the store API before
-// the server starts; for the memory stores it is the same as "100" and is not run again).
+// its own server starts; for the memory stores it is the same as "100" and is not run again). The
+// "100" and "10000" rows of a server are driven on one server process, on nodes of their own.
 // "unloaded" latency: --unloaded publishes, one at a time, on a fresh node after the runs.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -40,6 +44,7 @@ interface Options {
   prefill: number;
   servers: ServerKind[];
   unloaded: number;
+  warmup: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -53,6 +58,7 @@ function parseArgs(argv: string[]): Options {
     prefill: 1_000_000,
     servers: ["herald-memory", "herald-leveldb", "prosody", "ejabberd"],
     unloaded: 1000,
+    warmup: 1,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i].replace(/^--/, ""), argv[i + 1]];
@@ -404,43 +410,68 @@ interface Row {
   unloadedP99?: number;
 }
 
-async function measure(server: Running, variant: Variant, o: Options, serial: { n: number }): Promise<Row> {
-  const maxItems = variant === "10000" ? 10000 : 100;
+/** One row of the table: a running server, its logged-in clients and the variant driven on it. */
+interface Target {
+  server: Running;
+  variant: Variant;
+  maxItems: number;
+  pub: Conn;
+  subs: Conn[];
+  row: Row;
+  all: Float64Array[];
+}
+
+async function loginAll(server: Running, o: Options): Promise<{ pub: Conn; subs: Conn[] }> {
   const pub = await Conn.login(server.port, PUBLISHER);
   const subs: Conn[] = [];
   for (let i = 0; i < o.subscribers; i += 25) {
     subs.push(...(await Promise.all(Array.from({ length: Math.min(25, o.subscribers - i) }, (_, k) => Conn.login(server.port, `sub${i + k}`)))));
   }
-  const rates: number[] = [];
-  const all: Float64Array[] = [];
-  let missing = 0;
-  let errors = 0;
-  for (let r = 0; r < o.runs; r++) {
-    const node = `bench${++serial.n}`;
-    const res = await runOnce(pub, subs, node, maxItems, o.items, o.inflight, o.size);
-    rates.push(res.rate);
-    all.push(res.latencies);
-    missing += res.missing;
-    errors += res.errors;
-    console.error(
-      `  ${server.kind} max_items=${maxItems}${variant === "prefill" ? " prefilled" : ""} run ${r + 1}: ${res.rate.toFixed(0)} notifications/s, p50 ${percentile(res.latencies, 50).toFixed(1)} ms, p99 ${percentile(res.latencies, 99).toFixed(1)} ms${res.missing ? `, ${res.missing} missing` : ""}${res.errors ? `, ${res.errors} errors` : ""}`,
-    );
+  return { pub, subs };
+}
+
+function describe(t: Target): string {
+  return `${t.server.kind} max_items=${t.maxItems}${t.variant === "prefill" ? " prefilled" : ""}`;
+}
+
+/**
+ * Drive every target in turn, round after round: --warmup unmeasured rounds (each server's JIT and
+ * the load generator's own reach their steady state), then --runs measured ones, then the unloaded
+ * latency of each. Interleaving the servers' runs means a slow spell of the machine (another
+ * process, the kernel's writeback) lands on all of them alike instead of on whichever ran then.
+ */
+async function measureAll(targets: Target[], o: Options, serial: { n: number }): Promise<void> {
+  for (let r = 0; r < o.warmup + o.runs; r++) {
+    const warm = r < o.warmup;
+    for (const t of targets) {
+      const res = await runOnce(t.pub, t.subs, `bench${++serial.n}`, t.maxItems, o.items, o.inflight, o.size);
+      const what = warm ? `warm-up ${r + 1}` : `run ${r - o.warmup + 1}`;
+      console.error(
+        `  ${describe(t)} ${what}: ${res.rate.toFixed(0)} notifications/s, p50 ${percentile(res.latencies, 50).toFixed(1)} ms, p99 ${percentile(res.latencies, 99).toFixed(1)} ms${res.missing ? `, ${res.missing} missing` : ""}${res.errors ? `, ${res.errors} errors` : ""}`,
+      );
+      // A warm-up's losses and errors count too: they are the server's, measured or not.
+      t.row.missing += res.missing;
+      t.row.errors += res.errors;
+      if (warm) continue;
+      t.row.rates.push(res.rate);
+      t.all.push(res.latencies);
+    }
   }
-  const merged = new Float64Array(all.reduce((n, a) => n + a.length, 0));
-  let off = 0;
-  for (const a of all) {
-    merged.set(a, off);
-    off += a.length;
+  for (const t of targets) {
+    const merged = new Float64Array(t.all.reduce((n, a) => n + a.length, 0));
+    let off = 0;
+    for (const a of t.all) {
+      merged.set(a, off);
+      off += a.length;
+    }
+    t.row.p50 = percentile(merged, 50);
+    t.row.p99 = percentile(merged, 99);
+    if (o.unloaded > 0) {
+      const u = await runOnce(t.pub, t.subs, `bench${++serial.n}`, t.maxItems, o.unloaded, 1, o.size);
+      t.row.unloadedP50 = percentile(u.latencies, 50);
+      t.row.unloadedP99 = percentile(u.latencies, 99);
+    }
   }
-  const row: Row = { server: server.kind, variant, rates, p50: percentile(merged, 50), p99: percentile(merged, 99), missing, errors };
-  if (o.unloaded > 0) {
-    const u = await runOnce(pub, subs, `bench${++serial.n}`, maxItems, o.unloaded, 1, o.size);
-    row.unloadedP50 = percentile(u.latencies, 50);
-    row.unloadedP99 = percentile(u.latencies, 99);
-  }
-  for (const c of [pub, ...subs]) c.close();
-  await sleep(200);
-  return row;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,7 +484,7 @@ function printTable(rows: Row[], o: Options, notes: string[]): void {
   const prosody = (v: Variant) => rows.find((r) => r.server === "prosody" && r.variant === (v === "prefill" ? "100" : v));
   const ejabberd = (v: Variant) => rows.find((r) => r.server === "ejabberd" && r.variant === (v === "prefill" ? "100" : v));
   console.log(
-    `\npubsub fan-out: ${o.subscribers} subscribers, 1 publisher, ${o.items} items of ${o.size} bytes, ${o.inflight} in flight, ${o.runs} runs per row (a new node each), node ${process.version}`,
+    `\npubsub fan-out: ${o.subscribers} subscribers, 1 publisher, ${o.items} items of ${o.size} bytes, ${o.inflight} in flight, ${o.runs} measured runs per row (a new node each) after ${o.warmup} unmeasured warm-up round${o.warmup === 1 ? "" : "s"}, the rows' runs interleaved, node ${process.version}`,
   );
   for (const n of notes) console.log(n);
   console.log("");
@@ -504,48 +535,59 @@ function printTable(rows: Row[], o: Options, notes: string[]): void {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   registerCount = o.subscribers;
-  const rows: Row[] = [];
   const notes: string[] = [];
   const serial = { n: 0 };
-  for (const kind of o.servers) {
-    for (const variant of o.variants) {
-      if (variant === "prefill" && kind !== "herald-leveldb") continue;
-      const dir = mkdtempSync(join(tmpdir(), `herald-bench-${kind}-`));
-      try {
+  const dirs: string[] = [];
+  const servers: Running[] = [];
+  const targets: Target[] = [];
+  try {
+    // Every server is started first and stays up for the whole run (an idle server costs nothing).
+    for (const kind of o.servers) {
+      const plain = o.variants.filter((v) => v !== "prefill");
+      const sets: Variant[][] = [plain];
+      if (kind === "herald-leveldb" && o.variants.includes("prefill")) sets.push(["prefill"]);
+      for (const variants of sets) {
+        if (variants.length === 0) continue;
+        const dir = mkdtempSync(join(tmpdir(), `herald-bench-${kind}-`));
+        dirs.push(dir);
         let server: Running | undefined;
         if (kind === "prosody") {
           server = await startProsody(dir);
-          if (!server) {
-            if (!notes.some((n) => n.includes("prosody"))) notes.push("prosody: not installed (apt-get install -y prosody), not measured");
-            break;
-          }
+          if (!server) notes.push("prosody: not installed (apt-get install -y prosody), not measured");
         } else if (kind === "ejabberd") {
           server = await startEjabberd(dir);
-          if (!server) {
-            if (!notes.some((n) => n.includes("ejabberd"))) notes.push("ejabberd: not installed (apt-get install -y ejabberd), not measured");
-            break;
-          }
+          if (!server) notes.push("ejabberd: not installed (apt-get install -y ejabberd), not measured");
         } else {
           const dataPath = join(dir, "data");
-          if (variant === "prefill") {
+          if (variants[0] === "prefill") {
             console.error(`  prefilling ${o.prefill} items ...`);
             makePrivateDir(dataPath);
             const secs = await prefill(dataPath, o.prefill);
-            notes.push(`prefill: ${o.prefill.toLocaleString("en")} items in 20 other nodes, written through the store API and compacted in ${secs.toFixed(0)} s before the server started`);
+            notes.push(`prefill: ${o.prefill.toLocaleString("en")} items in 20 other nodes, written through the store API, compacted and synced to disk in ${secs.toFixed(0)} s before its server started`);
           }
           server = await startHerald(kind, dir, dataPath);
         }
-        try {
-          rows.push(await measure(server, variant, o, serial));
-        } finally {
-          await server.stop();
+        if (!server) continue;
+        servers.push(server);
+        const { pub, subs } = await loginAll(server, o);
+        for (const variant of variants) {
+          const row: Row = { server: kind, variant, rates: [], p50: 0, p99: 0, missing: 0, errors: 0 };
+          targets.push({ server, variant, maxItems: variant === "10000" ? 10000 : 100, pub, subs, row, all: [] });
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
       }
     }
+    await measureAll(targets, o, serial);
+  } finally {
+    for (const c of new Set(targets.flatMap((t) => [t.pub, ...t.subs]))) c.close();
+    await sleep(200);
+    for (const s of servers) await s.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
-  printTable(rows, o, notes);
+  printTable(
+    targets.map((t) => t.row),
+    o,
+    notes,
+  );
 }
 
 await main();

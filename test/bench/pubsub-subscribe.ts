@@ -1,5 +1,6 @@
 // Subscribing many JIDs to one node: the pubsub protocol layer and service as mod_pubsub runs them
-// (handlePubsubIq -> PubsubService -> HeraldPubsubStore), in this process, on Herald's memory
+// (handlePubsubIq -> PubsubService -> HeraldPubsubStore writing behind, replies through
+// DurableReplies: each answered once what it wrote is durable), in this process, on Herald's memory
 // storage and on LevelDB (synced writes, as in production). For each count, a new node; that many
 // distinct full JIDs subscribe one after another (`--inflight` requests outstanding, the node's lock
 // orders them); then each JID's subscription is read back (§6.3.2 options get) and the first tenth
@@ -20,6 +21,7 @@ import { MemoryStorage } from "../../src/storage/memory.js";
 import type { StorageDriver } from "../../src/storage/types.js";
 import { HeraldPubsubStore, STORE_NAMES } from "../../modules/lib/pubsub/store.js";
 import { handlePubsubIq } from "../../modules/lib/pubsub/protocol.js";
+import { DurableReplies } from "../../modules/lib/pubsub/replies.js";
 import type { PubsubContext } from "../../modules/lib/pubsub/context.js";
 import { Element } from "../../src/xml/stanza.js";
 
@@ -45,12 +47,21 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function contextOver(storage: StorageDriver): PubsubContext {
-  const store = new HeraldPubsubStore({
-    nodes: storage.keyval(HOST, STORE_NAMES.nodes),
-    subscriptions: storage.map(HOST, STORE_NAMES.subscriptions),
-    items: storage.archive(HOST, STORE_NAMES.items),
-  });
+interface Bench {
+  ctx: PubsubContext;
+  replies: DurableReplies;
+}
+
+/** The service as mod_pubsub sets it up: the store writes behind, replies wait until durable. */
+function contextOver(storage: StorageDriver): Bench {
+  const store = new HeraldPubsubStore(
+    {
+      nodes: storage.keyval(HOST, STORE_NAMES.nodes),
+      subscriptions: storage.map(HOST, STORE_NAMES.subscriptions),
+      items: storage.archive(HOST, STORE_NAMES.items),
+    },
+    { writeBehind: true },
+  );
   let n = 0;
   const service = new PubsubService({
     store,
@@ -58,7 +69,7 @@ function contextOver(storage: StorageDriver): PubsubContext {
     access: { isSubscribedToPresence: async () => false, rosterGroups: async () => null },
     generateId: () => `s${(++n).toString(36)}`,
   });
-  return {
+  const ctx: PubsubContext = {
     service,
     jid: HOST,
     broadcast: async () => undefined,
@@ -68,6 +79,17 @@ function contextOver(storage: StorageDriver): PubsubContext {
     presenceAware: false,
     adhocCommands: false,
   };
+  const replies = new DurableReplies({
+    store,
+    broadcaster: { pending: false, idle: async () => undefined },
+    failure: (request, err) => {
+      throw new Error(`not stored: ${String(err)} (${request})`);
+    },
+    onError: (err) => {
+      throw err;
+    },
+  });
+  return { ctx, replies };
 }
 
 let ids = 0;
@@ -75,8 +97,15 @@ function iq(from: string, type: "get" | "set", child: Element): Element {
   return new Element("iq", { type, from, to: HOST, id: `b${++ids}` }, [new Element("pubsub", { xmlns: NS_PUBSUB }, [child])]);
 }
 
-async function expectResult(ctx: PubsubContext, stanza: Element): Promise<void> {
-  const { reply } = await handlePubsubIq(ctx, stanza);
+/** One request, answered as mod_pubsub answers it: once what it wrote is durable. */
+async function expectResult({ ctx, replies }: Bench, stanza: Element): Promise<void> {
+  const r = await replies.reply(stanza, () => handlePubsubIq(ctx, stanza));
+  let reply: Element;
+  if ("now" in r) reply = r.now.reply;
+  else {
+    reply = (await r.later).reply;
+    await r.afterSent();
+  }
   if (reply.attrs.type !== "result") throw new Error(`request failed: ${reply}`);
 }
 

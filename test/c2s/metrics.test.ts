@@ -155,4 +155,33 @@ describe("/metrics access", () => {
       await ts.stop();
     }
   });
+
+  it("behind a reverse proxy (trusted_proxies), judges the client's address, not the proxy's", async () => {
+    // The default trusted_proxies are loopback, as in Prosody: a reverse proxy on this machine.
+    const ts = await startTestServer({ config: CONFIG('openmetrics_allow_ips = { "127.0.0.1", "::1", "198.51.100.7" }') });
+    try {
+      const via = (client: string) => fetch(`http://127.0.0.1:${ts.httpPort}/metrics`, { headers: { "x-forwarded-for": client } });
+      const outsider = await via("203.0.113.5");
+      expect(outsider.status).toBe(403);
+      expect(await outsider.text()).not.toContain("# EOF");
+      const allowed = await via("198.51.100.7");
+      expect(allowed.status).toBe(200);
+      expect((await allowed.text()).endsWith("# EOF\n")).toBe(true);
+      // The proxy itself, asking for itself.
+      expect((await scrape(ts)).status).toBe(200);
+    } finally {
+      await ts.stop();
+    }
+  });
+
+  it("believes X-Forwarded-For only from trusted_proxies", async () => {
+    const ts = await startTestServer({ config: CONFIG('trusted_proxies = { "192.0.2.9" }\nopenmetrics_allow_ips = { "198.51.100.7" }') });
+    try {
+      const r = await fetch(`http://127.0.0.1:${ts.httpPort}/metrics`, { headers: { "x-forwarded-for": "198.51.100.7" } });
+      expect(r.status).toBe(403);
+      await r.text();
+    } finally {
+      await ts.stop();
+    }
+  });
 });

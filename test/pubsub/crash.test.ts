@@ -3,7 +3,7 @@
 // registration storm at once, and is killed with SIGKILL at a random moment. Restarted on the same
 // data, it must hold everything it acknowledged: every item whose publish got its IQ result, with
 // its payload; every roster item whose roster set got its result; every account whose registration
-// got its result. What was sent but not acknowledged may or may not be there (but if an item is
+// got its result; every subscription (and unsubscription) an owner made and got a result for. What was sent but not acknowledged may or may not be there (but if an item is
 // there, its payload is the one sent). Three kills, then a last check.
 //
 // Needs `npm run build` (the child runs dist/). The kill moments come from a seeded generator; the
@@ -33,6 +33,7 @@ const NODE = "storm";
 const KILLS = 3;
 const PUBLISHES_IN_FLIGHT = 32;
 const ROSTER_SETS_IN_FLIGHT = 8;
+const SUBSCRIBES_IN_FLIGHT = 8;
 const REGISTRATIONS_IN_FLIGHT = 3;
 
 let dir: string;
@@ -110,6 +111,8 @@ const sentItems = new Map<string, string>();
 const ackedItems = new Map<string, string>();
 const ackedContacts = new Map<string, string>();
 const ackedAccounts = new Map<string, string>();
+/** JID -> true (subscribed) / false (unsubscribed), as acknowledged; a JID whose change was not acknowledged is dropped. */
+const ackedSubscriptions = new Map<string, boolean>();
 const unexpected: string[] = [];
 
 async function publishStorm(p: Pipeline, round: number, stop: { now: boolean }): Promise<void> {
@@ -148,6 +151,28 @@ async function rosterStorm(p: Pipeline, round: number, stop: { now: boolean }): 
   await Promise.all(Array.from({ length: ROSTER_SETS_IN_FLIGHT }, worker));
 }
 
+/** The owner subscribes other JIDs to the node and unsubscribes some of those it subscribed (every fourth request). */
+async function subscriptionStorm(p: Pipeline, round: number, stop: { now: boolean }): Promise<void> {
+  let seq = 0;
+  const worker = async () => {
+    while (!p.gone && !stop.now) {
+      const n = seq++;
+      const subscribed = [...ackedSubscriptions].filter(([, on]) => on).map(([jid]) => jid);
+      const unsubscribe = n % 4 === 3 && subscribed.length > 0;
+      const jid = unsubscribe ? subscribed[n % subscribed.length] : `s${round}-${n}@example.net`;
+      // Until its answer, what the store holds for this JID is not known.
+      ackedSubscriptions.delete(jid);
+      const id = `su${round}-${n}`;
+      const op = unsubscribe ? `<unsubscribe node='${NODE}' jid='${jid}'/>` : `<subscribe node='${NODE}' jid='${jid}'/>`;
+      const r = await p.request(id, `<iq type='set' to='pubsub.localhost' id='${id}'><pubsub xmlns='${NS}'>${op}</pubsub></iq>`);
+      if (!r) return;
+      if (r.attrs.type === "result") ackedSubscriptions.set(jid, !unsubscribe);
+      else unexpected.push(`${unsubscribe ? "unsubscribe" : "subscribe"} ${jid}: ${r}`);
+    }
+  };
+  await Promise.all(Array.from({ length: SUBSCRIBES_IN_FLIGHT }, worker));
+}
+
 async function registrationStorm(round: number, stop: { now: boolean }): Promise<void> {
   let seq = 0;
   const worker = async () => {
@@ -174,8 +199,8 @@ async function registrationStorm(round: number, stop: { now: boolean }): Promise
   await Promise.all(Array.from({ length: REGISTRATIONS_IN_FLIGHT }, worker));
 }
 
-function login(user: string, password: string): Promise<RawClient> {
-  return RawClient.login(port, user, password, { noTls: true, resource: "crash" });
+function login(user: string, password: string, resource = "crash"): Promise<RawClient> {
+  return RawClient.login(port, user, password, { noTls: true, resource });
 }
 
 /** Every item of the node, id -> payload text, through XEP-0059 pages. */
@@ -206,6 +231,19 @@ async function verify(round: number): Promise<void> {
     // Nothing that was never sent, and nothing sent with another payload.
     const foreign = [...items].filter(([id, payload]) => sentItems.get(id) !== payload).map(([id]) => id);
     expect(foreign, `after kill ${round}: items not as published`).toEqual([]);
+
+    const subs = await admin.iq(`<iq type='get' to='pubsub.localhost' id='subs${round}'><pubsub xmlns='${NS}#owner'><subscriptions node='${NODE}'/></pubsub></iq>`, 60_000);
+    expect(subs.attrs.type, String(subs)).toBe("result");
+    const subscribedNow = new Set(
+      subs
+        .getChild("pubsub", `${NS}#owner`)!
+        .getChild("subscriptions")!
+        .childElements("subscription")
+        .filter((s) => s.attrs.subscription === "subscribed")
+        .map((s) => s.attrs.jid!),
+    );
+    const wrongSubscriptions = [...ackedSubscriptions].filter(([jid, on]) => subscribedNow.has(jid) !== on).map(([jid, on]) => `${jid} (${on ? "lost" : "back"})`);
+    expect(wrongSubscriptions, `after kill ${round}: acknowledged subscription changes lost`).toEqual([]);
 
     const roster = await rosa.iq(`<iq type='get' id='roster${round}'><query xmlns='${NS_ROSTER}'/></iq>`, 60_000);
     expect(roster.attrs.type).toBe("result");
@@ -274,7 +312,7 @@ afterAll(() => {
 });
 
 describe("kill -9 during write storms (LevelDB)", () => {
-  it("every acknowledged publish, roster set and registration survives SIGKILL at a random moment", async () => {
+  it("every acknowledged publish, roster set, subscription change and registration survives SIGKILL at a random moment", async () => {
     const seed = Number(process.env.HERALD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const random = seeded(seed);
     console.log(`kill -9 test: seed ${seed} (HERALD_CRASH_SEED=${seed} repeats the kill schedule)`);
@@ -290,11 +328,18 @@ describe("kill -9 during write storms (LevelDB)", () => {
       for (let round = 1; round <= KILLS; round++) {
         const publisher = await login("admin", "admin-pw");
         const rosa = await login("rosa", "rosa-pw");
+        const owner = await login("admin", "admin-pw", "owner");
         const pubs = new Pipeline(publisher);
         const rosterPipe = new Pipeline(rosa);
+        const subsPipe = new Pipeline(owner);
         const stop = { now: false };
         const before = ackedItems.size;
-        const storms = Promise.all([publishStorm(pubs, round, stop), rosterStorm(rosterPipe, round, stop), registrationStorm(round, stop)]);
+        const storms = Promise.all([
+          publishStorm(pubs, round, stop),
+          rosterStorm(rosterPipe, round, stop),
+          subscriptionStorm(subsPipe, round, stop),
+          registrationStorm(round, stop),
+        ]);
         // Kill once the storm is under way, at a random moment in the next 0.2-1.5 s.
         const underWay = Date.now() + 60_000;
         while (ackedItems.size < before + PUBLISHES_IN_FLIGHT && !pubs.gone && unexpected.length === 0 && Date.now() < underWay) {
@@ -306,9 +351,9 @@ describe("kill -9 during write storms (LevelDB)", () => {
         await server.exited;
         stop.now = true;
         await storms;
-        await Promise.all([pubs.done, rosterPipe.done]);
+        await Promise.all([pubs.done, rosterPipe.done, subsPipe.done]);
         console.log(
-          `kill ${round} after ${delay} ms: ${ackedItems.size} items, ${ackedContacts.size} roster items, ${ackedAccounts.size} accounts acknowledged so far`,
+          `kill ${round} after ${delay} ms: ${ackedItems.size} items, ${ackedContacts.size} roster items, ${ackedSubscriptions.size} subscription changes, ${ackedAccounts.size} accounts acknowledged so far`,
         );
         expect(server.child.signalCode).toBe("SIGKILL");
         server = await startHerald();
@@ -316,6 +361,8 @@ describe("kill -9 during write storms (LevelDB)", () => {
       }
       // The storms really stormed: publishes were acknowledged in every round.
       for (let round = 1; round <= KILLS; round++) expect([...ackedItems.keys()].some((id) => id.startsWith(`r${round}-`))).toBe(true);
+      expect([...ackedSubscriptions.values()].filter((on) => on).length).toBeGreaterThan(0);
+      expect([...ackedSubscriptions.values()].filter((on) => !on).length).toBeGreaterThan(0);
     } finally {
       if (server.child.exitCode === null && server.child.signalCode === null) {
         server.child.kill("SIGTERM");

@@ -11,7 +11,7 @@ import { COMPONENT_NODE_DEFAULTS, MemoryPubsubStore, type PubsubStore, type Stor
 import { createTestService, expectOk } from "../../src/util/pubsub/testing.js";
 import { Element } from "../../src/xml/stanza.js";
 import { HeraldPubsubStore } from "../../modules/lib/pubsub/store.js";
-import { pepStore } from "../../modules/lib/pubsub/pep-store.js";
+import { pepLayout, pepStore } from "../../modules/lib/pubsub/pep-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herald-pubsub-store-"));
 const level = new LevelStorage(join(dir, "db"));
@@ -134,6 +134,35 @@ for (const [name, driver] of [["memory", memory], ["leveldb", level]] as const) 
       if (driver instanceof LevelStorage) expect(driver.commitStats.batches - batches).toBeLessThan(32);
     });
 
+    it.each([
+      ["the component's layout", (d: StorageDriver, svc: string) => new HeraldPubsubStore({ nodes: d.keyval("ps.test", "n"), subscriptions: d.map("ps.test", "s"), items: d.archive("ps.test", "i") }, { prefix: `${svc}/`, writeBehind: true })],
+      ["PEP's layout", (d: StorageDriver, svc: string) => new HeraldPubsubStore(pepLayout({ openMap: (m) => d.map("ps.test", m), openArchive: (m) => d.archive("ps.test", m) }, svc), { writeBehind: true })],
+    ])("write-behind: subscription writes queue and go out in rounds; loads see them; durable() tells when they are stored (%s)", async (_name, open) => {
+      const n = node();
+      const svc = `wbs${seq}`;
+      const wb = open(driver, svc);
+      const sub = (i: number) => ({ jid: `s${i}@x/r`, subid: `id${i}`, state: "subscribed" as const, options: { deliver: true, includeBody: false }, created: i });
+      const mark = wb.mark();
+      const batches = driver instanceof LevelStorage ? driver.commitStats.batches : 0;
+      await Promise.all(Array.from({ length: 64 }, (_, i) => wb.saveSubscription(n, sub(i))));
+      await Promise.all(Array.from({ length: 16 }, (_, i) => wb.deleteSubscription(n, `id${i * 4}`)));
+      if (driver instanceof LevelStorage) expect(wb.busy).toBe(true); // accepted, not yet synced
+      expect(wb.mark()).toBe(mark + 80);
+      const expected = Array.from({ length: 64 }, (_, i) => i)
+        .filter((i) => i % 4 !== 0)
+        .map((i) => `id${i}`)
+        .sort();
+      // A load waits for the node's queue: it sees every write queued before it, deletions included.
+      expect((await wb.loadSubscriptions(n)).map((s) => s.subid).sort()).toEqual(expected);
+      await wb.durable(mark);
+      expect(wb.busy).toBe(false);
+      // Stored: another store over the same driver, writing through, reads them.
+      const through = open(driver, svc);
+      expect((await through.loadSubscriptions(n)).map((s) => s.subid).sort()).toEqual(expected);
+      // The first write went out alone, the others together: far fewer synced batches than writes.
+      if (driver instanceof LevelStorage) expect(driver.commitStats.batches - batches).toBeLessThan(16);
+    });
+
     it("the service runs on it: publish, subscribe, retrieve", async () => {
       const t = createTestService({}, { store: storeOn(driver, `svc${++seq}/`) });
       expectOk(await t.service.create("n", "o@x"));
@@ -167,6 +196,29 @@ describe("HeraldPubsubStore write-behind on a failing database", () => {
     await wb.appendItem("n", item("kept", 2));
     await wb.durable(again);
     expect(ids(await wb.listItems("n"))).toEqual(["kept"]);
+    await broken.close();
+  });
+
+  it("durable() rejects and written() is false for subscription writes that could not be stored", async () => {
+    const broken = new LevelStorage(join(dir, "broken-subs"));
+    await broken.open();
+    const wb = new HeraldPubsubStore(
+      { nodes: broken.keyval("ps.test", "n"), subscriptions: broken.map("ps.test", "s"), items: broken.archive("ps.test", "i") },
+      { writeBehind: true },
+    );
+    await broken.close();
+    const sub = { jid: "a@b/r", subid: "s1", state: "subscribed" as const, options: { deliver: true, includeBody: false }, created: 1 };
+    const mark = wb.mark();
+    await wb.saveSubscription("n", sub);
+    const gate = wb.written();
+    expect(gate).toBeDefined();
+    await expect(wb.durable(mark)).rejects.toThrow();
+    expect(await gate).toBe(false);
+    await broken.open();
+    const again = wb.mark();
+    await wb.saveSubscription("n", { ...sub, subid: "s2" });
+    await wb.durable(again);
+    expect((await wb.loadSubscriptions("n")).map((s) => s.subid)).toEqual(["s2"]);
     await broken.close();
   });
 });

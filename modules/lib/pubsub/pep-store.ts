@@ -36,6 +36,11 @@ export function pepLayout(storage: PepStorage, username: string): PubsubLayout {
     setNode: (node, value) => nodes.set(username, node, value),
     subscriptions: subscriptionsOf,
     setSubscription: (node, subid, value) => subscriptions.set(username, key(node, subid), value),
+    setSubscriptions: (node, entries) =>
+      subscriptions.setMany(
+        username,
+        entries.map(([subid, value]) => [key(node, subid), value]),
+      ),
     async clearSubscriptions(node) {
       const subids = [...(await subscriptionsOf(node)).keys()];
       if (subids.length > 0) await subscriptions.setMany(username, subids.map((subid) => [key(node, subid), undefined]));

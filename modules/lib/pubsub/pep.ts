@@ -77,6 +77,11 @@ export interface PepRecipientOptions {
    * `config` is the node's configuration at the event (a deleted node has no other).
    */
   mayReceive(node: string, jid: string, config: Readonly<NodeConfig>, deleted: boolean): Promise<boolean>;
+  /**
+   * The available resources (full JIDs) of an account registered by its bare JID that want `node`,
+   * when known (a local account: its resources' own caps); undefined or empty when not known.
+   */
+  resourcesWanting?(bare: string, node: string): string[] | undefined;
 }
 
 /**
@@ -94,11 +99,24 @@ export function pepRecipients(opts: PepRecipientOptions): (event: PubsubEvent) =
     const wanting = opts.interested(event.node).filter((jid) => !have.has(jid));
     if (wanting.length === 0) return out;
     const allowed = await Promise.all(wanting.map((jid) => opts.mayReceive(event.node, jid, event.config, event.kind === "delete")));
-    const extra = wanting.filter((_, i) => allowed[i]);
-    // A local contact registered by its bare JID (from its own caps answer) gets one copy, not a
-    // second one beside the copies its resources receive.
+    const extra: string[] = [];
+    for (const [i, jid] of wanting.entries()) {
+      if (!allowed[i]) continue;
+      // A local contact registered by its bare JID (from its own resources' caps): the notification
+      // goes to those of its resources that want the node (XEP-0163 §4.3.2), not to the bare JID,
+      // which would reach the others too.
+      const resources = jid === jidBare(jid) ? opts.resourcesWanting?.(jid, event.node) : undefined;
+      if (resources && resources.length > 0) extra.push(...resources.filter((r) => !have.has(r)));
+      else extra.push(jid);
+    }
+    // One copy per resource: a bare JID left gets none beside the copies its resources receive.
     const full = new Set([...have, ...extra].filter((jid) => jid !== jidBare(jid)).map((jid) => jidBare(jid)));
-    for (const jid of extra) if (jid !== jidBare(jid) || !full.has(jid)) out.push({ jid, subids: [] });
+    const added = new Set<string>();
+    for (const jid of extra) {
+      if (added.has(jid) || (jid === jidBare(jid) && full.has(jid))) continue;
+      added.add(jid);
+      out.push({ jid, subids: [] });
+    }
     return out;
   };
 }

@@ -14,6 +14,9 @@
 // arrived while the previous round was being synced). Reads and other item writes of a node wait
 // for its queue first (read your writes). The caller learns of durability through mark()/durable():
 // mod_pubsub sends a publish's IQ result, and its notifications, only once durable() resolved.
+// Subscription writes (subscribe, unsubscribe, options, owner changes) are written behind the same
+// way: a node's queued subscription writes go out as one synced setMany per round, so subscribers
+// arriving together share a sync instead of each holding the node's lock across its own.
 
 import type { ItemDeleteQuery, ItemListQuery, NodeRecord, PubsubStore, StoredItem, SubscriptionRecord } from "../../../src/util/pubsub/index.js";
 import { isItemNotFound, type AppendOptions, type ArchiveItem, type ArchiveQuery, type ArchiveStore, type Json, type KeyvalStore, type MapStore } from "../../../src/storage/types.js";
@@ -44,6 +47,8 @@ export interface PubsubLayout {
   setNode(node: string, value: Json | undefined): Promise<void>;
   subscriptions(node: string): Promise<Map<string, Json>>;
   setSubscription(node: string, subid: string, value: Json | undefined): Promise<void>;
+  /** Several subscription writes of one node in one atomic, durable write (undefined deletes; later entries win). */
+  setSubscriptions(node: string, entries: Array<[subid: string, value: Json | undefined]>): Promise<void>;
   clearSubscriptions(node: string): Promise<void>;
   items(node: string): NodeItems;
 }
@@ -60,6 +65,7 @@ export function componentLayout(stores: PubsubStores, prefix = ""): PubsubLayout
     setNode: (node, value) => stores.nodes.set(key(node), value),
     subscriptions: (node) => stores.subscriptions.getAll(key(node)),
     setSubscription: (node, subid, value) => stores.subscriptions.set(key(node), subid, value),
+    setSubscriptions: (node, entries) => stores.subscriptions.setMany(key(node), entries),
     clearSubscriptions: (node) => stores.subscriptions.clear(key(node)),
     items(node) {
       const k = key(node);
@@ -80,20 +86,71 @@ export function componentLayout(stores: PubsubStores, prefix = ""): PubsubLayout
 /** The store names a component uses (Prosody: pubsub_nodes / pubsub_<node> archives). */
 export const STORE_NAMES = { nodes: "pubsub_nodes", subscriptions: "pubsub_subscriptions", items: "pubsub_items" } as const;
 
-interface QueuedAppend {
-  value: Json;
-  options: AppendOptions;
-  keep: number | undefined;
+/** A queued write: its ticket (mark/durable) and how to settle the caller's promise. */
+interface Queued {
   ticket: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
-interface NodeQueue {
-  items: QueuedAppend[];
-  /** Settles once the newest queued item is written (or failed): every earlier one has settled too. */
-  last: Promise<void>;
-  running: boolean;
+interface QueuedAppend extends Queued {
+  value: Json;
+  options: AppendOptions;
+  keep: number | undefined;
+}
+
+interface QueuedSubscription extends Queued {
+  subid: string;
+  value: Json | undefined;
+}
+
+/**
+ * Per-node queues whose writes go out in rounds: while one round is being written, the entries
+ * queued meanwhile wait, and the next round writes (up to) all of them at once.
+ */
+class RoundQueues<E extends Queued> {
+  private readonly queues = new Map<string, { entries: E[]; last: Promise<void>; running: boolean }>();
+
+  constructor(
+    /** Write one round; it succeeds or fails as a whole. */
+    private readonly write: (node: string, round: E[]) => Promise<unknown>,
+    /** How many of the queued entries the next round takes (at least 1). */
+    private readonly take: (queued: E[]) => number,
+    private readonly settle: (round: E[], error?: unknown) => void,
+  ) {}
+
+  /** Resolves once everything queued for the node so far has been written (or failed). */
+  async settled(node: string): Promise<void> {
+    const q = this.queues.get(node);
+    if (q) await q.last;
+  }
+
+  /** Queue an entry; `settled` is its write's promise, never rejecting. */
+  push(node: string, entry: E, settled: Promise<void>): void {
+    let q = this.queues.get(node);
+    if (!q) {
+      q = { entries: [], last: Promise.resolve(), running: false };
+      this.queues.set(node, q);
+    }
+    q.entries.push(entry);
+    q.last = settled;
+    if (!q.running) void this.flush(node, q);
+  }
+
+  private async flush(node: string, q: { entries: E[]; running: boolean }): Promise<void> {
+    q.running = true;
+    while (q.entries.length > 0) {
+      const round = q.entries.splice(0, this.take(q.entries));
+      try {
+        await this.write(node, round);
+        this.settle(round);
+      } catch (error) {
+        this.settle(round, error ?? new Error("write failed"));
+      }
+    }
+    q.running = false;
+    if (this.queues.get(node) === q && q.entries.length === 0) this.queues.delete(node);
+  }
 }
 
 /** Failed tickets remembered for durable() (failures are rare: a disk or database error). */
@@ -107,8 +164,33 @@ interface StoredValue {
 export class HeraldPubsubStore implements PubsubStore {
   private readonly layout: PubsubLayout;
   private readonly writeBehind: boolean;
-  private readonly queues = new Map<string, NodeQueue>();
-  /** Tickets of queued appends not yet written, with their promise. */
+  /** Items, per node: a round is the queued appends with the same `keep`, in one appendMany. */
+  private readonly itemQueues = new RoundQueues<QueuedAppend>(
+    (node, round) => {
+      const keep = round[0].keep;
+      return this.layout.items(node).appendMany(
+        round.map((g) => ({ value: g.value, options: g.options })),
+        keep === undefined ? {} : { keep },
+      );
+    },
+    (queued) => {
+      let n = 1;
+      while (n < queued.length && queued[n].keep === queued[0].keep) n++;
+      return n;
+    },
+    (round, error) => this.settle(round, error),
+  );
+  /** Subscription writes, per node: a round is everything queued, in one setMany. */
+  private readonly subscriptionQueues = new RoundQueues<QueuedSubscription>(
+    (node, round) =>
+      this.layout.setSubscriptions(
+        node,
+        round.map((g) => [g.subid, g.value]),
+      ),
+    (queued) => queued.length,
+    (round, error) => this.settle(round, error),
+  );
+  /** Tickets of queued writes (items and subscriptions) not yet written, with their promise. */
   private readonly unsettled = new Map<number, Promise<void>>();
   private readonly failed: Array<{ ticket: number; error: unknown }> = [];
   private ticket = 0;
@@ -124,7 +206,7 @@ export class HeraldPubsubStore implements PubsubStore {
     return this.ticket;
   }
 
-  /** Are items queued and not yet written? */
+  /** Are writes queued and not yet written? */
   get busy(): boolean {
     return this.unsettled.size > 0;
   }
@@ -154,60 +236,53 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   /** Wait for the node's queued items (before reading or changing its items). */
-  private async settled(node: string): Promise<void> {
-    const q = this.queues.get(node);
-    if (q) await q.last;
+  private settled(node: string): Promise<void> {
+    return this.itemQueues.settled(node);
   }
 
-  private enqueue(k: string, value: Json, options: AppendOptions, keep: number | undefined): void {
-    let q = this.queues.get(k);
-    if (!q) {
-      q = { items: [], last: Promise.resolve(), running: false };
-      this.queues.set(k, q);
-    }
+  /** Wait for the node's queued subscription writes (before reading or clearing its subscriptions). */
+  private subscriptionsSettled(node: string): Promise<void> {
+    return this.subscriptionQueues.settled(node);
+  }
+
+  /** A new ticket and the promise of its write; `settled` never rejects. */
+  private track<T extends Queued>(
+    make: (ticket: number, resolve: () => void, reject: (err: unknown) => void) => T,
+  ): { entry: T; settled: Promise<void> } {
     const ticket = ++this.ticket;
-    let entry!: QueuedAppend;
+    let entry!: T;
     const written = new Promise<void>((resolve, reject) => {
-      entry = { value, options, keep, ticket, resolve, reject };
+      entry = make(ticket, resolve, reject);
     });
-    const settledOne = written.then(
+    const settled = written.then(
       () => undefined,
       () => undefined,
     );
-    this.unsettled.set(ticket, settledOne);
-    q.items.push(entry);
-    q.last = settledOne;
-    if (!q.running) void this.flush(k, q);
+    this.unsettled.set(ticket, settled);
+    return { entry, settled };
   }
 
-  /** Write a node's queue in rounds: all items queued meanwhile (with the same keep) in one appendMany. */
-  private async flush(k: string, q: NodeQueue): Promise<void> {
-    q.running = true;
-    while (q.items.length > 0) {
-      const keep = q.items[0].keep;
-      let n = 1;
-      while (n < q.items.length && q.items[n].keep === keep) n++;
-      const group = q.items.splice(0, n);
-      try {
-        await this.layout.items(k).appendMany(
-          group.map((g) => ({ value: g.value, options: g.options })),
-          keep === undefined ? {} : { keep },
-        );
-        for (const g of group) {
-          this.unsettled.delete(g.ticket);
-          g.resolve();
-        }
-      } catch (error) {
-        for (const g of group) {
-          this.failed.push({ ticket: g.ticket, error });
-          this.unsettled.delete(g.ticket);
-          g.reject(error);
-        }
-        if (this.failed.length > FAILED_MAX) this.failed.splice(0, this.failed.length - FAILED_MAX);
+  /** Settle written (error undefined) or failed entries of either queue. */
+  private settle(entries: Queued[], error?: unknown): void {
+    for (const g of entries) {
+      this.unsettled.delete(g.ticket);
+      if (error === undefined) g.resolve();
+      else {
+        this.failed.push({ ticket: g.ticket, error });
+        g.reject(error);
       }
     }
-    q.running = false;
-    if (this.queues.get(k) === q && q.items.length === 0) this.queues.delete(k);
+    if (this.failed.length > FAILED_MAX) this.failed.splice(0, this.failed.length - FAILED_MAX);
+  }
+
+  private enqueueSubscription(node: string, subid: string, value: Json | undefined): void {
+    const { entry, settled } = this.track((ticket, resolve, reject) => ({ subid, value, ticket, resolve, reject }));
+    this.subscriptionQueues.push(node, entry, settled);
+  }
+
+  private enqueue(node: string, value: Json, options: AppendOptions, keep: number | undefined): void {
+    const { entry, settled } = this.track((ticket, resolve, reject) => ({ value, options, keep, ticket, resolve, reject }));
+    this.itemQueues.push(node, entry, settled);
   }
 
   listNodes(): Promise<string[]> {
@@ -225,6 +300,7 @@ export class HeraldPubsubStore implements PubsubStore {
 
   async deleteNode(node: string): Promise<void> {
     await this.settled(node);
+    await this.subscriptionsSettled(node);
     // XEP-0060 §8.4.1: items leave storage before the node itself.
     await this.layout.items(node).delete();
     await this.layout.clearSubscriptions(node);
@@ -232,15 +308,18 @@ export class HeraldPubsubStore implements PubsubStore {
   }
 
   async loadSubscriptions(node: string): Promise<SubscriptionRecord[]> {
+    await this.subscriptionsSettled(node);
     const all = await this.layout.subscriptions(node);
     return [...all.values()] as unknown as SubscriptionRecord[];
   }
 
   async saveSubscription(node: string, subscription: SubscriptionRecord): Promise<void> {
+    if (this.writeBehind) return this.enqueueSubscription(node, subscription.subid, subscription as unknown as Json);
     await this.layout.setSubscription(node, subscription.subid, subscription as unknown as Json);
   }
 
   async deleteSubscription(node: string, subid: string): Promise<void> {
+    if (this.writeBehind) return this.enqueueSubscription(node, subid, undefined);
     await this.layout.setSubscription(node, subid, undefined);
   }
 
