@@ -97,10 +97,11 @@ export class PeerQueues {
     if (q.waiting) return;
     q.waiting = true;
     const queue = q;
-    void wait.then(() => {
+    const resume = () => {
       queue.waiting = false;
       this.release(queue);
-    });
+    };
+    void wait.then(resume, resume);
   };
 
   private hold(q: Queue, stanza: Element): void {
