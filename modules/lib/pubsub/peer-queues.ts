@@ -105,7 +105,7 @@ export class PeerQueues {
   };
 
   private hold(q: Queue, stanza: Element): void {
-    const bytes = serialize(stanza).length;
+    const bytes = approximateSize(stanza);
     q.held.push({ stanza, bytes });
     q.bytes += bytes;
     this.stats.held++;
@@ -133,4 +133,29 @@ export class PeerQueues {
     q.bytes = 0;
     for (const { stanza } of held) void this.post(stanza);
   }
+}
+
+/** Serialized sizes of child elements, measured once: a fan-out's messages share their payload. */
+const childSizes = new WeakMap<Element, number>();
+
+/**
+ * About the size of `stanza` serialized (escaping aside), without serializing it again for every
+ * recipient: its own name and attributes, and each child element's size, measured once.
+ */
+function approximateSize(stanza: Element): number {
+  let n = 2 * stanza.name.length + 5;
+  for (const k in stanza.attrs) n += k.length + stanza.attrs[k].length + 4;
+  for (const c of stanza.children) {
+    if (typeof c === "string") {
+      n += c.length;
+      continue;
+    }
+    let size = childSizes.get(c);
+    if (size === undefined) {
+      size = serialize(c).length;
+      childSizes.set(c, size);
+    }
+    n += size;
+  }
+  return n;
 }
