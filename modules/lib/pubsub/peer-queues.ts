@@ -38,7 +38,9 @@ interface Queue {
   readonly domain: string;
   /** Waiting for the peer to read (a wait from the router is pending). */
   waiting: boolean;
+  /** What waits, from `head` on (taken from the front without shifting a long array). */
   held: Array<{ stanza: Element; bytes: number }>;
+  head: number;
   bytes: number;
 }
 
@@ -74,13 +76,14 @@ export class PeerQueues {
   /** Stanzas waiting for their server, over every server. */
   get waiting(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.held.length;
+    for (const q of this.queues.values()) n += q.held.length - q.head;
     return n;
   }
 
   /** Stanzas waiting for one server. */
   waitingFor(domain: string): number {
-    return this.queues.get(domain)?.held.length ?? 0;
+    const q = this.queues.get(domain);
+    return q ? q.held.length - q.head : 0;
   }
 
   private post(stanza: Element): Promise<void> {
@@ -91,7 +94,7 @@ export class PeerQueues {
   private readonly congested = (domain: string, wait: Promise<void>): void => {
     let q = this.queues.get(domain);
     if (!q) {
-      q = { domain, waiting: false, held: [], bytes: 0 };
+      q = { domain, waiting: false, held: [], head: 0, bytes: 0 };
       this.queues.set(domain, q);
     }
     if (q.waiting) return;
@@ -111,25 +114,34 @@ export class PeerQueues {
     this.stats.held++;
     if (q.bytes > this.limit) {
       this.stats.overflows++;
-      this.opts.onOverflow?.(q.domain, q.held.length, q.bytes);
+      this.opts.onOverflow?.(q.domain, q.held.length - q.head, q.bytes);
       this.flush(q);
     }
   }
 
   /** The peer has caught up: send what waits, in order, until it is congested again. */
   private release(q: Queue): void {
-    while (q.held.length && !q.waiting) {
-      const { stanza, bytes } = q.held.shift()!;
+    while (q.head < q.held.length && !q.waiting) {
+      const { stanza, bytes } = q.held[q.head];
+      q.held[q.head++] = undefined as never;
       q.bytes -= bytes;
       void this.post(stanza);
+    }
+    if (q.head === q.held.length) {
+      q.held = [];
+      q.head = 0;
+    } else if (q.head > 1024 && q.head * 2 > q.held.length) {
+      q.held = q.held.slice(q.head);
+      q.head = 0;
     }
     if (!q.waiting && this.queues.get(q.domain) === q) this.queues.delete(q.domain);
   }
 
   /** Over the limit: everything held goes out now, in order, whatever the peer's state. */
   private flush(q: Queue): void {
-    const held = q.held;
+    const held = q.held.slice(q.head);
     q.held = [];
+    q.head = 0;
     q.bytes = 0;
     for (const { stanza } of held) void this.post(stanza);
   }
