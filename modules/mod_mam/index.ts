@@ -4,7 +4,8 @@
 // Archiving: what a local client sends (`pre-message/*`, priority 0) goes into the sender's
 // archive; what arrives for an account (`message/bare`, `message/full`, priority 0, before carbons
 // at -0.5 and delivery at -1) into the recipient's, whether it is delivered, copied by carbons or
-// kept offline, so it is archived exactly once per account. Which messages: ./archiving.ts
+// kept offline, so it is archived exactly once per account (also when stream management hands on
+// what a session never acknowledged: see `archivedBefore`). Which messages: ./archiving.ts
 // (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
 // message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
 // be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
@@ -46,7 +47,7 @@ import {
   queryFormReply,
   resultMessage,
 } from "../lib/mam/protocol.js";
-import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
+import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, stanzaIdBy, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
 import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
 import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
@@ -197,6 +198,22 @@ export default defineModule({
       module.hook(`pre-message/${t}`, stripOutbound, -1);
     }
 
+    /**
+     * A message this host hands on again after one of the account's sessions had it (stream
+     * management's unacknowledged messages of a session that was not resumed, routed to the bare
+     * JID) carries the <stanza-id/> this module gave it then. It goes on with that id and is not
+     * archived a second time. Trusted only from this host itself (XEP-0359 §3: anything from a
+     * client, a component or another server loses such ids) and only when the archive holds that id.
+     */
+    const archivedBefore = async (ev: StanzaEvent, username: string, ownBare: string): Promise<boolean> => {
+      const origin = ev.origin;
+      if (origin.type !== "local" || !("host" in origin) || origin.host !== module.host) return false;
+      const id = stanzaIdBy(ev.stanza, ownBare);
+      if (id === undefined) return false;
+      await writer.settled(username);
+      return (await store.get(username, id)) !== undefined;
+    };
+
     // What arrives for an account of this host: archived (together with the sender's write of a
     // message sent from here) before anything delivers it.
     const inbound = async (ev: StanzaEvent) => {
@@ -208,6 +225,8 @@ export default defineModule({
         const username = jidNode(to);
         if (username === undefined) return undefined;
         const ownBare = jidBare(to);
+        // Archived already, on its way to one of the account's sessions: goes on as it is.
+        if (await archivedBefore(ev, username, ownBare)) return undefined;
         ev.stanza = withoutStanzaIdsBy(ev.stanza, ownBare);
         if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
         const from = ev.stanza.attrs.from;
