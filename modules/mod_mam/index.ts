@@ -15,6 +15,10 @@
 // own write it waits for with (one sync for both); see `inFlight` below. A write that fails is logged
 // and the message goes on without that stanza id.
 //
+// Each message written fires `archive-message-added` { origin, username, id, stanza, incoming }
+// (Prosody's event; mod_cloud_notify wakes devices with it); a message for the account fires it
+// before it is delivered.
+//
 // Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
 // before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
 //
@@ -30,6 +34,7 @@
 
 import { defineModule, type IqHandler, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import type { EventSpec } from "../../src/events/bus.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
@@ -142,6 +147,13 @@ export default defineModule({
       return { id, written: writer.write(username, () => store.append(username, value, { id, when, with: peer })) };
     };
 
+    /** `archive-message-added` (Prosody's event): a handler's failure is logged by the bus and disturbs nothing else. */
+    const announce = (added: ArchiveMessageAdded): Promise<void> =>
+      module.fire("archive-message-added", added).then(
+        () => undefined,
+        () => undefined,
+      );
+
     // A sent message's write into the sender's archive runs while the message goes on to its
     // recipient; whatever delivers it first waits for that write: the recipient's archive step when
     // the recipient is an account of a host of this server with mod_mam (both writes then share a
@@ -164,6 +176,8 @@ export default defineModule({
       if (started === undefined) return undefined;
       ev.stanza = withStanzaId(ev.stanza, own, started.id);
       inFlight.writes.set(ev.stanza, started.written);
+      const added: ArchiveMessageAdded = { origin, username: origin.username, id: started.id, stanza: ev.stanza, incoming: false };
+      void started.written.then((ok) => (ok ? announce(added) : undefined));
       return undefined;
     };
     /** Wait for the sender's write of this stanza; without it (it failed) the sender's stanza-id goes. */
@@ -231,7 +245,11 @@ export default defineModule({
         if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
         const from = ev.stanza.attrs.from;
         const started = await startArchive(username, from === undefined ? ownBare : jidBare(from), ev.stanza);
-        if (started !== undefined && (await started.written)) ev.stanza = withStanzaId(ev.stanza, ownBare, started.id);
+        if (started !== undefined && (await started.written)) {
+          ev.stanza = withStanzaId(ev.stanza, ownBare, started.id);
+          // Before anything delivers it: a handler sees the account's sessions as delivery will.
+          await announce({ origin: ev.origin, username, id: started.id, stanza: ev.stanza, incoming: true });
+        }
         return undefined;
       } finally {
         await senderWrite;
@@ -320,6 +338,30 @@ export default defineModule({
     }
   },
 });
+
+/** Data of `archive-message-added`. */
+export interface ArchiveMessageAdded {
+  /** Where the message came from (the sender's session for a sent message). */
+  origin: StanzaEvent["origin"];
+  /** The account whose archive it is in. */
+  username: string;
+  /** Its archive id (the <stanza-id/> it carries on). */
+  id: string;
+  /** The message as it goes on, with that <stanza-id/>. */
+  stanza: Element;
+  /** true: a message for the account; false: one the account sent. */
+  incoming: boolean;
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /**
+     * A message is written (synced) into an account's archive (Prosody's event name). For a message
+     * to the account, fired before anything delivers it.
+     */
+    "archive-message-added": EventSpec<ArchiveMessageAdded, never>;
+  }
+}
 
 /** A user's archive as the pager sees it. */
 function userSource(store: ArchiveStore<Json>, username: string): ArchiveSource<Json> {
