@@ -4,7 +4,8 @@
 // in the account's archive already (mod_mam archived them on their way to the session): they must
 // go on with that archive's <stanza-id/>, not be archived a second time. Real sockets, a real
 // client that enables XEP-0198, receives, does not acknowledge and drops its TCP connection.
-// Both tests failed before: each message was in the archive twice, under two ids.
+// The first two failed before: each message was in the archive twice, under two ids. The third
+// failed before: the archive query's result messages were stored offline and handed out again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/harness.js";
 import type { RawClient } from "../helpers/xmpp-client.js";
@@ -26,7 +27,7 @@ VirtualHost "localhost"
 
 let ts: TestServer;
 beforeAll(async () => {
-  ts = await startTestServer({ config: CONFIG, users: ["alice", "bob", "carol"] });
+  ts = await startTestServer({ config: CONFIG, users: ["alice", "bob", "carol", "dave"] });
 });
 afterAll(() => ts?.stop());
 
@@ -123,6 +124,35 @@ describe("unacknowledged messages of a session that is not resumed", () => {
     const q = await mamQuery(desktop, queryIq({}));
     expect(q.ids).toEqual([id]);
     desktop.close();
+    bob.close();
+  });
+
+  it("archive query results the session never acknowledged are not handed on (they are in the archive)", async () => {
+    const bob = await login("bob", "desk3");
+    const offline = ts.server.storage.archive("localhost", "offline");
+    // Two messages for Dave while he is away, archived (and stored offline).
+    bob.send("<message to='dave@localhost' type='chat' id='d1'><body>one</body></message>");
+    bob.send("<message to='dave@localhost' type='chat' id='d2'><body>two</body></message>");
+    await waitUntil(async () => (await offline.count("dave")) === 2, 10000, "two offline messages");
+    const phone = await login("dave", "phone");
+    phone.send(`<enable xmlns='${SM}' resume='true'/>`);
+    expect((await nextNotR(phone)).name).toBe("enabled");
+    // Without presence offline storage keeps its two; the phone reads the archive instead.
+    const q = await mamQuery(phone, queryIq({}));
+    expect(q.bodies).toEqual(["one", "two"]);
+    // One more message reaches the phone, and it acknowledges nothing before its connection is lost.
+    bob.send("<message to='dave@localhost/phone' type='chat' id='d3'><body>three</body></message>");
+    for (;;) {
+      const el = await nextNotR(phone);
+      if (el.name === "message" && el.attrs.id === "d3") break;
+    }
+    phone.socket.destroy();
+    await waitUntil(() => ts.server.hosts.get("localhost")!.session("dave", "phone") === undefined, 15000, "the phone's session to end");
+    // The message goes on (offline storage: Dave has no other session); the query results do not.
+    await waitUntil(async () => (await offline.count("dave")) >= 3, 10000, "the unacknowledged message in offline storage");
+    const stored = (await offline.find("dave")).map((i) => JSON.stringify(i.value));
+    expect(stored.filter((v) => v.includes("urn:xmpp:mam:2"))).toEqual([]);
+    expect(stored).toHaveLength(3);
     bob.close();
   });
 });
