@@ -12,6 +12,9 @@
 // text `push_notification_important_body`, "New Message!"). They go
 //  - to every registration of an account when a message for it goes to offline storage
 //    (`message/offline/handle`, fired by mod_message, hooked before mod_offline);
+//  - with mod_mam, to the registrations not held by any of the account's sessions when a message
+//    for an account with sessions online is archived (`archive-message-added`, as Prosody): a
+//    phone whose session is gone hears of what the desktop receives, and syncs from the archive;
 //  - to the registration of a session that stream management has hibernated (Prosody's events
 //    `smacks-hibernation-start` { origin | session, queue? }, `smacks-hibernation-stanza-queued`
 //    { origin | session, stanza }, `smacks-hibernation-end` { resumed | origin | session }), for the
@@ -203,13 +206,16 @@ export default defineModule({
       });
     };
 
-    /** Notify the account's registrations (or only `only`) of a message, one at a time, in order. */
-    const notify = (username: string, stanza: Element | undefined, only?: string) => {
+    /**
+     * Notify the account's registrations (or only `only`: one identifier, or those it accepts) of a
+     * message, one at a time, in order.
+     */
+    const notify = (username: string, stanza: Element | undefined, only?: string | ((id: string) => boolean)) => {
       void pushChain
         .run(username, async () => {
           const regs = await load(username);
           for (const [id, reg] of Object.entries(regs)) {
-            if (only !== undefined && id !== only) continue;
+            if (typeof only === "string" ? id !== only : only !== undefined && !only(id)) continue;
             if (stanza) {
               const done = pushed.get(stanza) ?? new Set<string>();
               if (done.has(id)) continue;
@@ -232,6 +238,27 @@ export default defineModule({
       },
       1,
     );
+
+    // A message archived for an account with someone online (mod_mam's `archive-message-added`,
+    // fired once the message is written and before it is delivered): the devices whose session is
+    // gone (the phone, while the desktop is online) are woken to fetch it from the archive, as
+    // Prosody does. Not the registrations of the account's current sessions: a connected one gets
+    // the message, a hibernated one is notified of what is queued for it (below). With nobody
+    // online, or nobody to take the message now, offline storage's path above notifies.
+    module.hook("archive-message-added", ({ username, stanza, incoming }) => {
+      if (!incoming || stanza.name !== "message") return undefined;
+      const sessions = module.sessionsOf(username);
+      if (sessions.length === 0) return undefined;
+      const to = stanza.attrs.to;
+      if (recipients(module, stanza, sessions, username, to !== undefined && jidResource(to) !== undefined).length === 0) return undefined;
+      const attached = new Set<string>();
+      for (const s of sessions) {
+        const id = s.data.get(module.name);
+        if (typeof id === "string") attached.add(id);
+      }
+      notify(username, stanza, (id) => !attached.has(id));
+      return undefined;
+    });
 
     // ---- sessions hibernated by stream management ----
 

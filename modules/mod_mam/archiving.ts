@@ -49,14 +49,22 @@ export function shouldArchive(stanza: Element): { archive: boolean; reason: Arch
   return { archive: false, reason: "default" };
 }
 
+const isStanzaIdBy = (c: Element | string, byBare: string): c is Element =>
+  typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS_STANZA_ID && c.attrs.by !== undefined && jidPrep(c.attrs.by) === byBare;
+
+/** The id of the stanza's <stanza-id/> by `byBare` (the first, when there are several). */
+export function stanzaIdBy(stanza: Element, byBare: string): string | undefined {
+  const c = stanza.children.find((c) => isStanzaIdBy(c, byBare));
+  return c === undefined || typeof c === "string" ? undefined : c.attrs.id;
+}
+
 /**
  * XEP-0359 §3: a <stanza-id/> whose `by` is this archive's JID can only be trusted when this
  * server put it there, so any that arrive with the message are removed. A copy when something
  * is removed; the stanza itself otherwise.
  */
 export function withoutStanzaIdsBy(stanza: Element, byBare: string): Element {
-  const ours = (c: Element | string) =>
-    typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS_STANZA_ID && c.attrs.by !== undefined && jidPrep(c.attrs.by) === byBare;
+  const ours = (c: Element | string) => isStanzaIdBy(c, byBare);
   if (!stanza.children.some(ours)) return stanza;
   const out = stanza.shallowClone();
   out.children = stanza.children.filter((c) => !ours(c));

@@ -4,7 +4,8 @@
 // Archiving: what a local client sends (`pre-message/*`, priority 0) goes into the sender's
 // archive; what arrives for an account (`message/bare`, `message/full`, priority 0, before carbons
 // at -0.5 and delivery at -1) into the recipient's, whether it is delivered, copied by carbons or
-// kept offline, so it is archived exactly once per account. Which messages: ./archiving.ts
+// kept offline, so it is archived exactly once per account (also when stream management hands on
+// what a session never acknowledged: see `archivedBefore`). Which messages: ./archiving.ts
 // (Prosody's rules); whose: the account's preferences (./prefs.ts, XEP-0313 §5.1). An archived
 // message goes on with <stanza-id by='user@host' id='archive id'/>; a <stanza-id/> that claims to
 // be by the account is removed on the way in (XEP-0359 §3), and the sender's own is removed before
@@ -13,6 +14,10 @@
 // after a crash either. The sender's write runs while the message travels to a local recipient, whose
 // own write it waits for with (one sync for both); see `inFlight` below. A write that fails is logged
 // and the message goes on without that stanza id.
+//
+// Each message written fires `archive-message-added` { origin, username, id, stanza, incoming }
+// (Prosody's event; mod_cloud_notify wakes devices with it); a message for the account fires it
+// before it is delivered.
 //
 // Queries (to the own bare JID): XEP-0313 §4 with the data form, XEP-0059 paging, flip-page,
 // before-id/after-id/ids and metadata (urn:xmpp:mam:2#extended); the query form; preferences.
@@ -29,6 +34,7 @@
 
 import { defineModule, type IqHandler, type ModuleApi } from "../../src/modules/api.js";
 import { isClientSession, type StanzaEvent } from "../../src/router/router.js";
+import type { EventSpec } from "../../src/events/bus.js";
 import type { ArchiveStore, Json } from "../../src/storage/types.js";
 import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import { Lru } from "../../src/util/lru.js";
@@ -46,7 +52,7 @@ import {
   queryFormReply,
   resultMessage,
 } from "../lib/mam/protocol.js";
-import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
+import { archivedCopy, archiveValue, DEFAULT_ARCHIVE_STORE, shouldArchive, stanzaIdBy, withoutStanzaIdsBy, withStanzaId } from "./archiving.js";
 import { ArchiveWriter } from "./writer.js";
 import { allows, parsePrefs, policyOf, prefsElement, prefsFromJson, type ArchivePrefs, type Policy } from "./prefs.js";
 import { NS_CHATSTATES, NS_CLIENT } from "../../src/xml/ns.js";
@@ -141,6 +147,13 @@ export default defineModule({
       return { id, written: writer.write(username, () => store.append(username, value, { id, when, with: peer })) };
     };
 
+    /** `archive-message-added` (Prosody's event): a handler's failure is logged by the bus and disturbs nothing else. */
+    const announce = (added: ArchiveMessageAdded): Promise<void> =>
+      module.fire("archive-message-added", added).then(
+        () => undefined,
+        () => undefined,
+      );
+
     // A sent message's write into the sender's archive runs while the message goes on to its
     // recipient; whatever delivers it first waits for that write: the recipient's archive step when
     // the recipient is an account of a host of this server with mod_mam (both writes then share a
@@ -163,6 +176,8 @@ export default defineModule({
       if (started === undefined) return undefined;
       ev.stanza = withStanzaId(ev.stanza, own, started.id);
       inFlight.writes.set(ev.stanza, started.written);
+      const added: ArchiveMessageAdded = { origin, username: origin.username, id: started.id, stanza: ev.stanza, incoming: false };
+      void started.written.then((ok) => (ok ? announce(added) : undefined));
       return undefined;
     };
     /** Wait for the sender's write of this stanza; without it (it failed) the sender's stanza-id goes. */
@@ -197,6 +212,22 @@ export default defineModule({
       module.hook(`pre-message/${t}`, stripOutbound, -1);
     }
 
+    /**
+     * A message this host hands on again after one of the account's sessions had it (stream
+     * management's unacknowledged messages of a session that was not resumed, routed to the bare
+     * JID) carries the <stanza-id/> this module gave it then. It goes on with that id and is not
+     * archived a second time. Trusted only from this host itself (XEP-0359 §3: anything from a
+     * client, a component or another server loses such ids) and only when the archive holds that id.
+     */
+    const archivedBefore = async (ev: StanzaEvent, username: string, ownBare: string): Promise<boolean> => {
+      const origin = ev.origin;
+      if (origin.type !== "local" || !("host" in origin) || origin.host !== module.host) return false;
+      const id = stanzaIdBy(ev.stanza, ownBare);
+      if (id === undefined) return false;
+      await writer.settled(username);
+      return (await store.get(username, id)) !== undefined;
+    };
+
     // What arrives for an account of this host: archived (together with the sender's write of a
     // message sent from here) before anything delivers it.
     const inbound = async (ev: StanzaEvent) => {
@@ -208,11 +239,17 @@ export default defineModule({
         const username = jidNode(to);
         if (username === undefined) return undefined;
         const ownBare = jidBare(to);
+        // Archived already, on its way to one of the account's sessions: goes on as it is.
+        if (await archivedBefore(ev, username, ownBare)) return undefined;
         ev.stanza = withoutStanzaIdsBy(ev.stanza, ownBare);
         if (!shouldArchive(ev.stanza).archive || !(await module.accounts.exists(username))) return undefined;
         const from = ev.stanza.attrs.from;
         const started = await startArchive(username, from === undefined ? ownBare : jidBare(from), ev.stanza);
-        if (started !== undefined && (await started.written)) ev.stanza = withStanzaId(ev.stanza, ownBare, started.id);
+        if (started !== undefined && (await started.written)) {
+          ev.stanza = withStanzaId(ev.stanza, ownBare, started.id);
+          // Before anything delivers it: a handler sees the account's sessions as delivery will.
+          await announce({ origin: ev.origin, username, id: started.id, stanza: ev.stanza, incoming: true });
+        }
         return undefined;
       } finally {
         await senderWrite;
@@ -301,6 +338,30 @@ export default defineModule({
     }
   },
 });
+
+/** Data of `archive-message-added`. */
+export interface ArchiveMessageAdded {
+  /** Where the message came from (the sender's session for a sent message). */
+  origin: StanzaEvent["origin"];
+  /** The account whose archive it is in. */
+  username: string;
+  /** Its archive id (the <stanza-id/> it carries on). */
+  id: string;
+  /** The message as it goes on, with that <stanza-id/>. */
+  stanza: Element;
+  /** true: a message for the account; false: one the account sent. */
+  incoming: boolean;
+}
+
+declare module "../../src/events/bus.js" {
+  interface EventMap {
+    /**
+     * A message is written (synced) into an account's archive (Prosody's event name). For a message
+     * to the account, fired before anything delivers it.
+     */
+    "archive-message-added": EventSpec<ArchiveMessageAdded, never>;
+  }
+}
 
 /** A user's archive as the pager sees it. */
 function userSource(store: ArchiveStore<Json>, username: string): ArchiveSource<Json> {

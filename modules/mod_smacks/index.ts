@@ -27,7 +27,7 @@ import { C2SConnection } from "../../src/net/c2s.js";
 import type { ClientSession } from "../../src/sessions/session.js";
 import { Element, errorReply, NS_STANZAS } from "../../src/xml/stanza.js";
 import { delayElement } from "../lib/im/stored.js";
-import { NS_CARBONS, NS_DELAY } from "../../src/xml/ns.js";
+import { NS_CARBONS, NS_DELAY, NS_MAM } from "../../src/xml/ns.js";
 import type { EventSpec } from "../../src/events/bus.js";
 
 export const NS_SM = "urn:xmpp:sm:3";
@@ -178,7 +178,7 @@ export default defineModule({
     /**
      * Stanzas the client never acknowledged when its session ends: chat and normal messages go to
      * the account (another resource or offline storage; when it refuses them the sender gets an
-     * error), other messages and iq requests are bounced with recipient-unavailable (Prosody's
+     * error) except carbon copies and archive query results, other messages and iq requests are bounced with recipient-unavailable (Prosody's
      * choice), headlines, presence, results and errors are dropped (RFC 6121 §8.5.3.2.1, §8.5.3.2.2).
      */
     const handleUnacked = async (session: ClientSession, items: Unacked[]): Promise<void> => {
@@ -190,6 +190,8 @@ export default defineModule({
           if (type === "headline") continue;
           if (type === undefined || type === "normal" || type === "chat") {
             if (s.getChildByNs(NS_CARBONS)) continue; // a copy of what another resource handled
+            // An archive query's result (XEP-0313 §4.2): for that query only, and in the archive anyway (as Prosody).
+            if (s.getChild("result", NS_MAM)) continue;
             const copy = stamped(item).shallowClone();
             copy.attrs.to = session.bareJid!;
             await module.post(copy);
