@@ -81,7 +81,7 @@ function contextOver(storage: StorageDriver): Bench {
   };
   const replies = new DurableReplies({
     store,
-    broadcaster: { pending: false, idle: async () => undefined },
+    broadcaster: { pending: false, idle: async () => undefined, waitsFor: () => false },
     failure: (request, err) => {
       throw new Error(`not stored: ${String(err)} (${request})`);
     },

@@ -2,8 +2,8 @@
 // hands them to the router. Fan-out is cheap per recipient: the <event/> payload is built once per
 // event and shared by reference, no storage is read, and the posts run concurrently; the returned
 // promise settles once every message has been handed over (or queued for a slow remote server, see
-// below), so a publisher's IQ result follows its notifications (Prosody's order, relied on by the
-// scansion scripts).
+// below), so a publisher's IQ result follows its own notifications (Prosody's order, relied on by the
+// scansion scripts; with the write-behind store, replies.ts asks waitsFor() whether any are waiting).
 //
 // A large fan-out is posted in chunks of `chunk` recipients (stanzas built per chunk); once the
 // fan-outs have taken FANOUT_TURN_MS of a turn of the event loop (writing to the sockets comes on
@@ -29,6 +29,7 @@ import type { Element } from "../../../src/xml/stanza.js";
 import type { Broadcaster, PubsubEvent, Recipient } from "../../../src/util/pubsub/index.js";
 import type { Notifier } from "./notifications.js";
 import { PeerQueues } from "./peer-queues.js";
+import { jidBare } from "../../../src/util/jid.js";
 import type { PostOptions } from "../../../src/router/router.js";
 
 
@@ -88,6 +89,8 @@ export class StanzaBroadcaster implements Broadcaster {
   private chain: Promise<void> | undefined;
   /** Notifications waiting for a slow remote server, per server. */
   readonly peers: PeerQueues;
+  /** Bare JIDs of the recipients of the events on the chain (not yet posted), with their count. */
+  private readonly waiting = new Map<string, number>();
 
   constructor(
     private readonly notifier: Notifier,
@@ -106,7 +109,25 @@ export class StanzaBroadcaster implements Broadcaster {
     const messages = this.build(event);
     const gate = this.opts.gate?.();
     if (gate === undefined && this.chain === undefined) return this.post(messages);
-    this.enqueue(gate, messages.length, async () => this.post(messages));
+    this.enqueue(gate, event.recipients, async () => this.post(messages));
+  }
+
+  /**
+   * Is a notification to `jid`'s account (any of its resources) still waiting to be posted? The
+   * component's replies use it: a requester with none waiting can have its result before the rest of
+   * the fan-out, since its own notifications (Prosody's order: before the result) are already out.
+   */
+  waitsFor(jid: string): boolean {
+    return this.waiting.size > 0 && this.waiting.has(jidBare(jid));
+  }
+
+  private hold(recipients: readonly Recipient[], by: 1 | -1): void {
+    for (const r of recipients) {
+      const bare = jidBare(r.jid);
+      const n = (this.waiting.get(bare) ?? 0) + by;
+      if (n > 0) this.waiting.set(bare, n);
+      else this.waiting.delete(bare);
+    }
   }
 
   /** The messages of one event (or one chunk of its recipients), counted and shown to the taps. */
@@ -128,7 +149,7 @@ export class StanzaBroadcaster implements Broadcaster {
   /** A large fan-out: on the chain, chunk by chunk, yielding once this turn's fan-out time is spent. */
   private notifyInChunks(event: PubsubEvent, chunk: number): Promise<void> {
     const gate = this.opts.gate?.();
-    const run = this.enqueue(gate, event.recipients.length, async () => {
+    const run = this.enqueue(gate, event.recipients, async () => {
       const all = event.recipients;
       for (let at = 0; at < all.length; at += chunk) {
         if (turnSpent()) await nextTurn();
@@ -141,16 +162,18 @@ export class StanzaBroadcaster implements Broadcaster {
   }
 
   /** Run `post` after the events before it and, with a gate, once the writes are durable. */
-  private enqueue(gate: Promise<boolean> | undefined, count: number, post: () => Promise<void>): Promise<void> {
+  private enqueue(gate: Promise<boolean> | undefined, recipients: readonly Recipient[], post: () => Promise<void>): Promise<void> {
+    this.hold(recipients, 1);
     const run = (this.chain ?? Promise.resolve())
       .then(async () => {
         if (gate !== undefined && !(await gate)) {
-          this.opts.onError?.(new Error(`${count} notifications dropped: their item was not stored`));
+          this.opts.onError?.(new Error(`${recipients.length} notifications dropped: their item was not stored`));
           return;
         }
         await post();
       })
-      .catch((err: unknown) => this.opts.onError?.(err));
+      .catch((err: unknown) => this.opts.onError?.(err))
+      .finally(() => this.hold(recipients, -1));
     this.chain = run;
     void run.then(() => {
       if (this.chain === run) this.chain = undefined;

@@ -1,13 +1,17 @@
-import { describe, expect, it } from "vitest";
-import { MemoryStorage } from "../../../src/storage/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { LevelStorage, MemoryStorage } from "../../../src/storage/index.js";
 import { Element } from "../../../src/xml/stanza.js";
 import { StanzaBroadcaster } from "./broadcaster.js";
 import { resultOf, type ProtocolResult } from "./context.js";
 import { Notifier } from "./notifications.js";
 import { DurableReplies } from "./replies.js";
 import { HeraldPubsubStore } from "./store.js";
+import { COMPONENT_NODE_DEFAULTS, type ItemsEvent } from "../../../src/util/pubsub/index.js";
 
-const iq = (id: string) => new Element("iq", { type: "set", id });
+const iq = (id: string, from?: string) => new Element("iq", from === undefined ? { type: "set", id } : { type: "set", id, from });
 const item = (id: string) => ({ id, publisher: "a@b", published: 1, payload: new Element("x", { xmlns: "urn:test" }) });
 
 /**
@@ -101,5 +105,107 @@ describe("DurableReplies", () => {
     await store.durable(0).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 10));
     expect(sent.map((r) => `${r.attrs.type} ${r.attrs.id}`)).toEqual(["error 7"]);
+  });
+
+  describe("a publish's reply and its fan-out", () => {
+    /**
+     * A store and a broadcaster whose fan-out is costly (1 ms of CPU per notification, so a turn of
+     * the event loop posts a chunk or two, as thousands of notifications do); every hand-over and
+     * reply is logged.
+     */
+    async function fanout() {
+      // LevelDB (synced writes): the item is still being written when its notifications are handed over.
+      const dir = mkdtempSync(join(tmpdir(), "herald-replies-"));
+      dirs.push(dir);
+      const storage = new LevelStorage(join(dir, "db"));
+      await storage.open();
+      opened.push(storage);
+      const store = new HeraldPubsubStore(
+        { nodes: storage.keyval("h", "n"), subscriptions: storage.map("h", "s"), items: storage.archive("h", "i") },
+        { writeBehind: true },
+      );
+      const log: string[] = [];
+      const broadcaster = new StanzaBroadcaster(new Notifier({ from: "h", maxItems: 10, nextId: () => "m" }), {
+        post: async (m) => {
+          log.push(`to ${m.attrs.to}`);
+          const start = performance.now();
+          while (performance.now() - start < 1) {
+            // serializing and writing a notification
+          }
+        },
+        gate: () => store.written(),
+        chunk: 2,
+      });
+      const replies = new DurableReplies({ store, broadcaster, failure: (request) => new Element("iq", { type: "error", id: request.attrs.id }), onError: (err) => log.push(`error ${String(err)}`) });
+      /** Publish item `id` (the reply's id too); resolves once the reply is handed back (not sent). */
+      const start = (from: string, subscribers: string[], id = "p") =>
+        answer(
+          replies,
+          iq(id, from),
+          async () => {
+            await store.appendItem("n", item(id));
+            const event: ItemsEvent = {
+              kind: "items",
+              node: "n",
+              item: { id, publisher: from, published: 1 },
+              recipients: subscribers.map((jid) => ({ jid, subids: [] })),
+              config: COMPONENT_NODE_DEFAULTS,
+              owners: [],
+            };
+            await broadcaster.notify(event);
+            return resultOf(new Element("iq", { type: "result", id }));
+          },
+          (r) => void log.push(`reply ${r.attrs.id}`),
+        );
+      const done = async () => {
+        await replies.settled();
+        await broadcaster.idle();
+      };
+      const publish = async (from: string, subscribers: string[]) => {
+        await start(from, subscribers);
+        await done();
+      };
+      return { log, publish, start, done };
+    }
+
+    const subscribers = Array.from({ length: 8 }, (_, i) => `s${i}@h/r`);
+    const dirs: string[] = [];
+    const opened: LevelStorage[] = [];
+    afterAll(async () => {
+      for (const s of opened) await s.close();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
+
+    it("a publisher that is not a subscriber has its result once the item is stored, without waiting for the whole fan-out", async () => {
+      const { log, publish } = await fanout();
+      await publish("pub@h/desk", subscribers);
+      expect(log.filter((l) => l.startsWith("to ")).sort()).toEqual(subscribers.map((s) => `to ${s}`).sort());
+      // Stored first (the gate), then the reply went out while the fan-out was still being posted.
+      const reply = log.indexOf("reply p");
+      expect(reply).toBeGreaterThanOrEqual(0);
+      expect(reply).toBeLessThan(log.length - 1);
+    });
+
+    it("a publisher with publishes in flight is held back by the fan-out: each result waits for the notifications of the publishes before it", async () => {
+      const { log, start, done } = await fanout();
+      // Both accepted before either item is stored: one round on disk, two fan-outs after it.
+      await start("pub@h/desk", subscribers, "p1");
+      await start("pub@h/desk", subscribers, "p2");
+      await done();
+      const notes = log.filter((l) => l.startsWith("to "));
+      expect(notes).toHaveLength(16);
+      // p1's result came before the end of its own fan-out; p2's only after all of p1's notifications.
+      const lastOfP1 = log.indexOf(notes[7]);
+      expect(log.indexOf("reply p1")).toBeLessThan(lastOfP1);
+      expect(log.indexOf("reply p2")).toBeGreaterThan(lastOfP1);
+    });
+
+    it("a publisher that is also a subscriber (any of its resources) gets its own notification first, then its result", async () => {
+      const { log, publish } = await fanout();
+      await publish("s7@h/phone", subscribers);
+      // The publisher's account is the last recipient: the reply follows every notification.
+      expect(log[log.length - 1]).toBe("reply p");
+      expect(log.filter((l) => l.startsWith("to "))).toHaveLength(8);
+    });
   });
 });

@@ -1,6 +1,8 @@
-// The component's replies wait until what their request wrote is durable and its notifications are
-// posted, without holding up the requester's next stanzas (a publisher's publishes in flight go to
-// disk together): they are sent from a chain, in request order. With nothing pending, at once.
+// The component's replies wait until what their request wrote is durable and the notifications of
+// the events before it are posted (its own too when the requester is among their recipients: a
+// publisher's own notification comes before its result, Prosody's order), without holding up the
+// requester's next stanzas (a publisher's publishes in flight go to disk together): they are sent
+// from a chain, in request order. With nothing pending, at once.
 //
 // mod_pubsub's handlers for requests that write (XEP-0060 sets) return reply()'s `later` as a
 // LaterAnswer: a handler's own promise would hold the sender's stanza queue until it settled.
@@ -24,6 +26,8 @@ export interface PostingSource {
   readonly pending: boolean;
   /** Resolves once every notification handed over so far is posted. */
   idle(): Promise<void>;
+  /** Is a notification to this JID's account still waiting to be posted? */
+  waitsFor(jid: string): boolean;
 }
 
 export interface DurableRepliesOptions {
@@ -58,13 +62,20 @@ export class DurableReplies {
   ): Promise<{ now: ProtocolResult } | { later: Promise<ProtocolResult>; afterSent: () => Promise<void> }> {
     const { store, broadcaster } = this.opts;
     const mark = store.mark();
+    // The fan-outs of the events before this request: its reply waits for them (see below).
+    const earlier = broadcaster.idle();
     const result = await run();
     if (this.chain === undefined && store.mark() === mark && !store.busy && !broadcaster.pending) return { now: result };
     const failure = store.durable(mark).then(
       () => undefined,
       (err: unknown) => ({ err }),
     );
-    const posted = broadcaster.idle();
+    // The requester's own notifications go out before its reply (Prosody's order). With none of them
+    // waiting, the reply waits only for the fan-outs of the events before its request, not for its
+    // own: a publisher with several publishes in flight gets each result one fan-out earlier and
+    // sends its next publish while the others' notifications are being posted, and is still held
+    // back once it publishes faster than the fan-out goes out (the backlog stays one event deep).
+    const posted = broadcaster.waitsFor(request.attrs.from ?? "") ? broadcaster.idle() : earlier;
     let deliver!: (r: ProtocolResult) => void;
     const later = new Promise<ProtocolResult>((resolve) => (deliver = resolve));
     let sentDone!: () => void;
