@@ -16,12 +16,10 @@ import { LevelStorage } from "../../../src/storage/leveldb.js";
 import type { AppendOptions, ArchiveStore, Json } from "../../../src/storage/types.js";
 import type { Element } from "../../../src/xml/stanza.js";
 import { C2SConnection } from "../../../src/net/c2s.js";
-import { eventOf, expectResult, formFields, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
+import { expectResult, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
 import { mamQuery, queryIq } from "../../mam/helpers.js";
+import { NS_PUSH, PUSH, SM, nextNotR, summaryOf } from "./helpers.js";
 
-const PUSH = "push.localhost";
-const NS_PUSH = "urn:xmpp:push:0";
-const SM = "urn:xmpp:sm:3";
 
 /** LevelDB whose appends to the "archive" store wait, for the accounts held, until released. */
 class HeldArchiveStorage extends LevelStorage {
@@ -90,11 +88,6 @@ async function appNode(bob: RawClient, node: string): Promise<void> {
   expectResult(await pubsub(bob, "set", `<subscribe node='${node}' jid='${bob.jid}'/>`, undefined, PUSH));
 }
 
-/** The notification's summary form. */
-function summaryOf(msg: Element): Map<string, string[]> {
-  const item = eventOf(msg).getChild("items")!.getChild("item")!;
-  return formFields(item.getChild("notification", NS_PUSH)!.getChild("x", "jabber:x:data")!);
-}
 
 /** The bodies in an account's archive, read from the store itself (not through mod_mam). */
 async function archivedBodies(user: string): Promise<string[]> {
@@ -102,13 +95,6 @@ async function archivedBodies(user: string): Promise<string[]> {
   return items.map((i) => JSON.stringify(i.value)).filter((v) => v.includes("body"));
 }
 
-/** The next element other than a stream management ack request. */
-async function nextNotR(c: RawClient): Promise<Element> {
-  for (;;) {
-    const el = await c.next(5000);
-    if (!(el.name === "r" && el.attrs.xmlns === SM)) return el;
-  }
-}
 
 /** The first message within `ms`, or undefined. */
 const messageWithin = (c: RawClient, ms: number): Promise<Element | undefined> => nextMessage(c, ms).then(

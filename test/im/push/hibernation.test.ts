@@ -5,13 +5,9 @@
 // It failed before smacks-hibernation-start carried the queue of unacknowledged stanzas.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../helpers/harness.js";
-import { RawClient } from "../../helpers/xmpp-client.js";
-import type { Element } from "../../../src/xml/stanza.js";
 import { eventOf, expectResult, formFields, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
+import { NS_PUSH, PUSH, SM, nextNotR } from "./helpers.js";
 
-const PUSH = "push.localhost";
-const NS_PUSH = "urn:xmpp:push:0";
-const SM = "urn:xmpp:sm:3";
 
 const CONFIG = `
 storage = "memory"
@@ -27,13 +23,6 @@ Component "push.localhost" "pubsub"
 
 const login = (ts: TestServer, user: string, resource: string) => ts.login(user, "pw", { resource });
 
-/** The next element other than a stream management ack request. */
-async function nextNotR(c: RawClient): Promise<Element> {
-  for (;;) {
-    const el = await c.next(5000);
-    if (!(el.name === "r" && el.attrs.xmlns === SM)) return el;
-  }
-}
 
 // Over real TCP sockets (the end-to-end case: a socket really destroyed) and the in-memory transport.
 describe.each(["sockets", "memory"] as const)("push notifications for a session stream management hibernates (%s)", (transport) => {

@@ -8,11 +8,10 @@ import { RawClient } from "../../helpers/xmpp-client.js";
 import { runPython } from "../../helpers/python.js";
 import { Element } from "../../../src/xml/stanza.js";
 import { C2SConnection } from "../../../src/net/c2s.js";
-import { eventOf, expectResult, formFields, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
+import { eventOf, expectResult, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
 import { errorCondition } from "../message-helpers.js";
+import { NS_PUSH, PUSH, itemCount, nextPush } from "./helpers.js";
 
-const PUSH = "push.localhost";
-const NS_PUSH = "urn:xmpp:push:0";
 
 const CONFIG = `
 c2s_require_encryption = false
@@ -44,19 +43,7 @@ function enable(c: RawClient, node: string | undefined, extra = "", jid = PUSH):
   return c.iq(`<iq type='set' id='en-${node}'><enable xmlns='${NS_PUSH}' jid='${jid}'${n}>${extra}</enable></iq>`);
 }
 
-/** The next push notification Bob sees: its node and summary form. */
-async function nextPush(bob: RawClient): Promise<{ node: string; fields: Map<string, string[]> }> {
-  const msg = await nextMessage(bob, 5000);
-  const items = eventOf(msg).getChild("items")!;
-  const x = items.getChild("item")!.getChild("notification", NS_PUSH)!.getChild("x", "jabber:x:data")!;
-  return { node: items.attrs.node, fields: formFields(x) };
-}
 
-async function itemCount(bob: RawClient, node: string): Promise<number> {
-  const r = await pubsub(bob, "get", `<items node='${node}'/>`, undefined, PUSH);
-  expectResult(r);
-  return r.getChild("pubsub", "http://jabber.org/protocol/pubsub")!.getChild("items")!.childElements("item").length;
-}
 
 describe("push notifications (mod_cloud_notify)", () => {
   let ts: TestServer;

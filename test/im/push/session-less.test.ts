@@ -10,14 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../helpers/harness.js";
 import type { RawClient } from "../../helpers/xmpp-client.js";
 import { waitUntil } from "../../helpers/wait.js";
-import type { Element } from "../../../src/xml/stanza.js";
 import type { C2SConnection } from "../../../src/net/c2s.js";
-import { eventOf, expectResult, formFields, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
+import { expectResult, nextMessage, pubsub, submitForm } from "../../pubsub/helpers.js";
 import { mamQuery, queryIq } from "../../mam/helpers.js";
+import { NS_PUSH, PUSH, SM, itemCount, nextNotR, nextPush } from "./helpers.js";
 
-const PUSH = "push.localhost";
-const NS_PUSH = "urn:xmpp:push:0";
-const SM = "urn:xmpp:sm:3";
 
 const CONFIG = `
 storage = "memory"
@@ -49,19 +46,7 @@ async function appNode(bob: RawClient, node: string): Promise<void> {
 const enablePush = (c: RawClient, node: string) =>
   c.iq(`<iq type='set' id='en-${node}'><enable xmlns='${NS_PUSH}' jid='${PUSH}' node='${node}'/></iq>`).then(expectResult);
 
-/** The next notification Bob sees: its node and summary form. */
-async function nextPush(bob: RawClient, timeoutMs = 10000): Promise<{ node: string; fields: Map<string, string[]> }> {
-  const msg = await nextMessage(bob, timeoutMs);
-  const items = eventOf(msg).getChild("items")!;
-  const x = items.getChild("item")!.getChild("notification", NS_PUSH)!.getChild("x", "jabber:x:data")!;
-  return { node: items.attrs.node, fields: formFields(x) };
-}
 
-async function itemCount(bob: RawClient, node: string): Promise<number> {
-  const r = await pubsub(bob, "get", `<items node='${node}'/>`, undefined, PUSH);
-  expectResult(r);
-  return r.getChild("pubsub", "http://jabber.org/protocol/pubsub")!.getChild("items")!.childElements("item").length;
-}
 
 /** A device that registers for push and then closes its stream: its session ends, its registration stays. */
 async function deviceGone(user: string, resource: string, node: string): Promise<void> {
@@ -72,13 +57,6 @@ async function deviceGone(user: string, resource: string, node: string): Promise
   await waitUntil(() => host().session(user, resource) === undefined, 5000, `${user}/${resource}'s session to end`);
 }
 
-/** The next element that is not a stream management ack request. */
-async function nextNotR(c: RawClient): Promise<Element> {
-  for (;;) {
-    const el = await c.next(5000);
-    if (!(el.name === "r" && el.attrs.xmlns === SM)) return el;
-  }
-}
 
 describe("push notifications for devices without a session while the account is online", () => {
   it("the phone's session is gone, the desktop is online: a message to the account reaches the desktop and wakes the phone", async () => {
