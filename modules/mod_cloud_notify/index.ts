@@ -206,16 +206,13 @@ export default defineModule({
       });
     };
 
-    /**
-     * Notify the account's registrations (or only `only`: one identifier, or those it accepts) of a
-     * message, one at a time, in order.
-     */
-    const notify = (username: string, stanza: Element | undefined, only?: string | ((id: string) => boolean)) => {
+    /** Notify the account's registrations (or those `only` accepts) of a message, one at a time, in order. */
+    const notify = (username: string, stanza: Element | undefined, only?: (id: string) => boolean) => {
       void pushChain
         .run(username, async () => {
           const regs = await load(username);
           for (const [id, reg] of Object.entries(regs)) {
-            if (typeof only === "string" ? id !== only : only !== undefined && !only(id)) continue;
+            if (only !== undefined && !only(id)) continue;
             if (stanza) {
               const done = pushed.get(stanza) ?? new Set<string>();
               if (done.has(id)) continue;
@@ -275,7 +272,7 @@ export default defineModule({
         if (imp ? important : other) continue;
         if (imp) important = true;
         else other = true;
-        notify(session.username, s, id);
+        notify(session.username, s, (reg) => reg === id);
         if (important && other) break;
       }
     };

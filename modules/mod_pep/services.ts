@@ -16,7 +16,7 @@
 // (lib/pubsub/pep.ts).
 
 import { PubsubService, type AccessOracle } from "../../src/util/pubsub/index.js";
-import { jidBare } from "../../src/util/jid.js";
+import { jidBare, jidHost, jidNode } from "../../src/util/jid.js";
 import type { Element } from "../../src/xml/stanza.js";
 import { StanzaBroadcaster } from "../lib/pubsub/broadcaster.js";
 import type { PubsubContext } from "../lib/pubsub/context.js";
@@ -206,9 +206,8 @@ export class PepServices {
         interested: (node) => opts.interest.wanting(username, node),
         // An account of this host registered by its bare JID: its own resources' wishes (their caps).
         resourcesWanting: (jid, node) => {
-          const at = jid.indexOf("@");
-          if (at < 0 || jid.slice(at + 1) !== opts.host) return undefined;
-          return opts.interest.resourcesWanting(jid.slice(0, at), jid, node);
+          const account = jidNode(jid);
+          return account === undefined || jidHost(jid) !== opts.host ? undefined : opts.interest.resourcesWanting(account, jid, node);
         },
         mayReceive: async (node, jid, config, deleted) => {
           if (isOwner(jid)) return true;

@@ -178,8 +178,9 @@ export default defineModule({
     /**
      * Stanzas the client never acknowledged when its session ends: chat and normal messages go to
      * the account (another resource or offline storage; when it refuses them the sender gets an
-     * error) except carbon copies and archive query results, other messages and iq requests are bounced with recipient-unavailable (Prosody's
-     * choice), headlines, presence, results and errors are dropped (RFC 6121 §8.5.3.2.1, §8.5.3.2.2).
+     * error), except carbon copies and archive query results; other messages and iq requests are
+     * bounced with recipient-unavailable (Prosody's choice); headlines, presence, results and errors
+     * are dropped (RFC 6121 §8.5.3.2.1, §8.5.3.2.2).
      */
     const handleUnacked = async (session: ClientSession, items: Unacked[]): Promise<void> => {
       for (const item of items) {
